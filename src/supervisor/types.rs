@@ -1,0 +1,268 @@
+//! The vocabulary between the pure supervisor and the runtime that drives it:
+//! events in, actions out, and the states and reasons the supervisor keeps.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+/// Index of a service in the supervisor's table. Stable for the life of the
+/// supervisor: a reload appends new services and never reuses an index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ServiceId(pub usize);
+
+/// How a process ended, kept whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    Exited(i32),
+    Signaled { signal: i32, core: bool },
+}
+
+impl ExitStatus {
+    /// Shell convention: the code, or 128 + signal.
+    pub fn as_shell_code(self) -> i32 {
+        match self {
+            ExitStatus::Exited(code) => code,
+            ExitStatus::Signaled { signal, .. } => 128 + signal,
+        }
+    }
+}
+
+impl fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExitStatus::Exited(code) => write!(f, "exited with status {code}"),
+            ExitStatus::Signaled { signal, core } => {
+                write!(f, "killed by signal {}", signal_name(*signal))?;
+                if *core {
+                    write!(f, " (core dumped)")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// `TERM` for 15, `SIG38` for what has no name.
+pub fn signal_name(signal: i32) -> String {
+    match nix::sys::signal::Signal::try_from(signal) {
+        Ok(sig) => sig.as_str().trim_start_matches("SIG").to_string(),
+        Err(_) => format!("SIG{signal}"),
+    }
+}
+
+/// The step of starting a process that failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpawnStage {
+    /// Building the plan before fork: PATH lookup, user/group lookup,
+    /// environment-file, bad strings.
+    Prepare,
+    Fork,
+    Setsid,
+    Stdio,
+    Chdir,
+    Umask,
+    Nice,
+    Rlimit,
+    Setgroups,
+    Setgid,
+    Setuid,
+    Tty,
+    Exec,
+}
+
+impl SpawnStage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpawnStage::Prepare => "prepare",
+            SpawnStage::Fork => "fork",
+            SpawnStage::Setsid => "setsid",
+            SpawnStage::Stdio => "stdio",
+            SpawnStage::Chdir => "chdir",
+            SpawnStage::Umask => "umask",
+            SpawnStage::Nice => "nice",
+            SpawnStage::Rlimit => "setrlimit",
+            SpawnStage::Setgroups => "setgroups",
+            SpawnStage::Setgid => "setgid",
+            SpawnStage::Setuid => "setuid",
+            SpawnStage::Tty => "tty",
+            SpawnStage::Exec => "exec",
+        }
+    }
+}
+
+/// Why a start did not happen: the step, and what it said.
+/// `detail` names the object ("/usr/bin/x", "user www-data").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpawnFailure {
+    pub stage: SpawnStage,
+    pub detail: String,
+    /// errno when the step was a system call; 0 otherwise.
+    pub errno: i32,
+    /// A message when there is no errno (e.g. "no such user").
+    pub message: Option<String>,
+}
+
+impl fmt::Display for SpawnFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.stage.as_str())?;
+        if !self.detail.is_empty() {
+            write!(f, " {}", self.detail)?;
+        }
+        if let Some(message) = &self.message {
+            write!(f, ": {message}")
+        } else {
+            write!(f, ": {}", nix::errno::Errno::from_raw(self.errno).desc())
+        }
+    }
+}
+
+/// Inputs to the supervisor. `pid`s are plain numbers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The runtime forked a process for `service` after `Action::Spawn`.
+    Spawned { service: ServiceId, pid: i32 },
+    /// The process of `service` is not running: fork failed, or the child
+    /// reported a failed step and has already been reaped.
+    SpawnFailed {
+        service: ServiceId,
+        failure: SpawnFailure,
+    },
+    /// The child of `pid` has exec'd its program.
+    Execed { pid: i32 },
+    /// A service signalled readiness (ready-fd newline, READY=1).
+    Ready { service: ServiceId },
+    /// `waitpid` returned this pid: a service process or an adopted orphan.
+    Exited { pid: i32, status: ExitStatus },
+    /// `waitpid` said ECHILD: svinit has no children left.
+    NoChildren,
+    /// Orderly shutdown of everything requested (SIGTERM/SIGINT, svctl).
+    /// `exit_code` is what svinit exits with when done.
+    Shutdown { exit_code: i32 },
+}
+
+/// Outputs of the supervisor, executed by the runtime in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Fork and exec the service with its current config; answer with
+    /// `Event::Spawned` (+ `Execed`) or `Event::SpawnFailed`.
+    Spawn { service: ServiceId },
+    /// `kill(pid, signal)`, or `kill(-pid, signal)` when `group`.
+    Signal { pid: i32, signal: i32, group: bool },
+    /// Send `signal` to every remaining child of svinit (adopted orphans);
+    /// `log_survivors`: log the pids signalled (the final SIGKILL round).
+    SweepOrphans { signal: i32, log_survivors: bool },
+    /// A service changed state; the runtime logs it and feeds `svctl events`.
+    StateChanged(Transition),
+    /// Shutdown is complete: exit the process with this code.
+    Exit { code: i32 },
+}
+
+/// One state change, as logged and as streamed by `svctl events`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    pub service: ServiceId,
+    pub name: String,
+    pub from: StateKind,
+    pub to: StateKind,
+    pub pid: Option<i32>,
+    pub exit: Option<ExitStatus>,
+    pub reason: Option<Reason>,
+}
+
+/// What a service wants to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    Up,
+    Down,
+}
+
+/// The name of a state (SPEC.md §4), without its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StateKind {
+    Down,
+    Waiting,
+    Starting,
+    Up,
+    Stopping,
+    Backoff,
+    Failed,
+    Done,
+}
+
+impl StateKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StateKind::Down => "down",
+            StateKind::Waiting => "waiting",
+            StateKind::Starting => "starting",
+            StateKind::Up => "up",
+            StateKind::Stopping => "stopping",
+            StateKind::Backoff => "backoff",
+            StateKind::Failed => "failed",
+            StateKind::Done => "done",
+        }
+    }
+}
+
+impl fmt::Display for StateKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a service is failed, waiting or stopped. Data, so status and events
+/// can show it and tests can match it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// Waiting for these dependencies to be ready.
+    WaitingFor(Vec<String>),
+    /// A `requires` dependency failed or was stopped.
+    DependencyFailed(String),
+    /// Crashed too often: gave up after this many starts.
+    GaveUp { starts: u32, last: ExitStatus },
+    /// Exited with a status it is not restarted for (restart "never").
+    Exited(ExitStatus),
+    /// Starting the process failed at a step (counts as a crash).
+    SpawnFailed(SpawnFailure),
+    /// Not ready within start-timeout.
+    StartTimeout(Duration),
+    /// Needed SIGKILL after stop-timeout.
+    StopTimeout(Duration),
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::WaitingFor(names) => write!(f, "waiting for {}", names.join(", ")),
+            Reason::DependencyFailed(name) => write!(f, "dependency {name} failed"),
+            Reason::GaveUp { starts, last } => {
+                write!(f, "gave up after {starts} starts, last {last}")
+            }
+            Reason::Exited(status) => write!(f, "{status}"),
+            Reason::SpawnFailed(failure) => write!(f, "{failure}"),
+            Reason::StartTimeout(d) => write!(f, "not ready within {}", format_duration(*d)),
+            Reason::StopTimeout(d) => {
+                write!(f, "did not stop within {}, killed", format_duration(*d))
+            }
+        }
+    }
+}
+
+/// `1.5s`, `250ms`, `10s`.
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms % 1000 == 0 {
+        format!("{}s", ms / 1000)
+    } else if ms < 1000 {
+        format!("{ms}ms")
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
+/// A finished run of a service, for `history` in status.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExitRecord {
+    pub at: Instant,
+    pub pid: i32,
+    pub status: ExitStatus,
+}
