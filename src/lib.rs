@@ -7,3 +7,4 @@
 
 pub mod config;
 pub mod supervisor;
+pub mod users;
