@@ -112,11 +112,13 @@ fn decode(report: Report) -> Option<(SpawnStage, u16, i32)> {
     ))
 }
 
-/// Forks a child that becomes `plan`. The child, in order: every signal to
-/// its default action and an empty signal mask; `setsid`; the tty as
-/// controlling terminal; fds 0-2 and `extra_fds` in place, every other fd
-/// closed; chdir; umask; nice; rlimits; setgroups, setgid, setuid; execve.
-/// A failing step is reported on `Child::status` and the child exits 127.
+/// Forks a child that becomes `plan`. The child, in order: blocks every
+/// signal and sets every disposition to default; `setsid` (or `setpgid` in
+/// foreground mode); the tty as controlling terminal; fds 0-2 and
+/// `extra_fds` in place, every other fd closed; in foreground mode
+/// `tcsetpgrp` on stdin; chdir; umask; nice; rlimits; setgroups, setgid,
+/// setuid; an empty signal mask; execve. A failing step is reported on
+/// `Child::status` and the child exits 127.
 pub fn execute(plan: &SpawnPlan, io: &ChildIo<'_>) -> Result<Child, SpawnFailure> {
     let mut setup = ChildSetup::new(plan, io);
     let (status, report) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)
@@ -146,8 +148,10 @@ fn fork_failure(detail: &str, errno: Errno) -> SpawnFailure {
 }
 
 /// Reads the child's status pipe without blocking. The runtime calls this
-/// when the pipe is readable, and after reaping the child (then it is never
-/// `Pending`: the write end is closed).
+/// when the pipe is readable, and after reaping the child: then it is never
+/// `Pending` in a single-threaded svinit, the write end being closed (with
+/// threads, a child forked meanwhile by another thread may hold it until it
+/// closes its fds). Once it is not `Pending`, the answer is final.
 pub fn read_exec_status(fd: BorrowedFd<'_>, plan: &SpawnPlan) -> ExecStatus {
     let mut report: Report = [0; REPORT_LEN];
     loop {
@@ -270,6 +274,7 @@ struct ChildSetup<'p> {
     high: RawFd,
     /// The highest signal number.
     max_signal: c_int,
+    full_mask: libc::sigset_t,
     empty_mask: libc::sigset_t,
 }
 
@@ -316,9 +321,13 @@ impl<'p> ChildSetup<'p> {
         keep.dedup();
         let high = keep.last().copied().unwrap_or(2).saturating_add(1);
 
-        // SAFETY: all-zero is a valid `sigset_t`, then emptied properly.
-        let mut empty_mask: libc::sigset_t = unsafe { std::mem::zeroed() };
-        unsafe { libc::sigemptyset(&mut empty_mask) };
+        // SAFETY: all-zero is a valid `sigset_t`, then set properly.
+        let (mut full_mask, mut empty_mask): (libc::sigset_t, libc::sigset_t) =
+            unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
+        unsafe {
+            libc::sigfillset(&mut full_mask);
+            libc::sigemptyset(&mut empty_mask);
+        }
         ChildSetup {
             plan,
             argv: pointers(&plan.argv),
@@ -327,6 +336,7 @@ impl<'p> ChildSetup<'p> {
             keep,
             high,
             max_signal: libc::SIGRTMAX(),
+            full_mask,
             empty_mask,
         }
     }
@@ -340,6 +350,8 @@ unsafe fn run_child(setup: &mut ChildSetup<'_>, report: RawFd) -> ! {
     use SpawnStage::*;
     let plan = setup.plan;
     unsafe {
+        // A signal sent to the child now waits until just before execve.
+        libc::sigprocmask(libc::SIG_SETMASK, &setup.full_mask, ptr::null_mut());
         // Ignored signals stay ignored across exec, svinit's own (SIGPIPE from
         // Rust) or inherited ones. The system call, because the libc
         // wrappers refuse 32-34, which svinit may have inherited ignored too.
@@ -355,9 +367,11 @@ unsafe fn run_child(setup: &mut ChildSetup<'_>, report: RawFd) -> ! {
                 );
             }
         }
-        libc::sigprocmask(libc::SIG_SETMASK, &setup.empty_mask, ptr::null_mut());
 
-        if libc::setsid() < 0 {
+        if plan.foreground {
+            // Cannot fail: a fresh child is neither a session leader nor exec'd.
+            libc::setpgid(0, 0);
+        } else if libc::setsid() < 0 {
             fail(report, Setsid, 0);
         }
         let report = match libc::fcntl(report, libc::F_DUPFD_CLOEXEC, setup.high) {
@@ -395,6 +409,11 @@ unsafe fn run_child(setup: &mut ChildSetup<'_>, report: RawFd) -> ! {
             }
         }
         close_other_fds(&setup.keep, report);
+        if plan.foreground {
+            // ENOTTY when stdin is not svinit's terminal: nothing to hand over.
+            // SIGTTOU, which a background group gets for this, is blocked.
+            libc::tcsetpgrp(0, libc::getpid());
+        }
 
         if let Some(directory) = &plan.directory
             && libc::chdir(directory.as_ptr()) < 0
@@ -433,6 +452,7 @@ unsafe fn run_child(setup: &mut ChildSetup<'_>, report: RawFd) -> ! {
         {
             fail(report, Setuid, 0);
         }
+        libc::sigprocmask(libc::SIG_SETMASK, &setup.empty_mask, ptr::null_mut());
         libc::execve(
             plan.program.as_ptr(),
             setup.argv.as_ptr(),

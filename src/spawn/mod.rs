@@ -6,7 +6,9 @@
 //! a `CString`. It does no I/O but reading the environment-file. [`execute`]
 //! forks; the child touches only the prepared plan with async-signal-safe
 //! calls, and reports a failing step as `{stage, errno}` on a CLOEXEC pipe
-//! that [`read_exec_status`] decodes.
+//! that [`read_exec_status`] decodes, naming the object from the plan:
+//! "exec /usr/bin/x: No such file or directory", "chdir /srv: …",
+//! "setuid www-data: …", "prepare user nobodyx: no such user".
 //!
 //! Decisions where SPEC.md is silent:
 //! - Environment, lowest to highest precedence: inherited (or only
@@ -37,6 +39,15 @@
 //! - Besides the fds asked for, the child closes every fd above 2
 //!   (`close_range`), so an fd svinit inherited without CLOEXEC does not
 //!   reach services.
+//! - Signals are blocked in the child from fork to just before execve: one
+//!   sent meanwhile (a quick stop) acts on the program, never on half-set-up
+//!   svinit code. Dispositions ignored by svinit or by whoever started it
+//!   (SIGPIPE, even 32-34) are reset too.
+//! - The main command (`svinit -- COMMAND`) is spawned the same way after
+//!   [`SpawnPlan::set_foreground`]: its own process group in svinit's
+//!   session, the terminal's foreground group, like tini.
+//! - Each environment-file is read at each start: an edit applies at the
+//!   next restart, like the rest of a changed config.
 
 mod envfile;
 mod execute;

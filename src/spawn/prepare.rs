@@ -125,6 +125,8 @@ pub struct SpawnPlan {
     /// How to name the user and group in failures: the name, or the number.
     pub(super) user_label: String,
     pub(super) group_label: String,
+    /// svinit's session and the terminal's foreground instead of a new session.
+    pub(super) foreground: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,6 +193,14 @@ impl SpawnPlan {
 
     pub fn tty(&self) -> Option<&CStr> {
         self.tty.as_deref()
+    }
+
+    /// For the main command (`svinit -- COMMAND`, like tini): instead of a
+    /// session of its own, a process group of its own in svinit's session,
+    /// made the foreground group of the terminal on its stdin when that is
+    /// svinit's controlling terminal. Not with `tty`, which needs a session.
+    pub fn set_foreground(&mut self) {
+        self.foreground = true;
     }
 }
 
@@ -278,6 +288,7 @@ pub fn prepare(service: &ServiceConfig, ctx: &SpawnContext) -> Result<SpawnPlan,
         uid: ids.uid,
         user_label: ids.user_label,
         group_label: ids.group_label,
+        foreground: false,
     })
 }
 

@@ -74,6 +74,15 @@ fn run_in(service: &ServiceConfig, ctx: &SpawnContext) -> Finished {
     run_plan(&plan, Vec::new())
 }
 
+/// Waits for the status pipe like the runtime does. Even after the child is
+/// reaped: a child that another test thread forked meanwhile may hold the
+/// write end open until it closes its fds.
+fn exec_status(child: &Child, plan: &SpawnPlan) -> ExecStatus {
+    let mut poll = [PollFd::new(child.status.as_fd(), PollFlags::POLLIN)];
+    nix::poll::poll(&mut poll, PollTimeout::NONE).expect("poll");
+    child.read_status(plan)
+}
+
 /// Runs `plan` with stdout and stderr in files, plus `extra_fds`.
 fn run_plan(plan: &SpawnPlan, extra_fds: Vec<(i32, BorrowedFd<'_>)>) -> Finished {
     let dir = TempDir::new();
@@ -90,7 +99,7 @@ fn run_plan(plan: &SpawnPlan, extra_fds: Vec<(i32, BorrowedFd<'_>)>) -> Finished
     let read = |name| std::fs::read_to_string(dir.path().join(name)).expect("read output");
     Finished {
         wait,
-        exec: child.read_status(plan),
+        exec: exec_status(&child, plan),
         stdout: read("out"),
         stderr: read("err"),
     }
@@ -157,21 +166,25 @@ fn exec_looks_up_the_program_on_path() {
     assert_eq!(observe(&exec(&["echo", "a b", "c"])), "a b c\n");
 }
 
-/// Starts `cat` blocked on a pipe, waits for its status pipe to turn
-/// readable (at exec, while it runs), lists its fds from outside, ends it.
+/// Starts `cat` between two pipes, waits for its status pipe to turn
+/// readable (at exec, while it runs), has it echo a byte so that its
+/// start-up (the loader's fds) is over, lists its fds from outside, ends it.
 fn fds_of_running_cat(extra_fds: Vec<(i32, BorrowedFd<'_>)>) -> Vec<i32> {
     let (stdin_read, stdin_write) = pipe2(OFlag::O_CLOEXEC).expect("pipe");
+    let (stdout_read, stdout_write) = pipe2(OFlag::O_CLOEXEC).expect("pipe");
     let plan = prepare(&exec(&["/bin/cat"]), &context()).expect("prepare");
     let io = ChildIo {
         stdin: Stdio::Fd(stdin_read.as_fd()),
-        stdout: Stdio::Null,
+        stdout: Stdio::Fd(stdout_write.as_fd()),
         stderr: Stdio::Null,
         extra_fds,
     };
     let child = execute(&plan, &io).expect("execute");
-    let mut poll = [PollFd::new(child.status.as_fd(), PollFlags::POLLIN)];
-    nix::poll::poll(&mut poll, PollTimeout::NONE).expect("poll");
-    assert_eq!(child.read_status(&plan), ExecStatus::Execed);
+    assert_eq!(exec_status(&child, &plan), ExecStatus::Execed);
+    let mut echo = [0; 1];
+    nix::unistd::write(&stdin_write, b"x").expect("write");
+    nix::unistd::read(&stdout_read, &mut echo).expect("read");
+    assert_eq!(&echo, b"x");
     let fds = fds_of(child.pid);
     drop(stdin_write);
     assert!(matches!(wait(child.pid), WaitStatus::Exited(_, 0)));
@@ -467,6 +480,21 @@ fn child_is_a_session_and_group_leader() {
 }
 
 #[test]
+fn foreground_mode_keeps_the_session_with_a_group_of_its_own() {
+    let mut plan = prepare(&shell("exec cat /proc/self/stat"), &context()).expect("prepare");
+    plan.set_foreground();
+    let run = run_plan(&plan, Vec::new());
+    assert_eq!(run.exec, ExecStatus::Execed, "{}", run.stderr);
+    let WaitStatus::Exited(pid, 0) = run.wait else {
+        panic!("{:?}", run.wait);
+    };
+    let fields = stat_fields(&run.stdout);
+    let own_session = nix::unistd::getsid(None).expect("getsid").as_raw();
+    assert_eq!(fields[SESSION], i128::from(own_session));
+    assert_eq!(fields[PGRP], i128::from(pid.as_raw()));
+}
+
+#[test]
 fn stdin_is_dev_null_and_stdout_can_be_null() {
     // Read by a command substitution, so that /proc/$$ is the shell's,
     // not that of a command with redirected fds.
@@ -590,7 +618,7 @@ fn spawn_benchmark() {
             let plan = prepare(&service, &ctx).expect("prepare");
             let child = execute(&plan, &ChildIo::default()).expect("execute");
             assert!(matches!(wait(child.pid), WaitStatus::Exited(_, 0)));
-            assert_eq!(child.read_status(&plan), ExecStatus::Execed);
+            assert_eq!(exec_status(&child, &plan), ExecStatus::Execed);
         }
         start.elapsed()
     };
