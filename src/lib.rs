@@ -6,4 +6,6 @@
 //! owns the file descriptors, the signals and the clock.
 
 pub mod config;
+pub mod spawn;
 pub mod supervisor;
+pub mod users;
