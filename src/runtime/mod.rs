@@ -9,7 +9,7 @@ mod slab;
 
 use std::collections::HashMap;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -73,7 +73,8 @@ impl Runtime {
         )?;
         let now = Instant::now();
         let supervisor = Supervisor::new(config, now, random_seed());
-        let spawn_context = SpawnContext::from_environment(options.mode == Mode::System);
+        let default_directory = (options.mode == Mode::System).then(|| PathBuf::from("/"));
+        let spawn_context = SpawnContext::from_process(default_directory);
         Ok(Runtime {
             poll,
             signals,
@@ -136,7 +137,7 @@ impl Runtime {
         let now = Instant::now();
         let config = self.supervisor.service_config(service);
         let started = spawn::prepare(config, &self.spawn_context).and_then(|plan| {
-            let io = spawn::ChildIo::inherit();
+            let io = spawn::ChildIo::default();
             spawn::execute(&plan, &io).map(|child| (plan, child))
         });
         match started {
@@ -180,7 +181,7 @@ impl Runtime {
         let Some(pipe) = &watch.status_pipe else {
             return;
         };
-        match spawn::read_exec_status(pipe, &watch.plan) {
+        match spawn::read_exec_status(pipe.as_fd(), &watch.plan) {
             ExecStatus::Pending => {}
             ExecStatus::Execed => {
                 let pid = watch.pid;
@@ -255,7 +256,7 @@ impl Runtime {
         {
             let failure = match (watch.failure.take(), &watch.status_pipe) {
                 (Some(failure), _) => Some(failure),
-                (None, Some(pipe)) => match spawn::read_exec_status(pipe, &watch.plan) {
+                (None, Some(pipe)) => match spawn::read_exec_status(pipe.as_fd(), &watch.plan) {
                     ExecStatus::Failed(failure) => Some(failure),
                     ExecStatus::Execed | ExecStatus::Pending => None,
                 },
