@@ -15,6 +15,10 @@ mod service;
 mod shutdown;
 mod types;
 
+#[cfg(test)]
+mod harness;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Instant;
