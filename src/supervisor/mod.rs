@@ -7,6 +7,52 @@
 //! change to a service queues its neighbours, and each queued service is
 //! re-evaluated (`Input::Settle`) until nothing changes. One service's
 //! transitions live in `service.rs`.
+//!
+//! What the runtime must do: answer every `Action::Spawn` with `Spawned`
+//! (then `Execed`) or `SpawnFailed`, and not also report `Exited` for a
+//! child it reported through `SpawnFailed`; after executing a
+//! `SweepOrphans`, report `NoChildren` as soon as `waitpid` says ECHILD
+//! (otherwise svinit exits 5 + 1 s later); call `handle_timeout` when
+//! `poll_timeout` is due.
+//!
+//! Decisions where SPEC.md §4 is silent:
+//! - `failed` means not wanted any more (`want` becomes `Down`): nothing
+//!   restarts it by itself. `start` revives it, and every failed service in
+//!   its requires/wants closure, with a fresh crash count; `stop` clears a
+//!   `failed` or `done` service to `down`.
+//! - `done` counts as ready for dependents, for a longrun too; a longrun
+//!   that ends `done` does not take its running dependents down.
+//! - `start` of a wanted service (running, waiting, in backoff) changes
+//!   nothing; of a `done` longrun runs it again; a `done` oneshot stays
+//!   done (`restart` runs it again).
+//! - `restart` stops and starts only that service, dependents untouched,
+//!   with a fresh crash count; in backoff it starts at once.
+//! - `restart "always"`: every restart goes through the backoff, so a
+//!   service that keeps exiting (even cleanly) gives up without `forever`.
+//! - `start-timeout` runs from the spawn until ready (longrun: exec;
+//!   ready-fd/notify: `Ready`; oneshot: its exit). When it passes the
+//!   process group gets SIGKILL, and once reaped that is a crash with
+//!   `Reason::StartTimeout`. Giving up keeps `StartTimeout` or
+//!   `SpawnFailed` as the reason; `GaveUp` is for crashes that were exits.
+//! - The long-run reset counts the time `up` (since ready), strictly longer
+//!   than `backoff-limit`. Exponential jitter applies after the cap and is
+//!   capped again.
+//! - `StateChanged` is emitted when the state's kind changes; a waiting
+//!   service's list of awaited names and a starting one's pid are not.
+//! - A dependent holds up a stop while it has a process and either wants
+//!   down too or requires the stopping service.
+//! - Reload: a changed service without a process takes its new config at
+//!   once; with one, at its next spawn (`config_changed` until then). A
+//!   wanted changed service gets its new requires/wants activated; a change
+//!   of `autostart` alone starts or stops nothing. Removed services stop in
+//!   their old order among themselves; one re-added before it is forgotten
+//!   keeps its id. A reload during shutdown is ignored (empty summary).
+//! - A second `Shutdown` is ignored. `failed` and `done` services keep
+//!   their state through a shutdown.
+//! - A `Spawned` nobody waits for (its start was abandoned) gets SIGKILL to
+//!   its group; a stop requested before `Spawned` signals once it comes.
+//!   No signal is ever sent to pid 1 or below.
+//! - `type "forking"` is treated as a longrun until pid-file tracking.
 
 mod backoff;
 mod deadlines;

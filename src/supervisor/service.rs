@@ -363,23 +363,13 @@ impl Service {
             } else {
                 self.become_up(now, pid)
             }),
-            (
-                State::Down { .. }
-                | State::Waiting
-                | State::Starting { .. }
-                | State::Up { .. }
-                | State::Stopping { .. }
-                | State::Backoff { .. }
-                | State::Failed { .. }
-                | State::Done,
-                Execed,
-            ) => None,
-
             (&State::Starting { pid: Some(pid), .. }, Ready)
                 if self.needs_ready_signal() && !self.is_oneshot() =>
             {
                 Some(self.become_up(now, pid))
             }
+            // Already exec'd or ready, not starting, or readiness it does
+            // not use.
             (
                 State::Down { .. }
                 | State::Waiting
@@ -389,7 +379,7 @@ impl Service {
                 | State::Backoff { .. }
                 | State::Failed { .. }
                 | State::Done,
-                Ready,
+                Execed | Ready,
             ) => None,
 
             (State::Starting { .. }, Exited(status)) => Some(self.exited(now, status, None, out)),
@@ -472,13 +462,12 @@ impl Service {
                 &State::Stopping {
                     pid: None,
                     kill_at: Some(at),
-                    killed,
                     ..
                 },
                 Deadline,
             ) if at <= now => {
                 // `Spawned` never came: nothing to wait for.
-                Some(self.finish_stop(killed))
+                Some(self.finish_stop(false))
             }
             // A backoff deadline is handled by `Settle` (it needs the surroundings).
             (
