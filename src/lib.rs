@@ -6,4 +6,5 @@
 //! owns the file descriptors, the signals and the clock.
 
 pub mod config;
+pub mod graph;
 pub mod supervisor;
