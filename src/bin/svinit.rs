@@ -1,1 +1,33 @@
-fn main() {}
+//! `svinit`: for now only `svinit --check [-c PATH]`; the lead engineer's
+//! full command line (modes, socket, main command) replaces this.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use svinit::config::{check_command, resolve_config_path};
+
+fn main() -> ExitCode {
+    let mut check = false;
+    let mut config_path: Option<PathBuf> = None;
+    let mut args = std::env::args_os().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.to_str() {
+            Some("--check") => check = true,
+            Some("-c" | "--config") => match args.next() {
+                Some(path) => config_path = Some(PathBuf::from(path)),
+                None => return usage("-c needs a PATH"),
+            },
+            _ => return usage(&format!("unexpected argument {arg:?}")),
+        }
+    }
+    if !check {
+        return usage("only --check is implemented in this build");
+    }
+    let code = check_command(&resolve_config_path(config_path));
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+fn usage(problem: &str) -> ExitCode {
+    eprintln!("svinit: {problem}\nusage: svinit --check [-c PATH]");
+    ExitCode::from(2)
+}
