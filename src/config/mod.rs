@@ -18,6 +18,8 @@ mod validate;
 mod values;
 
 #[cfg(test)]
+mod fuzz_tests;
+#[cfg(test)]
 mod tests;
 
 pub use check::{check_command, default_config_path, resolve_config_path, start_plan};
