@@ -893,3 +893,96 @@ snapshot!(
         ("b.kdl", "service \"db\" {\n    exec \"db\"\n    requires \"not-reported\"\n    nice 99\n}\n"),
     ]
 );
+
+// ------------------------------------------------------------ examples
+
+#[test]
+fn every_example_in_units_passes_check() {
+    let units = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("units");
+    let mut checked = Vec::new();
+    for entry in std::fs::read_dir(&units).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            if let Err(error) = load_path(&path) {
+                panic!("{} fails --check:\n{}", path.display(), error.render(false));
+            }
+            checked.push(path.file_name().unwrap().to_string_lossy().into_owned());
+        }
+    }
+    checked.sort();
+    assert!(checked.len() >= 3, "{checked:?}");
+    for expected in ["container", "demo", "embedded"] {
+        assert!(checked.iter().any(|name| name == expected), "{checked:?}");
+    }
+}
+
+// ------------------------------------------------------------ scale
+
+/// A config of `count` services in files of 1000, each service with a few
+/// keys and up to three dependencies on earlier services (a DAG about
+/// log2(count) levels deep).
+fn large_config(count: usize) -> Vec<(String, String)> {
+    let mut files = Vec::new();
+    let mut text = String::new();
+    for i in 0..count {
+        text.push_str(&format!(
+            "service \"svc-{i}\" {{\n    exec \"/usr/bin/daemon\" \"--id\" \"{i}\"\n    stop-timeout \"5s\"\n    environment {{ ID \"{i}\" }}\n"
+        ));
+        if i > 0 {
+            text.push_str(&format!("    requires \"svc-{}\"\n", i / 2));
+        }
+        if i > 2 {
+            text.push_str(&format!(
+                "    wants \"svc-{}\"\n    after \"svc-{}\"\n",
+                i / 3,
+                i / 5
+            ));
+        }
+        text.push_str("}\n");
+        if (i + 1) % 1000 == 0 || i + 1 == count {
+            files.push((format!("{:02}.kdl", files.len()), std::mem::take(&mut text)));
+        }
+    }
+    files
+}
+
+#[test]
+fn a_thousand_services_load() {
+    let config = load_sources(large_config(1000)).unwrap();
+    assert_eq!(config.services.len(), 1000);
+    let levels = crate::graph::Graph::new(&config).start_levels();
+    assert_eq!(levels.iter().map(Vec::len).sum::<usize>(), 1000);
+}
+
+/// `cargo test --release --lib -- --ignored --nocapture ten_thousand`
+#[test]
+#[ignore = "timing benchmark: run by hand in release"]
+fn ten_thousand_services_timing() {
+    use std::time::Instant;
+    let sources = large_config(10_000);
+    let bytes: usize = sources.iter().map(|(_, text)| text.len()).sum();
+
+    let start = Instant::now();
+    for (_, text) in &sources {
+        kdl::KdlDocument::parse_v2(text).unwrap();
+    }
+    let kdl_only = start.elapsed();
+
+    let start = Instant::now();
+    let config = load_sources(sources).unwrap();
+    let loaded = start.elapsed();
+
+    let start = Instant::now();
+    let graph = crate::graph::Graph::new(&config);
+    let levels = graph.start_levels();
+    let cycles = graph.cycles();
+    let graph_time = start.elapsed();
+
+    assert!(cycles.is_empty());
+    assert_eq!(levels.iter().map(Vec::len).sum::<usize>(), 10_000);
+    println!(
+        "10,000 services ({bytes} bytes, 10 files): load_sources {loaded:?} \
+         (of which KDL parsing {kdl_only:?}), graph + levels + cycles {graph_time:?}, {} levels",
+        levels.len()
+    );
+}
