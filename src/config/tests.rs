@@ -986,3 +986,36 @@ fn ten_thousand_services_timing() {
         levels.len()
     );
 }
+
+// ------------------------------------------------------------ man page
+
+fn man_page() -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("man/svinit.kdl.5");
+    std::fs::read_to_string(path).unwrap()
+}
+
+#[test]
+fn the_man_page_documents_every_key() {
+    let page = man_page();
+    for key in super::parse::Key::ALL {
+        let name = key.name();
+        let as_tag = format!(".B {name} ");
+        let inside_tag = format!("\\fB{name} ");
+        assert!(
+            page.contains(&as_tag) || page.contains(&inside_tag),
+            "svinit.kdl(5) does not document `{name}`"
+        );
+    }
+}
+
+#[test]
+fn the_man_page_example_passes_check() {
+    let page = man_page();
+    let example = page
+        .split(".SH EXAMPLE")
+        .nth(1)
+        .and_then(|rest| rest.split(".RS\n").nth(1))
+        .and_then(|rest| rest.split("\n.RE").next())
+        .unwrap();
+    load(example);
+}
