@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
@@ -23,7 +23,8 @@ use crate::log::{self, Level};
 use crate::mode::Mode;
 use crate::spawn::{self, ExecStatus, SpawnContext};
 use crate::supervisor::{
-    Action, Event, ExitStatus, ServiceId, SpawnFailure, StateKind, Supervisor, Transition,
+    Action, Event, ExitStatus, Reason, ServiceId, SpawnFailure, StateKind, Supervisor, Transition,
+    format_duration,
 };
 use crate::{debug, error, info, warn};
 
@@ -126,7 +127,13 @@ impl Runtime {
                     signal,
                     log_survivors,
                 } => self.sweep_orphans(signal, log_survivors),
-                Action::StateChanged(transition) => log_transition(&transition),
+                Action::StateChanged(transition) => {
+                    let restart_in = (transition.to == StateKind::Backoff)
+                        .then(|| self.supervisor.status(transition.service).next_restart)
+                        .flatten()
+                        .map(|at| at.saturating_duration_since(Instant::now()));
+                    log_transition(&transition, restart_in);
+                }
                 Action::Exit { code } => return Some(code),
             }
         }
@@ -158,7 +165,10 @@ impl Runtime {
                 );
                 if let Err(err) = registered {
                     // Without the pipe the exec outcome is learnt at exit.
-                    warn!(&self.supervisor.status(service).name, "cannot watch exec: {err}");
+                    warn!(
+                        &self.supervisor.status(service).name,
+                        "cannot watch exec: {err}"
+                    );
                 }
                 if let Some(watch) = self.exec_watches.get_mut(slot) {
                     watch.status_pipe = Some(fd);
@@ -285,7 +295,11 @@ impl Runtime {
                     signal_label(signal)
                 );
             } else {
-                debug!("", "sweep: SIG{} to pid {pid} ({command})", signal_label(signal));
+                debug!(
+                    "",
+                    "sweep: SIG{} to pid {pid} ({command})",
+                    signal_label(signal)
+                );
             }
             send_signal(pid, signal, false);
         }
@@ -327,7 +341,7 @@ fn signal_label(signal: i32) -> String {
     crate::supervisor::signal_name(signal)
 }
 
-fn log_transition(transition: &Transition) {
+fn log_transition(transition: &Transition, restart_in: Option<Duration>) {
     let name = transition.name.as_str();
     let level = match transition.to {
         StateKind::Failed => Level::Warn,
@@ -346,11 +360,26 @@ fn log_transition(transition: &Transition) {
         }
         detail.push_str(&exit.to_string());
     }
-    if let Some(reason) = &transition.reason {
+    // An exit status is already shown; don't repeat it as the reason.
+    let reason = transition.reason.as_ref().filter(
+        |reason| !matches!(reason, Reason::Exited(status) if Some(*status) == transition.exit),
+    );
+    if let Some(reason) = reason {
         if !detail.is_empty() {
             detail.push_str("; ");
         }
         detail.push_str(&reason.to_string());
+    }
+    if let Some(delay) = restart_in {
+        if !detail.is_empty() {
+            detail.push_str("; ");
+        }
+        // Rounded up to the 100 ms: "restart in 2s", not "in 1.999s".
+        let tenths = delay.as_millis().div_ceil(100) as u64;
+        detail.push_str(&format!(
+            "restart in {}",
+            format_duration(Duration::from_millis(tenths * 100))
+        ));
     }
     if detail.is_empty() {
         crate::log_at!(level, name, "{}", transition.to);
