@@ -145,9 +145,7 @@ fn run(cli: Cli) -> u8 {
             return EXIT_OK;
         }
         Command::Check { config } => {
-            let path = config
-                .or_else(|| std::env::var_os("SVINIT_CONFIG").map(PathBuf::from))
-                .unwrap_or_else(svinit::config::default_config_path);
+            let path = svinit::config::resolve_config_path(config);
             return svinit::config::check_command(&path).clamp(0, 255) as u8;
         }
         _ => {}

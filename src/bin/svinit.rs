@@ -84,10 +84,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let config_path = cli
-        .config
-        .or_else(|| std::env::var_os("SVINIT_CONFIG").map(PathBuf::from))
-        .unwrap_or_else(config::default_config_path);
+    let config_path = config::resolve_config_path(cli.config);
     if cli.check {
         return ExitCode::from(config::check_command(&config_path).clamp(0, 255) as u8);
     }

@@ -9,9 +9,9 @@ mod slab;
 
 use std::collections::HashMap;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
@@ -23,7 +23,8 @@ use crate::log::{self, Level};
 use crate::mode::Mode;
 use crate::spawn::{self, ExecStatus, SpawnContext};
 use crate::supervisor::{
-    Action, Event, ExitStatus, ServiceId, SpawnFailure, StateKind, Supervisor, Transition,
+    Action, Event, ExitStatus, Reason, ServiceId, SpawnFailure, StateKind, Supervisor, Transition,
+    format_duration,
 };
 use crate::{debug, error, info, warn};
 
@@ -73,7 +74,8 @@ impl Runtime {
         )?;
         let now = Instant::now();
         let supervisor = Supervisor::new(config, now, random_seed());
-        let spawn_context = SpawnContext::from_environment(options.mode == Mode::System);
+        let default_directory = (options.mode == Mode::System).then(|| PathBuf::from("/"));
+        let spawn_context = SpawnContext::from_process(default_directory);
         Ok(Runtime {
             poll,
             signals,
@@ -125,7 +127,13 @@ impl Runtime {
                     signal,
                     log_survivors,
                 } => self.sweep_orphans(signal, log_survivors),
-                Action::StateChanged(transition) => log_transition(&transition),
+                Action::StateChanged(transition) => {
+                    let restart_in = (transition.to == StateKind::Backoff)
+                        .then(|| self.supervisor.status(transition.service).next_restart)
+                        .flatten()
+                        .map(|at| at.saturating_duration_since(Instant::now()));
+                    log_transition(&transition, restart_in);
+                }
                 Action::Exit { code } => return Some(code),
             }
         }
@@ -136,7 +144,7 @@ impl Runtime {
         let now = Instant::now();
         let config = self.supervisor.service_config(service);
         let started = spawn::prepare(config, &self.spawn_context).and_then(|plan| {
-            let io = spawn::ChildIo::inherit();
+            let io = spawn::ChildIo::default();
             spawn::execute(&plan, &io).map(|child| (plan, child))
         });
         match started {
@@ -157,7 +165,10 @@ impl Runtime {
                 );
                 if let Err(err) = registered {
                     // Without the pipe the exec outcome is learnt at exit.
-                    warn!(&self.supervisor.status(service).name, "cannot watch exec: {err}");
+                    warn!(
+                        &self.supervisor.status(service).name,
+                        "cannot watch exec: {err}"
+                    );
                 }
                 if let Some(watch) = self.exec_watches.get_mut(slot) {
                     watch.status_pipe = Some(fd);
@@ -180,7 +191,7 @@ impl Runtime {
         let Some(pipe) = &watch.status_pipe else {
             return;
         };
-        match spawn::read_exec_status(pipe, &watch.plan) {
+        match spawn::read_exec_status(pipe.as_fd(), &watch.plan) {
             ExecStatus::Pending => {}
             ExecStatus::Execed => {
                 let pid = watch.pid;
@@ -255,7 +266,7 @@ impl Runtime {
         {
             let failure = match (watch.failure.take(), &watch.status_pipe) {
                 (Some(failure), _) => Some(failure),
-                (None, Some(pipe)) => match spawn::read_exec_status(pipe, &watch.plan) {
+                (None, Some(pipe)) => match spawn::read_exec_status(pipe.as_fd(), &watch.plan) {
                     ExecStatus::Failed(failure) => Some(failure),
                     ExecStatus::Execed | ExecStatus::Pending => None,
                 },
@@ -284,7 +295,11 @@ impl Runtime {
                     signal_label(signal)
                 );
             } else {
-                debug!("", "sweep: SIG{} to pid {pid} ({command})", signal_label(signal));
+                debug!(
+                    "",
+                    "sweep: SIG{} to pid {pid} ({command})",
+                    signal_label(signal)
+                );
             }
             send_signal(pid, signal, false);
         }
@@ -326,7 +341,7 @@ fn signal_label(signal: i32) -> String {
     crate::supervisor::signal_name(signal)
 }
 
-fn log_transition(transition: &Transition) {
+fn log_transition(transition: &Transition, restart_in: Option<Duration>) {
     let name = transition.name.as_str();
     let level = match transition.to {
         StateKind::Failed => Level::Warn,
@@ -345,11 +360,26 @@ fn log_transition(transition: &Transition) {
         }
         detail.push_str(&exit.to_string());
     }
-    if let Some(reason) = &transition.reason {
+    // An exit status is already shown; don't repeat it as the reason.
+    let reason = transition.reason.as_ref().filter(
+        |reason| !matches!(reason, Reason::Exited(status) if Some(*status) == transition.exit),
+    );
+    if let Some(reason) = reason {
         if !detail.is_empty() {
             detail.push_str("; ");
         }
         detail.push_str(&reason.to_string());
+    }
+    if let Some(delay) = restart_in {
+        if !detail.is_empty() {
+            detail.push_str("; ");
+        }
+        // Rounded up to the 100 ms: "restart in 2s", not "in 1.999s".
+        let tenths = delay.as_millis().div_ceil(100) as u64;
+        detail.push_str(&format!(
+            "restart in {}",
+            format_duration(Duration::from_millis(tenths * 100))
+        ));
     }
     if detail.is_empty() {
         crate::log_at!(level, name, "{}", transition.to);

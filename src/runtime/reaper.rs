@@ -7,7 +7,10 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use crate::supervisor::ExitStatus;
 
 pub enum Reaped {
-    Exited { pid: i32, status: ExitStatus },
+    Exited {
+        pid: i32,
+        status: ExitStatus,
+    },
     /// Children exist but none has exited.
     NoneReady,
     /// svinit has no children at all.

@@ -36,10 +36,6 @@ impl<T> Slab<T> {
         self.free.push(index);
         Some(value)
     }
-
-    pub fn len(&self) -> usize {
-        self.entries.len() - self.free.len()
-    }
 }
 
 #[cfg(test)]
@@ -56,7 +52,6 @@ mod tests {
         let c = slab.insert("c");
         assert_eq!(c, a);
         assert_eq!(slab.get_mut(b), Some(&mut "b"));
-        assert_eq!(slab.len(), 2);
         assert!(slab.get_mut(99).is_none());
     }
 }
