@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::supervisor::{ExitStatus, Reason, StateKind, signal_name};
+use crate::supervisor::{ExitStatus, Reason, ServiceStatus, StateKind, Want, signal_name};
 
 /// The protocol version every line carries as `"v"`.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -599,6 +599,55 @@ pub struct ServiceStatusJson {
     /// Whether the service is wanted up or down.
     pub want: Running,
     pub description: Option<String>,
+    /// Gone from the config by a reload, still stopping.
+    #[serde(default)]
+    pub removed: bool,
+}
+
+impl ServiceStatusJson {
+    /// The wire form of the supervisor's view of one service; `clock`
+    /// turns its instants into unix time.
+    pub fn from_status(
+        status: &ServiceStatus,
+        description: Option<String>,
+        clock: &WallClock,
+    ) -> ServiceStatusJson {
+        ServiceStatusJson {
+            name: status.name.clone(),
+            status: if status.pid.is_some() {
+                Running::Up
+            } else {
+                Running::Down
+            },
+            state: status.state.into(),
+            pid: status.pid,
+            since: clock.unix_secs(status.since),
+            restarts: status.restarts,
+            exit: status.last_exit.map(ExitJson::from),
+            reason: status.reason.as_ref().map(ToString::to_string),
+            reason_code: status
+                .reason
+                .as_ref()
+                .map(|reason| reason_code(reason).to_string()),
+            next_restart: status.next_restart.map(|at| clock.seconds_until(at)),
+            history: status
+                .history
+                .iter()
+                .map(|record| HistoryEntry {
+                    time: clock.unix_secs(record.at),
+                    pid: record.pid,
+                    exit: record.status.into(),
+                })
+                .collect(),
+            config_changed: status.config_changed,
+            want: match status.want {
+                Want::Up => Running::Up,
+                Want::Down => Running::Down,
+            },
+            description,
+            removed: status.removed,
+        }
+    }
 }
 
 /// Reply data of `status`: the services, and svinit-wide counters.
@@ -1016,43 +1065,45 @@ mod tests {
 
     #[test]
     fn status_json_has_the_stable_shape() {
-        let entry = ServiceStatusJson {
+        let clock = WallClock {
+            instant: Instant::now(),
+            system: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+        };
+        let ago = |secs: u64| clock.instant - Duration::from_secs(secs);
+        let status = ServiceStatus {
             name: "web".into(),
-            status: Running::Down,
-            state: State::Backoff,
+            state: StateKind::Backoff,
+            want: Want::Up,
             pid: None,
-            since: 1_700_000_000,
+            since: ago(3),
             restarts: 2,
-            exit: Some(
-                ExitStatus::Signaled {
-                    signal: 15,
-                    core: false,
-                }
-                .into(),
-            ),
-            reason: Some("exited with status 1".into()),
-            reason_code: Some("exited".into()),
-            next_restart: Some(1.5),
+            last_exit: Some(ExitStatus::Signaled {
+                signal: 15,
+                core: false,
+            }),
+            reason: Some(Reason::Exited(ExitStatus::Exited(1))),
+            next_restart: Some(clock.instant + Duration::from_millis(1500)),
             history: vec![
-                HistoryEntry {
-                    time: 1_699_999_990,
+                crate::supervisor::ExitRecord {
+                    at: ago(10),
                     pid: 41,
-                    exit: ExitStatus::Exited(1).into(),
+                    status: ExitStatus::Exited(1),
                 },
-                HistoryEntry {
-                    time: 1_699_999_999,
+                crate::supervisor::ExitRecord {
+                    at: ago(3),
                     pid: 42,
-                    exit: ExitStatus::Signaled {
+                    status: ExitStatus::Signaled {
                         signal: 15,
                         core: false,
-                    }
-                    .into(),
+                    },
                 },
             ],
             config_changed: true,
-            want: Running::Up,
-            description: None,
+            removed: false,
+            spawned_at: Some(ago(5)),
+            ready_at: Some(ago(5)),
         };
+        let entry = ServiceStatusJson::from_status(&status, None, &clock);
         let value = serde_json::to_value(&entry).unwrap();
         assert_eq!(
             value,
@@ -1061,7 +1112,7 @@ mod tests {
                 "status": "down",
                 "state": "backoff",
                 "pid": null,
-                "since": 1_700_000_000,
+                "since": 1_699_999_997,
                 "restarts": 2,
                 "exit": {"signal": 15, "name": "TERM", "core": false},
                 "reason": "exited with status 1",
@@ -1069,15 +1120,32 @@ mod tests {
                 "next_restart": 1.5,
                 "history": [
                     {"time": 1_699_999_990, "pid": 41, "exit": {"code": 1}},
-                    {"time": 1_699_999_999, "pid": 42, "exit": {"signal": 15, "name": "TERM", "core": false}}
+                    {"time": 1_699_999_997, "pid": 42, "exit": {"signal": 15, "name": "TERM", "core": false}}
                 ],
                 "config_changed": true,
                 "want": "up",
-                "description": null
+                "description": null,
+                "removed": false
             })
         );
         let back: ServiceStatusJson = serde_json::from_value(value).unwrap();
         assert_eq!(back, entry);
+
+        // Running: "up" with its pid, whatever the state.
+        let running = ServiceStatus {
+            state: StateKind::Stopping,
+            want: Want::Down,
+            pid: Some(7),
+            reason: None,
+            next_restart: None,
+            ..status
+        };
+        let entry = ServiceStatusJson::from_status(&running, Some("d".into()), &clock);
+        assert_eq!(entry.status, Running::Up);
+        assert_eq!(entry.want, Running::Down);
+        assert_eq!(entry.pid, Some(7));
+        assert_eq!(entry.reason_code, None);
+        assert_eq!(entry.description.as_deref(), Some("d"));
     }
 
     #[test]

@@ -1083,13 +1083,16 @@ fn render_children<'a>(
 
 /// Graphviz: requires solid, wants dashed, ordering-only dotted.
 fn render_dot(report: &TreeReport) -> String {
-    let quote = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
+    let escape = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+    let quote = |s: &str| format!("\"{}\"", escape(s));
     let mut text = String::from("digraph svinit {\n  rankdir=LR;\n");
     for node in &report.services {
+        // `\n` is Graphviz's line break inside a label.
         text.push_str(&format!(
-            "  {} [label={}];\n",
+            "  {} [label=\"{}\\n{}\"];\n",
             quote(&node.name),
-            quote(&format!("{}\\n{}", node.name, node.state))
+            escape(&node.name),
+            node.state
         ));
     }
     for node in &report.services {
@@ -1264,6 +1267,7 @@ mod tests {
             config_changed: false,
             want: Running::Up,
             description: None,
+            removed: false,
         }
     }
 
@@ -1386,6 +1390,7 @@ mod tests {
             dot.contains("\"web\" -> \"cache\" [style=dashed];"),
             "{dot}"
         );
+        assert!(dot.contains("\"web\" [label=\"web\\nup\"];"), "{dot}");
         // A cycle (which a valid config never has) does not loop forever.
         let cyclic = TreeReport {
             root: Some("a".into()),

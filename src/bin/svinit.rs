@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use svinit::config;
+use svinit::control;
 use svinit::log::{self, Level};
 use svinit::mode::{self, Mode};
 use svinit::runtime::{Options, Runtime};
@@ -89,7 +90,8 @@ fn main() -> ExitCode {
         return ExitCode::from(config::check_command(&config_path).clamp(0, 255) as u8);
     }
     log::set_max_level(cli.level);
-    let _ = cli.socket;
+    let socket_path = control::socket_path(cli.socket);
+    let socket_is_default = socket_path == control::default_socket_path();
     let mode = cli.mode.unwrap_or_else(mode::detect);
     if mode == Mode::User
         && let Err(err) = nix::sys::prctl::set_child_subreaper(true)
@@ -110,11 +112,16 @@ fn main() -> ExitCode {
         config.services.len(),
         config_path.display()
     );
-    let options = Options { mode, config_path };
+    let options = Options {
+        mode,
+        config_path,
+        socket_path,
+        socket_is_default,
+    };
     let runtime = match Runtime::new(options, config) {
         Ok(runtime) => runtime,
         Err(err) => {
-            error!("", "cannot set up the event loop: {err}");
+            error!("", "cannot start: {err}");
             return ExitCode::from(1);
         }
     };

@@ -114,8 +114,14 @@ pub fn changed_keys(old: &ServiceConfig, new: &ServiceConfig) -> Vec<&'static st
     check(*groups != new.groups, "groups");
     check(*umask != new.umask, "umask");
     check(*environment != new.environment, "environment");
-    check(*environment_file != new.environment_file, "environment-file");
-    check(*clear_environment != new.clear_environment, "clear-environment");
+    check(
+        *environment_file != new.environment_file,
+        "environment-file",
+    );
+    check(
+        *clear_environment != new.clear_environment,
+        "clear-environment",
+    );
     check(*transcript != new.transcript, "transcript");
     check(*output != new.output, "output");
     check(*tty != new.tty, "tty");

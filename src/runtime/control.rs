@@ -370,14 +370,14 @@ impl ControlServer {
             }
         };
         if self.policy.needs_groups_of(peer.uid) {
-            peer.groups = self.accounts.supplementary_groups(peer.uid);
+            peer.groups = self.accounts.groups_of(peer.uid);
         }
         if self.policy.decide(&peer) == Access::Denied {
             info!(
                 "",
-                "control socket: refused uid {} (pid {}): not root, svinit's user or a member of the control groups",
+                "control socket: refused uid {} ({}): not root, svinit's user or a member of the control groups",
                 peer.uid,
-                peer.pid
+                describe_pid(peer.pid)
             );
             refuse(&stream, permission_denied(&peer));
             return;
@@ -455,9 +455,9 @@ impl ControlServer {
         if client.backlog() + line.len() > STREAM_BACKLOG_LIMIT {
             debug!(
                 "",
-                "control socket: dropping a follower (uid {}, pid {}) that does not read",
+                "control socket: dropping a follower (uid {}, {}) that does not read",
                 client.peer.uid,
-                client.peer.pid
+                describe_pid(client.peer.pid)
             );
             self.close(slot);
             return;
@@ -476,6 +476,15 @@ impl ControlServer {
 impl Drop for ControlServer {
     fn drop(&mut self) {
         self.bound.remove();
+    }
+}
+
+/// `pid 42`; the kernel gives 0 for a peer outside svinit's PID namespace.
+fn describe_pid(pid: i32) -> String {
+    if pid > 0 {
+        format!("pid {pid}")
+    } else {
+        "pid outside svinit's PID namespace".to_string()
     }
 }
 
@@ -653,10 +662,10 @@ fn drive(
         if !request.is_read_only() {
             info!(
                 "",
-                "control: {} (uid {}, pid {})",
+                "control: {} (uid {}, {})",
                 request.summary(),
                 client.peer.uid,
-                client.peer.pid
+                describe_pid(client.peer.pid)
             );
         }
         client.phase = Phase::Busy;

@@ -3,7 +3,10 @@
 //! the processes; it turns readiness into `Event`s and executes `Action`s.
 //! No policy lives here: what to do is always the supervisor's decision.
 
+mod config_diff;
+pub mod control;
 mod reaper;
+mod requests;
 mod signals;
 mod slab;
 
@@ -19,6 +22,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use crate::config;
+use crate::control::WallClock;
 use crate::log::{self, Level};
 use crate::mode::Mode;
 use crate::spawn::{self, ExecStatus, SpawnContext};
@@ -32,6 +36,10 @@ use self::reaper::Reaped;
 use self::slab::Slab;
 
 const SIGNALS: Token = Token(0);
+const CONTROL_LISTENER: Token = Token(1);
+/// Tokens `CONTROL_CLIENT_BASE ..+ control::MAX_CLIENTS` are control
+/// connections.
+const CONTROL_CLIENT_BASE: usize = 1 << 16;
 /// Tokens at and above this index exec-status pipes in `exec_watches`.
 const EXEC_WATCH_BASE: usize = 1 << 20;
 
@@ -39,6 +47,10 @@ const EXEC_WATCH_BASE: usize = 1 << 20;
 pub struct Options {
     pub mode: Mode,
     pub config_path: PathBuf,
+    /// The control socket (`-s`, `SVINIT_SOCKET` or the default path).
+    pub socket_path: PathBuf,
+    /// `socket_path` is the default one, whose directory is svinit's own.
+    pub socket_is_default: bool,
 }
 
 /// A child between fork and exec: its status pipe tells which step failed,
@@ -58,12 +70,18 @@ pub struct Runtime {
     spawn_context: SpawnContext,
     exec_watches: Slab<ExecWatch>,
     exec_watch_by_pid: HashMap<i32, usize>,
+    /// `None` when the socket could not be set up (logged); svinit then
+    /// supervises without it.
+    control: Option<control::ControlServer>,
     options: Options,
 }
 
 impl Runtime {
     /// Blocks signals and opens the loop's descriptors. Must run before the
     /// first spawn, so no signal is lost between start-up and the loop.
+    /// Fails when another svinit answers on the control socket (except in
+    /// system mode); any other socket problem is logged and svinit runs
+    /// without a control socket.
     pub fn new(options: Options, config: config::Config) -> io::Result<Runtime> {
         let poll = Poll::new()?;
         let signals = signals::SignalSource::open()?;
@@ -72,6 +90,7 @@ impl Runtime {
             SIGNALS,
             Interest::READABLE,
         )?;
+        let control = open_control_socket(&poll, &options, &config.control)?;
         let now = Instant::now();
         let supervisor = Supervisor::new(config, now, random_seed());
         let default_directory = (options.mode == Mode::System).then(|| PathBuf::from("/"));
@@ -83,6 +102,7 @@ impl Runtime {
             spawn_context,
             exec_watches: Slab::new(),
             exec_watch_by_pid: HashMap::new(),
+            control,
             options,
         })
     }
@@ -96,9 +116,11 @@ impl Runtime {
             if let Some(code) = self.execute_actions() {
                 return code;
             }
-            let timeout = self
-                .supervisor
-                .poll_timeout()
+            let client_deadline = self.control.as_ref().and_then(|c| c.next_deadline());
+            let timeout = [self.supervisor.poll_timeout(), client_deadline]
+                .into_iter()
+                .flatten()
+                .min()
                 .map(|deadline| deadline.saturating_duration_since(Instant::now()));
             if let Err(err) = self.poll.poll(&mut events, timeout)
                 && err.kind() != io::ErrorKind::Interrupted
@@ -111,10 +133,21 @@ impl Runtime {
                     Token(token) if token >= EXEC_WATCH_BASE => {
                         self.on_exec_status(token - EXEC_WATCH_BASE)
                     }
-                    Token(_) => {}
+                    token => {
+                        if let Some(control) = self.control.as_mut()
+                            && control.owns(token)
+                        {
+                            control.handle(token, Instant::now());
+                        }
+                    }
                 }
             }
-            self.supervisor.handle_timeout(Instant::now());
+            self.serve_control_requests();
+            let now = Instant::now();
+            self.supervisor.handle_timeout(now);
+            if let Some(control) = self.control.as_mut() {
+                control.handle_timeout(now);
+            }
         }
     }
 
@@ -133,6 +166,9 @@ impl Runtime {
                         .flatten()
                         .map(|at| at.saturating_duration_since(Instant::now()));
                     log_transition(&transition, restart_in);
+                    if let Some(control) = self.control.as_mut() {
+                        control.publish(&transition, &WallClock::now());
+                    }
                 }
                 Action::Exit { code } => return Some(code),
             }
@@ -306,21 +342,49 @@ impl Runtime {
         self.reap_all();
     }
 
+    /// SIGHUP: like `svctl reload`, with the outcome in the log only.
     fn reload(&mut self) {
-        let now = Instant::now();
-        info!("", "reloading {}", self.options.config_path.display());
-        match config::load_path(&self.options.config_path) {
-            Ok(new_config) => {
-                let summary = self.supervisor.reload(now, new_config);
-                info!("", "reload: {summary}");
-            }
-            Err(diagnostics) => {
-                error!(
-                    "",
-                    "reload refused, the running configuration is unchanged:\n{}",
-                    diagnostics.render(false)
-                );
-            }
+        let _ = self.reload_config(false);
+    }
+}
+
+/// Binds the control socket with the access rules of the `control` node.
+fn open_control_socket(
+    poll: &Poll,
+    options: &Options,
+    control_config: &config::ControlConfig,
+) -> io::Result<Option<control::ControlServer>> {
+    let accounts = control::AccountFiles::default();
+    let (policy, warnings) = control::AccessPolicy::from_config(
+        control_config,
+        nix::unistd::geteuid().as_raw(),
+        &accounts,
+    );
+    for warning in warnings {
+        warn!("", "{warning}");
+    }
+    let settings = control::ControlSettings {
+        path: options.socket_path.clone(),
+        own_directory: options.socket_is_default,
+        policy,
+        tokens: control::ControlTokens {
+            listener: CONTROL_LISTENER,
+            first_client: CONTROL_CLIENT_BASE,
+            max_clients: control::MAX_CLIENTS,
+        },
+        accounts,
+    };
+    match control::ControlServer::bind(poll.registry(), settings) {
+        Ok(server) => {
+            debug!("", "control socket at {}", server.path().display());
+            Ok(Some(server))
+        }
+        Err(err @ control::BindError::InUse { .. }) if options.mode != Mode::System => {
+            Err(io::Error::new(io::ErrorKind::AddrInUse, err.to_string()))
+        }
+        Err(err) => {
+            error!("", "no control socket, svctl cannot reach svinit: {err}");
+            Ok(None)
         }
     }
 }

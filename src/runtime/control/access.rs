@@ -4,16 +4,17 @@
 //! everything, `read-group=` members only read, everyone else nothing.
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use mio::net::UnixStream;
 use nix::sys::socket::{getsockopt, sockopt};
 
 use crate::config::{ControlConfig, IdRef};
+use crate::users::UserDb;
 
 /// The process at the other end of a connection, as the kernel saw it at
-/// `connect()`. `groups`: its user's supplementary groups from /etc/group,
-/// filled only when the decision needs them.
+/// `connect()`. `groups`: its user's groups from /etc/passwd and
+/// /etc/group, filled only when the decision needs them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Peer {
     pub pid: i32,
@@ -154,7 +155,9 @@ impl AccessPolicy {
     }
 }
 
-/// Where users and groups are looked up; tests point these elsewhere.
+/// Where users and groups are looked up (read afresh for each decision
+/// that needs them, so a `usermod -aG` applies at the next connection);
+/// tests point these elsewhere.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountFiles {
     pub passwd: PathBuf,
@@ -171,65 +174,23 @@ impl Default for AccountFiles {
 }
 
 impl AccountFiles {
+    pub fn load(&self) -> UserDb {
+        UserDb::load_from(&self.passwd, &self.group)
+    }
+
     /// The gid of group `name`, or `None`.
     pub fn group_id(&self, name: &str) -> Option<u32> {
-        let text = read_lossy(&self.group)?;
-        group_id_in(&text, name)
+        self.load().group_by_name(name).map(|group| group.gid)
     }
 
-    /// The gids of every group whose member list names `uid`'s user (the
-    /// first /etc/passwd entry with that uid). Empty when unknown.
-    pub fn supplementary_groups(&self, uid: u32) -> Vec<u32> {
-        let Some(passwd) = read_lossy(&self.passwd) else {
-            return Vec::new();
-        };
-        let Some(user) = user_name_in(&passwd, uid) else {
-            return Vec::new();
-        };
-        let Some(group) = read_lossy(&self.group) else {
-            return Vec::new();
-        };
-        groups_listing_in(&group, &user)
+    /// The groups `uid`'s user is in: its passwd primary group and every
+    /// group listing it as a member. Empty when the uid has no entry.
+    pub fn groups_of(&self, uid: u32) -> Vec<u32> {
+        let db = self.load();
+        db.user_by_uid(uid)
+            .map(|user| db.supplementary_gids(&user.name, user.gid))
+            .unwrap_or_default()
     }
-}
-
-fn read_lossy(path: &Path) -> Option<String> {
-    let bytes = std::fs::read(path).ok()?;
-    Some(String::from_utf8_lossy(&bytes).into_owned())
-}
-
-/// Fields of the non-comment, non-blank lines of a colon-separated file.
-fn records(text: &str) -> impl Iterator<Item = Vec<&str>> {
-    text.lines()
-        .map(str::trim_end)
-        .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .map(|line| line.split(':').collect())
-}
-
-/// `name:passwd:uid:gid:...` → the name of the first entry with `uid`.
-fn user_name_in(passwd: &str, uid: u32) -> Option<String> {
-    records(passwd)
-        .find(|fields| fields.get(2).and_then(|f| f.parse::<u32>().ok()) == Some(uid))
-        .and_then(|fields| fields.first().map(|name| name.to_string()))
-}
-
-/// `name:passwd:gid:members` → the gid of group `name`.
-fn group_id_in(group: &str, name: &str) -> Option<u32> {
-    records(group)
-        .find(|fields| fields.first() == Some(&name))
-        .and_then(|fields| fields.get(2).and_then(|f| f.parse().ok()))
-}
-
-/// The gids of the groups whose comma-separated member list has `user`.
-fn groups_listing_in(group: &str, user: &str) -> Vec<u32> {
-    records(group)
-        .filter(|fields| {
-            fields
-                .get(3)
-                .is_some_and(|members| members.split(',').any(|m| m.trim() == user))
-        })
-        .filter_map(|fields| fields.get(2).and_then(|f| f.parse().ok()))
-        .collect()
 }
 
 #[cfg(test)]
@@ -307,19 +268,6 @@ broken-line
     }
 
     #[test]
-    fn account_files_are_parsed_without_nss() {
-        assert_eq!(user_name_in(PASSWD, 1001).as_deref(), Some("bob"));
-        assert_eq!(user_name_in(PASSWD, 4242), None);
-        assert_eq!(group_id_in(GROUP, "svadm"), Some(500));
-        assert_eq!(group_id_in(GROUP, "nope"), None);
-        assert_eq!(groups_listing_in(GROUP, "alice"), vec![500, 501]);
-        assert_eq!(groups_listing_in(GROUP, "bob"), vec![501]);
-        assert!(groups_listing_in(GROUP, "carol").is_empty());
-        // "dave" is not a prefix match for anything else.
-        assert!(groups_listing_in(GROUP, "dav").is_empty());
-    }
-
-    #[test]
     fn config_group_names_resolve_through_the_files() {
         let dir = std::env::temp_dir().join(format!("svinit-access-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -348,8 +296,11 @@ broken-line
         assert_eq!(policy.read_gid, Some(501));
         assert!(warnings.is_empty());
 
-        assert_eq!(files.supplementary_groups(1000), vec![500, 501]);
-        assert!(files.supplementary_groups(9999).is_empty());
+        // alice: primary 1000, listed in svadm and monitor; dave has no
+        // passwd entry, so no groups at all.
+        assert_eq!(files.groups_of(1000), vec![1000, 500, 501]);
+        assert_eq!(files.groups_of(1001), vec![1001, 501]);
+        assert!(files.groups_of(9999).is_empty());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
