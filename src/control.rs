@@ -568,6 +568,16 @@ pub fn reason_code(reason: &Reason) -> &'static str {
     }
 }
 
+/// The `reason` field: the reason as text.
+pub fn reason_text(reason: Option<&Reason>) -> Option<String> {
+    reason.map(ToString::to_string)
+}
+
+/// The `reason_code` field.
+pub fn reason_code_text(reason: Option<&Reason>) -> Option<String> {
+    reason.map(|reason| reason_code(reason).to_string())
+}
+
 /// One finished run in a service's `history`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistoryEntry {
@@ -624,11 +634,8 @@ impl ServiceStatusJson {
             since: clock.unix_secs(status.since),
             restarts: status.restarts,
             exit: status.last_exit.map(ExitJson::from),
-            reason: status.reason.as_ref().map(ToString::to_string),
-            reason_code: status
-                .reason
-                .as_ref()
-                .map(|reason| reason_code(reason).to_string()),
+            reason: reason_text(status.reason.as_ref()),
+            reason_code: reason_code_text(status.reason.as_ref()),
             next_restart: status.next_restart.map(|at| clock.seconds_until(at)),
             history: status
                 .history

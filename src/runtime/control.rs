@@ -241,22 +241,16 @@ impl ControlServer {
     /// Sends the reply to a request from `next_request`. The connection
     /// then waits for the client's next request.
     pub fn reply(&mut self, client: ClientId, reply: &Reply, now: Instant) {
-        let Some(current) = self.client_mut(client) else {
-            return;
-        };
-        if current.phase != Phase::Busy {
-            return;
-        }
-        current.queue(&reply.to_line());
-        current.phase = Phase::Reading;
-        current.replies_sent += 1;
-        current.deadline = Some(now + REQUEST_TIMEOUT);
-        self.pump(client.slot, now);
+        self.answer(client, reply, Phase::Reading, now);
     }
 
     /// Answers a request with `reply` and keeps the connection as a stream
     /// (`logs -f`): further lines go out with `stream()`.
     pub fn begin_stream(&mut self, client: ClientId, reply: &Reply, now: Instant) {
+        self.answer(client, reply, Phase::Streaming, now);
+    }
+
+    fn answer(&mut self, client: ClientId, reply: &Reply, next: Phase, now: Instant) {
         let Some(current) = self.client_mut(client) else {
             return;
         };
@@ -264,9 +258,10 @@ impl ControlServer {
             return;
         }
         current.queue(&reply.to_line());
-        current.phase = Phase::Streaming;
+        current.phase = next;
         current.replies_sent += 1;
-        current.deadline = None;
+        // A reply must be taken within the timeout; a stream has no end.
+        current.deadline = (next == Phase::Reading).then_some(now + REQUEST_TIMEOUT);
         self.pump(client.slot, now);
     }
 

@@ -6,7 +6,8 @@
 use std::collections::VecDeque;
 
 use crate::control::{
-    EventRecord, EventsReport, ExitJson, WallClock, reason_code, round_unix_millis,
+    EventRecord, EventsReport, ExitJson, WallClock, reason_code_text, reason_text,
+    round_unix_millis,
 };
 use crate::supervisor::Transition;
 
@@ -39,11 +40,8 @@ impl EventRing {
             to: transition.to.into(),
             pid: transition.pid,
             exit: transition.exit.map(ExitJson::from),
-            reason: transition.reason.as_ref().map(ToString::to_string),
-            reason_code: transition
-                .reason
-                .as_ref()
-                .map(|reason| reason_code(reason).to_string()),
+            reason: reason_text(transition.reason.as_ref()),
+            reason_code: reason_code_text(transition.reason.as_ref()),
         };
         self.push(event)
     }

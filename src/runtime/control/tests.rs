@@ -67,6 +67,14 @@ impl Fixture {
         }
     }
 
+    /// Connects, sends `text` and turns until its request arrives.
+    fn ask(&mut self, text: &str) -> (StdStream, IncomingRequest) {
+        let mut stream = self.connect();
+        send(&mut stream, text);
+        let incoming = self.request();
+        (stream, incoming)
+    }
+
     /// Turns until a request arrives.
     fn request(&mut self) -> IncomingRequest {
         for _ in 0..50 {
@@ -146,15 +154,12 @@ fn the_socket_is_private_and_removed_with_the_server() {
 #[test]
 fn a_request_is_handed_over_and_its_reply_written() {
     let mut fixture = Fixture::new("basic", 4);
-    let mut stream = fixture.connect();
-    send(
-        &mut stream,
+    let (mut stream, incoming) = fixture.ask(
         &Request::Status {
             names: vec!["web".into()],
         }
         .to_line(),
     );
-    let incoming = fixture.request();
     assert_eq!(
         incoming.request,
         Request::Status {
@@ -185,12 +190,8 @@ fn a_request_is_handed_over_and_its_reply_written() {
 #[test]
 fn pipelined_requests_are_taken_one_at_a_time_in_order() {
     let mut fixture = Fixture::new("pipeline", 4);
-    let mut stream = fixture.connect();
-    send(
-        &mut stream,
-        "{\"v\":1,\"cmd\":\"blame\"}\n\n{\"v\":1,\"cmd\":\"tree\"}\n",
-    );
-    let first = fixture.request();
+    let (_stream, first) =
+        fixture.ask("{\"v\":1,\"cmd\":\"blame\"}\n\n{\"v\":1,\"cmd\":\"tree\"}\n");
     assert_eq!(first.request, Request::Blame);
     fixture.no_request();
     fixture
@@ -291,9 +292,7 @@ fn a_silent_client_times_out_with_an_error() {
 #[test]
 fn an_idle_connection_after_a_reply_just_closes() {
     let mut fixture = Fixture::new("idle", 4);
-    let mut stream = fixture.connect();
-    send(&mut stream, "{\"v\":1,\"cmd\":\"blame\"}\n");
-    let incoming = fixture.request();
+    let (stream, incoming) = fixture.ask("{\"v\":1,\"cmd\":\"blame\"}\n");
     fixture
         .server
         .reply(incoming.client, &Reply::ok(()), Instant::now());
@@ -328,9 +327,7 @@ fn clients_past_the_limit_are_told_and_dropped() {
 #[test]
 fn a_reply_to_a_departed_client_goes_nowhere() {
     let mut fixture = Fixture::new("departed", 4);
-    let mut stream = fixture.connect();
-    send(&mut stream, "{\"v\":1,\"cmd\":\"blame\"}\n");
-    let old = fixture.request();
+    let (stream, old) = fixture.ask("{\"v\":1,\"cmd\":\"blame\"}\n");
     drop(stream);
     fixture.turn();
     // Its slot is reused by a newcomer, which must not get the old reply.
@@ -435,12 +432,8 @@ fn a_follower_that_does_not_read_is_dropped() {
 #[test]
 fn a_stream_started_by_the_runtime_carries_its_lines() {
     let mut fixture = Fixture::new("logs", 4);
-    let mut stream = fixture.connect();
-    send(
-        &mut stream,
-        "{\"v\":1,\"cmd\":\"logs\",\"name\":\"web\",\"follow\":true}\n",
-    );
-    let incoming = fixture.request();
+    let (stream, incoming) =
+        fixture.ask("{\"v\":1,\"cmd\":\"logs\",\"name\":\"web\",\"follow\":true}\n");
     let now = Instant::now();
     fixture
         .server
