@@ -27,6 +27,9 @@ pub(crate) fn merge_defaults(service: &mut ServiceDraft, defaults: &ServiceDraft
             continue;
         }
         copy_key(key, defaults, service);
+        if defaults.refused.contains(key) {
+            service.refused.insert(key);
+        }
         if !service.given.contains(key) {
             service.given.insert(key);
             if let Some(at) = defaults.location_of(key) {
@@ -127,14 +130,18 @@ pub(crate) fn finish_service(
         );
     }
     let type_at = draft.location_of(Key::Type).unwrap_or(name_at);
-    match (config.service_type, &config.pid_file) {
-        (ServiceType::Forking, None) => problems.push(
+    let type_known = !draft.refused.contains(Key::Type);
+    let pid_file_given = draft.given.contains(Key::PidFile);
+    let pid_file_known = !draft.refused.contains(Key::PidFile);
+    match (config.service_type, pid_file_given) {
+        _ if !type_known => {}
+        (ServiceType::Forking, false) => problems.push(
             Problem::error(format!("service `{name}` is `forking` but has no `pid-file`"))
                 .label(type_at, "forking service")
                 .label(name_at, "in this service")
                 .help("svinit follows a daemonizing program through its pid file: add `pid-file \"/run/NAME.pid\"`"),
         ),
-        (ServiceType::Longrun | ServiceType::Oneshot, Some(_)) => {
+        (ServiceType::Longrun | ServiceType::Oneshot, true) if pid_file_known => {
             let mut problem = Problem::error(format!(
                 "`pid-file` is only used with `type \"forking\"`, and service `{name}` is not forking"
             ));

@@ -232,6 +232,9 @@ pub(crate) struct DependencyRef {
 pub(crate) struct ServiceDraft {
     pub config: ServiceConfig,
     pub given: KeySet,
+    /// Given keys whose shape or value was refused (and reported): checks
+    /// that depend on them are skipped rather than piled on.
+    pub refused: KeySet,
     /// Where each given key's node name was written (first occurrence).
     pub key_at: Vec<(Key, Location)>,
     pub dependencies: Vec<DependencyRef>,
@@ -245,6 +248,7 @@ impl ServiceDraft {
         ServiceDraft {
             config: ServiceConfig::new(name, Command::Exec(Vec::new())),
             given: KeySet::default(),
+            refused: KeySet::default(),
             key_at: Vec::new(),
             dependencies: Vec::new(),
             environment_at: Vec::new(),
@@ -299,10 +303,13 @@ pub(crate) fn read_service_block(
             draft.key_at.push((key, name_at));
         }
         draft.given.insert(key);
-        let Some(arguments) = checker.read(node, key.shape()) else {
-            continue;
-        };
-        read_key(checker, &mut draft, key, node, &arguments);
+        let problems_before = checker.problems.len();
+        if let Some(arguments) = checker.read(node, key.shape()) {
+            read_key(checker, &mut draft, key, node, &arguments);
+        }
+        if checker.problems.len() > problems_before {
+            draft.refused.insert(key);
+        }
     }
     if let (Some(exec), Some(shell)) = (
         draft.location_of(Key::Exec).cloned(),
