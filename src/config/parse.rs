@@ -238,9 +238,6 @@ pub(crate) struct ServiceDraft {
     /// Where each given key's node name was written (first occurrence).
     pub key_at: Vec<(Key, Location)>,
     pub dependencies: Vec<DependencyRef>,
-    /// Where each environment variable / limit was written, by position.
-    pub environment_at: Vec<Location>,
-    pub limits_at: Vec<Location>,
 }
 
 impl ServiceDraft {
@@ -251,8 +248,6 @@ impl ServiceDraft {
             refused: KeySet::default(),
             key_at: Vec::new(),
             dependencies: Vec::new(),
-            environment_at: Vec::new(),
-            limits_at: Vec::new(),
         }
     }
 
@@ -570,6 +565,7 @@ fn read_environment(
     let Some(block) = block else {
         return;
     };
+    let mut seen: Vec<(&str, Location)> = Vec::new();
     for variable in block.nodes() {
         let name = variable.name().value();
         let name_at = checker.at(variable.name().span());
@@ -584,17 +580,16 @@ fn read_environment(
             );
             continue;
         }
-        if let Some(position) = draft.config.environment.iter().position(|(n, _)| n == name) {
-            let first = draft.environment_at[position].clone();
-            checker.duplicate(name, variable.name().span(), &first);
+        if let Some((_, first)) = seen.iter().find(|(seen_name, _)| *seen_name == name) {
+            checker.duplicate(name, variable.name().span(), first);
             continue;
         }
+        seen.push((name, name_at));
         let Some(value_entry) = arguments.and_then(|a| a.first().copied()) else {
             continue;
         };
         if let Some(value) = checker.value(value_entry, os_string) {
             draft.config.environment.push((name.to_owned(), value));
-            draft.environment_at.push(name_at);
         }
     }
 }
@@ -606,6 +601,7 @@ fn read_limits(checker: &mut Checker<'_>, draft: &mut ServiceDraft, block: Optio
     let Some(block) = block else {
         return;
     };
+    let mut seen: Vec<(&str, Location)> = Vec::new();
     for limit_node in block.nodes() {
         let name = limit_node.name().value();
         let name_at = checker.at(limit_node.name().span());
@@ -630,16 +626,11 @@ fn read_limits(checker: &mut Checker<'_>, draft: &mut ServiceDraft, block: Optio
             );
             continue;
         };
-        if let Some(position) = draft
-            .config
-            .limits
-            .iter()
-            .position(|l| l.resource == resource)
-        {
-            let first = draft.limits_at[position].clone();
-            checker.duplicate(name, limit_node.name().span(), &first);
+        if let Some((_, first)) = seen.iter().find(|(seen_name, _)| *seen_name == name) {
+            checker.duplicate(name, limit_node.name().span(), first);
             continue;
         }
+        seen.push((name, name_at));
         let Some(arguments) = arguments else {
             continue;
         };
@@ -674,6 +665,5 @@ fn read_limits(checker: &mut Checker<'_>, draft: &mut ServiceDraft, block: Optio
             soft,
             hard,
         });
-        draft.limits_at.push(name_at);
     }
 }
