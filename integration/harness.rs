@@ -17,8 +17,11 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-/// The binary under test, built by cargo for this test target.
-pub const SVINIT: &str = env!("CARGO_BIN_EXE_svinit");
+/// The binary under test: the one cargo built for this test target, or
+/// `SVINIT_TEST_BIN` (e.g. an installed or static build).
+pub fn svinit_bin() -> String {
+    std::env::var("SVINIT_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_svinit").to_string())
+}
 
 /// How often conditions are polled.
 pub const POLL: Duration = Duration::from_millis(10);
@@ -262,10 +265,11 @@ impl Svinit {
         let mut cmd = match mode {
             Mode::Container => {
                 let mut cmd = Command::new("unshare");
-                cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child", SVINIT]);
+                cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child"]);
+                cmd.arg(svinit_bin());
                 cmd
             }
-            Mode::User => Command::new(SVINIT),
+            Mode::User => Command::new(svinit_bin()),
         };
         cmd.args(args)
             .current_dir(dir.path())
@@ -507,10 +511,18 @@ impl Drop for Svinit {
     }
 }
 
-/// Whether `line` says that `name` entered `state`.
+/// Whether `line` says that `name` entered `state`: `svinit: NAME: STATE`
+/// alone or followed by ` (details)`. svinit tags lines logged above info
+/// level (`failed` is a warning): `svinit: NAME: warning: failed (…)`.
 pub fn is_state_line(line: &str, name: &str, state: &str) -> bool {
-    let prefix = format!("svinit: {name}: {state}");
-    line == prefix || line.starts_with(&format!("{prefix} "))
+    let Some(rest) = line.strip_prefix(&format!("svinit: {name}: ")) else {
+        return false;
+    };
+    let rest = rest
+        .strip_prefix("warning: ")
+        .or_else(|| rest.strip_prefix("error: "))
+        .unwrap_or(rest);
+    rest == state || rest.starts_with(&format!("{state} "))
 }
 
 /// Runs svinit to completion (e.g. `--check`) with a deadline; returns its
@@ -519,7 +531,7 @@ pub fn run_svinit(dir: &TempDir, args: &[&str], timeout: Duration) -> (ExitStatu
     let out_path = dir.join("run.out");
     let out = File::create(&out_path).expect("create run.out");
     let err = out.try_clone().expect("dup");
-    let mut child = Command::new(SVINIT)
+    let mut child = Command::new(svinit_bin())
         .args(args)
         .current_dir(dir.path())
         .env("SVINIT_SOCKET", dir.join("control.sock"))
