@@ -56,7 +56,7 @@ fn user_nobody_gets_its_uid_and_groups_from_etc_passwd() {
     let out = observe(
         "user",
         "    user \"nobody\"",
-        "id -u; id -g; id -G | tr ' ' '\\n' | sort -n | tr '\\n' ' '",
+        "id -u; id -g; id -G | tr ' ' '\\n' | sort -un | tr '\\n' ' '",
     );
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.first().copied(), Some("65534"), "id -u: {out:?}");
