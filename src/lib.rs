@@ -6,4 +6,10 @@
 //! owns the file descriptors, the signals and the clock.
 
 pub mod config;
+pub mod graph;
+pub mod log;
+pub mod mode;
+pub mod runtime;
+pub mod spawn;
 pub mod supervisor;
+pub mod users;

@@ -1,6 +1,30 @@
 //! Unit files: KDL v2 documents → a validated `Config`, with miette
 //! diagnostics that point at the exact span of every problem.
+//!
+//! - `model`: the typed config the rest of svinit reads.
+//! - `load`: files and directories, top-level nodes, the overall flow.
+//! - `parse`: service keys, `defaults` merging, per-service checks.
+//! - `values`: durations, sizes, signals, umasks, ids, limits, suggestions.
+//! - `validate`: checks across services (names, dependencies, cycles).
+//! - `diagnostic`: `Problem` and `ConfigError`, rendered by miette.
+//! - `check`: `--check`, and the default config path.
 
+mod check;
+mod diagnostic;
+mod load;
 mod model;
+mod parse;
+mod validate;
+mod values;
 
+#[cfg(test)]
+mod fuzz_tests;
+#[cfg(test)]
+mod tests;
+
+pub use check::{check_command, default_config_path, resolve_config_path, start_plan};
+pub use diagnostic::{ConfigError, Problem, SourceFile};
+pub use load::{load_path, load_sources};
 pub use model::*;
+pub use parse::DEFAULT_TRANSCRIPT_KEEP;
+pub use values::signal_name;

@@ -1,6 +1,887 @@
 //! The pure, sans-IO supervisor: every rule of SPEC.md §4 as a state machine
 //! driven by events and a clock it is handed, emitting actions.
+//!
+//! This module owns the table of services (indexed by `ServiceId`, never
+//! reused), the pid index, the deadlines, the action queue and the work
+//! queue through which dependency effects propagate to a fixed point: a
+//! change to a service queues its neighbours, and each queued service is
+//! re-evaluated (`Input::Settle`) until nothing changes. One service's
+//! transitions live in `service.rs`.
+//!
+//! What the runtime must do: answer every `Action::Spawn` with `Spawned`
+//! (then `Execed`) or `SpawnFailed`, and not also report `Exited` for a
+//! child it reported through `SpawnFailed`; after executing a
+//! `SweepOrphans`, report `NoChildren` as soon as `waitpid` says ECHILD
+//! (otherwise svinit exits 5 + 1 s later); call `handle_timeout` when
+//! `poll_timeout` is due.
+//!
+//! Decisions where SPEC.md §4 is silent:
+//! - `failed` means not wanted any more (`want` becomes `Down`): nothing
+//!   restarts it by itself. `start` revives it, and every failed service in
+//!   its requires/wants closure, with a fresh crash count; `stop` clears a
+//!   `failed` or `done` service to `down`.
+//! - `done` counts as ready for dependents, for a longrun too; a longrun
+//!   that ends `done` does not take its running dependents down.
+//! - `start` of a wanted service (running, waiting, in backoff) changes
+//!   nothing; of a `done` longrun runs it again; a `done` oneshot stays
+//!   done (`restart` runs it again).
+//! - `restart` stops and starts only that service, dependents untouched,
+//!   with a fresh crash count; in backoff it starts at once.
+//! - `restart "always"`: every restart goes through the backoff, so a
+//!   service that keeps exiting (even cleanly) gives up without `forever`.
+//! - `start-timeout` runs from the spawn until ready (longrun: exec;
+//!   ready-fd/notify: `Ready`; oneshot: its exit). When it passes the
+//!   process group gets SIGKILL, and once reaped that is a crash with
+//!   `Reason::StartTimeout`. Giving up keeps `StartTimeout` or
+//!   `SpawnFailed` as the reason; `GaveUp` is for crashes that were exits.
+//! - The long-run reset counts the time `up` (since ready), strictly longer
+//!   than `backoff-limit`. Exponential jitter applies after the cap and is
+//!   capped again.
+//! - `StateChanged` is emitted when the state's kind changes; a waiting
+//!   service's list of awaited names and a starting one's pid are not.
+//! - A dependent holds up a stop while it has a process and either wants
+//!   down too or requires the stopping service.
+//! - Reload: a changed service without a process takes its new config at
+//!   once; with one, at its next spawn (`config_changed` until then). A
+//!   wanted changed service gets its new requires/wants activated; a change
+//!   of `autostart` alone starts or stops nothing. Removed services stop in
+//!   their old order among themselves; one re-added before it is forgotten
+//!   keeps its id. A reload during shutdown is ignored (empty summary).
+//! - A second `Shutdown` is ignored. `failed` and `done` services keep
+//!   their state through a shutdown.
+//! - A `Spawned` nobody waits for (its start was abandoned) gets SIGKILL to
+//!   its group; a stop requested before `Spawned` signals once it comes.
+//!   No signal is ever sent to pid 1 or below.
+//! - `type "forking"` is treated as a longrun until pid-file tracking.
 
+mod backoff;
+mod deadlines;
+mod deps;
+mod service;
+mod shutdown;
 mod types;
 
+#[cfg(test)]
+mod harness;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::Instant;
+
+use crate::config::{Command, Config, ServiceConfig, ServiceType};
+
+pub use backoff::{BackoffPolicy, SplitMix64};
+use deadlines::{Deadlines, TimerOwner};
+use deps::{Edge, build_links};
+use service::{Input, Outbox, Service, State, Surroundings};
+use shutdown::{Shutdown, ShutdownStep};
 pub use types::*;
+
+pub struct Supervisor {
+    /// The latest config (after a reload: the new one).
+    config: Config,
+    /// Every service ever known, by id; `None` once forgotten.
+    table: Vec<Option<Box<Service>>>,
+    /// Services in display order: the config's, then removed ones still
+    /// stopping. Forgotten ones linger until the next reload (`ids` skips
+    /// them): forgetting many at once stays linear.
+    order: Vec<ServiceId>,
+    by_name: HashMap<String, ServiceId>,
+    /// Live service processes only: a pid is matched against nothing else.
+    by_pid: HashMap<i32, ServiceId>,
+    deadlines: Deadlines,
+    actions: VecDeque<Action>,
+    work: WorkQueue,
+    /// Services with a process (starting, up or stopping).
+    live: usize,
+    rng: SplitMix64,
+    orphans_reaped: u64,
+    shutdown: Option<Shutdown>,
+    created_at: Instant,
+    /// Answer to `service_config` for an id that names nothing.
+    placeholder: ServiceConfig,
+    /// Evaluations and dependency edges looked at: tests bound the work.
+    #[cfg(test)]
+    work_done: std::cell::Cell<u64>,
+}
+
+/// Services whose decisions must be re-made, each at most once in the queue.
+#[derive(Debug, Default)]
+struct WorkQueue {
+    queue: VecDeque<ServiceId>,
+    queued: Vec<bool>,
+}
+
+impl WorkQueue {
+    fn push(&mut self, id: ServiceId) {
+        if self.queued.len() <= id.0 {
+            self.queued.resize(id.0 + 1, false);
+        }
+        if let Some(flag) = self.queued.get_mut(id.0)
+            && !*flag
+        {
+            *flag = true;
+            self.queue.push_back(id);
+        }
+    }
+
+    fn pop(&mut self) -> Option<ServiceId> {
+        let id = self.queue.pop_front()?;
+        if let Some(flag) = self.queued.get_mut(id.0) {
+            *flag = false;
+        }
+        Some(id)
+    }
+}
+
+impl Supervisor {
+    pub fn new(config: Config, now: Instant, seed: u64) -> Supervisor {
+        let mut supervisor = Supervisor {
+            config: Config::default(),
+            table: Vec::with_capacity(config.services.len()),
+            order: Vec::with_capacity(config.services.len()),
+            by_name: HashMap::with_capacity(config.services.len()),
+            by_pid: HashMap::new(),
+            deadlines: Deadlines::default(),
+            actions: VecDeque::new(),
+            work: WorkQueue::default(),
+            live: 0,
+            rng: SplitMix64::new(seed),
+            orphans_reaped: 0,
+            shutdown: None,
+            created_at: now,
+            placeholder: ServiceConfig::new("", Command::Exec(Vec::new())),
+            #[cfg(test)]
+            work_done: std::cell::Cell::new(0),
+        };
+        for service in &config.services {
+            let id = supervisor.add_service(service.clone(), now);
+            supervisor.order.push(id);
+        }
+        supervisor.config = config;
+        supervisor.relink();
+        supervisor
+    }
+
+    /// Want up every autostart service and what it requires or wants.
+    pub fn boot(&mut self, now: Instant) {
+        if self.is_shutting_down() {
+            return;
+        }
+        let roots: Vec<ServiceId> = self
+            .order
+            .iter()
+            .copied()
+            .filter(|&id| {
+                self.get(id)
+                    .is_some_and(|s| !s.removed && s.latest_config().autostart)
+            })
+            .collect();
+        self.activate(now, roots, false);
+        self.drain(now);
+    }
+
+    pub fn handle_event(&mut self, now: Instant, event: Event) {
+        match event {
+            Event::Spawned { service, pid } => {
+                let claimed_by_other = self.by_pid.get(&pid).is_some_and(|&id| id != service);
+                if pid > 1 && !claimed_by_other {
+                    self.step(now, service, Input::Spawned(pid), None);
+                }
+            }
+            Event::SpawnFailed { service, failure } => {
+                self.step(now, service, Input::SpawnFailed(&failure), None);
+            }
+            Event::Execed { pid } => {
+                if let Some(&id) = self.by_pid.get(&pid) {
+                    self.step(now, id, Input::Execed, None);
+                }
+            }
+            Event::Ready { service } => self.step(now, service, Input::Ready, None),
+            Event::Exited { pid, status } => match self.by_pid.get(&pid).copied() {
+                Some(id) => {
+                    if let Some(service) = self.get_mut(id) {
+                        service.record_exit(now, pid, status);
+                    }
+                    self.step(now, id, Input::Exited(status), Some(status));
+                }
+                None => self.orphans_reaped = self.orphans_reaped.saturating_add(1),
+            },
+            Event::NoChildren => {
+                if let Some(ShutdownStep::Act(action)) = self.with_shutdown(|s| s.no_children()) {
+                    self.actions.push_back(action);
+                }
+            }
+            Event::Shutdown { exit_code } => self.begin_shutdown(exit_code, now),
+        }
+        self.drain(now);
+    }
+
+    /// Fire every deadline at or before `now`. Deadlines set while doing so
+    /// (a zero start-timeout, a zero backoff) wait for the next call, after
+    /// the runtime has executed the actions: no call can loop forever.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for (at, owner) in self.deadlines.due(now) {
+            // Fired entries are moved or removed by the state change they
+            // cause; one moved by an earlier entry of this batch is not due.
+            if !self.deadlines.contains(at, owner) {
+                continue;
+            }
+            match owner {
+                TimerOwner::Service(id) => match self.get(id).map(|s| &s.state) {
+                    // Restarting needs the surroundings: a settle does it.
+                    Some(State::Backoff { .. }) => self.evaluate(now, id),
+                    Some(_) => self.step(now, id, Input::Deadline, None),
+                    None => {}
+                },
+                TimerOwner::Shutdown => match self.with_shutdown(|s| s.deadline_passed(now)) {
+                    Some(ShutdownStep::KillServices) => {
+                        for id in self.order.clone() {
+                            self.step(now, id, Input::KillNow, None);
+                        }
+                    }
+                    Some(ShutdownStep::Act(action)) => self.actions.push_back(action),
+                    Some(ShutdownStep::Nothing) | None => {}
+                },
+            }
+            self.drain(now);
+        }
+    }
+
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// The earliest deadline held; `None`: sleep until an event.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.deadlines.earliest()
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The config a spawn of `id` must use now (after a reload: the new one).
+    pub fn service_config(&self, id: ServiceId) -> &ServiceConfig {
+        self.get(id)
+            .map_or(&self.placeholder, |s| s.latest_config())
+    }
+
+    pub fn id_of(&self, name: &str) -> Option<ServiceId> {
+        self.by_name.get(name).copied()
+    }
+
+    /// The service whose live process is `pid`; `None` for an adopted orphan.
+    pub fn service_of_pid(&self, pid: i32) -> Option<ServiceId> {
+        self.by_pid.get(&pid).copied()
+    }
+
+    /// Known services in display order (removed ones still stopping last).
+    pub fn ids(&self) -> impl Iterator<Item = ServiceId> + '_ {
+        self.order
+            .iter()
+            .copied()
+            .filter(|&id| self.get(id).is_some())
+    }
+
+    /// The status of `id`; a `down` placeholder with an empty name for an id
+    /// that names nothing (see `try_status`).
+    pub fn status(&self, id: ServiceId) -> ServiceStatus {
+        self.try_status(id).unwrap_or_else(|| ServiceStatus {
+            name: String::new(),
+            state: StateKind::Down,
+            want: Want::Down,
+            pid: None,
+            since: self.created_at,
+            restarts: 0,
+            last_exit: None,
+            reason: None,
+            next_restart: None,
+            history: Vec::new(),
+            config_changed: false,
+            removed: false,
+            spawned_at: None,
+            ready_at: None,
+        })
+    }
+
+    pub fn try_status(&self, id: ServiceId) -> Option<ServiceStatus> {
+        let service = self.get(id)?;
+        Some(ServiceStatus {
+            name: service.name().to_string(),
+            state: service.state.kind(),
+            want: service.want,
+            pid: service.state.pid(),
+            since: service.since,
+            restarts: service.spawns.saturating_sub(1),
+            last_exit: service.last_exit,
+            reason: self.reason_of(service),
+            next_restart: match service.state {
+                State::Backoff { until, .. } => Some(until),
+                _ => None,
+            },
+            history: service.history.iter().cloned().collect(),
+            config_changed: service.pending.is_some(),
+            removed: service.removed,
+            spawned_at: service.spawned_at,
+            ready_at: service.ready_at,
+        })
+    }
+
+    /// `svctl start`: want it up, with what it requires and wants. A failed
+    /// service (or dependency) gets a fresh start; a finished longrun runs
+    /// again; a `done` oneshot stays done. Ignored while shutting down.
+    pub fn start(&mut self, now: Instant, id: ServiceId) {
+        if self.shutdown.is_some() {
+            return;
+        }
+        let Some(service) = self.get_mut(id).filter(|s| !s.removed) else {
+            return;
+        };
+        let finished_longrun = matches!(service.state, State::Done)
+            && service.latest_config().service_type != ServiceType::Oneshot;
+        if service.want == Want::Down || finished_longrun {
+            service.crashes = 0;
+        }
+        if finished_longrun {
+            self.step(now, id, Input::Clear, None);
+        }
+        self.activate(now, vec![id], true);
+        self.drain(now);
+    }
+
+    /// `svctl stop`: want it down; what requires it goes down first. A
+    /// `failed` or `done` service becomes `down`.
+    pub fn stop(&mut self, now: Instant, id: ServiceId) {
+        let Some(service) = self.get_mut(id) else {
+            return;
+        };
+        service.fate = None;
+        self.set_want(id, Want::Down);
+        self.step(now, id, Input::Clear, None);
+        self.drain(now);
+    }
+
+    /// `svctl restart`: stop the process if there is one and start again,
+    /// with a fresh crash count. What depends on it is left alone.
+    pub fn restart(&mut self, now: Instant, id: ServiceId) {
+        if self.shutdown.is_some() {
+            return;
+        }
+        let Some(service) = self.get_mut(id).filter(|s| !s.removed) else {
+            return;
+        };
+        service.crashes = 0;
+        self.activate(now, vec![id], true);
+        self.step(now, id, Input::Restart, None);
+        self.queue_with_neighbours(id);
+        self.drain(now);
+    }
+
+    /// Apply a new config: new services are added (and started if
+    /// autostart), removed ones stopped and then forgotten, changed ones get
+    /// their new config at their next spawn (at once if they have no
+    /// process). Ignored while shutting down.
+    pub fn reload(&mut self, now: Instant, new: Config) -> ReloadSummary {
+        let mut summary = ReloadSummary::default();
+        if self.shutdown.is_some() {
+            return summary;
+        }
+        let mut order = Vec::with_capacity(new.services.len());
+        let mut roots = Vec::new();
+        for config in &new.services {
+            let known = self.id_of(&config.name);
+            let Some(service) = known.and_then(|id| self.get_mut(id)) else {
+                let id = self.add_service(config.clone(), now);
+                summary.added.push(config.name.clone());
+                if config.autostart {
+                    roots.push(id);
+                }
+                order.push(id);
+                continue;
+            };
+            let id = service.id;
+            if service.removed {
+                service.removed = false;
+                summary.added.push(config.name.clone());
+                if config.autostart {
+                    roots.push(id);
+                }
+            } else if service.latest_config() != config {
+                summary.changed.push(config.name.clone());
+                if service.want == Want::Up {
+                    roots.push(id);
+                }
+            }
+            if service.state.has_process() {
+                service.pending = (service.active != *config).then(|| config.clone());
+            } else {
+                service.active = config.clone();
+                service.pending = None;
+            }
+            order.push(id);
+        }
+
+        let kept: HashSet<ServiceId> = order.iter().copied().collect();
+        for id in std::mem::take(&mut self.order) {
+            if kept.contains(&id) {
+                continue;
+            }
+            let Some(service) = self.get_mut(id) else {
+                continue;
+            };
+            if !service.removed {
+                service.removed = true;
+                summary.removed.push(service.name().to_string());
+            }
+            order.push(id);
+        }
+        self.order = order;
+        self.config = new;
+        self.relink();
+        let removed: Vec<ServiceId> = self
+            .order
+            .iter()
+            .copied()
+            .filter(|&id| self.get(id).is_some_and(|s| s.removed))
+            .collect();
+        for id in removed {
+            self.set_want(id, Want::Down);
+        }
+        self.activate(now, roots, false);
+        for id in self.order.clone() {
+            self.work.push(id);
+        }
+        self.drain(now);
+        summary
+    }
+
+    pub fn orphans_reaped(&self) -> u64 {
+        self.orphans_reaped
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutdown.is_some()
+    }
+
+    fn get(&self, id: ServiceId) -> Option<&Service> {
+        self.table.get(id.0).and_then(|slot| slot.as_deref())
+    }
+
+    fn get_mut(&mut self, id: ServiceId) -> Option<&mut Service> {
+        self.table
+            .get_mut(id.0)
+            .and_then(|slot| slot.as_deref_mut())
+    }
+
+    fn name_of(&self, id: ServiceId) -> Option<String> {
+        self.get(id).map(|s| s.name().to_string())
+    }
+
+    fn add_service(&mut self, config: ServiceConfig, now: Instant) -> ServiceId {
+        let id = ServiceId(self.table.len());
+        self.by_name.insert(config.name.clone(), id);
+        self.table
+            .push(Some(Box::new(Service::new(id, config, now))));
+        id
+    }
+
+    /// Rebuild every service's links: the config's services among
+    /// themselves, removed ones (still stopping) among themselves.
+    fn relink(&mut self) {
+        let (removed, current): (Vec<ServiceId>, Vec<ServiceId>) = self
+            .order
+            .iter()
+            .copied()
+            .partition(|&id| self.get(id).is_some_and(|s| s.removed));
+        for group in [current, removed] {
+            let links = {
+                let members: Vec<(ServiceId, &ServiceConfig)> = group
+                    .iter()
+                    .filter_map(|&id| self.get(id).map(|s| (id, s.latest_config())))
+                    .collect();
+                build_links(&members)
+            };
+            for (id, links) in group.into_iter().zip(links) {
+                if let Some(service) = self.get_mut(id) {
+                    service.links = links;
+                    service.start_scan_hint = 0;
+                    service.stop_scan_hint = 0;
+                }
+            }
+        }
+        for id in self.order.clone() {
+            let Some(service) = self.get(id) else {
+                continue;
+            };
+            let required_down = service
+                .links
+                .requires
+                .iter()
+                .filter(|&&dep| self.get(dep).is_none_or(|d| d.want == Want::Down))
+                .count();
+            if let Some(service) = self.get_mut(id) {
+                service.required_down = required_down;
+            }
+        }
+    }
+
+    /// The one place a service's want changes: keeps its dependents'
+    /// `required_down` counts and queues its neighbours.
+    fn set_want(&mut self, id: ServiceId, want: Want) {
+        let Some(service) = self.get_mut(id) else {
+            return;
+        };
+        if service.want == want {
+            return;
+        }
+        service.want = want;
+        let links = std::mem::take(&mut service.links);
+        for edge in links.before.iter().filter(|edge| edge.required) {
+            if let Some(dependent) = self.get_mut(edge.id) {
+                dependent.required_down = match want {
+                    Want::Down => dependent.required_down.saturating_add(1),
+                    Want::Up => dependent.required_down.saturating_sub(1),
+                };
+            }
+        }
+        if let Some(service) = self.get_mut(id) {
+            service.links = links;
+        }
+        self.queue_with_neighbours(id);
+    }
+
+    /// Why `service` is where it is; for `waiting`, every dependency it
+    /// waits for.
+    fn reason_of(&self, service: &Service) -> Option<Reason> {
+        match service.state {
+            State::Waiting => Some(Reason::WaitingFor(
+                service
+                    .links
+                    .after
+                    .iter()
+                    .filter(|edge| self.blocks_start(edge))
+                    .filter_map(|edge| self.name_of(edge.id))
+                    .collect(),
+            )),
+            _ => service.reason(),
+        }
+    }
+
+    /// Want up `roots` and, transitively, what they require and want.
+    /// `revive`: a failed one is cleared to `down` with a fresh crash count;
+    /// otherwise failed ones are left as they are.
+    fn activate(&mut self, now: Instant, roots: Vec<ServiceId>, revive: bool) {
+        let mut seen = HashSet::new();
+        let mut stack = roots;
+        while let Some(id) = stack.pop() {
+            if !seen.insert(id) {
+                continue;
+            }
+            let Some(service) = self.get_mut(id) else {
+                continue;
+            };
+            let failed = matches!(service.state, State::Failed { .. });
+            if service.removed || (failed && !revive) {
+                continue;
+            }
+            stack.extend(service.links.requires.iter().chain(&service.links.wants));
+            service.fate = None;
+            if failed {
+                service.crashes = 0;
+                self.step(now, id, Input::Clear, None);
+            }
+            self.set_want(id, Want::Up);
+            self.work.push(id);
+        }
+    }
+
+    fn begin_shutdown(&mut self, exit_code: i32, now: Instant) {
+        if self.shutdown.is_some() {
+            return;
+        }
+        let timeout = self.config.shutdown_timeout;
+        self.shutdown = Some(Shutdown::new(exit_code, now, timeout));
+        let deadline = self.shutdown.as_ref().and_then(|s| s.deadline);
+        self.deadlines.change(TimerOwner::Shutdown, None, deadline);
+        for id in self.order.clone() {
+            self.set_want(id, Want::Down);
+            self.work.push(id);
+        }
+    }
+
+    /// Run `f` on the shutdown, if one is under way, keeping its deadline.
+    fn with_shutdown<R>(&mut self, f: impl FnOnce(&mut Shutdown) -> R) -> Option<R> {
+        let shutdown = self.shutdown.as_mut()?;
+        let before = shutdown.deadline;
+        let result = f(shutdown);
+        let after = shutdown.deadline;
+        self.deadlines.change(TimerOwner::Shutdown, before, after);
+        Some(result)
+    }
+
+    /// Re-evaluate queued services until nothing changes.
+    fn drain(&mut self, now: Instant) {
+        while let Some(id) = self.work.pop() {
+            self.evaluate(now, id);
+        }
+        if self.live == 0
+            && let Some(Some(action)) = self.with_shutdown(|s| s.services_down(now))
+        {
+            self.actions.push_back(action);
+        }
+    }
+
+    fn queue_with_neighbours(&mut self, id: ServiceId) {
+        self.work.push(id);
+        if let Some(service) = self.table.get(id.0).and_then(|slot| slot.as_deref()) {
+            for neighbour in service.links.neighbours() {
+                self.work.push(neighbour);
+            }
+        }
+    }
+
+    /// Decide what `id` does given its neighbours: give up on a required
+    /// dependency that is not coming, then start, wait or stop.
+    fn evaluate(&mut self, now: Instant, id: ServiceId) {
+        self.count_work();
+        let Some(service) = self.get(id) else {
+            return;
+        };
+        if service.want == Want::Up
+            && service.required_down > 0
+            && let Some(fate) = self.required_dependency_gone(service)
+        {
+            if let Some(service) = self.get_mut(id) {
+                service.fate = fate;
+            }
+            self.set_want(id, Want::Down);
+        }
+        let Some(service) = self.get(id) else {
+            return;
+        };
+        let mut around = Surroundings::default();
+        match (&service.state, service.want) {
+            (State::Down { .. } | State::Waiting | State::Backoff { .. }, Want::Up) => {
+                let edges = &service.links.after;
+                let blocker = first_match(edges, service.start_scan_hint, |e| self.blocks_start(e));
+                around.start_blocked = blocker.is_some();
+                if let (Some(at), Some(service)) = (blocker, self.get_mut(id)) {
+                    service.start_scan_hint = at;
+                }
+            }
+            (State::Starting { .. } | State::Up { .. }, Want::Down) => {
+                let edges = &service.links.before;
+                let blocker = first_match(edges, service.stop_scan_hint, |e| self.blocks_stop(e));
+                around.stop_blocked = blocker.is_some();
+                if let (Some(at), Some(service)) = (blocker, self.get_mut(id)) {
+                    service.stop_scan_hint = at;
+                }
+            }
+            _ => {}
+        }
+        self.step(now, id, Input::Settle(&around), None);
+        if self
+            .get(id)
+            .is_some_and(|s| s.removed && !s.state.has_process())
+        {
+            self.forget(id);
+        }
+    }
+
+    /// `Some(fate)` when a required dependency is wanted down (stopped,
+    /// failed, or doomed) or gone: `fate` is `DependencyFailed` unless it
+    /// was merely stopped.
+    fn required_dependency_gone(&self, service: &Service) -> Option<Option<Reason>> {
+        service
+            .links
+            .requires
+            .iter()
+            .find_map(|&dep| match self.count_work().get(dep) {
+                None => Some(None),
+                Some(dep) if dep.want == Want::Down => {
+                    let failed = matches!(dep.state, State::Failed { .. }) || dep.fate.is_some();
+                    Some(failed.then(|| Reason::DependencyFailed(dep.name().to_string())))
+                }
+                Some(_) => None,
+            })
+    }
+
+    /// Must a service wanted up wait for this dependency?
+    fn blocks_start(&self, edge: &Edge) -> bool {
+        self.count_work();
+        match self.get(edge.id) {
+            None => false,
+            Some(dep) if edge.required => !dep.is_ready(),
+            Some(dep) => dep.is_pending_up(),
+        }
+    }
+
+    /// Must a service wanted down wait for this dependent to stop first?
+    fn blocks_stop(&self, edge: &Edge) -> bool {
+        self.count_work();
+        self.get(edge.id).is_some_and(|dependent| {
+            dependent.state.has_process() && (dependent.want == Want::Down || edge.required)
+        })
+    }
+
+    /// Feed `input` to one service and commit the state it returns.
+    fn step(&mut self, now: Instant, id: ServiceId, input: Input<'_>, exit: Option<ExitStatus>) {
+        let Some(service) = self
+            .table
+            .get_mut(id.0)
+            .and_then(|slot| slot.as_deref_mut())
+        else {
+            return;
+        };
+        let mut out = Outbox {
+            actions: &mut self.actions,
+            rng: &mut self.rng,
+        };
+        if let Some(next) = service.step(now, input, &mut out) {
+            self.commit(now, id, next, exit);
+        }
+    }
+
+    /// The one place a service's state changes: keeps the pid index, the
+    /// deadlines and the live count, and reports a change of kind.
+    fn commit(&mut self, now: Instant, id: ServiceId, next: State, exit: Option<ExitStatus>) {
+        let Some(service) = self.get_mut(id) else {
+            return;
+        };
+        let old = std::mem::replace(&mut service.state, next);
+        let new = &service.state;
+        let (old_pid, new_pid) = (old.pid(), new.pid());
+        let old_deadline = old.deadline();
+        let new_deadline = new.deadline();
+        let live_change = (old.has_process(), new.has_process());
+        let kind_changed = old.kind() != new.kind();
+        let failed = matches!(new, State::Failed { .. });
+        if kind_changed {
+            service.since = now;
+        }
+
+        if old_pid != new_pid {
+            if let Some(pid) = old_pid
+                && self.by_pid.get(&pid) == Some(&id)
+            {
+                self.by_pid.remove(&pid);
+            }
+            if let Some(pid) = new_pid {
+                self.by_pid.insert(pid, id);
+            }
+        }
+        self.deadlines
+            .change(TimerOwner::Service(id), old_deadline, new_deadline);
+        match live_change {
+            (false, true) => self.live += 1,
+            (true, false) => self.live = self.live.saturating_sub(1),
+            _ => {}
+        }
+        if failed {
+            self.set_want(id, Want::Down);
+        }
+        if !kind_changed {
+            return;
+        }
+        let Some(service) = self.get(id) else {
+            return;
+        };
+        let transition = Transition {
+            service: id,
+            name: service.name().to_string(),
+            from: old.kind(),
+            to: service.state.kind(),
+            pid: new_pid.or(old_pid),
+            exit,
+            reason: self.reason_of(service),
+        };
+        self.actions.push_back(Action::StateChanged(transition));
+        self.queue_with_neighbours(id);
+    }
+
+    fn count_work(&self) -> &Self {
+        #[cfg(test)]
+        self.work_done.set(self.work_done.get() + 1);
+        self
+    }
+
+    /// The bookkeeping agrees with the states; for tests.
+    #[cfg(test)]
+    fn check_invariants(&self) -> Result<(), String> {
+        let mut live = 0;
+        let mut timers = 0;
+        for id in self.ids() {
+            let Some(service) = self.get(id) else {
+                continue;
+            };
+            let name = service.name();
+            if let Some(at) = service.state.deadline() {
+                timers += 1;
+                if !self.deadlines.contains(at, TimerOwner::Service(id)) {
+                    return Err(format!("{name}: deadline of {:?} not held", service.state));
+                }
+            }
+            if let Some(pid) = service.state.pid()
+                && self.by_pid.get(&pid) != Some(&id)
+            {
+                return Err(format!("{name}: pid {pid} not indexed"));
+            }
+            if matches!(service.state, State::Failed { .. }) && service.want != Want::Down {
+                return Err(format!("{name}: failed but wanted up"));
+            }
+            if self.shutdown.is_some() && service.want == Want::Up {
+                return Err(format!("{name}: wanted up during shutdown"));
+            }
+            live += usize::from(service.state.has_process());
+        }
+        for (&pid, &id) in &self.by_pid {
+            if self.get(id).and_then(|s| s.state.pid()) != Some(pid) {
+                return Err(format!("pid {pid} indexed for {id:?}, not its process"));
+            }
+        }
+        if let Some(at) = self.shutdown.as_ref().and_then(|s| s.deadline) {
+            timers += 1;
+            if !self.deadlines.contains(at, TimerOwner::Shutdown) {
+                return Err("shutdown deadline not held".into());
+            }
+        }
+        if timers != self.deadlines.len() {
+            return Err(format!(
+                "{} deadlines held, {timers} due",
+                self.deadlines.len()
+            ));
+        }
+        if live != self.live {
+            return Err(format!("live count {} but {live} processes", self.live));
+        }
+        Ok(())
+    }
+
+    /// Drop a removed service that has stopped.
+    fn forget(&mut self, id: ServiceId) {
+        let Some(service) = self.table.get_mut(id.0).and_then(Option::take) else {
+            return;
+        };
+        if self.by_name.get(service.name()) == Some(&id) {
+            self.by_name.remove(service.name());
+        }
+        self.deadlines
+            .change(TimerOwner::Service(id), service.state.deadline(), None);
+        for neighbour in service.links.neighbours() {
+            self.work.push(neighbour);
+        }
+    }
+}
+
+/// The index of the first edge that `matches`, scanning from `hint` round
+/// to where it started.
+fn first_match(edges: &[Edge], hint: usize, matches: impl Fn(&Edge) -> bool) -> Option<usize> {
+    let start = if hint < edges.len() { hint } else { 0 };
+    let (tail, head) = edges.split_at(start);
+    head.iter()
+        .position(&matches)
+        .map(|i| start + i)
+        .or_else(|| tail.iter().position(&matches))
+}

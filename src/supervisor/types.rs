@@ -250,7 +250,7 @@ impl fmt::Display for Reason {
 /// `1.5s`, `250ms`, `10s`.
 pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else if ms < 1000 {
         format!("{ms}ms")
@@ -265,4 +265,67 @@ pub struct ExitRecord {
     pub at: Instant,
     pub pid: i32,
     pub status: ExitStatus,
+}
+
+/// One service as `svctl status` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceStatus {
+    pub name: String,
+    pub state: StateKind,
+    pub want: Want,
+    /// The process, while starting, up or stopping.
+    pub pid: Option<i32>,
+    /// When the state last changed.
+    pub since: Instant,
+    /// Starts after the first one (crash restarts and operator restarts).
+    pub restarts: u32,
+    pub last_exit: Option<ExitStatus>,
+    /// Why it is failed, waiting, backing off (the crash) or down after a
+    /// SIGKILL; `None` otherwise.
+    pub reason: Option<Reason>,
+    /// In backoff: when it starts again.
+    pub next_restart: Option<Instant>,
+    /// The last exits, oldest first (at most 8).
+    pub history: Vec<ExitRecord>,
+    /// Its process runs with an older config than the current one.
+    pub config_changed: bool,
+    /// Gone from the config by a reload: being stopped, then forgotten.
+    pub removed: bool,
+    /// When its current (or last) process was spawned, and when that one
+    /// became ready (`up`, or `done` for a oneshot): `svctl blame`.
+    pub spawned_at: Option<Instant>,
+    pub ready_at: Option<Instant>,
+}
+
+/// What a reload did, by service name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReloadSummary {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub changed: Vec<String>,
+}
+
+impl ReloadSummary {
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
+    }
+}
+
+impl fmt::Display for ReloadSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_empty() {
+            return f.write_str("no change");
+        }
+        let mut parts = Vec::new();
+        for (label, names) in [
+            ("added", &self.added),
+            ("removed", &self.removed),
+            ("changed", &self.changed),
+        ] {
+            if !names.is_empty() {
+                parts.push(format!("{label} {}", names.join(", ")));
+            }
+        }
+        f.write_str(&parts.join("; "))
+    }
 }

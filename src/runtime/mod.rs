@@ -1,0 +1,398 @@
+//! The thin loop around the pure supervisor: one thread, one `mio::Poll`.
+//! It owns every file descriptor (signalfd, exec-status pipes), the clock and
+//! the processes; it turns readiness into `Event`s and executes `Action`s.
+//! No policy lives here: what to do is always the supervisor's decision.
+
+mod reaper;
+mod signals;
+mod slab;
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::config;
+use crate::log::{self, Level};
+use crate::mode::Mode;
+use crate::spawn::{self, ExecStatus, SpawnContext};
+use crate::supervisor::{
+    Action, Event, ExitStatus, Reason, ServiceId, SpawnFailure, StateKind, Supervisor, Transition,
+    format_duration,
+};
+use crate::{debug, error, info, warn};
+
+use self::reaper::Reaped;
+use self::slab::Slab;
+
+const SIGNALS: Token = Token(0);
+/// Tokens at and above this index exec-status pipes in `exec_watches`.
+const EXEC_WATCH_BASE: usize = 1 << 20;
+
+/// What svinit was started with, as far as the loop cares.
+pub struct Options {
+    pub mode: Mode,
+    pub config_path: PathBuf,
+}
+
+/// A child between fork and exec: its status pipe tells which step failed,
+/// or reaches EOF when the exec succeeded.
+struct ExecWatch {
+    service: ServiceId,
+    pid: i32,
+    status_pipe: Option<OwnedFd>,
+    plan: spawn::SpawnPlan,
+    failure: Option<SpawnFailure>,
+}
+
+pub struct Runtime {
+    poll: Poll,
+    signals: signals::SignalSource,
+    supervisor: Supervisor,
+    spawn_context: SpawnContext,
+    exec_watches: Slab<ExecWatch>,
+    exec_watch_by_pid: HashMap<i32, usize>,
+    options: Options,
+}
+
+impl Runtime {
+    /// Blocks signals and opens the loop's descriptors. Must run before the
+    /// first spawn, so no signal is lost between start-up and the loop.
+    pub fn new(options: Options, config: config::Config) -> io::Result<Runtime> {
+        let poll = Poll::new()?;
+        let signals = signals::SignalSource::open()?;
+        poll.registry().register(
+            &mut SourceFd(&signals.raw_fd()),
+            SIGNALS,
+            Interest::READABLE,
+        )?;
+        let now = Instant::now();
+        let supervisor = Supervisor::new(config, now, random_seed());
+        let default_directory = (options.mode == Mode::System).then(|| PathBuf::from("/"));
+        let spawn_context = SpawnContext::from_process(default_directory);
+        Ok(Runtime {
+            poll,
+            signals,
+            supervisor,
+            spawn_context,
+            exec_watches: Slab::new(),
+            exec_watch_by_pid: HashMap::new(),
+            options,
+        })
+    }
+
+    /// Boots the configured services and runs until the supervisor says
+    /// exit; returns svinit's exit status.
+    pub fn run(mut self) -> i32 {
+        self.supervisor.boot(Instant::now());
+        let mut events = Events::with_capacity(256);
+        loop {
+            if let Some(code) = self.execute_actions() {
+                return code;
+            }
+            let timeout = self
+                .supervisor
+                .poll_timeout()
+                .map(|deadline| deadline.saturating_duration_since(Instant::now()));
+            if let Err(err) = self.poll.poll(&mut events, timeout)
+                && err.kind() != io::ErrorKind::Interrupted
+            {
+                error!("", "poll failed: {err}");
+            }
+            for event in events.iter() {
+                match event.token() {
+                    SIGNALS => self.on_signals(),
+                    Token(token) if token >= EXEC_WATCH_BASE => {
+                        self.on_exec_status(token - EXEC_WATCH_BASE)
+                    }
+                    Token(_) => {}
+                }
+            }
+            self.supervisor.handle_timeout(Instant::now());
+        }
+    }
+
+    fn execute_actions(&mut self) -> Option<i32> {
+        while let Some(action) = self.supervisor.poll_action() {
+            match action {
+                Action::Spawn { service } => self.spawn(service),
+                Action::Signal { pid, signal, group } => send_signal(pid, signal, group),
+                Action::SweepOrphans {
+                    signal,
+                    log_survivors,
+                } => self.sweep_orphans(signal, log_survivors),
+                Action::StateChanged(transition) => {
+                    let restart_in = (transition.to == StateKind::Backoff)
+                        .then(|| self.supervisor.status(transition.service).next_restart)
+                        .flatten()
+                        .map(|at| at.saturating_duration_since(Instant::now()));
+                    log_transition(&transition, restart_in);
+                }
+                Action::Exit { code } => return Some(code),
+            }
+        }
+        None
+    }
+
+    fn spawn(&mut self, service: ServiceId) {
+        let now = Instant::now();
+        let config = self.supervisor.service_config(service);
+        let started = spawn::prepare(config, &self.spawn_context).and_then(|plan| {
+            let io = spawn::ChildIo::default();
+            spawn::execute(&plan, &io).map(|child| (plan, child))
+        });
+        match started {
+            Ok((plan, child)) => {
+                let pid = child.pid;
+                let slot = self.exec_watches.insert(ExecWatch {
+                    service,
+                    pid,
+                    status_pipe: None,
+                    plan,
+                    failure: None,
+                });
+                let fd = child.status;
+                let registered = self.poll.registry().register(
+                    &mut SourceFd(&fd.as_raw_fd()),
+                    Token(EXEC_WATCH_BASE + slot),
+                    Interest::READABLE,
+                );
+                if let Err(err) = registered {
+                    // Without the pipe the exec outcome is learnt at exit.
+                    warn!(
+                        &self.supervisor.status(service).name,
+                        "cannot watch exec: {err}"
+                    );
+                }
+                if let Some(watch) = self.exec_watches.get_mut(slot) {
+                    watch.status_pipe = Some(fd);
+                }
+                self.exec_watch_by_pid.insert(pid, slot);
+                self.supervisor
+                    .handle_event(now, Event::Spawned { service, pid });
+            }
+            Err(failure) => {
+                self.supervisor
+                    .handle_event(now, Event::SpawnFailed { service, failure });
+            }
+        }
+    }
+
+    fn on_exec_status(&mut self, slot: usize) {
+        let Some(watch) = self.exec_watches.get_mut(slot) else {
+            return;
+        };
+        let Some(pipe) = &watch.status_pipe else {
+            return;
+        };
+        match spawn::read_exec_status(pipe.as_fd(), &watch.plan) {
+            ExecStatus::Pending => {}
+            ExecStatus::Execed => {
+                let pid = watch.pid;
+                self.forget_exec_watch(slot);
+                self.supervisor
+                    .handle_event(Instant::now(), Event::Execed { pid });
+            }
+            ExecStatus::Failed(failure) => {
+                // The child _exits right after writing; report the failure
+                // when it is reaped, so the supervisor sees one event.
+                watch.failure = Some(failure);
+                if let Some(pipe) = watch.status_pipe.take() {
+                    let _ = self
+                        .poll
+                        .registry()
+                        .deregister(&mut SourceFd(&pipe.as_raw_fd()));
+                }
+            }
+        }
+    }
+
+    fn forget_exec_watch(&mut self, slot: usize) -> Option<ExecWatch> {
+        let watch = self.exec_watches.remove(slot)?;
+        self.exec_watch_by_pid.remove(&watch.pid);
+        if let Some(pipe) = &watch.status_pipe {
+            let _ = self
+                .poll
+                .registry()
+                .deregister(&mut SourceFd(&pipe.as_raw_fd()));
+        }
+        Some(watch)
+    }
+
+    fn on_signals(&mut self) {
+        while let Some(signal) = self.signals.next() {
+            match Signal::try_from(signal) {
+                Ok(Signal::SIGCHLD) => self.reap_all(),
+                Ok(Signal::SIGTERM | Signal::SIGINT) => {
+                    if !self.supervisor.is_shutting_down() {
+                        info!("", "received SIG{}, shutting down", signal_label(signal));
+                    }
+                    self.supervisor
+                        .handle_event(Instant::now(), Event::Shutdown { exit_code: 0 });
+                }
+                Ok(Signal::SIGHUP) => self.reload(),
+                _ => debug!("", "ignored signal {}", signal_label(signal)),
+            }
+        }
+    }
+
+    /// Reaps every child that has exited. A child still being watched for
+    /// its exec outcome has that outcome reported first.
+    fn reap_all(&mut self) {
+        loop {
+            match reaper::reap_one() {
+                Reaped::Exited { pid, status } => self.on_reaped(pid, status),
+                Reaped::NoneReady => break,
+                Reaped::NoChildren => {
+                    self.supervisor
+                        .handle_event(Instant::now(), Event::NoChildren);
+                    break;
+                }
+            }
+        }
+    }
+
+    fn on_reaped(&mut self, pid: i32, status: ExitStatus) {
+        let now = Instant::now();
+        debug!("", "reaped pid {pid}: {status}");
+        if let Some(slot) = self.exec_watch_by_pid.get(&pid).copied()
+            && let Some(mut watch) = self.forget_exec_watch(slot)
+        {
+            let failure = match (watch.failure.take(), &watch.status_pipe) {
+                (Some(failure), _) => Some(failure),
+                (None, Some(pipe)) => match spawn::read_exec_status(pipe.as_fd(), &watch.plan) {
+                    ExecStatus::Failed(failure) => Some(failure),
+                    ExecStatus::Execed | ExecStatus::Pending => None,
+                },
+                (None, None) => None,
+            };
+            match failure {
+                Some(failure) => {
+                    let service = watch.service;
+                    self.supervisor
+                        .handle_event(now, Event::SpawnFailed { service, failure });
+                    return;
+                }
+                None => self.supervisor.handle_event(now, Event::Execed { pid }),
+            }
+        }
+        self.supervisor
+            .handle_event(now, Event::Exited { pid, status });
+    }
+
+    fn sweep_orphans(&mut self, signal: i32, log_survivors: bool) {
+        for (pid, command) in reaper::children_of_self() {
+            if log_survivors {
+                warn!(
+                    "",
+                    "pid {pid} ({command}) outlived the shutdown, sending SIG{}",
+                    signal_label(signal)
+                );
+            } else {
+                debug!(
+                    "",
+                    "sweep: SIG{} to pid {pid} ({command})",
+                    signal_label(signal)
+                );
+            }
+            send_signal(pid, signal, false);
+        }
+        self.reap_all();
+    }
+
+    fn reload(&mut self) {
+        let now = Instant::now();
+        info!("", "reloading {}", self.options.config_path.display());
+        match config::load_path(&self.options.config_path) {
+            Ok(new_config) => {
+                let summary = self.supervisor.reload(now, new_config);
+                info!("", "reload: {summary}");
+            }
+            Err(diagnostics) => {
+                error!(
+                    "",
+                    "reload refused, the running configuration is unchanged:\n{}",
+                    diagnostics.render(false)
+                );
+            }
+        }
+    }
+}
+
+fn send_signal(pid: i32, signal: i32, group: bool) {
+    let Ok(signal) = Signal::try_from(signal) else {
+        return;
+    };
+    // pid 0 or 1 would signal svinit's own group or every process: never.
+    if pid <= 1 {
+        return;
+    }
+    let target = if group { -pid } else { pid };
+    let _ = kill(Pid::from_raw(target), signal);
+}
+
+fn signal_label(signal: i32) -> String {
+    crate::supervisor::signal_name(signal)
+}
+
+fn log_transition(transition: &Transition, restart_in: Option<Duration>) {
+    let name = transition.name.as_str();
+    let level = match transition.to {
+        StateKind::Failed => Level::Warn,
+        _ => Level::Info,
+    };
+    if !log::enabled(level) {
+        return;
+    }
+    let mut detail = String::new();
+    if let Some(pid) = transition.pid {
+        detail.push_str(&format!("pid {pid}"));
+    }
+    if let Some(exit) = transition.exit {
+        if !detail.is_empty() {
+            detail.push_str(", ");
+        }
+        detail.push_str(&exit.to_string());
+    }
+    // An exit status is already shown; don't repeat it as the reason.
+    let reason = transition.reason.as_ref().filter(
+        |reason| !matches!(reason, Reason::Exited(status) if Some(*status) == transition.exit),
+    );
+    if let Some(reason) = reason {
+        if !detail.is_empty() {
+            detail.push_str("; ");
+        }
+        detail.push_str(&reason.to_string());
+    }
+    if let Some(delay) = restart_in {
+        if !detail.is_empty() {
+            detail.push_str("; ");
+        }
+        // Rounded up to the 100 ms: "restart in 2s", not "in 1.999s".
+        let tenths = delay.as_millis().div_ceil(100) as u64;
+        detail.push_str(&format!(
+            "restart in {}",
+            format_duration(Duration::from_millis(tenths * 100))
+        ));
+    }
+    if detail.is_empty() {
+        crate::log_at!(level, name, "{}", transition.to);
+    } else {
+        crate::log_at!(level, name, "{} ({detail})", transition.to);
+    }
+}
+
+/// Seed for backoff jitter; quality does not matter, only variety.
+fn random_seed() -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    now ^ ((std::process::id() as u64) << 32)
+}

@@ -1,0 +1,58 @@
+//! Every deadline the supervisor holds, earliest first: one per service at
+//! most (start-timeout, stop-timeout or backoff), and the shutdown's. Kept
+//! exact (an entry is moved or removed when its state changes), so that
+//! `poll_timeout` is a lookup and never wakes the loop for nothing.
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use super::ServiceId;
+
+/// Who a deadline belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TimerOwner {
+    Shutdown,
+    Service(ServiceId),
+}
+
+#[derive(Debug, Default)]
+pub struct Deadlines {
+    entries: BTreeSet<(Instant, TimerOwner)>,
+}
+
+impl Deadlines {
+    /// `owner`'s deadline was `old` and is now `new`.
+    pub fn change(&mut self, owner: TimerOwner, old: Option<Instant>, new: Option<Instant>) {
+        if old == new {
+            return;
+        }
+        if let Some(at) = old {
+            self.entries.remove(&(at, owner));
+        }
+        if let Some(at) = new {
+            self.entries.insert((at, owner));
+        }
+    }
+
+    pub fn earliest(&self) -> Option<Instant> {
+        self.entries.first().map(|&(at, _)| at)
+    }
+
+    /// Every entry due at `now`, earliest first.
+    pub fn due(&self, now: Instant) -> Vec<(Instant, TimerOwner)> {
+        self.entries
+            .iter()
+            .take_while(|&&(at, _)| at <= now)
+            .copied()
+            .collect()
+    }
+
+    pub fn contains(&self, at: Instant, owner: TimerOwner) -> bool {
+        self.entries.contains(&(at, owner))
+    }
+
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+}

@@ -1,0 +1,335 @@
+//! A fake world around one `Supervisor`, for tests (quinn-proto's `Pair`
+//! style): a clock that moves only when told, fake pids, and processes that
+//! answer spawns and signals the way each test says.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use crate::config::{Command, Config, ServiceConfig};
+
+use super::{
+    Action, Event, ExitStatus, ServiceId, ServiceStatus, SpawnFailure, SpawnStage, StateKind,
+    Supervisor, Transition,
+};
+
+/// How the fake process layer answers `Action::Spawn` for a service.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Behaviour {
+    /// `Spawned` then `Execed`.
+    Run,
+    /// `Spawned`, `Execed`, `Ready`.
+    RunReady,
+    /// `Spawned` only: the test sends the rest.
+    Hold,
+    /// `Spawned`, `Execed`, then it exits at once with this status.
+    Crash(ExitStatus),
+    /// `SpawnFailed` with this failure.
+    FailSpawn(SpawnFailure),
+}
+
+pub struct Harness {
+    pub sup: Supervisor,
+    pub t0: Instant,
+    pub now: Instant,
+    /// Every action polled, with the time it was polled.
+    pub log: Vec<(Instant, Action)>,
+    behaviour: HashMap<String, Behaviour>,
+    /// Fake processes alive: pid → service name.
+    procs: HashMap<i32, String>,
+    next_pid: i32,
+    /// Processes exit at once on any signal (`false`: tests exit them).
+    pub obey_signals: bool,
+    /// Processes that ignore everything but SIGKILL.
+    stubborn: Vec<String>,
+}
+
+pub fn service(name: &str) -> ServiceConfig {
+    ServiceConfig::new(name, Command::Shell(format!("run {name}")))
+}
+
+pub fn config(services: Vec<ServiceConfig>) -> Config {
+    Config {
+        services,
+        ..Config::default()
+    }
+}
+
+pub fn names(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+pub fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+pub fn exec_failure() -> SpawnFailure {
+    SpawnFailure {
+        stage: SpawnStage::Exec,
+        detail: "/usr/bin/nope".into(),
+        errno: libc::ENOENT,
+        message: None,
+    }
+}
+
+impl Harness {
+    /// A supervisor on `config`, not booted yet.
+    pub fn new(config: Config) -> Harness {
+        let t0 = Instant::now();
+        Harness {
+            sup: Supervisor::new(config, t0, 0x5eed),
+            t0,
+            now: t0,
+            log: Vec::new(),
+            behaviour: HashMap::new(),
+            procs: HashMap::new(),
+            next_pid: 100,
+            obey_signals: true,
+            stubborn: Vec::new(),
+        }
+    }
+
+    /// A supervisor on `config`, booted.
+    pub fn boot(config: Config) -> Harness {
+        Harness::new(config).booted()
+    }
+
+    pub fn booted(mut self) -> Harness {
+        self.sup.boot(self.now);
+        self.pump();
+        self
+    }
+
+    pub fn with(mut self, name: &str, behaviour: Behaviour) -> Harness {
+        self.set(name, behaviour);
+        self
+    }
+
+    pub fn set(&mut self, name: &str, behaviour: Behaviour) {
+        self.behaviour.insert(name.to_string(), behaviour);
+    }
+
+    pub fn stubborn(&mut self, name: &str) {
+        self.stubborn.push(name.to_string());
+    }
+
+    pub fn id(&self, name: &str) -> ServiceId {
+        self.sup
+            .id_of(name)
+            .unwrap_or_else(|| panic!("no service {name}"))
+    }
+
+    pub fn status(&self, name: &str) -> ServiceStatus {
+        self.sup.status(self.id(name))
+    }
+
+    pub fn state(&self, name: &str) -> StateKind {
+        self.status(name).state
+    }
+
+    pub fn pid(&self, name: &str) -> i32 {
+        self.status(name)
+            .pid
+            .unwrap_or_else(|| panic!("{name} has no pid"))
+    }
+
+    /// Poll every action, answering spawns and signals as the fake
+    /// processes would.
+    pub fn pump(&mut self) {
+        while let Some(action) = self.sup.poll_action() {
+            self.log.push((self.now, action.clone()));
+            match action {
+                Action::Spawn { service } => self.answer_spawn(service),
+                Action::Signal { pid, signal, .. } => self.deliver(pid, signal),
+                Action::SweepOrphans { .. } | Action::StateChanged(_) | Action::Exit { .. } => {}
+            }
+        }
+    }
+
+    fn answer_spawn(&mut self, id: ServiceId) {
+        let name = self.sup.service_config(id).name.clone();
+        let behaviour = self.behaviour.get(&name).cloned().unwrap_or(Behaviour::Run);
+        if let Behaviour::FailSpawn(failure) = behaviour {
+            let event = Event::SpawnFailed {
+                service: id,
+                failure,
+            };
+            self.sup.handle_event(self.now, event);
+            return;
+        }
+        let pid = self.next_pid;
+        self.next_pid += 1;
+        self.procs.insert(pid, name);
+        self.sup
+            .handle_event(self.now, Event::Spawned { service: id, pid });
+        if behaviour == Behaviour::Hold {
+            return;
+        }
+        self.sup.handle_event(self.now, Event::Execed { pid });
+        match behaviour {
+            Behaviour::RunReady => self
+                .sup
+                .handle_event(self.now, Event::Ready { service: id }),
+            Behaviour::Crash(status) => {
+                self.procs.remove(&pid);
+                self.sup
+                    .handle_event(self.now, Event::Exited { pid, status });
+            }
+            _ => {}
+        }
+    }
+
+    fn deliver(&mut self, pid: i32, signal: i32) {
+        let Some(name) = self.procs.get(&pid) else {
+            return;
+        };
+        let ignores = self.stubborn.contains(name) && signal != libc::SIGKILL;
+        if self.obey_signals && !ignores {
+            self.procs.remove(&pid);
+            let status = ExitStatus::Signaled {
+                signal,
+                core: false,
+            };
+            self.sup
+                .handle_event(self.now, Event::Exited { pid, status });
+        }
+    }
+
+    pub fn event(&mut self, event: Event) {
+        self.sup.handle_event(self.now, event);
+        self.pump();
+    }
+
+    pub fn exit_status(&mut self, name: &str, status: ExitStatus) {
+        let pid = self.pid(name);
+        self.procs.remove(&pid);
+        self.event(Event::Exited { pid, status });
+    }
+
+    pub fn exit(&mut self, name: &str, code: i32) {
+        self.exit_status(name, ExitStatus::Exited(code));
+    }
+
+    pub fn exec(&mut self, name: &str) {
+        let pid = self.pid(name);
+        self.event(Event::Execed { pid });
+    }
+
+    pub fn ready(&mut self, name: &str) {
+        let service = self.id(name);
+        self.event(Event::Ready { service });
+    }
+
+    pub fn start(&mut self, name: &str) {
+        let id = self.id(name);
+        self.sup.start(self.now, id);
+        self.pump();
+    }
+
+    pub fn stop(&mut self, name: &str) {
+        let id = self.id(name);
+        self.sup.stop(self.now, id);
+        self.pump();
+    }
+
+    pub fn restart(&mut self, name: &str) {
+        let id = self.id(name);
+        self.sup.restart(self.now, id);
+        self.pump();
+    }
+
+    pub fn shutdown(&mut self, exit_code: i32) {
+        self.event(Event::Shutdown { exit_code });
+    }
+
+    /// Move the clock forward and fire what is due.
+    pub fn advance(&mut self, by: Duration) {
+        self.now += by;
+        self.sup.handle_timeout(self.now);
+        self.pump();
+    }
+
+    /// Jump the clock from deadline to deadline until none is left (or a
+    /// bound of steps, for services that never settle).
+    pub fn drive(&mut self) {
+        self.drive_until(self.now + Duration::from_secs(1_000_000_000));
+    }
+
+    /// `drive`, but not past `end`; the clock ends at `end` at the latest.
+    pub fn drive_until(&mut self, end: Instant) {
+        for _ in 0..100_000 {
+            match self.sup.poll_timeout() {
+                Some(at) if at <= end => {
+                    self.now = self.now.max(at);
+                    self.sup.handle_timeout(self.now);
+                    self.pump();
+                }
+                _ => return,
+            }
+        }
+        panic!("drive did not settle");
+    }
+
+    /// When each `Spawn` of `name` was emitted.
+    pub fn spawn_times(&self, name: &str) -> Vec<Duration> {
+        let id = self.id(name);
+        self.log
+            .iter()
+            .filter(|(_, action)| *action == Action::Spawn { service: id })
+            .map(|(at, _)| at.duration_since(self.t0))
+            .collect()
+    }
+
+    pub fn starts(&self, name: &str) -> usize {
+        self.spawn_times(name).len()
+    }
+
+    /// The gaps between consecutive spawns of `name`.
+    pub fn delays(&self, name: &str) -> Vec<Duration> {
+        let times = self.spawn_times(name);
+        times.windows(2).map(|w| w[1] - w[0]).collect()
+    }
+
+    /// Every `Signal` sent: (pid, signal, group).
+    pub fn signals(&self) -> Vec<(i32, i32, bool)> {
+        self.log
+            .iter()
+            .filter_map(|(_, action)| match action {
+                Action::Signal { pid, signal, group } => Some((*pid, *signal, *group)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn transitions(&self) -> Vec<&Transition> {
+        self.log
+            .iter()
+            .filter_map(|(_, action)| match action {
+                Action::StateChanged(t) => Some(t),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The order in which services reached `state`.
+    pub fn reached(&self, state: StateKind) -> Vec<String> {
+        self.transitions()
+            .into_iter()
+            .filter(|t| t.to == state)
+            .map(|t| t.name.clone())
+            .collect()
+    }
+
+    /// The actions polled since the log was last cleared, other than
+    /// `StateChanged`.
+    pub fn effects(&self) -> Vec<Action> {
+        self.log
+            .iter()
+            .map(|(_, action)| action.clone())
+            .filter(|action| !matches!(action, Action::StateChanged(_)))
+            .collect()
+    }
+
+    pub fn clear_log(&mut self) {
+        self.log.clear();
+    }
+}

@@ -1,0 +1,674 @@
+//! One service's state machine: its state (data in the variants), what it
+//! wants, its crash count and exit history, and the single exhaustive
+//! `match (state, input)` that decides its next state. It sees its
+//! neighbours only through the `Surroundings` the supervisor hands it, and
+//! never touches the pid index, the timers or the work queue: the
+//! supervisor commits the state it returns.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use crate::config::{KillMode, RestartPolicy, ServiceConfig, ServiceType};
+
+use super::backoff::{BackoffPolicy, SplitMix64};
+use super::deps::Links;
+use super::{Action, ExitRecord, ExitStatus, Reason, ServiceId, SpawnFailure, StateKind, Want};
+
+/// How many exits `status` keeps.
+pub const HISTORY_LEN: usize = 8;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum State {
+    /// Not running. `note`: why the last stop was not clean (stop-timeout).
+    Down {
+        note: Option<Reason>,
+    },
+    /// Wanted, waiting for dependencies (the supervisor names them).
+    Waiting,
+    /// `Action::Spawn` emitted; `pid` once `Spawned` arrives. Ready (or,
+    /// for a oneshot, finished) by `deadline`, or counted as a failed start.
+    Starting {
+        pid: Option<i32>,
+        execed: bool,
+        deadline: Instant,
+    },
+    Up {
+        pid: i32,
+        since: Instant,
+    },
+    /// Signalled (or, with `pid: None`, to be signalled when `Spawned`
+    /// arrives); SIGKILL to the group at `kill_at`.
+    Stopping {
+        pid: Option<i32>,
+        kill_at: Option<Instant>,
+        killed: bool,
+        cause: StopCause,
+    },
+    /// Crashed; the next start is at `until`. `cause`: why it crashed.
+    Backoff {
+        until: Instant,
+        delay: Duration,
+        cause: Reason,
+    },
+    Failed {
+        reason: Reason,
+    },
+    Done,
+}
+
+/// Why a process is being stopped.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StopCause {
+    /// Not wanted any more, restarted, or shut down.
+    Requested,
+    /// Not ready in time: when it is gone, that counts as a crash.
+    StartTimeout(Duration),
+}
+
+impl State {
+    pub fn kind(&self) -> StateKind {
+        match self {
+            State::Down { .. } => StateKind::Down,
+            State::Waiting => StateKind::Waiting,
+            State::Starting { .. } => StateKind::Starting,
+            State::Up { .. } => StateKind::Up,
+            State::Stopping { .. } => StateKind::Stopping,
+            State::Backoff { .. } => StateKind::Backoff,
+            State::Failed { .. } => StateKind::Failed,
+            State::Done => StateKind::Done,
+        }
+    }
+
+    pub fn pid(&self) -> Option<i32> {
+        match self {
+            State::Starting { pid, .. } | State::Stopping { pid, .. } => *pid,
+            State::Up { pid, .. } => Some(*pid),
+            State::Down { .. }
+            | State::Waiting
+            | State::Backoff { .. }
+            | State::Failed { .. }
+            | State::Done => None,
+        }
+    }
+
+    /// The one deadline this state holds, if any.
+    pub fn deadline(&self) -> Option<Instant> {
+        match self {
+            State::Starting { deadline, .. } => Some(*deadline),
+            State::Stopping { kill_at, .. } => *kill_at,
+            State::Backoff { until, .. } => Some(*until),
+            State::Down { .. }
+            | State::Waiting
+            | State::Up { .. }
+            | State::Failed { .. }
+            | State::Done => None,
+        }
+    }
+
+    /// A process exists or is being created: the service is not settled.
+    pub fn has_process(&self) -> bool {
+        matches!(
+            self,
+            State::Starting { .. } | State::Up { .. } | State::Stopping { .. }
+        )
+    }
+}
+
+/// What happens to a service: an event about its process, a passed
+/// deadline, an operator's command, or a change around it.
+#[derive(Debug)]
+pub enum Input<'a> {
+    Spawned(i32),
+    SpawnFailed(&'a SpawnFailure),
+    Execed,
+    Ready,
+    Exited(ExitStatus),
+    /// The deadline of its state passed.
+    Deadline,
+    /// The shutdown deadline passed: SIGKILL whatever runs.
+    KillNow,
+    /// `svctl restart`: stop what runs (to start again), or leave backoff,
+    /// `done` or `failed` for `down` at once.
+    Restart,
+    /// `svctl start` of a `failed` (or finished) service, `svctl stop` of
+    /// one: forget the outcome, be `down`.
+    Clear,
+    /// Its want or its dependencies changed: start, wait or stop.
+    Settle(&'a Surroundings),
+}
+
+/// What the supervisor knows about a service's neighbours, for `Settle`.
+#[derive(Debug, Default)]
+pub struct Surroundings {
+    /// Wanted up: a dependency it must wait for is not there yet.
+    pub start_blocked: bool,
+    /// Wanted down: a service that must stop before it still runs.
+    pub stop_blocked: bool,
+}
+
+/// Where a step puts what it does.
+pub struct Outbox<'a> {
+    pub actions: &'a mut VecDeque<Action>,
+    pub rng: &'a mut SplitMix64,
+}
+
+impl Outbox<'_> {
+    /// Never for pid 0, 1 or negatives: `kill(-1, …)` would reach everything.
+    pub fn signal(&mut self, pid: i32, signal: i32, group: bool) {
+        if pid > 1 {
+            self.actions
+                .push_back(Action::Signal { pid, signal, group });
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub id: ServiceId,
+    /// What the current (or last) process was spawned with; rules its life.
+    pub active: ServiceConfig,
+    /// A reloaded config waiting for the next spawn.
+    pub pending: Option<ServiceConfig>,
+    pub state: State,
+    pub want: Want,
+    /// Wanted down because a required dependency failed: once stopped,
+    /// `failed` with this reason instead of `down`.
+    pub fate: Option<Reason>,
+    /// When `state` last changed kind.
+    pub since: Instant,
+    /// Crashes in a row, for the backoff.
+    pub crashes: u32,
+    pub spawns: u32,
+    pub spawned_at: Option<Instant>,
+    pub ready_at: Option<Instant>,
+    pub last_exit: Option<ExitStatus>,
+    pub history: VecDeque<ExitRecord>,
+    pub links: Links,
+    /// How many of its `requires` are wanted down or gone.
+    pub required_down: usize,
+    /// Where the last scan of `links.after` / `links.before` found a
+    /// blocker: the next scan starts there (a blocker tends to stay one).
+    pub start_scan_hint: usize,
+    pub stop_scan_hint: usize,
+    /// Gone from the config: stopping, then forgotten.
+    pub removed: bool,
+}
+
+impl Service {
+    pub fn new(id: ServiceId, config: ServiceConfig, now: Instant) -> Service {
+        Service {
+            id,
+            active: config,
+            pending: None,
+            state: State::Down { note: None },
+            want: Want::Down,
+            fate: None,
+            since: now,
+            crashes: 0,
+            spawns: 0,
+            spawned_at: None,
+            ready_at: None,
+            last_exit: None,
+            history: VecDeque::with_capacity(HISTORY_LEN),
+            links: Links::default(),
+            required_down: 0,
+            start_scan_hint: 0,
+            stop_scan_hint: 0,
+            removed: false,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.active.name
+    }
+
+    /// The config a spawn uses now: the reloaded one if there is one.
+    pub fn latest_config(&self) -> &ServiceConfig {
+        self.pending.as_ref().unwrap_or(&self.active)
+    }
+
+    /// Dependents may start: `up`, or `done` (finished successfully).
+    pub fn is_ready(&self) -> bool {
+        matches!(self.state, State::Up { .. } | State::Done)
+    }
+
+    /// Wanted and not there yet: ordered dependents wait for it.
+    pub fn is_pending_up(&self) -> bool {
+        self.want == Want::Up
+            && !matches!(
+                self.state,
+                State::Up { .. } | State::Done | State::Failed { .. }
+            )
+    }
+
+    /// Ready only on `Event::Ready`, not on exec.
+    fn needs_ready_signal(&self) -> bool {
+        self.active.ready_fd.is_some() || self.active.ready_notify
+    }
+
+    fn is_oneshot(&self) -> bool {
+        self.active.service_type == ServiceType::Oneshot
+    }
+
+    pub fn record_exit(&mut self, now: Instant, pid: i32, status: ExitStatus) {
+        self.last_exit = Some(status);
+        if self.history.len() == HISTORY_LEN {
+            self.history.pop_front();
+        }
+        self.history.push_back(ExitRecord {
+            at: now,
+            pid,
+            status,
+        });
+    }
+
+    /// The next state after `input`, or `None` to stay. Actions go to `out`.
+    /// Impossible pairs (events from outside that do not fit) are ignored.
+    pub fn step(&mut self, now: Instant, input: Input<'_>, out: &mut Outbox<'_>) -> Option<State> {
+        use Input::*;
+        match (&self.state, input) {
+            (State::Down { .. } | State::Waiting, Settle(around)) => {
+                self.settle_idle(now, around, out)
+            }
+            (&State::Backoff { until, .. }, Settle(around)) => match self.want {
+                Want::Down => Some(self.finish_stop(false)),
+                Want::Up if until <= now => self.settle_idle(now, around, out),
+                Want::Up => None,
+            },
+            (State::Starting { .. } | State::Up { .. }, Settle(around)) => {
+                (self.want == Want::Down && !around.stop_blocked).then(|| self.begin_stop(now, out))
+            }
+            (State::Stopping { .. } | State::Failed { .. } | State::Done, Settle(_)) => None,
+
+            (
+                &State::Starting {
+                    pid: None,
+                    execed,
+                    deadline,
+                },
+                Spawned(pid),
+            ) => {
+                if let Some(config) = self.pending.take() {
+                    self.active = config;
+                }
+                Some(State::Starting {
+                    pid: Some(pid),
+                    execed,
+                    deadline,
+                })
+            }
+            (
+                &State::Stopping {
+                    pid: None,
+                    kill_at,
+                    killed,
+                    ref cause,
+                },
+                Spawned(pid),
+            ) => {
+                let signal = if killed {
+                    libc::SIGKILL
+                } else {
+                    self.active.stop_signal
+                };
+                out.signal(
+                    pid,
+                    signal,
+                    killed || self.active.kill_mode == KillMode::Group,
+                );
+                Some(State::Stopping {
+                    pid: Some(pid),
+                    kill_at,
+                    killed,
+                    cause: cause.clone(),
+                })
+            }
+            (state, Spawned(pid)) => {
+                // A process nobody waits for (its start was abandoned): it
+                // would run unsupervised.
+                if state.pid() != Some(pid) {
+                    out.signal(pid, libc::SIGKILL, true);
+                }
+                None
+            }
+
+            (State::Starting { .. }, SpawnFailed(failure)) => Some(match self.want {
+                Want::Down => self.finish_stop(false),
+                Want::Up => self.crash(now, Reason::SpawnFailed(failure.clone()), None, out),
+            }),
+            (State::Stopping { .. }, SpawnFailed(_)) => Some(self.finish_stop(false)),
+            (
+                State::Down { .. }
+                | State::Waiting
+                | State::Up { .. }
+                | State::Backoff { .. }
+                | State::Failed { .. }
+                | State::Done,
+                SpawnFailed(_),
+            ) => None,
+
+            (
+                &State::Starting {
+                    pid: Some(pid),
+                    execed: false,
+                    deadline,
+                },
+                Execed,
+            ) => Some(if self.is_oneshot() || self.needs_ready_signal() {
+                State::Starting {
+                    pid: Some(pid),
+                    execed: true,
+                    deadline,
+                }
+            } else {
+                self.become_up(now, pid)
+            }),
+            (&State::Starting { pid: Some(pid), .. }, Ready)
+                if self.needs_ready_signal() && !self.is_oneshot() =>
+            {
+                Some(self.become_up(now, pid))
+            }
+            // Already exec'd or ready, not starting, or readiness it does
+            // not use.
+            (
+                State::Down { .. }
+                | State::Waiting
+                | State::Starting { .. }
+                | State::Up { .. }
+                | State::Stopping { .. }
+                | State::Backoff { .. }
+                | State::Failed { .. }
+                | State::Done,
+                Execed | Ready,
+            ) => None,
+
+            (State::Starting { .. }, Exited(status)) => Some(self.exited(now, status, None, out)),
+            (&State::Up { since, .. }, Exited(status)) => {
+                Some(self.exited(now, status, Some(since), out))
+            }
+            (
+                State::Stopping {
+                    cause: StopCause::StartTimeout(waited),
+                    ..
+                },
+                Exited(status),
+            ) if self.want == Want::Up => {
+                Some(self.crash(now, Reason::StartTimeout(*waited), Some(status), out))
+            }
+            (State::Stopping { killed, cause, .. }, Exited(_)) => {
+                let stop_timed_out = *killed && *cause == StopCause::Requested;
+                Some(self.finish_stop(stop_timed_out))
+            }
+            (
+                State::Down { .. }
+                | State::Waiting
+                | State::Backoff { .. }
+                | State::Failed { .. }
+                | State::Done,
+                Exited(_),
+            ) => None,
+
+            (
+                &State::Starting {
+                    pid: Some(pid),
+                    deadline,
+                    ..
+                },
+                Deadline,
+            ) if deadline <= now => {
+                out.signal(pid, libc::SIGKILL, true);
+                let waited = self.active.start_timeout;
+                Some(State::Stopping {
+                    pid: Some(pid),
+                    kill_at: None,
+                    killed: true,
+                    cause: StopCause::StartTimeout(waited),
+                })
+            }
+            (
+                &State::Starting {
+                    pid: None,
+                    deadline,
+                    ..
+                },
+                Deadline,
+            ) if deadline <= now => Some(match self.want {
+                Want::Down => self.finish_stop(false),
+                Want::Up => self.crash(
+                    now,
+                    Reason::StartTimeout(self.active.start_timeout),
+                    None,
+                    out,
+                ),
+            }),
+            (
+                &State::Stopping {
+                    pid: Some(pid),
+                    kill_at: Some(at),
+                    ref cause,
+                    ..
+                },
+                Deadline,
+            ) if at <= now => {
+                out.signal(pid, libc::SIGKILL, true);
+                Some(State::Stopping {
+                    pid: Some(pid),
+                    kill_at: None,
+                    killed: true,
+                    cause: cause.clone(),
+                })
+            }
+            (
+                &State::Stopping {
+                    pid: None,
+                    kill_at: Some(at),
+                    ..
+                },
+                Deadline,
+            ) if at <= now => {
+                // `Spawned` never came: nothing to wait for.
+                Some(self.finish_stop(false))
+            }
+            // A backoff deadline is handled by `Settle` (it needs the surroundings).
+            (
+                State::Down { .. }
+                | State::Waiting
+                | State::Starting { .. }
+                | State::Up { .. }
+                | State::Stopping { .. }
+                | State::Backoff { .. }
+                | State::Failed { .. }
+                | State::Done,
+                Deadline,
+            ) => None,
+
+            (State::Starting { pid, .. } | State::Stopping { pid, .. }, KillNow) => {
+                let pid = *pid;
+                self.kill_now(pid, out)
+            }
+            (&State::Up { pid, .. }, KillNow) => self.kill_now(Some(pid), out),
+            (
+                State::Down { .. }
+                | State::Waiting
+                | State::Backoff { .. }
+                | State::Failed { .. }
+                | State::Done,
+                KillNow,
+            ) => None,
+
+            (State::Starting { .. } | State::Up { .. }, Restart) => Some(self.begin_stop(now, out)),
+            (State::Backoff { .. } | State::Failed { .. } | State::Done, Restart | Clear) => {
+                Some(State::Down { note: None })
+            }
+            (State::Down { .. } | State::Waiting | State::Stopping { .. }, Restart | Clear)
+            | (State::Starting { .. } | State::Up { .. }, Clear) => None,
+        }
+    }
+
+    /// `down` or `waiting`, wanted up: start when nothing is awaited. Wanted
+    /// down: settle where a stop ends.
+    fn settle_idle(
+        &mut self,
+        now: Instant,
+        around: &Surroundings,
+        out: &mut Outbox<'_>,
+    ) -> Option<State> {
+        if self.want == Want::Down {
+            return match &self.state {
+                State::Down { .. } if self.fate.is_none() => None,
+                _ => Some(self.finish_stop(false)),
+            };
+        }
+        if !around.start_blocked {
+            return Some(self.spawn(now, out));
+        }
+        match &self.state {
+            State::Waiting => None,
+            _ => Some(State::Waiting),
+        }
+    }
+
+    fn spawn(&mut self, now: Instant, out: &mut Outbox<'_>) -> State {
+        if let Some(config) = self.pending.take() {
+            self.active = config;
+        }
+        self.spawns = self.spawns.saturating_add(1);
+        self.spawned_at = Some(now);
+        self.ready_at = None;
+        out.actions.push_back(Action::Spawn { service: self.id });
+        State::Starting {
+            pid: None,
+            execed: false,
+            deadline: now + self.active.start_timeout,
+        }
+    }
+
+    fn become_up(&mut self, now: Instant, pid: i32) -> State {
+        self.ready_at = Some(now);
+        State::Up { pid, since: now }
+    }
+
+    fn begin_stop(&mut self, now: Instant, out: &mut Outbox<'_>) -> State {
+        let pid = self.state.pid();
+        if let Some(pid) = pid {
+            out.signal(
+                pid,
+                self.active.stop_signal,
+                self.active.kill_mode == KillMode::Group,
+            );
+        }
+        State::Stopping {
+            pid,
+            kill_at: Some(now + self.active.stop_timeout),
+            killed: false,
+            cause: StopCause::Requested,
+        }
+    }
+
+    fn kill_now(&mut self, pid: Option<i32>, out: &mut Outbox<'_>) -> Option<State> {
+        if let Some(pid) = pid {
+            out.signal(pid, libc::SIGKILL, true);
+        }
+        let cause = match &self.state {
+            State::Stopping { cause, .. } => cause.clone(),
+            _ => StopCause::Requested,
+        };
+        Some(State::Stopping {
+            pid,
+            kill_at: None,
+            killed: true,
+            cause,
+        })
+    }
+
+    /// Where a stop ends: `failed` when a dependency doomed it, else `down`
+    /// (to be started again by `Settle` if it is still wanted).
+    fn finish_stop(&mut self, stop_timed_out: bool) -> State {
+        if let Some(reason) = self.fate.take() {
+            return State::Failed { reason };
+        }
+        let note = (stop_timed_out && self.want == Want::Down)
+            .then_some(Reason::StopTimeout(self.active.stop_timeout));
+        State::Down { note }
+    }
+
+    /// Its process ended on its own (`up_since`: when it became ready).
+    fn exited(
+        &mut self,
+        now: Instant,
+        status: ExitStatus,
+        up_since: Option<Instant>,
+        out: &mut Outbox<'_>,
+    ) -> State {
+        if self.want == Want::Down {
+            return self.finish_stop(false);
+        }
+        let config = &self.active;
+        let clean = matches!(status, ExitStatus::Exited(code) if config.exit_codes.contains(&code));
+        match config.restart {
+            RestartPolicy::Always => {}
+            _ if clean => {
+                if self.ready_at.is_none() {
+                    self.ready_at = Some(now);
+                }
+                return State::Done;
+            }
+            RestartPolicy::Never => {
+                return State::Failed {
+                    reason: Reason::Exited(status),
+                };
+            }
+            RestartPolicy::OnFailure => {}
+        }
+        if let Some(since) = up_since
+            && now.saturating_duration_since(since) > config.backoff_limit
+        {
+            self.crashes = 0;
+        }
+        self.crash(now, Reason::Exited(status), Some(status), out)
+    }
+
+    /// Count a crash: wait for the next start, or give up.
+    fn crash(
+        &mut self,
+        now: Instant,
+        cause: Reason,
+        status: Option<ExitStatus>,
+        out: &mut Outbox<'_>,
+    ) -> State {
+        self.crashes = self.crashes.saturating_add(1);
+        match BackoffPolicy::of(&self.active).delay(self.crashes, out.rng) {
+            Some(delay) => State::Backoff {
+                until: now + delay,
+                delay,
+                cause,
+            },
+            None => State::Failed {
+                reason: match (cause, status) {
+                    (Reason::Exited(_), Some(last)) => Reason::GaveUp {
+                        starts: self.crashes,
+                        last,
+                    },
+                    (cause, _) => cause,
+                },
+            },
+        }
+    }
+
+    /// Why it is where it is, for status and transitions; `None` for
+    /// `waiting`, whose reason the supervisor knows.
+    pub fn reason(&self) -> Option<Reason> {
+        match &self.state {
+            State::Down { note } => note.clone(),
+            State::Waiting => None,
+            State::Stopping {
+                cause: StopCause::StartTimeout(waited),
+                ..
+            } => Some(Reason::StartTimeout(*waited)),
+            State::Stopping { .. } | State::Up { .. } | State::Starting { .. } => self.fate.clone(),
+            State::Backoff { cause, .. } => Some(cause.clone()),
+            State::Failed { reason } => Some(reason.clone()),
+            State::Done => None,
+        }
+    }
+}
