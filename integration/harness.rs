@@ -104,8 +104,12 @@ impl TempDir {
 }
 
 impl Drop for TempDir {
+    /// Removes the directory, unless `SVINIT_TEST_KEEP` is set (to read the
+    /// logs of a run afterwards).
     fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.path);
+        if std::env::var_os("SVINIT_TEST_KEEP").is_none() {
+            let _ = fs::remove_dir_all(&self.path);
+        }
     }
 }
 
@@ -232,7 +236,7 @@ pub struct Svinit {
     mode: Mode,
     /// `unshare` in container mode, svinit itself in user mode.
     child: RefCell<Child>,
-    /// svinit's pid as seen from the host.
+    /// svinit's pid as seen from the host (0 if it exited before it was found).
     pub pid: i32,
     log: PathBuf,
     status: Cell<Option<ExitStatus>>,
@@ -293,18 +297,22 @@ impl Svinit {
         };
         if mode == Mode::Container {
             let unshare = sv.child_pid();
+            // svinit may also be gone already (e.g. a config rejected at
+            // start): then only its exit status is left to look at, and
+            // `pid` stays 0, which nothing signals.
+            sv.pid = 0;
             let mut found = None;
             let ok = poll_until(DEADLINE, || {
                 found = all_processes()
                     .into_iter()
                     .find(|p| p.ppid == unshare)
                     .map(|p| p.pid);
-                found.is_some()
+                found.is_some() || sv.try_status().is_some()
             });
             if !ok {
                 sv.fail("unshare did not fork svinit");
             }
-            sv.pid = found.unwrap_or_default();
+            sv.pid = found.unwrap_or(0);
         }
         sv
     }
@@ -401,7 +409,7 @@ impl Svinit {
 
     /// Sends `sig` to svinit itself (not to `unshare`, which does not forward).
     pub fn signal(&self, sig: Signal) {
-        if self.status.get().is_some() {
+        if self.status.get().is_some() || self.pid <= 1 {
             self.fail(&format!("cannot send {sig:?}: svinit already exited"));
         }
         kill(Pid::from_raw(self.pid), sig)
@@ -467,11 +475,14 @@ impl Svinit {
         match self.mode {
             Mode::Container => {
                 let unshare = self.child_pid();
-                // PID 1 dying takes the whole namespace with it.
+                // PID 1 dying takes the whole namespace with it; unshare then
+                // reaps it and exits (leaving no zombie to the host's init).
                 if proc_stat(self.pid).is_some_and(|p| p.ppid == unshare) {
                     let _ = kill(Pid::from_raw(self.pid), Signal::SIGKILL);
                 }
-                let _ = kill(Pid::from_raw(-unshare), Signal::SIGKILL);
+                if !poll_until(DEADLINE, || self.try_status().is_some()) {
+                    let _ = kill(Pid::from_raw(-unshare), Signal::SIGKILL);
+                }
             }
             Mode::User => {
                 // Freeze svinit so it restarts nothing, then kill its tree
