@@ -159,3 +159,80 @@ service "once" {
         ));
     }
 }
+
+/// A run longer than `backoff-limit` resets the delay to 1 s: with limit
+/// 2 s, crash (delay 1 s), a 3 s run then a crash (delay back to 1 s, not
+/// 2 s), crash (next delay 2 s reaches the limit) → 3 starts, not 2.
+#[test]
+fn a_long_run_resets_the_backoff() {
+    let dir = TempDir::new("backoff-reset");
+    dir.write(
+        "conf/units.kdl",
+        r#"
+service "bumpy" {
+    backoff-limit 2
+    shell "echo start >> $DIR/starts; n=$(wc -l < $DIR/starts); if [ $n -eq 2 ]; then sleep 3; fi; exit 1"
+}
+"#,
+    );
+    let sv = Svinit::container(&dir);
+    sv.wait_state("bumpy", "failed", Duration::from_secs(30));
+    let starts = dir.lines("starts").len();
+    if starts != 3 {
+        sv.fail(&format!(
+            "bumpy was started {starts} times, want 3 (the 3 s run must reset the delay)"
+        ));
+    }
+}
+
+/// `backoff "exponential"`, limit 5 s: delays 1, 2, 4 s (±10 %), the next
+/// (8 s) reaches the limit → exactly 4 starts, no sooner than ~6.3 s.
+#[test]
+fn exponential_backoff_doubles_the_delay() {
+    let dir = TempDir::new("backoff-exp");
+    dir.write(
+        "conf/units.kdl",
+        r#"
+service "doubling" {
+    backoff "exponential"
+    backoff-limit 5
+    shell "echo start >> $DIR/starts; exit 1"
+}
+"#,
+    );
+    let started = Instant::now();
+    let sv = Svinit::container(&dir);
+    sv.wait_state("doubling", "failed", Duration::from_secs(40));
+    let took = started.elapsed();
+    let starts = dir.lines("starts").len();
+    if starts != 4 {
+        sv.fail(&format!("doubling was started {starts} times, want 4"));
+    }
+    if took < Duration::from_millis(6000) {
+        sv.fail(&format!(
+            "failed after {took:?}: delays 1 + 2 + 4 s (±10 %) were not waited"
+        ));
+    }
+}
+
+/// `restart "always"` restarts after a clean exit too.
+#[test]
+fn restart_always_restarts_after_exit_0() {
+    let dir = TempDir::new("restart-always");
+    dir.write(
+        "conf/units.kdl",
+        r#"
+service "again" {
+    restart "always"
+    shell "echo start >> $DIR/starts; exit 0"
+}
+"#,
+    );
+    let sv = Svinit::container(&dir);
+    sv.wait_until("a second start", DEADLINE, || {
+        dir.lines("starts").len() >= 2
+    });
+    if !sv.state_lines("again", "done").is_empty() {
+        sv.fail("restart \"always\": an exit 0 must not make the service `done`");
+    }
+}

@@ -177,3 +177,21 @@ fn invalid_config_at_start_in_container_mode_exits_1() {
         sv.fail("the diagnostics (file, bad key) must be on stderr");
     }
 }
+
+#[test]
+fn invalid_config_at_start_in_user_mode_exits_1() {
+    let dir = TempDir::new("start-bad-user");
+    dir.write(
+        "conf/broken.kdl",
+        "service \"one\" {\n    exec \"/bin/true\"\n    requires \"nosuch\"\n}\n",
+    );
+    let sv = Svinit::user(&dir);
+    let status = sv.wait_exit(Duration::from_secs(10));
+    if status.code() != Some(1) {
+        sv.fail(&format!("svinit exited with {status}, want 1"));
+    }
+    let log = sv.log();
+    if !log.contains("broken.kdl") || !log.contains("nosuch") {
+        sv.fail("the diagnostics (file, unknown dependency) must be on stderr");
+    }
+}

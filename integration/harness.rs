@@ -329,6 +329,20 @@ impl Svinit {
             .unwrap_or_default()
     }
 
+    /// The log's length in bytes, to read only what comes after with
+    /// `log_since`.
+    pub fn log_len(&self) -> usize {
+        fs::metadata(&self.log)
+            .map(|m| m.len() as usize)
+            .unwrap_or(0)
+    }
+
+    /// What was logged after `offset` (a `log_len`).
+    pub fn log_since(&self, offset: usize) -> String {
+        let bytes = fs::read(&self.log).unwrap_or_default();
+        String::from_utf8_lossy(bytes.get(offset..).unwrap_or_default()).into_owned()
+    }
+
     /// The log lines svinit wrote about service `name`
     /// (`svinit: NAME: …`).
     pub fn service_lines(&self, name: &str) -> Vec<String> {

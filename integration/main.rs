@@ -7,8 +7,10 @@ mod harness;
 
 mod backoff;
 mod check;
+mod main_command;
 mod options;
 mod ordering;
+mod readiness;
 mod reaping;
 mod reload;
 mod shutdown;

@@ -214,3 +214,18 @@ fn a_service_runs_in_its_own_session_with_stdin_from_dev_null() {
     );
     assert_eq!(lines[2], "/dev/null", "stdin: {out:?}");
 }
+
+#[test]
+fn exec_finds_the_program_on_path_and_passes_arguments_verbatim() {
+    let dir = TempDir::new("exec-path");
+    dir.write(
+        "conf/probe.kdl",
+        "service \"probe\" {\n    type \"oneshot\"\n    exec \"touch\" \"$DIR/with space\" \"$DIR/$HOME\"\n}\n",
+    );
+    let sv = Svinit::container(&dir);
+    sv.wait_state("probe", "done", DEADLINE);
+    // No shell: one argument with a space, no variable expansion.
+    if !dir.exists("with space") || !dir.exists("$HOME") {
+        sv.fail("exec must run `touch` from PATH with its arguments untouched");
+    }
+}

@@ -55,14 +55,13 @@ fn sighup_adds_services_rejects_invalid_configs_and_removes_services() {
         "service \"c\" {\n    shell \"touch $DIR/c; exec sleep 1000\"\n    exek \"oops\"\n}\n",
     );
     dir.write("conf/d.kdl", &unit("d"));
-    let before = sv.log().len();
+    let before = sv.log_len();
     sv.signal(Signal::SIGHUP);
     sv.wait_until(
         "an error about c.kdl / `exek` in the log after SIGHUP",
         DEADLINE,
         || {
-            let log = sv.log();
-            let new = &log[before.min(log.len())..];
+            let new = sv.log_since(before);
             new.contains("c.kdl") || new.contains("exek")
         },
     );
@@ -85,5 +84,47 @@ fn sighup_adds_services_rejects_invalid_configs_and_removes_services() {
     assert_still_running(&sv, "a", a, "after removing b");
     if sv.try_status().is_some() {
         sv.fail("svinit exited during reloads");
+    }
+}
+
+/// A changed service keeps running as it is; the change takes effect at
+/// its next start (here: after its process is killed and it is restarted).
+#[test]
+fn a_changed_service_takes_the_change_at_its_next_start() {
+    let dir = TempDir::new("reload-change");
+    let unit = |value: &str| {
+        format!(
+            "service \"a\" {{\n    environment {{\n        V \"{value}\"\n    }}\n    shell \"echo $$ > $DIR/a.pid; echo $V >> $DIR/values; exec sleep 1000\"\n}}\n"
+        )
+    };
+    dir.write("conf/a.kdl", &unit("1"));
+    let sv = Svinit::container(&dir);
+    sv.wait_until("a to record V=1", DEADLINE, || dir.lines("values") == ["1"]);
+    let a = recorded_pid(&sv, &dir, "a");
+
+    dir.write("conf/a.kdl", &unit("2"));
+    let before = sv.log_len();
+    sv.signal(Signal::SIGHUP);
+    sv.wait_until("the reload to be logged", DEADLINE, || {
+        sv.log_since(before).contains("reload")
+    });
+    assert_still_running(&sv, "a", a, "after changing a");
+    if dir.lines("values") != ["1"] {
+        sv.fail("a changed service must not be restarted by the reload");
+    }
+
+    let host = sv
+        .host_pid(a)
+        .unwrap_or_else(|| sv.fail("a's process is not running"));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(host), Signal::SIGKILL)
+        .unwrap_or_else(|e| sv.fail(&format!("kill a: {e}")));
+    sv.wait_until("a to restart with V=2", DEADLINE, || {
+        dir.lines("values").len() >= 2
+    });
+    if dir.lines("values") != ["1", "2"] {
+        sv.fail(&format!(
+            "after its restart a must see the new config: {:?}",
+            dir.lines("values")
+        ));
     }
 }

@@ -156,3 +156,188 @@ service "hup" {
     }
     assert_eq!(dir.lines("stopped"), ["HUP"]);
 }
+
+/// `after` / `before` order the stop too (reverse of start): y is after x,
+/// z is before x → stop y, then x, then z.
+#[test]
+fn after_and_before_order_the_stop() {
+    let dir = TempDir::new("stop-after");
+    dir.write(
+        "conf/units.kdl",
+        &format!(
+            "service \"x\" {{\n    shell \"{x}\"\n}}\nservice \"y\" {{\n    after \"x\"\n    shell \"{y}\"\n}}\nservice \"z\" {{\n    before \"x\"\n    shell \"{z}\"\n}}\n",
+            x = stoppable("x"),
+            y = stoppable("y"),
+            z = stoppable("z"),
+        ),
+    );
+    let sv = Svinit::container(&dir);
+    for name in ["x", "y", "z"] {
+        sv.wait_file(&dir, &format!("{name}.ready"), DEADLINE);
+    }
+    sv.signal(Signal::SIGTERM);
+    let status = sv.wait_exit(DEADLINE);
+    if status.code() != Some(0) {
+        sv.fail(&format!("svinit exited with {status}, want 0"));
+    }
+    let stopped = dir.lines("stopped");
+    if stopped != ["y", "x", "z"] {
+        sv.fail(&format!("stop order {stopped:?}, want [y, x, z]"));
+    }
+}
+
+/// `shutdown-timeout` bounds the whole shutdown: a TERM-ignoring service
+/// with a 30 s `stop-timeout` is SIGKILLed when the 1 s global deadline
+/// runs out.
+#[test]
+fn shutdown_timeout_cuts_a_long_stop_timeout() {
+    let dir = TempDir::new("shutdown-timeout");
+    dir.write(
+        "conf/units.kdl",
+        r#"
+shutdown-timeout "1s"
+service "stubborn" {
+    stop-timeout "30s"
+    shell "trap '' TERM; touch $DIR/ready; while :; do sleep 0.1; done"
+}
+"#,
+    );
+    let sv = Svinit::container(&dir);
+    sv.wait_file(&dir, "ready", DEADLINE);
+    let sent = Instant::now();
+    sv.signal(Signal::SIGTERM);
+    let status = sv.wait_exit(Duration::from_secs(20));
+    let took = sent.elapsed();
+    if took >= Duration::from_secs(8) {
+        sv.fail(&format!(
+            "shutdown took {took:?}: shutdown-timeout 1s must cut stop-timeout 30s"
+        ));
+    }
+    if status.code() != Some(0) {
+        sv.fail(&format!("svinit exited with {status}, want 0"));
+    }
+}
+
+/// An adopted orphan that ignores the final SIGTERM sweep is SIGKILLed
+/// (after 5 s) and svinit logs its pid.
+#[test]
+fn orphan_ignoring_the_sweep_is_killed_and_logged() {
+    let dir = TempDir::new("sweep-kill");
+    dir.write(
+        "conf/units.kdl",
+        r#"
+service "parent" {
+    shell "setsid sh -c 'trap \"\" TERM; echo $$ > $DIR/orphan.pid; while :; do sleep 0.1; done' & exec sleep 1000"
+}
+"#,
+    );
+    let sv = Svinit::container(&dir);
+    sv.wait_file(&dir, "orphan.pid", DEADLINE);
+    let orphan: i32 = dir
+        .read("orphan.pid")
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or_else(|| sv.fail("orphan.pid is not a number"));
+    let host = sv
+        .host_pid(orphan)
+        .unwrap_or_else(|| sv.fail("the orphan is not running"));
+    let sent = Instant::now();
+    sv.signal(Signal::SIGTERM);
+    let status = sv.wait_exit(Duration::from_secs(20));
+    let took = sent.elapsed();
+    if status.code() != Some(0) {
+        sv.fail(&format!("svinit exited with {status}, want 0"));
+    }
+    if took < Duration::from_millis(4500) || took >= Duration::from_secs(12) {
+        sv.fail(&format!(
+            "shutdown took {took:?}; want the 5 s TERM→KILL grace for the orphan"
+        ));
+    }
+    let logged = sv.log().lines().any(|l| {
+        l.starts_with("svinit: ")
+            && l.contains("KILL")
+            && l.split(|c: char| !c.is_ascii_digit())
+                .any(|w| w == orphan.to_string())
+    });
+    if !logged {
+        sv.fail(&format!(
+            "svinit must log the pid ({orphan}) that needed SIGKILL"
+        ));
+    }
+    if crate::harness::alive(host) {
+        sv.fail("the orphan survived svinit");
+    }
+}
+
+/// A `critical` service that ends for good stops everything and svinit
+/// exits with its status (container mode).
+#[test]
+fn critical_service_failure_ends_svinit_with_its_status() {
+    let dir = TempDir::new("critical");
+    dir.write(
+        "conf/units.kdl",
+        &format!(
+            r#"
+service "bystander" {{
+    shell "{bystander}"
+}}
+service "vital" {{
+    type "oneshot"
+    critical #true
+    shell "i=0; while [ ! -e $DIR/bystander.ready ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; exit 4"
+}}
+"#,
+            bystander = stoppable("bystander"),
+        ),
+    );
+    let sv = Svinit::container(&dir);
+    let status = sv.wait_exit(DEADLINE);
+    if status.code() != Some(4) {
+        sv.fail(&format!(
+            "svinit exited with {status}; want 4, the critical service's status"
+        ));
+    }
+    if dir.lines("stopped") != ["bystander"] {
+        sv.fail("the other service must have been stopped with its stop signal");
+    }
+}
+
+/// `kill-mode "process"`: the stop signal reaches only the main process of
+/// `a`, not its child in the same process group. The child is adopted when
+/// `a` exits and gets TERM from the final orphan sweep: strictly after `a`.
+/// (With the default `group` it would get TERM together with `a`.)
+#[test]
+fn kill_mode_process_signals_only_the_main_process() {
+    let dir = TempDir::new("kill-mode");
+    dir.write(
+        "conf/units.kdl",
+        &format!(
+            r#"
+service "a" {{
+    kill-mode "process"
+    shell "sh -c 'trap \"echo child >> $DIR/stopped; exit 0\" TERM; touch $DIR/child.ready; while :; do sleep 0.1; done' & {a}"
+}}
+service "b" {{
+    requires "a"
+    shell "{b}"
+}}
+"#,
+            a = stoppable("a"),
+            b = stoppable("b"),
+        ),
+    );
+    let sv = Svinit::container(&dir);
+    for name in ["a", "b", "child"] {
+        sv.wait_file(&dir, &format!("{name}.ready"), DEADLINE);
+    }
+    sv.signal(Signal::SIGTERM);
+    let status = sv.wait_exit(Duration::from_secs(15));
+    if status.code() != Some(0) {
+        sv.fail(&format!("svinit exited with {status}, want 0"));
+    }
+    let stopped = dir.lines("stopped");
+    if stopped != ["b", "a", "child"] {
+        sv.fail(&format!(
+            "stop order {stopped:?}, want [b, a, child]: the child of a kill-mode \"process\" service gets TERM only from the orphan sweep"
+        ));
+    }
+}
