@@ -2,207 +2,38 @@
 //! of a new PID namespace: every command and exit code, bad requests,
 //! SO_PEERCRED authorization for users made with useradd, descriptor
 //! hygiene over hundreds of connections, waiting start/stop/restart, and
-//! `events --since` replay. Run as root: `cargo test --test control`.
-//!
-//! Self-contained: a small harness below (the shared one in
-//! `integration/harness.rs` was not on main yet when this was written;
-//! its names are mirrored so moving over is a rename).
+//! `events --since` replay.
 
-use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use serde_json::Value;
 
-// ---------------------------------------------------------------- harness
-
-const POLL: Duration = Duration::from_millis(10);
-const DEADLINE: Duration = Duration::from_secs(10);
-
-fn svinit_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_svinit")
-}
+use crate::harness::{DEADLINE, Mode, Svinit, TempDir, poll_until, svinit_bin};
 
 fn svctl_bin() -> &'static str {
     env!("CARGO_BIN_EXE_svctl")
 }
 
-fn poll_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if cond() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(POLL);
-    }
-}
-
-/// A fresh, world-writable directory under /tmp, removed on drop.
-struct TempDir {
-    path: PathBuf,
-}
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = PathBuf::from(format!("/tmp/svinit-it-{tag}-{}-{n}", std::process::id()));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path).expect("mkdir");
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o777)).expect("chmod");
-        TempDir { path }
-    }
-
-    fn join(&self, rel: &str) -> PathBuf {
-        self.path.join(rel)
-    }
-
-    /// Writes `rel` with every `$DIR` replaced by this directory.
-    fn write(&self, rel: &str, text: &str) {
-        let path = self.join(rel);
-        if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).expect("mkdir");
-        }
-        fs::write(&path, text.replace("$DIR", &self.path.to_string_lossy())).expect("write");
-    }
-
-    fn lines(&self, rel: &str) -> Vec<String> {
-        fs::read_to_string(self.join(rel))
-            .map(|s| s.lines().map(str::to_string).collect())
-            .unwrap_or_default()
-    }
-
-    fn exists(&self, rel: &str) -> bool {
-        self.join(rel).exists()
-    }
-
-    fn remove(&self, rel: &str) {
-        fs::remove_file(self.join(rel)).expect("rm");
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.path);
-    }
-}
-
-fn parent_of(pid: i32) -> Option<i32> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = &stat[stat.rfind(')')? + 2..];
-    after.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// svinit as PID 1 of a new PID namespace, its output in `DIR/svinit.log`.
-/// Dropping it SIGKILLs it and with it the whole namespace.
-struct Svinit {
-    child: Mutex<Child>,
-    /// svinit's pid as the host sees it.
-    pid: i32,
-    log: PathBuf,
-}
-
-impl Svinit {
-    /// `unshare … svinit -c DIR/conf -s DIR/control.sock`.
-    fn container(dir: &TempDir) -> Svinit {
-        let log = dir.join("svinit.log");
-        let out = File::create(&log).expect("log");
-        let err = out.try_clone().expect("dup");
-        let child = Command::new("unshare")
-            .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
-            .arg(svinit_bin())
-            .arg("-c")
-            .arg(dir.join("conf"))
-            .arg("-s")
-            .arg(socket(dir))
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .process_group(0)
-            .spawn()
-            .expect("spawn unshare");
-        let unshare = child.id() as i32;
-        let mut pid = None;
-        poll_until(DEADLINE, || {
-            pid = fs::read_dir("/proc")
-                .into_iter()
-                .flatten()
-                .flatten()
-                .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-                .find(|&p| parent_of(p) == Some(unshare));
-            pid.is_some()
-        });
-        let sv = Svinit {
-            child: Mutex::new(child),
-            pid: pid.unwrap_or(0),
-            log,
-        };
-        if sv.pid == 0 {
-            sv.fail("unshare did not fork svinit");
-        }
-        sv
-    }
-
-    fn log(&self) -> String {
-        fs::read(&self.log)
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default()
-    }
-
-    #[track_caller]
-    fn fail(&self, message: &str) -> ! {
-        panic!("{message}\n--- svinit log\n{}", self.log());
-    }
-
-    #[track_caller]
-    fn wait_until(&self, what: &str, timeout: Duration, cond: impl FnMut() -> bool) {
-        if !poll_until(timeout, cond) {
-            self.fail(&format!("timed out after {timeout:?} waiting for {what}"));
-        }
-    }
-
-    fn signal(&self, signal: Signal) {
-        let _ = kill(Pid::from_raw(self.pid), signal);
-    }
-
-    fn try_status(&self) -> Option<ExitStatus> {
-        self.child.lock().ok()?.try_wait().ok().flatten()
-    }
-
-    #[track_caller]
-    fn wait_exit(&self, timeout: Duration) -> ExitStatus {
-        let mut status = None;
-        if !poll_until(timeout, || {
-            status = self.try_status();
-            status.is_some()
-        }) {
-            self.fail("svinit did not exit");
-        }
-        status.unwrap_or_else(|| self.fail("no exit status"))
-    }
-}
-
-impl Drop for Svinit {
-    fn drop(&mut self) {
-        if let Ok(child) = self.child.get_mut() {
-            if child.try_wait().ok().flatten().is_none() {
-                let _ = kill(Pid::from_raw(-(child.id() as i32)), Signal::SIGKILL);
-            }
-            let _ = child.wait();
-        }
-    }
+/// svinit as PID 1 with its socket given by `-s` (the harness also sets
+/// `SVINIT_SOCKET` to the same path).
+fn container(dir: &TempDir) -> Svinit {
+    Svinit::start(
+        Mode::Container,
+        dir,
+        &[
+            "-c",
+            &dir.join("conf").to_string_lossy(),
+            "-s",
+            &socket(dir).to_string_lossy(),
+        ],
+    )
 }
 
 // ---------------------------------------------------------------- svctl
@@ -352,7 +183,7 @@ service "api" {
 fn start(tag: &str) -> (TempDir, Svinit) {
     let dir = TempDir::new(tag);
     dir.write("conf/services.kdl", SERVICES);
-    let sv = Svinit::container(&dir);
+    let sv = container(&dir);
     wait_for_socket(&sv, &dir);
     sv.wait_until("web to be up", DEADLINE, || {
         svctl(&dir, &["status", "web"]).code == 0
@@ -824,7 +655,7 @@ fn access_is_decided_by_peer_credentials_and_groups() {
         "conf/services.kdl",
         &format!("control group=\"svit-ctl\" read-group=\"svit-read\"\n{SERVICES}"),
     );
-    let sv = Svinit::container(&dir);
+    let sv = container(&dir);
     wait_for_socket(&sv, &dir);
     let mode = std::fs::metadata(socket(&dir)).map(|m| m.mode() & 0o777);
     assert_eq!(mode.ok(), Some(0o666), "both groups: 0666");
@@ -867,7 +698,7 @@ fn access_is_decided_by_peer_credentials_and_groups() {
         "conf/services.kdl",
         &format!("control group=\"svit-ctl\"\n{SERVICES}"),
     );
-    let sv = Svinit::container(&dir);
+    let sv = container(&dir);
     wait_for_socket(&sv, &dir);
     let meta = std::fs::metadata(socket(&dir)).expect("socket");
     assert_eq!(meta.mode() & 0o777, 0o660);
@@ -907,7 +738,7 @@ fn a_second_svinit_on_the_same_socket_is_refused_and_a_stale_socket_replaced() {
             .exists()),
         "the killed svinit is still there"
     );
-    let sv = Svinit::container(&dir);
+    let sv = container(&dir);
     wait_for_socket(&sv, &dir);
     expect(&sv, &dir, &["status", "web"], 0);
 }
