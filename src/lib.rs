@@ -12,4 +12,5 @@ pub mod mode;
 pub mod runtime;
 pub mod spawn;
 pub mod supervisor;
+pub mod transcript;
 pub mod users;
