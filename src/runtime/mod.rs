@@ -3,6 +3,7 @@
 //! the processes; it turns readiness into `Event`s and executes `Action`s.
 //! No policy lives here: what to do is always the supervisor's decision.
 
+pub mod output;
 mod reaper;
 mod signals;
 mod slab;
@@ -28,6 +29,7 @@ use crate::supervisor::{
 };
 use crate::{debug, error, info, warn};
 
+use self::output::Output;
 use self::reaper::Reaped;
 use self::slab::Slab;
 
@@ -58,6 +60,8 @@ pub struct Runtime {
     spawn_context: SpawnContext,
     exec_watches: Slab<ExecWatch>,
     exec_watch_by_pid: HashMap<i32, usize>,
+    /// Services' stdout/stderr pipes, transcripts and ring buffers.
+    output: Output,
     options: Options,
 }
 
@@ -83,6 +87,7 @@ impl Runtime {
             spawn_context,
             exec_watches: Slab::new(),
             exec_watch_by_pid: HashMap::new(),
+            output: Output::new(),
             options,
         })
     }
@@ -96,9 +101,10 @@ impl Runtime {
             if let Some(code) = self.execute_actions() {
                 return code;
             }
-            let timeout = self
-                .supervisor
-                .poll_timeout()
+            let timeout = [self.supervisor.poll_timeout(), self.output.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min()
                 .map(|deadline| deadline.saturating_duration_since(Instant::now()));
             if let Err(err) = self.poll.poll(&mut events, timeout)
                 && err.kind() != io::ErrorKind::Interrupted
@@ -108,13 +114,17 @@ impl Runtime {
             for event in events.iter() {
                 match event.token() {
                     SIGNALS => self.on_signals(),
+                    token if Output::owns(token) => self.output.readable(token),
                     Token(token) if token >= EXEC_WATCH_BASE => {
                         self.on_exec_status(token - EXEC_WATCH_BASE)
                     }
                     Token(_) => {}
                 }
             }
-            self.supervisor.handle_timeout(Instant::now());
+            self.output.pump();
+            let now = Instant::now();
+            self.output.handle_timeout(now);
+            self.supervisor.handle_timeout(now);
         }
     }
 
@@ -133,8 +143,14 @@ impl Runtime {
                         .flatten()
                         .map(|at| at.saturating_duration_since(Instant::now()));
                     log_transition(&transition, restart_in);
+                    if self.supervisor.try_status(transition.service).is_none() {
+                        self.output.forget(self.poll.registry(), transition.service);
+                    }
                 }
-                Action::Exit { code } => return Some(code),
+                Action::Exit { code } => {
+                    self.output.finish();
+                    return Some(code);
+                }
             }
         }
         None
@@ -143,8 +159,14 @@ impl Runtime {
     fn spawn(&mut self, service: ServiceId) {
         let now = Instant::now();
         let config = self.supervisor.service_config(service);
+        self.output.prepare(self.poll.registry(), service, config);
         let started = spawn::prepare(config, &self.spawn_context).and_then(|plan| {
-            let io = spawn::ChildIo::default();
+            let stdio = self.output.stdio(service);
+            let io = spawn::ChildIo {
+                stdout: stdio,
+                stderr: stdio,
+                ..spawn::ChildIo::default()
+            };
             spawn::execute(&plan, &io).map(|child| (plan, child))
         });
         match started {
@@ -237,6 +259,11 @@ impl Runtime {
                         .handle_event(Instant::now(), Event::Shutdown { exit_code: 0 });
                 }
                 Ok(Signal::SIGHUP) => self.reload(),
+                // SIGUSR1 is halt in system mode (and, with a main command,
+                // forwarded to it); otherwise it reopens every transcript.
+                Ok(Signal::SIGUSR1) if self.options.mode != Mode::System => {
+                    self.reopen_all_transcripts()
+                }
                 _ => debug!("", "ignored signal {}", signal_label(signal)),
             }
         }
@@ -261,6 +288,10 @@ impl Runtime {
     fn on_reaped(&mut self, pid: i32, status: ExitStatus) {
         let now = Instant::now();
         debug!("", "reaped pid {pid}: {status}");
+        // Its last output comes before the log line about its exit.
+        if let Some(service) = self.supervisor.service_of_pid(pid) {
+            self.output.process_exited(service);
+        }
         if let Some(slot) = self.exec_watch_by_pid.get(&pid).copied()
             && let Some(mut watch) = self.forget_exec_watch(slot)
         {
@@ -304,6 +335,14 @@ impl Runtime {
             send_signal(pid, signal, false);
         }
         self.reap_all();
+    }
+
+    /// Reopens every transcript (SIGUSR1, `svctl reopen` without names).
+    fn reopen_all_transcripts(&mut self) {
+        info!("", "reopening transcripts");
+        for (service, err) in self.output.reopen_all() {
+            warn!(&self.supervisor.status(service).name, "{err}");
+        }
     }
 
     fn reload(&mut self) {
