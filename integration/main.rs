@@ -10,6 +10,7 @@ mod check;
 mod main_command;
 mod options;
 mod ordering;
+mod output;
 mod readiness;
 mod reaping;
 mod reload;
