@@ -345,3 +345,56 @@ service "steady" {
         }
     }
 }
+
+#[test]
+fn output_fds_reach_no_other_service_and_close_when_removed() {
+    let dir = TempDir::new("out-leak");
+    dir.write(
+        "conf/a.kdl",
+        r#"
+service "once" {
+    type "oneshot"
+    shell "echo once"
+    transcript "$DIR/once.log"
+}
+service "noisy" {
+    shell "while :; do echo noise; sleep 0.05; done"
+    transcript "$DIR/noisy.log"
+}
+"#,
+    );
+    dir.write(
+        "conf/b.kdl",
+        r#"
+service "lister" {
+    requires "once" "noisy"
+    type "oneshot"
+    shell "exec ls /proc/self/fd > $DIR/fds"
+}
+"#,
+    );
+    let sv = Svinit::container(&dir);
+    sv.wait_file(&dir, "fds", DEADLINE);
+    sv.wait_until("the listing", DEADLINE, || {
+        dir.read("fds").is_some_and(|t| t.ends_with('\n'))
+    });
+    // 0-2, and the directory ls reads.
+    let fds: Vec<String> = dir.lines("fds");
+    assert_eq!(fds, ["0", "1", "2", "3"], "fds of another service");
+    sv.wait_state("once", "done", DEADLINE);
+    let before = fd_count(&sv);
+    sv.wait_state("lister", "done", DEADLINE);
+    // Remove `once` and `lister` (done: forgotten during the reload) and
+    // `noisy` (running: forgotten once stopped).
+    dir.remove("conf/b.kdl");
+    dir.write(
+        "conf/a.kdl",
+        "service \"other\" {\n    shell \"exec sleep 1000\"\n}\n",
+    );
+    sv.signal(Signal::SIGHUP);
+    sv.wait_state("noisy", "down", DEADLINE);
+    // Three pipes (two fds each) and two transcripts closed, one pipe
+    // opened for `other`.
+    let settled = poll_until(DEADLINE, || fd_count(&sv) + 6 == before);
+    assert!(settled, "{before} fds before, {} after", fd_count(&sv));
+}

@@ -337,6 +337,16 @@ impl Runtime {
         self.reap_all();
     }
 
+    /// Closes the output of services the supervisor has forgotten. A
+    /// removed service that was already down is forgotten during the
+    /// reload itself, without a state change: call this after each reload.
+    fn forget_gone_outputs(&mut self) {
+        let supervisor = &self.supervisor;
+        self.output.forget_gone(self.poll.registry(), |id| {
+            supervisor.try_status(id).is_none()
+        });
+    }
+
     /// Reopens every transcript (SIGUSR1, `svctl reopen` without names).
     fn reopen_all_transcripts(&mut self) {
         info!("", "reopening transcripts");
@@ -352,6 +362,7 @@ impl Runtime {
             Ok(new_config) => {
                 let summary = self.supervisor.reload(now, new_config);
                 info!("", "reload: {summary}");
+                self.forget_gone_outputs();
             }
             Err(diagnostics) => {
                 error!(

@@ -380,6 +380,20 @@ impl Output {
         }
     }
 
+    /// Forgets every captured service for which `is_gone` holds.
+    pub fn forget_gone(&mut self, registry: &Registry, is_gone: impl Fn(ServiceId) -> bool) {
+        let gone: Vec<ServiceId> = self
+            .by_service
+            .keys()
+            .chain(self.direct.keys())
+            .copied()
+            .filter(|&id| is_gone(id))
+            .collect();
+        for service in gone {
+            self.forget(registry, service);
+        }
+    }
+
     fn close(&mut self, registry: &Registry, slot: usize) {
         let _ = self.read_some(slot, READ_BUDGET);
         let Some(mut pipe) = self.pipes.remove(slot) else {

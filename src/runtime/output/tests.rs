@@ -226,7 +226,7 @@ fn forget_and_mode_changes_close_the_pipe() {
     );
     output.prepare(poll.registry(), id, &config);
     assert!(matches!(output.stdio(id), Stdio::Fd(_)));
-    output.forget(poll.registry(), id);
+    output.forget_gone(poll.registry(), |gone| gone == id);
     assert!(matches!(output.stdio(id), Stdio::Inherit));
     assert!(output.logs(id, None).is_none());
 }
