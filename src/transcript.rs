@@ -474,8 +474,9 @@ impl TranscriptFile {
                 Ok(())
             }
             Err(err) => Err(self.fail(format!(
-                "transcript {}: cannot open: {err}",
-                self.config.path.display()
+                "transcript {}: cannot open: {}",
+                self.config.path.display(),
+                describe(&err)
             ))),
         }
     }
@@ -560,8 +561,9 @@ impl TranscriptFile {
             Ok(()) => self.size += bytes.len() as u64,
             Err(err) => {
                 self.fail(format!(
-                    "transcript {}: write failed: {err}",
-                    self.config.path.display()
+                    "transcript {}: write failed: {}",
+                    self.config.path.display(),
+                    describe(&err)
                 ));
             }
         }
@@ -590,7 +592,11 @@ impl TranscriptFile {
             }
             Err(err) => {
                 // Keep appending to the full file rather than lose output.
-                let message = format!("transcript {}: cannot rotate: {err}", path.display());
+                let message = format!(
+                    "transcript {}: cannot rotate: {}",
+                    path.display(),
+                    describe(&err)
+                );
                 if self.problem.as_deref() != Some(&message) {
                     self.new_problem = true;
                 }
@@ -606,6 +612,15 @@ impl TranscriptFile {
         if let Some(file) = &mut self.file {
             let _ = file.flush();
         }
+    }
+}
+
+/// An error as people read it: "No space left on device", without Rust's
+/// "(os error 28)".
+fn describe(err: &io::Error) -> String {
+    match err.raw_os_error() {
+        Some(errno) => nix::errno::Errno::from_raw(errno).desc().to_string(),
+        None => err.to_string(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Unit tests of the output sinks: line splitting with partial lines, the
 //! ring buffer's bounds, timestamps, rotation naming and the transcript file.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::*;
@@ -235,10 +236,11 @@ struct TempDir(PathBuf);
 
 impl TempDir {
     fn new(tag: &str) -> TempDir {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
-            "svinit-transcript-{tag}-{}-{:?}",
+            "svinit-transcript-{tag}-{}-{}",
             std::process::id(),
-            Instant::now()
+            NEXT.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::create_dir_all(&dir).unwrap();
         TempDir(dir)

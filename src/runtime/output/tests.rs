@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use mio::Poll;
@@ -25,11 +26,32 @@ fn write_as_service(output: &Output, id: ServiceId, bytes: &[u8]) {
     file.write_all(bytes).unwrap();
 }
 
+/// `name` with a transcript at `path`.
+fn with_transcript(name: &str, path: PathBuf) -> ServiceConfig {
+    let mut config = service(name);
+    config.transcript = Some(crate::config::Transcript {
+        path,
+        max_size: None,
+        keep: 5,
+        timestamps: false,
+    });
+    config
+}
+
+/// The raw fd the service's stdout would be.
+fn pipe_fd(output: &Output, id: ServiceId) -> i32 {
+    match output.stdio(id) {
+        Stdio::Fd(fd) => fd.as_raw_fd(),
+        _ => panic!("not a pipe"),
+    }
+}
+
 fn temp_dir(tag: &str) -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
     let dir = std::env::temp_dir().join(format!(
-        "svinit-output-{tag}-{}-{:?}",
+        "svinit-output-{tag}-{}-{}",
         std::process::id(),
-        Instant::now()
+        NEXT.fetch_add(1, Ordering::Relaxed)
     ));
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -60,19 +82,10 @@ fn the_pipe_is_kept_across_prepares_and_feeds_the_ring() {
     let poll = Poll::new().unwrap();
     let mut output = Output::new();
     let dir = temp_dir("ring");
-    let mut config = service("web");
-    config.transcript = Some(crate::config::Transcript {
-        path: dir.join("log"),
-        max_size: None,
-        keep: 5,
-        timestamps: false,
-    });
+    let config = with_transcript("web", dir.join("log"));
     let id = ServiceId(3);
     output.prepare(poll.registry(), id, &config);
-    let first = match output.stdio(id) {
-        Stdio::Fd(fd) => fd.as_raw_fd(),
-        _ => panic!("not a pipe"),
-    };
+    let first = pipe_fd(&output, id);
     let cursor = output.follow_cursor(id).unwrap();
     write_as_service(&output, id, b"one\ntwo\nthr");
     output.readable(Token(TOKEN_BASE));
@@ -86,11 +99,7 @@ fn the_pipe_is_kept_across_prepares_and_feeds_the_ring() {
     );
     // A restart: same pipe.
     output.prepare(poll.registry(), id, &config);
-    let again = match output.stdio(id) {
-        Stdio::Fd(fd) => fd.as_raw_fd(),
-        _ => panic!("not a pipe"),
-    };
-    assert_eq!(first, again);
+    assert_eq!(first, pipe_fd(&output, id));
     output.process_exited(id);
     assert_eq!(output.poll_timeout(), None, "exit flushed the held line");
     assert_eq!(
@@ -106,13 +115,7 @@ fn a_held_line_is_flushed_after_the_wait() {
     let poll = Poll::new().unwrap();
     let mut output = Output::new();
     let dir = temp_dir("wait");
-    let mut config = service("web");
-    config.transcript = Some(crate::config::Transcript {
-        path: dir.join("log"),
-        max_size: None,
-        keep: 5,
-        timestamps: false,
-    });
+    let config = with_transcript("web", dir.join("log"));
     let id = ServiceId(0);
     output.prepare(poll.registry(), id, &config);
     write_as_service(&output, id, b"prompt> ");
@@ -138,13 +141,7 @@ fn reads_are_bounded_per_round_and_fair() {
     let mut output = Output::new();
     let dir = temp_dir("fair");
     for (i, name) in ["a", "b"].iter().enumerate() {
-        let mut config = service(name);
-        config.transcript = Some(crate::config::Transcript {
-            path: dir.join(name),
-            max_size: None,
-            keep: 5,
-            timestamps: false,
-        });
+        let config = with_transcript(name, dir.join(name));
         output.prepare(poll.registry(), ServiceId(i), &config);
     }
     // Enlarge the pipes so each can hold more than one budget.
@@ -185,13 +182,7 @@ fn a_broken_transcript_is_a_status_problem_and_the_ring_still_fills() {
     let poll = Poll::new().unwrap();
     let mut output = Output::new();
     let dir = temp_dir("broken");
-    let mut config = service("web");
-    config.transcript = Some(crate::config::Transcript {
-        path: dir.join("missing").join("log"),
-        max_size: None,
-        keep: 5,
-        timestamps: false,
-    });
+    let config = with_transcript("web", dir.join("missing").join("log"));
     let id = ServiceId(0);
     output.prepare(poll.registry(), id, &config);
     let problem = output.status_problem(id).unwrap();
