@@ -11,6 +11,7 @@ mod control;
 mod main_command;
 mod options;
 mod ordering;
+mod output;
 mod readiness;
 mod reaping;
 mod reload;

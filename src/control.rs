@@ -612,6 +612,10 @@ pub struct ServiceStatusJson {
     /// Gone from the config by a reload, still stopping.
     #[serde(default)]
     pub removed: bool,
+    /// Why the service's output is not reaching its transcript (cannot
+    /// open, disk full), or null. The output is still in the ring buffer.
+    #[serde(default)]
+    pub output_problem: Option<String>,
 }
 
 impl ServiceStatusJson {
@@ -653,6 +657,7 @@ impl ServiceStatusJson {
             },
             description,
             removed: status.removed,
+            output_problem: None,
         }
     }
 }
@@ -1107,6 +1112,7 @@ mod tests {
             ],
             config_changed: true,
             removed: false,
+            output_problem: None,
             spawned_at: Some(ago(5)),
             ready_at: Some(ago(5)),
         };

@@ -13,4 +13,5 @@ pub mod mode;
 pub mod runtime;
 pub mod spawn;
 pub mod supervisor;
+pub mod transcript;
 pub mod users;

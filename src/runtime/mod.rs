@@ -5,6 +5,7 @@
 
 mod config_diff;
 pub mod control;
+pub mod output;
 mod reaper;
 mod requests;
 mod signals;
@@ -32,6 +33,7 @@ use crate::supervisor::{
 };
 use crate::{debug, error, info, warn};
 
+use self::output::Output;
 use self::reaper::Reaped;
 use self::slab::Slab;
 
@@ -73,6 +75,9 @@ pub struct Runtime {
     /// `None` when the socket could not be set up (logged); svinit then
     /// supervises without it.
     control: Option<control::ControlServer>,
+    /// Services' stdout/stderr pipes, transcripts and ring buffers.
+    output: Output,
+    log_followers: Vec<requests::LogFollower>,
     options: Options,
 }
 
@@ -103,6 +108,8 @@ impl Runtime {
             exec_watches: Slab::new(),
             exec_watch_by_pid: HashMap::new(),
             control,
+            output: Output::new(),
+            log_followers: Vec::new(),
             options,
         })
     }
@@ -117,11 +124,15 @@ impl Runtime {
                 return code;
             }
             let client_deadline = self.control.as_ref().and_then(|c| c.next_deadline());
-            let timeout = [self.supervisor.poll_timeout(), client_deadline]
-                .into_iter()
-                .flatten()
-                .min()
-                .map(|deadline| deadline.saturating_duration_since(Instant::now()));
+            let timeout = [
+                self.supervisor.poll_timeout(),
+                client_deadline,
+                self.output.poll_timeout(),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|deadline| deadline.saturating_duration_since(Instant::now()));
             if let Err(err) = self.poll.poll(&mut events, timeout)
                 && err.kind() != io::ErrorKind::Interrupted
             {
@@ -130,6 +141,7 @@ impl Runtime {
             for event in events.iter() {
                 match event.token() {
                     SIGNALS => self.on_signals(),
+                    token if Output::owns(token) => self.output.readable(token),
                     Token(token) if token >= EXEC_WATCH_BASE => {
                         self.on_exec_status(token - EXEC_WATCH_BASE)
                     }
@@ -142,8 +154,11 @@ impl Runtime {
                     }
                 }
             }
+            self.output.pump();
             self.serve_control_requests();
+            self.feed_log_followers();
             let now = Instant::now();
+            self.output.handle_timeout(now);
             self.supervisor.handle_timeout(now);
             if let Some(control) = self.control.as_mut() {
                 control.handle_timeout(now);
@@ -169,8 +184,14 @@ impl Runtime {
                     if let Some(control) = self.control.as_mut() {
                         control.publish(&transition, &WallClock::now());
                     }
+                    if self.supervisor.try_status(transition.service).is_none() {
+                        self.output.forget(self.poll.registry(), transition.service);
+                    }
                 }
-                Action::Exit { code } => return Some(code),
+                Action::Exit { code } => {
+                    self.output.finish();
+                    return Some(code);
+                }
             }
         }
         None
@@ -179,8 +200,14 @@ impl Runtime {
     fn spawn(&mut self, service: ServiceId) {
         let now = Instant::now();
         let config = self.supervisor.service_config(service);
+        self.output.prepare(self.poll.registry(), service, config);
         let started = spawn::prepare(config, &self.spawn_context).and_then(|plan| {
-            let io = spawn::ChildIo::default();
+            let stdio = self.output.stdio(service);
+            let io = spawn::ChildIo {
+                stdout: stdio,
+                stderr: stdio,
+                ..spawn::ChildIo::default()
+            };
             spawn::execute(&plan, &io).map(|child| (plan, child))
         });
         match started {
@@ -273,6 +300,11 @@ impl Runtime {
                         .handle_event(Instant::now(), Event::Shutdown { exit_code: 0 });
                 }
                 Ok(Signal::SIGHUP) => self.reload(),
+                // SIGUSR1 is halt in system mode (and, with a main command,
+                // forwarded to it); otherwise it reopens every transcript.
+                Ok(Signal::SIGUSR1) if self.options.mode != Mode::System => {
+                    self.reopen_all_transcripts()
+                }
                 _ => debug!("", "ignored signal {}", signal_label(signal)),
             }
         }
@@ -297,6 +329,10 @@ impl Runtime {
     fn on_reaped(&mut self, pid: i32, status: ExitStatus) {
         let now = Instant::now();
         debug!("", "reaped pid {pid}: {status}");
+        // Its last output comes before the log line about its exit.
+        if let Some(service) = self.supervisor.service_of_pid(pid) {
+            self.output.process_exited(service);
+        }
         if let Some(slot) = self.exec_watch_by_pid.get(&pid).copied()
             && let Some(mut watch) = self.forget_exec_watch(slot)
         {
@@ -340,6 +376,24 @@ impl Runtime {
             send_signal(pid, signal, false);
         }
         self.reap_all();
+    }
+
+    /// Closes the output of services the supervisor has forgotten. A
+    /// removed service that was already down is forgotten during the
+    /// reload itself, without a state change: call this after each reload.
+    fn forget_gone_outputs(&mut self) {
+        let supervisor = &self.supervisor;
+        self.output.forget_gone(self.poll.registry(), |id| {
+            supervisor.try_status(id).is_none()
+        });
+    }
+
+    /// Reopens every transcript (SIGUSR1, `svctl reopen` without names).
+    fn reopen_all_transcripts(&mut self) {
+        info!("", "reopening transcripts");
+        for (service, err) in self.output.reopen_all() {
+            warn!(&self.supervisor.status(service).name, "{err}");
+        }
     }
 
     /// SIGHUP: like `svctl reload`, with the outcome in the log only.

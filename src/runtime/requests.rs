@@ -12,8 +12,8 @@ use nix::unistd::Pid;
 use crate::config;
 use crate::control::{
     BlameEntry, ErrorKind, LogsReport, ProtocolError, ReloadReport, Reply, Request,
-    ServiceStatusJson, StatusReport, TreeNode, TreeReport, WallClock, parse_signal, round_millis,
-    round_unix_millis,
+    ServiceStatusJson, StatusReport, StreamLine, TreeNode, TreeReport, WallClock, parse_signal,
+    round_millis, round_unix_millis,
 };
 use crate::mode::Mode;
 use crate::supervisor::{ServiceId, StateKind};
@@ -21,13 +21,26 @@ use crate::{error, info};
 
 use super::Runtime;
 use super::config_diff::diff_configs;
-use super::control::{AccessPolicy, AccountFiles, IncomingRequest};
+use super::control::{AccessPolicy, AccountFiles, ClientId, IncomingRequest};
 
 /// How a request is answered: a single reply, or a reply that opens a
 /// stream (`logs -f`).
 pub(super) enum Answer {
     Reply(Reply),
-    Stream(Reply),
+    /// `logs -f`: the reply, then every line of `service` written after
+    /// `cursor` in its ring buffer.
+    FollowLogs {
+        reply: Reply,
+        service: ServiceId,
+        cursor: u64,
+    },
+}
+
+/// A `svctl logs -f` client and how far it has read.
+pub(super) struct LogFollower {
+    client: ClientId,
+    service: ServiceId,
+    cursor: u64,
 }
 
 impl From<Result<Reply, ProtocolError>> for Answer {
@@ -48,10 +61,52 @@ impl Runtime {
             if let Some(control) = self.control.as_mut() {
                 match answer {
                     Answer::Reply(reply) => control.reply(incoming.client, &reply, now),
-                    Answer::Stream(reply) => control.begin_stream(incoming.client, &reply, now),
+                    Answer::FollowLogs {
+                        reply,
+                        service,
+                        cursor,
+                    } => {
+                        control.begin_stream(incoming.client, &reply, now);
+                        self.log_followers.push(LogFollower {
+                            client: incoming.client,
+                            service,
+                            cursor,
+                        });
+                    }
                 }
             }
         }
+    }
+
+    /// Sends `logs -f` clients what their services wrote since last time;
+    /// forgets clients that went away and services no longer captured.
+    pub(super) fn feed_log_followers(&mut self) {
+        let Some(control) = self.control.as_mut() else {
+            self.log_followers.clear();
+            return;
+        };
+        let now = Instant::now();
+        let output = &self.output;
+        self.log_followers.retain_mut(|follower| {
+            if !control.is_connected(follower.client) {
+                return false;
+            }
+            let Some(news) = output.lines_since(follower.service, follower.cursor) else {
+                return false;
+            };
+            if news.skipped {
+                control.stream(
+                    follower.client,
+                    &StreamLine::log("svctl: [output skipped: the follower fell behind]"),
+                    now,
+                );
+            }
+            for line in news.lines {
+                control.stream(follower.client, &StreamLine::log(line), now);
+            }
+            follower.cursor = news.next;
+            true
+        });
     }
 
     fn answer(&mut self, incoming: &IncomingRequest) -> Answer {
@@ -62,15 +117,7 @@ impl Runtime {
             Request::Stop { names } => self.change(names, now, Change::Stop).into(),
             Request::Restart { names } => self.change(names, now, Change::Restart).into(),
             Request::Kill { name, signal } => self.kill(name, signal).into(),
-            Request::Reopen { names } => self
-                .resolve(names)
-                .and_then(|_| {
-                    Err(ProtocolError::new(
-                        ErrorKind::NotAvailable,
-                        "transcripts are not available yet: svinit does not capture output in this version",
-                    ))
-                })
-                .into(),
+            Request::Reopen { names } => self.reopen(names).into(),
             Request::Logs {
                 name,
                 lines,
@@ -109,7 +156,10 @@ impl Runtime {
         ids.iter()
             .map(|&id| {
                 let description = self.supervisor.service_config(id).description.clone();
-                ServiceStatusJson::from_status(&self.supervisor.status(id), description, clock)
+                let mut entry =
+                    ServiceStatusJson::from_status(&self.supervisor.status(id), description, clock);
+                entry.output_problem = self.output.status_problem(id);
+                entry
             })
             .collect()
     }
@@ -181,35 +231,63 @@ impl Runtime {
         Ok(Reply::ok(()))
     }
 
-    /// `svctl logs`: the output capture (transcripts, ring buffers) fills
-    /// `recent_output`; until it exists every service answers "not available".
+    /// `svctl reopen`: every transcript, or those of the named services.
+    fn reopen(&mut self, names: &[String]) -> Result<Reply, ProtocolError> {
+        let failures: Vec<String> = if names.is_empty() {
+            self.output
+                .reopen_all()
+                .into_iter()
+                .map(|(id, err)| format!("{}: {err}", self.supervisor.status(id).name))
+                .collect()
+        } else {
+            let ids = self.resolve(names)?;
+            ids.into_iter()
+                .filter_map(|id| {
+                    let name = self.supervisor.status(id).name;
+                    self.output
+                        .reopen(id)
+                        .err()
+                        .map(|err| format!("{name}: {err}"))
+                })
+                .collect()
+        };
+        if failures.is_empty() {
+            Ok(Reply::ok(()))
+        } else {
+            Err(ProtocolError::new(ErrorKind::Failed, failures.join("; ")))
+        }
+    }
+
+    /// `svctl logs`: the last lines from the service's ring buffer; with
+    /// `follow`, the stream then goes on with every new line.
     fn logs(&self, name: &str, lines: Option<u32>, follow: bool) -> Answer {
         let Some(id) = self.supervisor.id_of(name) else {
             return Answer::Reply(Reply::error(ProtocolError::unknown_service(name)));
         };
-        match self.recent_output(id, lines) {
-            Some(lines) => {
-                let reply = Reply::ok(LogsReport {
-                    name: name.to_string(),
-                    lines,
-                });
-                if follow {
-                    Answer::Stream(reply)
-                } else {
-                    Answer::Reply(reply)
-                }
-            }
-            None => Answer::Reply(Reply::failure(
+        let wanted = lines.map(|n| n as usize);
+        let (Some(recent), Some(cursor)) =
+            (self.output.logs(id, wanted), self.output.follow_cursor(id))
+        else {
+            return Answer::Reply(Reply::failure(
                 ErrorKind::NotAvailable,
-                "output capture is not available yet: svinit keeps no service output in this version",
-            )),
+                format!(
+                    "the output of {name} is not captured (output \"inherit\", \"null\", a tty, or it never ran)"
+                ),
+            ));
+        };
+        let reply = Reply::ok(LogsReport {
+            name: name.to_string(),
+            lines: recent,
+        });
+        if follow {
+            Answer::FollowLogs {
+                reply,
+                service: id,
+                cursor,
+            }
+        } else {
+            Answer::Reply(reply)
         }
-    }
-
-    /// The last `lines` lines a service wrote, when output is captured.
-    /// The hook for the output capture; `None` until it exists.
-    fn recent_output(&self, _id: ServiceId, _lines: Option<u32>) -> Option<Vec<String>> {
-        None
     }
 
     fn reload_request(&mut self, dry_run: bool) -> Result<Reply, ProtocolError> {
@@ -245,6 +323,7 @@ impl Runtime {
         let summary = self.supervisor.reload(Instant::now(), new_config);
         info!("", "reload: {summary}");
         report.summary = Some(summary.to_string());
+        self.forget_gone_outputs();
         self.apply_control_config(&control);
         Ok(report)
     }
