@@ -1112,7 +1112,6 @@ mod tests {
             ],
             config_changed: true,
             removed: false,
-            output_problem: None,
             spawned_at: Some(ago(5)),
             ready_at: Some(ago(5)),
         };
@@ -1138,7 +1137,8 @@ mod tests {
                 "config_changed": true,
                 "want": "up",
                 "description": null,
-                "removed": false
+                "removed": false,
+                "output_problem": null
             })
         );
         let back: ServiceStatusJson = serde_json::from_value(value).unwrap();

@@ -1268,6 +1268,7 @@ mod tests {
             want: Running::Up,
             description: None,
             removed: false,
+            output_problem: None,
         }
     }
 
