@@ -3,6 +3,10 @@
 //! the processes; it turns readiness into `Event`s and executes `Action`s.
 //! No policy lives here: what to do is always the supervisor's decision.
 
+mod forking;
+mod main_command;
+mod proc_stat;
+mod readiness;
 mod reaper;
 mod signals;
 mod slab;
@@ -28,6 +32,8 @@ use crate::supervisor::{
 };
 use crate::{debug, error, info, warn};
 
+use self::main_command::MainProcess;
+use self::readiness::{READY_PIPE_BASE, Readiness};
 use self::reaper::Reaped;
 use self::slab::Slab;
 
@@ -39,6 +45,8 @@ const EXEC_WATCH_BASE: usize = 1 << 20;
 pub struct Options {
     pub mode: Mode,
     pub config_path: PathBuf,
+    /// `svinit -- COMMAND ARGS`: argv of the main command.
+    pub main_command: Option<Vec<String>>,
 }
 
 /// A child between fork and exec: its status pipe tells which step failed,
@@ -58,6 +66,8 @@ pub struct Runtime {
     spawn_context: SpawnContext,
     exec_watches: Slab<ExecWatch>,
     exec_watch_by_pid: HashMap<i32, usize>,
+    readiness: Readiness,
+    main: Option<MainProcess>,
     options: Options,
 }
 
@@ -73,7 +83,13 @@ impl Runtime {
             Interest::READABLE,
         )?;
         let now = Instant::now();
-        let supervisor = Supervisor::new(config, now, random_seed());
+        let mut supervisor = Supervisor::new(config, now, random_seed());
+        let main = options.main_command.clone().map(MainProcess::new);
+        if main.is_some() {
+            supervisor.set_main_command();
+        }
+        // System mode never exits: a critical service is only reported.
+        supervisor.set_exit_on_critical(options.mode != Mode::System);
         let default_directory = (options.mode == Mode::System).then(|| PathBuf::from("/"));
         let spawn_context = SpawnContext::from_process(default_directory);
         Ok(Runtime {
@@ -83,6 +99,8 @@ impl Runtime {
             spawn_context,
             exec_watches: Slab::new(),
             exec_watch_by_pid: HashMap::new(),
+            readiness: Readiness::new(),
+            main,
             options,
         })
     }
@@ -108,6 +126,10 @@ impl Runtime {
             for event in events.iter() {
                 match event.token() {
                     SIGNALS => self.on_signals(),
+                    readiness::NOTIFY => self.on_notify(),
+                    Token(token) if token >= READY_PIPE_BASE => {
+                        self.on_ready_pipe(token - READY_PIPE_BASE)
+                    }
                     Token(token) if token >= EXEC_WATCH_BASE => {
                         self.on_exec_status(token - EXEC_WATCH_BASE)
                     }
@@ -135,6 +157,11 @@ impl Runtime {
                     log_transition(&transition, restart_in);
                 }
                 Action::Exit { code } => return Some(code),
+                Action::StartMain => self.start_main(),
+                Action::ReadPidFile { service } => self.read_pid_file(service),
+                Action::CriticalEnded { service, exit_code } => {
+                    self.critical_ended(service, exit_code)
+                }
             }
         }
         None
@@ -143,9 +170,20 @@ impl Runtime {
     fn spawn(&mut self, service: ServiceId) {
         let now = Instant::now();
         let config = self.supervisor.service_config(service);
-        let started = spawn::prepare(config, &self.spawn_context).and_then(|plan| {
-            let io = spawn::ChildIo::default();
-            spawn::execute(&plan, &io).map(|child| (plan, child))
+        if let Some(path) = &config.pid_file {
+            forking::remove_stale(&config.name, path);
+        }
+        let registry = self.poll.registry();
+        let started = spawn::prepare(config, &self.spawn_context).and_then(|mut plan| {
+            let ready = self.readiness.prepare(registry, config)?;
+            if let Some(socket) = &ready.notify_socket {
+                plan.set_env("NOTIFY_SOCKET", socket)?;
+            }
+            let mut io = spawn::ChildIo::default();
+            io.extra_fds.extend(ready.child_fd());
+            let child = spawn::execute(&plan, &io)?;
+            self.readiness.spawned(registry, service, child.pid, ready);
+            Ok((plan, child))
         });
         match started {
             Ok((plan, child)) => {
@@ -229,6 +267,7 @@ impl Runtime {
         while let Some(signal) = self.signals.next() {
             match Signal::try_from(signal) {
                 Ok(Signal::SIGCHLD) => self.reap_all(),
+                Ok(_) if self.main.is_some() && signal != libc::SIGPIPE => self.signal_main(signal),
                 Ok(Signal::SIGTERM | Signal::SIGINT) => {
                     if !self.supervisor.is_shutting_down() {
                         info!("", "received SIG{}, shutting down", signal_label(signal));
@@ -261,6 +300,10 @@ impl Runtime {
     fn on_reaped(&mut self, pid: i32, status: ExitStatus) {
         let now = Instant::now();
         debug!("", "reaped pid {pid}: {status}");
+        self.readiness.forget_pid(self.poll.registry(), pid);
+        if self.main_reaped(pid, status) {
+            return;
+        }
         if let Some(slot) = self.exec_watch_by_pid.get(&pid).copied()
             && let Some(mut watch) = self.forget_exec_watch(slot)
         {
@@ -334,7 +377,11 @@ fn send_signal(pid: i32, signal: i32, group: bool) {
         return;
     }
     let target = if group { -pid } else { pid };
-    let _ = kill(Pid::from_raw(target), signal);
+    // A process that is not a group leader (a forking daemon that did not
+    // setsid) has no group of its pid: it still gets the signal.
+    if kill(Pid::from_raw(target), signal) == Err(nix::errno::Errno::ESRCH) && group {
+        let _ = kill(Pid::from_raw(pid), signal);
+    }
 }
 
 fn signal_label(signal: i32) -> String {
