@@ -52,7 +52,28 @@
 //! - A `Spawned` nobody waits for (its start was abandoned) gets SIGKILL to
 //!   its group; a stop requested before `Spawned` signals once it comes.
 //!   No signal is ever sent to pid 1 or below.
-//! - `type "forking"` is treated as a longrun until pid-file tracking.
+//! - `type "forking"`: the launcher must exit 0 (then `Action::ReadPidFile`
+//!   at once, again after 50 ms, 100 ms … at most 1 s apart, all within
+//!   start-timeout, counted from the spawn). The pid it names becomes the
+//!   service's process (indexed, so its reaped exit is the service's); with
+//!   ready-notify it must still send READY=1. A missing, garbled or not yet
+//!   reparented pid is read again; a dead pid is a failed start at once. A
+//!   stop while the pid file is awaited has no process to signal: `down`
+//!   (the orphan sweep catches the daemon at shutdown).
+//! - Main command: it starts when every autostart service is up, done,
+//!   failed, or stopped by an operator (each at the moment of the check: a
+//!   service in backoff is not settled). Its exit starts the shutdown with
+//!   its status (128+N for a signal). A shutdown it did not cause (critical,
+//!   `svctl`) sends it SIGTERM first and holds every unit's stop until it is
+//!   gone; SIGKILL to its group after `shutdown-timeout`, else 10 s. The
+//!   first cause of a shutdown sets the exit status. Before it starts,
+//!   SIGTERM/SIGINT shut down with 128+N; other signals are dropped.
+//! - `critical`: ends for good = `failed`, or `done` unless a oneshot (a
+//!   oneshot's `done` is its success). Exit status: its exit code, 128+N,
+//!   126/127 for an exec failure, else 1; a failure never exits 0. A stop by
+//!   an operator, a removal by reload or an end during shutdown is not one.
+//! - `STATUS=` text is kept after the process exits (it may say why) and
+//!   reset at the next start.
 
 mod backoff;
 mod deadlines;
@@ -62,6 +83,8 @@ mod service;
 mod shutdown;
 mod types;
 
+#[cfg(test)]
+mod entry_tests;
 #[cfg(test)]
 mod harness;
 #[cfg(test)]
@@ -266,7 +289,8 @@ impl Supervisor {
             Event::Ready { service } => self.step(now, service, Input::Ready, None),
             Event::NotifyStatus { service, text } => {
                 if let Some(service) = self.get_mut(service)
-                    && service.state.has_process()
+                    && (service.state.has_process()
+                        || matches!(service.state, State::AwaitingPidFile { .. }))
                 {
                     service.status_text = Some(text);
                 }

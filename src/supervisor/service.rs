@@ -473,6 +473,14 @@ impl Service {
                     self.become_up(now, *pid)
                 })
             }
+            // A pid file (written since the launcher ran: a stale one was
+            // removed before) naming a dead process: the daemon died.
+            (State::AwaitingPidFile { .. }, PidFile(Err(problem @ PidFileProblem::Dead(_))))
+                if self.want == Want::Up =>
+            {
+                let reason = self.pid_file_reason(problem.clone());
+                Some(self.crash(now, reason, None, out))
+            }
             (
                 &State::AwaitingPidFile {
                     deadline,
@@ -569,16 +577,7 @@ impl Service {
                 },
                 Deadline,
             ) if deadline <= now => {
-                let reason = Reason::PidFile {
-                    path: self
-                        .active
-                        .pid_file
-                        .as_deref()
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_default(),
-                    problem: problem.clone(),
-                    waited: self.active.start_timeout,
-                };
+                let reason = self.pid_file_reason(problem.clone());
                 Some(match self.want {
                     Want::Down => self.finish_stop(false),
                     Want::Up => self.crash(now, reason, None, out),
@@ -688,6 +687,19 @@ impl Service {
             pid: None,
             execed: false,
             deadline: now + self.active.start_timeout,
+        }
+    }
+
+    fn pid_file_reason(&self, problem: PidFileProblem) -> Reason {
+        Reason::PidFile {
+            path: self
+                .active
+                .pid_file
+                .as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            problem,
+            waited: self.active.start_timeout,
         }
     }
 

@@ -368,7 +368,8 @@ pub struct ServiceStatus {
     /// became ready (`up`, or `done` for a oneshot): `svctl blame`.
     pub spawned_at: Option<Instant>,
     pub ready_at: Option<Instant>,
-    /// The last `STATUS=…` its process sent (sd_notify), until it exits.
+    /// The last `STATUS=…` its process sent (sd_notify); kept after it
+    /// exits (it may say why), reset when it starts again.
     pub status_text: Option<String>,
 }
 
