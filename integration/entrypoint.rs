@@ -95,7 +95,7 @@ enum Init {
     /// `tini -g`: signals to the child's process group, as svinit and
     /// dumb-init do by default.
     TiniGroup,
-    DumbInit,
+    Dumb,
 }
 
 impl Init {
@@ -124,7 +124,7 @@ impl Init {
             }
             Init::Tini => vec![which("tini")?, "--".into()],
             Init::TiniGroup => vec![which("tini")?, "-g".into(), "--".into()],
-            Init::DumbInit => vec![which("dumb-init")?],
+            Init::Dumb => vec![which("dumb-init")?],
         })
     }
 }
@@ -230,7 +230,7 @@ fn each_init(inits: &[Init], main: &[&str], body: impl Fn(Init, &Dir, &Pid1)) ->
     results
 }
 
-const ALL: &[Init] = &[Init::Svinit, Init::Tini, Init::DumbInit];
+const ALL: &[Init] = &[Init::Svinit, Init::Tini, Init::Dumb];
 
 fn all_equal(results: &[(Init, i32)], expected: i32) {
     assert!(results.iter().any(|(i, _)| *i == Init::Svinit));
@@ -330,7 +330,7 @@ fn sigterm_reaches_the_whole_process_group_like_dumb_init_and_tini_g() {
         ( trap 'echo child >> $DIR/got; exit 0' TERM; echo x > $DIR/ready; \
           while :; do sleep 0.05; done ) & \
         while ! wait; do :; done; echo done >> $DIR/got; exit 5";
-    let inits = &[Init::Svinit, Init::TiniGroup, Init::DumbInit];
+    let inits = &[Init::Svinit, Init::TiniGroup, Init::Dumb];
     let results = each_init(inits, &["sh", "-c", script], |init, dir, pid1| {
         dir.wait_for("ready");
         pid1.signal(Signal::SIGTERM);
@@ -358,7 +358,7 @@ fn orphans_of_the_command_are_reaped_like_tini_and_dumb_init() {
 #[test]
 fn job_control_stops_reach_the_command_but_never_svinit() {
     let script = "echo x > $DIR/ready; while :; do sleep 0.05; done";
-    for init in [Init::Svinit, Init::DumbInit] {
+    for init in [Init::Svinit, Init::Dumb] {
         let dir = Dir::new("tstp");
         let Some(pid1) = Pid1::start(init, &dir, None, &["sh", "-c", script]) else {
             continue;

@@ -55,6 +55,24 @@ fn parse_pid_file(path: &Path) -> Result<i32, PidFileProblem> {
     }
 }
 
+impl super::Runtime {
+    /// `Action::ReadPidFile`: read it now and answer.
+    pub(super) fn read_pid_file(&mut self, service: crate::supervisor::ServiceId) {
+        let config = self.supervisor.service_config(service);
+        let result = match &config.pid_file {
+            Some(path) => read_pid_file(path),
+            None => Err(PidFileProblem::Missing),
+        };
+        if let Err(problem) = &result {
+            debug!(&config.name, "pid file: {problem}");
+        }
+        self.supervisor.handle_event(
+            std::time::Instant::now(),
+            crate::supervisor::Event::PidFile { service, result },
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,23 +128,5 @@ mod tests {
         let _ = child.kill();
         let _ = child.wait();
         let _ = std::fs::remove_file(path);
-    }
-}
-
-impl super::Runtime {
-    /// `Action::ReadPidFile`: read it now and answer.
-    pub(super) fn read_pid_file(&mut self, service: crate::supervisor::ServiceId) {
-        let config = self.supervisor.service_config(service);
-        let result = match &config.pid_file {
-            Some(path) => read_pid_file(path),
-            None => Err(PidFileProblem::Missing),
-        };
-        if let Err(problem) = &result {
-            debug!(&config.name, "pid file: {problem}");
-        }
-        self.supervisor.handle_event(
-            std::time::Instant::now(),
-            crate::supervisor::Event::PidFile { service, result },
-        );
     }
 }

@@ -339,35 +339,6 @@ fn failure(stage: SpawnStage, detail: String, errno: Errno) -> SpawnFailure {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn notify_messages() {
-        assert_eq!(
-            parse_notify(b"READY=1\nSTATUS=Accepting connections\n"),
-            NotifyMessage {
-                ready: true,
-                status: Some("Accepting connections".into())
-            }
-        );
-        assert_eq!(parse_notify(b"READY=0"), NotifyMessage::default());
-        assert_eq!(
-            parse_notify(b"MAINPID=7\nWATCHDOG=1"),
-            NotifyMessage::default()
-        );
-        assert_eq!(
-            parse_notify(b"STATUS=\xff half"),
-            NotifyMessage {
-                ready: false,
-                status: Some("\u{fffd} half".into())
-            }
-        );
-        assert!(parse_notify(b"X=1\nREADY=1").ready);
-    }
-}
-
 impl super::Runtime {
     /// A `ready-fd` pipe is readable.
     pub(super) fn on_ready_pipe(&mut self, slot: usize) {
@@ -405,5 +376,34 @@ impl super::Runtime {
                 self.supervisor.handle_event(now, Event::Ready { service });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notify_messages() {
+        assert_eq!(
+            parse_notify(b"READY=1\nSTATUS=Accepting connections\n"),
+            NotifyMessage {
+                ready: true,
+                status: Some("Accepting connections".into())
+            }
+        );
+        assert_eq!(parse_notify(b"READY=0"), NotifyMessage::default());
+        assert_eq!(
+            parse_notify(b"MAINPID=7\nWATCHDOG=1"),
+            NotifyMessage::default()
+        );
+        assert_eq!(
+            parse_notify(b"STATUS=\xff half"),
+            NotifyMessage {
+                ready: false,
+                status: Some("\u{fffd} half".into())
+            }
+        );
+        assert!(parse_notify(b"X=1\nREADY=1").ready);
     }
 }

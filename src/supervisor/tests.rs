@@ -920,10 +920,10 @@ fn random_event_sequences_keep_the_invariants() {
         let t0 = Instant::now();
         let mut now = t0;
         let mut sup = Supervisor::new(config.clone(), now, rng.next_u64());
-        if rng.next_u64() % 3 == 0 {
+        if rng.next_u64().is_multiple_of(3) {
             sup.set_main_command();
         }
-        sup.set_exit_on_critical(rng.next_u64() % 4 != 0);
+        sup.set_exit_on_critical(!rng.next_u64().is_multiple_of(4));
         let mut pids: Vec<i32> = Vec::new();
         let mut next_pid = 10;
         let mut trace: Vec<String> = Vec::new();
