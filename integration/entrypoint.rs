@@ -510,7 +510,7 @@ service "app" {
     );
     assert!(log.contains("notify: ignored \"READY=1\""), "{log}");
     assert!(
-        log.contains("slow: warning: failed (pid 2, killed by signal KILL; not ready within 2s)"),
+        log.contains("slow: failed (pid 2, killed by signal KILL; not ready within 2s)"),
         "{log}"
     );
     assert!(!dir.path().join("app-start").exists(), "app never started");

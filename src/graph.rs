@@ -181,33 +181,33 @@ impl Graph {
     /// The services `service` must start after: its `requires`, `wants`,
     /// `after`, and those whose `before` names it.
     pub fn starts_after(&self, service: usize) -> &[usize] {
-        self.starts_after.get(service).map_or(&[], Vec::as_slice)
+        row(&self.starts_after, service)
     }
 
     /// The services that start after `service`, so must stop before it.
     pub fn dependents_of(&self, service: usize) -> &[usize] {
-        self.dependents.get(service).map_or(&[], Vec::as_slice)
+        row(&self.dependents, service)
     }
 
     /// The services `service` requires (activation + failure propagation).
     pub fn requires_of(&self, service: usize) -> &[usize] {
-        self.requires.get(service).map_or(&[], Vec::as_slice)
+        row(&self.requires, service)
     }
 
     /// The services `service` wants (activation, failure tolerated).
     pub fn wants_of(&self, service: usize) -> &[usize] {
-        self.wants.get(service).map_or(&[], Vec::as_slice)
+        row(&self.wants, service)
     }
 
     /// The services whose `requires` names `service`: they are stopped or
     /// not started when it fails or stops.
     pub fn requirers_of(&self, service: usize) -> &[usize] {
-        self.requirers.get(service).map_or(&[], Vec::as_slice)
+        row(&self.requirers, service)
     }
 
     /// The services whose `wants` names `service`.
     pub fn wanters_of(&self, service: usize) -> &[usize] {
-        self.wanters.get(service).map_or(&[], Vec::as_slice)
+        row(&self.wanters, service)
     }
 
     /// The kind of the (first declared) edge making `later` start after `earlier`.
@@ -397,6 +397,11 @@ impl Graph {
         }
         component
     }
+}
+
+/// Row `index` of an adjacency list; empty for an index out of range.
+fn row(lists: &[Vec<usize>], index: usize) -> &[usize] {
+    lists.get(index).map_or(&[], Vec::as_slice)
 }
 
 /// O(1) "seen in this round?" over indices, without clearing between rounds.

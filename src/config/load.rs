@@ -11,11 +11,10 @@ use std::time::Duration;
 use kdl::{KdlDocument, KdlNode};
 
 use super::diagnostic::{ConfigError, Location, Problem, SourceFile, source_file};
+use super::merge::{finish_service, merge_defaults};
 use super::model::{Config, ControlConfig, ServiceConfig};
-use super::parse::{
-    BlockRule, Checker, Key, ServiceDraft, Shape, finish_service, merge_defaults,
-    read_service_block,
-};
+use super::parse::{Key, ServiceDraft, read_service_block};
+use super::shape::{BlockRule, Checker, Shape};
 use super::validate::{ServiceEntry, check_services};
 use super::values;
 
@@ -142,8 +141,7 @@ impl TopLevel {
     }
 
     fn read_defaults(&mut self, checker: &mut Checker<'_>, node: &KdlNode, name_at: Location) {
-        if let Some((_, first)) = &self.defaults {
-            checker.duplicate("defaults", node.name().span(), first);
+        if !first_time(checker, &self.defaults, node) {
             return;
         }
         let shape = Shape {
@@ -160,8 +158,7 @@ impl TopLevel {
     }
 
     fn read_control(&mut self, checker: &mut Checker<'_>, node: &KdlNode, name_at: Location) {
-        if let Some((_, first)) = &self.control {
-            checker.duplicate("control", node.name().span(), first);
+        if !first_time(checker, &self.control, node) {
             return;
         }
         let shape = Shape {
@@ -191,18 +188,10 @@ impl TopLevel {
         node: &KdlNode,
         name_at: Location,
     ) {
-        if let Some((_, first)) = &self.shutdown_timeout {
-            checker.duplicate("shutdown-timeout", node.name().span(), first);
+        if !first_time(checker, &self.shutdown_timeout, node) {
             return;
         }
-        let shape = Shape {
-            what: "shutdown-timeout",
-            usage: "shutdown-timeout \"30s\"",
-            min: 1,
-            max: 1,
-            properties: &[],
-            block: BlockRule::Forbidden,
-        };
+        let shape = Shape::values("shutdown-timeout", "shutdown-timeout \"30s\"", 1, 1);
         let Some(arguments) = checker.read(node, shape) else {
             return;
         };
@@ -240,6 +229,18 @@ impl TopLevel {
                 name_at: checker.at(name_entry.span()),
             });
         }
+    }
+}
+
+/// False, with the problem reported, when a top-level node that may
+/// appear once was already given.
+fn first_time<T>(checker: &mut Checker<'_>, given: &Option<(T, Location)>, node: &KdlNode) -> bool {
+    match given {
+        Some((_, first)) => {
+            checker.duplicate(node.name().value(), node.name().span(), first);
+            false
+        }
+        None => true,
     }
 }
 

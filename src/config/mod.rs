@@ -3,7 +3,9 @@
 //!
 //! - `model`: the typed config the rest of svinit reads.
 //! - `load`: files and directories, top-level nodes, the overall flow.
-//! - `parse`: service keys, `defaults` merging, per-service checks.
+//! - `shape`: node shapes (arguments, properties, blocks) and `Checker`.
+//! - `parse`: service keys, one block into a `ServiceDraft`.
+//! - `merge`: `defaults` into each service, per-service checks.
 //! - `values`: durations, sizes, signals, umasks, ids, limits, suggestions.
 //! - `validate`: checks across services (names, dependencies, cycles).
 //! - `diagnostic`: `Problem` and `ConfigError`, rendered by miette.
@@ -12,8 +14,10 @@
 mod check;
 mod diagnostic;
 mod load;
+mod merge;
 mod model;
 mod parse;
+mod shape;
 mod validate;
 mod values;
 

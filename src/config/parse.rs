@@ -1,18 +1,18 @@
-//! Service keys: reading one `service` or `defaults` block into a
-//! [`ServiceDraft`] (typed values plus where each key was written), merging
-//! `defaults` into a service, and the per-service checks done once the
-//! merge is complete (`restart` default, command present, `pid-file` only
-//! with `forking`). Also the node-shape checks (arguments, properties,
-//! children, annotations) shared with the top-level reader.
+//! Service keys: the list of keys a `service` or `defaults` block accepts,
+//! and reading one block into a [`ServiceDraft`]: typed values, which keys
+//! were given and where, and the located dependency names.
+
+use std::path::PathBuf;
+use std::time::Duration;
 
 use kdl::{KdlDocument, KdlEntry, KdlNode};
-use miette::SourceSpan;
 
-use super::diagnostic::{Location, Problem, SourceFile};
+use super::diagnostic::{Location, Problem};
 use super::model::{
-    BackoffKind, Command, KillMode, Limit, OutputMode, RestartPolicy, ServiceConfig, ServiceType,
-    Transcript,
+    BackoffKind, Command, IdRef, KillMode, Limit, OutputMode, RestartPolicy, ServiceConfig,
+    ServiceType, Transcript,
 };
+use super::shape::{BlockRule, Checker, Shape, value_text};
 use super::values::{self, ValueError, ValueResult};
 use crate::graph::DependencyKind;
 
@@ -168,7 +168,7 @@ impl Key {
         }
     }
 
-    fn shape(self) -> Shape<'static> {
+    pub fn shape(self) -> Shape<'static> {
         let (what, usage) = self.spelling();
         let (min, max) = match self {
             Key::Exec
@@ -232,12 +232,12 @@ pub(crate) struct DependencyRef {
 pub(crate) struct ServiceDraft {
     pub config: ServiceConfig,
     pub given: KeySet,
+    /// Given keys whose shape or value was refused (and reported): checks
+    /// that depend on them are skipped rather than piled on.
+    pub refused: KeySet,
     /// Where each given key's node name was written (first occurrence).
     pub key_at: Vec<(Key, Location)>,
     pub dependencies: Vec<DependencyRef>,
-    /// Where each environment variable / limit was written, by name.
-    environment_at: Vec<Location>,
-    limits_at: Vec<Location>,
 }
 
 impl ServiceDraft {
@@ -245,10 +245,9 @@ impl ServiceDraft {
         ServiceDraft {
             config: ServiceConfig::new(name, Command::Exec(Vec::new())),
             given: KeySet::default(),
+            refused: KeySet::default(),
             key_at: Vec::new(),
             dependencies: Vec::new(),
-            environment_at: Vec::new(),
-            limits_at: Vec::new(),
         }
     }
 
@@ -257,234 +256,6 @@ impl ServiceDraft {
             .iter()
             .find(|(given, _)| *given == key)
             .map(|(_, at)| at)
-    }
-}
-
-/// What a node must look like: its positional argument count, the
-/// properties it accepts, whether it has a `{ … }` block.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Shape<'s> {
-    pub what: &'s str,
-    pub usage: &'s str,
-    pub min: usize,
-    pub max: usize,
-    pub properties: &'s [&'s str],
-    pub block: BlockRule,
-}
-
-/// Whether a node has a `{ … }` block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum BlockRule {
-    Forbidden,
-    Required,
-    /// Allowed and not reported when absent (the caller decides).
-    Optional,
-}
-
-/// Reports problems of one file while its nodes are read.
-pub(crate) struct Checker<'a> {
-    pub file: &'a SourceFile,
-    pub problems: &'a mut Vec<Problem>,
-}
-
-/// The span of an entry's value alone (without `key=` for a property).
-pub(crate) fn value_span(entry: &KdlEntry) -> SourceSpan {
-    let span = entry.span();
-    let Some(format) = entry.format() else {
-        return span;
-    };
-    let value_len = format.value_repr.len();
-    if entry.name().is_some() && value_len > 0 && value_len <= span.len() {
-        SourceSpan::new((span.offset() + span.len() - value_len).into(), value_len)
-    } else {
-        span
-    }
-}
-
-/// How the value was written in the source (`0o027`, `"10s"`).
-fn value_text(entry: &KdlEntry) -> &str {
-    entry
-        .format()
-        .map_or("", |format| format.value_repr.as_str())
-}
-
-impl Checker<'_> {
-    pub fn at(&self, span: SourceSpan) -> Location {
-        Location::new(self.file, span)
-    }
-
-    pub fn push(&mut self, problem: Problem) {
-        self.problems.push(problem);
-    }
-
-    /// Report a refused value at the value's span.
-    pub fn value_problem(&mut self, entry: &KdlEntry, error: ValueError) {
-        let at = self.at(value_span(entry));
-        self.push(
-            Problem::error(error.message)
-                .label(&at, error.label)
-                .maybe_help(error.help),
-        );
-    }
-
-    /// Convert an entry's value, reporting a problem when it is refused.
-    pub fn value<T>(
-        &mut self,
-        entry: &KdlEntry,
-        convert: impl FnOnce(&KdlEntry) -> ValueResult<T>,
-    ) -> Option<T> {
-        match convert(entry) {
-            Ok(value) => Some(value),
-            Err(error) => {
-                self.value_problem(entry, error);
-                None
-            }
-        }
-    }
-
-    /// Check `node` against `shape`, reporting everything wrong with it;
-    /// the positional arguments when their count fits (and, for a block
-    /// node, the block is there).
-    pub fn read<'n>(&mut self, node: &'n KdlNode, shape: Shape<'_>) -> Option<Vec<&'n KdlEntry>> {
-        self.annotations(node);
-        let name_at = self.at(node.name().span());
-        let mut arguments = Vec::new();
-        let mut seen_properties: Vec<(&str, SourceSpan)> = Vec::new();
-        for entry in node.entries() {
-            let Some(property) = entry.name() else {
-                arguments.push(entry);
-                continue;
-            };
-            let property_name = property.value();
-            let property_at = self.at(entry.span());
-            if !shape.properties.contains(&property_name) {
-                let help = match values::suggest(property_name, shape.properties.iter().copied()) {
-                    Some(close) => format!("did you mean `{close}=`?"),
-                    None if shape.properties.is_empty() => {
-                        format!("`{}` takes no properties: {}", shape.what, shape.usage)
-                    }
-                    None => format!(
-                        "`{}` accepts {}",
-                        shape.what,
-                        shape
-                            .properties
-                            .iter()
-                            .map(|p| format!("`{p}=`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                };
-                self.push(
-                    Problem::error(format!(
-                        "unexpected property `{property_name}=` on `{}`",
-                        shape.what
-                    ))
-                    .label(&property_at, "unexpected property")
-                    .help(help),
-                );
-            } else if let Some((_, first)) = seen_properties
-                .iter()
-                .find(|(name, _)| *name == property_name)
-            {
-                let first_at = self.at(*first);
-                self.push(
-                    Problem::error(format!("property `{property_name}=` is given twice"))
-                        .label(&property_at, "given again here")
-                        .label(&first_at, "first given here"),
-                );
-            } else {
-                seen_properties.push((property_name, entry.span()));
-            }
-        }
-
-        let mut block_ok = true;
-        match (node.children(), shape.block) {
-            (Some(children), BlockRule::Forbidden) => {
-                let at = self.at(children.span());
-                self.push(
-                    Problem::error(format!("`{}` takes no block", shape.what))
-                        .label(&at, "unexpected block")
-                        .label(&name_at, "for this key")
-                        .help(format!("write it as: {}", shape.usage)),
-                );
-            }
-            (None, BlockRule::Required) => {
-                block_ok = false;
-                self.push(
-                    Problem::error(format!("`{}` needs a block", shape.what))
-                        .label(&name_at, "no { … } block")
-                        .help(format!("write it as: {}", shape.usage)),
-                );
-            }
-            _ => {}
-        }
-
-        if arguments.len() < shape.min {
-            let message = match shape.min {
-                1 if shape.max == 1 => format!("`{}` needs a value", shape.what),
-                1 => format!("`{}` needs at least one value", shape.what),
-                n => format!("`{}` needs at least {n} values", shape.what),
-            };
-            self.push(
-                Problem::error(message)
-                    .label(&name_at, "missing value")
-                    .help(format!("write it as: {}", shape.usage)),
-            );
-            return None;
-        }
-        if arguments.len() > shape.max {
-            let message = match shape.max {
-                0 => format!("`{}` takes no values", shape.what),
-                1 => format!(
-                    "`{}` takes one value, found {}",
-                    shape.what,
-                    arguments.len()
-                ),
-                n => format!(
-                    "`{}` takes at most {n} values, found {}",
-                    shape.what,
-                    arguments.len()
-                ),
-            };
-            let mut problem = Problem::error(message);
-            for extra in &arguments[shape.max..] {
-                problem = problem.label(&self.at(extra.span()), "unexpected value");
-            }
-            self.push(problem.help(format!("write it as: {}", shape.usage)));
-            return None;
-        }
-        block_ok.then_some(arguments)
-    }
-
-    /// Type annotations like `(u8)5` mean nothing to svinit: report them
-    /// rather than silently ignore them.
-    pub fn annotations(&mut self, node: &KdlNode) {
-        let annotated = node
-            .ty()
-            .into_iter()
-            .chain(node.entries().iter().filter_map(|entry| entry.ty()));
-        let spans: Vec<(String, SourceSpan)> = annotated
-            .map(|ty| (ty.value().to_owned(), ty.span()))
-            .collect();
-        for (ty, span) in spans {
-            let at = self.at(span);
-            self.push(
-                Problem::error(format!("type annotation `({ty})` is not supported"))
-                    .label(&at, "unsupported annotation")
-                    .help("remove the annotation: svinit infers each value's type from its key"),
-            );
-        }
-    }
-
-    /// Report a key given twice where it may appear once.
-    pub fn duplicate(&mut self, what: &str, again: SourceSpan, first: &Location) {
-        let again = self.at(again);
-        self.push(
-            Problem::error(format!("`{what}` is given twice"))
-                .label(&again, "given again here")
-                .label(first, "first given here")
-                .help(format!("`{what}` may appear only once; remove one of them")),
-        );
     }
 }
 
@@ -527,10 +298,13 @@ pub(crate) fn read_service_block(
             draft.key_at.push((key, name_at));
         }
         draft.given.insert(key);
-        let Some(arguments) = checker.read(node, key.shape()) else {
-            continue;
-        };
-        read_key(checker, &mut draft, key, node, &arguments);
+        let problems_before = checker.problems.len();
+        if let Some(arguments) = checker.read(node, key.shape()) {
+            read_key(checker, &mut draft, key, node, &arguments);
+        }
+        if checker.problems.len() > problems_before {
+            draft.refused.insert(key);
+        }
     }
     if let (Some(exec), Some(shell)) = (
         draft.location_of(Key::Exec).cloned(),
@@ -548,6 +322,59 @@ pub(crate) fn read_service_block(
     draft
 }
 
+const SERVICE_TYPES: &[(&str, ServiceType)] = &[
+    ("longrun", ServiceType::Longrun),
+    ("oneshot", ServiceType::Oneshot),
+    ("forking", ServiceType::Forking),
+];
+const OUTPUT_MODES: &[(&str, OutputMode)] = &[
+    ("prefix", OutputMode::Prefix),
+    ("inherit", OutputMode::Inherit),
+    ("null", OutputMode::Null),
+    ("syslog", OutputMode::Syslog),
+];
+const RESTART_POLICIES: &[(&str, RestartPolicy)] = &[
+    ("on-failure", RestartPolicy::OnFailure),
+    ("always", RestartPolicy::Always),
+    ("never", RestartPolicy::Never),
+];
+const BACKOFF_KINDS: &[(&str, BackoffKind)] = &[
+    ("linear", BackoffKind::Linear),
+    ("exponential", BackoffKind::Exponential),
+];
+const KILL_MODES: &[(&str, KillMode)] =
+    &[("group", KillMode::Group), ("process", KillMode::Process)];
+
+// Entry → value conversions, for `Checker::value` and `Checker::set`.
+
+fn boolean(entry: &KdlEntry) -> ValueResult<bool> {
+    values::boolean(entry.value())
+}
+
+fn duration(entry: &KdlEntry) -> ValueResult<Duration> {
+    values::duration(entry.value())
+}
+
+fn absolute_path(entry: &KdlEntry) -> ValueResult<PathBuf> {
+    values::absolute_path(entry.value())
+}
+
+fn owned_string(entry: &KdlEntry) -> ValueResult<String> {
+    values::string(entry.value()).map(str::to_owned)
+}
+
+fn os_string(entry: &KdlEntry) -> ValueResult<String> {
+    values::os_string(entry.value()).map(str::to_owned)
+}
+
+fn one_of<T: Copy>(choices: &[(&str, T)]) -> impl FnOnce(&KdlEntry) -> ValueResult<T> {
+    move |entry| values::choice(entry.value(), choices)
+}
+
+fn integer_in(min: i128, max: i128) -> impl Fn(&KdlEntry) -> ValueResult<i32> {
+    move |entry| values::integer_in(entry.value(), min, max).map(|n| n as i32)
+}
+
 /// Read one key's arguments (shape already checked) into the draft.
 fn read_key(
     checker: &mut Checker<'_>,
@@ -557,223 +384,115 @@ fn read_key(
     arguments: &[&KdlEntry],
 ) {
     let config = &mut draft.config;
-    let single = arguments.first().copied();
-    match (key, single) {
-        (Key::Exec, Some(program)) => {
-            let argv: Vec<Option<String>> = arguments
+    let Some(&first) = arguments.first() else {
+        // Only the block keys take no argument.
+        match key {
+            Key::Environment => read_environment(checker, draft, node.children()),
+            Key::Limits => read_limits(checker, draft, node.children()),
+            _ => {}
+        }
+        return;
+    };
+    match key {
+        Key::Exec => {
+            let argv: Option<Vec<String>> = arguments
                 .iter()
-                .map(|entry| {
-                    checker.value(entry, |e| values::os_string(e.value()).map(str::to_owned))
-                })
+                .map(|entry| checker.value(entry, os_string))
+                .collect::<Vec<_>>()
+                .into_iter()
                 .collect();
-            if argv.first().is_some_and(|p| p.as_deref() == Some("")) {
-                checker.value_problem(
-                    program,
+            match argv {
+                Some(argv) if argv[0].is_empty() => checker.value_problem(
+                    first,
                     ValueError::new("the program of `exec` is empty", "empty program")
                         .with_help("give a program name or path, e.g. \"/usr/bin/env\""),
-                );
-                return;
-            }
-            if let Some(argv) = argv.into_iter().collect::<Option<Vec<String>>>() {
-                config.command = Command::Exec(argv);
-            }
-        }
-        (Key::Shell, Some(script)) => {
-            let text = checker.value(script, |e| values::os_string(e.value()).map(str::to_owned));
-            match text {
-                Some(text) if text.trim().is_empty() => checker.value_problem(
-                    script,
-                    ValueError::new("the script of `shell` is empty", "empty script"),
                 ),
-                Some(text) => config.command = Command::Shell(text),
+                Some(argv) => config.command = Command::Exec(argv),
                 None => {}
             }
         }
-        (Key::Description, Some(entry)) => {
-            config.description =
-                checker.value(entry, |e| values::string(e.value()).map(str::to_owned));
-        }
-        (Key::Type, Some(entry)) => {
-            const TYPES: &[(&str, ServiceType)] = &[
-                ("longrun", ServiceType::Longrun),
-                ("oneshot", ServiceType::Oneshot),
-                ("forking", ServiceType::Forking),
-            ];
-            if let Some(kind) = checker.value(entry, |e| values::choice(e.value(), TYPES)) {
-                config.service_type = kind;
-            }
-        }
-        (Key::PidFile, Some(entry)) => {
-            config.pid_file = checker.value(entry, |e| values::absolute_path(e.value()));
-        }
-        (Key::Autostart, Some(entry)) => {
-            if let Some(on) = checker.value(entry, |e| values::boolean(e.value())) {
-                config.autostart = on;
-            }
-        }
-        (Key::Requires | Key::Wants | Key::After | Key::Before, _) => {
+        Key::Shell => match checker.value(first, os_string) {
+            Some(script) if script.trim().is_empty() => checker.value_problem(
+                first,
+                ValueError::new("the script of `shell` is empty", "empty script"),
+            ),
+            Some(script) => config.command = Command::Shell(script),
+            None => {}
+        },
+        Key::Description => config.description = checker.value(first, owned_string),
+        Key::Type => checker.set(first, one_of(SERVICE_TYPES), &mut config.service_type),
+        Key::PidFile => config.pid_file = checker.value(first, absolute_path),
+        Key::Autostart => checker.set(first, boolean, &mut config.autostart),
+        Key::Requires | Key::Wants | Key::After | Key::Before => {
             let Some(kind) = key.dependency_kind() else {
                 return;
             };
             for entry in arguments {
-                if let Some(name) =
-                    checker.value(entry, |e| values::string(e.value()).map(str::to_owned))
-                {
-                    draft.dependencies.push(DependencyRef {
-                        kind,
-                        name,
-                        at: checker.at(entry.span()),
-                    });
+                if let Some(name) = checker.value(entry, owned_string) {
+                    let at = checker.at(entry.span());
+                    draft.dependencies.push(DependencyRef { kind, name, at });
                 }
             }
         }
-        (Key::Directory, Some(entry)) => {
-            config.directory = checker.value(entry, |e| values::absolute_path(e.value()));
-        }
-        (Key::User, Some(entry)) => {
-            config.user = checker.value(entry, |e| values::id_ref(e.value(), "user"));
-        }
-        (Key::Group, Some(entry)) => {
-            config.group = checker.value(entry, |e| values::id_ref(e.value(), "group"));
-        }
-        (Key::Groups, _) => {
-            let groups: Option<Vec<_>> = arguments
+        Key::Directory => config.directory = checker.value(first, absolute_path),
+        Key::User => config.user = checker.value(first, |e| values::id_ref(e.value(), "user")),
+        Key::Group => config.group = checker.value(first, |e| values::id_ref(e.value(), "group")),
+        Key::Groups => {
+            let groups: Vec<Option<IdRef>> = arguments
                 .iter()
                 .map(|entry| checker.value(entry, |e| values::id_ref(e.value(), "group")))
-                .collect::<Vec<_>>()
-                .into_iter()
                 .collect();
-            config.groups = groups;
+            config.groups = groups.into_iter().collect();
         }
-        (Key::Umask, Some(entry)) => {
-            config.umask = checker.value(entry, |e| values::umask(e.value(), value_text(e)));
+        Key::Umask => {
+            config.umask = checker.value(first, |e| values::umask(e.value(), value_text(e)));
         }
-        (Key::Environment, _) => read_environment(checker, draft, node.children()),
-        (Key::EnvironmentFile, Some(entry)) => {
-            config.environment_file = checker.value(entry, |e| values::absolute_path(e.value()));
-        }
-        (Key::ClearEnvironment, Some(entry)) => {
-            if let Some(on) = checker.value(entry, |e| values::boolean(e.value())) {
-                config.clear_environment = on;
-            }
-        }
-        (Key::Transcript, Some(entry)) => {
-            config.transcript = read_transcript(checker, node, entry);
-        }
-        (Key::Output, Some(entry)) => {
-            const OUTPUTS: &[(&str, OutputMode)] = &[
-                ("prefix", OutputMode::Prefix),
-                ("inherit", OutputMode::Inherit),
-                ("null", OutputMode::Null),
-                ("syslog", OutputMode::Syslog),
-            ];
-            if let Some(mode) = checker.value(entry, |e| values::choice(e.value(), OUTPUTS)) {
-                config.output = mode;
-            }
-        }
-        (Key::Tty, Some(entry)) => {
-            config.tty = checker.value(entry, |e| values::absolute_path(e.value()));
-        }
-        (Key::Restart, Some(entry)) => {
-            const POLICIES: &[(&str, RestartPolicy)] = &[
-                ("on-failure", RestartPolicy::OnFailure),
-                ("always", RestartPolicy::Always),
-                ("never", RestartPolicy::Never),
-            ];
-            if let Some(policy) = checker.value(entry, |e| values::choice(e.value(), POLICIES)) {
-                config.restart = policy;
-            }
-        }
-        (Key::ExitCodes, _) => {
+        Key::EnvironmentFile => config.environment_file = checker.value(first, absolute_path),
+        Key::ClearEnvironment => checker.set(first, boolean, &mut config.clear_environment),
+        Key::Transcript => config.transcript = read_transcript(checker, node, first),
+        Key::Output => checker.set(first, one_of(OUTPUT_MODES), &mut config.output),
+        Key::Tty => config.tty = checker.value(first, absolute_path),
+        Key::Restart => checker.set(first, one_of(RESTART_POLICIES), &mut config.restart),
+        Key::ExitCodes => {
             let codes: Vec<Option<i32>> = arguments
                 .iter()
-                .map(|entry| {
-                    checker.value(entry, |e| {
-                        values::integer_in(e.value(), 0, 255).map(|c| c as i32)
-                    })
-                })
+                .map(|entry| checker.value(entry, integer_in(0, 255)))
                 .collect();
-            if let Some(codes) = codes.into_iter().collect::<Option<Vec<i32>>>() {
+            if let Some(codes) = codes.into_iter().collect() {
                 config.exit_codes = codes;
             }
         }
-        (Key::BackoffLimit, Some(entry)) => {
-            if let Some(limit) = checker.value(entry, |e| values::duration(e.value())) {
-                config.backoff_limit = limit;
-            }
-        }
-        (Key::Backoff, Some(entry)) => {
-            const KINDS: &[(&str, BackoffKind)] = &[
-                ("linear", BackoffKind::Linear),
-                ("exponential", BackoffKind::Exponential),
-            ];
-            if let Some(kind) = checker.value(entry, |e| values::choice(e.value(), KINDS)) {
-                config.backoff = kind;
-            }
-        }
-        (Key::Forever, Some(entry)) => {
-            if let Some(on) = checker.value(entry, |e| values::boolean(e.value())) {
-                config.forever = on;
-            }
-        }
-        (Key::Critical, Some(entry)) => {
-            if let Some(on) = checker.value(entry, |e| values::boolean(e.value())) {
-                config.critical = on;
-            }
-        }
-        (Key::ReadyFd, Some(entry)) => {
-            config.ready_fd = checker.value(entry, |e| {
-                values::integer_in(e.value(), 3, i32::MAX.into())
-                    .map(|fd| fd as i32)
-                    .map_err(|error| {
-                        error
-                            .with_help("fds 0, 1 and 2 are stdin, stdout and stderr; use 3 or more")
-                    })
+        Key::BackoffLimit => checker.set(first, duration, &mut config.backoff_limit),
+        Key::Backoff => checker.set(first, one_of(BACKOFF_KINDS), &mut config.backoff),
+        Key::Forever => checker.set(first, boolean, &mut config.forever),
+        Key::Critical => checker.set(first, boolean, &mut config.critical),
+        Key::ReadyFd => {
+            config.ready_fd = checker.value(first, |e| {
+                integer_in(3, i32::MAX.into())(e).map_err(|error| {
+                    error.with_help("fds 0, 1 and 2 are stdin, stdout and stderr; use 3 or more")
+                })
             });
         }
-        (Key::ReadyNotify, Some(entry)) => {
-            if let Some(on) = checker.value(entry, |e| values::boolean(e.value())) {
-                config.ready_notify = on;
-            }
-        }
-        (Key::StartTimeout, Some(entry)) => {
-            let timeout = checker.value(entry, |e| {
-                let timeout = values::duration(e.value())?;
-                if timeout.is_zero() {
-                    return Err(ValueError::new("`start-timeout` cannot be zero", "zero")
-                        .with_help("give the service time to become ready, e.g. \"60s\""));
+        Key::ReadyNotify => checker.set(first, boolean, &mut config.ready_notify),
+        Key::StartTimeout => {
+            let nonzero = |e: &KdlEntry| match duration(e)? {
+                zero if zero.is_zero() => {
+                    Err(ValueError::new("`start-timeout` cannot be zero", "zero")
+                        .with_help("give the service time to become ready, e.g. \"60s\""))
                 }
-                Ok(timeout)
-            });
-            if let Some(timeout) = timeout {
-                config.start_timeout = timeout;
-            }
+                timeout => Ok(timeout),
+            };
+            checker.set(first, nonzero, &mut config.start_timeout);
         }
-        (Key::StopSignal, Some(entry)) => {
-            if let Some(signal) = checker.value(entry, |e| values::signal(e.value())) {
-                config.stop_signal = signal;
-            }
-        }
-        (Key::StopTimeout, Some(entry)) => {
-            if let Some(timeout) = checker.value(entry, |e| values::duration(e.value())) {
-                config.stop_timeout = timeout;
-            }
-        }
-        (Key::KillMode, Some(entry)) => {
-            const MODES: &[(&str, KillMode)] =
-                &[("group", KillMode::Group), ("process", KillMode::Process)];
-            if let Some(mode) = checker.value(entry, |e| values::choice(e.value(), MODES)) {
-                config.kill_mode = mode;
-            }
-        }
-        (Key::Nice, Some(entry)) => {
-            config.nice = checker.value(entry, |e| {
-                values::integer_in(e.value(), -20, 19).map(|nice| nice as i32)
-            });
-        }
-        (Key::Limits, _) => read_limits(checker, draft, node.children()),
-        // Shapes with a minimum of one argument always have one.
-        (_, None) => {}
+        Key::StopSignal => checker.set(
+            first,
+            |e| values::signal(e.value()),
+            &mut config.stop_signal,
+        ),
+        Key::StopTimeout => checker.set(first, duration, &mut config.stop_timeout),
+        Key::KillMode => checker.set(first, one_of(KILL_MODES), &mut config.kill_mode),
+        Key::Nice => config.nice = checker.value(first, integer_in(-20, 19)),
+        Key::Environment | Key::Limits => {}
     }
 }
 
@@ -783,7 +502,7 @@ fn read_transcript(
     node: &KdlNode,
     path_entry: &KdlEntry,
 ) -> Option<Transcript> {
-    let path = checker.value(path_entry, |e| values::absolute_path(e.value()));
+    let path = checker.value(path_entry, absolute_path);
     let mut ok = path.is_some();
     let mut transcript = Transcript {
         path: path.unwrap_or_default(),
@@ -816,7 +535,7 @@ fn read_transcript(
                 transcript.keep = keep.unwrap_or(DEFAULT_TRANSCRIPT_KEEP);
             }
             "timestamps" => {
-                let on = checker.value(property, |e| values::boolean(e.value()));
+                let on = checker.value(property, boolean);
                 ok &= on.is_some();
                 transcript.timestamps = on.unwrap_or(false);
             }
@@ -846,20 +565,11 @@ fn read_environment(
     let Some(block) = block else {
         return;
     };
+    let mut seen: Vec<(&str, Location)> = Vec::new();
     for variable in block.nodes() {
         let name = variable.name().value();
         let name_at = checker.at(variable.name().span());
-        let arguments = checker.read(
-            variable,
-            Shape {
-                what: name,
-                usage: "NAME \"value\"",
-                min: 1,
-                max: 1,
-                properties: &[],
-                block: BlockRule::Forbidden,
-            },
-        );
+        let arguments = checker.read(variable, Shape::values(name, "NAME \"value\"", 1, 1));
         if !is_environment_name(name) {
             checker.push(
                 Problem::error(format!("invalid environment variable name `{name}`"))
@@ -870,42 +580,32 @@ fn read_environment(
             );
             continue;
         }
-        if let Some(position) = draft.config.environment.iter().position(|(n, _)| n == name) {
-            let first = draft.environment_at[position].clone();
-            checker.duplicate(name, variable.name().span(), &first);
+        if let Some((_, first)) = seen.iter().find(|(seen_name, _)| *seen_name == name) {
+            checker.duplicate(name, variable.name().span(), first);
             continue;
         }
+        seen.push((name, name_at));
         let Some(value_entry) = arguments.and_then(|a| a.first().copied()) else {
             continue;
         };
-        if let Some(value) = checker.value(value_entry, |e| {
-            values::os_string(e.value()).map(str::to_owned)
-        }) {
+        if let Some(value) = checker.value(value_entry, os_string) {
             draft.config.environment.push((name.to_owned(), value));
-            draft.environment_at.push(name_at);
         }
     }
 }
+
+const LIMIT_USAGE: &str = "nofile 65536 (soft = hard) or nofile 1024 65536 (soft, hard)";
 
 /// `limits { nofile 65536; core "unlimited"; nproc 100 200 }`.
 fn read_limits(checker: &mut Checker<'_>, draft: &mut ServiceDraft, block: Option<&KdlDocument>) {
     let Some(block) = block else {
         return;
     };
+    let mut seen: Vec<(&str, Location)> = Vec::new();
     for limit_node in block.nodes() {
         let name = limit_node.name().value();
         let name_at = checker.at(limit_node.name().span());
-        let arguments = checker.read(
-            limit_node,
-            Shape {
-                what: name,
-                usage: "nofile 65536 (soft = hard) or nofile 1024 65536 (soft, hard)",
-                min: 1,
-                max: 2,
-                properties: &[],
-                block: BlockRule::Forbidden,
-            },
-        );
+        let arguments = checker.read(limit_node, Shape::values(name, LIMIT_USAGE, 1, 2));
         let Some(&(_, resource)) = values::LIMIT_NAMES.iter().find(|(n, _)| *n == name) else {
             let known = values::LIMIT_NAMES.iter().map(|(n, _)| *n);
             let help = match values::suggest(name, known) {
@@ -926,16 +626,11 @@ fn read_limits(checker: &mut Checker<'_>, draft: &mut ServiceDraft, block: Optio
             );
             continue;
         };
-        if let Some(position) = draft
-            .config
-            .limits
-            .iter()
-            .position(|l| l.resource == resource)
-        {
-            let first = draft.limits_at[position].clone();
-            checker.duplicate(name, limit_node.name().span(), &first);
+        if let Some((_, first)) = seen.iter().find(|(seen_name, _)| *seen_name == name) {
+            checker.duplicate(name, limit_node.name().span(), first);
             continue;
         }
+        seen.push((name, name_at));
         let Some(arguments) = arguments else {
             continue;
         };
@@ -970,160 +665,5 @@ fn read_limits(checker: &mut Checker<'_>, draft: &mut ServiceDraft, block: Optio
             soft,
             hard,
         });
-        draft.limits_at.push(name_at);
     }
-}
-
-/// Fill the keys `service` did not give from `defaults`.
-///
-/// Every key is replaced whole, except `environment` and `limits`, which
-/// merge entry by entry (the service's entries win), and dependency keys,
-/// where a default naming the service itself is dropped.
-pub(crate) fn merge_defaults(service: &mut ServiceDraft, defaults: &ServiceDraft) {
-    let own_command = service.given.contains(Key::Exec) || service.given.contains(Key::Shell);
-    for key in Key::ALL {
-        if !defaults.given.contains(key) {
-            continue;
-        }
-        let inherited = match key {
-            Key::Exec | Key::Shell => !own_command,
-            Key::Environment | Key::Limits => true,
-            _ => !service.given.contains(key),
-        };
-        if !inherited {
-            continue;
-        }
-        copy_key(key, defaults, service);
-        if !service.given.contains(key) {
-            service.given.insert(key);
-            if let Some(at) = defaults.location_of(key) {
-                service.key_at.push((key, at.clone()));
-            }
-        }
-    }
-}
-
-fn copy_key(key: Key, from: &ServiceDraft, to: &mut ServiceDraft) {
-    let source = &from.config;
-    let target = &mut to.config;
-    match key {
-        Key::Exec | Key::Shell => target.command = source.command.clone(),
-        Key::Description => target.description = source.description.clone(),
-        Key::Type => target.service_type = source.service_type,
-        Key::PidFile => target.pid_file = source.pid_file.clone(),
-        Key::Autostart => target.autostart = source.autostart,
-        Key::Requires | Key::Wants | Key::After | Key::Before => {
-            let own_name = target.name.clone();
-            to.dependencies.extend(
-                from.dependencies
-                    .iter()
-                    .filter(|d| Some(d.kind) == key.dependency_kind() && d.name != own_name)
-                    .cloned(),
-            );
-        }
-        Key::Directory => target.directory = source.directory.clone(),
-        Key::User => target.user = source.user.clone(),
-        Key::Group => target.group = source.group.clone(),
-        Key::Groups => target.groups = source.groups.clone(),
-        Key::Umask => target.umask = source.umask,
-        Key::Environment => {
-            let own = std::mem::take(&mut target.environment);
-            let mut merged: Vec<(String, String)> = source
-                .environment
-                .iter()
-                .filter(|(name, _)| !own.iter().any(|(n, _)| n == name))
-                .cloned()
-                .collect();
-            merged.extend(own);
-            target.environment = merged;
-        }
-        Key::EnvironmentFile => target.environment_file = source.environment_file.clone(),
-        Key::ClearEnvironment => target.clear_environment = source.clear_environment,
-        Key::Transcript => target.transcript = source.transcript.clone(),
-        Key::Output => target.output = source.output,
-        Key::Tty => target.tty = source.tty.clone(),
-        Key::Restart => target.restart = source.restart,
-        Key::ExitCodes => target.exit_codes = source.exit_codes.clone(),
-        Key::BackoffLimit => target.backoff_limit = source.backoff_limit,
-        Key::Backoff => target.backoff = source.backoff,
-        Key::Forever => target.forever = source.forever,
-        Key::Critical => target.critical = source.critical,
-        Key::ReadyFd => target.ready_fd = source.ready_fd,
-        Key::ReadyNotify => target.ready_notify = source.ready_notify,
-        Key::StartTimeout => target.start_timeout = source.start_timeout,
-        Key::StopSignal => target.stop_signal = source.stop_signal,
-        Key::StopTimeout => target.stop_timeout = source.stop_timeout,
-        Key::KillMode => target.kill_mode = source.kill_mode,
-        Key::Nice => target.nice = source.nice,
-        Key::Limits => {
-            let own = std::mem::take(&mut target.limits);
-            let mut merged: Vec<Limit> = source
-                .limits
-                .iter()
-                .filter(|limit| !own.iter().any(|l| l.resource == limit.resource))
-                .copied()
-                .collect();
-            merged.extend(own);
-            target.limits = merged;
-        }
-    }
-}
-
-/// The checks that need the merged service, then the final `ServiceConfig`
-/// (its dependency lists filled from the located names).
-pub(crate) fn finish_service(
-    draft: &ServiceDraft,
-    name_at: &Location,
-    problems: &mut Vec<Problem>,
-) -> ServiceConfig {
-    let mut config = draft.config.clone();
-    let name = config.name.clone();
-    if !draft.given.contains(Key::Restart) {
-        config.restart = match config.service_type {
-            ServiceType::Oneshot => RestartPolicy::Never,
-            ServiceType::Longrun | ServiceType::Forking => RestartPolicy::OnFailure,
-        };
-    }
-    if !draft.given.contains(Key::Exec) && !draft.given.contains(Key::Shell) {
-        problems.push(
-            Problem::error(format!("service `{name}` has no `exec` or `shell`"))
-                .label(name_at, "nothing to run")
-                .help(
-                    "add `exec \"/path/to/program\" \"arg\"…` or `shell \"script\"` to its block",
-                ),
-        );
-    }
-    let type_at = draft.location_of(Key::Type).unwrap_or(name_at);
-    match (config.service_type, &config.pid_file) {
-        (ServiceType::Forking, None) => problems.push(
-            Problem::error(format!("service `{name}` is `forking` but has no `pid-file`"))
-                .label(type_at, "forking service")
-                .label(name_at, "in this service")
-                .help("svinit follows a daemonizing program through its pid file: add `pid-file \"/run/NAME.pid\"`"),
-        ),
-        (ServiceType::Longrun | ServiceType::Oneshot, Some(_)) => {
-            let mut problem = Problem::error(format!(
-                "`pid-file` is only used with `type \"forking\"`, and service `{name}` is not forking"
-            ));
-            if let Some(pid_file_at) = draft.location_of(Key::PidFile) {
-                problem = problem.label(pid_file_at, "pid file of a non-forking service");
-            }
-            problems.push(
-                problem
-                    .label(name_at, "in this service")
-                    .help("add `type \"forking\"` if the program daemonizes, or remove `pid-file`"),
-            );
-        }
-        _ => {}
-    }
-    for dependency in &draft.dependencies {
-        let list = match dependency.kind {
-            DependencyKind::Requires => &mut config.requires,
-            DependencyKind::Wants => &mut config.wants,
-            DependencyKind::After => &mut config.after,
-            DependencyKind::Before => &mut config.before,
-        };
-        list.push(dependency.name.clone());
-    }
-    config
 }

@@ -587,6 +587,10 @@ snapshot!(
     "service \"web\" {\n    exec \"web\"\n    type \"forking\"\n    pid-file \"web.pid\"\n}\n"
 );
 snapshot!(
+    type_typo_with_pid_file_reports_only_the_typo,
+    "service \"web\" {\n    exec \"web\"\n    type \"forkin\"\n    pid-file \"/run/web.pid\"\n}\n"
+);
+snapshot!(
     autostart_quoted_bool,
     "service \"web\" {\n    exec \"web\"\n    autostart \"true\"\n}\n"
 );

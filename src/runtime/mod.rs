@@ -429,9 +429,9 @@ fn log_transition(transition: &Transition, restart_in: Option<Duration>) {
         ));
     }
     if detail.is_empty() {
-        crate::log_at!(level, name, "{}", transition.to);
+        log::write_state_line(level, name, format_args!("{}", transition.to));
     } else {
-        crate::log_at!(level, name, "{} ({detail})", transition.to);
+        log::write_state_line(level, name, format_args!("{} ({detail})", transition.to));
     }
 }
 

@@ -1,0 +1,169 @@
+//! `defaults` merged into each service, then the checks that need the
+//! merged service (`restart` default by type, a command present,
+//! `pid-file` only with `forking`) and the final `ServiceConfig`.
+
+use super::diagnostic::{Location, Problem};
+use super::model::{Limit, RestartPolicy, ServiceConfig, ServiceType};
+use super::parse::{Key, ServiceDraft};
+use crate::graph::DependencyKind;
+
+/// Fill the keys `service` did not give from `defaults`.
+///
+/// Every key is replaced whole, except `environment` and `limits`, which
+/// merge entry by entry (the service's entries win), and dependency keys,
+/// where a default naming the service itself is dropped.
+pub(crate) fn merge_defaults(service: &mut ServiceDraft, defaults: &ServiceDraft) {
+    let own_command = service.given.contains(Key::Exec) || service.given.contains(Key::Shell);
+    for key in Key::ALL {
+        if !defaults.given.contains(key) {
+            continue;
+        }
+        let inherited = match key {
+            Key::Exec | Key::Shell => !own_command,
+            Key::Environment | Key::Limits => true,
+            _ => !service.given.contains(key),
+        };
+        if !inherited {
+            continue;
+        }
+        copy_key(key, defaults, service);
+        if defaults.refused.contains(key) {
+            service.refused.insert(key);
+        }
+        if !service.given.contains(key) {
+            service.given.insert(key);
+            if let Some(at) = defaults.location_of(key) {
+                service.key_at.push((key, at.clone()));
+            }
+        }
+    }
+}
+
+fn copy_key(key: Key, from: &ServiceDraft, to: &mut ServiceDraft) {
+    let source = &from.config;
+    let target = &mut to.config;
+    match key {
+        Key::Exec | Key::Shell => target.command = source.command.clone(),
+        Key::Description => target.description = source.description.clone(),
+        Key::Type => target.service_type = source.service_type,
+        Key::PidFile => target.pid_file = source.pid_file.clone(),
+        Key::Autostart => target.autostart = source.autostart,
+        Key::Requires | Key::Wants | Key::After | Key::Before => {
+            let own_name = target.name.clone();
+            to.dependencies.extend(
+                from.dependencies
+                    .iter()
+                    .filter(|d| Some(d.kind) == key.dependency_kind() && d.name != own_name)
+                    .cloned(),
+            );
+        }
+        Key::Directory => target.directory = source.directory.clone(),
+        Key::User => target.user = source.user.clone(),
+        Key::Group => target.group = source.group.clone(),
+        Key::Groups => target.groups = source.groups.clone(),
+        Key::Umask => target.umask = source.umask,
+        Key::Environment => {
+            let own = std::mem::take(&mut target.environment);
+            let mut merged: Vec<(String, String)> = source
+                .environment
+                .iter()
+                .filter(|(name, _)| !own.iter().any(|(n, _)| n == name))
+                .cloned()
+                .collect();
+            merged.extend(own);
+            target.environment = merged;
+        }
+        Key::EnvironmentFile => target.environment_file = source.environment_file.clone(),
+        Key::ClearEnvironment => target.clear_environment = source.clear_environment,
+        Key::Transcript => target.transcript = source.transcript.clone(),
+        Key::Output => target.output = source.output,
+        Key::Tty => target.tty = source.tty.clone(),
+        Key::Restart => target.restart = source.restart,
+        Key::ExitCodes => target.exit_codes = source.exit_codes.clone(),
+        Key::BackoffLimit => target.backoff_limit = source.backoff_limit,
+        Key::Backoff => target.backoff = source.backoff,
+        Key::Forever => target.forever = source.forever,
+        Key::Critical => target.critical = source.critical,
+        Key::ReadyFd => target.ready_fd = source.ready_fd,
+        Key::ReadyNotify => target.ready_notify = source.ready_notify,
+        Key::StartTimeout => target.start_timeout = source.start_timeout,
+        Key::StopSignal => target.stop_signal = source.stop_signal,
+        Key::StopTimeout => target.stop_timeout = source.stop_timeout,
+        Key::KillMode => target.kill_mode = source.kill_mode,
+        Key::Nice => target.nice = source.nice,
+        Key::Limits => {
+            let own = std::mem::take(&mut target.limits);
+            let mut merged: Vec<Limit> = source
+                .limits
+                .iter()
+                .filter(|limit| !own.iter().any(|l| l.resource == limit.resource))
+                .copied()
+                .collect();
+            merged.extend(own);
+            target.limits = merged;
+        }
+    }
+}
+
+/// The checks that need the merged service, then the final `ServiceConfig`
+/// (its dependency lists filled from the located names).
+pub(crate) fn finish_service(
+    draft: &ServiceDraft,
+    name_at: &Location,
+    problems: &mut Vec<Problem>,
+) -> ServiceConfig {
+    let mut config = draft.config.clone();
+    let name = config.name.clone();
+    if !draft.given.contains(Key::Restart) {
+        config.restart = match config.service_type {
+            ServiceType::Oneshot => RestartPolicy::Never,
+            ServiceType::Longrun | ServiceType::Forking => RestartPolicy::OnFailure,
+        };
+    }
+    if !draft.given.contains(Key::Exec) && !draft.given.contains(Key::Shell) {
+        problems.push(
+            Problem::error(format!("service `{name}` has no `exec` or `shell`"))
+                .label(name_at, "nothing to run")
+                .help(
+                    "add `exec \"/path/to/program\" \"arg\"…` or `shell \"script\"` to its block",
+                ),
+        );
+    }
+    let type_at = draft.location_of(Key::Type).unwrap_or(name_at);
+    let type_known = !draft.refused.contains(Key::Type);
+    let pid_file_given = draft.given.contains(Key::PidFile);
+    let pid_file_known = !draft.refused.contains(Key::PidFile);
+    match (config.service_type, pid_file_given) {
+        _ if !type_known => {}
+        (ServiceType::Forking, false) => problems.push(
+            Problem::error(format!("service `{name}` is `forking` but has no `pid-file`"))
+                .label(type_at, "forking service")
+                .label(name_at, "in this service")
+                .help("svinit follows a daemonizing program through its pid file: add `pid-file \"/run/NAME.pid\"`"),
+        ),
+        (ServiceType::Longrun | ServiceType::Oneshot, true) if pid_file_known => {
+            let mut problem = Problem::error(format!(
+                "`pid-file` is only used with `type \"forking\"`, and service `{name}` is not forking"
+            ));
+            if let Some(pid_file_at) = draft.location_of(Key::PidFile) {
+                problem = problem.label(pid_file_at, "pid file of a non-forking service");
+            }
+            problems.push(
+                problem
+                    .label(name_at, "in this service")
+                    .help("add `type \"forking\"` if the program daemonizes, or remove `pid-file`"),
+            );
+        }
+        _ => {}
+    }
+    for dependency in &draft.dependencies {
+        let list = match dependency.kind {
+            DependencyKind::Requires => &mut config.requires,
+            DependencyKind::Wants => &mut config.wants,
+            DependencyKind::After => &mut config.after,
+            DependencyKind::Before => &mut config.before,
+        };
+        list.push(dependency.name.clone());
+    }
+    config
+}
