@@ -157,21 +157,7 @@ impl Pid1 {
 
     /// The host pid of the init (unshare's child).
     fn host_pid(&self) -> i32 {
-        let unshare = self.unshare.id() as i32;
-        let start = Instant::now();
-        loop {
-            let found = fs::read_dir("/proc").ok().and_then(|entries| {
-                entries
-                    .flatten()
-                    .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-                    .find(|&pid| stat(pid).is_some_and(|(_, ppid)| ppid == unshare))
-            });
-            if let Some(pid) = found {
-                return pid;
-            }
-            assert!(start.elapsed() < DEADLINE, "no init under unshare");
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        wait_for_child(self.unshare.id() as i32)
     }
 
     fn signal(&self, signal: Signal) {
@@ -206,10 +192,7 @@ impl Drop for Pid1 {
 
 /// `(state, ppid)` of a host pid.
 fn stat(pid: i32) -> Option<(char, i32)> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let mut rest = text.get(text.rfind(')')? + 1..)?.split_whitespace();
-    let state = rest.next()?.chars().next()?;
-    Some((state, rest.next()?.parse().ok()?))
+    crate::harness::proc_stat(pid).map(|p| (p.state, p.ppid))
 }
 
 /// Runs `main` under each init; returns `(init, exit code, dir)` for the

@@ -741,16 +741,7 @@ impl Supervisor {
         self.deadlines.change(TimerOwner::Shutdown, None, deadline);
         if let MainCommand::Running { pid } = self.main {
             // The main command goes first: it started after every unit.
-            let timeout = self.config.shutdown_timeout.unwrap_or(MAIN_STOP_TIMEOUT);
-            self.set_main(MainCommand::Stopping {
-                pid,
-                kill_at: Some(now + timeout),
-            });
-            self.actions.push_back(Action::Signal {
-                pid,
-                signal: libc::SIGTERM,
-                group: true,
-            });
+            self.stop_main(now, pid);
         }
         for id in self.order.clone() {
             self.set_want(id, Want::Down);
@@ -772,17 +763,23 @@ impl Supervisor {
         self.set_main(MainCommand::Running { pid });
         if self.shutdown.is_some() {
             // A shutdown began between `StartMain` and the fork.
-            let timeout = self.config.shutdown_timeout.unwrap_or(MAIN_STOP_TIMEOUT);
-            self.set_main(MainCommand::Stopping {
-                pid,
-                kill_at: Some(now + timeout),
-            });
-            self.actions.push_back(Action::Signal {
-                pid,
-                signal: libc::SIGTERM,
-                group: true,
-            });
+            self.stop_main(now, pid);
         }
+    }
+
+    /// SIGTERM to the main command's group; SIGKILL after
+    /// `shutdown-timeout`, else `MAIN_STOP_TIMEOUT`.
+    fn stop_main(&mut self, now: Instant, pid: i32) {
+        let timeout = self.config.shutdown_timeout.unwrap_or(MAIN_STOP_TIMEOUT);
+        self.set_main(MainCommand::Stopping {
+            pid,
+            kill_at: Some(now + timeout),
+        });
+        self.actions.push_back(Action::Signal {
+            pid,
+            signal: libc::SIGTERM,
+            group: true,
+        });
     }
 
     /// The main command exited: svinit shuts down with its status (unless
