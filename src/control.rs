@@ -565,6 +565,7 @@ pub fn reason_code(reason: &Reason) -> &'static str {
         Reason::SpawnFailed(_) => "spawn-failed",
         Reason::StartTimeout(_) => "start-timeout",
         Reason::StopTimeout(_) => "stop-timeout",
+        Reason::PidFile { .. } => "pid-file",
     }
 }
 
@@ -616,6 +617,9 @@ pub struct ServiceStatusJson {
     /// open, disk full), or null. The output is still in the ring buffer.
     #[serde(default)]
     pub output_problem: Option<String>,
+    /// The last `STATUS=` a `ready-notify` service sent, or null.
+    #[serde(default)]
+    pub status_text: Option<String>,
 }
 
 impl ServiceStatusJson {
@@ -658,6 +662,7 @@ impl ServiceStatusJson {
             description,
             removed: status.removed,
             output_problem: None,
+            status_text: status.status_text.clone(),
         }
     }
 }
@@ -1112,6 +1117,7 @@ mod tests {
             ],
             config_changed: true,
             removed: false,
+            status_text: None,
             spawned_at: Some(ago(5)),
             ready_at: Some(ago(5)),
         };
@@ -1138,7 +1144,8 @@ mod tests {
                 "want": "up",
                 "description": null,
                 "removed": false,
-                "output_problem": null
+                "output_problem": null,
+                "status_text": null
             })
         );
         let back: ServiceStatusJson = serde_json::from_value(value).unwrap();

@@ -678,6 +678,12 @@ fn status_info(service: &ServiceStatusJson) -> String {
     if service.config_changed {
         parts.push("config changed, applies at next start".into());
     }
+    if let Some(text) = &service.status_text {
+        parts.push(format!("status: {text}"));
+    }
+    if let Some(problem) = &service.output_problem {
+        parts.push(format!("output: {problem}"));
+    }
     if parts.is_empty()
         && let Some(description) = &service.description
     {
@@ -1269,6 +1275,7 @@ mod tests {
             description: None,
             removed: false,
             output_problem: None,
+            status_text: None,
         }
     }
 

@@ -9,10 +9,10 @@ use svinit::control;
 use svinit::log::{self, Level};
 use svinit::mode::{self, Mode};
 use svinit::runtime::{Options, Runtime};
-use svinit::{error, info};
+use svinit::{debug, error, info};
 
 const USAGE: &str = "\
-usage: svinit [-c PATH] [-s SOCKET] [--system | --container] [-v | -q]
+usage: svinit [-c PATH] [-s SOCKET] [--system | --container] [-v | -q] [-- COMMAND [ARG...]]
        svinit --check [-c PATH]
        svinit --version | --help
 
@@ -23,6 +23,9 @@ usage: svinit [-c PATH] [-s SOCKET] [--system | --container] [-v | -q]
   -v, --verbose       also log debug events (reaped orphans, signals)
   -q, --quiet         log only warnings and errors
       --check         validate the config, print the start plan, exit 0 or 1
+  -- COMMAND ARG...   the main command (like tini/dumb-init): started once the
+                      units are up, signals forwarded to it, its exit status
+                      is svinit's; with no config at PATH it runs alone
 ";
 
 struct Cli {
@@ -31,6 +34,7 @@ struct Cli {
     mode: Option<Mode>,
     level: Level,
     check: bool,
+    main_command: Option<Vec<String>>,
 }
 
 enum Parsed {
@@ -45,6 +49,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Parsed, String> {
         mode: None,
         level: Level::Info,
         check: false,
+        main_command: None,
     };
     let mut args = args.peekable();
     while let Some(arg) = args.next() {
@@ -69,7 +74,13 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Parsed, String> {
                 println!("svinit {}", env!("CARGO_PKG_VERSION"));
                 return Ok(Parsed::Exit(0));
             }
-            "--" => return Err("a main command (`-- COMMAND`) is not supported yet".into()),
+            "--" => {
+                let command: Vec<String> = args.by_ref().collect();
+                if command.is_empty() {
+                    return Err("`--` must be followed by a command".into());
+                }
+                cli.main_command = Some(command);
+            }
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
@@ -98,7 +109,14 @@ fn main() -> ExitCode {
     {
         error!("", "cannot become a child subreaper: {err}");
     }
-    let config = match config::load_path(&config_path) {
+    // `svinit -- COMMAND` with no config at all: a drop-in for `tini --`.
+    let run_alone = cli.main_command.is_some() && !config_path.exists();
+    let loaded = if run_alone {
+        Ok(config::Config::default())
+    } else {
+        config::load_path(&config_path)
+    };
+    let config = match loaded {
         Ok(config) => config,
         Err(diagnostics) => {
             eprintln!("{}", diagnostics.render(false));
@@ -106,17 +124,26 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    info!(
-        "",
-        "starting in {mode} mode, {} services from {}",
-        config.services.len(),
-        config_path.display()
-    );
+    if run_alone {
+        debug!(
+            "",
+            "starting in {mode} mode with no config ({} does not exist)",
+            config_path.display()
+        );
+    } else {
+        info!(
+            "",
+            "starting in {mode} mode, {} services from {}",
+            config.services.len(),
+            config_path.display()
+        );
+    }
     let options = Options {
         mode,
         config_path,
         socket_path,
         socket_is_default,
+        main_command: cli.main_command,
     };
     let runtime = match Runtime::new(options, config) {
         Ok(runtime) => runtime,
@@ -126,6 +153,10 @@ fn main() -> ExitCode {
         }
     };
     let code = runtime.run();
-    info!("", "exiting with status {code}");
+    if run_alone {
+        debug!("", "exiting with status {code}");
+    } else {
+        info!("", "exiting with status {code}");
+    }
     ExitCode::from(code.clamp(0, 255) as u8)
 }

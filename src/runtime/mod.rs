@@ -5,7 +5,11 @@
 
 mod config_diff;
 pub mod control;
+mod forking;
+mod main_command;
 pub mod output;
+mod proc_stat;
+mod readiness;
 mod reaper;
 mod requests;
 mod signals;
@@ -33,7 +37,9 @@ use crate::supervisor::{
 };
 use crate::{debug, error, info, warn};
 
+use self::main_command::MainProcess;
 use self::output::Output;
+use self::readiness::{READY_PIPE_BASE, Readiness};
 use self::reaper::Reaped;
 use self::slab::Slab;
 
@@ -53,6 +59,8 @@ pub struct Options {
     pub socket_path: PathBuf,
     /// `socket_path` is the default one, whose directory is svinit's own.
     pub socket_is_default: bool,
+    /// `svinit -- COMMAND ARGS`: argv of the main command.
+    pub main_command: Option<Vec<String>>,
 }
 
 /// A child between fork and exec: its status pipe tells which step failed,
@@ -78,6 +86,8 @@ pub struct Runtime {
     /// Services' stdout/stderr pipes, transcripts and ring buffers.
     output: Output,
     log_followers: Vec<requests::LogFollower>,
+    readiness: Readiness,
+    main: Option<MainProcess>,
     options: Options,
 }
 
@@ -97,7 +107,13 @@ impl Runtime {
         )?;
         let control = open_control_socket(&poll, &options, &config.control)?;
         let now = Instant::now();
-        let supervisor = Supervisor::new(config, now, random_seed());
+        let mut supervisor = Supervisor::new(config, now, random_seed());
+        let main = options.main_command.clone().map(MainProcess::new);
+        if main.is_some() {
+            supervisor.set_main_command();
+        }
+        // System mode never exits: a critical service is only reported.
+        supervisor.set_exit_on_critical(options.mode != Mode::System);
         let default_directory = (options.mode == Mode::System).then(|| PathBuf::from("/"));
         let spawn_context = SpawnContext::from_process(default_directory);
         Ok(Runtime {
@@ -110,6 +126,8 @@ impl Runtime {
             control,
             output: Output::new(),
             log_followers: Vec::new(),
+            readiness: Readiness::new(),
+            main,
             options,
         })
     }
@@ -142,6 +160,10 @@ impl Runtime {
                 match event.token() {
                     SIGNALS => self.on_signals(),
                     token if Output::owns(token) => self.output.readable(token),
+                    readiness::NOTIFY => self.on_notify(),
+                    Token(token) if token >= READY_PIPE_BASE => {
+                        self.on_ready_pipe(token - READY_PIPE_BASE)
+                    }
                     Token(token) if token >= EXEC_WATCH_BASE => {
                         self.on_exec_status(token - EXEC_WATCH_BASE)
                     }
@@ -192,6 +214,11 @@ impl Runtime {
                     self.output.finish();
                     return Some(code);
                 }
+                Action::StartMain => self.start_main(),
+                Action::ReadPidFile { service } => self.read_pid_file(service),
+                Action::CriticalEnded { service, exit_code } => {
+                    self.critical_ended(service, exit_code)
+                }
             }
         }
         None
@@ -201,14 +228,25 @@ impl Runtime {
         let now = Instant::now();
         let config = self.supervisor.service_config(service);
         self.output.prepare(self.poll.registry(), service, config);
-        let started = spawn::prepare(config, &self.spawn_context).and_then(|plan| {
+        if let Some(path) = &config.pid_file {
+            forking::remove_stale(&config.name, path);
+        }
+        let registry = self.poll.registry();
+        let started = spawn::prepare(config, &self.spawn_context).and_then(|mut plan| {
+            let ready = self.readiness.prepare(registry, config)?;
+            if let Some(socket) = &ready.notify_socket {
+                plan.set_env("NOTIFY_SOCKET", socket)?;
+            }
             let stdio = self.output.stdio(service);
-            let io = spawn::ChildIo {
+            let mut io = spawn::ChildIo {
                 stdout: stdio,
                 stderr: stdio,
                 ..spawn::ChildIo::default()
             };
-            spawn::execute(&plan, &io).map(|child| (plan, child))
+            io.extra_fds.extend(ready.child_fd());
+            let child = spawn::execute(&plan, &io)?;
+            self.readiness.spawned(registry, service, child.pid, ready);
+            Ok((plan, child))
         });
         match started {
             Ok((plan, child)) => {
@@ -292,6 +330,7 @@ impl Runtime {
         while let Some(signal) = self.signals.next() {
             match Signal::try_from(signal) {
                 Ok(Signal::SIGCHLD) => self.reap_all(),
+                Ok(_) if self.main.is_some() && signal != libc::SIGPIPE => self.signal_main(signal),
                 Ok(Signal::SIGTERM | Signal::SIGINT) => {
                     if !self.supervisor.is_shutting_down() {
                         info!("", "received SIG{}, shutting down", signal_label(signal));
@@ -332,6 +371,10 @@ impl Runtime {
         // Its last output comes before the log line about its exit.
         if let Some(service) = self.supervisor.service_of_pid(pid) {
             self.output.process_exited(service);
+        }
+        self.readiness.forget_pid(self.poll.registry(), pid);
+        if self.main_reaped(pid, status) {
+            return;
         }
         if let Some(slot) = self.exec_watch_by_pid.get(&pid).copied()
             && let Some(mut watch) = self.forget_exec_watch(slot)
@@ -452,7 +495,11 @@ fn send_signal(pid: i32, signal: i32, group: bool) {
         return;
     }
     let target = if group { -pid } else { pid };
-    let _ = kill(Pid::from_raw(target), signal);
+    // A process that is not a group leader (a forking daemon that did not
+    // setsid) has no group of its pid: it still gets the signal.
+    if kill(Pid::from_raw(target), signal) == Err(nix::errno::Errno::ESRCH) && group {
+        let _ = kill(Pid::from_raw(pid), signal);
+    }
 }
 
 fn signal_label(signal: i32) -> String {

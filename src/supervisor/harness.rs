@@ -41,6 +41,10 @@ pub struct Harness {
     pub obey_signals: bool,
     /// Processes that ignore everything but SIGKILL.
     stubborn: Vec<String>,
+    /// The fake main command's pid, once `StartMain` was answered.
+    pub main_pid: Option<i32>,
+    /// The main command ignores SIGTERM (only SIGKILL ends it).
+    pub main_stubborn: bool,
 }
 
 pub fn service(name: &str) -> ServiceConfig {
@@ -85,6 +89,8 @@ impl Harness {
             next_pid: 100,
             obey_signals: true,
             stubborn: Vec::new(),
+            main_pid: None,
+            main_stubborn: false,
         }
     }
 
@@ -140,7 +146,17 @@ impl Harness {
             match action {
                 Action::Spawn { service } => self.answer_spawn(service),
                 Action::Signal { pid, signal, .. } => self.deliver(pid, signal),
-                Action::SweepOrphans { .. } | Action::StateChanged(_) | Action::Exit { .. } => {}
+                Action::StartMain => {
+                    let pid = self.next_pid;
+                    self.next_pid += 1;
+                    self.main_pid = Some(pid);
+                    self.sup.handle_event(self.now, Event::MainSpawned { pid });
+                }
+                Action::SweepOrphans { .. }
+                | Action::StateChanged(_)
+                | Action::Exit { .. }
+                | Action::ReadPidFile { .. }
+                | Action::CriticalEnded { .. } => {}
             }
         }
     }
@@ -179,6 +195,16 @@ impl Harness {
     }
 
     fn deliver(&mut self, pid: i32, signal: i32) {
+        if self.main_pid == Some(pid) {
+            let ignores = self.main_stubborn && signal != libc::SIGKILL;
+            if self.obey_signals && !ignores {
+                self.main_exit(ExitStatus::Signaled {
+                    signal,
+                    core: false,
+                });
+            }
+            return;
+        }
         let Some(name) = self.procs.get(&pid) else {
             return;
         };
@@ -192,6 +218,29 @@ impl Harness {
             self.sup
                 .handle_event(self.now, Event::Exited { pid, status });
         }
+    }
+
+    /// The fake main command exits with `status`.
+    pub fn main_exit(&mut self, status: ExitStatus) {
+        if let Some(pid) = self.main_pid.take() {
+            self.sup
+                .handle_event(self.now, Event::Exited { pid, status });
+        }
+    }
+
+    /// The `Exit` code emitted, if any.
+    pub fn exit_code(&self) -> Option<i32> {
+        self.log.iter().find_map(|(_, action)| match action {
+            Action::Exit { code } => Some(*code),
+            _ => None,
+        })
+    }
+
+    /// Whether `StartMain` was emitted.
+    pub fn main_started(&self) -> bool {
+        self.log
+            .iter()
+            .any(|(_, action)| *action == Action::StartMain)
     }
 
     pub fn event(&mut self, event: Event) {
