@@ -120,6 +120,9 @@ impl Init {
                     "-v".into(),
                     "-c".into(),
                     config.display().to_string(),
+                    // Its own socket: tests run in parallel, on one /run.
+                    "-s".into(),
+                    dir.path().join("control.sock").display().to_string(),
                 ]
             }
             Init::Tini => vec![which("tini")?, "--".into()],
