@@ -13,5 +13,6 @@ pub mod mode;
 pub mod runtime;
 pub mod spawn;
 pub mod supervisor;
+pub mod system;
 pub mod transcript;
 pub mod users;

@@ -9,6 +9,7 @@ use svinit::control;
 use svinit::log::{self, Level};
 use svinit::mode::{self, Mode};
 use svinit::runtime::{Options, Runtime};
+use svinit::system;
 use svinit::{debug, error, info};
 
 const USAGE: &str = "\
@@ -104,6 +105,9 @@ fn main() -> ExitCode {
     let socket_path = control::socket_path(cli.socket);
     let socket_is_default = socket_path == control::default_socket_path();
     let mode = cli.mode.unwrap_or_else(mode::detect);
+    if mode == Mode::System {
+        system::early_boot();
+    }
     if mode == Mode::User
         && let Err(err) = nix::sys::prctl::set_child_subreaper(true)
     {
@@ -121,7 +125,10 @@ fn main() -> ExitCode {
         Err(diagnostics) => {
             eprintln!("{}", diagnostics.render(false));
             error!("", "invalid config at {}", config_path.display());
-            return ExitCode::from(1);
+            if mode != Mode::System {
+                return ExitCode::from(1);
+            }
+            system::emergency_boot_config()
         }
     };
     if run_alone {
@@ -145,6 +152,9 @@ fn main() -> ExitCode {
         socket_is_default,
         main_command: cli.main_command,
     };
+    if mode == Mode::System {
+        system::run_forever(options, config);
+    }
     let runtime = match Runtime::new(options, config) {
         Ok(runtime) => runtime,
         Err(err) => {

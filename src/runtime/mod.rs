@@ -14,6 +14,7 @@ mod reaper;
 mod requests;
 mod signals;
 mod slab;
+mod system;
 
 use std::collections::HashMap;
 use std::io;
@@ -52,6 +53,7 @@ const CONTROL_CLIENT_BASE: usize = 1 << 16;
 const EXEC_WATCH_BASE: usize = 1 << 20;
 
 /// What svinit was started with, as far as the loop cares.
+#[derive(Debug, Clone)]
 pub struct Options {
     pub mode: Mode,
     pub config_path: PathBuf,
@@ -114,6 +116,7 @@ impl Runtime {
         }
         // System mode never exits: a critical service is only reported.
         supervisor.set_exit_on_critical(options.mode != Mode::System);
+        supervisor.set_system(options.mode == Mode::System);
         let default_directory = (options.mode == Mode::System).then(|| PathBuf::from("/"));
         let spawn_context = SpawnContext::from_process(default_directory);
         Ok(Runtime {
@@ -137,9 +140,40 @@ impl Runtime {
     pub fn run(mut self) -> i32 {
         self.supervisor.boot(Instant::now());
         let mut events = Events::with_capacity(256);
+        let mut panics = 0u32;
         loop {
+            if self.options.mode != Mode::System {
+                if let Some(code) = self.iterate(&mut events) {
+                    return code;
+                }
+                continue;
+            }
+            // System mode never dies: a panic (already logged by the hook)
+            // abandons this iteration only.
+            let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.iterate(&mut events)
+            }));
+            match step {
+                Ok(Some(code)) => return code,
+                Ok(None) => panics = 0,
+                Err(_) => {
+                    panics = panics.saturating_add(1);
+                    error!("", "loop iteration abandoned after an internal error");
+                    if panics > 3 {
+                        // Do not spin if the same panic repeats.
+                        std::thread::sleep(Duration::from_secs(1));
+                    }
+                }
+            }
+        }
+    }
+
+    /// One turn of the loop: execute the supervisor's actions, sleep until
+    /// an event or the next deadline, handle what woke us.
+    fn iterate(&mut self, events: &mut Events) -> Option<i32> {
+        {
             if let Some(code) = self.execute_actions() {
-                return code;
+                return Some(code);
             }
             let client_deadline = self.control.as_ref().and_then(|c| c.next_deadline());
             let timeout = [
@@ -151,7 +185,7 @@ impl Runtime {
             .flatten()
             .min()
             .map(|deadline| deadline.saturating_duration_since(Instant::now()));
-            if let Err(err) = self.poll.poll(&mut events, timeout)
+            if let Err(err) = self.poll.poll(events, timeout)
                 && err.kind() != io::ErrorKind::Interrupted
             {
                 error!("", "poll failed: {err}");
@@ -186,6 +220,7 @@ impl Runtime {
                 control.handle_timeout(now);
             }
         }
+        None
     }
 
     fn execute_actions(&mut self) -> Option<i32> {
@@ -210,10 +245,14 @@ impl Runtime {
                         self.output.forget(self.poll.registry(), transition.service);
                     }
                 }
+                Action::Exit { .. } if self.options.mode == Mode::System => {
+                    self.power_off(crate::supervisor::PowerKind::Poweroff)
+                }
                 Action::Exit { code } => {
                     self.output.finish();
                     return Some(code);
                 }
+                Action::Power { kind } => self.power_off(kind),
                 Action::StartMain => self.start_main(),
                 Action::ReadPidFile { service } => self.read_pid_file(service),
                 Action::CriticalEnded { service, exit_code } => {
@@ -331,6 +370,16 @@ impl Runtime {
             match Signal::try_from(signal) {
                 Ok(Signal::SIGCHLD) => self.reap_all(),
                 Ok(_) if self.main.is_some() && signal != libc::SIGPIPE => self.signal_main(signal),
+                Ok(_) if self.options.mode == Mode::System => {
+                    match crate::supervisor::PowerKind::from_signal(signal) {
+                        Some(kind) => {
+                            let from = format!("SIG{}", signal_label(signal));
+                            self.request_power(kind, &from)
+                        }
+                        None if signal == libc::SIGHUP => self.reload(),
+                        None => debug!("", "ignored signal {}", signal_label(signal)),
+                    }
+                }
                 Ok(Signal::SIGTERM | Signal::SIGINT) => {
                     if !self.supervisor.is_shutting_down() {
                         info!("", "received SIG{}, shutting down", signal_label(signal));
@@ -402,6 +451,9 @@ impl Runtime {
     }
 
     fn sweep_orphans(&mut self, signal: i32, log_survivors: bool) {
+        if self.options.mode == Mode::System {
+            return self.sweep_everyone(signal, log_survivors);
+        }
         for (pid, command) in reaper::children_of_self() {
             if log_survivors {
                 warn!(

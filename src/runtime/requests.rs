@@ -16,7 +16,7 @@ use crate::control::{
     round_millis, round_unix_millis,
 };
 use crate::mode::Mode;
-use crate::supervisor::{ServiceId, StateKind};
+use crate::supervisor::{PowerKind, ServiceId, StateKind};
 use crate::{error, info};
 
 use super::Runtime;
@@ -127,7 +127,8 @@ impl Runtime {
             Request::Tree { name } => self.tree(name.as_deref()).into(),
             Request::Blame => Answer::Reply(self.blame()),
             Request::Poweroff | Request::Reboot | Request::Halt => {
-                self.power(incoming.request.command()).into()
+                let peer = format!("uid {} pid {}", incoming.peer.uid, incoming.peer.pid);
+                self.power(&incoming.request, &peer).into()
             }
             // Served by the control server itself from its ring.
             Request::Events { .. } => Answer::Reply(Reply::failure(
@@ -432,9 +433,10 @@ impl Runtime {
         Reply::ok(entries)
     }
 
-    /// poweroff/reboot/halt: only an init of a booted system may; system
-    /// mode's shutdown is not implemented yet either.
-    fn power(&self, command: &str) -> Result<Reply, ProtocolError> {
+    /// poweroff/reboot/halt: only an init of a booted system may. The
+    /// reply goes out before the services stop.
+    fn power(&mut self, request: &Request, peer: &str) -> Result<Reply, ProtocolError> {
+        let command = request.command();
         if self.options.mode != Mode::System {
             return Err(ProtocolError::new(
                 ErrorKind::NotSupported,
@@ -444,10 +446,13 @@ impl Runtime {
                 ),
             ));
         }
-        Err(ProtocolError::new(
-            ErrorKind::NotAvailable,
-            format!("{command}: system-mode shutdown is not implemented yet"),
-        ))
+        let kind = match request {
+            Request::Reboot => PowerKind::Reboot,
+            Request::Halt => PowerKind::Halt,
+            _ => PowerKind::Poweroff,
+        };
+        self.request_power(kind, &format!("svctl {command} ({peer})"));
+        Ok(Reply::ok(serde_json::Value::Null))
     }
 }
 

@@ -155,6 +155,7 @@ impl Harness {
                 Action::SweepOrphans { .. }
                 | Action::StateChanged(_)
                 | Action::Exit { .. }
+                | Action::Power { .. }
                 | Action::ReadPidFile { .. }
                 | Action::CriticalEnded { .. } => {}
             }
@@ -226,6 +227,14 @@ impl Harness {
             self.sup
                 .handle_event(self.now, Event::Exited { pid, status });
         }
+    }
+
+    /// The `Power` kind emitted (system mode), if any.
+    pub fn power(&self) -> Option<PowerKind> {
+        self.log.iter().find_map(|(_, action)| match action {
+            Action::Power { kind } => Some(*kind),
+            _ => None,
+        })
     }
 
     /// The `Exit` code emitted, if any.

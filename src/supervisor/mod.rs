@@ -88,6 +88,8 @@ mod entry_tests;
 #[cfg(test)]
 mod harness;
 #[cfg(test)]
+mod system_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -133,6 +135,10 @@ pub struct Supervisor {
     /// A `critical` service ending for good shuts svinit down (container
     /// and user mode); `false` in system mode, where it is only reported.
     exit_on_critical: bool,
+    /// System mode: the shutdown ends with `Action::Power`, never `Exit`.
+    system: bool,
+    /// What the system shutdown ends with; poweroff unless asked otherwise.
+    power: Option<PowerKind>,
     created_at: Instant,
     /// Answer to `service_config` for an id that names nothing.
     placeholder: ServiceConfig,
@@ -188,6 +194,8 @@ impl Supervisor {
             main: MainCommand::Absent,
             boot_scan: 0,
             exit_on_critical: true,
+            system: false,
+            power: None,
             created_at: now,
             placeholder: ServiceConfig::new("", Command::Exec(Vec::new())),
             #[cfg(test)]
@@ -224,6 +232,17 @@ impl Supervisor {
     /// or is only reported (`Action::CriticalEnded`; system mode).
     pub fn set_exit_on_critical(&mut self, exit: bool) {
         self.exit_on_critical = exit;
+    }
+
+    /// System mode: svinit never exits; a finished shutdown asks for
+    /// `reboot(2)` (`Action::Power`) instead of `Action::Exit`.
+    pub fn set_system(&mut self, system: bool) {
+        self.system = system;
+    }
+
+    /// The system shutdown asked for, if any.
+    pub fn power(&self) -> Option<PowerKind> {
+        self.power
     }
 
     /// A signal svinit received while it has a main command (TERM, INT,
@@ -324,10 +343,16 @@ impl Supervisor {
             },
             Event::NoChildren => {
                 if let Some(ShutdownStep::Act(action)) = self.with_shutdown(|s| s.no_children()) {
-                    self.actions.push_back(action);
+                    self.push_shutdown_action(action);
                 }
             }
             Event::Shutdown { exit_code } => self.begin_shutdown(exit_code, now),
+            Event::Power { kind } => {
+                if self.power.is_none() {
+                    self.power = Some(kind);
+                }
+                self.begin_shutdown(0, now);
+            }
         }
         self.drain(now);
     }
@@ -373,12 +398,24 @@ impl Supervisor {
                             self.step(now, id, Input::KillNow, None);
                         }
                     }
-                    Some(ShutdownStep::Act(action)) => self.actions.push_back(action),
+                    Some(ShutdownStep::Act(action)) => self.push_shutdown_action(action),
                     Some(ShutdownStep::Nothing) | None => {}
                 },
             }
             self.drain(now);
         }
+    }
+
+    /// In system mode the end of a shutdown is `reboot(2)`, not an exit:
+    /// poweroff unless a reboot or halt was asked for.
+    fn push_shutdown_action(&mut self, action: Action) {
+        let action = match action {
+            Action::Exit { .. } if self.system => Action::Power {
+                kind: *self.power.get_or_insert(PowerKind::Poweroff),
+            },
+            other => other,
+        };
+        self.actions.push_back(action);
     }
 
     pub fn poll_action(&mut self) -> Option<Action> {
