@@ -6,6 +6,7 @@
 mod harness;
 
 mod backoff;
+mod boot;
 mod check;
 mod control;
 mod entrypoint;

@@ -7,7 +7,8 @@
 #     ok        units/embedded + integration/boot/units: boots, reports,
 #               powers off with `svctl poweroff`
 #     broken    an invalid config: the emergency shell on ttyS0 gets
-#               `echo EMERGENCY-OK; svctl status; svctl poweroff` on stdin
+#               commands on stdin: status, fix the config + `svctl reload`,
+#               then (in the console shell of the real units) poweroff
 #     busybox   busybox init with an inittab starting 3 shell services
 #     svinit3   svinit with the same 3 shell services (the benchmark pair)
 #
@@ -112,14 +113,26 @@ if [ "$scenario" = broken ]; then
     timeout "$timeout_s" "${qemu[@]}" < "$out/stdin" > "$out/console.log" 2>&1 &
     qpid=$!
     exec 3> "$out/stdin"
-    for _ in $(seq 1 $((timeout_s * 5))); do
-        grep -q "emergency-shell: up" "$out/console.log" 2>/dev/null && break
-        sleep 0.2
-    done
-    sleep 1
-    printf 'echo EMERGENCY-$((40+2))-OK; svctl status\r' >&3
-    sleep 2
-    printf 'svctl poweroff\r' >&3
+    # Waits until the console shows $1 (svinit's own log lines).
+    await() {
+        for _ in $(seq 1 $((timeout_s * 5))); do
+            grep -aq "$1" "$out/console.log" 2>/dev/null && return 0
+            sleep 0.2
+        done
+        return 1
+    }
+    # The emergency shell answers; the config is fixed and reloaded; the
+    # real units come up (a shell on ttyS0 again), which powers off.
+    if await "emergency-shell: up"; then
+        sleep 1
+        printf 'echo EMERGENCY-$((40+2))-OK; svctl status\r' >&3
+        await "EMERGENCY-42-OK" && sleep 1
+        printf 'rm /etc/svinit/50-broken.kdl; svctl reload\r' >&3
+        if await "svinit: klogd: up" && await "svinit: console: up"; then
+            sleep 1
+            printf 'echo FIXED-$((1+1))-OK; svctl status; svctl poweroff\r' >&3
+        fi
+    fi
     set +e
     wait "$qpid"
     status=$?
