@@ -230,6 +230,7 @@ pub fn emergency_shell_unit(tty: &str) -> Option<Config> {
          \x20   restart \"always\"\n\
          \x20   forever #true\n\
          \x20   backoff-limit \"2s\"\n\
+         \x20   stop-signal \"HUP\"\n\
          \x20   stop-timeout \"2s\"\n\
          }}\n"
     );

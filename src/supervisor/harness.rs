@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use crate::config::{Command, Config, ServiceConfig};
 
 use super::{
-    Action, Event, ExitStatus, ServiceId, ServiceStatus, SpawnFailure, SpawnStage, StateKind,
-    Supervisor, Transition,
+    Action, Event, ExitStatus, PowerKind, ServiceId, ServiceStatus, SpawnFailure, SpawnStage,
+    StateKind, Supervisor, Transition,
 };
 
 /// How the fake process layer answers `Action::Spawn` for a service.
