@@ -28,6 +28,7 @@ use nix::unistd::Pid;
 
 use crate::config;
 use crate::control::WallClock;
+use crate::detach::{Detached, Summary};
 use crate::log::{self, Level};
 use crate::mode::Mode;
 use crate::spawn::{self, ExecStatus, SpawnContext};
@@ -61,6 +62,9 @@ pub struct Options {
     pub socket_is_default: bool,
     /// `svinit -- COMMAND ARGS`: argv of the main command.
     pub main_command: Option<Vec<String>>,
+    /// Services that are not in the config files (`svinit --detach --
+    /// COMMAND`): added again at each reload.
+    pub extra_services: Vec<config::ServiceConfig>,
 }
 
 /// A child between fork and exec: its status pipe tells which step failed,
@@ -88,6 +92,8 @@ pub struct Runtime {
     log_followers: Vec<requests::LogFollower>,
     readiness: Readiness,
     main: Option<MainProcess>,
+    /// `svinit --detach`: the foreground process waiting for the boot.
+    detached: Option<Detached>,
     options: Options,
 }
 
@@ -128,8 +134,30 @@ impl Runtime {
             log_followers: Vec::new(),
             readiness: Readiness::new(),
             main,
+            detached: None,
             options,
         })
+    }
+
+    /// `svinit --detach`: tell `detached` how the boot went, once it has
+    /// settled (or that svinit exits before). Call before `run`.
+    pub fn report_boot_to(&mut self, detached: Detached) {
+        self.supervisor.report_boot_settled();
+        self.detached = Some(detached);
+    }
+
+    /// `Action::BootSettled`: the one line `svinit --detach` prints.
+    fn boot_settled(&mut self) {
+        let Some(detached) = self.detached.as_mut() else {
+            return;
+        };
+        let mut summary = Summary::default();
+        for id in self.supervisor.ids() {
+            let status = self.supervisor.status(id);
+            summary.add(&status.name, status.state, status.reason.as_ref());
+        }
+        detached.settled(&summary);
+        self.detached = None;
     }
 
     /// Boots the configured services and runs until the supervisor says
@@ -211,10 +239,16 @@ impl Runtime {
                     }
                 }
                 Action::Exit { code } => {
+                    if let Some(mut detached) = self.detached.take() {
+                        detached.failed(&format!(
+                            "svinit: exited with status {code} before its services were started"
+                        ));
+                    }
                     self.output.finish();
                     return Some(code);
                 }
                 Action::StartMain => self.start_main(),
+                Action::BootSettled => self.boot_settled(),
                 Action::ReadPidFile { service } => self.read_pid_file(service),
                 Action::CriticalEnded { service, exit_code } => {
                     self.critical_ended(service, exit_code)
