@@ -78,7 +78,10 @@ pub fn log_path(log: Option<PathBuf>, verbose: bool, socket: &Path) -> Option<Pa
 /// Forks into the background. The log file is opened first, so a bad path
 /// is reported in the foreground.
 pub fn detach(log: Option<&Path>) -> io::Result<Fork> {
-    let devnull = OpenOptions::new().read(true).write(true).open("/dev/null")?;
+    let devnull = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")?;
     let output: File = match log {
         Some(path) => OpenOptions::new()
             .create(true)
@@ -183,7 +186,11 @@ impl Summary {
                     None => name.clone(),
                 })
                 .collect();
-            counts.push(format!("{} failed: {}", self.failed.len(), names.join(", ")));
+            counts.push(format!(
+                "{} failed: {}",
+                self.failed.len(),
+                names.join(", ")
+            ));
         }
         if counts.is_empty() {
             counts.push("no services".to_string());
@@ -248,7 +255,9 @@ mod tests {
         summary.add("web", StateKind::Failed, Some(&failure));
         let line = summary.line(7);
         assert!(
-            line.starts_with("svinit: started in the background (pid 7): 2 up, 1 done, 1 failed: web ("),
+            line.starts_with(
+                "svinit: started in the background (pid 7): 2 up, 1 done, 1 failed: web ("
+            ),
             "{line}"
         );
         assert_eq!(

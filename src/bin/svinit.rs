@@ -136,8 +136,7 @@ fn main() -> ExitCode {
     };
     let main_command = if cli.detach { None } else { cli.main_command };
     // `svinit -- COMMAND` with no config at all: a drop-in for `tini --`.
-    let run_alone =
-        (main_command.is_some() || !extra_services.is_empty()) && !config_path.exists();
+    let run_alone = (main_command.is_some() || !extra_services.is_empty()) && !config_path.exists();
     let loaded = if run_alone {
         Ok(config::Config::default())
     } else {

@@ -14,6 +14,7 @@ mod reaper;
 mod requests;
 mod signals;
 mod slab;
+mod syslog;
 
 use std::collections::HashMap;
 use std::io;
@@ -271,10 +272,9 @@ impl Runtime {
             if let Some(socket) = &ready.notify_socket {
                 plan.set_env("NOTIFY_SOCKET", socket)?;
             }
-            let stdio = self.output.stdio(service);
             let mut io = spawn::ChildIo {
-                stdout: stdio,
-                stderr: stdio,
+                stdout: self.output.stdio(service),
+                stderr: self.output.stderr(service),
                 ..spawn::ChildIo::default()
             };
             io.extra_fds.extend(ready.child_fd());
@@ -285,6 +285,7 @@ impl Runtime {
         match started {
             Ok((plan, child)) => {
                 let pid = child.pid;
+                self.output.spawned(service, pid);
                 let slot = self.exec_watches.insert(ExecWatch {
                     service,
                     pid,

@@ -96,8 +96,8 @@ fn boot_settled_is_reported_once_without_a_main_command() {
     db.ready_fd = Some(3);
     let mut flaky = service("flaky");
     flaky.backoff_limit = secs(2);
-    let mut h = Harness::new(config(vec![db, flaky]))
-        .with("flaky", Behaviour::FailSpawn(exec_failure()));
+    let mut h =
+        Harness::new(config(vec![db, flaky])).with("flaky", Behaviour::FailSpawn(exec_failure()));
     h.sup.report_boot_settled();
     let mut h = h.booted();
     assert_eq!(h.boot_settled_count(), 0, "db is starting");
