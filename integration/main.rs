@@ -8,6 +8,7 @@ mod harness;
 mod backoff;
 mod check;
 mod control;
+mod detach;
 mod entrypoint;
 mod main_command;
 mod options;
