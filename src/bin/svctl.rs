@@ -297,24 +297,13 @@ fn parse_command(verb: &str, args: Vec<String>) -> Result<Command, String> {
             }
         }
         "start" | "stop" | "restart" => {
-            let (flags, names) = split_flags(
-                verb,
-                args,
-                &["--no-wait", "--timeout", "-t"],
-                &["--timeout", "-t"],
-            )?;
-            if flags.contains_key("--help") {
+            let Some((wait, timeout, names)) = wait_flags(verb, args)? else {
                 return Ok(Command::Help);
-            }
+            };
             if names.is_empty() {
                 return Err(format!("{verb}: name at least one service"));
             }
-            let timeout = match flag_value(&flags, &["--timeout", "-t"]) {
-                Some(text) => parse_duration(&text).ok_or_else(|| {
-                    format!("{verb}: bad duration `{text}` (e.g. 30s, 500ms, 2m)")
-                })?,
-                None => DEFAULT_WAIT,
-            };
+            let timeout = timeout.unwrap_or(DEFAULT_WAIT);
             let verb = match verb {
                 "start" => Verb::Start,
                 "stop" => Verb::Stop,
@@ -323,7 +312,7 @@ fn parse_command(verb: &str, args: Vec<String>) -> Result<Command, String> {
             Command::Change {
                 verb,
                 names,
-                wait: !flags.contains_key("--no-wait"),
+                wait,
                 timeout,
             }
         }
@@ -439,31 +428,43 @@ fn parse_command(verb: &str, args: Vec<String>) -> Result<Command, String> {
             }
         }
         "shutdown" => {
-            let (flags, words) = split_flags(
-                verb,
-                args,
-                &["--no-wait", "--timeout", "-t"],
-                &["--timeout", "-t"],
-            )?;
-            if flags.contains_key("--help") {
+            let Some((wait, timeout, words)) = wait_flags(verb, args)? else {
                 return Ok(Command::Help);
-            }
-            no_words(verb, &words)?;
-            let timeout = match flag_value(&flags, &["--timeout", "-t"]) {
-                Some(text) => Some(parse_duration(&text).ok_or_else(|| {
-                    format!("{verb}: bad duration `{text}` (e.g. 30s, 500ms, 2m)")
-                })?),
-                None => None,
             };
-            Command::Shutdown {
-                wait: !flags.contains_key("--no-wait"),
-                timeout,
-            }
+            no_words(verb, &words)?;
+            Command::Shutdown { wait, timeout }
         }
         "help" => Command::Help,
         other => return Err(format!("unknown command `{other}`")),
     };
     Ok(command)
+}
+
+/// `[--no-wait] [--timeout|-t DUR] WORDS…`: whether to wait, the timeout
+/// and the words; `None` for `--help`.
+type WaitFlags = (bool, Option<Duration>, Vec<String>);
+
+fn wait_flags(verb: &str, args: Vec<String>) -> Result<Option<WaitFlags>, String> {
+    let (flags, words) = split_flags(
+        verb,
+        args,
+        &["--no-wait", "--timeout", "-t"],
+        &["--timeout", "-t"],
+    )?;
+    if flags.contains_key("--help") {
+        return Ok(None);
+    }
+    let text = ["--timeout", "-t"]
+        .iter()
+        .find_map(|name| flags.get(*name).cloned().flatten());
+    let timeout = match text {
+        Some(text) => Some(
+            parse_duration(&text)
+                .ok_or_else(|| format!("{verb}: bad duration `{text}` (e.g. 30s, 500ms, 2m)"))?,
+        ),
+        None => None,
+    };
+    Ok(Some((!flags.contains_key("--no-wait"), timeout, words)))
 }
 
 fn no_words(command: &str, words: &[String]) -> Result<(), String> {

@@ -647,95 +647,101 @@ fn deliver(
     now: Instant,
     shared: &mut Shared,
 ) {
-    let ServicePipe {
-        name,
-        lines,
-        err,
-        pid,
-        ring,
-        sink,
-        ..
-    } = pipe;
+    let (mut to, out, err) = Emitter::split(pipe, now);
     let lines = match (stream, err) {
-        (Stream::Stderr, Some(err)) => &mut err.lines,
-        _ => lines,
+        (Stream::Stderr, Some(err)) => err,
+        _ => out,
     };
-    let by_line = matches!(sink, Sink::Syslog);
-    if !by_line {
-        ring.push(chunk);
+    if !to.by_line {
+        to.ring.push(chunk);
     }
-    let wall = SystemTime::now();
-    lines.push(chunk, now, &mut |piece| {
-        if by_line {
-            ring.push(piece_bytes(piece));
-        }
-        write_piece(sink, name, *pid, stream, piece, wall, now, shared)
-    });
+    lines.push(chunk, now, &mut |piece| to.emit(stream, piece, shared));
     report_problem(pipe);
+}
+
+/// Passes on `pipe`'s held-back lines (both streams).
+fn flush_pipe(pipe: &mut ServicePipe, shared: &mut Shared) {
+    let (mut to, out, err) = Emitter::split(pipe, Instant::now());
+    out.flush(&mut |piece| to.emit(Stream::Stdout, piece, shared));
+    if let Some(err) = err {
+        err.flush(&mut |piece| to.emit(Stream::Stderr, piece, shared));
+    }
+    report_problem(pipe);
+}
+
+/// Where a service's whole lines go: its sink, and its ring when that
+/// takes lines rather than bytes (syslog).
+struct Emitter<'a> {
+    name: &'a str,
+    pid: Option<i32>,
+    ring: &'a mut RingBuffer,
+    sink: &'a mut Sink,
+    by_line: bool,
+    wall: SystemTime,
+    now: Instant,
+}
+
+impl<'a> Emitter<'a> {
+    /// The emitter and the line buffers of stdout and (syslog) stderr.
+    fn split(
+        pipe: &'a mut ServicePipe,
+        now: Instant,
+    ) -> (Emitter<'a>, &'a mut LineBuffer, Option<&'a mut LineBuffer>) {
+        let ServicePipe {
+            name,
+            lines,
+            err,
+            pid,
+            ring,
+            sink,
+            ..
+        } = pipe;
+        let by_line = matches!(sink, Sink::Syslog);
+        let emitter = Emitter {
+            name,
+            pid: *pid,
+            ring,
+            sink,
+            by_line,
+            wall: SystemTime::now(),
+            now,
+        };
+        (emitter, lines, err.as_mut().map(|err| &mut err.lines))
+    }
+
+    fn emit(&mut self, stream: Stream, piece: Piece<'_>, shared: &mut Shared) {
+        if self.by_line {
+            self.ring.push(piece_bytes(piece));
+        }
+        match self.sink {
+            Sink::Transcript(file) => file.write(piece, self.wall),
+            Sink::Syslog => shared.syslog.send_lines(
+                stream,
+                self.name,
+                self.pid,
+                piece_bytes(piece),
+                self.now,
+                self.wall,
+            ),
+            Sink::Prefix => {
+                let console = &mut shared.console;
+                console.clear();
+                prefix_lines(self.name, piece, console);
+                // svinit's stdout gone or not keeping up: the lines are
+                // still in the ring buffer; the console is not worth
+                // stopping for.
+                let _ = write_lines_whole(std::io::stdout().as_fd(), console);
+                if console.capacity() > 1 << 20 {
+                    *console = Vec::new();
+                }
+            }
+        }
+    }
 }
 
 fn piece_bytes(piece: Piece<'_>) -> &[u8] {
     match piece {
         Piece::Lines(bytes) | Piece::Partial(bytes) => bytes,
-    }
-}
-
-/// Passes on `pipe`'s held-back lines (both streams).
-fn flush_pipe(pipe: &mut ServicePipe, shared: &mut Shared) {
-    let ServicePipe {
-        name,
-        lines,
-        err,
-        pid,
-        ring,
-        sink,
-        ..
-    } = pipe;
-    let wall = SystemTime::now();
-    let now = Instant::now();
-    let by_line = matches!(sink, Sink::Syslog);
-    let mut streams = vec![(Stream::Stdout, lines)];
-    if let Some(err) = err {
-        streams.push((Stream::Stderr, &mut err.lines));
-    }
-    for (stream, lines) in streams {
-        lines.flush(&mut |piece| {
-            if by_line {
-                ring.push(piece_bytes(piece));
-            }
-            write_piece(sink, name, *pid, stream, piece, wall, now, shared)
-        });
-    }
-    report_problem(pipe);
-}
-
-#[allow(clippy::too_many_arguments)]
-fn write_piece(
-    sink: &mut Sink,
-    name: &str,
-    pid: Option<i32>,
-    stream: Stream,
-    piece: Piece<'_>,
-    wall: SystemTime,
-    now: Instant,
-    shared: &mut Shared,
-) {
-    match sink {
-        Sink::Transcript(file) => file.write(piece, wall),
-        Sink::Syslog => shared
-            .syslog
-            .send_lines(stream, name, pid, piece_bytes(piece), now, wall),
-        Sink::Prefix => {
-            let console = &mut shared.console;
-            console.clear();
-            prefix_lines(name, piece, console);
-            // svinit's stdout gone or not keeping up: the lines are still
-            // in the ring buffer; the console is not worth stopping for.
-            let _ = write_lines_whole(std::io::stdout().as_fd(), console);
-            if console.capacity() > 1 << 20 {
-                *console = Vec::new();
-            }
-        }
     }
 }
 
