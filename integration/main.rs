@@ -9,6 +9,7 @@ mod backoff;
 mod boot;
 mod check;
 mod control;
+mod detach;
 mod entrypoint;
 mod main_command;
 mod options;

@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod control;
+pub mod detach;
 pub mod graph;
 pub mod log;
 pub mod mode;

@@ -14,6 +14,7 @@ mod reaper;
 mod requests;
 mod signals;
 mod slab;
+mod syslog;
 mod system;
 
 use std::collections::HashMap;
@@ -29,6 +30,7 @@ use nix::unistd::Pid;
 
 use crate::config;
 use crate::control::WallClock;
+use crate::detach::{Detached, Summary};
 use crate::log::{self, Level};
 use crate::mode::Mode;
 use crate::spawn::{self, ExecStatus, SpawnContext};
@@ -63,6 +65,9 @@ pub struct Options {
     pub socket_is_default: bool,
     /// `svinit -- COMMAND ARGS`: argv of the main command.
     pub main_command: Option<Vec<String>>,
+    /// Services that are not in the config files (`svinit --detach --
+    /// COMMAND`): added again at each reload.
+    pub extra_services: Vec<config::ServiceConfig>,
 }
 
 /// A child between fork and exec: its status pipe tells which step failed,
@@ -90,6 +95,8 @@ pub struct Runtime {
     log_followers: Vec<requests::LogFollower>,
     readiness: Readiness,
     main: Option<MainProcess>,
+    /// `svinit --detach`: the foreground process waiting for the boot.
+    detached: Option<Detached>,
     options: Options,
 }
 
@@ -131,8 +138,30 @@ impl Runtime {
             log_followers: Vec::new(),
             readiness: Readiness::new(),
             main,
+            detached: None,
             options,
         })
+    }
+
+    /// `svinit --detach`: tell `detached` how the boot went, once it has
+    /// settled (or that svinit exits before). Call before `run`.
+    pub fn report_boot_to(&mut self, detached: Detached) {
+        self.supervisor.report_boot_settled();
+        self.detached = Some(detached);
+    }
+
+    /// `Action::BootSettled`: the one line `svinit --detach` prints.
+    fn boot_settled(&mut self) {
+        let Some(detached) = self.detached.as_mut() else {
+            return;
+        };
+        let mut summary = Summary::default();
+        for id in self.supervisor.ids() {
+            let status = self.supervisor.status(id);
+            summary.add(&status.name, status.state, status.reason.as_ref());
+        }
+        detached.settled(&summary);
+        self.detached = None;
     }
 
     /// Boots the configured services and runs until the supervisor says
@@ -249,11 +278,17 @@ impl Runtime {
                     self.power_off(crate::supervisor::PowerKind::Poweroff)
                 }
                 Action::Exit { code } => {
+                    if let Some(mut detached) = self.detached.take() {
+                        detached.failed(&format!(
+                            "svinit: exited with status {code} before its services were started"
+                        ));
+                    }
                     self.output.finish();
                     return Some(code);
                 }
                 Action::Power { kind } => self.power_off(kind),
                 Action::StartMain => self.start_main(),
+                Action::BootSettled => self.boot_settled(),
                 Action::ReadPidFile { service } => self.read_pid_file(service),
                 Action::CriticalEnded { service, exit_code } => {
                     self.critical_ended(service, exit_code)
@@ -276,10 +311,9 @@ impl Runtime {
             if let Some(socket) = &ready.notify_socket {
                 plan.set_env("NOTIFY_SOCKET", socket)?;
             }
-            let stdio = self.output.stdio(service);
             let mut io = spawn::ChildIo {
-                stdout: stdio,
-                stderr: stdio,
+                stdout: self.output.stdio(service),
+                stderr: self.output.stderr(service),
                 ..spawn::ChildIo::default()
             };
             io.extra_fds.extend(ready.child_fd());
@@ -290,6 +324,7 @@ impl Runtime {
         match started {
             Ok((plan, child)) => {
                 let pid = child.pid;
+                self.output.spawned(service, pid);
                 let slot = self.exec_watches.insert(ExecWatch {
                     service,
                     pid,

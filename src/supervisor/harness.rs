@@ -153,6 +153,7 @@ impl Harness {
                     self.sup.handle_event(self.now, Event::MainSpawned { pid });
                 }
                 Action::SweepOrphans { .. }
+                | Action::BootSettled
                 | Action::StateChanged(_)
                 | Action::Exit { .. }
                 | Action::Power { .. }
@@ -250,6 +251,14 @@ impl Harness {
         self.log
             .iter()
             .any(|(_, action)| *action == Action::StartMain)
+    }
+
+    /// How many times `BootSettled` was emitted.
+    pub fn boot_settled_count(&self) -> usize {
+        self.log
+            .iter()
+            .filter(|(_, action)| *action == Action::BootSettled)
+            .count()
     }
 
     pub fn event(&mut self, event: Event) {

@@ -132,6 +132,8 @@ pub struct Supervisor {
     /// While the main command waits for the boot: services before this
     /// index in `order` were settled when last looked at.
     boot_scan: usize,
+    /// `Action::BootSettled` is still to be emitted (`svinit --detach`).
+    report_boot: bool,
     /// A `critical` service ending for good shuts svinit down (container
     /// and user mode); `false` in system mode, where it is only reported.
     exit_on_critical: bool,
@@ -193,6 +195,7 @@ impl Supervisor {
             shutdown: None,
             main: MainCommand::Absent,
             boot_scan: 0,
+            report_boot: false,
             exit_on_critical: true,
             system: false,
             power: None,
@@ -217,6 +220,13 @@ impl Supervisor {
         if self.main == MainCommand::Absent {
             self.main = MainCommand::WaitingForBoot;
         }
+    }
+
+    /// Emit `Action::BootSettled` once, at the moment a main command would
+    /// start (every autostart service up, done or failed), main command or
+    /// not. Not emitted when a shutdown begins first. Call before `boot`.
+    pub fn report_boot_settled(&mut self) {
+        self.report_boot = true;
     }
 
     pub fn has_main_command(&self) -> bool {
@@ -876,6 +886,10 @@ impl Supervisor {
     fn drain(&mut self, now: Instant) {
         while let Some(id) = self.work.pop() {
             self.evaluate(now, id);
+        }
+        if self.report_boot && self.shutdown.is_none() && self.boot_settled() {
+            self.report_boot = false;
+            self.actions.push_back(Action::BootSettled);
         }
         if self.main == MainCommand::WaitingForBoot
             && self.shutdown.is_none()

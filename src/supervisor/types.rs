@@ -204,6 +204,9 @@ pub enum Action {
     /// Every autostart service is up, done or failed: fork the main
     /// command; answer with `Event::MainSpawned` or `MainSpawnFailed`.
     StartMain,
+    /// The same moment as `StartMain`, for whoever asked with
+    /// `Supervisor::report_boot_settled` (`svinit --detach`): emitted once.
+    BootSettled,
     /// Read the `pid-file` of a `type "forking"` service whose launcher
     /// exited successfully; answer with `Event::PidFile`.
     ReadPidFile { service: ServiceId },
