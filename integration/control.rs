@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
-use crate::harness::{DEADLINE, Mode, Svinit, TempDir, poll_until, svinit_bin};
+use crate::harness::{DEADLINE, Mode, Svinit, TempDir, fd_census, poll_until, svinit_bin};
 
 fn svctl_bin() -> &'static str {
     env!("CARGO_BIN_EXE_svctl")
@@ -141,10 +141,15 @@ fn error_kind(reply: &Value) -> String {
         .to_string()
 }
 
-fn fd_count(pid: i32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|entries| entries.count())
-        .unwrap_or(0)
+/// svinit's descriptors other than client connections, once no client is
+/// connected any more.
+fn settled_fds(sv: &Svinit, dir: &TempDir) -> usize {
+    let mut census = fd_census(sv.pid, &socket(dir));
+    sv.wait_until("svinit to close every client connection", DEADLINE, || {
+        census = fd_census(sv.pid, &socket(dir));
+        census.clients == 0
+    });
+    census.own()
 }
 
 const SERVICES: &str = r#"
@@ -460,9 +465,7 @@ fn bad_requests_get_errors_and_svinit_keeps_answering() {
 #[test]
 fn clients_past_the_limit_are_refused_and_descriptors_do_not_leak() {
     let (dir, sv) = start("ctl-fds");
-    // Let svinit settle (boot-time descriptors come and go).
-    std::thread::sleep(Duration::from_millis(200));
-    let before = fd_count(sv.pid);
+    let before = settled_fds(&sv, &dir);
 
     // 128 idle connections fill the table; the next is told so.
     let held: Vec<UnixStream> = (0..128)
@@ -494,13 +497,11 @@ fn clients_past_the_limit_are_refused_and_descriptors_do_not_leak() {
             }
         }
     }
-    let settled = poll_until(DEADLINE, || fd_count(sv.pid) == before);
-    if !settled {
-        sv.fail(&format!(
-            "svinit has {} descriptors after 500 connections, {before} before",
-            fd_count(sv.pid)
-        ));
-    }
+    let after = settled_fds(&sv, &dir);
+    assert_eq!(
+        after, before,
+        "svinit has {after} descriptors after 500 connections, {before} before"
+    );
 }
 
 #[test]
@@ -770,7 +771,7 @@ fn logs_reads_the_ring_and_follow_streams_new_lines() {
     assert!(numbers.windows(2).all(|w| w[1] == w[0] + 1), "{run}");
 
     // -f: what was there, then lines written afterwards, in order.
-    let fds_before = fd_count(sv.pid);
+    let fds_before = settled_fds(&sv, &dir);
     let mut follower = Command::new(svctl_bin())
         .arg("-s")
         .arg(socket(&dir))
@@ -802,8 +803,10 @@ fn logs_reads_the_ring_and_follow_streams_new_lines() {
     // A follower that goes away costs svinit nothing.
     let _ = follower.kill();
     let _ = follower.wait();
-    sv.wait_until("svinit to close the follower", DEADLINE, || {
-        fd_count(sv.pid) == fds_before
-    });
+    assert_eq!(
+        settled_fds(&sv, &dir),
+        fds_before,
+        "the follower's descriptors"
+    );
     expect(&sv, &dir, &["status", "talk"], 0);
 }
