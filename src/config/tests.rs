@@ -448,6 +448,19 @@ fn a_directory_without_kdl_files_is_an_error() {
 }
 
 #[test]
+fn only_a_file_or_a_directory_with_kdl_files_is_a_config() {
+    let dir = TempDir::new("has-config");
+    assert!(!has_config(&dir.0.join("nope")));
+    std::fs::write(dir.0.join("README"), "").unwrap();
+    std::fs::write(dir.0.join(".hidden.kdl"), "").unwrap();
+    std::fs::create_dir(dir.0.join("sub.kdl")).unwrap();
+    assert!(!has_config(&dir.0), "no usable *.kdl file: no config");
+    std::fs::write(dir.0.join("a.kdl"), "").unwrap();
+    assert!(has_config(&dir.0));
+    assert!(has_config(&dir.0.join("README")), "a file is a config");
+}
+
+#[test]
 fn a_missing_path_is_an_error() {
     let dir = TempDir::new("missing");
     let error = load_path(&dir.0.join("nope")).unwrap_err();
