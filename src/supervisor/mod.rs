@@ -404,8 +404,9 @@ impl Supervisor {
                                 group: true,
                             });
                         }
+                        let timeout = self.config.shutdown_timeout.unwrap_or_default();
                         for id in self.order.clone() {
-                            self.step(now, id, Input::KillNow, None);
+                            self.step(now, id, Input::KillNow(timeout), None);
                         }
                     }
                     Some(ShutdownStep::Act(action)) => self.push_shutdown_action(action),

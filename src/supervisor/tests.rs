@@ -639,6 +639,14 @@ fn shutdown_timeout_kills_every_remaining_service_at_once() {
         h.signals(),
         vec![term(proxy), kill(db), kill(web), kill(proxy)]
     );
+    for name in ["db", "web", "proxy"] {
+        // The reason names the deadline that ran out, not stop-timeout.
+        assert_eq!(
+            h.status(name).reason,
+            Some(Reason::ShutdownTimeout(secs(10))),
+            "{name}"
+        );
+    }
     let sweep = Action::SweepOrphans {
         signal: libc::SIGTERM,
         log_survivors: false,
