@@ -495,7 +495,7 @@ impl Supervisor {
             want: service.want,
             pid: service.state.pid(),
             since: service.since,
-            restarts: service.spawns.saturating_sub(1),
+            restarts: service.restarts,
             last_exit: service.last_exit,
             reason: self.reason_of(service),
             next_restart: match service.state {

@@ -205,7 +205,9 @@ pub struct Service {
     pub since: Instant,
     /// Crashes in a row, for the backoff.
     pub crashes: u32,
-    pub spawns: u32,
+    /// Starts svinit made by itself after a crash (`restarts` of status,
+    /// systemd's NRestarts): operator starts and restarts are not counted.
+    pub restarts: u32,
     pub spawned_at: Option<Instant>,
     pub ready_at: Option<Instant>,
     pub last_exit: Option<ExitStatus>,
@@ -234,7 +236,7 @@ impl Service {
             fate: None,
             since: now,
             crashes: 0,
-            spawns: 0,
+            restarts: 0,
             spawned_at: None,
             ready_at: None,
             last_exit: None,
@@ -687,7 +689,11 @@ impl Service {
         if let Some(config) = self.pending.take() {
             self.active = config;
         }
-        self.spawns = self.spawns.saturating_add(1);
+        // A crash in a row not forgiven by `svctl start`/`restart`: this
+        // start is svinit's own restart.
+        if self.crashes > 0 {
+            self.restarts = self.restarts.saturating_add(1);
+        }
         self.spawned_at = Some(now);
         self.ready_at = None;
         self.status_text = None;

@@ -395,7 +395,8 @@ pub struct ServiceStatus {
     pub pid: Option<i32>,
     /// When the state last changed.
     pub since: Instant,
-    /// Starts after the first one (crash restarts and operator restarts).
+    /// Starts svinit made by itself after a crash; `svctl start` and
+    /// `svctl restart` are not counted (systemd's NRestarts).
     pub restarts: u32,
     pub last_exit: Option<ExitStatus>,
     /// Why it is failed, waiting, backing off (the crash) or down after a
