@@ -219,7 +219,7 @@ impl ControlServer {
             return Ok(());
         }
         self.policy = policy;
-        socket::apply_socket_permissions(&mut self.bound, self.policy.socket_permissions())
+        socket::change_permissions(&mut self.bound, self.policy.socket_permissions())
     }
 
     /// Readiness on one of the server's tokens.
