@@ -217,8 +217,9 @@ fn main() -> ExitCode {
     } else {
         info!(
             "",
-            "starting in {mode} mode, {} services from {}",
+            "starting in {mode} mode, {} service{} from {}",
             config.services.len(),
+            if config.services.len() == 1 { "" } else { "s" },
             config_path.display()
         );
     }
