@@ -807,3 +807,40 @@ fn logs_reads_the_ring_and_follow_streams_new_lines() {
     });
     expect(&sv, &dir, &["status", "talk"], 0);
 }
+
+#[test]
+fn followers_exit_5_when_svinit_goes_away() {
+    let dir = TempDir::new("ctl-followers-lost");
+    dir.write("conf/services.kdl", TALKER);
+    let sv = container(&dir);
+    wait_for_socket(&sv, &dir);
+    let follow = |args: &[&str]| {
+        Command::new(svctl_bin())
+            .arg("-s")
+            .arg(socket(&dir))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("run svctl: {e}"))
+    };
+    let followers = [follow(&["events"]), follow(&["logs", "-f", "talk"])];
+    // Let both connect and get their first lines.
+    std::thread::sleep(Duration::from_millis(500));
+    sv.signal(Signal::SIGTERM);
+    sv.wait_exit(DEADLINE);
+    for follower in followers {
+        let output = follower.wait_with_output().expect("wait svctl");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            output.status.code(),
+            Some(5),
+            "a follower whose svinit went away; stderr: {stderr}"
+        );
+        assert!(
+            stderr.contains(&socket(&dir).to_string_lossy().into_owned()),
+            "names the socket: {stderr}"
+        );
+    }
+}
