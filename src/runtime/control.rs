@@ -277,6 +277,18 @@ impl ControlServer {
         self.push_stream_line(client.slot, &line.to_line(), now);
     }
 
+    /// Ends a stream with a final error line, then closes the connection.
+    pub fn end_stream(&mut self, client: ClientId, error: ProtocolError, now: Instant) {
+        let Some(current) = self.client_mut(client) else {
+            return;
+        };
+        if current.phase != Phase::Streaming {
+            return;
+        }
+        fail(current, error, now);
+        self.pump(client.slot, now);
+    }
+
     /// Records a state change in the events ring and streams it to every
     /// `events` follower.
     pub fn publish(&mut self, transition: &Transition, clock: &WallClock) {
