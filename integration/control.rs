@@ -810,3 +810,74 @@ fn logs_reads_the_ring_and_follow_streams_new_lines() {
     );
     expect(&sv, &dir, &["status", "talk"], 0);
 }
+
+/// `svctl ARGS` in the background, for its exit status and stderr.
+fn follower(dir: &TempDir, args: &[&str]) -> std::process::Child {
+    Command::new(svctl_bin())
+        .arg("-s")
+        .arg(socket(dir))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run svctl: {e}"))
+}
+
+#[test]
+fn followers_exit_5_when_svinit_goes_away() {
+    let dir = TempDir::new("ctl-followers-lost");
+    dir.write("conf/services.kdl", TALKER);
+    let sv = container(&dir);
+    wait_for_socket(&sv, &dir);
+    let followers = [
+        follower(&dir, &["events"]),
+        follower(&dir, &["logs", "-f", "talk"]),
+    ];
+    // Let both connect and get their first lines.
+    std::thread::sleep(Duration::from_millis(500));
+    sv.signal(Signal::SIGTERM);
+    sv.wait_exit(DEADLINE);
+    for follower in followers {
+        let output = follower.wait_with_output().expect("wait svctl");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            output.status.code(),
+            Some(5),
+            "a follower whose svinit went away; stderr: {stderr}"
+        );
+        assert!(
+            stderr.contains(&socket(&dir).to_string_lossy().into_owned()),
+            "names the socket: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn logs_follow_of_a_service_removed_by_reload_ends_with_exit_4() {
+    let dir = TempDir::new("ctl-logs-removed");
+    dir.write(
+        "conf/services.kdl",
+        &format!("{TALKER}service \"idle\" {{\n    exec \"sleep\" \"1000\"\n}}\n"),
+    );
+    let sv = container(&dir);
+    wait_for_socket(&sv, &dir);
+    let mut follower = follower(&dir, &["logs", "-f", "talk"]);
+    std::thread::sleep(Duration::from_millis(300));
+    dir.write(
+        "conf/services.kdl",
+        "service \"idle\" {\n    exec \"sleep\" \"1000\"\n}\n",
+    );
+    expect(&sv, &dir, &["reload"], 0);
+    // Nothing else happens in svinit from now on: the stream must end anyway.
+    let ended = poll_until(DEADLINE, || matches!(follower.try_wait(), Ok(Some(_))));
+    if !ended {
+        let _ = follower.kill();
+        let _ = follower.wait();
+        sv.fail("svctl logs -f still waits for a service that was removed");
+    }
+    let output = follower.wait_with_output().expect("wait svctl");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(4), "stderr: {stderr}");
+    assert!(stderr.contains("removed"), "says why: {stderr}");
+}

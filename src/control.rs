@@ -570,6 +570,7 @@ pub fn reason_code(reason: &Reason) -> &'static str {
         Reason::SpawnFailed(_) => "spawn-failed",
         Reason::StartTimeout(_) => "start-timeout",
         Reason::StopTimeout(_) => "stop-timeout",
+        Reason::ShutdownTimeout(_) => "shutdown-timeout",
         Reason::PidFile { .. } => "pid-file",
     }
 }

@@ -608,6 +608,13 @@ impl Connection {
         }
     }
 
+    /// A followed stream (`events`, `logs -f`) only ends when svinit goes
+    /// away (it exited, or dropped this client): exit 5, not a silent 0 a
+    /// monitoring loop would take for success.
+    fn stream_lost(&self) -> Failure {
+        self.lost("closed the stream (svinit exited or stopped serving this client)")
+    }
+
     /// Streams are open-ended: no reply timeout.
     fn follow(&mut self) {
         let _ = self.reader.get_ref().set_read_timeout(None);
@@ -990,6 +997,7 @@ fn logs(
                 say!("{text}");
             }
         }
+        return Err(connection.stream_lost());
     }
     Ok(EXIT_OK)
 }
@@ -1042,6 +1050,9 @@ fn events(connection: &mut Connection, since: Option<u64>, follow: bool) -> Resu
             let text = serde_json::to_string(&event).unwrap_or_default();
             say!("{text}");
         }
+    }
+    if follow {
+        return Err(connection.stream_lost());
     }
     Ok(EXIT_OK)
 }

@@ -198,6 +198,9 @@ impl Runtime {
             if let Some(code) = self.execute_actions() {
                 return Some(code);
             }
+            // The actions may have forgotten a followed service's output
+            // (removed by a reload): end those streams before sleeping.
+            self.feed_log_followers();
             let client_deadline = self.control.as_ref().and_then(|c| c.next_deadline());
             let timeout = [
                 self.supervisor.poll_timeout(),
