@@ -208,21 +208,24 @@ fn main() -> ExitCode {
     if !is_pid1 && let Err(err) = nix::sys::prctl::set_child_subreaper(true) {
         error!("", "cannot become a child subreaper: {err}");
     }
-    if run_alone {
-        debug!(
-            "",
-            "starting in {mode} mode with no config (no `*.kdl` file at {})",
-            config_path.display()
-        );
-    } else {
-        info!(
-            "",
-            "starting in {mode} mode, {} service{} from {}",
-            config.services.len(),
-            if config.services.len() == 1 { "" } else { "s" },
-            config_path.display()
-        );
-    }
+    // Said once the socket is ours: a second svinit is refused before it
+    // claims to start anything.
+    let services = config.services.len();
+    let config_shown = config_path.display().to_string();
+    let announce = move || {
+        if run_alone {
+            debug!(
+                "",
+                "starting in {mode} mode with no config (no `*.kdl` file at {config_shown})"
+            );
+        } else {
+            info!(
+                "",
+                "starting in {mode} mode, {services} service{} from {config_shown}",
+                if services == 1 { "" } else { "s" }
+            );
+        }
+    };
     let options = Options {
         mode,
         config_path,
@@ -232,6 +235,7 @@ fn main() -> ExitCode {
         extra_services,
     };
     if mode == Mode::System {
+        announce();
         system::run_forever(options, config);
     }
     let mut runtime = match Runtime::new(options, config) {
@@ -244,6 +248,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    announce();
     if let Some(detached) = detached {
         runtime.report_boot_to(detached);
     }
