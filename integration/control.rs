@@ -17,13 +17,13 @@ use serde_json::Value;
 
 use crate::harness::{DEADLINE, Mode, Svinit, TempDir, poll_until, svinit_bin};
 
-fn svctl_bin() -> &'static str {
+pub(crate) fn svctl_bin() -> &'static str {
     env!("CARGO_BIN_EXE_svctl")
 }
 
 /// svinit as PID 1 with its socket given by `-s` (the harness also sets
 /// `SVINIT_SOCKET` to the same path).
-fn container(dir: &TempDir) -> Svinit {
+pub(crate) fn container(dir: &TempDir) -> Svinit {
     Svinit::start(
         Mode::Container,
         dir,
@@ -39,10 +39,10 @@ fn container(dir: &TempDir) -> Svinit {
 // ---------------------------------------------------------------- svctl
 
 /// What one svctl run did.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
 }
 
 impl Run {
@@ -65,12 +65,12 @@ impl std::fmt::Display for Run {
     }
 }
 
-fn socket(dir: &TempDir) -> PathBuf {
+pub(crate) fn socket(dir: &TempDir) -> PathBuf {
     dir.join("control.sock")
 }
 
 /// `svctl -s DIR/control.sock ARGS`.
-fn svctl(dir: &TempDir, args: &[&str]) -> Run {
+pub(crate) fn svctl(dir: &TempDir, args: &[&str]) -> Run {
     let output = Command::new(svctl_bin())
         .arg("-s")
         .arg(socket(dir))
@@ -83,7 +83,7 @@ fn svctl(dir: &TempDir, args: &[&str]) -> Run {
 
 /// Runs svctl and fails the test (with svinit's log) unless it exits `code`.
 #[track_caller]
-fn expect(sv: &Svinit, dir: &TempDir, args: &[&str], code: i32) -> Run {
+pub(crate) fn expect(sv: &Svinit, dir: &TempDir, args: &[&str], code: i32) -> Run {
     let run = svctl(dir, args);
     if run.code != code {
         sv.fail(&format!(
@@ -95,13 +95,13 @@ fn expect(sv: &Svinit, dir: &TempDir, args: &[&str], code: i32) -> Run {
 }
 
 /// Waits until svinit answers on its socket.
-fn wait_for_socket(sv: &Svinit, dir: &TempDir) {
+pub(crate) fn wait_for_socket(sv: &Svinit, dir: &TempDir) {
     sv.wait_until("the control socket to answer", DEADLINE, || {
         svctl(dir, &["status"]).code == 0
     });
 }
 
-fn status_json(sv: &Svinit, dir: &TempDir, name: &str) -> Value {
+pub(crate) fn status_json(sv: &Svinit, dir: &TempDir, name: &str) -> Value {
     let run = svctl(dir, &["status", "--json", name]);
     if run.code != 0 && run.code != 3 {
         sv.fail(&format!("status --json {name}: {run}"));
@@ -141,7 +141,7 @@ fn error_kind(reply: &Value) -> String {
         .to_string()
 }
 
-fn fd_count(pid: i32) -> usize {
+pub(crate) fn fd_count(pid: i32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
         .map(|entries| entries.count())
         .unwrap_or(0)

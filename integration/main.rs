@@ -9,6 +9,7 @@ mod backoff;
 mod check;
 mod control;
 mod entrypoint;
+mod faults;
 mod main_command;
 mod options;
 mod ordering;

@@ -184,10 +184,10 @@ service "{name}" {{
 
 /// A 1 MiB tmpfs mounted at `path` for the life of the guard. Mounted
 /// before svinit starts, so its mount namespace (a copy) has it too.
-struct Tmpfs(std::path::PathBuf);
+pub(crate) struct Tmpfs(std::path::PathBuf);
 
 impl Tmpfs {
-    fn mount(path: std::path::PathBuf) -> Tmpfs {
+    pub(crate) fn mount(path: std::path::PathBuf) -> Tmpfs {
         std::fs::create_dir_all(&path).expect("mkdir tmpfs mount point");
         let status = Command::new("mount")
             .args(["-t", "tmpfs", "-o", "size=1M,mode=0777", "svinit-it"])

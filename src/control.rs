@@ -869,6 +869,9 @@ pub fn socket_path(flag: Option<PathBuf>) -> PathBuf {
 }
 
 #[cfg(test)]
+mod fuzz_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
