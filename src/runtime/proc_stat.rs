@@ -12,10 +12,23 @@ pub struct ProcStat {
 
 /// `None` when the process does not exist (or /proc is not mounted).
 pub fn read(pid: i32) -> Option<ProcStat> {
+    read_with_command(pid).map(|(_, stat)| stat)
+}
+
+/// The same, with the command name (`comm`).
+pub fn read_with_command(pid: i32) -> Option<(String, ProcStat)> {
     if pid <= 0 {
         return None;
     }
-    parse(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let command = command(&text)?.to_string();
+    Some((command, parse(&text)?))
+}
+
+fn command(stat: &str) -> Option<&str> {
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    stat.get(open + 1..close)
 }
 
 /// The command name may hold spaces and parentheses: the fields after it
@@ -51,6 +64,7 @@ mod tests {
                 session: 41
             })
         );
+        assert_eq!(command(stat), Some("a) b (c)"));
         assert_eq!(parse("42 (sh) S 7 40"), None);
         assert_eq!(parse("garbage"), None);
     }
