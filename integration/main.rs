@@ -6,8 +6,10 @@
 mod harness;
 
 mod backoff;
+mod boot;
 mod check;
 mod control;
+mod detach;
 mod entrypoint;
 mod faults;
 mod main_command;

@@ -89,6 +89,9 @@ pub enum Request {
     Poweroff,
     Reboot,
     Halt,
+    /// Stop every service and end svinit (user and container mode); the
+    /// reply comes at once, the client waits for the socket to go away.
+    Shutdown,
 }
 
 fn is_false(value: &bool) -> bool {
@@ -107,10 +110,10 @@ fn default_true() -> bool {
 /// arguments to a known command".
 pub const COMMANDS: &[&str] = &[
     "status", "start", "stop", "restart", "kill", "reopen", "logs", "reload", "events", "tree",
-    "blame", "poweroff", "reboot", "halt",
+    "blame", "poweroff", "reboot", "halt", "shutdown",
 ];
 
-const ARGUMENTLESS_COMMANDS: &[&str] = &["blame", "poweroff", "reboot", "halt"];
+const ARGUMENTLESS_COMMANDS: &[&str] = &["blame", "poweroff", "reboot", "halt", "shutdown"];
 
 impl Request {
     /// The `cmd` string of this request.
@@ -130,6 +133,7 @@ impl Request {
             Request::Poweroff => "poweroff",
             Request::Reboot => "reboot",
             Request::Halt => "halt",
+            Request::Shutdown => "shutdown",
         }
     }
 
@@ -171,7 +175,8 @@ impl Request {
             | Request::Blame
             | Request::Poweroff
             | Request::Reboot
-            | Request::Halt => {}
+            | Request::Halt
+            | Request::Shutdown => {}
         }
         text
     }

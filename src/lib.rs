@@ -7,11 +7,13 @@
 
 pub mod config;
 pub mod control;
+pub mod detach;
 pub mod graph;
 pub mod log;
 pub mod mode;
 pub mod runtime;
 pub mod spawn;
 pub mod supervisor;
+pub mod system;
 pub mod transcript;
 pub mod users;

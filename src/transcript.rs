@@ -617,7 +617,7 @@ impl TranscriptFile {
 
 /// An error as people read it: "No space left on device", without Rust's
 /// "(os error 28)".
-fn describe(err: &io::Error) -> String {
+pub fn describe(err: &io::Error) -> String {
     match err.raw_os_error() {
         Some(errno) => nix::errno::Errno::from_raw(errno).desc().to_string(),
         None => err.to_string(),

@@ -31,6 +31,8 @@ usage: svctl [-s SOCKET] COMMAND [ARGS]
   events [--since SEQ] [--no-follow]   state changes as JSON lines
   tree [NAME] [--dot]                  dependency tree (--dot: Graphviz)
   blame                                start-up time of each service
+  shutdown [--no-wait] [--timeout DUR]  stop every service and end svinit
+                                       (user, container mode); waits until gone
   poweroff|reboot|halt                 system mode only
 
   -s, --socket PATH   control socket (env SVINIT_SOCKET)
@@ -113,6 +115,10 @@ enum Command {
     },
     Blame,
     Power(Request),
+    Shutdown {
+        wait: bool,
+        timeout: Option<Duration>,
+    },
     Help,
     Version,
 }
@@ -175,6 +181,7 @@ fn run(cli: Cli) -> u8 {
         Command::Tree { name, dot } => tree(&mut connection, name, dot),
         Command::Blame => blame(&mut connection),
         Command::Power(request) => simple(&mut connection, &request),
+        Command::Shutdown { wait, timeout } => shutdown(connection, &path, wait, timeout),
         Command::Help | Command::Version | Command::Check { .. } => Ok(EXIT_OK),
     };
     match outcome {
@@ -290,24 +297,13 @@ fn parse_command(verb: &str, args: Vec<String>) -> Result<Command, String> {
             }
         }
         "start" | "stop" | "restart" => {
-            let (flags, names) = split_flags(
-                verb,
-                args,
-                &["--no-wait", "--timeout", "-t"],
-                &["--timeout", "-t"],
-            )?;
-            if flags.contains_key("--help") {
+            let Some((wait, timeout, names)) = wait_flags(verb, args)? else {
                 return Ok(Command::Help);
-            }
+            };
             if names.is_empty() {
                 return Err(format!("{verb}: name at least one service"));
             }
-            let timeout = match flag_value(&flags, &["--timeout", "-t"]) {
-                Some(text) => parse_duration(&text).ok_or_else(|| {
-                    format!("{verb}: bad duration `{text}` (e.g. 30s, 500ms, 2m)")
-                })?,
-                None => DEFAULT_WAIT,
-            };
+            let timeout = timeout.unwrap_or(DEFAULT_WAIT);
             let verb = match verb {
                 "start" => Verb::Start,
                 "stop" => Verb::Stop,
@@ -316,7 +312,7 @@ fn parse_command(verb: &str, args: Vec<String>) -> Result<Command, String> {
             Command::Change {
                 verb,
                 names,
-                wait: !flags.contains_key("--no-wait"),
+                wait,
                 timeout,
             }
         }
@@ -431,10 +427,44 @@ fn parse_command(verb: &str, args: Vec<String>) -> Result<Command, String> {
                 _ => Command::Power(Request::Halt),
             }
         }
+        "shutdown" => {
+            let Some((wait, timeout, words)) = wait_flags(verb, args)? else {
+                return Ok(Command::Help);
+            };
+            no_words(verb, &words)?;
+            Command::Shutdown { wait, timeout }
+        }
         "help" => Command::Help,
         other => return Err(format!("unknown command `{other}`")),
     };
     Ok(command)
+}
+
+/// `[--no-wait] [--timeout|-t DUR] WORDS…`: whether to wait, the timeout
+/// and the words; `None` for `--help`.
+type WaitFlags = (bool, Option<Duration>, Vec<String>);
+
+fn wait_flags(verb: &str, args: Vec<String>) -> Result<Option<WaitFlags>, String> {
+    let (flags, words) = split_flags(
+        verb,
+        args,
+        &["--no-wait", "--timeout", "-t"],
+        &["--timeout", "-t"],
+    )?;
+    if flags.contains_key("--help") {
+        return Ok(None);
+    }
+    let text = ["--timeout", "-t"]
+        .iter()
+        .find_map(|name| flags.get(*name).cloned().flatten());
+    let timeout = match text {
+        Some(text) => Some(
+            parse_duration(&text)
+                .ok_or_else(|| format!("{verb}: bad duration `{text}` (e.g. 30s, 500ms, 2m)"))?,
+        ),
+        None => None,
+    };
+    Ok(Some((!flags.contains_key("--no-wait"), timeout, words)))
 }
 
 fn no_words(command: &str, words: &[String]) -> Result<(), String> {
@@ -613,6 +643,33 @@ fn plain_error(err: &io::Error) -> String {
 /// Commands whose whole answer is ok or an error.
 fn simple(connection: &mut Connection, request: &Request) -> Result<u8, Failure> {
     connection.ask::<serde_json::Value>(request)?;
+    Ok(EXIT_OK)
+}
+
+/// `svctl shutdown`: asks, then (unless `--no-wait`) waits until nobody
+/// answers on the socket any more: svinit has stopped its services and
+/// exited. Without `--timeout` it waits as long as the shutdown takes.
+fn shutdown(
+    mut connection: Connection,
+    path: &Path,
+    wait: bool,
+    timeout: Option<Duration>,
+) -> Result<u8, Failure> {
+    connection.ask::<serde_json::Value>(&Request::Shutdown)?;
+    drop(connection);
+    if !wait {
+        return Ok(EXIT_OK);
+    }
+    let deadline = timeout.map(|timeout| Instant::now() + timeout);
+    while UnixStream::connect(path).is_ok() {
+        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            return Err(Failure::new(
+                EXIT_FAILED,
+                format!("svinit at {} is still shutting down", path.display()),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
     Ok(EXIT_OK)
 }
 

@@ -6,14 +6,17 @@ use std::process::ExitCode;
 
 use svinit::config;
 use svinit::control;
+use svinit::detach;
 use svinit::log::{self, Level};
 use svinit::mode::{self, Mode};
 use svinit::runtime::{Options, Runtime};
+use svinit::system;
 use svinit::{debug, error, info};
 
 const USAGE: &str = "\
 usage: svinit [-c PATH] [-s SOCKET] [--system | --container] [-v | -q] [-- COMMAND [ARG...]]
        svinit --check [-c PATH]
+       svinit --detach [-c PATH] [-s SOCKET] [-v | -q] [--log FILE] [-- COMMAND [ARG...]]
        svinit --version | --help
 
   -c, --config PATH   unit file or directory of *.kdl files (env SVINIT_CONFIG)
@@ -23,6 +26,13 @@ usage: svinit [-c PATH] [-s SOCKET] [--system | --container] [-v | -q] [-- COMMA
   -v, --verbose       also log debug events (reaped orphans, signals)
   -q, --quiet         log only warnings and errors
       --check         validate the config, print the start plan, exit 0 or 1
+      --detach        user mode in the background (like `zdaemon start`):
+                      returns once every autostart service is up, done or
+                      failed, exit 0 or 1 with one line saying which; with
+                      `-- COMMAND` the command is a service of its own
+      --log FILE      with --detach: svinit's log and the services' console
+                      output go to FILE (default with -v: the socket path
+                      with .log; otherwise /dev/null)
   -- COMMAND ARG...   the main command (like tini/dumb-init): started once the
                       units are up, signals forwarded to it, its exit status
                       is svinit's; with no config at PATH it runs alone
@@ -34,6 +44,8 @@ struct Cli {
     mode: Option<Mode>,
     level: Level,
     check: bool,
+    detach: bool,
+    log: Option<PathBuf>,
     main_command: Option<Vec<String>>,
 }
 
@@ -49,6 +61,8 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Parsed, String> {
         mode: None,
         level: Level::Info,
         check: false,
+        detach: false,
+        log: None,
         main_command: None,
     };
     let mut args = args.peekable();
@@ -66,6 +80,8 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Parsed, String> {
             "-v" | "--verbose" => cli.level = Level::Debug,
             "-q" | "--quiet" => cli.level = Level::Warn,
             "--check" => cli.check = true,
+            "--detach" => cli.detach = true,
+            "--log" => cli.log = Some(value(&arg)?),
             "-h" | "--help" => {
                 print!("{USAGE}");
                 return Ok(Parsed::Exit(0));
@@ -83,6 +99,12 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Parsed, String> {
             }
             other => return Err(format!("unknown argument `{other}`")),
         }
+    }
+    if cli.log.is_some() && !cli.detach {
+        return Err("--log goes with --detach".into());
+    }
+    if cli.detach && cli.mode.is_some() {
+        return Err("--detach is for user mode, not with --system or --container".into());
     }
     Ok(Parsed::Run(cli))
 }
@@ -104,26 +126,60 @@ fn main() -> ExitCode {
     let socket_path = control::socket_path(cli.socket);
     let socket_is_default = socket_path == control::default_socket_path();
     let mode = cli.mode.unwrap_or_else(mode::detect);
-    if mode == Mode::User
-        && let Err(err) = nix::sys::prctl::set_child_subreaper(true)
-    {
-        error!("", "cannot become a child subreaper: {err}");
+    if cli.detach && mode != Mode::User {
+        eprintln!("svinit: --detach is for user mode; svinit is PID 1 here ({mode} mode)");
+        return ExitCode::from(2);
     }
+    if mode == Mode::System {
+        system::early_boot();
+    }
+    // `--detach -- COMMAND`: the command is a service, not a main command.
+    let extra_services: Vec<config::ServiceConfig> = match (cli.detach, &cli.main_command) {
+        (true, Some(command)) => detach::adhoc_service(command).into_iter().collect(),
+        _ => Vec::new(),
+    };
+    let main_command = if cli.detach { None } else { cli.main_command };
     // `svinit -- COMMAND` with no config at all: a drop-in for `tini --`.
-    let run_alone = cli.main_command.is_some() && !config_path.exists();
+    let run_alone = (main_command.is_some() || !extra_services.is_empty()) && !config_path.exists();
     let loaded = if run_alone {
         Ok(config::Config::default())
     } else {
         config::load_path(&config_path)
     };
-    let config = match loaded {
+    let mut config = match loaded {
         Ok(config) => config,
         Err(diagnostics) => {
             eprintln!("{}", diagnostics.render(false));
             error!("", "invalid config at {}", config_path.display());
-            return ExitCode::from(1);
+            if mode != Mode::System {
+                return ExitCode::from(1);
+            }
+            system::emergency_boot_config()
         }
     };
+    if let Err(message) = detach::add_services(&mut config, &extra_services) {
+        error!("", "{message}");
+        return ExitCode::from(1);
+    }
+    // Forks before anything else is made: the subreaper flag is not
+    // inherited, and the loop's descriptors belong to the background.
+    let mut detached = None;
+    if cli.detach {
+        let log_path = detach::log_path(cli.log, cli.level == Level::Debug, &socket_path);
+        match detach::detach(log_path.as_deref()) {
+            Ok(detach::Fork::Parent(code)) => return ExitCode::from(code),
+            Ok(detach::Fork::Child(child)) => detached = Some(child),
+            Err(err) => {
+                error!("", "cannot go to the background: {err}");
+                return ExitCode::from(1);
+            }
+        }
+    }
+    if mode == Mode::User
+        && let Err(err) = nix::sys::prctl::set_child_subreaper(true)
+    {
+        error!("", "cannot become a child subreaper: {err}");
+    }
     if run_alone {
         debug!(
             "",
@@ -143,15 +199,25 @@ fn main() -> ExitCode {
         config_path,
         socket_path,
         socket_is_default,
-        main_command: cli.main_command,
+        main_command,
+        extra_services,
     };
-    let runtime = match Runtime::new(options, config) {
+    if mode == Mode::System {
+        system::run_forever(options, config);
+    }
+    let mut runtime = match Runtime::new(options, config) {
         Ok(runtime) => runtime,
         Err(err) => {
             error!("", "cannot start: {err}");
+            if let Some(mut detached) = detached {
+                detached.failed(&format!("svinit: cannot start: {err}"));
+            }
             return ExitCode::from(1);
         }
     };
+    if let Some(detached) = detached {
+        runtime.report_boot_to(detached);
+    }
     let code = runtime.run();
     if run_alone {
         debug!("", "exiting with status {code}");

@@ -152,6 +152,7 @@ impl super::Runtime {
         let name = self.supervisor.status(service).name;
         if self.options.mode == crate::mode::Mode::System {
             crate::error!(&name, "critical service ended (status {exit_code})");
+            self.start_emergency_shell();
         } else {
             crate::warn!(
                 &name,

@@ -14,6 +14,8 @@ mod reaper;
 mod requests;
 mod signals;
 mod slab;
+mod syslog;
+mod system;
 
 use std::collections::HashMap;
 use std::io;
@@ -28,6 +30,7 @@ use nix::unistd::Pid;
 
 use crate::config;
 use crate::control::WallClock;
+use crate::detach::{Detached, Summary};
 use crate::log::{self, Level};
 use crate::mode::Mode;
 use crate::spawn::{self, ExecStatus, SpawnContext};
@@ -52,6 +55,7 @@ const CONTROL_CLIENT_BASE: usize = 1 << 16;
 const EXEC_WATCH_BASE: usize = 1 << 20;
 
 /// What svinit was started with, as far as the loop cares.
+#[derive(Debug, Clone)]
 pub struct Options {
     pub mode: Mode,
     pub config_path: PathBuf,
@@ -61,6 +65,9 @@ pub struct Options {
     pub socket_is_default: bool,
     /// `svinit -- COMMAND ARGS`: argv of the main command.
     pub main_command: Option<Vec<String>>,
+    /// Services that are not in the config files (`svinit --detach --
+    /// COMMAND`): added again at each reload.
+    pub extra_services: Vec<config::ServiceConfig>,
 }
 
 /// A child between fork and exec: its status pipe tells which step failed,
@@ -88,6 +95,8 @@ pub struct Runtime {
     log_followers: Vec<requests::LogFollower>,
     readiness: Readiness,
     main: Option<MainProcess>,
+    /// `svinit --detach`: the foreground process waiting for the boot.
+    detached: Option<Detached>,
     options: Options,
 }
 
@@ -114,6 +123,7 @@ impl Runtime {
         }
         // System mode never exits: a critical service is only reported.
         supervisor.set_exit_on_critical(options.mode != Mode::System);
+        supervisor.set_system(options.mode == Mode::System);
         let default_directory = (options.mode == Mode::System).then(|| PathBuf::from("/"));
         let spawn_context = SpawnContext::from_process(default_directory);
         Ok(Runtime {
@@ -128,8 +138,30 @@ impl Runtime {
             log_followers: Vec::new(),
             readiness: Readiness::new(),
             main,
+            detached: None,
             options,
         })
+    }
+
+    /// `svinit --detach`: tell `detached` how the boot went, once it has
+    /// settled (or that svinit exits before). Call before `run`.
+    pub fn report_boot_to(&mut self, detached: Detached) {
+        self.supervisor.report_boot_settled();
+        self.detached = Some(detached);
+    }
+
+    /// `Action::BootSettled`: the one line `svinit --detach` prints.
+    fn boot_settled(&mut self) {
+        let Some(detached) = self.detached.as_mut() else {
+            return;
+        };
+        let mut summary = Summary::default();
+        for id in self.supervisor.ids() {
+            let status = self.supervisor.status(id);
+            summary.add(&status.name, status.state, status.reason.as_ref());
+        }
+        detached.settled(&summary);
+        self.detached = None;
     }
 
     /// Boots the configured services and runs until the supervisor says
@@ -137,9 +169,40 @@ impl Runtime {
     pub fn run(mut self) -> i32 {
         self.supervisor.boot(Instant::now());
         let mut events = Events::with_capacity(256);
+        let mut panics = 0u32;
         loop {
+            if self.options.mode != Mode::System {
+                if let Some(code) = self.iterate(&mut events) {
+                    return code;
+                }
+                continue;
+            }
+            // System mode never dies: a panic (already logged by the hook)
+            // abandons this iteration only.
+            let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.iterate(&mut events)
+            }));
+            match step {
+                Ok(Some(code)) => return code,
+                Ok(None) => panics = 0,
+                Err(_) => {
+                    panics = panics.saturating_add(1);
+                    error!("", "loop iteration abandoned after an internal error");
+                    if panics > 3 {
+                        // Do not spin if the same panic repeats.
+                        std::thread::sleep(Duration::from_secs(1));
+                    }
+                }
+            }
+        }
+    }
+
+    /// One turn of the loop: execute the supervisor's actions, sleep until
+    /// an event or the next deadline, handle what woke us.
+    fn iterate(&mut self, events: &mut Events) -> Option<i32> {
+        {
             if let Some(code) = self.execute_actions() {
-                return code;
+                return Some(code);
             }
             let client_deadline = self.control.as_ref().and_then(|c| c.next_deadline());
             let timeout = [
@@ -151,7 +214,7 @@ impl Runtime {
             .flatten()
             .min()
             .map(|deadline| deadline.saturating_duration_since(Instant::now()));
-            if let Err(err) = self.poll.poll(&mut events, timeout)
+            if let Err(err) = self.poll.poll(events, timeout)
                 && err.kind() != io::ErrorKind::Interrupted
             {
                 error!("", "poll failed: {err}");
@@ -186,6 +249,7 @@ impl Runtime {
                 control.handle_timeout(now);
             }
         }
+        None
     }
 
     fn execute_actions(&mut self) -> Option<i32> {
@@ -210,11 +274,21 @@ impl Runtime {
                         self.output.forget(self.poll.registry(), transition.service);
                     }
                 }
+                Action::Exit { .. } if self.options.mode == Mode::System => {
+                    self.power_off(crate::supervisor::PowerKind::Poweroff)
+                }
                 Action::Exit { code } => {
+                    if let Some(mut detached) = self.detached.take() {
+                        detached.failed(&format!(
+                            "svinit: exited with status {code} before its services were started"
+                        ));
+                    }
                     self.output.finish();
                     return Some(code);
                 }
+                Action::Power { kind } => self.power_off(kind),
                 Action::StartMain => self.start_main(),
+                Action::BootSettled => self.boot_settled(),
                 Action::ReadPidFile { service } => self.read_pid_file(service),
                 Action::CriticalEnded { service, exit_code } => {
                     self.critical_ended(service, exit_code)
@@ -237,10 +311,9 @@ impl Runtime {
             if let Some(socket) = &ready.notify_socket {
                 plan.set_env("NOTIFY_SOCKET", socket)?;
             }
-            let stdio = self.output.stdio(service);
             let mut io = spawn::ChildIo {
-                stdout: stdio,
-                stderr: stdio,
+                stdout: self.output.stdio(service),
+                stderr: self.output.stderr(service),
                 ..spawn::ChildIo::default()
             };
             io.extra_fds.extend(ready.child_fd());
@@ -251,6 +324,7 @@ impl Runtime {
         match started {
             Ok((plan, child)) => {
                 let pid = child.pid;
+                self.output.spawned(service, pid);
                 let slot = self.exec_watches.insert(ExecWatch {
                     service,
                     pid,
@@ -331,6 +405,16 @@ impl Runtime {
             match Signal::try_from(signal) {
                 Ok(Signal::SIGCHLD) => self.reap_all(),
                 Ok(_) if self.main.is_some() && signal != libc::SIGPIPE => self.signal_main(signal),
+                Ok(_) if self.options.mode == Mode::System => {
+                    match crate::supervisor::PowerKind::from_signal(signal) {
+                        Some(kind) => {
+                            let from = format!("SIG{}", signal_label(signal));
+                            self.request_power(kind, &from)
+                        }
+                        None if signal == libc::SIGHUP => self.reload(),
+                        None => debug!("", "ignored signal {}", signal_label(signal)),
+                    }
+                }
                 Ok(Signal::SIGTERM | Signal::SIGINT) => {
                     if !self.supervisor.is_shutting_down() {
                         info!("", "received SIG{}, shutting down", signal_label(signal));
@@ -402,6 +486,9 @@ impl Runtime {
     }
 
     fn sweep_orphans(&mut self, signal: i32, log_survivors: bool) {
+        if self.options.mode == Mode::System {
+            return self.sweep_everyone(signal, log_survivors);
+        }
         for (pid, command) in reaper::children_of_self() {
             if log_survivors {
                 warn!(

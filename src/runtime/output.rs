@@ -24,8 +24,13 @@
 //! - Config changes (transcript path, size, mode) apply at the next spawn,
 //!   like every other key. A broken transcript is retried at each spawn and
 //!   at each reopen.
-//! - `output "syslog"` is not implemented yet: it behaves like `prefix`,
-//!   with one warning per service.
+//! - `output "syslog"` (see `syslog.rs`): stdout and stderr need their own
+//!   pipes there (stderr is sent at a higher priority), so a syslog service
+//!   gets a second kept pipe for its stderr; other services keep one pipe
+//!   (fd cost: two per service, four per syslog service). The ring buffer
+//!   of a syslog service gets whole lines from both streams, interleaved
+//!   at line boundaries. When syslog cannot be reached the reason is the
+//!   service's `output_problem` and its lines are only in the ring buffer.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -48,9 +53,12 @@ use crate::warn;
 pub use crate::transcript::{PARTIAL_LINE_LIMIT, PARTIAL_LINE_WAIT};
 
 use super::slab::Slab;
+use super::syslog::{Stream, SyslogClient};
 
 /// Tokens at and above this are output pipes (`TOKEN_BASE + slot`).
 pub const TOKEN_BASE: usize = 1 << 24;
+/// A syslog service's stderr pipe is `TOKEN_BASE + ERR_TOKEN_OFFSET + slot`.
+const ERR_TOKEN_OFFSET: usize = 1 << 28;
 /// Bytes read from one service per loop iteration.
 pub const READ_BUDGET: usize = 64 * 1024;
 /// Bytes read from each service when svinit exits, before the last flush.
@@ -62,6 +70,8 @@ enum Sink {
     /// `NAME | line` on svinit's stdout.
     Prefix,
     Transcript(TranscriptFile),
+    /// Each line to syslog (`Output::syslog`), stderr at `err`.
+    Syslog,
 }
 
 /// What a service's config asks for.
@@ -71,6 +81,7 @@ enum Wanted {
     Direct(DirectKind),
     Prefix,
     Transcript(Transcript),
+    Syslog,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -88,7 +99,8 @@ fn wanted(config: &ServiceConfig) -> Wanted {
         return Wanted::Transcript(transcript.clone());
     }
     match config.output {
-        OutputMode::Prefix | OutputMode::Syslog => Wanted::Prefix,
+        OutputMode::Prefix => Wanted::Prefix,
+        OutputMode::Syslog => Wanted::Syslog,
         OutputMode::Inherit => Wanted::Direct(DirectKind::Inherit),
         OutputMode::Null => Wanted::Direct(DirectKind::Null),
     }
@@ -103,12 +115,45 @@ struct ServicePipe {
     /// Given to every run as fds 1 and 2; kept so the pipe outlives runs.
     write: OwnedFd,
     lines: LineBuffer,
+    /// Syslog only: stderr's own pipe.
+    err: Option<ErrPipe>,
+    /// The current run's pid (the syslog tag's `[PID]`).
+    pid: Option<i32>,
     ring: RingBuffer,
     sink: Sink,
     /// In `Output::ready`.
     queued: bool,
     /// Its process exited: pass the held-back tail on once drained.
     flush_when_drained: bool,
+}
+
+/// A syslog service's stderr: a second kept pipe.
+#[derive(Debug)]
+struct ErrPipe {
+    read: OwnedFd,
+    write: OwnedFd,
+    lines: LineBuffer,
+}
+
+impl ServicePipe {
+    /// When its oldest held-back line (of either stream) is due.
+    fn deadline(&self) -> Option<Instant> {
+        let err = self.err.as_ref().and_then(|err| err.lines.deadline());
+        match (self.lines.deadline(), err) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn has_pending(&self) -> bool {
+        self.lines.has_pending() || self.err.as_ref().is_some_and(|e| e.lines.has_pending())
+    }
+}
+
+/// What the sinks share: the console buffer and the syslog sender.
+struct Shared {
+    console: Vec<u8>,
+    syslog: SyslogClient,
 }
 
 /// Every captured service's pipe and sinks.
@@ -122,9 +167,8 @@ pub struct Output {
     /// Services whose direct output is `null`/`inherit` (remembered so
     /// `stdio` can answer after `prepare`).
     direct: HashMap<ServiceId, DirectKind>,
-    warned_syslog: HashSet<ServiceId>,
     scratch: Vec<u8>,
-    console: Vec<u8>,
+    shared: Shared,
 }
 
 /// The outcome of reading one service.
@@ -149,9 +193,11 @@ impl Output {
             ready: VecDeque::new(),
             holding: HashSet::new(),
             direct: HashMap::new(),
-            warned_syslog: HashSet::new(),
             scratch: vec![0; READ_BUDGET],
-            console: Vec::new(),
+            shared: Shared {
+                console: Vec::new(),
+                syslog: SyslogClient::from_env(),
+            },
         }
     }
 
@@ -164,19 +210,9 @@ impl Output {
     /// Then [`Output::stdio`] says what the child gets on fds 1 and 2.
     pub fn prepare(&mut self, registry: &Registry, service: ServiceId, config: &ServiceConfig) {
         let wanted = wanted(config);
-        if config.transcript.is_none()
-            && config.tty.is_none()
-            && config.output == OutputMode::Syslog
-            && self.warned_syslog.insert(service)
-        {
-            warn!(
-                &config.name,
-                "output \"syslog\" is not supported yet; its lines go to svinit's stdout as with \"prefix\""
-            );
-        }
         let kind = match &wanted {
             Wanted::Direct(kind) => Some(*kind),
-            Wanted::Prefix | Wanted::Transcript(_) => None,
+            Wanted::Prefix | Wanted::Transcript(_) | Wanted::Syslog => None,
         };
         let Some(kind) = kind else {
             self.direct.remove(&service);
@@ -200,7 +236,7 @@ impl Output {
             if let Some(pipe) = self.pipes.get_mut(slot) {
                 pipe.name.clone_from(&config.name);
                 let same = match (&pipe.sink, &wanted) {
-                    (Sink::Prefix, Wanted::Prefix) => true,
+                    (Sink::Prefix, Wanted::Prefix) | (Sink::Syslog, Wanted::Syslog) => true,
                     (Sink::Transcript(file), Wanted::Transcript(new)) => file.config() == new,
                     _ => false,
                 };
@@ -212,9 +248,10 @@ impl Output {
                     }
                 } else {
                     // Pass what is held to the old sink first.
-                    flush_pipe(pipe, &mut self.console);
+                    flush_pipe(pipe, &mut self.shared);
                     self.holding.remove(&slot);
                     pipe.sink = open_sink(&wanted);
+                    set_err_pipe(registry, slot, pipe, wanted == Wanted::Syslog);
                 }
                 report_problem(pipe);
             }
@@ -235,6 +272,8 @@ impl Output {
             read,
             write,
             lines: LineBuffer::new(),
+            err: None,
+            pid: None,
             ring: RingBuffer::new(RING_CAPACITY),
             sink: open_sink(&wanted),
             queued: false,
@@ -252,7 +291,35 @@ impl Output {
             self.pipes.remove(slot);
             return;
         }
+        if let Some(pipe) = self.pipes.get_mut(slot) {
+            set_err_pipe(registry, slot, pipe, wanted == Wanted::Syslog);
+        }
         self.by_service.insert(service, slot);
+    }
+
+    /// The child of `service` is `pid` (the tag of its syslog lines).
+    pub fn spawned(&mut self, service: ServiceId, pid: i32) {
+        if let Some(pipe) = self
+            .by_service
+            .get(&service)
+            .and_then(|&slot| self.pipes.get_mut(slot))
+        {
+            pipe.pid = Some(pid);
+        }
+    }
+
+    /// What the child of `service` gets as stderr: its own pipe for a
+    /// syslog service, else the same as stdout.
+    pub fn stderr(&self, service: ServiceId) -> Stdio<'_> {
+        match self
+            .by_service
+            .get(&service)
+            .and_then(|&slot| self.pipes.get(slot))
+            .and_then(|pipe| pipe.err.as_ref())
+        {
+            Some(err) => Stdio::Fd(err.write.as_fd()),
+            None => self.stdio(service),
+        }
     }
 
     /// What the child of `service` gets as stdout and stderr (after
@@ -276,7 +343,10 @@ impl Output {
 
     /// The pipe of `token` is readable: it gets its turn in `pump`.
     pub fn readable(&mut self, token: Token) {
-        let slot = token.0 - TOKEN_BASE;
+        let mut slot = token.0 - TOKEN_BASE;
+        if slot >= ERR_TOKEN_OFFSET {
+            slot -= ERR_TOKEN_OFFSET;
+        }
         self.enqueue(slot);
     }
 
@@ -316,7 +386,7 @@ impl Output {
         self.holding
             .iter()
             .filter_map(|&slot| self.pipes.get(slot))
-            .filter_map(|pipe| pipe.lines.deadline())
+            .filter_map(ServicePipe::deadline)
             .min()
     }
 
@@ -332,14 +402,14 @@ impl Output {
             .filter(|&slot| {
                 self.pipes
                     .get(slot)
-                    .and_then(|pipe| pipe.lines.deadline())
+                    .and_then(ServicePipe::deadline)
                     .is_some_and(|deadline| deadline <= now)
             })
             .collect();
         for slot in due {
             self.holding.remove(&slot);
             if let Some(pipe) = self.pipes.get_mut(slot) {
-                flush_pipe(pipe, &mut self.console);
+                flush_pipe(pipe, &mut self.shared);
             }
         }
     }
@@ -365,7 +435,7 @@ impl Output {
         for slot in slots {
             let _ = self.read_some(slot, FINAL_DRAIN);
             if let Some(pipe) = self.pipes.get_mut(slot) {
-                flush_pipe(pipe, &mut self.console);
+                flush_pipe(pipe, &mut self.shared);
             }
         }
         self.holding.clear();
@@ -374,7 +444,6 @@ impl Output {
     /// `service` is gone for good: its pipe and transcript are closed.
     pub fn forget(&mut self, registry: &Registry, service: ServiceId) {
         self.direct.remove(&service);
-        self.warned_syslog.remove(&service);
         if let Some(slot) = self.by_service.get(&service).copied() {
             self.close(registry, slot);
         }
@@ -399,8 +468,11 @@ impl Output {
         let Some(mut pipe) = self.pipes.remove(slot) else {
             return;
         };
-        flush_pipe(&mut pipe, &mut self.console);
+        flush_pipe(&mut pipe, &mut self.shared);
         let _ = registry.deregister(&mut SourceFd(&pipe.read.as_raw_fd()));
+        if let Some(err) = &pipe.err {
+            let _ = registry.deregister(&mut SourceFd(&err.read.as_raw_fd()));
+        }
         self.by_service.remove(&pipe.service);
         self.holding.remove(&slot);
         self.ready.retain(|&queued| queued != slot);
@@ -442,6 +514,7 @@ impl Output {
         let pipe = self.pipe(service)?;
         match &pipe.sink {
             Sink::Transcript(file) => file.problem().map(str::to_string),
+            Sink::Syslog => self.shared.syslog.problem().map(str::to_string),
             Sink::Prefix => None,
         }
     }
@@ -487,38 +560,38 @@ impl Output {
             .and_then(|&slot| self.pipes.get(slot))
     }
 
-    /// Reads up to `budget` bytes of `slot`'s pipe into its sinks.
+    /// Reads up to `budget` bytes of `slot`'s pipes into its sinks
+    /// (stderr's own pipe first, when it has one).
     fn read_some(&mut self, slot: usize, budget: usize) -> Drain {
         let Some(pipe) = self.pipes.get_mut(slot) else {
             return Drain::Empty;
         };
         let now = Instant::now();
         let mut left = budget;
-        let drained = loop {
-            if left == 0 {
-                break false;
-            }
-            let room = left.min(self.scratch.len());
-            match nix::unistd::read(pipe.read.as_fd(), &mut self.scratch[..room]) {
-                // svinit holds the write end: no EOF while the pipe exists.
-                Ok(0) => break true,
-                Ok(n) => {
-                    left -= n;
-                    deliver(pipe, &self.scratch[..n], now, &mut self.console);
-                }
-                Err(Errno::EINTR) => {}
-                Err(Errno::EAGAIN) => break true,
-                Err(errno) => {
-                    warn!(&pipe.name, "reading its output failed: {errno}");
-                    break true;
-                }
-            }
-        };
+        let mut drained = true;
+        if pipe.err.is_some() {
+            drained &= read_stream(
+                pipe,
+                Stream::Stderr,
+                &mut left,
+                &mut self.scratch,
+                now,
+                &mut self.shared,
+            );
+        }
+        drained &= read_stream(
+            pipe,
+            Stream::Stdout,
+            &mut left,
+            &mut self.scratch,
+            now,
+            &mut self.shared,
+        );
         if drained && pipe.flush_when_drained {
             pipe.flush_when_drained = false;
-            flush_pipe(pipe, &mut self.console);
+            flush_pipe(pipe, &mut self.shared);
         }
-        if pipe.lines.has_pending() {
+        if pipe.has_pending() {
             self.holding.insert(slot);
         } else {
             self.holding.remove(&slot);
@@ -527,49 +600,148 @@ impl Output {
     }
 }
 
-/// Feeds one chunk to the ring buffer and through the line buffer to the
-/// sink.
-fn deliver(pipe: &mut ServicePipe, chunk: &[u8], now: Instant, console: &mut Vec<u8>) {
-    pipe.ring.push(chunk);
-    let ServicePipe {
-        name, lines, sink, ..
-    } = pipe;
-    let wall = SystemTime::now();
-    lines.push(chunk, now, &mut |piece| {
-        write_piece(sink, name, piece, wall, console)
-    });
-    report_problem(pipe);
-}
-
-/// Passes on `pipe`'s held-back line.
-fn flush_pipe(pipe: &mut ServicePipe, console: &mut Vec<u8>) {
-    let ServicePipe {
-        name, lines, sink, ..
-    } = pipe;
-    let wall = SystemTime::now();
-    lines.flush(&mut |piece| write_piece(sink, name, piece, wall, console));
-    report_problem(pipe);
-}
-
-fn write_piece(
-    sink: &mut Sink,
-    name: &str,
-    piece: Piece<'_>,
-    wall: SystemTime,
-    console: &mut Vec<u8>,
-) {
-    match sink {
-        Sink::Transcript(file) => file.write(piece, wall),
-        Sink::Prefix => {
-            console.clear();
-            prefix_lines(name, piece, console);
-            // svinit's stdout gone or not keeping up: the lines are still
-            // in the ring buffer; the console is not worth stopping for.
-            let _ = write_lines_whole(std::io::stdout().as_fd(), console);
-            if console.capacity() > 1 << 20 {
-                *console = Vec::new();
+/// Reads one of `pipe`'s streams until EAGAIN or `left` runs out; whether
+/// it was drained.
+fn read_stream(
+    pipe: &mut ServicePipe,
+    stream: Stream,
+    left: &mut usize,
+    scratch: &mut [u8],
+    now: Instant,
+    shared: &mut Shared,
+) -> bool {
+    loop {
+        if *left == 0 {
+            return false;
+        }
+        let room = (*left).min(scratch.len());
+        let fd = match (stream, &pipe.err) {
+            (Stream::Stderr, Some(err)) => err.read.as_fd(),
+            (Stream::Stderr, None) => return true,
+            (Stream::Stdout, _) => pipe.read.as_fd(),
+        };
+        match nix::unistd::read(fd, &mut scratch[..room]) {
+            // svinit holds the write end: no EOF while the pipe exists.
+            Ok(0) => return true,
+            Ok(n) => {
+                *left -= n;
+                deliver(pipe, stream, &scratch[..n], now, shared);
+            }
+            Err(Errno::EINTR) => {}
+            Err(Errno::EAGAIN) => return true,
+            Err(errno) => {
+                warn!(&pipe.name, "reading its output failed: {errno}");
+                return true;
             }
         }
+    }
+}
+
+/// Feeds one chunk of `stream` to the ring buffer and through its line
+/// buffer to the sink. A syslog service's ring gets whole lines (its two
+/// streams interleave there), any other's the bytes as read.
+fn deliver(
+    pipe: &mut ServicePipe,
+    stream: Stream,
+    chunk: &[u8],
+    now: Instant,
+    shared: &mut Shared,
+) {
+    let (mut to, out, err) = Emitter::split(pipe, now);
+    let lines = match (stream, err) {
+        (Stream::Stderr, Some(err)) => err,
+        _ => out,
+    };
+    if !to.by_line {
+        to.ring.push(chunk);
+    }
+    lines.push(chunk, now, &mut |piece| to.emit(stream, piece, shared));
+    report_problem(pipe);
+}
+
+/// Passes on `pipe`'s held-back lines (both streams).
+fn flush_pipe(pipe: &mut ServicePipe, shared: &mut Shared) {
+    let (mut to, out, err) = Emitter::split(pipe, Instant::now());
+    out.flush(&mut |piece| to.emit(Stream::Stdout, piece, shared));
+    if let Some(err) = err {
+        err.flush(&mut |piece| to.emit(Stream::Stderr, piece, shared));
+    }
+    report_problem(pipe);
+}
+
+/// Where a service's whole lines go: its sink, and its ring when that
+/// takes lines rather than bytes (syslog).
+struct Emitter<'a> {
+    name: &'a str,
+    pid: Option<i32>,
+    ring: &'a mut RingBuffer,
+    sink: &'a mut Sink,
+    by_line: bool,
+    wall: SystemTime,
+    now: Instant,
+}
+
+impl<'a> Emitter<'a> {
+    /// The emitter and the line buffers of stdout and (syslog) stderr.
+    fn split(
+        pipe: &'a mut ServicePipe,
+        now: Instant,
+    ) -> (Emitter<'a>, &'a mut LineBuffer, Option<&'a mut LineBuffer>) {
+        let ServicePipe {
+            name,
+            lines,
+            err,
+            pid,
+            ring,
+            sink,
+            ..
+        } = pipe;
+        let by_line = matches!(sink, Sink::Syslog);
+        let emitter = Emitter {
+            name,
+            pid: *pid,
+            ring,
+            sink,
+            by_line,
+            wall: SystemTime::now(),
+            now,
+        };
+        (emitter, lines, err.as_mut().map(|err| &mut err.lines))
+    }
+
+    fn emit(&mut self, stream: Stream, piece: Piece<'_>, shared: &mut Shared) {
+        if self.by_line {
+            self.ring.push(piece_bytes(piece));
+        }
+        match self.sink {
+            Sink::Transcript(file) => file.write(piece, self.wall),
+            Sink::Syslog => shared.syslog.send_lines(
+                stream,
+                self.name,
+                self.pid,
+                piece_bytes(piece),
+                self.now,
+                self.wall,
+            ),
+            Sink::Prefix => {
+                let console = &mut shared.console;
+                console.clear();
+                prefix_lines(self.name, piece, console);
+                // svinit's stdout gone or not keeping up: the lines are
+                // still in the ring buffer; the console is not worth
+                // stopping for.
+                let _ = write_lines_whole(std::io::stdout().as_fd(), console);
+                if console.capacity() > 1 << 20 {
+                    *console = Vec::new();
+                }
+            }
+        }
+    }
+}
+
+fn piece_bytes(piece: Piece<'_>) -> &[u8] {
+    match piece {
+        Piece::Lines(bytes) | Piece::Partial(bytes) => bytes,
     }
 }
 
@@ -588,7 +760,46 @@ fn report_problem(pipe: &mut ServicePipe) {
 fn open_sink(wanted: &Wanted) -> Sink {
     match wanted {
         Wanted::Transcript(config) => Sink::Transcript(TranscriptFile::open(config.clone())),
+        Wanted::Syslog => Sink::Syslog,
         Wanted::Prefix | Wanted::Direct(_) => Sink::Prefix,
+    }
+}
+
+/// Gives `pipe` its own stderr pipe (`want`) or takes it away, flushing
+/// what it holds first.
+fn set_err_pipe(registry: &Registry, slot: usize, pipe: &mut ServicePipe, want: bool) {
+    match (&pipe.err, want) {
+        (None, true) => {
+            let (read, write) = match make_pipe() {
+                Ok(pair) => pair,
+                Err(err) => {
+                    // stderr then shares the stdout pipe (at info).
+                    warn!(&pipe.name, "cannot make a stderr pipe: {err}");
+                    return;
+                }
+            };
+            let raw = read.as_raw_fd();
+            if let Err(err) = registry.register(
+                &mut SourceFd(&raw),
+                Token(TOKEN_BASE + ERR_TOKEN_OFFSET + slot),
+                Interest::READABLE,
+            ) {
+                warn!(&pipe.name, "cannot watch the stderr pipe: {err}");
+                return;
+            }
+            pipe.err = Some(ErrPipe {
+                read,
+                write,
+                lines: LineBuffer::new(),
+            });
+        }
+        (Some(_), false) => {
+            // Its held-back lines were flushed to the old sink already.
+            if let Some(err) = pipe.err.take() {
+                let _ = registry.deregister(&mut SourceFd(&err.read.as_raw_fd()));
+            }
+        }
+        _ => {}
     }
 }
 

@@ -16,7 +16,7 @@ use crate::control::{
     round_millis, round_unix_millis,
 };
 use crate::mode::Mode;
-use crate::supervisor::{ServiceId, StateKind};
+use crate::supervisor::{Event, PowerKind, ServiceId, StateKind};
 use crate::{error, info};
 
 use super::Runtime;
@@ -127,8 +127,10 @@ impl Runtime {
             Request::Tree { name } => self.tree(name.as_deref()).into(),
             Request::Blame => Answer::Reply(self.blame()),
             Request::Poweroff | Request::Reboot | Request::Halt => {
-                self.power(incoming.request.command()).into()
+                let peer = format!("uid {} pid {}", incoming.peer.uid, incoming.peer.pid);
+                self.power(&incoming.request, &peer).into()
             }
+            Request::Shutdown => self.shutdown_request(now).into(),
             // Served by the control server itself from its ring.
             Request::Events { .. } => Answer::Reply(Reply::failure(
                 ErrorKind::Failed,
@@ -301,8 +303,25 @@ impl Runtime {
     /// `svctl reload` and SIGHUP. The error is the rendered diagnostics.
     pub(super) fn reload_config(&mut self, dry_run: bool) -> Result<ReloadReport, String> {
         let path = self.options.config_path.clone();
-        let new_config = match config::load_path(&path) {
-            Ok(config) => config,
+        // `svinit --detach -- COMMAND` with no config file: the command alone.
+        let alone = !self.options.extra_services.is_empty() && !path.exists();
+        let loaded = if alone {
+            Ok(config::Config::default())
+        } else {
+            config::load_path(&path)
+        };
+        let new_config = match loaded {
+            Ok(mut config) => {
+                if let Err(text) =
+                    crate::detach::add_services(&mut config, &self.options.extra_services)
+                {
+                    if !dry_run {
+                        error!("", "reload refused: {text}");
+                    }
+                    return Err(text);
+                }
+                config
+            }
             Err(diagnostics) => {
                 let text = diagnostics.render(false);
                 if !dry_run {
@@ -432,9 +451,27 @@ impl Runtime {
         Reply::ok(entries)
     }
 
-    /// poweroff/reboot/halt: only an init of a booted system may; system
-    /// mode's shutdown is not implemented yet either.
-    fn power(&self, command: &str) -> Result<Reply, ProtocolError> {
+    /// `svctl shutdown`: the orderly shutdown of SIGTERM, exit 0 (user and
+    /// container mode; a booted system has poweroff, reboot and halt).
+    fn shutdown_request(&mut self, now: Instant) -> Result<Reply, ProtocolError> {
+        if self.options.mode == Mode::System {
+            return Err(ProtocolError::new(
+                ErrorKind::NotSupported,
+                "shutdown is for user and container mode; use poweroff, reboot or halt in system mode",
+            ));
+        }
+        if !self.supervisor.is_shutting_down() {
+            info!("", "shutting down (svctl shutdown)");
+        }
+        self.supervisor
+            .handle_event(now, Event::Shutdown { exit_code: 0 });
+        Ok(Reply::ok(serde_json::json!({ "pid": std::process::id() })))
+    }
+
+    /// poweroff/reboot/halt: only an init of a booted system may. The
+    /// reply goes out before the services stop.
+    fn power(&mut self, request: &Request, peer: &str) -> Result<Reply, ProtocolError> {
+        let command = request.command();
         if self.options.mode != Mode::System {
             return Err(ProtocolError::new(
                 ErrorKind::NotSupported,
@@ -444,10 +481,13 @@ impl Runtime {
                 ),
             ));
         }
-        Err(ProtocolError::new(
-            ErrorKind::NotAvailable,
-            format!("{command}: system-mode shutdown is not implemented yet"),
-        ))
+        let kind = match request {
+            Request::Reboot => PowerKind::Reboot,
+            Request::Halt => PowerKind::Halt,
+            _ => PowerKind::Poweroff,
+        };
+        self.request_power(kind, &format!("svctl {command} ({peer})"));
+        Ok(Reply::ok(serde_json::Value::Null))
     }
 }
 

@@ -91,6 +91,41 @@ fn the_main_command_waits_until_every_autostart_unit_is_up_done_or_failed() {
 }
 
 #[test]
+fn boot_settled_is_reported_once_without_a_main_command() {
+    let mut db = service("db");
+    db.ready_fd = Some(3);
+    let mut flaky = service("flaky");
+    flaky.backoff_limit = secs(2);
+    let mut h =
+        Harness::new(config(vec![db, flaky])).with("flaky", Behaviour::FailSpawn(exec_failure()));
+    h.sup.report_boot_settled();
+    let mut h = h.booted();
+    assert_eq!(h.boot_settled_count(), 0, "db is starting");
+    h.ready("db");
+    assert_eq!(h.boot_settled_count(), 0, "flaky is in backoff");
+    h.advance(secs(1));
+    assert_eq!(h.state("flaky"), StateKind::Failed);
+    assert_eq!(h.boot_settled_count(), 1);
+    assert!(!h.main_started());
+    h.sup.start(h.now, h.id("flaky"));
+    h.pump();
+    h.advance(secs(5));
+    assert_eq!(h.boot_settled_count(), 1, "only once");
+}
+
+#[test]
+fn boot_settled_is_not_reported_when_a_shutdown_comes_first() {
+    let mut db = service("db");
+    db.ready_fd = Some(3);
+    let mut h = Harness::new(config(vec![db]));
+    h.sup.report_boot_settled();
+    let mut h = h.booted();
+    h.event(Event::Shutdown { exit_code: 0 });
+    h.advance(secs(20));
+    assert_eq!(h.boot_settled_count(), 0);
+}
+
+#[test]
 fn when_the_main_command_exits_the_units_stop_in_reverse_order() {
     let db = service("db");
     let mut web = service("web");

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use crate::config::{Command, Config, ServiceConfig};
 
 use super::{
-    Action, Event, ExitStatus, ServiceId, ServiceStatus, SpawnFailure, SpawnStage, StateKind,
-    Supervisor, Transition,
+    Action, Event, ExitStatus, PowerKind, ServiceId, ServiceStatus, SpawnFailure, SpawnStage,
+    StateKind, Supervisor, Transition,
 };
 
 /// How the fake process layer answers `Action::Spawn` for a service.
@@ -153,8 +153,10 @@ impl Harness {
                     self.sup.handle_event(self.now, Event::MainSpawned { pid });
                 }
                 Action::SweepOrphans { .. }
+                | Action::BootSettled
                 | Action::StateChanged(_)
                 | Action::Exit { .. }
+                | Action::Power { .. }
                 | Action::ReadPidFile { .. }
                 | Action::CriticalEnded { .. } => {}
             }
@@ -228,6 +230,14 @@ impl Harness {
         }
     }
 
+    /// The `Power` kind emitted (system mode), if any.
+    pub fn power(&self) -> Option<PowerKind> {
+        self.log.iter().find_map(|(_, action)| match action {
+            Action::Power { kind } => Some(*kind),
+            _ => None,
+        })
+    }
+
     /// The `Exit` code emitted, if any.
     pub fn exit_code(&self) -> Option<i32> {
         self.log.iter().find_map(|(_, action)| match action {
@@ -241,6 +251,14 @@ impl Harness {
         self.log
             .iter()
             .any(|(_, action)| *action == Action::StartMain)
+    }
+
+    /// How many times `BootSettled` was emitted.
+    pub fn boot_settled_count(&self) -> usize {
+        self.log
+            .iter()
+            .filter(|(_, action)| *action == Action::BootSettled)
+            .count()
     }
 
     pub fn event(&mut self, event: Event) {

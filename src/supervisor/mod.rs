@@ -88,6 +88,8 @@ mod entry_tests;
 #[cfg(test)]
 mod harness;
 #[cfg(test)]
+mod system_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -130,9 +132,15 @@ pub struct Supervisor {
     /// While the main command waits for the boot: services before this
     /// index in `order` were settled when last looked at.
     boot_scan: usize,
+    /// `Action::BootSettled` is still to be emitted (`svinit --detach`).
+    report_boot: bool,
     /// A `critical` service ending for good shuts svinit down (container
     /// and user mode); `false` in system mode, where it is only reported.
     exit_on_critical: bool,
+    /// System mode: the shutdown ends with `Action::Power`, never `Exit`.
+    system: bool,
+    /// What the system shutdown ends with; poweroff unless asked otherwise.
+    power: Option<PowerKind>,
     created_at: Instant,
     /// Answer to `service_config` for an id that names nothing.
     placeholder: ServiceConfig,
@@ -187,7 +195,10 @@ impl Supervisor {
             shutdown: None,
             main: MainCommand::Absent,
             boot_scan: 0,
+            report_boot: false,
             exit_on_critical: true,
+            system: false,
+            power: None,
             created_at: now,
             placeholder: ServiceConfig::new("", Command::Exec(Vec::new())),
             #[cfg(test)]
@@ -211,6 +222,13 @@ impl Supervisor {
         }
     }
 
+    /// Emit `Action::BootSettled` once, at the moment a main command would
+    /// start (every autostart service up, done or failed), main command or
+    /// not. Not emitted when a shutdown begins first. Call before `boot`.
+    pub fn report_boot_settled(&mut self) {
+        self.report_boot = true;
+    }
+
     pub fn has_main_command(&self) -> bool {
         self.main != MainCommand::Absent
     }
@@ -224,6 +242,17 @@ impl Supervisor {
     /// or is only reported (`Action::CriticalEnded`; system mode).
     pub fn set_exit_on_critical(&mut self, exit: bool) {
         self.exit_on_critical = exit;
+    }
+
+    /// System mode: svinit never exits; a finished shutdown asks for
+    /// `reboot(2)` (`Action::Power`) instead of `Action::Exit`.
+    pub fn set_system(&mut self, system: bool) {
+        self.system = system;
+    }
+
+    /// The system shutdown asked for, if any.
+    pub fn power(&self) -> Option<PowerKind> {
+        self.power
     }
 
     /// A signal svinit received while it has a main command (TERM, INT,
@@ -324,10 +353,16 @@ impl Supervisor {
             },
             Event::NoChildren => {
                 if let Some(ShutdownStep::Act(action)) = self.with_shutdown(|s| s.no_children()) {
-                    self.actions.push_back(action);
+                    self.push_shutdown_action(action);
                 }
             }
             Event::Shutdown { exit_code } => self.begin_shutdown(exit_code, now),
+            Event::Power { kind } => {
+                if self.power.is_none() {
+                    self.power = Some(kind);
+                }
+                self.begin_shutdown(0, now);
+            }
         }
         self.drain(now);
     }
@@ -373,12 +408,24 @@ impl Supervisor {
                             self.step(now, id, Input::KillNow, None);
                         }
                     }
-                    Some(ShutdownStep::Act(action)) => self.actions.push_back(action),
+                    Some(ShutdownStep::Act(action)) => self.push_shutdown_action(action),
                     Some(ShutdownStep::Nothing) | None => {}
                 },
             }
             self.drain(now);
         }
+    }
+
+    /// In system mode the end of a shutdown is `reboot(2)`, not an exit:
+    /// poweroff unless a reboot or halt was asked for.
+    fn push_shutdown_action(&mut self, action: Action) {
+        let action = match action {
+            Action::Exit { .. } if self.system => Action::Power {
+                kind: *self.power.get_or_insert(PowerKind::Poweroff),
+            },
+            other => other,
+        };
+        self.actions.push_back(action);
     }
 
     pub fn poll_action(&mut self) -> Option<Action> {
@@ -839,6 +886,10 @@ impl Supervisor {
     fn drain(&mut self, now: Instant) {
         while let Some(id) = self.work.pop() {
             self.evaluate(now, id);
+        }
+        if self.report_boot && self.shutdown.is_none() && self.boot_settled() {
+            self.report_boot = false;
+            self.actions.push_back(Action::BootSettled);
         }
         if self.main == MainCommand::WaitingForBoot
             && self.shutdown.is_none()

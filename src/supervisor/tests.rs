@@ -1036,6 +1036,9 @@ fn random_event_sequences_keep_the_invariants() {
                         }
                     }
                     Action::Signal { pid, .. } => assert!(pid > 1, "signal to {pid}"),
+                    Action::BootSettled => {
+                        assert!(!was_shutting_down, "boot settled while shutting down")
+                    }
                     Action::StartMain => {
                         assert!(!was_shutting_down, "main started while shutting down");
                         let pid = next_pid;

@@ -149,6 +149,38 @@ pub enum Event {
     /// Orderly shutdown of everything requested (SIGTERM/SIGINT, svctl).
     /// `exit_code` is what svinit exits with when done.
     Shutdown { exit_code: i32 },
+    /// System mode: stop everything, then reboot, halt or power off
+    /// (signals, `svctl reboot|halt|poweroff`). The first kind asked wins.
+    Power { kind: PowerKind },
+}
+
+/// What a system-mode shutdown ends with (`reboot(2)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PowerKind {
+    Reboot,
+    Halt,
+    Poweroff,
+}
+
+impl PowerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PowerKind::Reboot => "reboot",
+            PowerKind::Halt => "halt",
+            PowerKind::Poweroff => "poweroff",
+        }
+    }
+
+    /// SIGINT (ctrl-alt-del) and SIGTERM reboot, SIGUSR1 halts, SIGUSR2
+    /// powers off (the sysvinit and busybox init convention).
+    pub fn from_signal(signal: i32) -> Option<PowerKind> {
+        match signal {
+            libc::SIGINT | libc::SIGTERM => Some(PowerKind::Reboot),
+            libc::SIGUSR1 => Some(PowerKind::Halt),
+            libc::SIGUSR2 => Some(PowerKind::Poweroff),
+            _ => None,
+        }
+    }
 }
 
 /// Outputs of the supervisor, executed by the runtime in order.
@@ -166,9 +198,15 @@ pub enum Action {
     StateChanged(Transition),
     /// Shutdown is complete: exit the process with this code.
     Exit { code: i32 },
+    /// System mode: shutdown is complete (every process gone or killed):
+    /// sync, remount read-only, `reboot(2)`. Takes the place of `Exit`.
+    Power { kind: PowerKind },
     /// Every autostart service is up, done or failed: fork the main
     /// command; answer with `Event::MainSpawned` or `MainSpawnFailed`.
     StartMain,
+    /// The same moment as `StartMain`, for whoever asked with
+    /// `Supervisor::report_boot_settled` (`svinit --detach`): emitted once.
+    BootSettled,
     /// Read the `pid-file` of a `type "forking"` service whose launcher
     /// exited successfully; answer with `Event::PidFile`.
     ReadPidFile { service: ServiceId },

@@ -122,7 +122,16 @@ pub fn bind_control_socket(
     let previous = umask(Mode::from_bits_truncate(0o177));
     let bound = UnixListener::bind(path);
     umask(previous);
-    let listener = bound.map_err(io_error(path))?;
+    let listener = match bound {
+        Ok(listener) => listener,
+        // Another svinit bound it since `clear_stale_socket` looked: say
+        // who, instead of running without a socket.
+        Err(err) if err.kind() == io::ErrorKind::AddrInUse => {
+            clear_stale_socket(path)?;
+            return Err(io_error(path)(err));
+        }
+        Err(err) => return Err(io_error(path)(err)),
+    };
 
     let meta = fs::symlink_metadata(path).map_err(io_error(path))?;
     if !meta.file_type().is_socket() {
