@@ -147,6 +147,30 @@ pub(crate) fn fd_count(pid: i32) -> usize {
         .unwrap_or(0)
 }
 
+/// svinit's descriptor count once it has closed every control connection
+/// but the `keep` the caller holds open. An svctl exits as soon as it has
+/// its reply and svinit closes its end a moment later, so a count taken
+/// right after one would include that end. Accepted connections carry the
+/// socket's path in /proc/net/unix (state 03, connected) until svinit
+/// closes them.
+pub(crate) fn quiet_fd_count(sv: &Svinit, dir: &TempDir, keep: usize) -> usize {
+    let path = socket(dir).to_string_lossy().into_owned();
+    let connections = || {
+        std::fs::read_to_string("/proc/net/unix")
+            .unwrap_or_default()
+            .lines()
+            .map(|line| line.split_whitespace().collect::<Vec<_>>())
+            .filter(|f| f.get(5) == Some(&"03") && f.get(7) == Some(&path.as_str()))
+            .count()
+    };
+    sv.wait_until(
+        &format!("svinit to hold {keep} control connections"),
+        DEADLINE,
+        || connections() == keep,
+    );
+    fd_count(sv.pid)
+}
+
 const SERVICES: &str = r#"
 service "web" {
     description "the web server"
@@ -460,9 +484,7 @@ fn bad_requests_get_errors_and_svinit_keeps_answering() {
 #[test]
 fn clients_past_the_limit_are_refused_and_descriptors_do_not_leak() {
     let (dir, sv) = start("ctl-fds");
-    // Let svinit settle (boot-time descriptors come and go).
-    std::thread::sleep(Duration::from_millis(200));
-    let before = fd_count(sv.pid);
+    let before = quiet_fd_count(&sv, &dir, 0);
 
     // 128 idle connections fill the table; the next is told so.
     let held: Vec<UnixStream> = (0..128)
@@ -770,7 +792,7 @@ fn logs_reads_the_ring_and_follow_streams_new_lines() {
     assert!(numbers.windows(2).all(|w| w[1] == w[0] + 1), "{run}");
 
     // -f: what was there, then lines written afterwards, in order.
-    let fds_before = fd_count(sv.pid);
+    let fds_before = quiet_fd_count(&sv, &dir, 0);
     let mut follower = Command::new(svctl_bin())
         .arg("-s")
         .arg(socket(&dir))

@@ -19,7 +19,9 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::Value;
 
-use crate::control::{container, expect, fd_count, socket, svctl, svctl_bin, wait_for_socket};
+use crate::control::{
+    container, expect, fd_count, quiet_fd_count, socket, svctl, svctl_bin, wait_for_socket,
+};
 use crate::harness::{
     DEADLINE, Mode, Svinit, TempDir, all_processes, poll_until, proc_stat, processes_in_namespace,
 };
@@ -285,7 +287,7 @@ fn chaos_random_crashes_and_sigkills_lose_nothing() {
             .all(|s| s["restarts"].as_u64().is_some())
             && follower.last_per_service().len() == CHAOS_SERVICES
     });
-    let fds_before = fd_count(sv.pid);
+    let fds_before = quiet_fd_count(&sv, &dir, 1);
     let rss_before = rss_kib(&sv);
 
     let mut rng = Rng::new(test);
@@ -392,31 +394,13 @@ fn chaos_random_crashes_and_sigkills_lose_nothing() {
 
 // ----------------------------------------------------------- fork bomb
 
-/// A dedicated account for the fork bombs: RLIMIT_NPROC counts per uid,
-/// so sharing `nobody` with anything else would skew both.
-fn bomb_account() -> u32 {
-    static LOCK: Mutex<()> = Mutex::new(());
-    let _guard = LOCK.lock().unwrap();
-    let user = "svinit-bomb";
-    let lookup = || {
-        let out = Command::new("id").args(["-u", user]).output().ok()?;
-        String::from_utf8_lossy(&out.stdout).trim().parse().ok()
-    };
-    if let Some(uid) = lookup() {
-        return uid;
-    }
-    let status = Command::new("useradd")
-        .args([
-            "--system",
-            "--no-create-home",
-            "--shell",
-            "/usr/sbin/nologin",
-            user,
-        ])
-        .status()
-        .expect("run useradd");
-    assert!(status.success(), "useradd {user}");
-    lookup().expect("uid of the new account")
+/// The fork bombs' own uid. RLIMIT_NPROC counts processes per uid across
+/// the whole machine, so a named account would be shared with any other run
+/// of this suite on the host (a second `cargo test` makes the bombs hit the
+/// limit early and this one never sees them). A uid with no passwd entry,
+/// unique to this test process.
+fn bomb_uid() -> u32 {
+    0x5E00_0000 + std::process::id()
 }
 
 const NPROC: usize = 40;
@@ -425,20 +409,22 @@ const NPROC: usize = 40;
 fn fork_bombs_stay_inside_nproc_and_svinit_keeps_answering() {
     let test = "fork-bomb";
     let length = pick(Duration::from_secs(3), Duration::from_secs(60));
-    let uid = bomb_account();
+    let uid = bomb_uid();
     let dir = TempDir::new("fault-bomb");
     dir.write(
         "conf/bomb.kdl",
         &format!(
             r#"
 service "bomb" {{
-    user "svinit-bomb"
+    user "{uid}"
+    group "{uid}"
     limits {{ nproc {NPROC} }}
     shell "b() {{ b & b & wait; }}; b"
     forever #true
 }}
 service "runaway" {{
-    user "svinit-bomb"
+    user "{uid}"
+    group "{uid}"
     limits {{ nproc {NPROC} }}
     shell "while :; do ( sleep 1000 & ) 2>/dev/null; done"
     forever #true
@@ -522,7 +508,7 @@ fn two_hundred_concurrent_clients_while_services_crash() {
             .filter(|(n, _)| n.starts_with("steady"))
             .all(|(_, s)| s["state"] == "up")
     });
-    let fds_before = fd_count(sv.pid);
+    let fds_before = quiet_fd_count(&sv, &dir, 0);
     let answered = Arc::new(AtomicUsize::new(0));
     let refused = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
@@ -631,7 +617,7 @@ fn a_follower_that_never_reads_is_dropped_and_others_lose_nothing() {
     // The first start makes each service's output pipe, kept from then on.
     expect(&sv, &dir, &start_args, 0);
     expect(&sv, &dir, &stop_args, 0);
-    let fds_before = fd_count(sv.pid);
+    let fds_before = quiet_fd_count(&sv, &dir, 1);
     // Asks for events and then never reads.
     let mut stuck = UnixStream::connect(socket(&dir)).expect("connect");
     stuck
@@ -711,7 +697,7 @@ service "talk" {
             .stdout
             .contains("line")
     });
-    let fds_before = fd_count(sv.pid);
+    let fds_before = quiet_fd_count(&sv, &dir, 0);
     let start = Instant::now();
     for i in 0..hangups {
         if i % 2 == 0 {
@@ -788,7 +774,7 @@ fn reload_storms_never_disturb_running_services() {
             .unwrap_or_else(|| sv.fail("no pid"));
         pids.push(pid);
     }
-    let fds_before = fd_count(sv.pid);
+    let fds_before = quiet_fd_count(&sv, &dir, 0);
     let start = Instant::now();
     let (mut valid, mut invalid) = (0, 0);
     for i in 0..reloads {
