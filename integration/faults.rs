@@ -950,13 +950,7 @@ fn an_unwritable_socket_directory_is_a_clear_error_at_start() {
     // Root ignores modes, so: a read-only filesystem, and a parent that is
     // a file.
     let ro = dir.join("ro");
-    std::fs::create_dir(&ro).expect("mkdir ro");
-    let status = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "ro,size=64k", "svinit-it-ro"])
-        .arg(&ro)
-        .status()
-        .expect("run mount");
-    assert!(status.success(), "mount a read-only tmpfs");
+    let ro_mount = Tmpfs::mount_with(ro.clone(), "ro,size=64k");
     dir.write("file", "not a directory\n");
     let file = dir.join("file").to_string_lossy().into_owned();
     let ro_sock = ro.join("control.sock").to_string_lossy().into_owned();
@@ -993,5 +987,5 @@ fn an_unwritable_socket_directory_is_a_clear_error_at_start() {
         );
         assert!(!sv.log().contains("panicked"), "{}", sv.log());
     }
-    let _ = Command::new("umount").arg("-l").arg(&ro).status();
+    drop(ro_mount);
 }
