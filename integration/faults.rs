@@ -411,6 +411,8 @@ fn fork_bombs_stay_inside_nproc_and_svinit_keeps_answering() {
     let length = pick(Duration::from_secs(3), Duration::from_secs(60));
     let uid = bomb_uid();
     let dir = TempDir::new("fault-bomb");
+    // A shell whose fork fails exits 0 or 2, which the default `exit-codes`
+    // call done: only code 100 is, so both bombs go off again and again.
     dir.write(
         "conf/bomb.kdl",
         &format!(
@@ -421,6 +423,8 @@ service "bomb" {{
     limits {{ nproc {NPROC} }}
     shell "b() {{ b & b & wait; }}; b"
     forever #true
+    exit-codes 100
+    backoff-limit "1s"
 }}
 service "runaway" {{
     user "{uid}"
@@ -428,6 +432,8 @@ service "runaway" {{
     limits {{ nproc {NPROC} }}
     shell "while :; do ( sleep 1000 & ) 2>/dev/null; done"
     forever #true
+    exit-codes 100
+    backoff-limit "1s"
 }}
 service "steady" {{
     exec "sleep" "100000"
@@ -454,8 +460,10 @@ service "steady" {{
         slowest = slowest.max(status_latency(&sv, &dir));
         asked += 1;
     }
-    let steady = &statuses(&sv, &dir)["steady"];
-    assert_eq!(steady["state"], "up", "{steady}");
+    let during = statuses(&sv, &dir);
+    assert_eq!(during["steady"]["state"], "up", "{}", during["steady"]);
+    assert_eq!(during["steady"]["restarts"], 0, "{}", during["steady"]);
+    let restarts = |name: &str| during[name]["restarts"].as_u64().unwrap_or(0);
     // Both services stop (their process groups are signalled), then
     // whatever escaped the groups is killed from outside: svinit reaps it.
     expect(&sv, &dir, &["stop", "bomb", "runaway"], 0);
@@ -473,7 +481,9 @@ service "steady" {{
     figure(
         test,
         &format!(
-            "{length:?} of two fork bombs under nproc {NPROC}: at most {most} processes of the uid seen, {asked} status requests, slowest {slowest:.0?}; {leftovers} left after stop, all reaped; status afterwards {took:.0?}"
+            "{length:?} of two fork bombs under nproc {NPROC} (restarted {} and {} times): at most {most} processes of the uid seen, {asked} status requests, slowest {slowest:.0?}; {leftovers} left after stop, all reaped; status afterwards {took:.0?}",
+            restarts("bomb"),
+            restarts("runaway")
         ),
     );
     assert!(most <= NPROC, "{most} processes past nproc {NPROC}");
