@@ -486,7 +486,11 @@ service "steady" {{
             restarts("runaway")
         ),
     );
-    assert!(most <= NPROC, "{most} processes past nproc {NPROC}");
+    // The kernel lets setuid() take a uid past its limit and refuses the
+    // execve() that follows (PF_NPROC_EXCEEDED): a service's fresh main
+    // process can be the one too many until its exec fails. Two services,
+    // so at most two over; a bomb that escaped the limit would be hundreds.
+    assert!(most <= NPROC + 2, "{most} processes past nproc {NPROC}");
     assert!(
         slowest < Duration::from_secs(2),
         "status took {slowest:?} under the bomb"
