@@ -52,6 +52,9 @@ install: release
 	install -D -m 0644 man/svinit.8 $(DESTDIR)$(PREFIX)/share/man/man8/svinit.8
 	install -D -m 0644 man/svctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/svctl.8
 	install -D -m 0644 man/svinit.kdl.5 $(DESTDIR)$(PREFIX)/share/man/man5/svinit.kdl.5
+	install -D -m 0644 completions/svctl.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/svctl
+	install -D -m 0644 completions/_svctl $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_svctl
+	install -D -m 0644 completions/svctl.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/svctl.fish
 
 clean:
 	$(CARGO) clean

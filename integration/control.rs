@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
-use crate::harness::{DEADLINE, Mode, Svinit, TempDir, poll_until, svinit_bin};
+use crate::harness::{DEADLINE, Mode, Svinit, TempDir, fd_census, poll_until, svinit_bin};
 
 pub(crate) fn svctl_bin() -> &'static str {
     env!("CARGO_BIN_EXE_svctl")
@@ -147,28 +147,20 @@ pub(crate) fn fd_count(pid: i32) -> usize {
         .unwrap_or(0)
 }
 
-/// svinit's descriptor count once it has closed every control connection
-/// but the `keep` the caller holds open. An svctl exits as soon as it has
-/// its reply and svinit closes its end a moment later, so a count taken
-/// right after one would include that end. Accepted connections carry the
-/// socket's path in /proc/net/unix (state 03, connected) until svinit
-/// closes them.
-pub(crate) fn quiet_fd_count(sv: &Svinit, dir: &TempDir, keep: usize) -> usize {
-    let path = socket(dir).to_string_lossy().into_owned();
-    let connections = || {
-        std::fs::read_to_string("/proc/net/unix")
-            .unwrap_or_default()
-            .lines()
-            .map(|line| line.split_whitespace().collect::<Vec<_>>())
-            .filter(|f| f.get(5) == Some(&"03") && f.get(7) == Some(&path.as_str()))
-            .count()
-    };
+/// svinit's descriptor count once it holds exactly `keep` client
+/// connections (the ones the caller holds open): an svctl that has just
+/// exited may stay open on svinit's side for a loop iteration.
+pub(crate) fn settled_fds(sv: &Svinit, dir: &TempDir, keep: usize) -> usize {
+    let mut census = fd_census(sv.pid, &socket(dir));
     sv.wait_until(
-        &format!("svinit to hold {keep} control connections"),
+        &format!("svinit to hold {keep} client connections"),
         DEADLINE,
-        || connections() == keep,
+        || {
+            census = fd_census(sv.pid, &socket(dir));
+            census.clients == keep
+        },
     );
-    fd_count(sv.pid)
+    census.total
 }
 
 const SERVICES: &str = r#"
@@ -484,7 +476,7 @@ fn bad_requests_get_errors_and_svinit_keeps_answering() {
 #[test]
 fn clients_past_the_limit_are_refused_and_descriptors_do_not_leak() {
     let (dir, sv) = start("ctl-fds");
-    let before = quiet_fd_count(&sv, &dir, 0);
+    let before = settled_fds(&sv, &dir, 0);
 
     // 128 idle connections fill the table; the next is told so.
     let held: Vec<UnixStream> = (0..128)
@@ -516,13 +508,11 @@ fn clients_past_the_limit_are_refused_and_descriptors_do_not_leak() {
             }
         }
     }
-    let settled = poll_until(DEADLINE, || fd_count(sv.pid) == before);
-    if !settled {
-        sv.fail(&format!(
-            "svinit has {} descriptors after 500 connections, {before} before",
-            fd_count(sv.pid)
-        ));
-    }
+    let after = settled_fds(&sv, &dir, 0);
+    assert_eq!(
+        after, before,
+        "svinit has {after} descriptors after 500 connections, {before} before"
+    );
 }
 
 #[test]
@@ -792,7 +782,7 @@ fn logs_reads_the_ring_and_follow_streams_new_lines() {
     assert!(numbers.windows(2).all(|w| w[1] == w[0] + 1), "{run}");
 
     // -f: what was there, then lines written afterwards, in order.
-    let fds_before = quiet_fd_count(&sv, &dir, 0);
+    let fds_before = settled_fds(&sv, &dir, 0);
     let mut follower = Command::new(svctl_bin())
         .arg("-s")
         .arg(socket(&dir))
@@ -824,8 +814,10 @@ fn logs_reads_the_ring_and_follow_streams_new_lines() {
     // A follower that goes away costs svinit nothing.
     let _ = follower.kill();
     let _ = follower.wait();
-    sv.wait_until("svinit to close the follower", DEADLINE, || {
-        fd_count(sv.pid) == fds_before
-    });
+    assert_eq!(
+        settled_fds(&sv, &dir, 0),
+        fds_before,
+        "the follower's descriptors"
+    );
     expect(&sv, &dir, &["status", "talk"], 0);
 }

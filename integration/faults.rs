@@ -20,7 +20,7 @@ use nix::unistd::Pid;
 use serde_json::Value;
 
 use crate::control::{
-    container, expect, fd_count, quiet_fd_count, socket, svctl, svctl_bin, wait_for_socket,
+    container, expect, fd_count, settled_fds, socket, svctl, svctl_bin, wait_for_socket,
 };
 use crate::harness::{
     DEADLINE, Mode, Svinit, TempDir, all_processes, poll_until, proc_stat, processes_in_namespace,
@@ -287,7 +287,7 @@ fn chaos_random_crashes_and_sigkills_lose_nothing() {
             .all(|s| s["restarts"].as_u64().is_some())
             && follower.last_per_service().len() == CHAOS_SERVICES
     });
-    let fds_before = quiet_fd_count(&sv, &dir, 1);
+    let fds_before = settled_fds(&sv, &dir, 1);
     let rss_before = rss_kib(&sv);
 
     let mut rng = Rng::new(test);
@@ -522,7 +522,7 @@ fn two_hundred_concurrent_clients_while_services_crash() {
             .filter(|(n, _)| n.starts_with("steady"))
             .all(|(_, s)| s["state"] == "up")
     });
-    let fds_before = quiet_fd_count(&sv, &dir, 0);
+    let fds_before = settled_fds(&sv, &dir, 0);
     let answered = Arc::new(AtomicUsize::new(0));
     let refused = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
@@ -631,7 +631,7 @@ fn a_follower_that_never_reads_is_dropped_and_others_lose_nothing() {
     // The first start makes each service's output pipe, kept from then on.
     expect(&sv, &dir, &start_args, 0);
     expect(&sv, &dir, &stop_args, 0);
-    let fds_before = quiet_fd_count(&sv, &dir, 1);
+    let fds_before = settled_fds(&sv, &dir, 1);
     // Asks for events and then never reads.
     let mut stuck = UnixStream::connect(socket(&dir)).expect("connect");
     stuck
@@ -710,7 +710,7 @@ service "talk" {
             .stdout
             .contains("line")
     });
-    let fds_before = quiet_fd_count(&sv, &dir, 0);
+    let fds_before = settled_fds(&sv, &dir, 0);
     let start = Instant::now();
     for i in 0..hangups {
         if i % 2 == 0 {
@@ -787,7 +787,7 @@ fn reload_storms_never_disturb_running_services() {
             .unwrap_or_else(|| sv.fail("no pid"));
         pids.push(pid);
     }
-    let fds_before = quiet_fd_count(&sv, &dir, 0);
+    let fds_before = settled_fds(&sv, &dir, 0);
     let start = Instant::now();
     let (mut valid, mut invalid) = (0, 0);
     for i in 0..reloads {

@@ -8,6 +8,7 @@ mod harness;
 mod backoff;
 mod boot;
 mod check;
+mod completion;
 mod control;
 mod detach;
 mod entrypoint;
