@@ -5,7 +5,7 @@ PREFIX      ?= /usr/local
 MUSL_TARGET := x86_64-unknown-linux-musl
 UNIT_DIRS   := $(wildcard units/*)
 
-.PHONY: all build release static check lint test units-check demo install clean
+.PHONY: all build release static check lint test units-check demo install clean soak fuzz-short fuzz
 
 all: build
 
@@ -58,3 +58,23 @@ install: release
 
 clean:
 	$(CARGO) clean
+
+# Long fault-injection runs (RELIABILITY.md): the integration/faults.rs
+# tests with their soak lengths, one at a time, figures on stderr.
+soak:
+	SVINIT_SOAK=1 $(CARGO) test --test integration faults:: -- --test-threads=1 --nocapture
+
+# Stable-toolchain fuzzing for CI: the seeded property tests of the config
+# loader and the control protocol decoder, FUZZ_SECS seconds for each of
+# the four (80 s in all by default, CI runs it after `make check`).
+FUZZ_SECS ?= 20
+fuzz-short:
+	SVINIT_FUZZ_SECS=$(FUZZ_SECS) $(CARGO) test --lib fuzz_tests -- --test-threads=1 --nocapture
+
+# Coverage-guided fuzzing (nightly + cargo-fuzz), FUZZ_TIME seconds per target.
+FUZZ_TIME ?= 600
+fuzz:
+	cd fuzz && for target in config protocol; do \
+		cargo +nightly fuzz run $$target corpus/$$target seeds/$$target -- \
+			-max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 -timeout=10 || exit 1; \
+	done

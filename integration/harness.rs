@@ -150,17 +150,12 @@ pub fn proc_stat(pid: i32) -> Option<ProcStat> {
 /// connections of the Unix socket bound at `socket` (from /proc/net/unix,
 /// where an accepted socket shows its listener's path). A client that has
 /// just exited may stay open on svinit's side for a loop iteration, so leak
-/// checks compare `total - clients` and wait for `clients` to reach 0.
+/// checks wait for `clients` to be the connections they hold themselves
+/// before they take `total` (`control::settled_fds`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FdCensus {
     pub total: usize,
     pub clients: usize,
-}
-
-impl FdCensus {
-    pub fn own(&self) -> usize {
-        self.total - self.clients
-    }
 }
 
 pub fn fd_census(pid: i32, socket: &Path) -> FdCensus {

@@ -13,6 +13,7 @@ mod completion;
 mod control;
 mod detach;
 mod entrypoint;
+mod faults;
 mod main_command;
 mod options;
 mod ordering;

@@ -22,7 +22,7 @@ mod validate;
 mod values;
 
 #[cfg(test)]
-mod fuzz_tests;
+pub(crate) mod fuzz_tests;
 #[cfg(test)]
 mod tests;
 
