@@ -69,7 +69,8 @@ impl Stamp {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
-        let t = libc::time_t::try_from(secs).unwrap_or(0);
+        // `time_t` is not named: musl's libc marks the alias deprecated.
+        let t = secs.try_into().unwrap_or(0);
         // SAFETY: an all-zero `tm` is valid; localtime_r only writes it.
         let mut tm: libc::tm = unsafe { std::mem::zeroed() };
         // SAFETY: both pointers are valid for the call.
