@@ -56,6 +56,7 @@ install: release
 	install -D -m 0755 target/release/svinit $(DESTDIR)$(PREFIX)/sbin/svinit
 	install -D -m 0755 target/release/svctl $(DESTDIR)$(PREFIX)/bin/svctl
 	install -D -m 0644 man/svinit.8 $(DESTDIR)$(PREFIX)/share/man/man8/svinit.8
+	install -D -m 0644 man/svctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/svctl.8
 	install -D -m 0644 man/svinit.kdl.5 $(DESTDIR)$(PREFIX)/share/man/man5/svinit.kdl.5
 
 clean:

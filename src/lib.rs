@@ -6,10 +6,14 @@
 //! owns the file descriptors, the signals and the clock.
 
 pub mod config;
+pub mod control;
+pub mod detach;
 pub mod graph;
 pub mod log;
 pub mod mode;
 pub mod runtime;
 pub mod spawn;
 pub mod supervisor;
+pub mod system;
+pub mod transcript;
 pub mod users;

@@ -31,15 +31,25 @@ pub fn enabled(level: Level) -> bool {
 /// write (console gone, pipe closed) is dropped: logging must never take
 /// PID 1 down.
 pub fn write_line(level: Level, subject: &str, message: std::fmt::Arguments<'_>) {
-    if !enabled(level) {
-        return;
-    }
-    let mut line = Vec::with_capacity(96);
     let tag = match level {
         Level::Error => "error: ",
         Level::Warn => "warning: ",
         Level::Info | Level::Debug => "",
     };
+    write_tagged(level, tag, subject, message);
+}
+
+/// A service state line, `svinit: NAME: STATE (details)`: filtered by
+/// `level` but never tagged, so every state line has the same shape.
+pub fn write_state_line(level: Level, subject: &str, message: std::fmt::Arguments<'_>) {
+    write_tagged(level, "", subject, message);
+}
+
+fn write_tagged(level: Level, tag: &str, subject: &str, message: std::fmt::Arguments<'_>) {
+    if !enabled(level) {
+        return;
+    }
+    let mut line = Vec::with_capacity(96);
     if subject.is_empty() {
         let _ = writeln!(line, "svinit: {tag}{message}");
     } else {

@@ -5,14 +5,18 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use svinit::config;
+use svinit::control;
+use svinit::detach;
 use svinit::log::{self, Level};
 use svinit::mode::{self, Mode};
 use svinit::runtime::{Options, Runtime};
-use svinit::{error, info};
+use svinit::system;
+use svinit::{debug, error, info};
 
 const USAGE: &str = "\
-usage: svinit [-c PATH] [-s SOCKET] [--system | --container] [-v | -q]
+usage: svinit [-c PATH] [-s SOCKET] [--system | --container] [-v | -q] [-- COMMAND [ARG...]]
        svinit --check [-c PATH]
+       svinit --detach [-c PATH] [-s SOCKET] [-v | -q] [--log FILE] [-- COMMAND [ARG...]]
        svinit --version | --help
 
   -c, --config PATH   unit file or directory of *.kdl files (env SVINIT_CONFIG)
@@ -22,6 +26,16 @@ usage: svinit [-c PATH] [-s SOCKET] [--system | --container] [-v | -q]
   -v, --verbose       also log debug events (reaped orphans, signals)
   -q, --quiet         log only warnings and errors
       --check         validate the config, print the start plan, exit 0 or 1
+      --detach        user mode in the background (like `zdaemon start`):
+                      returns once every autostart service is up, done or
+                      failed, exit 0 or 1 with one line saying which; with
+                      `-- COMMAND` the command is a service of its own
+      --log FILE      with --detach: svinit's log and the services' console
+                      output go to FILE (default with -v: the socket path
+                      with .log; otherwise /dev/null)
+  -- COMMAND ARG...   the main command (like tini/dumb-init): started once the
+                      units are up, signals forwarded to it, its exit status
+                      is svinit's; with no config at PATH it runs alone
 ";
 
 struct Cli {
@@ -30,6 +44,9 @@ struct Cli {
     mode: Option<Mode>,
     level: Level,
     check: bool,
+    detach: bool,
+    log: Option<PathBuf>,
+    main_command: Option<Vec<String>>,
 }
 
 enum Parsed {
@@ -44,6 +61,9 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Parsed, String> {
         mode: None,
         level: Level::Info,
         check: false,
+        detach: false,
+        log: None,
+        main_command: None,
     };
     let mut args = args.peekable();
     while let Some(arg) = args.next() {
@@ -60,6 +80,8 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Parsed, String> {
             "-v" | "--verbose" => cli.level = Level::Debug,
             "-q" | "--quiet" => cli.level = Level::Warn,
             "--check" => cli.check = true,
+            "--detach" => cli.detach = true,
+            "--log" => cli.log = Some(value(&arg)?),
             "-h" | "--help" => {
                 print!("{USAGE}");
                 return Ok(Parsed::Exit(0));
@@ -68,9 +90,21 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Parsed, String> {
                 println!("svinit {}", env!("CARGO_PKG_VERSION"));
                 return Ok(Parsed::Exit(0));
             }
-            "--" => return Err("a main command (`-- COMMAND`) is not supported yet".into()),
+            "--" => {
+                let command: Vec<String> = args.by_ref().collect();
+                if command.is_empty() {
+                    return Err("`--` must be followed by a command".into());
+                }
+                cli.main_command = Some(command);
+            }
             other => return Err(format!("unknown argument `{other}`")),
         }
+    }
+    if cli.log.is_some() && !cli.detach {
+        return Err("--log goes with --detach".into());
+    }
+    if cli.detach && cli.mode.is_some() {
+        return Err("--detach is for user mode, not with --system or --container".into());
     }
     Ok(Parsed::Run(cli))
 }
@@ -89,36 +123,106 @@ fn main() -> ExitCode {
         return ExitCode::from(config::check_command(&config_path).clamp(0, 255) as u8);
     }
     log::set_max_level(cli.level);
-    let _ = cli.socket;
+    let socket_path = control::socket_path(cli.socket);
+    let socket_is_default = socket_path == control::default_socket_path();
     let mode = cli.mode.unwrap_or_else(mode::detect);
+    if cli.detach && mode != Mode::User {
+        eprintln!("svinit: --detach is for user mode; svinit is PID 1 here ({mode} mode)");
+        return ExitCode::from(2);
+    }
+    if mode == Mode::System {
+        system::early_boot();
+    }
+    // `--detach -- COMMAND`: the command is a service, not a main command.
+    let extra_services: Vec<config::ServiceConfig> = match (cli.detach, &cli.main_command) {
+        (true, Some(command)) => detach::adhoc_service(command).into_iter().collect(),
+        _ => Vec::new(),
+    };
+    let main_command = if cli.detach { None } else { cli.main_command };
+    // `svinit -- COMMAND` with no config at all: a drop-in for `tini --`.
+    let run_alone = (main_command.is_some() || !extra_services.is_empty()) && !config_path.exists();
+    let loaded = if run_alone {
+        Ok(config::Config::default())
+    } else {
+        config::load_path(&config_path)
+    };
+    let mut config = match loaded {
+        Ok(config) => config,
+        Err(diagnostics) => {
+            eprintln!("{}", diagnostics.render(false));
+            error!("", "invalid config at {}", config_path.display());
+            if mode != Mode::System {
+                return ExitCode::from(1);
+            }
+            system::emergency_boot_config()
+        }
+    };
+    if let Err(message) = detach::add_services(&mut config, &extra_services) {
+        error!("", "{message}");
+        return ExitCode::from(1);
+    }
+    // Forks before anything else is made: the subreaper flag is not
+    // inherited, and the loop's descriptors belong to the background.
+    let mut detached = None;
+    if cli.detach {
+        let log_path = detach::log_path(cli.log, cli.level == Level::Debug, &socket_path);
+        match detach::detach(log_path.as_deref()) {
+            Ok(detach::Fork::Parent(code)) => return ExitCode::from(code),
+            Ok(detach::Fork::Child(child)) => detached = Some(child),
+            Err(err) => {
+                error!("", "cannot go to the background: {err}");
+                return ExitCode::from(1);
+            }
+        }
+    }
     if mode == Mode::User
         && let Err(err) = nix::sys::prctl::set_child_subreaper(true)
     {
         error!("", "cannot become a child subreaper: {err}");
     }
-    let config = match config::load_path(&config_path) {
-        Ok(config) => config,
-        Err(diagnostics) => {
-            eprintln!("{}", diagnostics.render(false));
-            error!("", "invalid config at {}", config_path.display());
-            return ExitCode::from(1);
-        }
+    if run_alone {
+        debug!(
+            "",
+            "starting in {mode} mode with no config ({} does not exist)",
+            config_path.display()
+        );
+    } else {
+        info!(
+            "",
+            "starting in {mode} mode, {} services from {}",
+            config.services.len(),
+            config_path.display()
+        );
+    }
+    let options = Options {
+        mode,
+        config_path,
+        socket_path,
+        socket_is_default,
+        main_command,
+        extra_services,
     };
-    info!(
-        "",
-        "starting in {mode} mode, {} services from {}",
-        config.services.len(),
-        config_path.display()
-    );
-    let options = Options { mode, config_path };
-    let runtime = match Runtime::new(options, config) {
+    if mode == Mode::System {
+        system::run_forever(options, config);
+    }
+    let mut runtime = match Runtime::new(options, config) {
         Ok(runtime) => runtime,
         Err(err) => {
-            error!("", "cannot set up the event loop: {err}");
+            error!("", "cannot start: {err}");
+            if let Some(mut detached) = detached {
+                detached.failed(&format!("svinit: cannot start: {err}"));
+            }
             return ExitCode::from(1);
         }
     };
+    if let Some(detached) = detached {
+        runtime.report_boot_to(detached);
+    }
     let code = runtime.run();
-    info!("", "exiting with status {code}");
+    if run_alone {
+        debug!("", "exiting with status {code}");
+    } else {
+        info!("", "exiting with status {code}");
+    }
     ExitCode::from(code.clamp(0, 255) as u8)
 }

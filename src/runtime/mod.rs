@@ -3,9 +3,19 @@
 //! the processes; it turns readiness into `Event`s and executes `Action`s.
 //! No policy lives here: what to do is always the supervisor's decision.
 
+mod config_diff;
+pub mod control;
+mod forking;
+mod main_command;
+pub mod output;
+mod proc_stat;
+mod readiness;
 mod reaper;
+mod requests;
 mod signals;
 mod slab;
+mod syslog;
+mod system;
 
 use std::collections::HashMap;
 use std::io;
@@ -19,6 +29,8 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use crate::config;
+use crate::control::WallClock;
+use crate::detach::{Detached, Summary};
 use crate::log::{self, Level};
 use crate::mode::Mode;
 use crate::spawn::{self, ExecStatus, SpawnContext};
@@ -28,17 +40,34 @@ use crate::supervisor::{
 };
 use crate::{debug, error, info, warn};
 
+use self::main_command::MainProcess;
+use self::output::Output;
+use self::readiness::{READY_PIPE_BASE, Readiness};
 use self::reaper::Reaped;
 use self::slab::Slab;
 
 const SIGNALS: Token = Token(0);
+const CONTROL_LISTENER: Token = Token(1);
+/// Tokens `CONTROL_CLIENT_BASE ..+ control::MAX_CLIENTS` are control
+/// connections.
+const CONTROL_CLIENT_BASE: usize = 1 << 16;
 /// Tokens at and above this index exec-status pipes in `exec_watches`.
 const EXEC_WATCH_BASE: usize = 1 << 20;
 
 /// What svinit was started with, as far as the loop cares.
+#[derive(Debug, Clone)]
 pub struct Options {
     pub mode: Mode,
     pub config_path: PathBuf,
+    /// The control socket (`-s`, `SVINIT_SOCKET` or the default path).
+    pub socket_path: PathBuf,
+    /// `socket_path` is the default one, whose directory is svinit's own.
+    pub socket_is_default: bool,
+    /// `svinit -- COMMAND ARGS`: argv of the main command.
+    pub main_command: Option<Vec<String>>,
+    /// Services that are not in the config files (`svinit --detach --
+    /// COMMAND`): added again at each reload.
+    pub extra_services: Vec<config::ServiceConfig>,
 }
 
 /// A child between fork and exec: its status pipe tells which step failed,
@@ -58,12 +87,25 @@ pub struct Runtime {
     spawn_context: SpawnContext,
     exec_watches: Slab<ExecWatch>,
     exec_watch_by_pid: HashMap<i32, usize>,
+    /// `None` when the socket could not be set up (logged); svinit then
+    /// supervises without it.
+    control: Option<control::ControlServer>,
+    /// Services' stdout/stderr pipes, transcripts and ring buffers.
+    output: Output,
+    log_followers: Vec<requests::LogFollower>,
+    readiness: Readiness,
+    main: Option<MainProcess>,
+    /// `svinit --detach`: the foreground process waiting for the boot.
+    detached: Option<Detached>,
     options: Options,
 }
 
 impl Runtime {
     /// Blocks signals and opens the loop's descriptors. Must run before the
     /// first spawn, so no signal is lost between start-up and the loop.
+    /// Fails when another svinit answers on the control socket (except in
+    /// system mode); any other socket problem is logged and svinit runs
+    /// without a control socket.
     pub fn new(options: Options, config: config::Config) -> io::Result<Runtime> {
         let poll = Poll::new()?;
         let signals = signals::SignalSource::open()?;
@@ -72,8 +114,16 @@ impl Runtime {
             SIGNALS,
             Interest::READABLE,
         )?;
+        let control = open_control_socket(&poll, &options, &config.control)?;
         let now = Instant::now();
-        let supervisor = Supervisor::new(config, now, random_seed());
+        let mut supervisor = Supervisor::new(config, now, random_seed());
+        let main = options.main_command.clone().map(MainProcess::new);
+        if main.is_some() {
+            supervisor.set_main_command();
+        }
+        // System mode never exits: a critical service is only reported.
+        supervisor.set_exit_on_critical(options.mode != Mode::System);
+        supervisor.set_system(options.mode == Mode::System);
         let default_directory = (options.mode == Mode::System).then(|| PathBuf::from("/"));
         let spawn_context = SpawnContext::from_process(default_directory);
         Ok(Runtime {
@@ -83,8 +133,35 @@ impl Runtime {
             spawn_context,
             exec_watches: Slab::new(),
             exec_watch_by_pid: HashMap::new(),
+            control,
+            output: Output::new(),
+            log_followers: Vec::new(),
+            readiness: Readiness::new(),
+            main,
+            detached: None,
             options,
         })
+    }
+
+    /// `svinit --detach`: tell `detached` how the boot went, once it has
+    /// settled (or that svinit exits before). Call before `run`.
+    pub fn report_boot_to(&mut self, detached: Detached) {
+        self.supervisor.report_boot_settled();
+        self.detached = Some(detached);
+    }
+
+    /// `Action::BootSettled`: the one line `svinit --detach` prints.
+    fn boot_settled(&mut self) {
+        let Some(detached) = self.detached.as_mut() else {
+            return;
+        };
+        let mut summary = Summary::default();
+        for id in self.supervisor.ids() {
+            let status = self.supervisor.status(id);
+            summary.add(&status.name, status.state, status.reason.as_ref());
+        }
+        detached.settled(&summary);
+        self.detached = None;
     }
 
     /// Boots the configured services and runs until the supervisor says
@@ -92,15 +169,52 @@ impl Runtime {
     pub fn run(mut self) -> i32 {
         self.supervisor.boot(Instant::now());
         let mut events = Events::with_capacity(256);
+        let mut panics = 0u32;
         loop {
-            if let Some(code) = self.execute_actions() {
-                return code;
+            if self.options.mode != Mode::System {
+                if let Some(code) = self.iterate(&mut events) {
+                    return code;
+                }
+                continue;
             }
-            let timeout = self
-                .supervisor
-                .poll_timeout()
-                .map(|deadline| deadline.saturating_duration_since(Instant::now()));
-            if let Err(err) = self.poll.poll(&mut events, timeout)
+            // System mode never dies: a panic (already logged by the hook)
+            // abandons this iteration only.
+            let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.iterate(&mut events)
+            }));
+            match step {
+                Ok(Some(code)) => return code,
+                Ok(None) => panics = 0,
+                Err(_) => {
+                    panics = panics.saturating_add(1);
+                    error!("", "loop iteration abandoned after an internal error");
+                    if panics > 3 {
+                        // Do not spin if the same panic repeats.
+                        std::thread::sleep(Duration::from_secs(1));
+                    }
+                }
+            }
+        }
+    }
+
+    /// One turn of the loop: execute the supervisor's actions, sleep until
+    /// an event or the next deadline, handle what woke us.
+    fn iterate(&mut self, events: &mut Events) -> Option<i32> {
+        {
+            if let Some(code) = self.execute_actions() {
+                return Some(code);
+            }
+            let client_deadline = self.control.as_ref().and_then(|c| c.next_deadline());
+            let timeout = [
+                self.supervisor.poll_timeout(),
+                client_deadline,
+                self.output.poll_timeout(),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|deadline| deadline.saturating_duration_since(Instant::now()));
+            if let Err(err) = self.poll.poll(events, timeout)
                 && err.kind() != io::ErrorKind::Interrupted
             {
                 error!("", "poll failed: {err}");
@@ -108,14 +222,34 @@ impl Runtime {
             for event in events.iter() {
                 match event.token() {
                     SIGNALS => self.on_signals(),
+                    token if Output::owns(token) => self.output.readable(token),
+                    readiness::NOTIFY => self.on_notify(),
+                    Token(token) if token >= READY_PIPE_BASE => {
+                        self.on_ready_pipe(token - READY_PIPE_BASE)
+                    }
                     Token(token) if token >= EXEC_WATCH_BASE => {
                         self.on_exec_status(token - EXEC_WATCH_BASE)
                     }
-                    Token(_) => {}
+                    token => {
+                        if let Some(control) = self.control.as_mut()
+                            && control.owns(token)
+                        {
+                            control.handle(token, Instant::now());
+                        }
+                    }
                 }
             }
-            self.supervisor.handle_timeout(Instant::now());
+            self.output.pump();
+            self.serve_control_requests();
+            self.feed_log_followers();
+            let now = Instant::now();
+            self.output.handle_timeout(now);
+            self.supervisor.handle_timeout(now);
+            if let Some(control) = self.control.as_mut() {
+                control.handle_timeout(now);
+            }
         }
+        None
     }
 
     fn execute_actions(&mut self) -> Option<i32> {
@@ -133,8 +267,32 @@ impl Runtime {
                         .flatten()
                         .map(|at| at.saturating_duration_since(Instant::now()));
                     log_transition(&transition, restart_in);
+                    if let Some(control) = self.control.as_mut() {
+                        control.publish(&transition, &WallClock::now());
+                    }
+                    if self.supervisor.try_status(transition.service).is_none() {
+                        self.output.forget(self.poll.registry(), transition.service);
+                    }
                 }
-                Action::Exit { code } => return Some(code),
+                Action::Exit { .. } if self.options.mode == Mode::System => {
+                    self.power_off(crate::supervisor::PowerKind::Poweroff)
+                }
+                Action::Exit { code } => {
+                    if let Some(mut detached) = self.detached.take() {
+                        detached.failed(&format!(
+                            "svinit: exited with status {code} before its services were started"
+                        ));
+                    }
+                    self.output.finish();
+                    return Some(code);
+                }
+                Action::Power { kind } => self.power_off(kind),
+                Action::StartMain => self.start_main(),
+                Action::BootSettled => self.boot_settled(),
+                Action::ReadPidFile { service } => self.read_pid_file(service),
+                Action::CriticalEnded { service, exit_code } => {
+                    self.critical_ended(service, exit_code)
+                }
             }
         }
         None
@@ -143,13 +301,30 @@ impl Runtime {
     fn spawn(&mut self, service: ServiceId) {
         let now = Instant::now();
         let config = self.supervisor.service_config(service);
-        let started = spawn::prepare(config, &self.spawn_context).and_then(|plan| {
-            let io = spawn::ChildIo::default();
-            spawn::execute(&plan, &io).map(|child| (plan, child))
+        self.output.prepare(self.poll.registry(), service, config);
+        if let Some(path) = &config.pid_file {
+            forking::remove_stale(&config.name, path);
+        }
+        let registry = self.poll.registry();
+        let started = spawn::prepare(config, &self.spawn_context).and_then(|mut plan| {
+            let ready = self.readiness.prepare(registry, config)?;
+            if let Some(socket) = &ready.notify_socket {
+                plan.set_env("NOTIFY_SOCKET", socket)?;
+            }
+            let mut io = spawn::ChildIo {
+                stdout: self.output.stdio(service),
+                stderr: self.output.stderr(service),
+                ..spawn::ChildIo::default()
+            };
+            io.extra_fds.extend(ready.child_fd());
+            let child = spawn::execute(&plan, &io)?;
+            self.readiness.spawned(registry, service, child.pid, ready);
+            Ok((plan, child))
         });
         match started {
             Ok((plan, child)) => {
                 let pid = child.pid;
+                self.output.spawned(service, pid);
                 let slot = self.exec_watches.insert(ExecWatch {
                     service,
                     pid,
@@ -229,6 +404,17 @@ impl Runtime {
         while let Some(signal) = self.signals.next() {
             match Signal::try_from(signal) {
                 Ok(Signal::SIGCHLD) => self.reap_all(),
+                Ok(_) if self.main.is_some() && signal != libc::SIGPIPE => self.signal_main(signal),
+                Ok(_) if self.options.mode == Mode::System => {
+                    match crate::supervisor::PowerKind::from_signal(signal) {
+                        Some(kind) => {
+                            let from = format!("SIG{}", signal_label(signal));
+                            self.request_power(kind, &from)
+                        }
+                        None if signal == libc::SIGHUP => self.reload(),
+                        None => debug!("", "ignored signal {}", signal_label(signal)),
+                    }
+                }
                 Ok(Signal::SIGTERM | Signal::SIGINT) => {
                     if !self.supervisor.is_shutting_down() {
                         info!("", "received SIG{}, shutting down", signal_label(signal));
@@ -237,6 +423,11 @@ impl Runtime {
                         .handle_event(Instant::now(), Event::Shutdown { exit_code: 0 });
                 }
                 Ok(Signal::SIGHUP) => self.reload(),
+                // SIGUSR1 is halt in system mode (and, with a main command,
+                // forwarded to it); otherwise it reopens every transcript.
+                Ok(Signal::SIGUSR1) if self.options.mode != Mode::System => {
+                    self.reopen_all_transcripts()
+                }
                 _ => debug!("", "ignored signal {}", signal_label(signal)),
             }
         }
@@ -261,6 +452,14 @@ impl Runtime {
     fn on_reaped(&mut self, pid: i32, status: ExitStatus) {
         let now = Instant::now();
         debug!("", "reaped pid {pid}: {status}");
+        // Its last output comes before the log line about its exit.
+        if let Some(service) = self.supervisor.service_of_pid(pid) {
+            self.output.process_exited(service);
+        }
+        self.readiness.forget_pid(self.poll.registry(), pid);
+        if self.main_reaped(pid, status) {
+            return;
+        }
         if let Some(slot) = self.exec_watch_by_pid.get(&pid).copied()
             && let Some(mut watch) = self.forget_exec_watch(slot)
         {
@@ -287,6 +486,9 @@ impl Runtime {
     }
 
     fn sweep_orphans(&mut self, signal: i32, log_survivors: bool) {
+        if self.options.mode == Mode::System {
+            return self.sweep_everyone(signal, log_survivors);
+        }
         for (pid, command) in reaper::children_of_self() {
             if log_survivors {
                 warn!(
@@ -306,21 +508,67 @@ impl Runtime {
         self.reap_all();
     }
 
+    /// Closes the output of services the supervisor has forgotten. A
+    /// removed service that was already down is forgotten during the
+    /// reload itself, without a state change: call this after each reload.
+    fn forget_gone_outputs(&mut self) {
+        let supervisor = &self.supervisor;
+        self.output.forget_gone(self.poll.registry(), |id| {
+            supervisor.try_status(id).is_none()
+        });
+    }
+
+    /// Reopens every transcript (SIGUSR1, `svctl reopen` without names).
+    fn reopen_all_transcripts(&mut self) {
+        info!("", "reopening transcripts");
+        for (service, err) in self.output.reopen_all() {
+            warn!(&self.supervisor.status(service).name, "{err}");
+        }
+    }
+
+    /// SIGHUP: like `svctl reload`, with the outcome in the log only.
     fn reload(&mut self) {
-        let now = Instant::now();
-        info!("", "reloading {}", self.options.config_path.display());
-        match config::load_path(&self.options.config_path) {
-            Ok(new_config) => {
-                let summary = self.supervisor.reload(now, new_config);
-                info!("", "reload: {summary}");
-            }
-            Err(diagnostics) => {
-                error!(
-                    "",
-                    "reload refused, the running configuration is unchanged:\n{}",
-                    diagnostics.render(false)
-                );
-            }
+        let _ = self.reload_config(false);
+    }
+}
+
+/// Binds the control socket with the access rules of the `control` node.
+fn open_control_socket(
+    poll: &Poll,
+    options: &Options,
+    control_config: &config::ControlConfig,
+) -> io::Result<Option<control::ControlServer>> {
+    let accounts = control::AccountFiles::default();
+    let (policy, warnings) = control::AccessPolicy::from_config(
+        control_config,
+        nix::unistd::geteuid().as_raw(),
+        &accounts,
+    );
+    for warning in warnings {
+        warn!("", "{warning}");
+    }
+    let settings = control::ControlSettings {
+        path: options.socket_path.clone(),
+        own_directory: options.socket_is_default,
+        policy,
+        tokens: control::ControlTokens {
+            listener: CONTROL_LISTENER,
+            first_client: CONTROL_CLIENT_BASE,
+            max_clients: control::MAX_CLIENTS,
+        },
+        accounts,
+    };
+    match control::ControlServer::bind(poll.registry(), settings) {
+        Ok(server) => {
+            debug!("", "control socket at {}", server.path().display());
+            Ok(Some(server))
+        }
+        Err(err @ control::BindError::InUse { .. }) if options.mode != Mode::System => {
+            Err(io::Error::new(io::ErrorKind::AddrInUse, err.to_string()))
+        }
+        Err(err) => {
+            error!("", "no control socket, svctl cannot reach svinit: {err}");
+            Ok(None)
         }
     }
 }
@@ -334,7 +582,11 @@ fn send_signal(pid: i32, signal: i32, group: bool) {
         return;
     }
     let target = if group { -pid } else { pid };
-    let _ = kill(Pid::from_raw(target), signal);
+    // A process that is not a group leader (a forking daemon that did not
+    // setsid) has no group of its pid: it still gets the signal.
+    if kill(Pid::from_raw(target), signal) == Err(nix::errno::Errno::ESRCH) && group {
+        let _ = kill(Pid::from_raw(pid), signal);
+    }
 }
 
 fn signal_label(signal: i32) -> String {
@@ -382,9 +634,9 @@ fn log_transition(transition: &Transition, restart_in: Option<Duration>) {
         ));
     }
     if detail.is_empty() {
-        crate::log_at!(level, name, "{}", transition.to);
+        log::write_state_line(level, name, format_args!("{}", transition.to));
     } else {
-        crate::log_at!(level, name, "{} ({detail})", transition.to);
+        log::write_state_line(level, name, format_args!("{} ({detail})", transition.to));
     }
 }
 

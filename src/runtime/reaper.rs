@@ -6,6 +6,8 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 
 use crate::supervisor::ExitStatus;
 
+use super::proc_stat;
+
 pub enum Reaped {
     Exited {
         pid: i32,
@@ -60,43 +62,11 @@ pub fn children_of_self() -> Vec<(i32, String)> {
         else {
             continue;
         };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        if let Some((comm, ppid)) = parse_stat_parent(&stat)
-            && ppid == me
+        if let Some((command, stat)) = proc_stat::read_with_command(pid)
+            && stat.ppid == me
         {
-            children.push((pid, comm.to_string()));
+            children.push((pid, command));
         }
     }
     children
-}
-
-/// `(comm, ppid)` from a /proc/PID/stat line; comm may contain spaces and
-/// parentheses, so the fields after it are found from the last `)`.
-fn parse_stat_parent(stat: &str) -> Option<(&str, i32)> {
-    let open = stat.find('(')?;
-    let close = stat.rfind(')')?;
-    let comm = stat.get(open + 1..close)?;
-    let mut rest = stat.get(close + 1..)?.split_ascii_whitespace();
-    let _state = rest.next()?;
-    let ppid = rest.next()?.parse().ok()?;
-    Some((comm, ppid))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stat_with_odd_command_name() {
-        let stat = "42 (a) b (c)) S 7 42 42 0 -1";
-        assert_eq!(parse_stat_parent(stat), Some(("a) b (c)", 7)));
-    }
-
-    #[test]
-    fn truncated_stat_is_ignored() {
-        assert_eq!(parse_stat_parent("42 (sh"), None);
-        assert_eq!(parse_stat_parent("42 (sh) S"), None);
-    }
 }

@@ -8,7 +8,9 @@ use std::os::fd::{AsRawFd, RawFd};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
-/// Every signal svinit acts on or forwards.
+/// Every signal svinit acts on or forwards. The job-control stops are
+/// among them so that svinit itself is never stopped: with a main command
+/// they are forwarded to it (like dumb-init), otherwise ignored.
 pub const HANDLED: &[Signal] = &[
     Signal::SIGCHLD,
     Signal::SIGTERM,
@@ -19,6 +21,10 @@ pub const HANDLED: &[Signal] = &[
     Signal::SIGUSR2,
     Signal::SIGWINCH,
     Signal::SIGPIPE,
+    Signal::SIGTSTP,
+    Signal::SIGTTIN,
+    Signal::SIGTTOU,
+    Signal::SIGCONT,
 ];
 
 pub struct SignalSource {

@@ -27,6 +27,10 @@ impl<T> Slab<T> {
         }
     }
 
+    pub fn get(&self, index: usize) -> Option<&T> {
+        self.entries.get(index).and_then(Option::as_ref)
+    }
+
     pub fn get_mut(&mut self, index: usize) -> Option<&mut T> {
         self.entries.get_mut(index).and_then(Option::as_mut)
     }

@@ -12,6 +12,8 @@ use super::ServiceId;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum TimerOwner {
     Shutdown,
+    /// The main command's stop: SIGKILL to its group.
+    Main,
     Service(ServiceId),
 }
 

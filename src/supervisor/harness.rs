@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use crate::config::{Command, Config, ServiceConfig};
 
 use super::{
-    Action, Event, ExitStatus, ServiceId, ServiceStatus, SpawnFailure, SpawnStage, StateKind,
-    Supervisor, Transition,
+    Action, Event, ExitStatus, PowerKind, ServiceId, ServiceStatus, SpawnFailure, SpawnStage,
+    StateKind, Supervisor, Transition,
 };
 
 /// How the fake process layer answers `Action::Spawn` for a service.
@@ -41,6 +41,10 @@ pub struct Harness {
     pub obey_signals: bool,
     /// Processes that ignore everything but SIGKILL.
     stubborn: Vec<String>,
+    /// The fake main command's pid, once `StartMain` was answered.
+    pub main_pid: Option<i32>,
+    /// The main command ignores SIGTERM (only SIGKILL ends it).
+    pub main_stubborn: bool,
 }
 
 pub fn service(name: &str) -> ServiceConfig {
@@ -85,6 +89,8 @@ impl Harness {
             next_pid: 100,
             obey_signals: true,
             stubborn: Vec::new(),
+            main_pid: None,
+            main_stubborn: false,
         }
     }
 
@@ -140,7 +146,19 @@ impl Harness {
             match action {
                 Action::Spawn { service } => self.answer_spawn(service),
                 Action::Signal { pid, signal, .. } => self.deliver(pid, signal),
-                Action::SweepOrphans { .. } | Action::StateChanged(_) | Action::Exit { .. } => {}
+                Action::StartMain => {
+                    let pid = self.next_pid;
+                    self.next_pid += 1;
+                    self.main_pid = Some(pid);
+                    self.sup.handle_event(self.now, Event::MainSpawned { pid });
+                }
+                Action::SweepOrphans { .. }
+                | Action::BootSettled
+                | Action::StateChanged(_)
+                | Action::Exit { .. }
+                | Action::Power { .. }
+                | Action::ReadPidFile { .. }
+                | Action::CriticalEnded { .. } => {}
             }
         }
     }
@@ -179,6 +197,16 @@ impl Harness {
     }
 
     fn deliver(&mut self, pid: i32, signal: i32) {
+        if self.main_pid == Some(pid) {
+            let ignores = self.main_stubborn && signal != libc::SIGKILL;
+            if self.obey_signals && !ignores {
+                self.main_exit(ExitStatus::Signaled {
+                    signal,
+                    core: false,
+                });
+            }
+            return;
+        }
         let Some(name) = self.procs.get(&pid) else {
             return;
         };
@@ -192,6 +220,45 @@ impl Harness {
             self.sup
                 .handle_event(self.now, Event::Exited { pid, status });
         }
+    }
+
+    /// The fake main command exits with `status`.
+    pub fn main_exit(&mut self, status: ExitStatus) {
+        if let Some(pid) = self.main_pid.take() {
+            self.sup
+                .handle_event(self.now, Event::Exited { pid, status });
+        }
+    }
+
+    /// The `Power` kind emitted (system mode), if any.
+    pub fn power(&self) -> Option<PowerKind> {
+        self.log.iter().find_map(|(_, action)| match action {
+            Action::Power { kind } => Some(*kind),
+            _ => None,
+        })
+    }
+
+    /// The `Exit` code emitted, if any.
+    pub fn exit_code(&self) -> Option<i32> {
+        self.log.iter().find_map(|(_, action)| match action {
+            Action::Exit { code } => Some(*code),
+            _ => None,
+        })
+    }
+
+    /// Whether `StartMain` was emitted.
+    pub fn main_started(&self) -> bool {
+        self.log
+            .iter()
+            .any(|(_, action)| *action == Action::StartMain)
+    }
+
+    /// How many times `BootSettled` was emitted.
+    pub fn boot_settled_count(&self) -> usize {
+        self.log
+            .iter()
+            .filter(|(_, action)| *action == Action::BootSettled)
+            .count()
     }
 
     pub fn event(&mut self, event: Event) {

@@ -52,17 +52,43 @@
 //! - A `Spawned` nobody waits for (its start was abandoned) gets SIGKILL to
 //!   its group; a stop requested before `Spawned` signals once it comes.
 //!   No signal is ever sent to pid 1 or below.
-//! - `type "forking"` is treated as a longrun until pid-file tracking.
+//! - `type "forking"`: the launcher must exit 0 (then `Action::ReadPidFile`
+//!   at once, again after 50 ms, 100 ms … at most 1 s apart, all within
+//!   start-timeout, counted from the spawn). The pid it names becomes the
+//!   service's process (indexed, so its reaped exit is the service's); with
+//!   ready-notify it must still send READY=1. A missing, garbled or not yet
+//!   reparented pid is read again; a dead pid is a failed start at once. A
+//!   stop while the pid file is awaited has no process to signal: `down`
+//!   (the orphan sweep catches the daemon at shutdown).
+//! - Main command: it starts when every autostart service is up, done,
+//!   failed, or stopped by an operator (each at the moment of the check: a
+//!   service in backoff is not settled). Its exit starts the shutdown with
+//!   its status (128+N for a signal). A shutdown it did not cause (critical,
+//!   `svctl`) sends it SIGTERM first and holds every unit's stop until it is
+//!   gone; SIGKILL to its group after `shutdown-timeout`, else 10 s. The
+//!   first cause of a shutdown sets the exit status. Before it starts,
+//!   SIGTERM/SIGINT shut down with 128+N; other signals are dropped.
+//! - `critical`: ends for good = `failed`, or `done` unless a oneshot (a
+//!   oneshot's `done` is its success). Exit status: its exit code, 128+N,
+//!   126/127 for an exec failure, else 1; a failure never exits 0. A stop by
+//!   an operator, a removal by reload or an end during shutdown is not one.
+//! - `STATUS=` text is kept after the process exits (it may say why) and
+//!   reset at the next start.
 
 mod backoff;
 mod deadlines;
 mod deps;
+mod main_command;
 mod service;
 mod shutdown;
 mod types;
 
 #[cfg(test)]
+mod entry_tests;
+#[cfg(test)]
 mod harness;
+#[cfg(test)]
+mod system_tests;
 #[cfg(test)]
 mod tests;
 
@@ -74,6 +100,9 @@ use crate::config::{Command, Config, ServiceConfig, ServiceType};
 pub use backoff::{BackoffPolicy, SplitMix64};
 use deadlines::{Deadlines, TimerOwner};
 use deps::{Edge, build_links};
+pub use main_command::{
+    MAIN_STOP_TIMEOUT, MainCommand, MainSignal, critical_exit_code, spawn_failure_code,
+};
 use service::{Input, Outbox, Service, State, Surroundings};
 use shutdown::{Shutdown, ShutdownStep};
 pub use types::*;
@@ -98,6 +127,20 @@ pub struct Supervisor {
     rng: SplitMix64,
     orphans_reaped: u64,
     shutdown: Option<Shutdown>,
+    /// `svinit -- COMMAND`: started once the boot settles.
+    main: MainCommand,
+    /// While the main command waits for the boot: services before this
+    /// index in `order` were settled when last looked at.
+    boot_scan: usize,
+    /// `Action::BootSettled` is still to be emitted (`svinit --detach`).
+    report_boot: bool,
+    /// A `critical` service ending for good shuts svinit down (container
+    /// and user mode); `false` in system mode, where it is only reported.
+    exit_on_critical: bool,
+    /// System mode: the shutdown ends with `Action::Power`, never `Exit`.
+    system: bool,
+    /// What the system shutdown ends with; poweroff unless asked otherwise.
+    power: Option<PowerKind>,
     created_at: Instant,
     /// Answer to `service_config` for an id that names nothing.
     placeholder: ServiceConfig,
@@ -150,6 +193,12 @@ impl Supervisor {
             rng: SplitMix64::new(seed),
             orphans_reaped: 0,
             shutdown: None,
+            main: MainCommand::Absent,
+            boot_scan: 0,
+            report_boot: false,
+            exit_on_critical: true,
+            system: false,
+            power: None,
             created_at: now,
             placeholder: ServiceConfig::new("", Command::Exec(Vec::new())),
             #[cfg(test)]
@@ -162,6 +211,74 @@ impl Supervisor {
         supervisor.config = config;
         supervisor.relink();
         supervisor
+    }
+
+    /// There is a main command: it starts (`Action::StartMain`) once every
+    /// autostart service is up, done or failed, and its exit shuts svinit
+    /// down with its status. Call before `boot`.
+    pub fn set_main_command(&mut self) {
+        if self.main == MainCommand::Absent {
+            self.main = MainCommand::WaitingForBoot;
+        }
+    }
+
+    /// Emit `Action::BootSettled` once, at the moment a main command would
+    /// start (every autostart service up, done or failed), main command or
+    /// not. Not emitted when a shutdown begins first. Call before `boot`.
+    pub fn report_boot_settled(&mut self) {
+        self.report_boot = true;
+    }
+
+    pub fn has_main_command(&self) -> bool {
+        self.main != MainCommand::Absent
+    }
+
+    /// The main command's pid while it runs.
+    pub fn main_pid(&self) -> Option<i32> {
+        self.main.pid()
+    }
+
+    /// Whether a `critical` service ending shuts svinit down (the default)
+    /// or is only reported (`Action::CriticalEnded`; system mode).
+    pub fn set_exit_on_critical(&mut self, exit: bool) {
+        self.exit_on_critical = exit;
+    }
+
+    /// System mode: svinit never exits; a finished shutdown asks for
+    /// `reboot(2)` (`Action::Power`) instead of `Action::Exit`.
+    pub fn set_system(&mut self, system: bool) {
+        self.system = system;
+    }
+
+    /// The system shutdown asked for, if any.
+    pub fn power(&self) -> Option<PowerKind> {
+        self.power
+    }
+
+    /// A signal svinit received while it has a main command (TERM, INT,
+    /// HUP, QUIT, USR1, USR2, WINCH, TSTP, TTIN, TTOU, CONT): forwarded to
+    /// the main command's process group, or, before it started, TERM and
+    /// INT shut down. Returns what was decided, for the log.
+    pub fn signal_main(&mut self, now: Instant, signal: i32) -> MainSignal {
+        let decision = main_command::route_signal(&self.main, signal);
+        match decision {
+            MainSignal::Forwarded { pid } => {
+                if pid > 1 {
+                    self.actions.push_back(Action::Signal {
+                        pid,
+                        signal,
+                        group: true,
+                    });
+                }
+            }
+            MainSignal::Shutdown { exit_code } => {
+                self.main = MainCommand::Finished;
+                self.begin_shutdown(exit_code, now);
+                self.drain(now);
+            }
+            MainSignal::Dropped => {}
+        }
+        decision
     }
 
     /// Want up every autostart service and what it requires or wants.
@@ -199,6 +316,32 @@ impl Supervisor {
                 }
             }
             Event::Ready { service } => self.step(now, service, Input::Ready, None),
+            Event::NotifyStatus { service, text } => {
+                if let Some(service) = self.get_mut(service)
+                    && (service.state.has_process()
+                        || matches!(service.state, State::AwaitingPidFile { .. }))
+                {
+                    service.status_text = Some(text);
+                }
+            }
+            Event::PidFile { service, result } => {
+                self.step(now, service, Input::PidFile(&result), None)
+            }
+            Event::MainSpawned { pid } => self.main_spawned(now, pid),
+            Event::MainSpawnFailed { failure } => {
+                // Reported before `MainSpawned` (fork failed) or after (the
+                // child reported a failed exec and was reaped).
+                if matches!(
+                    self.main,
+                    MainCommand::Starting | MainCommand::Running { .. }
+                ) {
+                    self.set_main(MainCommand::Finished);
+                    self.begin_shutdown(spawn_failure_code(&failure), now);
+                }
+            }
+            Event::Exited { pid, status } if self.main.pid() == Some(pid) => {
+                self.main_exited(now, status)
+            }
             Event::Exited { pid, status } => match self.by_pid.get(&pid).copied() {
                 Some(id) => {
                     if let Some(service) = self.get_mut(id) {
@@ -210,10 +353,16 @@ impl Supervisor {
             },
             Event::NoChildren => {
                 if let Some(ShutdownStep::Act(action)) = self.with_shutdown(|s| s.no_children()) {
-                    self.actions.push_back(action);
+                    self.push_shutdown_action(action);
                 }
             }
             Event::Shutdown { exit_code } => self.begin_shutdown(exit_code, now),
+            Event::Power { kind } => {
+                if self.power.is_none() {
+                    self.power = Some(kind);
+                }
+                self.begin_shutdown(0, now);
+            }
         }
         self.drain(now);
     }
@@ -235,18 +384,48 @@ impl Supervisor {
                     Some(_) => self.step(now, id, Input::Deadline, None),
                     None => {}
                 },
+                TimerOwner::Main => {
+                    if let MainCommand::Stopping { pid, .. } = self.main {
+                        self.set_main(MainCommand::Stopping { pid, kill_at: None });
+                        self.actions.push_back(Action::Signal {
+                            pid,
+                            signal: libc::SIGKILL,
+                            group: true,
+                        });
+                    }
+                }
                 TimerOwner::Shutdown => match self.with_shutdown(|s| s.deadline_passed(now)) {
                     Some(ShutdownStep::KillServices) => {
+                        if let Some(pid) = self.main.pid() {
+                            self.set_main(MainCommand::Stopping { pid, kill_at: None });
+                            self.actions.push_back(Action::Signal {
+                                pid,
+                                signal: libc::SIGKILL,
+                                group: true,
+                            });
+                        }
                         for id in self.order.clone() {
                             self.step(now, id, Input::KillNow, None);
                         }
                     }
-                    Some(ShutdownStep::Act(action)) => self.actions.push_back(action),
+                    Some(ShutdownStep::Act(action)) => self.push_shutdown_action(action),
                     Some(ShutdownStep::Nothing) | None => {}
                 },
             }
             self.drain(now);
         }
+    }
+
+    /// In system mode the end of a shutdown is `reboot(2)`, not an exit:
+    /// poweroff unless a reboot or halt was asked for.
+    fn push_shutdown_action(&mut self, action: Action) {
+        let action = match action {
+            Action::Exit { .. } if self.system => Action::Power {
+                kind: *self.power.get_or_insert(PowerKind::Poweroff),
+            },
+            other => other,
+        };
+        self.actions.push_back(action);
     }
 
     pub fn poll_action(&mut self) -> Option<Action> {
@@ -303,6 +482,7 @@ impl Supervisor {
             removed: false,
             spawned_at: None,
             ready_at: None,
+            status_text: None,
         })
     }
 
@@ -326,6 +506,7 @@ impl Supervisor {
             removed: service.removed,
             spawned_at: service.spawned_at,
             ready_at: service.ready_at,
+            status_text: service.status_text.clone(),
         })
     }
 
@@ -605,9 +786,89 @@ impl Supervisor {
         self.shutdown = Some(Shutdown::new(exit_code, now, timeout));
         let deadline = self.shutdown.as_ref().and_then(|s| s.deadline);
         self.deadlines.change(TimerOwner::Shutdown, None, deadline);
+        if let MainCommand::Running { pid } = self.main {
+            // The main command goes first: it started after every unit.
+            self.stop_main(now, pid);
+        }
         for id in self.order.clone() {
             self.set_want(id, Want::Down);
             self.work.push(id);
+        }
+    }
+
+    /// The one place the main command's state changes: keeps its deadline.
+    fn set_main(&mut self, next: MainCommand) {
+        let old = std::mem::replace(&mut self.main, next);
+        self.deadlines
+            .change(TimerOwner::Main, old.deadline(), self.main.deadline());
+    }
+
+    fn main_spawned(&mut self, now: Instant, pid: i32) {
+        if self.main != MainCommand::Starting || pid <= 1 {
+            return;
+        }
+        self.set_main(MainCommand::Running { pid });
+        if self.shutdown.is_some() {
+            // A shutdown began between `StartMain` and the fork.
+            self.stop_main(now, pid);
+        }
+    }
+
+    /// SIGTERM to the main command's group; SIGKILL after
+    /// `shutdown-timeout`, else `MAIN_STOP_TIMEOUT`.
+    fn stop_main(&mut self, now: Instant, pid: i32) {
+        let timeout = self.config.shutdown_timeout.unwrap_or(MAIN_STOP_TIMEOUT);
+        self.set_main(MainCommand::Stopping {
+            pid,
+            kill_at: Some(now + timeout),
+        });
+        self.actions.push_back(Action::Signal {
+            pid,
+            signal: libc::SIGTERM,
+            group: true,
+        });
+    }
+
+    /// The main command exited: svinit shuts down with its status (unless
+    /// a shutdown with another cause is under way); the units it held up
+    /// may stop now.
+    fn main_exited(&mut self, now: Instant, status: ExitStatus) {
+        self.set_main(MainCommand::Finished);
+        self.begin_shutdown(status.as_shell_code(), now);
+        for id in self.order.clone() {
+            self.work.push(id);
+        }
+    }
+
+    /// While the main command waits: is every autostart service up, done,
+    /// failed, or stopped by an operator? Scans on from where the last
+    /// unsettled one was, and re-checks everything once before saying yes.
+    fn boot_settled(&mut self) -> bool {
+        let settled = |s: &Service| {
+            s.removed
+                || !s.latest_config().autostart
+                || matches!(
+                    s.state,
+                    State::Up { .. } | State::Done | State::Failed { .. }
+                )
+                || (s.want == Want::Down && !s.state.has_process())
+        };
+        while let Some(&id) = self.order.get(self.boot_scan) {
+            if !self.get(id).is_none_or(settled) {
+                return false;
+            }
+            self.boot_scan += 1;
+        }
+        match self
+            .order
+            .iter()
+            .position(|&id| !self.get(id).is_none_or(settled))
+        {
+            Some(index) => {
+                self.boot_scan = index;
+                false
+            }
+            None => true,
         }
     }
 
@@ -626,7 +887,19 @@ impl Supervisor {
         while let Some(id) = self.work.pop() {
             self.evaluate(now, id);
         }
+        if self.report_boot && self.shutdown.is_none() && self.boot_settled() {
+            self.report_boot = false;
+            self.actions.push_back(Action::BootSettled);
+        }
+        if self.main == MainCommand::WaitingForBoot
+            && self.shutdown.is_none()
+            && self.boot_settled()
+        {
+            self.main = MainCommand::Starting;
+            self.actions.push_back(Action::StartMain);
+        }
         if self.live == 0
+            && !self.main.has_process()
             && let Some(Some(action)) = self.with_shutdown(|s| s.services_down(now))
         {
             self.actions.push_back(action);
@@ -674,7 +947,10 @@ impl Supervisor {
             (State::Starting { .. } | State::Up { .. }, Want::Down) => {
                 let edges = &service.links.before;
                 let blocker = first_match(edges, service.stop_scan_hint, |e| self.blocks_stop(e));
-                around.stop_blocked = blocker.is_some();
+                // At shutdown the main command, started after every unit,
+                // stops before any of them.
+                around.stop_blocked =
+                    blocker.is_some() || (self.shutdown.is_some() && self.main.has_process());
                 if let (Some(at), Some(service)) = (blocker, self.get_mut(id)) {
                     service.stop_scan_hint = at;
                 }
@@ -785,6 +1061,7 @@ impl Supervisor {
         if !kind_changed {
             return;
         }
+        self.check_critical(now, id);
         let Some(service) = self.get(id) else {
             return;
         };
@@ -799,6 +1076,41 @@ impl Supervisor {
         };
         self.actions.push_back(Action::StateChanged(transition));
         self.queue_with_neighbours(id);
+    }
+
+    /// A `critical` service that just ended for good (failed, or `done`
+    /// when it is not a oneshot, whose `done` is its success): svinit
+    /// stops everything and exits with its status.
+    fn check_critical(&mut self, now: Instant, id: ServiceId) {
+        let Some(service) = self.get(id) else {
+            return;
+        };
+        let config = &service.active;
+        let ended = match &service.state {
+            State::Failed { reason } => Some(Some(reason)),
+            State::Done if config.service_type != ServiceType::Oneshot => Some(None),
+            _ => None,
+        };
+        let Some(failed) = ended else {
+            return;
+        };
+        if !config.critical || service.removed || self.shutdown.is_some() {
+            return;
+        }
+        let exit_code = critical_exit_code(failed, service.last_exit);
+        self.actions.push_back(Action::CriticalEnded {
+            service: id,
+            exit_code,
+        });
+        if self.exit_on_critical {
+            if matches!(
+                self.main,
+                MainCommand::WaitingForBoot | MainCommand::Starting
+            ) {
+                self.main = MainCommand::Finished;
+            }
+            self.begin_shutdown(exit_code, now);
+        }
     }
 
     fn count_work(&self) -> &Self {
@@ -839,6 +1151,12 @@ impl Supervisor {
         for (&pid, &id) in &self.by_pid {
             if self.get(id).and_then(|s| s.state.pid()) != Some(pid) {
                 return Err(format!("pid {pid} indexed for {id:?}, not its process"));
+            }
+        }
+        if let Some(at) = self.main.deadline() {
+            timers += 1;
+            if !self.deadlines.contains(at, TimerOwner::Main) {
+                return Err("main command deadline not held".into());
             }
         }
         if let Some(at) = self.shutdown.as_ref().and_then(|s| s.deadline) {

@@ -12,7 +12,16 @@ use crate::config::{KillMode, RestartPolicy, ServiceConfig, ServiceType};
 
 use super::backoff::{BackoffPolicy, SplitMix64};
 use super::deps::Links;
-use super::{Action, ExitRecord, ExitStatus, Reason, ServiceId, SpawnFailure, StateKind, Want};
+use super::{
+    Action, ExitRecord, ExitStatus, PidFileProblem, Reason, ServiceId, SpawnFailure, StateKind,
+    Want,
+};
+
+/// `type "forking"`: the first re-read of a missing or unusable pid file
+/// comes this long after the launcher's exit, each further one twice as
+/// long, up to `PID_FILE_RETRY_MAX`; all bounded by start-timeout.
+pub const PID_FILE_RETRY_MIN: Duration = Duration::from_millis(50);
+pub const PID_FILE_RETRY_MAX: Duration = Duration::from_secs(1);
 
 /// How many exits `status` keeps.
 pub const HISTORY_LEN: usize = 8;
@@ -31,6 +40,15 @@ pub enum State {
         pid: Option<i32>,
         execed: bool,
         deadline: Instant,
+    },
+    /// `type "forking"`: the launcher exited successfully; the pid file is
+    /// read (`Action::ReadPidFile`) at `retry_at` until it names a live
+    /// child, or `deadline` (start-timeout) passes. Shown as `starting`.
+    AwaitingPidFile {
+        deadline: Instant,
+        retry_at: Instant,
+        reads: u32,
+        problem: PidFileProblem,
     },
     Up {
         pid: i32,
@@ -70,7 +88,7 @@ impl State {
         match self {
             State::Down { .. } => StateKind::Down,
             State::Waiting => StateKind::Waiting,
-            State::Starting { .. } => StateKind::Starting,
+            State::Starting { .. } | State::AwaitingPidFile { .. } => StateKind::Starting,
             State::Up { .. } => StateKind::Up,
             State::Stopping { .. } => StateKind::Stopping,
             State::Backoff { .. } => StateKind::Backoff,
@@ -85,6 +103,7 @@ impl State {
             State::Up { pid, .. } => Some(*pid),
             State::Down { .. }
             | State::Waiting
+            | State::AwaitingPidFile { .. }
             | State::Backoff { .. }
             | State::Failed { .. }
             | State::Done => None,
@@ -97,6 +116,9 @@ impl State {
             State::Starting { deadline, .. } => Some(*deadline),
             State::Stopping { kill_at, .. } => *kill_at,
             State::Backoff { until, .. } => Some(*until),
+            State::AwaitingPidFile {
+                deadline, retry_at, ..
+            } => Some((*retry_at).min(*deadline)),
             State::Down { .. }
             | State::Waiting
             | State::Up { .. }
@@ -122,6 +144,8 @@ pub enum Input<'a> {
     SpawnFailed(&'a SpawnFailure),
     Execed,
     Ready,
+    /// What `Action::ReadPidFile` found.
+    PidFile(&'a Result<i32, PidFileProblem>),
     Exited(ExitStatus),
     /// The deadline of its state passed.
     Deadline,
@@ -192,6 +216,8 @@ pub struct Service {
     pub stop_scan_hint: usize,
     /// Gone from the config: stopping, then forgotten.
     pub removed: bool,
+    /// The last `STATUS=…` (sd_notify) of its current process.
+    pub status_text: Option<String>,
 }
 
 impl Service {
@@ -215,6 +241,7 @@ impl Service {
             start_scan_hint: 0,
             stop_scan_hint: 0,
             removed: false,
+            status_text: None,
         }
     }
 
@@ -250,6 +277,10 @@ impl Service {
         self.active.service_type == ServiceType::Oneshot
     }
 
+    fn is_forking(&self) -> bool {
+        self.active.service_type == ServiceType::Forking
+    }
+
     pub fn record_exit(&mut self, now: Instant, pid: i32, status: ExitStatus) {
         self.last_exit = Some(status);
         if self.history.len() == HISTORY_LEN {
@@ -279,6 +310,11 @@ impl Service {
                 (self.want == Want::Down && !around.stop_blocked).then(|| self.begin_stop(now, out))
             }
             (State::Stopping { .. } | State::Failed { .. } | State::Done, Settle(_)) => None,
+            // The daemon's pid is not known: nothing to signal. svinit's
+            // orphan sweep catches it at shutdown.
+            (State::AwaitingPidFile { .. }, Settle(_)) => {
+                (self.want == Want::Down).then(|| self.finish_stop(false))
+            }
 
             (
                 &State::Starting {
@@ -340,6 +376,7 @@ impl Service {
             (
                 State::Down { .. }
                 | State::Waiting
+                | State::AwaitingPidFile { .. }
                 | State::Up { .. }
                 | State::Backoff { .. }
                 | State::Failed { .. }
@@ -354,15 +391,17 @@ impl Service {
                     deadline,
                 },
                 Execed,
-            ) => Some(if self.is_oneshot() || self.needs_ready_signal() {
-                State::Starting {
-                    pid: Some(pid),
-                    execed: true,
-                    deadline,
-                }
-            } else {
-                self.become_up(now, pid)
-            }),
+            ) => Some(
+                if self.is_oneshot() || self.is_forking() || self.needs_ready_signal() {
+                    State::Starting {
+                        pid: Some(pid),
+                        execed: true,
+                        deadline,
+                    }
+                } else {
+                    self.become_up(now, pid)
+                },
+            ),
             (&State::Starting { pid: Some(pid), .. }, Ready)
                 if self.needs_ready_signal() && !self.is_oneshot() =>
             {
@@ -374,6 +413,7 @@ impl Service {
                 State::Down { .. }
                 | State::Waiting
                 | State::Starting { .. }
+                | State::AwaitingPidFile { .. }
                 | State::Up { .. }
                 | State::Stopping { .. }
                 | State::Backoff { .. }
@@ -382,6 +422,19 @@ impl Service {
                 Execed | Ready,
             ) => None,
 
+            (&State::Starting { deadline, .. }, Exited(ExitStatus::Exited(0)))
+                if self.is_forking() && self.want == Want::Up =>
+            {
+                // The launcher daemonized: find the daemon.
+                out.actions
+                    .push_back(Action::ReadPidFile { service: self.id });
+                Some(State::AwaitingPidFile {
+                    deadline,
+                    retry_at: now + PID_FILE_RETRY_MIN,
+                    reads: 1,
+                    problem: PidFileProblem::Missing,
+                })
+            }
             (State::Starting { .. }, Exited(status)) => Some(self.exited(now, status, None, out)),
             (&State::Up { since, .. }, Exited(status)) => {
                 Some(self.exited(now, status, Some(since), out))
@@ -402,10 +455,57 @@ impl Service {
             (
                 State::Down { .. }
                 | State::Waiting
+                | State::AwaitingPidFile { .. }
                 | State::Backoff { .. }
                 | State::Failed { .. }
                 | State::Done,
                 Exited(_),
+            ) => None,
+
+            (&State::AwaitingPidFile { deadline, .. }, PidFile(Ok(pid))) if *pid > 1 => {
+                Some(if self.needs_ready_signal() {
+                    State::Starting {
+                        pid: Some(*pid),
+                        execed: true,
+                        deadline,
+                    }
+                } else {
+                    self.become_up(now, *pid)
+                })
+            }
+            // A pid file (written since the launcher ran: a stale one was
+            // removed before) naming a dead process: the daemon died.
+            (State::AwaitingPidFile { .. }, PidFile(Err(problem @ PidFileProblem::Dead(_))))
+                if self.want == Want::Up =>
+            {
+                let reason = self.pid_file_reason(problem.clone());
+                Some(self.crash(now, reason, None, out))
+            }
+            (
+                &State::AwaitingPidFile {
+                    deadline,
+                    retry_at,
+                    reads,
+                    ..
+                },
+                PidFile(Err(problem)),
+            ) => Some(State::AwaitingPidFile {
+                deadline,
+                retry_at,
+                reads,
+                problem: problem.clone(),
+            }),
+            (
+                State::Down { .. }
+                | State::Waiting
+                | State::Starting { .. }
+                | State::AwaitingPidFile { .. }
+                | State::Up { .. }
+                | State::Stopping { .. }
+                | State::Backoff { .. }
+                | State::Failed { .. }
+                | State::Done,
+                PidFile(_),
             ) => None,
 
             (
@@ -469,9 +569,45 @@ impl Service {
                 // `Spawned` never came: nothing to wait for.
                 Some(self.finish_stop(false))
             }
+            (
+                &State::AwaitingPidFile {
+                    deadline,
+                    ref problem,
+                    ..
+                },
+                Deadline,
+            ) if deadline <= now => {
+                let reason = self.pid_file_reason(problem.clone());
+                Some(match self.want {
+                    Want::Down => self.finish_stop(false),
+                    Want::Up => self.crash(now, reason, None, out),
+                })
+            }
+            (
+                &State::AwaitingPidFile {
+                    deadline,
+                    retry_at,
+                    reads,
+                    ref problem,
+                },
+                Deadline,
+            ) if retry_at <= now => {
+                out.actions
+                    .push_back(Action::ReadPidFile { service: self.id });
+                let wait = PID_FILE_RETRY_MIN
+                    .saturating_mul(1 << reads.min(16))
+                    .min(PID_FILE_RETRY_MAX);
+                Some(State::AwaitingPidFile {
+                    deadline,
+                    retry_at: now + wait,
+                    reads: reads.saturating_add(1),
+                    problem: problem.clone(),
+                })
+            }
             // A backoff deadline is handled by `Settle` (it needs the surroundings).
             (
                 State::Down { .. }
+                | State::AwaitingPidFile { .. }
                 | State::Waiting
                 | State::Starting { .. }
                 | State::Up { .. }
@@ -490,6 +626,7 @@ impl Service {
             (
                 State::Down { .. }
                 | State::Waiting
+                | State::AwaitingPidFile { .. }
                 | State::Backoff { .. }
                 | State::Failed { .. }
                 | State::Done,
@@ -497,11 +634,20 @@ impl Service {
             ) => None,
 
             (State::Starting { .. } | State::Up { .. }, Restart) => Some(self.begin_stop(now, out)),
-            (State::Backoff { .. } | State::Failed { .. } | State::Done, Restart | Clear) => {
+            (
+                State::Backoff { .. }
+                | State::Failed { .. }
+                | State::Done
+                | State::AwaitingPidFile { .. },
+                Restart,
+            )
+            | (State::Backoff { .. } | State::Failed { .. } | State::Done, Clear) => {
                 Some(State::Down { note: None })
             }
             (State::Down { .. } | State::Waiting | State::Stopping { .. }, Restart | Clear)
-            | (State::Starting { .. } | State::Up { .. }, Clear) => None,
+            | (State::Starting { .. } | State::Up { .. } | State::AwaitingPidFile { .. }, Clear) => {
+                None
+            }
         }
     }
 
@@ -535,11 +681,25 @@ impl Service {
         self.spawns = self.spawns.saturating_add(1);
         self.spawned_at = Some(now);
         self.ready_at = None;
+        self.status_text = None;
         out.actions.push_back(Action::Spawn { service: self.id });
         State::Starting {
             pid: None,
             execed: false,
             deadline: now + self.active.start_timeout,
+        }
+    }
+
+    fn pid_file_reason(&self, problem: PidFileProblem) -> Reason {
+        Reason::PidFile {
+            path: self
+                .active
+                .pid_file
+                .as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            problem,
+            waited: self.active.start_timeout,
         }
     }
 
@@ -665,7 +825,10 @@ impl Service {
                 cause: StopCause::StartTimeout(waited),
                 ..
             } => Some(Reason::StartTimeout(*waited)),
-            State::Stopping { .. } | State::Up { .. } | State::Starting { .. } => self.fate.clone(),
+            State::Stopping { .. }
+            | State::Up { .. }
+            | State::Starting { .. }
+            | State::AwaitingPidFile { .. } => self.fate.clone(),
             State::Backoff { cause, .. } => Some(cause.clone()),
             State::Failed { reason } => Some(reason.clone()),
             State::Done => None,

@@ -920,6 +920,10 @@ fn random_event_sequences_keep_the_invariants() {
         let t0 = Instant::now();
         let mut now = t0;
         let mut sup = Supervisor::new(config.clone(), now, rng.next_u64());
+        if rng.next_u64().is_multiple_of(3) {
+            sup.set_main_command();
+        }
+        sup.set_exit_on_critical(!rng.next_u64().is_multiple_of(4));
         let mut pids: Vec<i32> = Vec::new();
         let mut next_pid = 10;
         let mut trace: Vec<String> = Vec::new();
@@ -941,7 +945,7 @@ fn random_event_sequences_keep_the_invariants() {
                 },
             };
             let was_shutting_down = sup.is_shutting_down();
-            let op = pick(&mut rng, 15);
+            let op = pick(&mut rng, 19);
             trace.push(format!(
                 "op {op} id {id:?} pid {pid} {status:?} now {:?}",
                 now - t0
@@ -979,6 +983,32 @@ fn random_event_sequences_keep_the_invariants() {
                     let _ = sup.reload(now, random_config(&mut rng));
                 }
                 13 => sup.handle_event(now, Event::Spawned { service: id, pid }),
+                14 => {
+                    let result = match pick(&mut rng, 3) {
+                        0 => Ok(pid),
+                        1 => Err(PidFileProblem::Dead(pid)),
+                        _ => Err(PidFileProblem::Missing),
+                    };
+                    sup.handle_event(
+                        now,
+                        Event::PidFile {
+                            service: id,
+                            result,
+                        },
+                    );
+                }
+                15 => {
+                    let signal = [libc::SIGTERM, libc::SIGHUP, libc::SIGINT][pick(&mut rng, 3)];
+                    let _ = sup.signal_main(now, signal);
+                }
+                16 => sup.handle_event(now, Event::MainSpawned { pid }),
+                17 => sup.handle_event(
+                    now,
+                    Event::NotifyStatus {
+                        service: id,
+                        text: "x".into(),
+                    },
+                ),
                 _ => sup.handle_timeout(now),
             }
             // The runtime's side: answer spawns, most with an exec.
@@ -1006,6 +1036,27 @@ fn random_event_sequences_keep_the_invariants() {
                         }
                     }
                     Action::Signal { pid, .. } => assert!(pid > 1, "signal to {pid}"),
+                    Action::BootSettled => {
+                        assert!(!was_shutting_down, "boot settled while shutting down")
+                    }
+                    Action::StartMain => {
+                        assert!(!was_shutting_down, "main started while shutting down");
+                        let pid = next_pid;
+                        next_pid += 1;
+                        pids.push(pid);
+                        sup.handle_event(now, Event::MainSpawned { pid });
+                    }
+                    Action::ReadPidFile { service } => {
+                        let pid = next_pid;
+                        next_pid += 1;
+                        pids.push(pid);
+                        let result = match pick(&mut rng, 3) {
+                            0 => Ok(pid),
+                            1 => Err(PidFileProblem::Missing),
+                            _ => Err(PidFileProblem::Dead(pid)),
+                        };
+                        sup.handle_event(now, Event::PidFile { service, result });
+                    }
                     _ => {}
                 }
             }
@@ -1045,10 +1096,13 @@ fn random_config(rng: &mut SplitMix64) -> Config {
             }
         }
         s.autostart = pick(4) != 0;
-        s.service_type = match pick(4) {
+        s.service_type = match pick(5) {
             0 => ServiceType::Oneshot,
+            1 => ServiceType::Forking,
             _ => ServiceType::Longrun,
         };
+        s.ready_notify = pick(5) == 0;
+        s.critical = pick(6) == 0;
         s.restart = match pick(3) {
             0 => RestartPolicy::Never,
             1 => RestartPolicy::Always,
@@ -1164,12 +1218,12 @@ fn an_exit_before_exec_is_a_crash() {
 }
 
 #[test]
-fn forking_is_treated_like_longrun_for_now() {
+fn a_forking_service_is_starting_until_its_launcher_exits() {
     let mut web = service("web");
     web.service_type = ServiceType::Forking;
     web.pid_file = Some("/run/web.pid".into());
     let h = Harness::boot(config(vec![web]));
-    assert_eq!(h.state("web"), StateKind::Up);
+    assert_eq!(h.state("web"), StateKind::Starting);
 }
 
 #[test]

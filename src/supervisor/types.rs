@@ -130,6 +130,18 @@ pub enum Event {
     Execed { pid: i32 },
     /// A service signalled readiness (ready-fd newline, READY=1).
     Ready { service: ServiceId },
+    /// A service sent `STATUS=…` (sd_notify): kept and shown in status.
+    NotifyStatus { service: ServiceId, text: String },
+    /// The answer to `Action::ReadPidFile` (`type "forking"`): the pid it
+    /// names, alive and a child of svinit, or what was wrong with it.
+    PidFile {
+        service: ServiceId,
+        result: Result<i32, PidFileProblem>,
+    },
+    /// The main command (`svinit -- COMMAND`) was forked as `pid`.
+    MainSpawned { pid: i32 },
+    /// The main command could not be started (not found, not executable).
+    MainSpawnFailed { failure: SpawnFailure },
     /// `waitpid` returned this pid: a service process or an adopted orphan.
     Exited { pid: i32, status: ExitStatus },
     /// `waitpid` said ECHILD: svinit has no children left.
@@ -137,6 +149,38 @@ pub enum Event {
     /// Orderly shutdown of everything requested (SIGTERM/SIGINT, svctl).
     /// `exit_code` is what svinit exits with when done.
     Shutdown { exit_code: i32 },
+    /// System mode: stop everything, then reboot, halt or power off
+    /// (signals, `svctl reboot|halt|poweroff`). The first kind asked wins.
+    Power { kind: PowerKind },
+}
+
+/// What a system-mode shutdown ends with (`reboot(2)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PowerKind {
+    Reboot,
+    Halt,
+    Poweroff,
+}
+
+impl PowerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PowerKind::Reboot => "reboot",
+            PowerKind::Halt => "halt",
+            PowerKind::Poweroff => "poweroff",
+        }
+    }
+
+    /// SIGINT (ctrl-alt-del) and SIGTERM reboot, SIGUSR1 halts, SIGUSR2
+    /// powers off (the sysvinit and busybox init convention).
+    pub fn from_signal(signal: i32) -> Option<PowerKind> {
+        match signal {
+            libc::SIGINT | libc::SIGTERM => Some(PowerKind::Reboot),
+            libc::SIGUSR1 => Some(PowerKind::Halt),
+            libc::SIGUSR2 => Some(PowerKind::Poweroff),
+            _ => None,
+        }
+    }
 }
 
 /// Outputs of the supervisor, executed by the runtime in order.
@@ -154,6 +198,21 @@ pub enum Action {
     StateChanged(Transition),
     /// Shutdown is complete: exit the process with this code.
     Exit { code: i32 },
+    /// System mode: shutdown is complete (every process gone or killed):
+    /// sync, remount read-only, `reboot(2)`. Takes the place of `Exit`.
+    Power { kind: PowerKind },
+    /// Every autostart service is up, done or failed: fork the main
+    /// command; answer with `Event::MainSpawned` or `MainSpawnFailed`.
+    StartMain,
+    /// The same moment as `StartMain`, for whoever asked with
+    /// `Supervisor::report_boot_settled` (`svinit --detach`): emitted once.
+    BootSettled,
+    /// Read the `pid-file` of a `type "forking"` service whose launcher
+    /// exited successfully; answer with `Event::PidFile`.
+    ReadPidFile { service: ServiceId },
+    /// A `critical` service ended for good: svinit exits with `exit_code`
+    /// after an orderly shutdown (unless told not to: system mode).
+    CriticalEnded { service: ServiceId, exit_code: i32 },
 }
 
 /// One state change, as logged and as streamed by `svctl events`.
@@ -227,6 +286,48 @@ pub enum Reason {
     StartTimeout(Duration),
     /// Needed SIGKILL after stop-timeout.
     StopTimeout(Duration),
+    /// `type "forking"`: no usable pid in `path` within start-timeout.
+    PidFile {
+        path: String,
+        problem: PidFileProblem,
+        waited: Duration,
+    },
+}
+
+/// What was wrong with a `pid-file` when it was last read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PidFileProblem {
+    /// The file does not exist.
+    Missing,
+    /// It exists but could not be read (errno).
+    Unreadable(i32),
+    /// Its content is not a pid (the first line, shortened).
+    Garbage(String),
+    /// It names a process that does not exist (or is not a child of
+    /// svinit, so cannot be supervised).
+    Dead(i32),
+    NotAChild(i32),
+}
+
+impl fmt::Display for PidFileProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PidFileProblem::Missing => write!(f, "does not exist"),
+            PidFileProblem::Unreadable(errno) => {
+                write!(
+                    f,
+                    "cannot be read: {}",
+                    nix::errno::Errno::from_raw(*errno).desc()
+                )
+            }
+            PidFileProblem::Garbage(text) => write!(f, "does not hold a pid: {text:?}"),
+            PidFileProblem::Dead(pid) => write!(f, "names pid {pid}, which is not running"),
+            PidFileProblem::NotAChild(pid) => write!(
+                f,
+                "names pid {pid}, which is not a child of svinit (a stale pid file?)"
+            ),
+        }
+    }
 }
 
 impl fmt::Display for Reason {
@@ -243,6 +344,16 @@ impl fmt::Display for Reason {
             Reason::StopTimeout(d) => {
                 write!(f, "did not stop within {}, killed", format_duration(*d))
             }
+            Reason::PidFile {
+                path,
+                problem: PidFileProblem::Missing,
+                waited,
+            } => write!(
+                f,
+                "pid file {path} did not appear within {}",
+                format_duration(*waited)
+            ),
+            Reason::PidFile { path, problem, .. } => write!(f, "pid file {path} {problem}"),
         }
     }
 }
@@ -295,6 +406,9 @@ pub struct ServiceStatus {
     /// became ready (`up`, or `done` for a oneshot): `svctl blame`.
     pub spawned_at: Option<Instant>,
     pub ready_at: Option<Instant>,
+    /// The last `STATUS=…` its process sent (sd_notify); kept after it
+    /// exits (it may say why), reset when it starts again.
+    pub status_text: Option<String>,
 }
 
 /// What a reload did, by service name.

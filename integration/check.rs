@@ -1,0 +1,197 @@
+//! `svinit --check` (SPEC §2, §3): the start plan of a valid config (one
+//! line per level of services that start together, exit 0); the
+//! diagnostics of an invalid one (file and line of every error, exit 1);
+//! and an invalid config at start in container mode (exit 1).
+
+use std::time::Duration;
+
+use crate::harness::{Svinit, TempDir, run_svinit};
+
+const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The index of the first line of `out` that has `name` as a whole word.
+fn line_of(out: &str, name: &str) -> Option<usize> {
+    out.lines().position(|l| {
+        l.split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_'))
+            .any(|w| w == name)
+    })
+}
+
+#[test]
+fn check_prints_the_start_plan_level_by_level() {
+    let dir = TempDir::new("check-ok");
+    dir.write(
+        "conf/10-base.kdl",
+        "service \"alpha\" {\n    shell \"touch $DIR/started\"\n}\n",
+    );
+    dir.write(
+        "conf/20-rest.kdl",
+        r#"
+service "beta" {
+    requires "alpha"
+    exec "/bin/true"
+}
+service "gamma" {
+    wants "alpha"
+    exec "/bin/true"
+}
+service "delta" {
+    requires "beta" "gamma"
+    shell "touch $DIR/started"
+}
+"#,
+    );
+    let conf = dir.join("conf");
+    let (status, out) = run_svinit(
+        &dir,
+        &["--check", "-c", &conf.to_string_lossy()],
+        CHECK_TIMEOUT,
+    );
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "exit status of --check; output:\n{out}"
+    );
+    let lines: Vec<Option<usize>> = ["alpha", "beta", "gamma", "delta"]
+        .iter()
+        .map(|n| line_of(&out, n))
+        .collect();
+    let [Some(alpha), Some(beta), Some(gamma), Some(delta)] = lines[..] else {
+        panic!("every service must appear in the plan: {lines:?}\n{out}");
+    };
+    assert!(alpha < beta, "alpha's level before beta's:\n{out}");
+    assert_eq!(
+        beta, gamma,
+        "beta and gamma start together (one line):\n{out}"
+    );
+    assert!(gamma < delta, "delta's level after beta and gamma:\n{out}");
+    // --check does not start anything.
+    assert!(!dir.exists("started"), "--check must not start services");
+}
+
+#[test]
+fn check_reports_every_error_with_file_and_line() {
+    let dir = TempDir::new("check-bad");
+    dir.write(
+        "conf/good.kdl",
+        "service \"fine\" {\n    exec \"/bin/true\"\n}\n",
+    );
+    // Line 3: unknown key; line 7: unknown dependency.
+    dir.write(
+        "conf/broken.kdl",
+        "service \"one\" {\n    exec \"/bin/true\"\n    umsk 0o022\n}\nservice \"two\" {\n    exec \"/bin/true\"\n    requires \"nosuch\"\n}\n",
+    );
+    let conf = dir.join("conf");
+    let (status, out) = run_svinit(
+        &dir,
+        &["--check", "-c", &conf.to_string_lossy()],
+        CHECK_TIMEOUT,
+    );
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "exit status of --check; output:\n{out}"
+    );
+    assert!(out.contains("broken.kdl"), "the file must be named:\n{out}");
+    for line in [3, 7] {
+        assert!(
+            out.contains(&format!("broken.kdl:{line}:")),
+            "the error on line {line} must be located as broken.kdl:{line}:COL:\n{out}"
+        );
+    }
+    assert!(
+        out.contains("nosuch"),
+        "the unknown dependency must be named:\n{out}"
+    );
+}
+
+#[test]
+fn check_suggests_the_key_that_was_meant() {
+    let dir = TempDir::new("check-suggest");
+    dir.write(
+        "bad.kdl",
+        "service \"one\" {\n    exec \"/bin/true\"\n    umsk 0o022\n}\n",
+    );
+    let file = dir.join("bad.kdl");
+    let (status, out) = run_svinit(
+        &dir,
+        &["--check", "-c", &file.to_string_lossy()],
+        CHECK_TIMEOUT,
+    );
+    assert_eq!(status.code(), Some(1), "output:\n{out}");
+    assert!(out.contains("umsk"), "the bad key must be quoted:\n{out}");
+    assert!(
+        out.contains("umask"),
+        "a suggestion (did you mean `umask`?):\n{out}"
+    );
+}
+
+#[test]
+fn check_reports_a_dependency_cycle() {
+    let dir = TempDir::new("check-cycle");
+    dir.write(
+        "cycle.kdl",
+        "service \"x\" {\n    exec \"/bin/true\"\n    requires \"y\"\n}\nservice \"y\" {\n    exec \"/bin/true\"\n    requires \"x\"\n}\n",
+    );
+    let file = dir.join("cycle.kdl");
+    let (status, out) = run_svinit(
+        &dir,
+        &["--check", "-c", &file.to_string_lossy()],
+        CHECK_TIMEOUT,
+    );
+    assert_eq!(status.code(), Some(1), "output:\n{out}");
+    assert!(
+        out.to_lowercase().contains("cycle"),
+        "the cycle must be called one:\n{out}"
+    );
+    assert!(out.contains("cycle.kdl"), "the file must be named:\n{out}");
+    // Both edges are shown with their line numbers (one snippet may hold
+    // both: `3 │     requires "y"` … `7 │     requires "x"`).
+    for (line, edge) in [(3, "requires \"y\""), (7, "requires \"x\"")] {
+        let shown = out.lines().any(|l| {
+            let l = l.trim_start();
+            l.strip_prefix(&line.to_string())
+                .is_some_and(|rest| rest.starts_with([' ', '|', '│']) && rest.contains(edge))
+        });
+        assert!(
+            shown,
+            "the edge on line {line} ({edge}) must be shown:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn invalid_config_at_start_in_container_mode_exits_1() {
+    let dir = TempDir::new("start-bad");
+    dir.write(
+        "conf/broken.kdl",
+        "service \"one\" {\n    exec \"/bin/true\"\n    umsk 0o022\n}\n",
+    );
+    let sv = Svinit::container(&dir);
+    let status = sv.wait_exit(Duration::from_secs(10));
+    if status.code() != Some(1) {
+        sv.fail(&format!("svinit exited with {status}, want 1"));
+    }
+    let log = sv.log();
+    if !log.contains("broken.kdl") || !log.contains("umsk") {
+        sv.fail("the diagnostics (file, bad key) must be on stderr");
+    }
+}
+
+#[test]
+fn invalid_config_at_start_in_user_mode_exits_1() {
+    let dir = TempDir::new("start-bad-user");
+    dir.write(
+        "conf/broken.kdl",
+        "service \"one\" {\n    exec \"/bin/true\"\n    requires \"nosuch\"\n}\n",
+    );
+    let sv = Svinit::user(&dir);
+    let status = sv.wait_exit(Duration::from_secs(10));
+    if status.code() != Some(1) {
+        sv.fail(&format!("svinit exited with {status}, want 1"));
+    }
+    let log = sv.log();
+    if !log.contains("broken.kdl") || !log.contains("nosuch") {
+        sv.fail("the diagnostics (file, unknown dependency) must be on stderr");
+    }
+}

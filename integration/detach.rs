@@ -1,0 +1,347 @@
+//! `svinit --detach` (zdaemon-style background use), the single-instance
+//! rule and `output "syslog"`, against the real binaries in user mode:
+//! the foreground returns once the boot settled with one line and 0/1,
+//! svctl then drives the background svinit and `svctl shutdown` ends it;
+//! a second svinit on the same socket is refused, a stale socket replaced;
+//! syslog lines reach a datagram listener standing in for /dev/log.
+
+use std::os::unix::net::{UnixDatagram, UnixListener};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_json::Value;
+
+use crate::harness::{DEADLINE, TempDir, alive, poll_until, svinit_bin};
+
+fn svctl_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_svctl")
+}
+
+fn socket(dir: &TempDir) -> PathBuf {
+    dir.join("control.sock")
+}
+
+/// `svinit --detach ARGS` in `dir` with `env`: exit code and output.
+fn detach(dir: &TempDir, args: &[&str], env: &[(&str, &Path)]) -> (i32, String) {
+    let mut command = Command::new(svinit_bin());
+    command
+        .arg("--detach")
+        .args(args)
+        .current_dir(dir.path())
+        .env("SVINIT_SOCKET", socket(dir))
+        .stdin(Stdio::null());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().expect("run svinit --detach");
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    (output.status.code().unwrap_or(-1), text)
+}
+
+fn svctl(dir: &TempDir, args: &[&str]) -> (i32, String) {
+    let output = Command::new(svctl_bin())
+        .args(["-s", &socket(dir).to_string_lossy()])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run svctl");
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    (output.status.code().unwrap_or(-1), text)
+}
+
+fn status_json(dir: &TempDir, name: &str) -> Value {
+    let (code, text) = svctl(dir, &["status", "--json", name]);
+    assert!(code == 0 || code == 3, "status {name}: {code} {text}");
+    let all: Value = serde_json::from_str(&text).expect("status json");
+    all[0].clone()
+}
+
+/// The pid in `svinit: started in the background (pid N): …`.
+fn background_pid(text: &str) -> i32 {
+    text.split("(pid ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("no background pid in {text:?}"))
+}
+
+/// A background svinit: `svctl shutdown` on drop, SIGKILL if it lingers.
+struct Background<'a> {
+    dir: &'a TempDir,
+    pid: i32,
+}
+
+impl Drop for Background<'_> {
+    fn drop(&mut self) {
+        if alive(self.pid) {
+            let _ = svctl(self.dir, &["shutdown", "--timeout", "10s"]);
+        }
+        if alive(self.pid) {
+            let _ = kill(Pid::from_raw(self.pid), Signal::SIGKILL);
+        }
+    }
+}
+
+#[test]
+fn detach_returns_once_the_boot_settled_and_svctl_drives_it() {
+    let dir = TempDir::new("detach-up");
+    dir.write(
+        "conf/a.kdl",
+        r#"
+service "db" {
+    shell "sleep 0.5; echo ready >&3; echo db started; exec sleep 100"
+    ready-fd 3
+}
+service "setup" {
+    type "oneshot"
+    shell "echo setting up"
+}
+service "web" {
+    exec "sleep" "100"
+    requires "db"
+}
+"#,
+    );
+    let started = Instant::now();
+    let (code, text) = detach(&dir, &["-c", "conf"], &[]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(450),
+        "returned before db was ready: {text}"
+    );
+    let pid = background_pid(&text);
+    let _guard = Background { dir: &dir, pid };
+    assert_eq!(
+        text.trim(),
+        format!("svinit: started in the background (pid {pid}): 2 up, 1 done")
+    );
+    // Answering as soon as --detach returned.
+    let (code, status) = svctl(&dir, &["status", "web", "db", "setup"]);
+    assert_eq!(code, 0, "{status}");
+    let (code, logs) = svctl(&dir, &["logs", "db"]);
+    assert_eq!((code, logs.trim()), (0, "db started"));
+    let (code, out) = svctl(&dir, &["stop", "web"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(status_json(&dir, "web")["state"], "down");
+    let (code, out) = svctl(&dir, &["shutdown"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        poll_until(DEADLINE, || !alive(pid)),
+        "svinit did not exit after svctl shutdown"
+    );
+    assert!(!socket(&dir).exists(), "the socket is removed");
+    let (code, out) = svctl(&dir, &["status"]);
+    assert_eq!(code, 5, "{out}");
+}
+
+#[test]
+fn detach_exits_1_naming_a_failed_service_and_bad_configs() {
+    let dir = TempDir::new("detach-fail");
+    dir.write(
+        "conf/a.kdl",
+        r#"
+service "ok" { exec "sleep" "100"; }
+service "bad" { exec "/nonexistent/x"; backoff-limit "2s"; }
+"#,
+    );
+    let (code, text) = detach(&dir, &["-c", "conf"], &[]);
+    let pid = background_pid(&text);
+    let _guard = Background { dir: &dir, pid };
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("1 up, 1 failed: bad (exec /nonexistent/x: No such file or directory)"),
+        "{text}"
+    );
+    // Still running: the failure is reported, svinit keeps supervising.
+    assert_eq!(status_json(&dir, "ok")["state"], "up");
+
+    let other = TempDir::new("detach-badconf");
+    other.write("conf/a.kdl", "service \"x\" { exex \"true\" }\n");
+    let (code, text) = detach(&other, &["-c", "conf"], &[]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("exex"),
+        "the diagnostic in the foreground: {text}"
+    );
+    assert!(!socket(&other).exists());
+}
+
+#[test]
+fn a_second_svinit_is_refused_and_a_stale_socket_replaced() {
+    let dir = TempDir::new("detach-single");
+    dir.write("conf/a.kdl", "service \"s\" { exec \"sleep\" \"100\"; }\n");
+    // A socket file with nobody behind it (a SIGKILLed svinit's).
+    drop(UnixListener::bind(socket(&dir)).expect("bind"));
+    assert!(socket(&dir).exists());
+    let (code, text) = detach(&dir, &["-c", "conf"], &[]);
+    assert_eq!(code, 0, "the stale socket is replaced: {text}");
+    let pid = background_pid(&text);
+    let _guard = Background { dir: &dir, pid };
+
+    let path = socket(&dir).display().to_string();
+    let (code, text) = detach(&dir, &["-c", "conf"], &[]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains(&path) && text.contains(&format!("pid {pid}")),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 1, "one line: {text}");
+
+    // In the foreground too.
+    let output = Command::new(svinit_bin())
+        .args(["-c", "conf", "-s", &path])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("svinit");
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&path) && text.contains(&format!("pid {pid}")),
+        "{text}"
+    );
+    // The first one is untouched.
+    assert_eq!(svctl(&dir, &["status", "s"]).0, 0);
+}
+
+#[test]
+fn detach_with_a_command_supervises_it_as_a_service_named_after_it() {
+    let dir = TempDir::new("detach-adhoc");
+    let (code, text) = detach(&dir, &["-c", "none", "--", "sleep", "100"], &[]);
+    assert_eq!(code, 0, "{text}");
+    let pid = background_pid(&text);
+    let _guard = Background { dir: &dir, pid };
+    assert!(text.ends_with("1 up\n"), "{text}");
+    let sleep = status_json(&dir, "sleep");
+    assert_eq!(sleep["state"], "up");
+    let (code, out) = svctl(&dir, &["stop", "sleep"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        alive(pid),
+        "an operator's stop is not the end of a critical service"
+    );
+
+    // Critical: when the program ends for good, svinit ends too (zdaemon).
+    let other = TempDir::new("detach-adhoc-end");
+    let (code, text) = detach(&other, &["-c", "none", "--", "sh", "-c", "sleep 0.5"], &[]);
+    assert_eq!(code, 0, "{text}");
+    let pid = background_pid(&text);
+    let _guard = Background { dir: &other, pid };
+    assert!(text.contains("1 up"), "{text}");
+    assert!(
+        poll_until(DEADLINE, || !alive(pid)),
+        "svinit outlived its done program"
+    );
+}
+
+/// Receives datagrams until `count` arrived or the deadline passed.
+fn receive(listener: &UnixDatagram, count: usize) -> Vec<String> {
+    let mut got = Vec::new();
+    let deadline = Instant::now() + DEADLINE;
+    let mut buf = vec![0u8; 16 * 1024];
+    while got.len() < count && Instant::now() < deadline {
+        let _ = listener.set_read_timeout(Some(Duration::from_millis(200)));
+        if let Ok(n) = listener.recv(&mut buf) {
+            got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+    }
+    got
+}
+
+#[test]
+fn syslog_lines_reach_the_socket_with_tag_pid_and_priority() {
+    let dir = TempDir::new("detach-syslog");
+    dir.write(
+        "conf/a.kdl",
+        r#"
+service "talk" {
+    output "syslog"
+    shell "echo to stdout; echo to stderr >&2; exec sleep 100"
+}
+"#,
+    );
+    let log = dir.join("log.sock");
+    let listener = UnixDatagram::bind(&log).expect("bind the syslog stand-in");
+    let (code, text) = detach(&dir, &["-c", "conf"], &[("SVINIT_SYSLOG_SOCKET", &log)]);
+    assert_eq!(code, 0, "{text}");
+    let _guard = Background {
+        dir: &dir,
+        pid: background_pid(&text),
+    };
+    let mut lines = receive(&listener, 2);
+    lines.sort();
+    let pid = status_json(&dir, "talk")["pid"].as_i64().unwrap_or(0);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    // `<PRI>Mmm dd hh:mm:ss TAG[PID]: MSG`: daemon.err = 27, daemon.info = 30.
+    for (line, pri, msg) in [
+        (&lines[0], "<27>", "to stderr"),
+        (&lines[1], "<30>", "to stdout"),
+    ] {
+        assert!(line.starts_with(pri), "{line}");
+        assert!(line.ends_with(&format!(" talk[{pid}]: {msg}")), "{line}");
+        let stamp = &line[pri.len()..line.len() - format!(" talk[{pid}]: {msg}").len()];
+        assert_eq!(stamp.len(), "Nov 22 12:34:56".len(), "{line}");
+    }
+    assert_eq!(status_json(&dir, "talk")["output_problem"], Value::Null);
+    let (_, logs) = svctl(&dir, &["logs", "talk"]);
+    assert!(
+        logs.contains("to stdout") && logs.contains("to stderr"),
+        "{logs}"
+    );
+
+    // syslogd restarts: lines sent meanwhile stay in the ring, later
+    // lines reach the new socket (after the retry interval).
+    drop(listener);
+    let _ = std::fs::remove_file(&log);
+    let _ = svctl(&dir, &["restart", "talk"]);
+    assert!(poll_until(DEADLINE, || {
+        !status_json(&dir, "talk")["output_problem"].is_null()
+    }));
+    let listener = UnixDatagram::bind(&log).expect("bind again");
+    std::thread::sleep(Duration::from_millis(1100));
+    let _ = svctl(&dir, &["restart", "talk"]);
+    assert_eq!(receive(&listener, 2).len(), 2);
+    assert!(poll_until(DEADLINE, || {
+        status_json(&dir, "talk")["output_problem"].is_null()
+    }));
+}
+
+#[test]
+fn without_a_syslog_socket_the_problem_shows_and_the_lines_stay_in_the_ring() {
+    let dir = TempDir::new("detach-nosyslog");
+    dir.write(
+        "conf/a.kdl",
+        r#"
+service "talk" {
+    output "syslog"
+    shell "echo hello; echo oops >&2; exec sleep 100"
+}
+"#,
+    );
+    let missing = dir.join("no-such.sock");
+    let (code, text) = detach(&dir, &["-c", "conf"], &[("SVINIT_SYSLOG_SOCKET", &missing)]);
+    assert_eq!(code, 0, "{text}");
+    let _guard = Background {
+        dir: &dir,
+        pid: background_pid(&text),
+    };
+    let mut problem = Value::Null;
+    assert!(poll_until(DEADLINE, || {
+        problem = status_json(&dir, "talk")["output_problem"].clone();
+        !problem.is_null()
+    }));
+    let problem = problem.as_str().unwrap_or_default().to_string();
+    assert!(
+        problem.contains(&missing.display().to_string())
+            && problem.contains("No such file or directory"),
+        "{problem}"
+    );
+    let (code, logs) = svctl(&dir, &["logs", "talk"]);
+    assert_eq!(code, 0);
+    assert!(logs.contains("hello") && logs.contains("oops"), "{logs}");
+}

@@ -1,0 +1,22 @@
+//! Black-box integration tests: the real `svinit` binary as PID 1 of a new
+//! PID namespace (`unshare --pid --fork --mount-proc`) or in user mode, with
+//! unit files in a temp dir and services that report what they see through
+//! files. Run as root: `cargo test --test integration`.
+
+mod harness;
+
+mod backoff;
+mod boot;
+mod check;
+mod control;
+mod detach;
+mod entrypoint;
+mod main_command;
+mod options;
+mod ordering;
+mod output;
+mod readiness;
+mod reaping;
+mod reload;
+mod shutdown;
+mod spawn_failures;

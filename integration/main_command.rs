@@ -1,0 +1,82 @@
+//! The main command (SPEC §2, `svinit -c PATH -- COMMAND…`, a tini
+//! replacement): it starts once the units are up or done, gets the signals
+//! svinit receives, and its exit ends svinit with its status after the
+//! units are stopped.
+
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+
+use crate::harness::{DEADLINE, Mode, Svinit, TempDir};
+
+fn start_with_main(dir: &TempDir, main: &str) -> Svinit {
+    let conf = dir.join("conf").to_string_lossy().into_owned();
+    let main = dir.expand(main);
+    Svinit::start(
+        Mode::Container,
+        dir,
+        &["-c", &conf, "--", "/bin/sh", "-c", &main],
+    )
+}
+
+#[test]
+fn main_command_runs_after_the_units_and_its_status_ends_svinit() {
+    let dir = TempDir::new("main-status");
+    dir.write(
+        "conf/units.kdl",
+        r#"
+service "setup" {
+    type "oneshot"
+    shell "touch $DIR/setup.done"
+}
+service "helper" {
+    shell "trap 'echo helper >> $DIR/stopped; exit 0' TERM; while :; do sleep 0.1; done"
+}
+"#,
+    );
+    // Exits 3 if the oneshot had finished before it started, 9 otherwise.
+    let sv = start_with_main(
+        &dir,
+        "if [ -e $DIR/setup.done ]; then exit 3; else exit 9; fi",
+    );
+    let status = sv.wait_exit(Duration::from_secs(15));
+    if status.code() != Some(3) {
+        sv.fail(&format!(
+            "svinit exited with {status}; want 3, the main command's status (9: it ran before the oneshot was done)"
+        ));
+    }
+    if dir.lines("stopped") != ["helper"] {
+        sv.fail("the units must be stopped (with their stop signal) when the main command exits");
+    }
+}
+
+#[test]
+fn main_command_gets_the_signals_svinit_receives() {
+    let dir = TempDir::new("main-signals");
+    dir.write(
+        "conf/units.kdl",
+        "service \"idle\" {\n    shell \"exec sleep 1000\"\n}\n",
+    );
+    let sv = start_with_main(
+        &dir,
+        "trap 'echo USR1 >> $DIR/got' USR1; trap 'echo TERM >> $DIR/got; exit 7' TERM; touch $DIR/ready; while :; do sleep 0.1; done",
+    );
+    sv.wait_file(&dir, "ready", DEADLINE);
+    sv.signal(Signal::SIGUSR1);
+    sv.wait_until("the main command to get USR1", DEADLINE, || {
+        dir.lines("got") == ["USR1"]
+    });
+    sv.signal(Signal::SIGTERM);
+    let status = sv.wait_exit(DEADLINE);
+    if dir.lines("got") != ["USR1", "TERM"] {
+        sv.fail(&format!(
+            "signals seen by the main command: {:?}",
+            dir.lines("got")
+        ));
+    }
+    if status.code() != Some(7) {
+        sv.fail(&format!(
+            "svinit exited with {status}; want 7, the main command's status"
+        ));
+    }
+}

@@ -1,0 +1,177 @@
+//! Readiness (SPEC §3, §4): `ready-fd` holds dependents back until the
+//! service says it is ready, `start-timeout` counts a service that never
+//! does as a failed start, and `type "forking"` follows the pid in
+//! `pid-file`. Also: an idle svinit does not wake up.
+
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+
+use crate::harness::{DEADLINE, Svinit, TempDir, is_state_line};
+
+#[test]
+fn ready_fd_holds_dependents_until_the_service_is_ready() {
+    let dir = TempDir::new("ready-fd");
+    dir.write(
+        "conf/units.kdl",
+        r#"
+service "slow" {
+    ready-fd 3
+    shell "touch $DIR/slow.running; i=0; while [ ! -e $DIR/go ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done; echo >&3; exec sleep 1000"
+}
+service "needs-slow" {
+    requires "slow"
+    shell "touch $DIR/needs-slow; exec sleep 1000"
+}
+"#,
+    );
+    let sv = Svinit::container(&dir);
+    sv.wait_file(&dir, "slow.running", DEADLINE);
+    // slow runs but has not written to fd 3: it is not up, and nothing that
+    // requires it may start.
+    if !sv.state_lines("slow", "up").is_empty() {
+        sv.fail("slow is `up` before writing to its ready-fd");
+    }
+    if !sv.service_lines("needs-slow").iter().all(|l| {
+        !is_state_line(l, "needs-slow", "starting") && !is_state_line(l, "needs-slow", "up")
+    }) || dir.exists("needs-slow")
+    {
+        sv.fail("needs-slow started before slow was ready");
+    }
+    dir.write("go", "");
+    sv.wait_file(&dir, "needs-slow", DEADLINE);
+    sv.wait_state("slow", "up", DEADLINE);
+    let log = sv.log();
+    let up = log.lines().position(|l| is_state_line(l, "slow", "up"));
+    let dep = log
+        .lines()
+        .position(|l| is_state_line(l, "needs-slow", "starting"));
+    if !matches!((up, dep), (Some(u), Some(d)) if u < d) {
+        sv.fail("needs-slow must start after slow is up");
+    }
+}
+
+#[test]
+fn start_timeout_counts_as_a_failed_start() {
+    let dir = TempDir::new("start-timeout");
+    dir.write(
+        "conf/units.kdl",
+        r#"
+service "mute" {
+    ready-fd 3
+    start-timeout "1s"
+    backoff-limit 2
+    shell "echo $$ >> $DIR/pids; exec sleep 1000"
+}
+"#,
+    );
+    let sv = Svinit::container(&dir);
+    sv.wait_state("mute", "failed", Duration::from_secs(20));
+    let pids: Vec<i32> = dir
+        .lines("pids")
+        .iter()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    if pids.len() != 2 {
+        sv.fail(&format!(
+            "mute was started {} times, want 2 (backoff-limit 2)",
+            pids.len()
+        ));
+    }
+    if !sv
+        .service_lines("mute")
+        .iter()
+        .any(|l| l.contains("not ready"))
+    {
+        sv.fail("the reason must say the service was not ready in time");
+    }
+    sv.wait_until("every start of mute to be killed", DEADLINE, || {
+        pids.iter().all(|&p| !sv.ns_alive(p))
+    });
+}
+
+#[test]
+fn forking_service_is_tracked_by_its_pid_file() {
+    let dir = TempDir::new("forking");
+    dir.write(
+        "conf/units.kdl",
+        r#"
+service "daemon" {
+    type "forking"
+    pid-file "$DIR/daemon.pid"
+    shell "sleep 1000 & echo $! > $DIR/daemon.tmp; mv $DIR/daemon.tmp $DIR/daemon.pid"
+}
+"#,
+    );
+    let sv = Svinit::container(&dir);
+    sv.wait_state("daemon", "up", DEADLINE);
+    let pid: i32 = dir
+        .read("daemon.pid")
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or_else(|| sv.fail("daemon.pid is not a number"));
+    let up = sv.state_lines("daemon", "up").join("\n");
+    if !up.contains(&format!("pid {pid}")) {
+        sv.fail(&format!(
+            "daemon must be up with the pid from its pid-file ({pid}): {up}"
+        ));
+    }
+    if !sv.ns_alive(pid) {
+        sv.fail("the daemon is not running");
+    }
+    let host = sv.host_pid(pid).unwrap_or_default();
+    sv.signal(Signal::SIGTERM);
+    let status = sv.wait_exit(DEADLINE);
+    if status.code() != Some(0) {
+        sv.fail(&format!("svinit exited with {status}, want 0"));
+    }
+    if !sv
+        .state_lines("daemon", "stopping")
+        .join("\n")
+        .contains(&format!("pid {pid}"))
+    {
+        sv.fail("the stop must be aimed at the daemon's pid");
+    }
+    if crate::harness::alive(host) {
+        sv.fail("the daemon survived svinit");
+    }
+}
+
+/// SPEC §4 "Idle": with no timer pending, svinit sleeps in the kernel.
+/// Counted over one second of a quiet system: svinit's voluntary context
+/// switches (each wakeup from epoll_wait is one) must not grow.
+#[test]
+fn idle_svinit_does_not_wake_up() {
+    let dir = TempDir::new("idle");
+    dir.write(
+        "conf/units.kdl",
+        "service \"quiet\" {\n    shell \"exec sleep 1000\"\n}\n",
+    );
+    let sv = Svinit::container(&dir);
+    sv.wait_state("quiet", "up", DEADLINE);
+    let switches = || {
+        std::fs::read_to_string(format!("/proc/{}/status", sv.pid))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("voluntary_ctxt_switches:"))
+                    .and_then(|l| l.split_whitespace().last()?.parse::<u64>().ok())
+            })
+            .unwrap_or_else(|| sv.fail("cannot read svinit's context switches"))
+    };
+    // Let the start settle (the service's exec is reported on a pipe).
+    sv.wait_until("the log to stop growing", DEADLINE, || {
+        let before = sv.log().len();
+        std::thread::sleep(Duration::from_millis(100));
+        sv.log().len() == before
+    });
+    let before = switches();
+    // A measurement window, not a wait for an event.
+    std::thread::sleep(Duration::from_secs(1));
+    let after = switches();
+    if after != before {
+        sv.fail(&format!(
+            "idle svinit woke up {} times in 1 s",
+            after - before
+        ));
+    }
+}

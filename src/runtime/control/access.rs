@@ -1,0 +1,306 @@
+//! Who may use the control socket (SPEC.md §5): the peer's credentials from
+//! `SO_PEERCRED`, its groups from /etc/group read directly (no NSS), and the
+//! decision: root, svinit's own user and `control group=` members may do
+//! everything, `read-group=` members only read, everyone else nothing.
+
+use std::io;
+use std::path::PathBuf;
+
+use mio::net::UnixStream;
+use nix::sys::socket::{getsockopt, sockopt};
+
+use crate::config::{ControlConfig, IdRef};
+use crate::users::UserDb;
+
+/// The process at the other end of a connection, as the kernel saw it at
+/// `connect()`. `groups`: its user's groups from /etc/passwd and
+/// /etc/group, filled only when the decision needs them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    pub pid: i32,
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+}
+
+impl Peer {
+    pub fn is_in_group(&self, gid: u32) -> bool {
+        self.gid == gid || self.groups.contains(&gid)
+    }
+}
+
+/// Reads `SO_PEERCRED` of a connected stream.
+pub fn peer_credentials(stream: &UnixStream) -> io::Result<Peer> {
+    let credentials = getsockopt(stream, sockopt::PeerCredentials).map_err(io::Error::from)?;
+    Ok(Peer {
+        pid: credentials.pid(),
+        uid: credentials.uid(),
+        gid: credentials.gid(),
+        groups: Vec::new(),
+    })
+}
+
+/// What a peer may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Full,
+    ReadOnly,
+    Denied,
+}
+
+/// The resolved `control` node, plus svinit's own uid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessPolicy {
+    pub owner_uid: u32,
+    pub control_gid: Option<u32>,
+    pub read_gid: Option<u32>,
+}
+
+/// Mode and group of the socket file and of its parent directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SocketPermissions {
+    pub socket_mode: u32,
+    pub dir_mode: u32,
+    /// The group that owns both, when one is configured.
+    pub group: Option<u32>,
+}
+
+impl AccessPolicy {
+    /// Only root and `owner_uid`.
+    pub fn owner_only(owner_uid: u32) -> AccessPolicy {
+        AccessPolicy {
+            owner_uid,
+            control_gid: None,
+            read_gid: None,
+        }
+    }
+
+    /// Resolves group names of the `control` node with the given /etc/group.
+    /// An unknown group name is left out, with a warning for the log.
+    pub fn from_config(
+        control: &ControlConfig,
+        owner_uid: u32,
+        files: &AccountFiles,
+    ) -> (AccessPolicy, Vec<String>) {
+        let mut warnings = Vec::new();
+        let mut resolve = |id: &Option<IdRef>, key: &str| -> Option<u32> {
+            match id.as_ref()? {
+                IdRef::Id(gid) => Some(*gid),
+                IdRef::Name(name) => {
+                    let gid = files.group_id(name);
+                    if gid.is_none() {
+                        warnings.push(format!(
+                            "control {key} `{name}` is not in {}; ignored",
+                            files.group.display()
+                        ));
+                    }
+                    gid
+                }
+            }
+        };
+        let control_gid = resolve(&control.group, "group");
+        let read_gid = resolve(&control.read_group, "read-group");
+        let policy = AccessPolicy {
+            owner_uid,
+            control_gid,
+            read_gid,
+        };
+        (policy, warnings)
+    }
+
+    /// Whether deciding for `uid` needs its supplementary groups.
+    pub fn needs_groups_of(&self, uid: u32) -> bool {
+        uid != 0 && uid != self.owner_uid && (self.control_gid.is_some() || self.read_gid.is_some())
+    }
+
+    pub fn decide(&self, peer: &Peer) -> Access {
+        if peer.uid == 0 || peer.uid == self.owner_uid {
+            return Access::Full;
+        }
+        if self.control_gid.is_some_and(|gid| peer.is_in_group(gid)) {
+            return Access::Full;
+        }
+        if self.read_gid.is_some_and(|gid| peer.is_in_group(gid)) {
+            return Access::ReadOnly;
+        }
+        Access::Denied
+    }
+
+    /// SPEC.md §5: 0600 without groups; 0660 owned by the group when one of
+    /// `group`/`read-group` is given; 0666 when both are (SO_PEERCRED alone
+    /// then decides). The directory follows: 0700, 0750, 0755.
+    pub fn socket_permissions(&self) -> SocketPermissions {
+        match (self.control_gid, self.read_gid) {
+            (None, None) => SocketPermissions {
+                socket_mode: 0o600,
+                dir_mode: 0o700,
+                group: None,
+            },
+            (Some(gid), None) | (None, Some(gid)) => SocketPermissions {
+                socket_mode: 0o660,
+                dir_mode: 0o750,
+                group: Some(gid),
+            },
+            (Some(control), Some(read)) if control == read => SocketPermissions {
+                socket_mode: 0o660,
+                dir_mode: 0o750,
+                group: Some(control),
+            },
+            (Some(control), Some(_)) => SocketPermissions {
+                socket_mode: 0o666,
+                dir_mode: 0o755,
+                group: Some(control),
+            },
+        }
+    }
+}
+
+/// Where users and groups are looked up (read afresh for each decision
+/// that needs them, so a `usermod -aG` applies at the next connection);
+/// tests point these elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountFiles {
+    pub passwd: PathBuf,
+    pub group: PathBuf,
+}
+
+impl Default for AccountFiles {
+    fn default() -> Self {
+        AccountFiles {
+            passwd: PathBuf::from("/etc/passwd"),
+            group: PathBuf::from("/etc/group"),
+        }
+    }
+}
+
+impl AccountFiles {
+    pub fn load(&self) -> UserDb {
+        UserDb::load_from(&self.passwd, &self.group)
+    }
+
+    /// The gid of group `name`, or `None`.
+    pub fn group_id(&self, name: &str) -> Option<u32> {
+        self.load().group_by_name(name).map(|group| group.gid)
+    }
+
+    /// The groups `uid`'s user is in: its passwd primary group and every
+    /// group listing it as a member. Empty when the uid has no entry.
+    pub fn groups_of(&self, uid: u32) -> Vec<u32> {
+        let db = self.load();
+        db.user_by_uid(uid)
+            .map(|user| db.supplementary_gids(&user.name, user.gid))
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PASSWD: &str = "\
+root:x:0:0:root:/root:/bin/bash
+# a comment
+alice:x:1000:1000::/home/alice:/bin/sh
+bob:x:1001:1001::/home/bob:/bin/sh
+carol:x:1002:1002::/home/carol:/bin/sh
+";
+    const GROUP: &str = "\
+root:x:0:
+svadm:x:500:alice,dave
+monitor:x:501:bob, alice
+carol:x:1002:
+
+broken-line
+";
+
+    fn peer(uid: u32, gid: u32, groups: &[u32]) -> Peer {
+        Peer {
+            pid: 42,
+            uid,
+            gid,
+            groups: groups.to_vec(),
+        }
+    }
+
+    fn policy(control: Option<u32>, read: Option<u32>) -> AccessPolicy {
+        AccessPolicy {
+            owner_uid: 1002,
+            control_gid: control,
+            read_gid: read,
+        }
+    }
+
+    #[test]
+    fn root_and_the_owner_may_do_everything() {
+        let policy = policy(None, None);
+        assert_eq!(policy.decide(&peer(0, 0, &[])), Access::Full);
+        assert_eq!(policy.decide(&peer(1002, 1002, &[])), Access::Full);
+        assert_eq!(policy.decide(&peer(1000, 1000, &[])), Access::Denied);
+        assert!(!policy.needs_groups_of(1000));
+    }
+
+    #[test]
+    fn groups_grant_full_or_read_access() {
+        let policy = policy(Some(500), Some(501));
+        assert_eq!(policy.decide(&peer(1000, 1000, &[500])), Access::Full);
+        // Primary gid counts as membership too.
+        assert_eq!(policy.decide(&peer(1005, 500, &[])), Access::Full);
+        assert_eq!(policy.decide(&peer(1001, 1001, &[501])), Access::ReadOnly);
+        // In both: the wider access wins.
+        assert_eq!(policy.decide(&peer(1000, 1000, &[501, 500])), Access::Full);
+        assert_eq!(policy.decide(&peer(1003, 1003, &[7])), Access::Denied);
+        assert!(policy.needs_groups_of(1000));
+        assert!(!policy.needs_groups_of(0));
+        assert!(!policy.needs_groups_of(1002));
+    }
+
+    #[test]
+    fn socket_modes_follow_the_configured_groups() {
+        let modes = |control, read| {
+            let p = policy(control, read).socket_permissions();
+            (p.socket_mode, p.dir_mode, p.group)
+        };
+        assert_eq!(modes(None, None), (0o600, 0o700, None));
+        assert_eq!(modes(Some(500), None), (0o660, 0o750, Some(500)));
+        assert_eq!(modes(None, Some(501)), (0o660, 0o750, Some(501)));
+        assert_eq!(modes(Some(500), Some(500)), (0o660, 0o750, Some(500)));
+        assert_eq!(modes(Some(500), Some(501)), (0o666, 0o755, Some(500)));
+    }
+
+    #[test]
+    fn config_group_names_resolve_through_the_files() {
+        let dir = std::env::temp_dir().join(format!("svinit-access-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let files = AccountFiles {
+            passwd: dir.join("passwd"),
+            group: dir.join("group"),
+        };
+        std::fs::write(&files.passwd, PASSWD).unwrap();
+        std::fs::write(&files.group, GROUP).unwrap();
+
+        let control = ControlConfig {
+            group: Some(IdRef::Name("svadm".into())),
+            read_group: Some(IdRef::Name("ghosts".into())),
+        };
+        let (policy, warnings) = AccessPolicy::from_config(&control, 1002, &files);
+        assert_eq!(policy.control_gid, Some(500));
+        assert_eq!(policy.read_gid, None);
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("ghosts"), "{warnings:?}");
+
+        let control = ControlConfig {
+            group: None,
+            read_group: Some(IdRef::Id(501)),
+        };
+        let (policy, warnings) = AccessPolicy::from_config(&control, 1002, &files);
+        assert_eq!(policy.read_gid, Some(501));
+        assert!(warnings.is_empty());
+
+        // alice: primary 1000, listed in svadm and monitor; dave has no
+        // passwd entry, so no groups at all.
+        assert_eq!(files.groups_of(1000), vec![1000, 500, 501]);
+        assert_eq!(files.groups_of(1001), vec![1001, 501]);
+        assert!(files.groups_of(9999).is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,396 @@
+//! Creating the control socket file safely: its directory, a live or stale
+//! socket already at the path, and permissions that are never looser than
+//! the final ones, not even between bind() and chmod().
+
+use std::fmt;
+use std::fs;
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use mio::net::UnixListener;
+use nix::sys::socket::{getsockopt, sockopt};
+use nix::sys::stat::{Mode, umask};
+
+use super::access::SocketPermissions;
+
+/// Why the socket could not be set up.
+#[derive(Debug)]
+pub enum BindError {
+    /// Another svinit answers on this socket.
+    InUse {
+        path: PathBuf,
+        pid: i32,
+    },
+    /// Something that is not a socket is at the path; it is left alone.
+    NotASocket {
+        path: PathBuf,
+    },
+    /// The socket's directory belongs to another user.
+    UnsafeDirectory {
+        dir: PathBuf,
+        owner: u32,
+    },
+    Io {
+        path: PathBuf,
+        error: io::Error,
+    },
+}
+
+impl fmt::Display for BindError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BindError::InUse { path, pid } => write!(
+                f,
+                "another svinit (pid {pid}) is already answering on {}",
+                path.display()
+            ),
+            BindError::NotASocket { path } => {
+                write!(f, "{} exists and is not a socket", path.display())
+            }
+            BindError::UnsafeDirectory { dir, owner } => write!(
+                f,
+                "{} belongs to uid {owner}, not to svinit's user; refusing to put the control socket there",
+                dir.display()
+            ),
+            BindError::Io { path, error } => write!(f, "{}: {error}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for BindError {}
+
+fn io_error(path: &Path) -> impl FnOnce(io::Error) -> BindError + '_ {
+    move |error| BindError::Io {
+        path: path.to_path_buf(),
+        error,
+    }
+}
+
+/// The file the server bound, so it removes only its own at exit (inode
+/// numbers are reused, so the change time is part of the identity).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoundSocket {
+    pub path: PathBuf,
+    pub device: u64,
+    pub inode: u64,
+    pub created: (i64, i64),
+}
+
+impl BoundSocket {
+    fn is(&self, meta: &fs::Metadata) -> bool {
+        meta.file_type().is_socket()
+            && meta.dev() == self.device
+            && meta.ino() == self.inode
+            && (meta.ctime(), meta.ctime_nsec()) == self.created
+    }
+}
+
+impl BoundSocket {
+    /// Removes the socket file if it is still the one bound.
+    pub fn remove(&self) {
+        if let Ok(meta) = fs::symlink_metadata(&self.path)
+            && self.is(&meta)
+        {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Binds a listening socket at `path` with `permissions`.
+///
+/// The parent directory is created (mode `dir_mode`, group-owned) when
+/// missing; when it exists it is adjusted only if `own_parent` (the default
+/// path's directory, which is svinit's) and must then belong to `owner_uid`.
+/// A socket file left at `path` by a dead svinit is replaced; one with a
+/// live server behind it is `InUse`.
+pub fn bind_control_socket(
+    path: &Path,
+    permissions: SocketPermissions,
+    owner_uid: u32,
+    own_parent: bool,
+) -> Result<(UnixListener, BoundSocket), BindError> {
+    let parent = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    prepare_directory(&parent, permissions, owner_uid, own_parent)?;
+    clear_stale_socket(path)?;
+
+    // The file appears as 0600 at most (0777 & ~0177) and only widens after
+    // its group is set.
+    let previous = umask(Mode::from_bits_truncate(0o177));
+    let bound = UnixListener::bind(path);
+    umask(previous);
+    let listener = match bound {
+        Ok(listener) => listener,
+        // Another svinit bound it since `clear_stale_socket` looked: say
+        // who, instead of running without a socket.
+        Err(err) if err.kind() == io::ErrorKind::AddrInUse => {
+            clear_stale_socket(path)?;
+            return Err(io_error(path)(err));
+        }
+        Err(err) => return Err(io_error(path)(err)),
+    };
+
+    let meta = fs::symlink_metadata(path).map_err(io_error(path))?;
+    if !meta.file_type().is_socket() {
+        return Err(BindError::NotASocket {
+            path: path.to_path_buf(),
+        });
+    }
+    let mut bound = BoundSocket {
+        path: path.to_path_buf(),
+        device: meta.dev(),
+        inode: meta.ino(),
+        created: (meta.ctime(), meta.ctime_nsec()),
+    };
+    if let Err(error) = apply_socket_permissions(&mut bound, permissions) {
+        bound.remove();
+        return Err(error);
+    }
+    Ok((listener, bound))
+}
+
+/// Sets the group then the mode of the bound socket: the group first, so
+/// group bits never apply to the wrong group. A change of policy (reload)
+/// tightens to 0600 first for the same reason.
+/// Changing the mode or owner changes the file's ctime: `bound` follows.
+pub fn apply_socket_permissions(
+    bound: &mut BoundSocket,
+    permissions: SocketPermissions,
+) -> Result<(), BindError> {
+    let path = bound.path.clone();
+    let path = path.as_path();
+    let meta = fs::symlink_metadata(path).map_err(io_error(path))?;
+    if !bound.is(&meta) {
+        return Err(BindError::NotASocket {
+            path: path.to_path_buf(),
+        });
+    }
+    if meta.mode() & 0o777 != 0o600 {
+        fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(io_error(path))?;
+    }
+    if let Some(gid) = permissions.group
+        && meta.gid() != gid
+    {
+        std::os::unix::fs::lchown(path, None, Some(gid)).map_err(io_error(path))?;
+    }
+    fs::set_permissions(path, fs::Permissions::from_mode(permissions.socket_mode))
+        .map_err(io_error(path))?;
+    let meta = fs::symlink_metadata(path).map_err(io_error(path))?;
+    bound.created = (meta.ctime(), meta.ctime_nsec());
+    Ok(())
+}
+
+fn prepare_directory(
+    dir: &Path,
+    permissions: SocketPermissions,
+    owner_uid: u32,
+    own_parent: bool,
+) -> Result<(), BindError> {
+    let created = match fs::symlink_metadata(dir) {
+        Ok(meta) if meta.is_dir() => {
+            if !own_parent {
+                return Ok(());
+            }
+            if meta.uid() != owner_uid {
+                return Err(BindError::UnsafeDirectory {
+                    dir: dir.to_path_buf(),
+                    owner: meta.uid(),
+                });
+            }
+            false
+        }
+        Ok(_) => {
+            return Err(BindError::Io {
+                path: dir.to_path_buf(),
+                error: io::Error::new(io::ErrorKind::NotADirectory, "not a directory"),
+            });
+        }
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(io_error(dir))?;
+            true
+        }
+        Err(err) => return Err(io_error(dir)(err)),
+    };
+    if created || own_parent {
+        if let Some(gid) = permissions.group {
+            std::os::unix::fs::lchown(dir, None, Some(gid)).map_err(io_error(dir))?;
+        }
+        fs::set_permissions(dir, fs::Permissions::from_mode(permissions.dir_mode))
+            .map_err(io_error(dir))?;
+    }
+    Ok(())
+}
+
+/// Removes a socket file nobody answers on; refuses when somebody does.
+fn clear_stale_socket(path: &Path) -> Result<(), BindError> {
+    let meta = match fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(io_error(path)(err)),
+    };
+    if !meta.file_type().is_socket() {
+        return Err(BindError::NotASocket {
+            path: path.to_path_buf(),
+        });
+    }
+    match std::os::unix::net::UnixStream::connect(path) {
+        Ok(stream) => {
+            let pid = getsockopt(&stream, sockopt::PeerCredentials)
+                .map(|credentials| credentials.pid())
+                .unwrap_or(0);
+            Err(BindError::InUse {
+                path: path.to_path_buf(),
+                pid,
+            })
+        }
+        Err(err) if err.kind() == io::ErrorKind::ConnectionRefused => match fs::remove_file(path) {
+            Ok(()) => Ok(()),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(err) => Err(io_error(path)(err)),
+        },
+        Err(err) => Err(io_error(path)(err)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "svinit-socket-{tag}-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn mode_of(path: &Path) -> u32 {
+        fs::symlink_metadata(path).unwrap().mode() & 0o7777
+    }
+
+    fn me() -> u32 {
+        nix::unistd::geteuid().as_raw()
+    }
+
+    const PRIVATE: SocketPermissions = SocketPermissions {
+        socket_mode: 0o600,
+        dir_mode: 0o700,
+        group: None,
+    };
+
+    #[test]
+    fn a_private_socket_is_0600_in_a_0700_directory() {
+        let base = temp_dir("private");
+        let path = base.join("run/svinit/control.sock");
+        // A loose umask must not leak into the socket's mode.
+        let previous = umask(Mode::from_bits_truncate(0o000));
+        let result = bind_control_socket(&path, PRIVATE, me(), true);
+        umask(previous);
+        let (_listener, bound) = result.unwrap();
+        assert_eq!(mode_of(&path), 0o600);
+        assert_eq!(mode_of(path.parent().unwrap()), 0o700);
+        bound.remove();
+        assert!(!path.exists());
+        fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn group_access_gives_0660_and_both_groups_0666() {
+        let base = temp_dir("group");
+        let gid = nix::unistd::getegid().as_raw();
+        let path = base.join("sv/control.sock");
+        let group = SocketPermissions {
+            socket_mode: 0o660,
+            dir_mode: 0o750,
+            group: Some(gid),
+        };
+        let (listener, mut bound) = bind_control_socket(&path, group, me(), true).unwrap();
+        assert_eq!(mode_of(&path), 0o660);
+        assert_eq!(mode_of(path.parent().unwrap()), 0o750);
+        assert_eq!(fs::metadata(&path).unwrap().gid(), gid);
+
+        // A reload widening to both groups.
+        let both = SocketPermissions {
+            socket_mode: 0o666,
+            dir_mode: 0o755,
+            group: Some(gid),
+        };
+        apply_socket_permissions(&mut bound, both).unwrap();
+        assert_eq!(mode_of(&path), 0o666);
+        apply_socket_permissions(&mut bound, PRIVATE).unwrap();
+        assert_eq!(mode_of(&path), 0o600);
+        drop(listener);
+        bound.remove();
+        fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn a_foreign_directory_is_left_alone_unless_it_is_ours() {
+        let base = temp_dir("foreign");
+        fs::set_permissions(&base, fs::Permissions::from_mode(0o755)).unwrap();
+        let path = base.join("custom.sock");
+        let (_listener, bound) = bind_control_socket(&path, PRIVATE, me(), false).unwrap();
+        assert_eq!(
+            mode_of(&base),
+            0o755,
+            "a given -s directory is not chmod-ed"
+        );
+        assert_eq!(mode_of(&path), 0o600);
+        bound.remove();
+
+        // svinit's own directory owned by someone else is refused.
+        let err = bind_control_socket(&path, PRIVATE, me() + 1, true).unwrap_err();
+        assert!(matches!(err, BindError::UnsafeDirectory { .. }), "{err}");
+        fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn a_stale_socket_is_replaced_and_a_live_one_refused() {
+        let base = temp_dir("stale");
+        let path = base.join("control.sock");
+        {
+            // A socket whose server is gone: the file stays behind.
+            let _gone = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        }
+        assert!(path.exists());
+        let (listener, bound) = bind_control_socket(&path, PRIVATE, me(), false).unwrap();
+
+        let err = bind_control_socket(&path, PRIVATE, me(), false).unwrap_err();
+        match &err {
+            BindError::InUse { pid, .. } => assert_eq!(*pid, std::process::id() as i32),
+            other => panic!("expected InUse, got {other}"),
+        }
+        assert!(err.to_string().contains("control.sock"), "{err}");
+        drop(listener);
+        bound.remove();
+
+        fs::write(&path, b"not a socket").unwrap();
+        let err = bind_control_socket(&path, PRIVATE, me(), false).unwrap_err();
+        assert!(matches!(err, BindError::NotASocket { .. }), "{err}");
+        assert_eq!(fs::read(&path).unwrap(), b"not a socket");
+        fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn removal_spares_a_socket_that_replaced_ours() {
+        let base = temp_dir("replaced");
+        let path = base.join("control.sock");
+        let (listener, bound) = bind_control_socket(&path, PRIVATE, me(), false).unwrap();
+        drop(listener);
+        fs::remove_file(&path).unwrap();
+        let _other = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        bound.remove();
+        assert!(path.exists());
+        fs::remove_dir_all(&base).unwrap();
+    }
+}

@@ -1,0 +1,80 @@
+//! The runtime's system-mode duties (PID 1 of a booted kernel): power
+//! requests from signals and `svctl`, the final sweep of every process with
+//! `kill(-1, …)`, the emergency shell, and the hand-over to `reboot(2)`.
+//! What to do and when stays the supervisor's decision.
+
+use std::time::Instant;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::supervisor::{Event, PowerKind};
+use crate::system;
+use crate::{error, info, warn};
+
+use super::Runtime;
+
+impl Runtime {
+    /// SIGINT/SIGTERM (reboot), SIGUSR1 (halt), SIGUSR2 (poweroff), or
+    /// `svctl reboot|halt|poweroff`: stop everything, then `reboot(2)`.
+    pub(super) fn request_power(&mut self, kind: PowerKind, from: &str) {
+        if !self.supervisor.is_shutting_down() {
+            info!(
+                "",
+                "{from}: {}, stopping services in reverse order",
+                kind.as_str()
+            );
+        }
+        self.supervisor
+            .handle_event(Instant::now(), Event::Power { kind });
+    }
+
+    /// After the services: every remaining process of the system gets
+    /// `signal` (`kill(-1)` spares PID 1 and kernel threads).
+    pub(super) fn sweep_everyone(&mut self, signal: i32, log_survivors: bool) {
+        let Ok(sig) = Signal::try_from(signal) else {
+            return;
+        };
+        let left = super::reaper::children_of_self();
+        if log_survivors {
+            for (pid, command) in &left {
+                warn!("", "pid {pid} ({command}) outlived the SIGTERM");
+            }
+        }
+        info!(
+            "",
+            "sending SIG{} to all processes",
+            sig.as_str().trim_start_matches("SIG")
+        );
+        match kill(Pid::from_raw(-1), sig) {
+            Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+            Err(err) => warn!("", "kill(-1, {sig}) failed: {err}"),
+        }
+        self.reap_all();
+    }
+
+    /// The shutdown is over: sync, remount read-only, `reboot(2)`.
+    pub(super) fn power_off(&mut self, kind: PowerKind) -> ! {
+        self.output.finish();
+        system::final_shutdown(kind)
+    }
+
+    /// A `critical` service ended in system mode: the emergency shell on
+    /// the console, beside whatever still runs.
+    pub(super) fn start_emergency_shell(&mut self) {
+        if self.supervisor.id_of(system::EMERGENCY_SHELL).is_some() {
+            return;
+        }
+        let Some(config) = system::with_emergency_shell(self.supervisor.config()) else {
+            error!("", "no /bin/sh: no emergency shell");
+            return;
+        };
+        info!(
+            "",
+            "starting the emergency shell on {}",
+            system::console_tty()
+        );
+        let summary = self.supervisor.reload(Instant::now(), config);
+        crate::debug!("", "emergency shell: {summary}");
+    }
+}

@@ -1,0 +1,589 @@
+//! The container-entrypoint rules on the fake clock: the main command
+//! (boot settled, signals, exit status, stop order), `critical`,
+//! readiness (ready-fd/notify, oneshot, start-timeout) and `type "forking"`.
+
+use std::time::Duration;
+
+use crate::config::{RestartPolicy, ServiceType};
+
+use super::harness::{Behaviour, Harness, config, exec_failure, names, secs, service};
+use super::service::{PID_FILE_RETRY_MAX, PID_FILE_RETRY_MIN};
+use super::*;
+
+fn term(pid: i32) -> (i32, i32, bool) {
+    (pid, libc::SIGTERM, true)
+}
+
+fn kill(pid: i32) -> (i32, i32, bool) {
+    (pid, libc::SIGKILL, true)
+}
+
+fn with_main(config: Config) -> Harness {
+    let mut h = Harness::new(config);
+    h.sup.set_main_command();
+    h.booted()
+}
+
+/// The sweep after the units, then no children: svinit exits.
+fn finish(h: &mut Harness) -> Option<i32> {
+    h.event(Event::NoChildren);
+    h.exit_code()
+}
+
+// --- the main command ---
+
+#[test]
+fn alone_the_main_command_starts_at_once_and_its_status_is_svinits() {
+    let mut h = with_main(config(vec![]));
+    assert!(h.main_started());
+    assert!(h.sup.main_pid().is_some());
+    h.main_exit(ExitStatus::Exited(7));
+    h.pump();
+    let sweep = Action::SweepOrphans {
+        signal: libc::SIGTERM,
+        log_survivors: false,
+    };
+    assert_eq!(h.effects().last(), Some(&sweep));
+    assert_eq!(finish(&mut h), Some(7));
+}
+
+#[test]
+fn a_signal_death_of_the_main_command_is_128_plus_n() {
+    let mut h = with_main(config(vec![]));
+    h.main_exit(ExitStatus::Signaled {
+        signal: libc::SIGUSR1,
+        core: false,
+    });
+    h.pump();
+    assert_eq!(finish(&mut h), Some(128 + libc::SIGUSR1));
+}
+
+#[test]
+fn the_main_command_waits_until_every_autostart_unit_is_up_done_or_failed() {
+    let mut db = service("db");
+    db.ready_fd = Some(3);
+    let mut setup = service("setup");
+    setup.service_type = ServiceType::Oneshot;
+    let mut flaky = service("flaky");
+    flaky.backoff_limit = secs(3);
+    let mut lazy = service("lazy");
+    lazy.autostart = false;
+    let mut h = Harness::new(config(vec![db, setup, flaky, lazy]))
+        .with("setup", Behaviour::Hold)
+        .with("flaky", Behaviour::FailSpawn(exec_failure()));
+    h.sup.set_main_command();
+    let mut h = h.booted();
+    assert!(!h.main_started(), "db is starting, setup runs");
+    h.ready("db");
+    assert!(!h.main_started());
+    h.exit("setup", 0);
+    assert_eq!(h.state("setup"), StateKind::Done);
+    assert!(!h.main_started(), "flaky is in backoff: not settled");
+    h.advance(secs(1));
+    assert!(!h.main_started());
+    h.advance(secs(2));
+    assert_eq!(h.state("flaky"), StateKind::Failed);
+    assert!(
+        h.main_started(),
+        "up, done and failed: the boot has settled"
+    );
+    assert_eq!(h.state("lazy"), StateKind::Down, "not waited for");
+}
+
+#[test]
+fn boot_settled_is_reported_once_without_a_main_command() {
+    let mut db = service("db");
+    db.ready_fd = Some(3);
+    let mut flaky = service("flaky");
+    flaky.backoff_limit = secs(2);
+    let mut h =
+        Harness::new(config(vec![db, flaky])).with("flaky", Behaviour::FailSpawn(exec_failure()));
+    h.sup.report_boot_settled();
+    let mut h = h.booted();
+    assert_eq!(h.boot_settled_count(), 0, "db is starting");
+    h.ready("db");
+    assert_eq!(h.boot_settled_count(), 0, "flaky is in backoff");
+    h.advance(secs(1));
+    assert_eq!(h.state("flaky"), StateKind::Failed);
+    assert_eq!(h.boot_settled_count(), 1);
+    assert!(!h.main_started());
+    h.sup.start(h.now, h.id("flaky"));
+    h.pump();
+    h.advance(secs(5));
+    assert_eq!(h.boot_settled_count(), 1, "only once");
+}
+
+#[test]
+fn boot_settled_is_not_reported_when_a_shutdown_comes_first() {
+    let mut db = service("db");
+    db.ready_fd = Some(3);
+    let mut h = Harness::new(config(vec![db]));
+    h.sup.report_boot_settled();
+    let mut h = h.booted();
+    h.event(Event::Shutdown { exit_code: 0 });
+    h.advance(secs(20));
+    assert_eq!(h.boot_settled_count(), 0);
+}
+
+#[test]
+fn when_the_main_command_exits_the_units_stop_in_reverse_order() {
+    let db = service("db");
+    let mut web = service("web");
+    web.requires = names(&["db"]);
+    let mut h = with_main(config(vec![db, web]));
+    assert!(h.main_started());
+    let (db, web) = (h.pid("db"), h.pid("web"));
+    h.clear_log();
+    h.main_exit(ExitStatus::Exited(3));
+    h.pump();
+    assert_eq!(h.signals(), vec![term(web), term(db)]);
+    assert_eq!(h.reached(StateKind::Down), names(&["web", "db"]));
+    assert_eq!(finish(&mut h), Some(3));
+}
+
+#[test]
+fn signals_are_forwarded_to_the_main_commands_group() {
+    let mut h = with_main(config(vec![service("web")]));
+    let main = h.sup.main_pid().unwrap();
+    h.obey_signals = false;
+    h.clear_log();
+    for signal in [
+        libc::SIGTERM,
+        libc::SIGINT,
+        libc::SIGHUP,
+        libc::SIGQUIT,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGWINCH,
+        libc::SIGTSTP,
+        libc::SIGCONT,
+    ] {
+        let now = h.now;
+        assert_eq!(
+            h.sup.signal_main(now, signal),
+            MainSignal::Forwarded { pid: main }
+        );
+        h.pump();
+        assert_eq!(h.signals().last(), Some(&(main, signal, true)));
+    }
+    assert!(
+        !h.sup.is_shutting_down(),
+        "a forwarded TERM is the command's"
+    );
+    assert_eq!(h.state("web"), StateKind::Up);
+}
+
+#[test]
+fn term_before_the_main_command_started_shuts_down_with_128_plus_15() {
+    let mut db = service("db");
+    db.ready_notify = true;
+    let mut h = with_main(config(vec![db]));
+    let now = h.now;
+    assert_eq!(h.sup.signal_main(now, libc::SIGHUP), MainSignal::Dropped);
+    assert!(!h.sup.is_shutting_down());
+    let decision = h.sup.signal_main(now, libc::SIGTERM);
+    h.pump();
+    assert_eq!(decision, MainSignal::Shutdown { exit_code: 143 });
+    assert_eq!(h.state("db"), StateKind::Down);
+    assert_eq!(finish(&mut h), Some(143));
+    assert!(!h.main_started());
+}
+
+#[test]
+fn a_shutdown_stops_the_main_command_first_and_kills_it_after_the_timeout() {
+    let mut h = with_main(config(vec![service("web")]));
+    let main = h.sup.main_pid().unwrap();
+    let web = h.pid("web");
+    h.main_stubborn = true;
+    h.clear_log();
+    h.shutdown(0);
+    assert_eq!(
+        h.signals(),
+        vec![term(main)],
+        "web waits for the main command"
+    );
+    assert_eq!(h.state("web"), StateKind::Up);
+    h.advance(MAIN_STOP_TIMEOUT);
+    assert_eq!(h.signals(), vec![term(main), kill(main), term(web)]);
+    assert_eq!(h.state("web"), StateKind::Down);
+    assert_eq!(
+        finish(&mut h),
+        Some(0),
+        "the shutdown's code, not the KILL's"
+    );
+}
+
+#[test]
+fn a_main_command_that_cannot_be_executed_gives_126_or_127() {
+    for (errno, code) in [(libc::ENOENT, 127), (libc::EACCES, 126)] {
+        let mut h = Harness::new(config(vec![service("web")]));
+        h.sup.set_main_command();
+        let mut h = h.booted();
+        let mut failure = exec_failure();
+        failure.errno = errno;
+        h.event(Event::MainSpawnFailed { failure });
+        assert_eq!(h.state("web"), StateKind::Down);
+        assert_eq!(finish(&mut h), Some(code));
+    }
+}
+
+#[test]
+fn a_stray_exit_is_not_the_main_commands() {
+    let mut h = with_main(config(vec![]));
+    h.event(Event::Exited {
+        pid: 4242,
+        status: ExitStatus::Exited(1),
+    });
+    assert!(!h.sup.is_shutting_down());
+    assert_eq!(h.sup.orphans_reaped(), 1);
+}
+
+// --- critical ---
+
+fn critical_chain() -> Vec<ServiceConfig> {
+    let db = service("db");
+    let mut app = service("app");
+    app.requires = names(&["db"]);
+    let mut proxy = service("proxy");
+    proxy.after = names(&["db"]);
+    let mut worker = service("worker");
+    worker.critical = true;
+    worker.restart = RestartPolicy::Never;
+    worker.after = names(&["app"]);
+    vec![db, app, proxy, worker]
+}
+
+#[test]
+fn a_critical_service_failing_stops_everything_in_reverse_order_with_its_status() {
+    let mut h = Harness::boot(config(critical_chain()));
+    let pids = [h.pid("app"), h.pid("proxy"), h.pid("db")];
+    h.clear_log();
+    h.exit("worker", 3);
+    assert_eq!(h.state("worker"), StateKind::Failed);
+    assert!(h.effects().contains(&Action::CriticalEnded {
+        service: h.id("worker"),
+        exit_code: 3
+    }));
+    let stopped: Vec<i32> = h.signals().iter().map(|s| s.0).collect();
+    assert_eq!(stopped, pids.to_vec(), "app and proxy before db");
+    assert_eq!(h.reached(StateKind::Down), names(&["app", "proxy", "db"]));
+    assert_eq!(finish(&mut h), Some(3));
+}
+
+#[test]
+fn a_critical_service_that_gives_up_exits_with_its_last_status() {
+    let mut worker = service("worker");
+    worker.critical = true;
+    worker.backoff_limit = secs(2);
+    let mut h = Harness::new(config(vec![worker]))
+        .with(
+            "worker",
+            Behaviour::Crash(ExitStatus::Signaled {
+                signal: libc::SIGSEGV,
+                core: true,
+            }),
+        )
+        .booted();
+    h.drive();
+    assert_eq!(h.starts("worker"), 2);
+    assert_eq!(finish(&mut h), Some(128 + libc::SIGSEGV));
+}
+
+#[test]
+fn a_critical_longrun_that_finishes_cleanly_ends_svinit_with_0_but_a_oneshot_does_not() {
+    let mut app = service("app");
+    app.critical = true;
+    let mut setup = service("setup");
+    setup.critical = true;
+    setup.service_type = ServiceType::Oneshot;
+    let mut h = Harness::new(config(vec![app, setup]))
+        .with("setup", Behaviour::Crash(ExitStatus::Exited(0)))
+        .booted();
+    assert_eq!(h.state("setup"), StateKind::Done);
+    assert!(!h.sup.is_shutting_down(), "a oneshot's done is its success");
+    h.exit("app", 0);
+    assert_eq!(h.state("app"), StateKind::Done);
+    assert_eq!(finish(&mut h), Some(0));
+}
+
+#[test]
+fn a_critical_service_stopped_by_an_operator_ends_nothing() {
+    let mut app = service("app");
+    app.critical = true;
+    let mut h = Harness::boot(config(vec![app, service("web")]));
+    h.stop("app");
+    assert_eq!(h.state("app"), StateKind::Down);
+    assert!(!h.sup.is_shutting_down());
+}
+
+#[test]
+fn in_system_mode_a_critical_end_is_only_reported() {
+    let mut app = service("app");
+    app.critical = true;
+    app.restart = RestartPolicy::Never;
+    let mut h = Harness::new(config(vec![app, service("web")]));
+    h.sup.set_exit_on_critical(false);
+    let mut h = h.booted();
+    h.exit("app", 1);
+    assert!(h.effects().contains(&Action::CriticalEnded {
+        service: h.id("app"),
+        exit_code: 1
+    }));
+    assert!(!h.sup.is_shutting_down());
+    assert_eq!(h.state("web"), StateKind::Up);
+}
+
+#[test]
+fn a_failed_critical_unit_ends_svinit_instead_of_starting_the_main_command() {
+    let mut db = service("db");
+    db.critical = true;
+    let mut h = Harness::new(config(vec![db, service("web")]))
+        .with("db", Behaviour::FailSpawn(exec_failure()));
+    h.sup.set_main_command();
+    let mut h = h.booted();
+    h.drive();
+    assert_eq!(h.state("db"), StateKind::Failed);
+    assert!(!h.main_started());
+    assert_eq!(finish(&mut h), Some(127));
+}
+
+#[test]
+fn a_critical_failure_while_the_main_command_runs_stops_it_first() {
+    let mut worker = service("worker");
+    worker.critical = true;
+    worker.restart = RestartPolicy::Never;
+    let mut h = with_main(config(vec![service("db"), worker]));
+    let main = h.sup.main_pid().unwrap();
+    let db = h.pid("db");
+    h.clear_log();
+    h.exit("worker", 4);
+    assert_eq!(h.signals(), vec![term(main), term(db)]);
+    assert_eq!(
+        finish(&mut h),
+        Some(4),
+        "the critical status, not the main's 143"
+    );
+}
+
+// --- readiness ---
+
+#[test]
+fn dependents_of_a_notify_service_wait_for_ready_and_status_text_is_kept() {
+    let mut db = service("db");
+    db.ready_notify = true;
+    let mut web = service("web");
+    web.requires = names(&["db"]);
+    let mut h = Harness::boot(config(vec![db, web]));
+    let db_id = h.id("db");
+    h.event(Event::NotifyStatus {
+        service: db_id,
+        text: "replaying WAL".into(),
+    });
+    assert_eq!(h.state("db"), StateKind::Starting);
+    assert_eq!(h.state("web"), StateKind::Waiting);
+    assert_eq!(h.status("db").status_text.as_deref(), Some("replaying WAL"));
+    h.advance(secs(1));
+    h.ready("db");
+    assert_eq!(h.state("web"), StateKind::Up);
+    h.exit("db", 1);
+    assert_eq!(
+        h.status("db").status_text.as_deref(),
+        Some("replaying WAL"),
+        "kept after a crash, to tell why"
+    );
+    h.advance(secs(1));
+    assert_eq!(h.state("db"), StateKind::Starting);
+    assert_eq!(h.status("db").status_text, None, "reset at the next start");
+}
+
+#[test]
+fn ready_is_ignored_for_a_service_without_a_readiness_protocol_or_not_starting() {
+    let mut h = Harness::new(config(vec![service("web")]))
+        .with("web", Behaviour::Hold)
+        .booted();
+    h.ready("web");
+    assert_eq!(h.state("web"), StateKind::Starting, "not before exec");
+    h.exec("web");
+    assert_eq!(h.state("web"), StateKind::Up);
+}
+
+#[test]
+fn a_oneshot_is_ready_when_it_exits_with_a_code_in_exit_codes() {
+    let mut setup = service("setup");
+    setup.service_type = ServiceType::Oneshot;
+    setup.exit_codes = vec![0, 5];
+    setup.restart = RestartPolicy::Never;
+    let mut web = service("web");
+    web.requires = names(&["setup"]);
+    let mut h = Harness::new(config(vec![setup, web]))
+        .with("setup", Behaviour::Run)
+        .booted();
+    h.ready("setup");
+    assert_eq!(
+        h.state("setup"),
+        StateKind::Starting,
+        "READY=1 means nothing"
+    );
+    h.exit("setup", 5);
+    assert_eq!(h.state("setup"), StateKind::Done);
+    assert_eq!(h.state("web"), StateKind::Up);
+
+    let mut bad = service("bad");
+    bad.service_type = ServiceType::Oneshot;
+    bad.restart = RestartPolicy::Never;
+    let mut after = service("after");
+    after.requires = names(&["bad"]);
+    let mut h = Harness::boot(config(vec![bad, after]));
+    h.exit("bad", 1);
+    assert_eq!(h.state("bad"), StateKind::Failed);
+    assert_eq!(h.state("after"), StateKind::Failed);
+}
+
+#[test]
+fn start_timeouts_are_failed_starts_counted_by_the_backoff() {
+    let mut db = service("db");
+    db.ready_fd = Some(3);
+    db.start_timeout = secs(2);
+    db.backoff_limit = secs(3);
+    let mut h = Harness::boot(config(vec![db]));
+    h.drive();
+    assert_eq!(h.starts("db"), 3, "zdaemon's count: delays 1 s, 2 s");
+    assert_eq!(h.delays("db"), vec![secs(3), secs(4)]);
+    assert_eq!(h.state("db"), StateKind::Failed);
+    assert_eq!(h.status("db").reason, Some(Reason::StartTimeout(secs(2))));
+}
+
+// --- type "forking" ---
+
+fn forking(name: &str) -> ServiceConfig {
+    let mut s = service(name);
+    s.service_type = ServiceType::Forking;
+    s.pid_file = Some(format!("/run/{name}.pid").into());
+    s.start_timeout = secs(5);
+    s
+}
+
+fn pid_file_reads(h: &Harness, name: &str) -> Vec<Duration> {
+    let id = h.id(name);
+    h.log
+        .iter()
+        .filter(|(_, a)| *a == Action::ReadPidFile { service: id })
+        .map(|(at, _)| at.duration_since(h.t0))
+        .collect()
+}
+
+#[test]
+fn a_forking_daemon_is_found_through_its_pid_file_supervised_and_restarted() {
+    let mut web = service("web");
+    web.requires = names(&["daemon"]);
+    let mut h = Harness::boot(config(vec![forking("daemon"), web]));
+    assert_eq!(h.state("daemon"), StateKind::Starting);
+    h.exit("daemon", 0);
+    assert_eq!(h.state("daemon"), StateKind::Starting);
+    assert_eq!(h.status("daemon").pid, None);
+    assert_eq!(pid_file_reads(&h, "daemon"), vec![Duration::ZERO]);
+    assert_eq!(h.state("web"), StateKind::Waiting);
+    let id = h.id("daemon");
+    h.event(Event::PidFile {
+        service: id,
+        result: Ok(555),
+    });
+    assert_eq!(h.state("daemon"), StateKind::Up);
+    assert_eq!(h.pid("daemon"), 555);
+    assert_eq!(h.sup.service_of_pid(555), Some(id));
+    assert_eq!(h.state("web"), StateKind::Up);
+    // The daemon dies (reaped by svinit, its reparented parent): a crash.
+    h.event(Event::Exited {
+        pid: 555,
+        status: ExitStatus::Exited(1),
+    });
+    assert_eq!(h.state("daemon"), StateKind::Backoff);
+    h.advance(secs(1));
+    assert_eq!(h.starts("daemon"), 2, "the launcher runs again");
+    assert_eq!(h.state("daemon"), StateKind::Starting);
+}
+
+#[test]
+fn a_pid_file_that_never_appears_is_read_with_growing_gaps_then_a_failed_start() {
+    let mut h = Harness::boot(config(vec![forking("daemon")]));
+    h.exit("daemon", 0);
+    h.set("daemon", Behaviour::Hold);
+    h.drive_until(h.t0 + secs(5));
+    let reads = pid_file_reads(&h, "daemon");
+    let gaps: Vec<Duration> = reads.windows(2).map(|w| w[1] - w[0]).collect();
+    assert_eq!(gaps[0], PID_FILE_RETRY_MIN);
+    assert_eq!(gaps[1], PID_FILE_RETRY_MIN * 2);
+    assert!(gaps.iter().all(|&g| g <= PID_FILE_RETRY_MAX));
+    assert!(reads.len() < 15, "bounded: {} reads", reads.len());
+    assert_eq!(h.state("daemon"), StateKind::Backoff);
+    let reason = h.status("daemon").reason.unwrap();
+    assert_eq!(
+        reason.to_string(),
+        "pid file /run/daemon.pid did not appear within 5s"
+    );
+}
+
+#[test]
+fn a_pid_file_naming_a_dead_pid_is_a_failed_start_at_once() {
+    let mut h = Harness::boot(config(vec![forking("daemon")]));
+    h.exit("daemon", 0);
+    let id = h.id("daemon");
+    h.event(Event::PidFile {
+        service: id,
+        result: Err(PidFileProblem::Garbage("".into())),
+    });
+    assert_eq!(h.state("daemon"), StateKind::Starting, "maybe half written");
+    h.event(Event::PidFile {
+        service: id,
+        result: Err(PidFileProblem::Dead(777)),
+    });
+    assert_eq!(h.state("daemon"), StateKind::Backoff);
+    assert_eq!(
+        h.status("daemon").reason.unwrap().to_string(),
+        "pid file /run/daemon.pid names pid 777, which is not running"
+    );
+}
+
+#[test]
+fn a_forking_launcher_that_fails_is_an_ordinary_crash() {
+    let mut h = Harness::boot(config(vec![forking("daemon")]));
+    h.exit("daemon", 1);
+    assert_eq!(h.state("daemon"), StateKind::Backoff);
+    assert!(pid_file_reads(&h, "daemon").is_empty());
+}
+
+#[test]
+fn a_forking_service_stopped_while_its_pid_file_is_awaited_is_down() {
+    let mut h = Harness::boot(config(vec![forking("daemon")]));
+    h.exit("daemon", 0);
+    h.stop("daemon");
+    assert_eq!(h.state("daemon"), StateKind::Down);
+    let id = h.id("daemon");
+    h.event(Event::PidFile {
+        service: id,
+        result: Ok(600),
+    });
+    assert_eq!(
+        h.state("daemon"),
+        StateKind::Down,
+        "a late answer is ignored"
+    );
+    assert_eq!(h.sup.poll_timeout(), None);
+}
+
+#[test]
+fn a_forking_daemon_with_ready_notify_waits_for_ready() {
+    let mut daemon = forking("daemon");
+    daemon.ready_notify = true;
+    let mut h = Harness::boot(config(vec![daemon]));
+    h.exit("daemon", 0);
+    let id = h.id("daemon");
+    h.event(Event::PidFile {
+        service: id,
+        result: Ok(555),
+    });
+    assert_eq!(h.state("daemon"), StateKind::Starting);
+    assert_eq!(h.pid("daemon"), 555);
+    h.ready("daemon");
+    assert_eq!(h.state("daemon"), StateKind::Up);
+}

@@ -1,0 +1,642 @@
+//! Output sinks for what services write on stdout and stderr, without the
+//! event loop: splitting a byte stream into whole lines ([`LineBuffer`]),
+//! the transcript file with reopen, size rotation and timestamps
+//! ([`TranscriptFile`]), the `NAME | line` console format ([`prefix_lines`],
+//! [`write_lines_whole`]) and the per-service ring buffer behind
+//! `svctl logs` ([`RingBuffer`]). The runtime (`runtime/output.rs`) reads
+//! the pipes and feeds these; everything here is plain data plus file I/O
+//! on paths it is given, unit-tested without processes.
+//!
+//! Faults never panic: a transcript that cannot be opened, renamed or
+//! written records a problem ([`TranscriptFile::problem`]), closes the file
+//! and drops further output until it is reopened; the ring buffer still
+//! gets everything.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::fd::AsFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::config::Transcript;
+
+/// Bytes of recent output kept per service for `svctl logs`.
+pub const RING_CAPACITY: usize = 64 * 1024;
+/// An unterminated line is passed on once it holds this many bytes...
+pub const PARTIAL_LINE_LIMIT: usize = 4096;
+/// ...or once it has waited this long for its newline.
+pub const PARTIAL_LINE_WAIT: Duration = Duration::from_millis(100);
+/// Writes to svinit's stdout are cut at line boundaries into pieces of at
+/// most this size (`PIPE_BUF`: atomic on a pipe), unless one line is longer.
+pub const CONSOLE_WRITE_MAX: usize = 4096;
+
+/// What a [`LineBuffer`] passes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Piece<'a> {
+    /// One or more whole lines, each ending in `\n`.
+    Lines(&'a [u8]),
+    /// The start of a line whose end has not come (too long, or waited too
+    /// long, or the service exited); the rest follows later, if ever.
+    Partial(&'a [u8]),
+}
+
+/// Holds back an unterminated tail so that sinks see whole lines.
+#[derive(Debug, Default)]
+pub struct LineBuffer {
+    pending: Vec<u8>,
+    /// When the oldest held-back byte arrived.
+    since: Option<Instant>,
+}
+
+impl LineBuffer {
+    pub fn new() -> LineBuffer {
+        LineBuffer::default()
+    }
+
+    /// Feeds `chunk`; whole lines are emitted at once, an unterminated tail
+    /// is kept unless it reaches [`PARTIAL_LINE_LIMIT`].
+    pub fn push(&mut self, chunk: &[u8], now: Instant, emit: &mut dyn FnMut(Piece<'_>)) {
+        let Some(last_newline) = chunk.iter().rposition(|&b| b == b'\n') else {
+            self.hold(chunk, now, emit);
+            return;
+        };
+        let mut whole = &chunk[..=last_newline];
+        if !self.pending.is_empty() {
+            // The held-back start of a line, completed by this chunk.
+            let first_newline = whole.iter().position(|&b| b == b'\n').unwrap_or(0);
+            self.pending.extend_from_slice(&whole[..=first_newline]);
+            emit(Piece::Lines(&self.pending));
+            self.pending.clear();
+            self.since = None;
+            whole = &whole[first_newline + 1..];
+        }
+        if !whole.is_empty() {
+            emit(Piece::Lines(whole));
+        }
+        self.hold(&chunk[last_newline + 1..], now, emit);
+    }
+
+    fn hold(&mut self, tail: &[u8], now: Instant, emit: &mut dyn FnMut(Piece<'_>)) {
+        if tail.is_empty() {
+            return;
+        }
+        if self.pending.is_empty() {
+            self.since = Some(now);
+        }
+        self.pending.extend_from_slice(tail);
+        if self.pending.len() >= PARTIAL_LINE_LIMIT {
+            self.flush(emit);
+        }
+    }
+
+    /// Passes on a held-back tail, if any, as a [`Piece::Partial`].
+    pub fn flush(&mut self, emit: &mut dyn FnMut(Piece<'_>)) {
+        if !self.pending.is_empty() {
+            emit(Piece::Partial(&self.pending));
+            self.pending.clear();
+        }
+        self.since = None;
+        if self.pending.capacity() > 4 * PARTIAL_LINE_LIMIT {
+            self.pending = Vec::new();
+        }
+    }
+
+    /// When the held-back tail must be passed on, if there is one.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.since.map(|since| since + PARTIAL_LINE_WAIT)
+    }
+
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+}
+
+/// The last [`RING_CAPACITY`] (or `capacity`) bytes a service wrote, as
+/// written (no timestamps, no prefix). Memory grows with use, up to the
+/// capacity: a quiet service costs nothing.
+#[derive(Debug)]
+pub struct RingBuffer {
+    /// Oldest byte at `data[write..]` then `data[..write]` once full;
+    /// `data[..]` in order while it grows (`write == data.len()`).
+    data: Vec<u8>,
+    write: usize,
+    capacity: usize,
+    /// Bytes ever pushed: the position just after the newest byte.
+    total: u64,
+}
+
+/// New complete lines since a cursor (`svctl logs -f`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LinesSince {
+    /// Each line without its `\n`, invalid UTF-8 replaced.
+    pub lines: Vec<String>,
+    /// The cursor to ask with next time.
+    pub next: u64,
+    /// Output between the cursor and the oldest byte kept was overwritten
+    /// before it was read (a slow follower).
+    pub skipped: bool,
+}
+
+impl RingBuffer {
+    pub fn new(capacity: usize) -> RingBuffer {
+        RingBuffer {
+            data: Vec::new(),
+            write: 0,
+            capacity,
+            total: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// The position just after the newest byte (bytes ever pushed).
+    pub fn end(&self) -> u64 {
+        self.total
+    }
+
+    /// The position of the oldest byte kept.
+    pub fn start(&self) -> u64 {
+        self.total - self.data.len() as u64
+    }
+
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.total += bytes.len() as u64;
+        if self.capacity == 0 {
+            return;
+        }
+        let mut rest = if bytes.len() > self.capacity {
+            &bytes[bytes.len() - self.capacity..]
+        } else {
+            bytes
+        };
+        if self.data.len() < self.capacity {
+            let grow = (self.capacity - self.data.len()).min(rest.len());
+            self.data.extend_from_slice(&rest[..grow]);
+            rest = &rest[grow..];
+            self.write = self.data.len() % self.capacity;
+        }
+        while !rest.is_empty() {
+            let room = self.capacity - self.write;
+            let n = room.min(rest.len());
+            self.data[self.write..self.write + n].copy_from_slice(&rest[..n]);
+            self.write = (self.write + n) % self.capacity;
+            rest = &rest[n..];
+        }
+    }
+
+    /// A copy of everything from position `from` (clamped to what is kept).
+    pub fn copy_from(&self, from: u64) -> Vec<u8> {
+        let skip = from
+            .saturating_sub(self.start())
+            .min(self.data.len() as u64) as usize;
+        let (older, newer) = if self.data.len() < self.capacity {
+            (&self.data[..], &self.data[..0])
+        } else {
+            (&self.data[self.write..], &self.data[..self.write])
+        };
+        let mut out = Vec::with_capacity(self.data.len() - skip);
+        if skip < older.len() {
+            out.extend_from_slice(&older[skip..]);
+            out.extend_from_slice(newer);
+        } else {
+            out.extend_from_slice(&newer[skip - older.len()..]);
+        }
+        out
+    }
+
+    /// The last `count` lines (all kept lines when `None`), oldest first,
+    /// an unterminated last line included. A line cut by the wrap-around is
+    /// left out.
+    pub fn last_lines(&self, count: Option<usize>) -> Vec<u8> {
+        let all = self.copy_from(self.start());
+        let mut begin = 0;
+        if self.start() > 0 {
+            // The oldest line lost its beginning.
+            begin = all
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(all.len(), |i| i + 1);
+        }
+        let body = &all[begin..];
+        let Some(count) = count else {
+            return body.to_vec();
+        };
+        if count == 0 {
+            return Vec::new();
+        }
+        // Newlines to pass from the end: the final one ends the last line.
+        let mut wanted = count;
+        if body.last() == Some(&b'\n') {
+            wanted += 1;
+        }
+        let mut from = 0;
+        for (i, &b) in body.iter().enumerate().rev() {
+            if b == b'\n' {
+                wanted -= 1;
+                if wanted == 0 {
+                    from = i + 1;
+                    break;
+                }
+            }
+        }
+        body[from..].to_vec()
+    }
+
+    /// Whole lines written since `cursor` (a value of [`RingBuffer::end`]
+    /// or of `LinesSince::next`). An unterminated last line waits for its
+    /// newline.
+    pub fn lines_since(&self, cursor: u64) -> LinesSince {
+        let start = self.start();
+        let skipped = cursor < start;
+        let bytes = self.copy_from(cursor);
+        let mut from = 0;
+        if skipped {
+            // Resume at a line boundary.
+            from = bytes
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(bytes.len(), |i| i + 1);
+        }
+        let base = cursor.max(start);
+        let Some(last) = bytes.iter().rposition(|&b| b == b'\n') else {
+            return LinesSince {
+                lines: Vec::new(),
+                next: if skipped { base + from as u64 } else { base },
+                skipped,
+            };
+        };
+        let whole = if from <= last {
+            &bytes[from..last]
+        } else {
+            &bytes[..0]
+        };
+        let lines = if from <= last {
+            split_lines(whole)
+        } else {
+            Vec::new()
+        };
+        LinesSince {
+            lines,
+            next: base + last as u64 + 1,
+            skipped,
+        }
+    }
+}
+
+/// Lines of `bytes` without their `\n`, invalid UTF-8 replaced. A final
+/// `\n` does not start an empty line.
+pub fn split_lines(bytes: &[u8]) -> Vec<String> {
+    let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    if bytes.is_empty() {
+        return Vec::new();
+    }
+    bytes
+        .split(|&b| b == b'\n')
+        .map(|line| String::from_utf8_lossy(line).into_owned())
+        .collect()
+}
+
+/// Appends `NAME | line\n` for each line of `piece` to `out`; a partial
+/// line gets its `\n` too (the console is shared, so it cannot wait).
+pub fn prefix_lines(name: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
+    let bytes = match piece {
+        Piece::Lines(bytes) | Piece::Partial(bytes) => bytes,
+    };
+    let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    for line in bytes.split(|&b| b == b'\n') {
+        out.reserve(name.len() + 4 + line.len());
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b" | ");
+        out.extend_from_slice(line);
+        out.push(b'\n');
+    }
+}
+
+/// Writes `bytes` (whole lines) to `fd` in pieces cut at line boundaries,
+/// each at most [`CONSOLE_WRITE_MAX`] bytes unless a single line is longer,
+/// so a line never shares a write(2) with half of another. Returns the
+/// error that stopped it; what was not written is dropped.
+pub fn write_lines_whole(fd: impl AsFd, bytes: &[u8]) -> io::Result<()> {
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let cut = if rest.len() <= CONSOLE_WRITE_MAX {
+            rest.len()
+        } else {
+            match rest[..CONSOLE_WRITE_MAX].iter().rposition(|&b| b == b'\n') {
+                Some(i) => i + 1,
+                None => rest
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(rest.len(), |i| i + 1),
+            }
+        };
+        write_all(fd.as_fd(), &rest[..cut])?;
+        rest = &rest[cut..];
+    }
+    Ok(())
+}
+
+/// write(2) until done, retrying on EINTR.
+fn write_all(fd: impl AsFd, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        match nix::unistd::write(fd.as_fd(), bytes) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(errno) => return Err(errno.into()),
+        }
+    }
+    Ok(())
+}
+
+/// `2024-05-01T12:34:56.789Z`: RFC 3339, UTC, milliseconds. Times before
+/// 1970 show as the epoch.
+pub fn rfc3339_millis(time: SystemTime) -> String {
+    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    let millis = since.subsec_millis();
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian
+/// calendar (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// `PATH.N`: the name of the `n`th rotated file, `.1` being the newest.
+pub fn rotated_path(path: &Path, n: u32) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".{n}"));
+    PathBuf::from(name)
+}
+
+/// A service's transcript: `PATH` opened `O_APPEND|O_CREAT|O_CLOEXEC`, mode
+/// 0640 (less svinit's umask), owned by svinit's user; the parent directory
+/// must exist.
+#[derive(Debug)]
+pub struct TranscriptFile {
+    config: Transcript,
+    file: Option<File>,
+    /// Bytes in the current file (its size at open, plus what we wrote).
+    size: u64,
+    /// Why output is not reaching the file, while it is not.
+    problem: Option<String>,
+    /// A problem not yet reported by `take_new_problem`.
+    new_problem: bool,
+    /// The last byte written ended a line (so the next gets a timestamp).
+    at_line_start: bool,
+    scratch: Vec<u8>,
+}
+
+impl TranscriptFile {
+    /// Opens the file; a failure is recorded as the problem.
+    pub fn open(config: Transcript) -> TranscriptFile {
+        let mut transcript = TranscriptFile {
+            config,
+            file: None,
+            size: 0,
+            problem: None,
+            new_problem: false,
+            at_line_start: true,
+            scratch: Vec::new(),
+        };
+        let _ = transcript.reopen();
+        transcript
+    }
+
+    pub fn config(&self) -> &Transcript {
+        &self.config
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.file.is_some()
+    }
+
+    /// Why output does not reach the file, while it does not.
+    pub fn problem(&self) -> Option<&str> {
+        self.problem.as_deref()
+    }
+
+    /// The problem that arose since the last call, once (to log it).
+    pub fn take_new_problem(&mut self) -> Option<String> {
+        if !std::mem::take(&mut self.new_problem) {
+            return None;
+        }
+        self.problem.clone()
+    }
+
+    /// Closes the file and opens `PATH` again (after it was renamed away,
+    /// or to retry after a failure). Bytes already written are in the old
+    /// file; nothing is lost or written twice.
+    pub fn reopen(&mut self) -> Result<(), String> {
+        self.file = None;
+        let opened = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o640)
+            .open(&self.config.path)
+            .and_then(|file| {
+                let size = file.metadata()?.len();
+                Ok((file, size))
+            });
+        match opened {
+            Ok((file, size)) => {
+                self.file = Some(file);
+                self.size = size;
+                self.problem = None;
+                self.new_problem = false;
+                self.at_line_start = true;
+                Ok(())
+            }
+            Err(err) => Err(self.fail(format!(
+                "transcript {}: cannot open: {}",
+                self.config.path.display(),
+                describe(&err)
+            ))),
+        }
+    }
+
+    /// Records `message` as the problem and closes the file.
+    fn fail(&mut self, message: String) -> String {
+        self.file = None;
+        if self.problem.as_deref() != Some(&message) {
+            self.new_problem = true;
+        }
+        self.problem = Some(message.clone());
+        message
+    }
+
+    /// Appends `piece`, with timestamps if configured, rotating first when
+    /// `max-size` would be passed. Dropped while the file is not open.
+    pub fn write(&mut self, piece: Piece<'_>, now: SystemTime) {
+        if self.file.is_none() {
+            return;
+        }
+        let (bytes, ends_line) = match piece {
+            Piece::Lines(bytes) => (bytes, true),
+            Piece::Partial(bytes) => (bytes, false),
+        };
+        if self.config.timestamps {
+            let mut stamped = std::mem::take(&mut self.scratch);
+            stamped.clear();
+            stamp_lines(
+                bytes,
+                self.at_line_start,
+                &rfc3339_millis(now),
+                &mut stamped,
+            );
+            self.write_rotating(&stamped);
+            if stamped.capacity() <= 1 << 20 {
+                self.scratch = stamped;
+            }
+        } else {
+            self.write_rotating(bytes);
+        }
+        self.at_line_start = ends_line;
+    }
+
+    /// Writes `bytes`, cutting at line boundaries to rotate before the file
+    /// would pass `max-size`. A single line longer than `max-size` is
+    /// written whole into a file of its own.
+    fn write_rotating(&mut self, mut rest: &[u8]) {
+        while !rest.is_empty() && self.file.is_some() {
+            let room = match self.config.max_size {
+                Some(max) => max.saturating_sub(self.size),
+                None => u64::MAX,
+            };
+            if rest.len() as u64 <= room {
+                self.write_raw(rest);
+                return;
+            }
+            let within = &rest[..room as usize];
+            match within.iter().rposition(|&b| b == b'\n') {
+                Some(i) => {
+                    self.write_raw(&rest[..=i]);
+                    rest = &rest[i + 1..];
+                    self.rotate();
+                }
+                None if self.size > 0 => self.rotate(),
+                None => {
+                    let end = rest
+                        .iter()
+                        .position(|&b| b == b'\n')
+                        .map_or(rest.len(), |i| i + 1);
+                    self.write_raw(&rest[..end]);
+                    rest = &rest[end..];
+                }
+            }
+        }
+    }
+
+    fn write_raw(&mut self, bytes: &[u8]) {
+        let Some(file) = &self.file else {
+            return;
+        };
+        match write_all(file, bytes) {
+            Ok(()) => self.size += bytes.len() as u64,
+            Err(err) => {
+                self.fail(format!(
+                    "transcript {}: write failed: {}",
+                    self.config.path.display(),
+                    describe(&err)
+                ));
+            }
+        }
+    }
+
+    /// `PATH.keep-1` → `PATH.keep` … `PATH` → `PATH.1`, then a new `PATH`.
+    /// With `keep=0` the full file is removed.
+    pub fn rotate(&mut self) {
+        let path = self.config.path.clone();
+        let keep = self.config.keep;
+        let moved = if keep == 0 {
+            std::fs::remove_file(&path)
+        } else {
+            for n in (1..keep).rev() {
+                let _ = std::fs::rename(rotated_path(&path, n), rotated_path(&path, n + 1));
+            }
+            std::fs::rename(&path, rotated_path(&path, 1))
+        };
+        match moved {
+            Ok(()) => {
+                let _ = self.reopen();
+            }
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                // Renamed away by someone else meanwhile: start a new file.
+                let _ = self.reopen();
+            }
+            Err(err) => {
+                // Keep appending to the full file rather than lose output.
+                let message = format!(
+                    "transcript {}: cannot rotate: {}",
+                    path.display(),
+                    describe(&err)
+                );
+                if self.problem.as_deref() != Some(&message) {
+                    self.new_problem = true;
+                }
+                self.problem = Some(message);
+                self.size = 0;
+            }
+        }
+    }
+
+    /// Forces everything written so far to the disk (used by tests and at
+    /// exit; transcripts are otherwise left to the page cache).
+    pub fn sync(&mut self) {
+        if let Some(file) = &mut self.file {
+            let _ = file.flush();
+        }
+    }
+}
+
+/// An error as people read it: "No space left on device", without Rust's
+/// "(os error 28)".
+pub fn describe(err: &io::Error) -> String {
+    match err.raw_os_error() {
+        Some(errno) => nix::errno::Errno::from_raw(errno).desc().to_string(),
+        None => err.to_string(),
+    }
+}
+
+/// Copies `bytes` to `out`, putting `stamp` and a space before each line
+/// that starts in it (the first only when `at_line_start`).
+fn stamp_lines(bytes: &[u8], at_line_start: bool, stamp: &str, out: &mut Vec<u8>) {
+    let mut line_start = at_line_start;
+    for segment in bytes.split_inclusive(|&b| b == b'\n') {
+        if line_start {
+            out.extend_from_slice(stamp.as_bytes());
+            out.push(b' ');
+        }
+        out.extend_from_slice(segment);
+        line_start = segment.last() == Some(&b'\n');
+    }
+}
+
+#[cfg(test)]
+mod tests;
