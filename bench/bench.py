@@ -180,6 +180,7 @@ class Bench:
         self.env = dict(os.environ, SVBENCH_FIFO=self.fifo)
         self.svc = os.path.join(self.bin, "svc")
         self.results = {}
+        self.sockets = 0
 
     def tool(self, name):
         return os.path.join(self.bin, name)
@@ -202,6 +203,15 @@ class Bench:
         with open(os.path.join(d, "services.kdl"), "w") as f:
             f.write("".join(lines))
         return d
+
+    def svinit_cmd(self, binary, cfg, sock=None):
+        """svinit on cfg with a control socket of its own: the default path
+        is shared by every namespace of the machine, and svinit refuses to
+        start while another instance answers there."""
+        if sock is None:
+            self.sockets += 1
+            sock = os.path.join(self.work, f"svinit-{self.sockets}.sock")
+        return [binary, "-s", sock, "-c", cfg]
 
     def scan_dir(self, kind, n, run=None):
         """A runsvdir / s6-svscan directory of n services whose `run` is a
@@ -235,7 +245,7 @@ class Bench:
             return [self.tool("floor")] + (["-c"] if chain else []) + [str(n), self.svc]
         if system == "svinit":
             cfg = self.svinit_config(f"chain{n}" if chain else f"flat{n}", n, chain)
-            return [self.svinit, "-c", cfg]
+            return self.svinit_cmd(self.svinit, cfg)
         if system == "runit":
             return ["runsvdir", "-P", self.scan_dir("runit", n)]
         if system == "s6":
@@ -280,24 +290,55 @@ class Bench:
 
     # ------------------------------------------------------------ 1. boot
 
+    def boot_cpu(self, cmd, n):
+        """Boot as boot_once, keeping the namespace a moment: (ns to all-up,
+        CPU ns of the supervision tree then: PID 1 and every process under
+        it that is not a service, from /proc/PID/schedstat)."""
+        p, ns, pid1 = self.hold(cmd, n)
+        try:
+            cpu = sum(cpu_ns(q)[0] for q in tree(pid1) if comm(q) != "svc")
+        except OSError:
+            cpu = None
+        finally:
+            self.release(p)
+        return ns, cpu
+
     def bench_boot(self):
         systems = ["floor", "svinit", "runit", "s6"]
-        res = {}
+        res, cpu_res = {}, {}
         for n in BOOT_NS:
             reps = BOOT_REPS[n]
             times = {s: [] for s in systems}
+            cpus = {s: [] for s in systems}
             for r in range(reps):
                 for s in systems:
-                    times[s].append(self.boot_once(self.command(s, n), n))
+                    ns, cpu = self.boot_cpu(self.command(s, n), n)
+                    times[s].append(ns)
+                    if cpu is not None:
+                        cpus[s].append(cpu)
             res[n] = {s: stats(v) for s, v in times.items()}
-            log(f"boot N={n}: " + ", ".join(f"{s} {fmt_ms(res[n][s]['median'])}" for s in systems))
+            cpu_res[n] = {s: stats(v) for s, v in cpus.items() if v}
+            log(f"boot N={n}: " + ", ".join(f"{s} {fmt_ms(res[n][s]['median'])}" for s in systems)
+                + " | CPU " + ", ".join(f"{s} {fmt_ms(v['median'])}" for s, v in cpu_res[n].items())
+                + f" | load {load_average()}")
+        # How much of svinit's boot is reading the config: `svinit --check`
+        # parses and validates the same files and prints the plan.
+        check = {}
+        for n in BOOT_NS:
+            cfg = self.svinit_config(f"flat{n}", n)
+            out = subprocess.run([self.tool("runtimer"), "3", self.svinit, "--check", "-c", cfg],
+                                 capture_output=True, text=True)
+            runs = [int(line.split()[0]) for line in out.stdout.splitlines() if line.strip()]
+            if runs:
+                check[n] = stats(runs)
+        log("svinit --check: " + ", ".join(f"N={n} {fmt_ms(v['median'])}" for n, v in check.items()))
         chain = {s: [] for s in ("floor", "svinit")}
         for r in range(CHAIN_REPS):
             for s in chain:
                 chain[s].append(self.boot_once(self.command(s, CHAIN_LEN, chain=True), CHAIN_LEN))
         chain = {s: stats(v) for s, v in chain.items()}
         log("chain: " + ", ".join(f"{s} {fmt_ms(chain[s]['median'])}" for s in chain))
-        self.results["boot"] = {"flat": res, "chain": chain}
+        self.results["boot"] = {"flat": res, "cpu": cpu_res, "check": check, "chain": chain}
 
     # ------------------------------------------------------------ 2. reaping
 
@@ -313,7 +354,7 @@ class Bench:
             f.write(f'service "orphans" {{\n    type "oneshot"\n    exec {args}\n}}\n')
         systems = {
             "floor": [self.tool("floor"), "1"] + payload,
-            "svinit": [self.svinit, "-c", cfg],
+            "svinit": self.svinit_cmd(self.svinit, cfg),
             "tini": ["tini", "--"] + payload,
             "dumb-init": ["dumb-init"] + payload,
         }
@@ -387,7 +428,7 @@ class Bench:
             systems = ["floor", "svinit"] + (["svinit-static"] if self.static_svinit() else []) + ["runit", "s6"]
             for s in systems:
                 if s == "svinit-static":
-                    cmd = [self.static_svinit(), "-c", self.svinit_config(f"flat{n}", n)]
+                    cmd = self.svinit_cmd(self.static_svinit(), self.svinit_config(f"flat{n}", n))
                 else:
                     cmd = self.command(s, n)
                 p, _, pid1 = self.hold(cmd, n)
@@ -478,7 +519,7 @@ class Bench:
         with open(os.path.join(cfg, "crash.kdl"), "w") as f:
             f.write(f'service "crasher" {{\n    exec "{crasher}"\n    backoff-limit "1s"\n    forever #true\n}}\n')
         systems = {
-            "svinit": [self.svinit, "-c", cfg],
+            "svinit": self.svinit_cmd(self.svinit, cfg),
             "runit": ["runsvdir", "-P", self.scan_dir("runit", 1, run=crasher)],
             "s6": ["s6-svscan", self.scan_dir("s6", 1, run=crasher)],
         }
@@ -521,7 +562,7 @@ class Bench:
                 env = dict(self.env, SVBENCH_FIFO=fifo)
                 cmd = self.command(s, n)
                 if s == "svinit":
-                    cmd = [cmd[0], "-s", sock] + cmd[1:]
+                    cmd = self.svinit_cmd(self.svinit, cmd[-1], sock)
                 held[s] = self.hold(cmd, n, fifo=fifo, env=env)
             time.sleep(0.5)
             probe = subprocess.run([self.svctl, "-s", sock, "status", "s1"], capture_output=True, text=True)
@@ -639,6 +680,31 @@ def render(b, m, load_start, load_end, started, elapsed, cmdline):
             marg = [fmt_us((flat[b][s]["median"] - flat[a][s]["median"]) / (b - a)) for a, b in zip(ns, ns[1:])]
             w(f"| {s} | " + " | ".join(per) + " | " + " | ".join(marg) + " |")
         w("")
+        cpu = r["boot"].get("cpu", {})
+        if cpu:
+            w("CPU time of the supervision tree until all-up (PID 1 and, for runit and s6, every runsv /"
+              " s6-supervise; the services excluded; `/proc/PID/schedstat` read while the namespace is held"
+              " right after the N-th readiness byte). Unlike wall time this hardly depends on what else the"
+              " machine runs:")
+            w("")
+            w("| N | floor | svinit | runit | s6 | svinit / floor | runit / svinit | s6 / svinit |")
+            w("| ---: | --- | --- | --- | --- | ---: | ---: | ---: |")
+            for n, row in cpu.items():
+                g = lambda s: row.get(s, {}).get("median")
+                w(f"| {n:,} | " + " | ".join(cell(row[s]) if s in row else "—" for s in ("floor", "svinit", "runit", "s6"))
+                  + f" | {ratio(g('svinit'), g('floor'))} | {ratio(g('runit'), g('svinit'))} | {ratio(g('s6'), g('svinit'))} |")
+            w("")
+        check = r["boot"].get("check", {})
+        if check:
+            w("Reading the config alone: `svinit --check -c DIR` (parse the KDL, validate, print the start plan)"
+              " on the same N services, 3 runs, against svinit's whole boot:")
+            w("")
+            w("| N | `svinit --check` | share of svinit's boot (medians) |")
+            w("| ---: | --- | ---: |")
+            for n, v in check.items():
+                share = v["median"] / flat[n]["svinit"]["median"] if n in flat else None
+                w(f"| {n:,} | {cell(v)} | {f'{share:.0%}' if share is not None else '—'} |")
+            w("")
         big = ns[-1]
         k = 1000 if 1000 in flat else big
         f1 = flat[k]
@@ -793,6 +859,64 @@ def render(b, m, load_start, load_end, started, elapsed, cmdline):
     return "\n".join(L) + "\n"
 
 
+SECTIONS = [
+    ("output", "7. Output throughput",
+     "A service writes 1 GiB (BENCH_QUICK: 256 MiB) of 100-byte lines through a svinit transcript, against"
+     " the floor of the same producer piped into `cat > file`; then svinit's responsiveness (`svctl status`,"
+     " SIGUSR1 → transcript reopen) while two services flood their transcripts. svinit in user mode,"
+     " release build. The script's own report:"),
+    ("boot", "8. Boot of a QEMU guest",
+     "svinit as PID 1 of a QEMU (TCG) guest starting 3 shell services, beside busybox init starting the"
+     " same 3 from an inittab: same kernel, same initramfs contents; medians of the boots, ±10 ms"
+     " (/proc/uptime). The script's own report:"),
+    ("size", "9. Static binary size",
+     "The static musl release binaries of `make static` (stripped, LTO):"),
+]
+
+
+def render_sections(directory):
+    """The sections measured by bench/output.sh, bench/boot.sh and
+    bench/size.sh, as run.sh left them: each script's command and its output
+    verbatim (size.sh prints a markdown table, the others plain text)."""
+    if not directory:
+        return ""
+    L = []
+    w = L.append
+    for name, title, intro in SECTIONS:
+        cmd_path = os.path.join(directory, f"{name}.cmd")
+        out_path = os.path.join(directory, f"{name}.out")
+        w(f"## {title}")
+        w("")
+        if not os.path.exists(cmd_path):
+            w(f"Not measured in this run (`BENCH_BOOT=0`, or the script was not run).")
+            w("")
+            continue
+        with open(cmd_path) as f:
+            cmd = f.read().splitlines()
+        with open(out_path) as f:
+            out = f.read().rstrip("\n")
+        w(f"Command (run by `make bench`): `{cmd[0]}`")
+        w("")
+        if len(cmd) > 1 and cmd[1] == "FAILED":
+            w("**The script failed in this run**; the end of its error output:")
+            w("")
+            w("```")
+            w(out)
+            w("```")
+            w("")
+            continue
+        w(intro)
+        w("")
+        if name == "size":
+            w(out)
+        else:
+            w("```")
+            w(out)
+            w("```")
+        w("")
+    return "\n".join(L) + "\n"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
@@ -802,6 +926,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--only", help="comma-separated subset: boot,reap,footprint,idle,restart,status")
     ap.add_argument("--json", help="also write raw results here")
+    ap.add_argument("--sections", help="directory of NAME.cmd / NAME.out from the other bench scripts")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench: needs root (unshare --pid)")
@@ -820,6 +945,7 @@ def main():
     elapsed = time.time() - t0
     cmdline = ("BENCH_QUICK=1 " if QUICK else "") + "make bench"
     text = render(b, machine(), load_start, load_average(), started, elapsed, cmdline)
+    text += render_sections(args.sections)
     with open(args.out, "w") as f:
         f.write(text)
     if args.json:

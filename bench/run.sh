@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make bench`: install the peers, build svinit (release, and static musl if
-# the target is there) and the C payloads, run bench/bench.py, which writes
-# BENCHMARKS.md. Needs root (PID namespaces). BENCH_QUICK=1: one-minute smoke run.
+# the target is there) and the C payloads, run bench/output.sh, bench/boot.sh
+# and bench/size.sh, then bench/bench.py, which measures the rest and writes
+# the whole of BENCHMARKS.md. Needs root (PID namespaces).
+# BENCH_QUICK=1: a few-minute smoke run. BENCH_BOOT=0: without the QEMU boot.
 # Not part of `make check` / CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,5 +41,33 @@ if rustup target list --installed 2>/dev/null | grep -qx $MUSL || rustup target 
 fi
 [ -n "$STATIC_DIR" ] || echo "bench: no static musl build; its rows are left out" >&2
 
-exec python3 bench/bench.py --bin "$BIN" --svinit target/release/svinit --svctl target/release/svctl \
+# The sections of BENCHMARKS.md that other scripts measure: their output goes
+# into the document verbatim, each under the command that produced it.
+# BENCH_BOOT=0 leaves out the QEMU boot (bench/boot.sh, about a minute,
+# downloads a Debian kernel once).
+SECTIONS=target/bench/sections
+rm -rf "$SECTIONS"
+mkdir -p "$SECTIONS"
+section() { # name, command...
+    local name=$1
+    shift
+    echo "bench: $*" >&2
+    if "$@" > "$SECTIONS/$name.out" 2> "$SECTIONS/$name.err"; then
+        echo "$*" > "$SECTIONS/$name.cmd"
+    else
+        echo "bench: $* failed (exit $?), its section says so" >&2
+        { echo "$*"; echo "FAILED"; } > "$SECTIONS/$name.cmd"
+        tail -5 "$SECTIONS/$name.err" >> "$SECTIONS/$name.out"
+    fi
+}
+if [ -n "${BENCH_QUICK:-}" ] && [ "${BENCH_QUICK}" != 0 ]; then
+    section output env SIZE=268435456 SVINIT_BIN=target/release/svinit SVCTL_BIN=target/release/svctl sh bench/output.sh
+    [ "${BENCH_BOOT:-1}" = 0 ] || section boot env RUNS=1 bash bench/boot.sh
+else
+    section output env SVINIT_BIN=target/release/svinit SVCTL_BIN=target/release/svctl sh bench/output.sh
+    [ "${BENCH_BOOT:-1}" = 0 ] || section boot env RUNS=5 bash bench/boot.sh
+fi
+section size bash bench/size.sh
+
+exec python3 bench/bench.py --sections "$SECTIONS" --bin "$BIN" --svinit target/release/svinit --svctl target/release/svctl \
     ${STATIC_DIR:+--static-dir "$STATIC_DIR"} --out BENCHMARKS.md --json target/bench/results.json "$@"
