@@ -11,7 +11,9 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "bench: needs root (unshare --pid)" >&2; exit 1; }
 
 need=()
-for pair in tini:tini dumb-init:dumb-init runsvdir:runit s6-svscan:s6 unshare:util-linux gcc:gcc python3:python3; do
+peers="tini:tini dumb-init:dumb-init runsvdir:runit s6-svscan:s6 unshare:util-linux gcc:gcc python3:python3"
+[ "${BENCH_BOOT:-1}" = 0 ] || peers="$peers busybox:busybox-static qemu-system-x86_64:qemu-system-x86 cpio:cpio"
+for pair in $peers; do
     command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -21,6 +23,12 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 # Static C payloads need libc.a (libc6-dev, with gcc as a rule).
 [ -e /usr/lib/x86_64-linux-gnu/libc.a ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libc6-dev >/dev/null
+
+# svinit keeps a pipe (two fds) per service that captures output: 10,000
+# services need more than 20,000 fds. Raise RLIMIT_NOFILE for every system
+# alike (runit and s6 spread theirs over a process per service).
+ulimit -Hn 1048576 2>/dev/null || true
+ulimit -Sn "$(ulimit -Hn)" 2>/dev/null || true
 
 BIN=target/bench/bin
 mkdir -p "$BIN"
