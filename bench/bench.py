@@ -730,7 +730,9 @@ def render(b, m, load_start, load_end, started, elapsed, cmdline):
       " one byte to a fifo, then sleep); runit and s6 get it as a `run` symlink, so no shell runs anywhere."
       " The floor (`bench/c/floor.c`) is the least a PID 1 can do: fork + setsid + exec N times, then"
       " `wait()` forever. Rounds are interleaved (floor, svinit, runit, s6, floor, …) so that load on the"
-      " machine touches all alike. Figures are medians with [min – max] over the rounds; ratios are of medians.")
+      " machine touches all alike. Figures are medians with [min – max] over the rounds; ratios are of medians."
+      " A load average well above the CPU count (see the table) means other jobs shared the machine: wall"
+      " times then spread widely, CPU times much less.")
     w("")
 
     L += targets(r)
@@ -820,8 +822,10 @@ def render(b, m, load_start, load_end, started, elapsed, cmdline):
           " boot (the figures of this paragraph are not re-measured by `make bench`): svinit forks a process"
           " that holds its config, its state and one kept output pipe per service (two fds each), where the"
           " floor is a few KiB of static C with no fds. The fork copies svinit's page tables and the child's"
-          " exec tears them down again, and the child closes every inherited fd (`close_range`), which is"
-          " one or two per service already started: the only part that grows with N squared. Reading the"
+          " exec tears them down again, and the child closes every inherited fd (`close_range`), two per"
+          " service already started. svinit's memory and its fds both grow with N, so each start costs more"
+          " the more services there are: this is why the cost per service is not flat (see the CPU table),"
+          " and what would have to go for the boot to approach the floor. Reading the"
           " config (the KDL parser) is a fixed cost per service, see the `svinit --check` table. A"
           " `clone(CLONE_VM | CLONE_VFORK)` start (as `posix_spawn` does) with a child fd table copied only"
           " below the fds it needs was tried: it cut svinit's own CPU to boot 1,000 services about threefold,"
