@@ -205,6 +205,36 @@ fn boots_the_embedded_units_in_order_and_powers_off_cleanly() {
     line_of(&console, "svinit: console: down", poweroff);
 }
 
+/// SIGTERM to PID 1 is a reboot (sysvinit and busybox do the same); QEMU's
+/// `-no-reboot` turns the reboot into an exit.
+#[test]
+fn sigterm_to_pid_1_reboots_after_stopping_everything() {
+    let Some(console) = boot("reboot") else {
+        return;
+    };
+    line_of(&console, "report | ALL-READY", 0);
+    let reboot = line_of(
+        &console,
+        "SIGTERM: reboot, stopping services in reverse order",
+        0,
+    );
+    in_order_from(
+        &console,
+        reboot,
+        &[
+            "svinit: klogd: down",
+            "svinit: syslogd: down",
+            "svinit: sending SIGTERM to all processes",
+            "svinit: syncing filesystems",
+            "svinit: reboot",
+        ],
+    );
+    assert!(
+        !console.contains("svinit: poweroff"),
+        "a reboot, not a poweroff:\n{console}"
+    );
+}
+
 #[test]
 fn a_broken_config_reaches_the_emergency_shell_and_reload_recovers() {
     let Some(console) = boot("broken") else {

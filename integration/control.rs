@@ -15,15 +15,15 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
-use crate::harness::{DEADLINE, Mode, Svinit, TempDir, poll_until, svinit_bin};
+use crate::harness::{DEADLINE, Mode, Svinit, TempDir, fd_census, poll_until, svinit_bin};
 
-fn svctl_bin() -> &'static str {
+pub(crate) fn svctl_bin() -> &'static str {
     env!("CARGO_BIN_EXE_svctl")
 }
 
 /// svinit as PID 1 with its socket given by `-s` (the harness also sets
 /// `SVINIT_SOCKET` to the same path).
-fn container(dir: &TempDir) -> Svinit {
+pub(crate) fn container(dir: &TempDir) -> Svinit {
     Svinit::start(
         Mode::Container,
         dir,
@@ -39,10 +39,10 @@ fn container(dir: &TempDir) -> Svinit {
 // ---------------------------------------------------------------- svctl
 
 /// What one svctl run did.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
 }
 
 impl Run {
@@ -65,12 +65,12 @@ impl std::fmt::Display for Run {
     }
 }
 
-fn socket(dir: &TempDir) -> PathBuf {
+pub(crate) fn socket(dir: &TempDir) -> PathBuf {
     dir.join("control.sock")
 }
 
 /// `svctl -s DIR/control.sock ARGS`.
-fn svctl(dir: &TempDir, args: &[&str]) -> Run {
+pub(crate) fn svctl(dir: &TempDir, args: &[&str]) -> Run {
     let output = Command::new(svctl_bin())
         .arg("-s")
         .arg(socket(dir))
@@ -83,7 +83,7 @@ fn svctl(dir: &TempDir, args: &[&str]) -> Run {
 
 /// Runs svctl and fails the test (with svinit's log) unless it exits `code`.
 #[track_caller]
-fn expect(sv: &Svinit, dir: &TempDir, args: &[&str], code: i32) -> Run {
+pub(crate) fn expect(sv: &Svinit, dir: &TempDir, args: &[&str], code: i32) -> Run {
     let run = svctl(dir, args);
     if run.code != code {
         sv.fail(&format!(
@@ -95,13 +95,13 @@ fn expect(sv: &Svinit, dir: &TempDir, args: &[&str], code: i32) -> Run {
 }
 
 /// Waits until svinit answers on its socket.
-fn wait_for_socket(sv: &Svinit, dir: &TempDir) {
+pub(crate) fn wait_for_socket(sv: &Svinit, dir: &TempDir) {
     sv.wait_until("the control socket to answer", DEADLINE, || {
         svctl(dir, &["status"]).code == 0
     });
 }
 
-fn status_json(sv: &Svinit, dir: &TempDir, name: &str) -> Value {
+pub(crate) fn status_json(sv: &Svinit, dir: &TempDir, name: &str) -> Value {
     let run = svctl(dir, &["status", "--json", name]);
     if run.code != 0 && run.code != 3 {
         sv.fail(&format!("status --json {name}: {run}"));
@@ -141,10 +141,26 @@ fn error_kind(reply: &Value) -> String {
         .to_string()
 }
 
-fn fd_count(pid: i32) -> usize {
+pub(crate) fn fd_count(pid: i32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
         .map(|entries| entries.count())
         .unwrap_or(0)
+}
+
+/// svinit's descriptor count once it holds exactly `keep` client
+/// connections (the ones the caller holds open): an svctl that has just
+/// exited may stay open on svinit's side for a loop iteration.
+pub(crate) fn settled_fds(sv: &Svinit, dir: &TempDir, keep: usize) -> usize {
+    let mut census = fd_census(sv.pid, &socket(dir));
+    sv.wait_until(
+        &format!("svinit to hold {keep} client connections"),
+        DEADLINE,
+        || {
+            census = fd_census(sv.pid, &socket(dir));
+            census.clients == keep
+        },
+    );
+    census.total
 }
 
 const SERVICES: &str = r#"
@@ -460,9 +476,7 @@ fn bad_requests_get_errors_and_svinit_keeps_answering() {
 #[test]
 fn clients_past_the_limit_are_refused_and_descriptors_do_not_leak() {
     let (dir, sv) = start("ctl-fds");
-    // Let svinit settle (boot-time descriptors come and go).
-    std::thread::sleep(Duration::from_millis(200));
-    let before = fd_count(sv.pid);
+    let before = settled_fds(&sv, &dir, 0);
 
     // 128 idle connections fill the table; the next is told so.
     let held: Vec<UnixStream> = (0..128)
@@ -494,13 +508,11 @@ fn clients_past_the_limit_are_refused_and_descriptors_do_not_leak() {
             }
         }
     }
-    let settled = poll_until(DEADLINE, || fd_count(sv.pid) == before);
-    if !settled {
-        sv.fail(&format!(
-            "svinit has {} descriptors after 500 connections, {before} before",
-            fd_count(sv.pid)
-        ));
-    }
+    let after = settled_fds(&sv, &dir, 0);
+    assert_eq!(
+        after, before,
+        "svinit has {after} descriptors after 500 connections, {before} before"
+    );
 }
 
 #[test]
@@ -770,7 +782,7 @@ fn logs_reads_the_ring_and_follow_streams_new_lines() {
     assert!(numbers.windows(2).all(|w| w[1] == w[0] + 1), "{run}");
 
     // -f: what was there, then lines written afterwards, in order.
-    let fds_before = fd_count(sv.pid);
+    let fds_before = settled_fds(&sv, &dir, 0);
     let mut follower = Command::new(svctl_bin())
         .arg("-s")
         .arg(socket(&dir))
@@ -802,8 +814,81 @@ fn logs_reads_the_ring_and_follow_streams_new_lines() {
     // A follower that goes away costs svinit nothing.
     let _ = follower.kill();
     let _ = follower.wait();
-    sv.wait_until("svinit to close the follower", DEADLINE, || {
-        fd_count(sv.pid) == fds_before
-    });
+    assert_eq!(
+        settled_fds(&sv, &dir, 0),
+        fds_before,
+        "the follower's descriptors"
+    );
     expect(&sv, &dir, &["status", "talk"], 0);
+}
+
+/// `svctl ARGS` in the background, for its exit status and stderr.
+fn follower(dir: &TempDir, args: &[&str]) -> std::process::Child {
+    Command::new(svctl_bin())
+        .arg("-s")
+        .arg(socket(dir))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run svctl: {e}"))
+}
+
+#[test]
+fn followers_exit_5_when_svinit_goes_away() {
+    let dir = TempDir::new("ctl-followers-lost");
+    dir.write("conf/services.kdl", TALKER);
+    let sv = container(&dir);
+    wait_for_socket(&sv, &dir);
+    let followers = [
+        follower(&dir, &["events"]),
+        follower(&dir, &["logs", "-f", "talk"]),
+    ];
+    // Let both connect and get their first lines.
+    std::thread::sleep(Duration::from_millis(500));
+    sv.signal(Signal::SIGTERM);
+    sv.wait_exit(DEADLINE);
+    for follower in followers {
+        let output = follower.wait_with_output().expect("wait svctl");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            output.status.code(),
+            Some(5),
+            "a follower whose svinit went away; stderr: {stderr}"
+        );
+        assert!(
+            stderr.contains(&socket(&dir).to_string_lossy().into_owned()),
+            "names the socket: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn logs_follow_of_a_service_removed_by_reload_ends_with_exit_4() {
+    let dir = TempDir::new("ctl-logs-removed");
+    dir.write(
+        "conf/services.kdl",
+        &format!("{TALKER}service \"idle\" {{\n    exec \"sleep\" \"1000\"\n}}\n"),
+    );
+    let sv = container(&dir);
+    wait_for_socket(&sv, &dir);
+    let mut follower = follower(&dir, &["logs", "-f", "talk"]);
+    std::thread::sleep(Duration::from_millis(300));
+    dir.write(
+        "conf/services.kdl",
+        "service \"idle\" {\n    exec \"sleep\" \"1000\"\n}\n",
+    );
+    expect(&sv, &dir, &["reload"], 0);
+    // Nothing else happens in svinit from now on: the stream must end anyway.
+    let ended = poll_until(DEADLINE, || matches!(follower.try_wait(), Ok(Some(_))));
+    if !ended {
+        let _ = follower.kill();
+        let _ = follower.wait();
+        sv.fail("svctl logs -f still waits for a service that was removed");
+    }
+    let output = follower.wait_with_output().expect("wait svctl");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(4), "stderr: {stderr}");
+    assert!(stderr.contains("removed"), "says why: {stderr}");
 }

@@ -146,6 +146,52 @@ pub fn proc_stat(pid: i32) -> Option<ProcStat> {
     })
 }
 
+/// Descriptors of process `pid`: all of them, and how many are accepted
+/// connections of the Unix socket bound at `socket` (from /proc/net/unix,
+/// where an accepted socket shows its listener's path). A client that has
+/// just exited may stay open on svinit's side for a loop iteration, so leak
+/// checks wait for `clients` to be the connections they hold themselves
+/// before they take `total` (`control::settled_fds`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FdCensus {
+    pub total: usize,
+    pub clients: usize,
+}
+
+pub fn fd_census(pid: i32, socket: &Path) -> FdCensus {
+    const LISTENING: &str = "01";
+    let unix = fs::read_to_string("/proc/net/unix").unwrap_or_default();
+    let connections: HashSet<String> = unix
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (state, inode, path) = (fields.get(5)?, fields.get(6)?, fields.get(7)?);
+            (Path::new(path) == socket && *state != LISTENING).then(|| inode.to_string())
+        })
+        .collect();
+    let mut census = FdCensus {
+        total: 0,
+        clients: 0,
+    };
+    let Ok(entries) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return census;
+    };
+    for entry in entries.flatten() {
+        census.total += 1;
+        let target = fs::read_link(entry.path()).unwrap_or_default();
+        let target = target.to_string_lossy();
+        if let Some(inode) = target
+            .strip_prefix("socket:[")
+            .and_then(|rest| rest.strip_suffix(']'))
+            && connections.contains(inode)
+        {
+            census.clients += 1;
+        }
+    }
+    census
+}
+
 /// Whether a process with host pid `pid` exists and is not a zombie.
 pub fn alive(pid: i32) -> bool {
     proc_stat(pid).is_some_and(|p| p.state != 'Z')

@@ -80,3 +80,19 @@ fn main_command_gets_the_signals_svinit_receives() {
         ));
     }
 }
+
+#[test]
+fn an_empty_config_directory_runs_the_main_command_alone() {
+    // An image that ships an empty /etc/svinit/ is a `tini --` drop-in,
+    // like one with no /etc/svinit/ at all.
+    let dir = TempDir::new("main-empty-conf");
+    std::fs::create_dir_all(dir.join("conf")).expect("mkdir conf");
+    dir.write("conf/README", "no units here\n");
+    let sv = start_with_main(&dir, "exit 7");
+    let status = sv.wait_exit(DEADLINE);
+    if status.code() != Some(7) {
+        sv.fail(&format!(
+            "svinit exited with {status}; want 7, the main command's status, with no unit file in the config directory"
+        ));
+    }
+}

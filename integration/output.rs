@@ -184,13 +184,18 @@ service "{name}" {{
 
 /// A 1 MiB tmpfs mounted at `path` for the life of the guard. Mounted
 /// before svinit starts, so its mount namespace (a copy) has it too.
-struct Tmpfs(std::path::PathBuf);
+pub(crate) struct Tmpfs(std::path::PathBuf);
 
 impl Tmpfs {
-    fn mount(path: std::path::PathBuf) -> Tmpfs {
+    pub(crate) fn mount(path: std::path::PathBuf) -> Tmpfs {
+        Tmpfs::mount_with(path, "size=1M,mode=0777")
+    }
+
+    /// A tmpfs with these mount options (`ro,size=64k` …), unmounted on drop.
+    pub(crate) fn mount_with(path: std::path::PathBuf, options: &str) -> Tmpfs {
         std::fs::create_dir_all(&path).expect("mkdir tmpfs mount point");
         let status = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=1M,mode=0777", "svinit-it"])
+            .args(["-t", "tmpfs", "-o", options, "svinit-it"])
             .arg(&path)
             .status()
             .expect("run mount");

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use crate::harness::{DEADLINE, Svinit, TempDir, is_state_line};
+use crate::harness::{DEADLINE, Mode, Svinit, TempDir, is_state_line};
 
 #[test]
 fn ready_fd_holds_dependents_until_the_service_is_ready() {
@@ -174,4 +174,64 @@ fn idle_svinit_does_not_wake_up() {
             after - before
         ));
     }
+}
+
+/// The real `systemd-notify` (from systemd) as a readiness client: from a
+/// root service and from one running as `nobody`, which cannot fake its
+/// credentials and sends from a process of the service's session.
+#[test]
+fn systemd_notify_is_understood_as_root_and_as_another_user() {
+    let Some(_) = find_on_path("systemd-notify") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "systemd-notify is missing (.ci/run installs the systemd package)"
+        );
+        eprintln!("SKIPPED: systemd-notify is not installed");
+        return;
+    };
+    let dir = TempDir::new("systemd-notify");
+    dir.write(
+        "conf/units.kdl",
+        r#"
+service "as-root" {
+    ready-notify #true
+    start-timeout "30s"
+    shell "sleep 0.2; systemd-notify --ready --status=warm; exec sleep 1000"
+}
+service "as-nobody" {
+    user "nobody"
+    ready-notify #true
+    start-timeout "30s"
+    shell "sleep 0.2; systemd-notify --ready --status=cold; exec sleep 1000"
+}
+service "after-both" {
+    requires "as-root" "as-nobody"
+    exec "sleep" "1000"
+}
+"#,
+    );
+    // -v: STATUS= lines are logged at debug level.
+    let conf = dir.join("conf").to_string_lossy().into_owned();
+    let sv = Svinit::start(Mode::Container, &dir, &["-v", "-c", &conf]);
+    sv.wait_state("after-both", "up", DEADLINE);
+    let log = sv.log();
+    for line in ["as-root: STATUS=warm", "as-nobody: STATUS=cold"] {
+        if !log.contains(line) {
+            sv.fail(&format!("no {line:?}"));
+        }
+    }
+    let position =
+        |name: &str, state: &str| log.lines().position(|l| is_state_line(l, name, state));
+    let dependent = position("after-both", "starting");
+    for name in ["as-root", "as-nobody"] {
+        if !matches!((position(name, "up"), dependent), (Some(up), Some(d)) if up < d) {
+            sv.fail(&format!("after-both started before {name} was up"));
+        }
+    }
+}
+
+fn find_on_path(program: &str) -> Option<std::path::PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(program))
+        .find(|path| path.is_file())
 }

@@ -250,10 +250,14 @@ impl Request {
                 ),
             ));
         }
+        // serde's messages quote the offending key or value whole.
         serde_json::from_value(Value::Object(fields)).map_err(|err| {
             ProtocolError::new(
                 ErrorKind::BadRequest,
-                format!("bad arguments to `{command}`: {err}"),
+                format!(
+                    "bad arguments to `{command}`: {}",
+                    truncate(&err.to_string(), 256)
+                ),
             )
         })
     }
@@ -570,6 +574,7 @@ pub fn reason_code(reason: &Reason) -> &'static str {
         Reason::SpawnFailed(_) => "spawn-failed",
         Reason::StartTimeout(_) => "start-timeout",
         Reason::StopTimeout(_) => "stop-timeout",
+        Reason::ShutdownTimeout(_) => "shutdown-timeout",
         Reason::PidFile { .. } => "pid-file",
     }
 }
@@ -870,12 +875,32 @@ pub fn socket_path(flag: Option<PathBuf>) -> PathBuf {
 }
 
 #[cfg(test)]
+mod fuzz_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
     fn parse(text: &str) -> Result<Request, ProtocolError> {
         Request::parse(text.as_bytes())
+    }
+
+    #[test]
+    fn bad_arguments_echo_a_bounded_part_of_the_request() {
+        // Found by the seeded fuzz test: serde quoted a 60 KB key whole.
+        let key = "k".repeat(60_000);
+        let value = "x".repeat(60_000);
+        for line in [
+            format!(r#"{{"v":1,"cmd":"logs","{key}":1}}"#),
+            format!(r#"{{"v":1,"cmd":"status","names":"{value}"}}"#),
+            format!(r#"{{"v":1,"cmd":"kill","name":"web","signal":["{value}"]}}"#),
+        ] {
+            let error = parse(&line).unwrap_err();
+            assert_eq!(error.kind, ErrorKind::BadRequest);
+            assert!(error.message.starts_with("bad arguments to `"), "{error}");
+            assert!(error.message.chars().count() < 400, "{error}");
+        }
     }
 
     #[test]

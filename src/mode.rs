@@ -26,6 +26,25 @@ impl fmt::Display for Mode {
     }
 }
 
+/// The mode to run in: `forced` by `--system`/`--container`, else
+/// detected. `--system` is refused when svinit is not PID 1: system mode
+/// mounts /proc, /dev, /run … over the host's and ends with read-only
+/// remounts and `reboot(2)`, which must never happen to a machine svinit
+/// is merely a process on (systemd refuses the same way). `--container`
+/// is allowed anywhere: apart from the log line it behaves as user mode
+/// when svinit is not PID 1 (svinit is then a child subreaper).
+pub fn choose(forced: Option<Mode>, is_pid1: bool) -> Result<Mode, String> {
+    match forced {
+        Some(Mode::System) if !is_pid1 => Err(format!(
+            "--system needs svinit to be PID 1 (it is pid {}): system mode mounts \
+             filesystems and reboots the machine at shutdown",
+            std::process::id()
+        )),
+        Some(mode) => Ok(mode),
+        None => Ok(detect()),
+    }
+}
+
 /// The inode of the initial PID namespace (`PROC_PID_INIT_INO` in the kernel).
 const INITIAL_PID_NAMESPACE_INODE: u64 = 0xEFFF_FFFC;
 
@@ -46,5 +65,23 @@ pub fn detect() -> Mode {
             }
         }
         Err(_) => Mode::System,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn system_mode_is_refused_unless_pid_1() {
+        let err = choose(Some(Mode::System), false).unwrap_err();
+        assert!(err.contains("--system needs svinit to be PID 1"), "{err}");
+        assert_eq!(choose(Some(Mode::System), true), Ok(Mode::System));
+    }
+
+    #[test]
+    fn container_mode_may_be_forced_anywhere() {
+        assert_eq!(choose(Some(Mode::Container), false), Ok(Mode::Container));
+        assert_eq!(choose(Some(Mode::Container), true), Ok(Mode::Container));
     }
 }

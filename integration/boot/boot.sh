@@ -6,6 +6,7 @@
 #   boot.sh SCENARIO OUT
 #     ok        units/embedded + integration/boot/units: boots, reports,
 #               powers off with `svctl poweroff`
+#     reboot    as ok, but the last unit sends SIGTERM to PID 1 (reboot)
 #     broken    an invalid config: the emergency shell on ttyS0 gets
 #               commands on stdin: status, fix the config + `svctl reload`,
 #               then (in the console shell of the real units) poweroff
@@ -50,6 +51,12 @@ case "$scenario" in
     ok)
         cp "$root"/units/embedded/*.kdl "$here"/units/*.kdl "$tree/etc/svinit/"
         cp "$here/report.sh" "$tree/etc/boot-test/report.sh"
+        ;;
+    reboot)
+        cp "$root"/units/embedded/*.kdl "$here"/units/*.kdl "$tree/etc/svinit/"
+        cp "$here/report.sh" "$tree/etc/boot-test/report.sh"
+        sed -i 's|exec "svctl" "poweroff"|exec "kill" "-TERM" "1"|' "$tree/etc/svinit/90-test.kdl"
+        grep -q '"kill" "-TERM" "1"' "$tree/etc/svinit/90-test.kdl" || fail "no shutdown unit to rewrite"
         ;;
     broken)
         cp "$root"/units/embedded/*.kdl "$tree/etc/svinit/"

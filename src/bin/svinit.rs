@@ -75,10 +75,28 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Parsed, String> {
         match arg.as_str() {
             "-c" | "--config" => cli.config = Some(value(&arg)?),
             "-s" | "--socket" => cli.socket = Some(value(&arg)?),
-            "--system" => cli.mode = Some(Mode::System),
-            "--container" => cli.mode = Some(Mode::Container),
-            "-v" | "--verbose" => cli.level = Level::Debug,
-            "-q" | "--quiet" => cli.level = Level::Warn,
+            "--system" | "--container" => {
+                let mode = if arg == "--system" {
+                    Mode::System
+                } else {
+                    Mode::Container
+                };
+                if cli.mode.is_some_and(|m| m != mode) {
+                    return Err("--system and --container exclude each other".into());
+                }
+                cli.mode = Some(mode);
+            }
+            "-v" | "--verbose" | "-q" | "--quiet" => {
+                let level = if matches!(arg.as_str(), "-v" | "--verbose") {
+                    Level::Debug
+                } else {
+                    Level::Warn
+                };
+                if cli.level != Level::Info && cli.level != level {
+                    return Err("-v and -q exclude each other".into());
+                }
+                cli.level = level;
+            }
             "--check" => cli.check = true,
             "--detach" => cli.detach = true,
             "--log" => cli.log = Some(value(&arg)?),
@@ -125,7 +143,14 @@ fn main() -> ExitCode {
     log::set_max_level(cli.level);
     let socket_path = control::socket_path(cli.socket);
     let socket_is_default = socket_path == control::default_socket_path();
-    let mode = cli.mode.unwrap_or_else(mode::detect);
+    let is_pid1 = std::process::id() == 1;
+    let mode = match mode::choose(cli.mode, is_pid1) {
+        Ok(mode) => mode,
+        Err(message) => {
+            eprintln!("svinit: {message}");
+            return ExitCode::from(2);
+        }
+    };
     if cli.detach && mode != Mode::User {
         eprintln!("svinit: --detach is for user mode; svinit is PID 1 here ({mode} mode)");
         return ExitCode::from(2);
@@ -139,8 +164,11 @@ fn main() -> ExitCode {
         _ => Vec::new(),
     };
     let main_command = if cli.detach { None } else { cli.main_command };
-    // `svinit -- COMMAND` with no config at all: a drop-in for `tini --`.
-    let run_alone = (main_command.is_some() || !extra_services.is_empty()) && !config_path.exists();
+    // `svinit -- COMMAND` with no config at all (no such path, or a
+    // directory without a `*.kdl` file, as an image that ships an empty
+    // /etc/svinit/): a drop-in for `tini --`.
+    let run_alone =
+        (main_command.is_some() || !extra_services.is_empty()) && !config::has_config(&config_path);
     let loaded = if run_alone {
         Ok(config::Config::default())
     } else {
@@ -175,25 +203,29 @@ fn main() -> ExitCode {
             }
         }
     }
-    if mode == Mode::User
-        && let Err(err) = nix::sys::prctl::set_child_subreaper(true)
-    {
+    // Not PID 1 (user mode, or `--container` under another init): only a
+    // subreaper gets the orphans of its services.
+    if !is_pid1 && let Err(err) = nix::sys::prctl::set_child_subreaper(true) {
         error!("", "cannot become a child subreaper: {err}");
     }
-    if run_alone {
-        debug!(
-            "",
-            "starting in {mode} mode with no config ({} does not exist)",
-            config_path.display()
-        );
-    } else {
-        info!(
-            "",
-            "starting in {mode} mode, {} services from {}",
-            config.services.len(),
-            config_path.display()
-        );
-    }
+    // Said once the socket is ours: a second svinit is refused before it
+    // claims to start anything.
+    let services = config.services.len();
+    let config_shown = config_path.display().to_string();
+    let announce = move || {
+        if run_alone {
+            debug!(
+                "",
+                "starting in {mode} mode with no config (no `*.kdl` file at {config_shown})"
+            );
+        } else {
+            info!(
+                "",
+                "starting in {mode} mode, {services} service{} from {config_shown}",
+                if services == 1 { "" } else { "s" }
+            );
+        }
+    };
     let options = Options {
         mode,
         config_path,
@@ -203,6 +235,7 @@ fn main() -> ExitCode {
         extra_services,
     };
     if mode == Mode::System {
+        announce();
         system::run_forever(options, config);
     }
     let mut runtime = match Runtime::new(options, config) {
@@ -215,6 +248,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    announce();
     if let Some(detached) = detached {
         runtime.report_boot_to(detached);
     }

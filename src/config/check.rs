@@ -5,8 +5,9 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use super::load::load_path;
-use super::model::Config;
+use super::model::{Config, IdRef};
 use crate::graph::Graph;
+use crate::users::UserDb;
 
 /// Check the config at `path`. Prints the diagnostics to stderr and
 /// returns 1, or prints the start plan to stdout and returns 0.
@@ -16,6 +17,10 @@ pub fn check_command(path: &Path) -> i32 {
             let mut stdout = std::io::stdout().lock();
             // A closed stdout (`svinit --check | head -1`) is not an error of the config.
             let _ = stdout.write_all(start_plan(&config, path).as_bytes());
+            let mut stderr = std::io::stderr().lock();
+            for warning in control_group_warnings(&config, &UserDb::load()) {
+                let _ = writeln!(stderr, "warning: {warning}");
+            }
             0
         }
         Err(error) => {
@@ -25,6 +30,25 @@ pub fn check_command(path: &Path) -> i32 {
             1
         }
     }
+}
+
+/// `control group=`/`read-group=` names that /etc/group does not have:
+/// svinit ignores them (the socket stays closed to that group), which
+/// `--check` says before the operator finds out by an EACCES. A warning,
+/// not an error: the config may be checked on another machine.
+pub fn control_group_warnings(config: &Config, users: &UserDb) -> Vec<String> {
+    [
+        ("group", &config.control.group),
+        ("read-group", &config.control.read_group),
+    ]
+    .into_iter()
+    .filter_map(|(key, id)| match id {
+        Some(IdRef::Name(name)) if users.group_by_name(name).is_none() => Some(format!(
+            "control {key} `{name}` is not in /etc/group; svinit would ignore it"
+        )),
+        _ => None,
+    })
+    .collect()
 }
 
 /// The plan printed by a successful check:
@@ -109,6 +133,22 @@ fn default_config_path_for(
 mod tests {
     use super::*;
     use crate::config::load_sources;
+
+    #[test]
+    fn an_unknown_control_group_is_a_warning() {
+        let config = load_sources(vec![(
+            "a.kdl".into(),
+            "control group=\"svadm\" read-group=\"monitr\"\nservice \"a\" { exec \"a\" }\n".into(),
+        )])
+        .unwrap();
+        let users = UserDb::from_text("", "svadm:x:900:\nmonitor:x:901:\n");
+        assert_eq!(
+            control_group_warnings(&config, &users),
+            ["control read-group `monitr` is not in /etc/group; svinit would ignore it"]
+        );
+        let users = UserDb::from_text("", "svadm:x:900:\nmonitr:x:901:\n");
+        assert!(control_group_warnings(&config, &users).is_empty());
+    }
 
     #[test]
     fn default_paths() {

@@ -6,19 +6,22 @@
 //! known dependency names and a start level for every service.
 //!
 //! `SVINIT_FUZZ_CASES=N` runs N cases of each kind instead of the default,
-//! `SVINIT_FUZZ_SEED=S` starts from another seed.
+//! `SVINIT_FUZZ_SECS=S` as many as fit in S seconds (`make fuzz-short`),
+//! `SVINIT_FUZZ_SEED=S` starts from another seed. The generator and the
+//! budget are shared with the control protocol's seeded tests.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::{Duration, Instant};
 
 use super::parse::Key;
 use super::{ConfigError, Problem, load_sources};
 use crate::graph::Graph;
 
 /// splitmix64: small, fast, good enough to explore inputs.
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -26,27 +29,77 @@ impl Rng {
         z ^ (z >> 31)
     }
 
-    fn below(&mut self, bound: usize) -> usize {
+    pub(crate) fn below(&mut self, bound: usize) -> usize {
         (self.next() % bound.max(1) as u64) as usize
     }
 
-    fn chance(&mut self, percent: usize) -> bool {
+    pub(crate) fn chance(&mut self, percent: usize) -> bool {
         self.below(100) < percent
     }
 
-    fn pick<'a, T: ?Sized>(&mut self, items: &[&'a T]) -> &'a T {
+    pub(crate) fn pick<'a, T: ?Sized>(&mut self, items: &[&'a T]) -> &'a T {
         items[self.below(items.len())]
     }
 }
 
-fn cases(default: usize) -> usize {
-    std::env::var("SVINIT_FUZZ_CASES")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(default)
+/// The cases to run: `SVINIT_FUZZ_SECS` seconds' worth when set, else
+/// `SVINIT_FUZZ_CASES` or `default`. Prints how many ran when dropped.
+pub(crate) struct Budget {
+    what: &'static str,
+    limit: Option<usize>,
+    until: Option<Instant>,
+    started: Instant,
+    done: usize,
 }
 
-fn seed() -> u64 {
+pub(crate) fn budget(what: &'static str, default: usize) -> Budget {
+    let seconds = std::env::var("SVINIT_FUZZ_SECS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .map(Duration::from_secs);
+    let cases = std::env::var("SVINIT_FUZZ_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default);
+    let started = Instant::now();
+    Budget {
+        what,
+        limit: if seconds.is_some() { None } else { Some(cases) },
+        until: seconds.map(|s| started + s),
+        started,
+        done: 0,
+    }
+}
+
+impl Iterator for Budget {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        let more = match (self.limit, self.until) {
+            (Some(limit), _) => self.done < limit,
+            (None, Some(until)) => Instant::now() < until,
+            (None, None) => false,
+        };
+        if !more {
+            return None;
+        }
+        self.done += 1;
+        Some(self.done - 1)
+    }
+}
+
+impl Drop for Budget {
+    fn drop(&mut self) {
+        eprintln!(
+            "fuzz {}: {} cases in {:.1?}",
+            self.what,
+            self.done,
+            self.started.elapsed()
+        );
+    }
+}
+
+pub(crate) fn seed() -> u64 {
     std::env::var("SVINIT_FUZZ_SEED")
         .ok()
         .and_then(|n| n.parse().ok())
@@ -324,7 +377,7 @@ fn check_error(error: &ConfigError, sources: &[(String, String)], input: &str) {
 #[test]
 fn random_text_never_panics_and_spans_stay_inside() {
     let mut rng = Rng(seed());
-    for _ in 0..cases(2000) {
+    for _ in budget("config text", 2000) {
         let text = random_text(&mut rng);
         check_case(vec![("fuzz.kdl".to_owned(), text)]);
     }
@@ -334,7 +387,7 @@ fn random_text_never_panics_and_spans_stay_inside() {
 fn random_unit_files_never_panic_and_spans_stay_inside() {
     let mut rng = Rng(seed() ^ 0xD0C5);
     let mut accepted = 0;
-    for _ in 0..cases(2000) {
+    for _ in budget("config units", 2000) {
         let mut sources = vec![("a.kdl".to_owned(), random_document(&mut rng))];
         if rng.chance(30) {
             sources.push(("b.kdl".to_owned(), random_document(&mut rng)));

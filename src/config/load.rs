@@ -272,6 +272,27 @@ fn service_name_error(name: &str) -> Option<values::ValueError> {
     }
 }
 
+/// Whether there is a config at `path` at all: a file, or a directory with
+/// at least one `*.kdl` file. `svinit -- COMMAND` runs the command alone
+/// when there is none (an image may ship an empty /etc/svinit/).
+pub fn has_config(path: &Path) -> bool {
+    match fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => fs::read_dir(path).is_ok_and(|mut entries| {
+            entries.any(|entry| {
+                entry.is_ok_and(|entry| is_unit_file(&entry.file_name(), &entry.path()))
+            })
+        }),
+        Ok(_) => true,
+        Err(_) => false,
+    }
+}
+
+/// A `*.kdl` file that is not hidden: one file of a config directory.
+fn is_unit_file(file_name: &std::ffi::OsStr, path: &Path) -> bool {
+    let name = file_name.to_string_lossy();
+    name.ends_with(".kdl") && !name.starts_with('.') && path.is_file()
+}
+
 /// The `(name, text)` of every file of the config at `path`.
 fn read_sources(path: &Path) -> Result<Vec<(String, String)>, Vec<Problem>> {
     let shown = path.display().to_string();
@@ -297,9 +318,8 @@ fn read_sources(path: &Path) -> Result<Vec<(String, String)>, Vec<Problem>> {
         match entry {
             Ok(entry) => {
                 let file_name = entry.file_name();
-                let name = file_name.to_string_lossy();
                 let entry_path = entry.path();
-                if name.ends_with(".kdl") && !name.starts_with('.') && entry_path.is_file() {
+                if is_unit_file(&file_name, &entry_path) {
                     files.push((file_name, entry_path));
                 }
             }

@@ -22,13 +22,13 @@ mod validate;
 mod values;
 
 #[cfg(test)]
-mod fuzz_tests;
+pub(crate) mod fuzz_tests;
 #[cfg(test)]
 mod tests;
 
 pub use check::{check_command, default_config_path, resolve_config_path, start_plan};
 pub use diagnostic::{ConfigError, Problem, SourceFile};
-pub use load::{load_path, load_sources};
+pub use load::{has_config, load_path, load_sources};
 pub use model::*;
 pub use parse::DEFAULT_TRANSCRIPT_KEEP;
 pub use values::signal_name;

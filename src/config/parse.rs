@@ -306,21 +306,50 @@ pub(crate) fn read_service_block(
             draft.refused.insert(key);
         }
     }
-    if let (Some(exec), Some(shell)) = (
-        draft.location_of(Key::Exec).cloned(),
-        draft.location_of(Key::Shell).cloned(),
-    ) {
-        checker.push(
-            Problem::error("`exec` and `shell` cannot both be given")
-                .label(&shell, "`shell` here")
-                .label(&exec, "`exec` here")
-                .help(
-                    "keep one: `exec` runs a program directly, `shell` runs a script with /bin/sh -c",
-                ),
-        );
+    for &(first, second, help) in EXCLUSIVE_KEYS {
+        // `ready-notify #false` says nothing that contradicts `ready-fd`.
+        if second == Key::ReadyNotify && !draft.config.ready_notify {
+            continue;
+        }
+        if let (Some(first_at), Some(second_at)) = (
+            draft.location_of(first).cloned(),
+            draft.location_of(second).cloned(),
+        ) {
+            let (a, b) = (first.name(), second.name());
+            checker.push(
+                Problem::error(format!("`{a}` and `{b}` cannot both be given"))
+                    .label(&second_at, format!("`{b}` here"))
+                    .label(&first_at, format!("`{a}` here"))
+                    .help(help),
+            );
+        }
     }
     draft
 }
+
+/// Keys that contradict each other in one block, with the help line.
+const EXCLUSIVE_KEYS: &[(Key, Key, &str)] = &[
+    (
+        Key::Exec,
+        Key::Shell,
+        "keep one: `exec` runs a program directly, `shell` runs a script with /bin/sh -c",
+    ),
+    (
+        Key::ReadyFd,
+        Key::ReadyNotify,
+        "keep one way to say ready: a newline on `ready-fd` (s6) or READY=1 on NOTIFY_SOCKET (systemd)",
+    ),
+    (
+        Key::Tty,
+        Key::Transcript,
+        "a service on a `tty` reads and writes that terminal: its output is not captured, so there is nothing to transcribe",
+    ),
+    (
+        Key::Tty,
+        Key::Output,
+        "a service on a `tty` reads and writes that terminal: its output is not captured, so `output` does not apply",
+    ),
+];
 
 const SERVICE_TYPES: &[(&str, ServiceType)] = &[
     ("longrun", ServiceType::Longrun),

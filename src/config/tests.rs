@@ -96,14 +96,12 @@ service "web" {
     clear-environment #true
     transcript "/var/log/web.log" max-size="10M" keep=3 timestamps=#true
     output "syslog"
-    tty "/dev/tty1"
     restart "always"
     exit-codes 0 3 255
     backoff-limit "1m30s"
     backoff "exponential"
     forever #true
     critical #true
-    ready-fd 3
     ready-notify #true
     start-timeout "250ms"
     stop-signal "SIGint"
@@ -117,10 +115,19 @@ service "web" {
     }
 }
 service "late" { shell "echo late" }
+// Keys that exclude some of web's: tty (transcript, output), ready-fd (ready-notify).
+service "console" {
+    exec "/sbin/getty" "tty1"
+    tty "/dev/tty1"
+    ready-fd 3
+}
 control group="svadm" read-group=1001
 shutdown-timeout "30s"
 "#,
     );
+    let console = config.service("console").unwrap();
+    assert_eq!(console.tty, Some("/dev/tty1".into()));
+    assert_eq!(console.ready_fd, Some(3));
     let web = config.service("web").unwrap();
     let mut expected = ServiceConfig::new(
         "web",
@@ -156,14 +163,12 @@ shutdown-timeout "30s"
         timestamps: true,
     });
     expected.output = OutputMode::Syslog;
-    expected.tty = Some("/dev/tty1".into());
     expected.restart = RestartPolicy::Always;
     expected.exit_codes = vec![0, 3, 255];
     expected.backoff_limit = Duration::from_secs(90);
     expected.backoff = BackoffKind::Exponential;
     expected.forever = true;
     expected.critical = true;
-    expected.ready_fd = Some(3);
     expected.ready_notify = true;
     expected.start_timeout = Duration::from_millis(250);
     expected.stop_signal = libc::SIGINT;
@@ -201,7 +206,7 @@ shutdown-timeout "30s"
     );
     assert_eq!(config.shutdown_timeout, Some(Duration::from_secs(30)));
     let names: Vec<&str> = config.services.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, ["db", "cache", "web", "late"]);
+    assert_eq!(names, ["db", "cache", "web", "late", "console"]);
 }
 
 #[test]
@@ -448,6 +453,26 @@ fn a_directory_without_kdl_files_is_an_error() {
 }
 
 #[test]
+fn ready_notify_false_goes_with_ready_fd() {
+    let config =
+        load("service \"web\" {\n    exec \"web\"\n    ready-fd 3\n    ready-notify #false\n}\n");
+    assert_eq!(config.services[0].ready_fd, Some(3));
+}
+
+#[test]
+fn only_a_file_or_a_directory_with_kdl_files_is_a_config() {
+    let dir = TempDir::new("has-config");
+    assert!(!has_config(&dir.0.join("nope")));
+    std::fs::write(dir.0.join("README"), "").unwrap();
+    std::fs::write(dir.0.join(".hidden.kdl"), "").unwrap();
+    std::fs::create_dir(dir.0.join("sub.kdl")).unwrap();
+    assert!(!has_config(&dir.0), "no usable *.kdl file: no config");
+    std::fs::write(dir.0.join("a.kdl"), "").unwrap();
+    assert!(has_config(&dir.0));
+    assert!(has_config(&dir.0.join("README")), "a file is a config");
+}
+
+#[test]
 fn a_missing_path_is_an_error() {
     let dir = TempDir::new("missing");
     let error = load_path(&dir.0.join("nope")).unwrap_err();
@@ -543,6 +568,14 @@ snapshot!(service_without_block, "service \"web\"\n");
 snapshot!(
     exec_and_shell,
     "service \"web\" {\n    exec \"web\"\n    shell \"web --x\"\n}\n"
+);
+snapshot!(
+    ready_fd_and_ready_notify,
+    "service \"web\" {\n    exec \"web\"\n    ready-fd 3\n    ready-notify #true\n}\n"
+);
+snapshot!(
+    tty_and_transcript_and_output,
+    "service \"sh\" {\n    exec \"sh\"\n    tty \"/dev/tty1\"\n    transcript \"/var/log/sh.log\"\n    output \"null\"\n}\n"
 );
 snapshot!(exec_without_arguments, "service \"web\" {\n    exec\n}\n");
 snapshot!(

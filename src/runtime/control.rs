@@ -219,7 +219,7 @@ impl ControlServer {
             return Ok(());
         }
         self.policy = policy;
-        socket::apply_socket_permissions(&mut self.bound, self.policy.socket_permissions())
+        socket::change_permissions(&mut self.bound, self.policy.socket_permissions())
     }
 
     /// Readiness on one of the server's tokens.
@@ -275,6 +275,18 @@ impl ControlServer {
             return;
         }
         self.push_stream_line(client.slot, &line.to_line(), now);
+    }
+
+    /// Ends a stream with a final error line, then closes the connection.
+    pub fn end_stream(&mut self, client: ClientId, error: ProtocolError, now: Instant) {
+        let Some(current) = self.client_mut(client) else {
+            return;
+        };
+        if current.phase != Phase::Streaming {
+            return;
+        }
+        fail(current, error, now);
+        self.pump(client.slot, now);
     }
 
     /// Records a state change in the events ring and streams it to every

@@ -16,6 +16,7 @@ mod signals;
 mod slab;
 mod syslog;
 mod system;
+mod tokens;
 
 use std::collections::HashMap;
 use std::io;
@@ -24,7 +25,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use mio::unix::SourceFd;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Interest, Poll};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
@@ -42,17 +43,10 @@ use crate::{debug, error, info, warn};
 
 use self::main_command::MainProcess;
 use self::output::Output;
-use self::readiness::{READY_PIPE_BASE, Readiness};
+use self::readiness::Readiness;
 use self::reaper::Reaped;
 use self::slab::Slab;
-
-const SIGNALS: Token = Token(0);
-const CONTROL_LISTENER: Token = Token(1);
-/// Tokens `CONTROL_CLIENT_BASE ..+ control::MAX_CLIENTS` are control
-/// connections.
-const CONTROL_CLIENT_BASE: usize = 1 << 16;
-/// Tokens at and above this index exec-status pipes in `exec_watches`.
-const EXEC_WATCH_BASE: usize = 1 << 20;
+use self::tokens::Source;
 
 /// What svinit was started with, as far as the loop cares.
 #[derive(Debug, Clone)]
@@ -111,7 +105,7 @@ impl Runtime {
         let signals = signals::SignalSource::open()?;
         poll.registry().register(
             &mut SourceFd(&signals.raw_fd()),
-            SIGNALS,
+            Source::Signals.token(),
             Interest::READABLE,
         )?;
         let control = open_control_socket(&poll, &options, &config.control)?;
@@ -204,6 +198,9 @@ impl Runtime {
             if let Some(code) = self.execute_actions() {
                 return Some(code);
             }
+            // The actions may have forgotten a followed service's output
+            // (removed by a reload): end those streams before sleeping.
+            self.feed_log_followers();
             let client_deadline = self.control.as_ref().and_then(|c| c.next_deadline());
             let timeout = [
                 self.supervisor.poll_timeout(),
@@ -220,21 +217,18 @@ impl Runtime {
                 error!("", "poll failed: {err}");
             }
             for event in events.iter() {
-                match event.token() {
-                    SIGNALS => self.on_signals(),
-                    token if Output::owns(token) => self.output.readable(token),
-                    readiness::NOTIFY => self.on_notify(),
-                    Token(token) if token >= READY_PIPE_BASE => {
-                        self.on_ready_pipe(token - READY_PIPE_BASE)
-                    }
-                    Token(token) if token >= EXEC_WATCH_BASE => {
-                        self.on_exec_status(token - EXEC_WATCH_BASE)
-                    }
-                    token => {
-                        if let Some(control) = self.control.as_mut()
-                            && control.owns(token)
-                        {
-                            control.handle(token, Instant::now());
+                let Some(source) = Source::of(event.token()) else {
+                    continue;
+                };
+                match source {
+                    Source::Signals => self.on_signals(),
+                    Source::Output(slot) | Source::OutputErr(slot) => self.output.readable(slot),
+                    Source::Notify => self.on_notify(),
+                    Source::ReadyPipe(slot) => self.on_ready_pipe(slot),
+                    Source::ExecStatus(slot) => self.on_exec_status(slot),
+                    Source::ControlListener | Source::ControlClient(_) => {
+                        if let Some(control) = self.control.as_mut() {
+                            control.handle(event.token(), Instant::now());
                         }
                     }
                 }
@@ -335,7 +329,7 @@ impl Runtime {
                 let fd = child.status;
                 let registered = self.poll.registry().register(
                     &mut SourceFd(&fd.as_raw_fd()),
-                    Token(EXEC_WATCH_BASE + slot),
+                    Source::ExecStatus(slot).token(),
                     Interest::READABLE,
                 );
                 if let Err(err) = registered {
@@ -552,8 +546,8 @@ fn open_control_socket(
         own_directory: options.socket_is_default,
         policy,
         tokens: control::ControlTokens {
-            listener: CONTROL_LISTENER,
-            first_client: CONTROL_CLIENT_BASE,
+            listener: Source::ControlListener.token(),
+            first_client: Source::ControlClient(0).token().0,
             max_clients: control::MAX_CLIENTS,
         },
         accounts,

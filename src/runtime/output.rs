@@ -37,7 +37,9 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::{Instant, SystemTime};
 
 use mio::unix::SourceFd;
-use mio::{Interest, Registry, Token};
+use mio::{Interest, Registry};
+
+use super::tokens::Source;
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 
@@ -55,10 +57,6 @@ pub use crate::transcript::{PARTIAL_LINE_LIMIT, PARTIAL_LINE_WAIT};
 use super::slab::Slab;
 use super::syslog::{Stream, SyslogClient};
 
-/// Tokens at and above this are output pipes (`TOKEN_BASE + slot`).
-pub const TOKEN_BASE: usize = 1 << 24;
-/// A syslog service's stderr pipe is `TOKEN_BASE + ERR_TOKEN_OFFSET + slot`.
-const ERR_TOKEN_OFFSET: usize = 1 << 28;
 /// Bytes read from one service per loop iteration.
 pub const READ_BUDGET: usize = 64 * 1024;
 /// Bytes read from each service when svinit exits, before the last flush.
@@ -201,10 +199,6 @@ impl Output {
         }
     }
 
-    pub fn owns(token: Token) -> bool {
-        token.0 >= TOKEN_BASE
-    }
-
     /// Before spawning `service`: makes its output match `config` (a pipe
     /// made, kept, or closed; a transcript opened, changed or retried).
     /// Then [`Output::stdio`] says what the child gets on fds 1 and 2.
@@ -284,7 +278,7 @@ impl Output {
         let slot = self.pipes.insert(service_pipe);
         if let Err(err) = registry.register(
             &mut SourceFd(&raw),
-            Token(TOKEN_BASE + slot),
+            Source::Output(slot).token(),
             Interest::READABLE,
         ) {
             warn!(&config.name, "cannot watch the output pipe: {err}");
@@ -341,12 +335,9 @@ impl Output {
         }
     }
 
-    /// The pipe of `token` is readable: it gets its turn in `pump`.
-    pub fn readable(&mut self, token: Token) {
-        let mut slot = token.0 - TOKEN_BASE;
-        if slot >= ERR_TOKEN_OFFSET {
-            slot -= ERR_TOKEN_OFFSET;
-        }
+    /// A pipe of the service in `slot` is readable: it gets its turn in
+    /// `pump`.
+    pub fn readable(&mut self, slot: usize) {
         self.enqueue(slot);
     }
 
@@ -781,7 +772,7 @@ fn set_err_pipe(registry: &Registry, slot: usize, pipe: &mut ServicePipe, want: 
             let raw = read.as_raw_fd();
             if let Err(err) = registry.register(
                 &mut SourceFd(&raw),
-                Token(TOKEN_BASE + ERR_TOKEN_OFFSET + slot),
+                Source::OutputErr(slot).token(),
                 Interest::READABLE,
             ) {
                 warn!(&pipe.name, "cannot watch the stderr pipe: {err}");

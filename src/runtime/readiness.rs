@@ -25,7 +25,9 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStringExt;
 
 use mio::unix::SourceFd;
-use mio::{Interest, Registry, Token};
+use mio::{Interest, Registry};
+
+use super::tokens::Source;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::socket::{
@@ -38,11 +40,6 @@ use super::slab::Slab;
 use crate::config::ServiceConfig;
 use crate::supervisor::{Event, ServiceId, SpawnFailure, SpawnStage, StateKind, Supervisor};
 use crate::{debug, warn};
-
-/// Tokens at and above this index are `ready-fd` pipes (slot in `pipes`).
-pub const READY_PIPE_BASE: usize = 1 << 21;
-/// The notify socket.
-pub const NOTIFY: Token = Token(1 << 22);
 
 /// The biggest notify message read; longer ones are dropped.
 const NOTIFY_MAX: usize = 4096;
@@ -144,7 +141,7 @@ impl Readiness {
         if let Some(pipe) = self.pipes.get_mut(slot) {
             let registered = registry.register(
                 &mut SourceFd(&pipe.fd.as_raw_fd()),
-                Token(READY_PIPE_BASE + slot),
+                Source::ReadyPipe(slot).token(),
                 Interest::READABLE,
             );
             if let Err(err) = registered {
@@ -217,7 +214,11 @@ impl Readiness {
         let (fd, name) =
             open().map_err(|errno| failure(SpawnStage::Prepare, "notify socket".into(), errno))?;
         registry
-            .register(&mut SourceFd(&fd.as_raw_fd()), NOTIFY, Interest::READABLE)
+            .register(
+                &mut SourceFd(&fd.as_raw_fd()),
+                Source::Notify.token(),
+                Interest::READABLE,
+            )
             .map_err(|err| {
                 let errno = Errno::from_raw(err.raw_os_error().unwrap_or(libc::EIO));
                 failure(SpawnStage::Prepare, "notify socket".into(), errno)

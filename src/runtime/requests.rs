@@ -92,6 +92,16 @@ impl Runtime {
                 return false;
             }
             let Some(news) = output.lines_since(follower.service, follower.cursor) else {
+                // Removed by a reload: say so and hang up, rather than
+                // leave `svctl logs -f` waiting for lines that cannot come.
+                control.end_stream(
+                    follower.client,
+                    ProtocolError::new(
+                        ErrorKind::UnknownService,
+                        "the service was removed from the configuration; no more output",
+                    ),
+                    now,
+                );
                 return false;
             };
             if news.skipped {

@@ -404,8 +404,9 @@ impl Supervisor {
                                 group: true,
                             });
                         }
+                        let timeout = self.config.shutdown_timeout.unwrap_or_default();
                         for id in self.order.clone() {
-                            self.step(now, id, Input::KillNow, None);
+                            self.step(now, id, Input::KillNow(timeout), None);
                         }
                     }
                     Some(ShutdownStep::Act(action)) => self.push_shutdown_action(action),
@@ -494,7 +495,7 @@ impl Supervisor {
             want: service.want,
             pid: service.state.pid(),
             since: service.since,
-            restarts: service.spawns.saturating_sub(1),
+            restarts: service.restarts,
             last_exit: service.last_exit,
             reason: self.reason_of(service),
             next_restart: match service.state {

@@ -81,6 +81,8 @@ pub enum StopCause {
     Requested,
     /// Not ready in time: when it is gone, that counts as a crash.
     StartTimeout(Duration),
+    /// SIGKILLed because the shutdown's `shutdown-timeout` ran out.
+    ShutdownTimeout(Duration),
 }
 
 impl State {
@@ -149,8 +151,9 @@ pub enum Input<'a> {
     Exited(ExitStatus),
     /// The deadline of its state passed.
     Deadline,
-    /// The shutdown deadline passed: SIGKILL whatever runs.
-    KillNow,
+    /// The shutdown deadline (`shutdown-timeout`, given) passed: SIGKILL
+    /// whatever runs.
+    KillNow(Duration),
     /// `svctl restart`: stop what runs (to start again), or leave backoff,
     /// `done` or `failed` for `down` at once.
     Restart,
@@ -202,7 +205,9 @@ pub struct Service {
     pub since: Instant,
     /// Crashes in a row, for the backoff.
     pub crashes: u32,
-    pub spawns: u32,
+    /// Starts svinit made by itself after a crash (`restarts` of status,
+    /// systemd's NRestarts): operator starts and restarts are not counted.
+    pub restarts: u32,
     pub spawned_at: Option<Instant>,
     pub ready_at: Option<Instant>,
     pub last_exit: Option<ExitStatus>,
@@ -231,7 +236,7 @@ impl Service {
             fate: None,
             since: now,
             crashes: 0,
-            spawns: 0,
+            restarts: 0,
             spawned_at: None,
             ready_at: None,
             last_exit: None,
@@ -302,7 +307,7 @@ impl Service {
                 self.settle_idle(now, around, out)
             }
             (&State::Backoff { until, .. }, Settle(around)) => match self.want {
-                Want::Down => Some(self.finish_stop(false)),
+                Want::Down => Some(self.finish_stop(None)),
                 Want::Up if until <= now => self.settle_idle(now, around, out),
                 Want::Up => None,
             },
@@ -313,7 +318,7 @@ impl Service {
             // The daemon's pid is not known: nothing to signal. svinit's
             // orphan sweep catches it at shutdown.
             (State::AwaitingPidFile { .. }, Settle(_)) => {
-                (self.want == Want::Down).then(|| self.finish_stop(false))
+                (self.want == Want::Down).then(|| self.finish_stop(None))
             }
 
             (
@@ -369,10 +374,10 @@ impl Service {
             }
 
             (State::Starting { .. }, SpawnFailed(failure)) => Some(match self.want {
-                Want::Down => self.finish_stop(false),
+                Want::Down => self.finish_stop(None),
                 Want::Up => self.crash(now, Reason::SpawnFailed(failure.clone()), None, out),
             }),
-            (State::Stopping { .. }, SpawnFailed(_)) => Some(self.finish_stop(false)),
+            (State::Stopping { .. }, SpawnFailed(_)) => Some(self.finish_stop(None)),
             (
                 State::Down { .. }
                 | State::Waiting
@@ -449,8 +454,14 @@ impl Service {
                 Some(self.crash(now, Reason::StartTimeout(*waited), Some(status), out))
             }
             (State::Stopping { killed, cause, .. }, Exited(_)) => {
-                let stop_timed_out = *killed && *cause == StopCause::Requested;
-                Some(self.finish_stop(stop_timed_out))
+                let note = match cause {
+                    StopCause::Requested if *killed => {
+                        Some(Reason::StopTimeout(self.active.stop_timeout))
+                    }
+                    StopCause::ShutdownTimeout(timeout) => Some(Reason::ShutdownTimeout(*timeout)),
+                    _ => None,
+                };
+                Some(self.finish_stop(note))
             }
             (
                 State::Down { .. }
@@ -533,7 +544,7 @@ impl Service {
                 },
                 Deadline,
             ) if deadline <= now => Some(match self.want {
-                Want::Down => self.finish_stop(false),
+                Want::Down => self.finish_stop(None),
                 Want::Up => self.crash(
                     now,
                     Reason::StartTimeout(self.active.start_timeout),
@@ -567,7 +578,7 @@ impl Service {
                 Deadline,
             ) if at <= now => {
                 // `Spawned` never came: nothing to wait for.
-                Some(self.finish_stop(false))
+                Some(self.finish_stop(None))
             }
             (
                 &State::AwaitingPidFile {
@@ -579,7 +590,7 @@ impl Service {
             ) if deadline <= now => {
                 let reason = self.pid_file_reason(problem.clone());
                 Some(match self.want {
-                    Want::Down => self.finish_stop(false),
+                    Want::Down => self.finish_stop(None),
                     Want::Up => self.crash(now, reason, None, out),
                 })
             }
@@ -618,11 +629,11 @@ impl Service {
                 Deadline,
             ) => None,
 
-            (State::Starting { pid, .. } | State::Stopping { pid, .. }, KillNow) => {
+            (State::Starting { pid, .. } | State::Stopping { pid, .. }, KillNow(timeout)) => {
                 let pid = *pid;
-                self.kill_now(pid, out)
+                self.kill_now(pid, timeout, out)
             }
-            (&State::Up { pid, .. }, KillNow) => self.kill_now(Some(pid), out),
+            (&State::Up { pid, .. }, KillNow(timeout)) => self.kill_now(Some(pid), timeout, out),
             (
                 State::Down { .. }
                 | State::Waiting
@@ -630,7 +641,7 @@ impl Service {
                 | State::Backoff { .. }
                 | State::Failed { .. }
                 | State::Done,
-                KillNow,
+                KillNow(_),
             ) => None,
 
             (State::Starting { .. } | State::Up { .. }, Restart) => Some(self.begin_stop(now, out)),
@@ -662,7 +673,7 @@ impl Service {
         if self.want == Want::Down {
             return match &self.state {
                 State::Down { .. } if self.fate.is_none() => None,
-                _ => Some(self.finish_stop(false)),
+                _ => Some(self.finish_stop(None)),
             };
         }
         if !around.start_blocked {
@@ -678,7 +689,11 @@ impl Service {
         if let Some(config) = self.pending.take() {
             self.active = config;
         }
-        self.spawns = self.spawns.saturating_add(1);
+        // A crash in a row not forgiven by `svctl start`/`restart`: this
+        // start is svinit's own restart.
+        if self.crashes > 0 {
+            self.restarts = self.restarts.saturating_add(1);
+        }
         self.spawned_at = Some(now);
         self.ready_at = None;
         self.status_text = None;
@@ -725,13 +740,21 @@ impl Service {
         }
     }
 
-    fn kill_now(&mut self, pid: Option<i32>, out: &mut Outbox<'_>) -> Option<State> {
+    fn kill_now(
+        &mut self,
+        pid: Option<i32>,
+        timeout: Duration,
+        out: &mut Outbox<'_>,
+    ) -> Option<State> {
         if let Some(pid) = pid {
             out.signal(pid, libc::SIGKILL, true);
         }
         let cause = match &self.state {
-            State::Stopping { cause, .. } => cause.clone(),
-            _ => StopCause::Requested,
+            State::Stopping {
+                cause: cause @ StopCause::StartTimeout(_),
+                ..
+            } => cause.clone(),
+            _ => StopCause::ShutdownTimeout(timeout),
         };
         Some(State::Stopping {
             pid,
@@ -742,13 +765,13 @@ impl Service {
     }
 
     /// Where a stop ends: `failed` when a dependency doomed it, else `down`
-    /// (to be started again by `Settle` if it is still wanted).
-    fn finish_stop(&mut self, stop_timed_out: bool) -> State {
+    /// (to be started again by `Settle` if it is still wanted), noting why
+    /// it needed SIGKILL (`killed`) if it did.
+    fn finish_stop(&mut self, killed: Option<Reason>) -> State {
         if let Some(reason) = self.fate.take() {
             return State::Failed { reason };
         }
-        let note = (stop_timed_out && self.want == Want::Down)
-            .then_some(Reason::StopTimeout(self.active.stop_timeout));
+        let note = killed.filter(|_| self.want == Want::Down);
         State::Down { note }
     }
 
@@ -761,7 +784,7 @@ impl Service {
         out: &mut Outbox<'_>,
     ) -> State {
         if self.want == Want::Down {
-            return self.finish_stop(false);
+            return self.finish_stop(None);
         }
         let config = &self.active;
         let clean = matches!(status, ExitStatus::Exited(code) if config.exit_codes.contains(&code));

@@ -552,9 +552,30 @@ fn restart_stops_and_starts_with_a_fresh_crash_count() {
     assert_eq!(h.state("web"), StateKind::Up);
     assert_ne!(h.pid("web"), pid);
     assert_eq!(h.starts("web"), 4);
-    assert_eq!(h.status("web").restarts, 3);
+    assert_eq!(
+        h.status("web").restarts,
+        1,
+        "one restart after a crash; the two operator restarts do not count"
+    );
     h.exit("web", 1);
     assert_eq!(h.status("web").next_restart, Some(h.now + secs(1)));
+}
+
+#[test]
+fn restarts_counts_only_restarts_after_a_crash() {
+    let mut h = crashing(Some(3), false);
+    h.drive();
+    assert_eq!(h.state("web"), StateKind::Failed);
+    assert_eq!(h.status("web").restarts, 2, "3 starts: 2 restarts");
+    h.start("web");
+    assert_eq!(h.status("web").restarts, 2, "svctl start is no restart");
+    h.drive();
+    assert_eq!(h.status("web").restarts, 4);
+    let mut h = Harness::boot(config(vec![service("db")]));
+    h.stop("db");
+    h.start("db");
+    h.restart("db");
+    assert_eq!(h.status("db").restarts, 0, "operator stop/start/restart");
 }
 
 #[test]
@@ -639,6 +660,14 @@ fn shutdown_timeout_kills_every_remaining_service_at_once() {
         h.signals(),
         vec![term(proxy), kill(db), kill(web), kill(proxy)]
     );
+    for name in ["db", "web", "proxy"] {
+        // The reason names the deadline that ran out, not stop-timeout.
+        assert_eq!(
+            h.status(name).reason,
+            Some(Reason::ShutdownTimeout(secs(10))),
+            "{name}"
+        );
+    }
     let sweep = Action::SweepOrphans {
         signal: libc::SIGTERM,
         log_survivors: false,

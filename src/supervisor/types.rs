@@ -286,6 +286,8 @@ pub enum Reason {
     StartTimeout(Duration),
     /// Needed SIGKILL after stop-timeout.
     StopTimeout(Duration),
+    /// SIGKILLed because the shutdown's `shutdown-timeout` ran out.
+    ShutdownTimeout(Duration),
     /// `type "forking"`: no usable pid in `path` within start-timeout.
     PidFile {
         path: String,
@@ -344,6 +346,11 @@ impl fmt::Display for Reason {
             Reason::StopTimeout(d) => {
                 write!(f, "did not stop within {}, killed", format_duration(*d))
             }
+            Reason::ShutdownTimeout(d) => write!(
+                f,
+                "still running when shutdown-timeout {} ran out, killed",
+                format_duration(*d)
+            ),
             Reason::PidFile {
                 path,
                 problem: PidFileProblem::Missing,
@@ -388,7 +395,8 @@ pub struct ServiceStatus {
     pub pid: Option<i32>,
     /// When the state last changed.
     pub since: Instant,
-    /// Starts after the first one (crash restarts and operator restarts).
+    /// Starts svinit made by itself after a crash; `svctl start` and
+    /// `svctl restart` are not counted (systemd's NRestarts).
     pub restarts: u32,
     pub last_exit: Option<ExitStatus>,
     /// Why it is failed, waiting, backing off (the crash) or down after a

@@ -75,6 +75,9 @@ pub struct BoundSocket {
     pub device: u64,
     pub inode: u64,
     pub created: (i64, i64),
+    /// The parent directory is svinit's (created by it, or the default
+    /// socket's): its mode and group follow the policy, also on reload.
+    pub owns_directory: bool,
 }
 
 impl BoundSocket {
@@ -114,7 +117,7 @@ pub fn bind_control_socket(
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    prepare_directory(&parent, permissions, owner_uid, own_parent)?;
+    let owns_directory = prepare_directory(&parent, permissions, owner_uid, own_parent)?;
     clear_stale_socket(path)?;
 
     // The file appears as 0600 at most (0777 & ~0177) and only widens after
@@ -144,12 +147,35 @@ pub fn bind_control_socket(
         device: meta.dev(),
         inode: meta.ino(),
         created: (meta.ctime(), meta.ctime_nsec()),
+        owns_directory,
     };
     if let Err(error) = apply_socket_permissions(&mut bound, permissions) {
         bound.remove();
         return Err(error);
     }
     Ok((listener, bound))
+}
+
+/// A change of policy (reload): the socket, then svinit's own directory
+/// (which would otherwise keep group members out, or let them reach a
+/// socket that is no longer theirs). The directory is closed to 0700 while
+/// the socket changes, so neither is ever looser than its final mode.
+pub fn change_permissions(
+    bound: &mut BoundSocket,
+    permissions: SocketPermissions,
+) -> Result<(), BindError> {
+    let dir = match bound.path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if bound.owns_directory {
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).map_err(io_error(&dir))?;
+    }
+    apply_socket_permissions(bound, permissions)?;
+    if bound.owns_directory {
+        set_directory_permissions(&dir, permissions)?;
+    }
+    Ok(())
 }
 
 /// Sets the group then the mode of the bound socket: the group first, so
@@ -183,16 +209,18 @@ pub fn apply_socket_permissions(
     Ok(())
 }
 
+/// Makes sure `dir` exists; returns whether it is svinit's (created now,
+/// or `own_parent`), its mode and group then set from `permissions`.
 fn prepare_directory(
     dir: &Path,
     permissions: SocketPermissions,
     owner_uid: u32,
     own_parent: bool,
-) -> Result<(), BindError> {
+) -> Result<bool, BindError> {
     let created = match fs::symlink_metadata(dir) {
         Ok(meta) if meta.is_dir() => {
             if !own_parent {
-                return Ok(());
+                return Ok(false);
             }
             if meta.uid() != owner_uid {
                 return Err(BindError::UnsafeDirectory {
@@ -218,14 +246,20 @@ fn prepare_directory(
         }
         Err(err) => return Err(io_error(dir)(err)),
     };
-    if created || own_parent {
-        if let Some(gid) = permissions.group {
-            std::os::unix::fs::lchown(dir, None, Some(gid)).map_err(io_error(dir))?;
-        }
-        fs::set_permissions(dir, fs::Permissions::from_mode(permissions.dir_mode))
-            .map_err(io_error(dir))?;
+    let owned = created || own_parent;
+    if owned {
+        set_directory_permissions(dir, permissions)?;
     }
-    Ok(())
+    Ok(owned)
+}
+
+/// The group (when one is configured), then the mode of svinit's directory.
+fn set_directory_permissions(dir: &Path, permissions: SocketPermissions) -> Result<(), BindError> {
+    if let Some(gid) = permissions.group {
+        std::os::unix::fs::lchown(dir, None, Some(gid)).map_err(io_error(dir))?;
+    }
+    fs::set_permissions(dir, fs::Permissions::from_mode(permissions.dir_mode))
+        .map_err(io_error(dir))
 }
 
 /// Removes a socket file nobody answers on; refuses when somebody does.
@@ -325,10 +359,41 @@ mod tests {
             dir_mode: 0o755,
             group: Some(gid),
         };
-        apply_socket_permissions(&mut bound, both).unwrap();
+        change_permissions(&mut bound, both).unwrap();
         assert_eq!(mode_of(&path), 0o666);
-        apply_socket_permissions(&mut bound, PRIVATE).unwrap();
+        assert_eq!(
+            mode_of(path.parent().unwrap()),
+            0o755,
+            "the directory follows"
+        );
+        change_permissions(&mut bound, PRIVATE).unwrap();
         assert_eq!(mode_of(&path), 0o600);
+        assert_eq!(mode_of(path.parent().unwrap()), 0o700);
+        drop(listener);
+        bound.remove();
+        fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn a_reload_that_adds_a_group_opens_the_directory_svinit_created() {
+        let base = temp_dir("reload-group");
+        let gid = nix::unistd::getegid().as_raw();
+        // A -s path in a directory svinit creates (own_parent false).
+        let path = base.join("made/control.sock");
+        let (listener, mut bound) = bind_control_socket(&path, PRIVATE, me(), false).unwrap();
+        assert_eq!(mode_of(path.parent().unwrap()), 0o700);
+        let group = SocketPermissions {
+            socket_mode: 0o660,
+            dir_mode: 0o750,
+            group: Some(gid),
+        };
+        change_permissions(&mut bound, group).unwrap();
+        assert_eq!(mode_of(&path), 0o660);
+        assert_eq!(
+            mode_of(path.parent().unwrap()),
+            0o750,
+            "group members must be able to reach the socket after the reload"
+        );
         drop(listener);
         bound.remove();
         fs::remove_dir_all(&base).unwrap();

@@ -88,7 +88,7 @@ fn the_pipe_is_kept_across_prepares_and_feeds_the_ring() {
     let first = pipe_fd(&output, id);
     let cursor = output.follow_cursor(id).unwrap();
     write_as_service(&output, id, b"one\ntwo\nthr");
-    output.readable(Token(TOKEN_BASE));
+    output.readable(0);
     output.pump();
     assert_eq!(output.logs(id, Some(1)).unwrap(), vec!["thr"]);
     let since = output.lines_since(id, cursor).unwrap();
@@ -119,7 +119,7 @@ fn a_held_line_is_flushed_after_the_wait() {
     let id = ServiceId(0);
     output.prepare(poll.registry(), id, &config);
     write_as_service(&output, id, b"prompt> ");
-    output.readable(Token(TOKEN_BASE));
+    output.readable(0);
     output.pump();
     let deadline = output.poll_timeout().unwrap();
     assert!(deadline > Instant::now());
@@ -157,7 +157,7 @@ fn reads_are_bounded_per_round_and_fair() {
             block.push(b'\n');
         }
         write_as_service(&output, ServiceId(i), &block);
-        output.readable(Token(TOKEN_BASE + i));
+        output.readable(i);
     }
     let size = |name: &str| {
         std::fs::metadata(dir.join(name))
@@ -188,7 +188,7 @@ fn a_broken_transcript_is_a_status_problem_and_the_ring_still_fills() {
     let problem = output.status_problem(id).unwrap();
     assert!(problem.contains("cannot open"), "{problem}");
     write_as_service(&output, id, b"still here\n");
-    output.readable(Token(TOKEN_BASE));
+    output.readable(0);
     output.pump();
     assert_eq!(output.logs(id, None).unwrap(), vec!["still here"]);
     assert!(output.reopen(id).is_err());

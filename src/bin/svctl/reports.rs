@@ -1,0 +1,229 @@
+//! The other commands: logs, reload, events, blame, tree (text and dot).
+
+use std::collections::{HashMap, HashSet};
+use std::io;
+use std::io::Write;
+
+use svinit::control::{
+    BlameEntry, EventsReport, LogsReport, ReloadReport, Request, TreeNode, TreeReport,
+};
+
+use crate::EXIT_OK;
+use crate::connection::{Connection, Failure};
+
+pub(crate) fn logs(
+    connection: &mut Connection,
+    name: String,
+    lines: Option<u32>,
+    follow: bool,
+) -> Result<u8, Failure> {
+    let report: LogsReport = connection.ask(&Request::Logs {
+        name,
+        lines,
+        follow,
+    })?;
+    for line in &report.lines {
+        say!("{line}");
+    }
+    if follow {
+        connection.follow();
+        while let Some(line) = connection.next_stream_line()? {
+            if let Some(text) = line.log {
+                say!("{text}");
+            }
+        }
+        return Err(connection.stream_lost());
+    }
+    Ok(EXIT_OK)
+}
+
+pub(crate) fn reload(connection: &mut Connection, dry_run: bool) -> Result<u8, Failure> {
+    let report: ReloadReport = connection.ask(&Request::Reload { dry_run })?;
+    let would = if report.dry_run { "would be " } else { "" };
+    let nothing = report.added.is_empty()
+        && report.removed.is_empty()
+        && report.changed.is_empty()
+        && report.global.is_empty();
+    if nothing {
+        say!("no changes");
+    }
+    for name in &report.added {
+        say!("{would}added: {name}");
+    }
+    for name in &report.removed {
+        say!("{would}removed: {name}");
+    }
+    for changed in &report.changed {
+        say!(
+            "{would}changed: {} ({})",
+            changed.name,
+            changed.keys.join(", ")
+        );
+    }
+    for key in &report.global {
+        say!("{would}changed: {key}");
+    }
+    if !report.dry_run && !report.changed.is_empty() {
+        say!("changed services take the new config at their next start");
+    }
+    Ok(EXIT_OK)
+}
+
+pub(crate) fn events(
+    connection: &mut Connection,
+    since: Option<u64>,
+    follow: bool,
+) -> Result<u8, Failure> {
+    let report: EventsReport = connection.ask(&Request::Events { since, follow })?;
+    if report.missed > 0 {
+        eprintln!(
+            "svctl: {} events after {} are no longer kept; replaying from {}",
+            report.missed,
+            since.unwrap_or(0),
+            report.oldest
+        );
+    }
+    connection.follow();
+    while let Some(line) = connection.next_stream_line()? {
+        if let Some(event) = line.event {
+            let text = serde_json::to_string(&event).unwrap_or_default();
+            say!("{text}");
+        }
+    }
+    if follow {
+        return Err(connection.stream_lost());
+    }
+    Ok(EXIT_OK)
+}
+
+pub(crate) fn blame(connection: &mut Connection) -> Result<u8, Failure> {
+    let mut entries: Vec<BlameEntry> = connection.ask(&Request::Blame)?;
+    entries.sort_by(|a, b| {
+        b.ready_after
+            .unwrap_or(-1.0)
+            .total_cmp(&a.ready_after.unwrap_or(-1.0))
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    for entry in entries {
+        match (entry.ready_after, entry.spawned) {
+            (Some(seconds), _) => say!("{:>10.3}s  {}", seconds, entry.name),
+            (None, Some(_)) => say!("{:>11}  {} (not ready: {})", "-", entry.name, entry.state),
+            (None, None) => say!("{:>11}  {} (not started: {})", "-", entry.name, entry.state),
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+pub(crate) fn tree(
+    connection: &mut Connection,
+    name: Option<String>,
+    dot: bool,
+) -> Result<u8, Failure> {
+    let report: TreeReport = connection.ask(&Request::Tree { name })?;
+    let text = if dot {
+        render_dot(&report)
+    } else {
+        render_tree(&report)
+    };
+    let mut out = io::stdout().lock();
+    if out.write_all(text.as_bytes()).is_err() {
+        std::process::exit(0);
+    }
+    Ok(EXIT_OK)
+}
+
+/// Services and what they need (requires, wants), as an indented tree.
+/// Without a root, the tops are the services nothing else needs.
+pub(crate) fn render_tree(report: &TreeReport) -> String {
+    let nodes: HashMap<&str, &TreeNode> = report
+        .services
+        .iter()
+        .map(|n| (n.name.as_str(), n))
+        .collect();
+    let needed: HashSet<&str> = report
+        .services
+        .iter()
+        .flat_map(|n| n.requires.iter().chain(&n.wants))
+        .map(String::as_str)
+        .collect();
+    let tops: Vec<&str> = match &report.root {
+        Some(root) => vec![root.as_str()],
+        None => report
+            .services
+            .iter()
+            .map(|n| n.name.as_str())
+            .filter(|name| !needed.contains(name))
+            .collect(),
+    };
+    let mut text = String::new();
+    for top in tops {
+        let state = nodes.get(top).map_or("?".into(), |n| n.state.to_string());
+        text.push_str(&format!("{top} ({state})\n"));
+        let mut path = vec![top];
+        render_children(&nodes, top, "", &mut path, &mut text);
+    }
+    text
+}
+
+pub(crate) fn render_children<'a>(
+    nodes: &HashMap<&'a str, &'a TreeNode>,
+    name: &'a str,
+    indent: &str,
+    path: &mut Vec<&'a str>,
+    text: &mut String,
+) {
+    let Some(node) = nodes.get(name) else {
+        return;
+    };
+    let children: Vec<(&'a str, &str)> = node
+        .requires
+        .iter()
+        .map(|c| (c.as_str(), "requires"))
+        .chain(node.wants.iter().map(|c| (c.as_str(), "wants")))
+        .collect();
+    for (i, (child, how)) in children.iter().enumerate() {
+        let last = i + 1 == children.len();
+        let branch = if last { "└── " } else { "├── " };
+        let state = nodes.get(child).map_or("?".into(), |n| n.state.to_string());
+        let mark = if *how == "wants" { " [wants]" } else { "" };
+        if path.contains(child) {
+            text.push_str(&format!("{indent}{branch}{child} (cycle){mark}\n"));
+            continue;
+        }
+        text.push_str(&format!("{indent}{branch}{child} ({state}){mark}\n"));
+        let deeper = format!("{indent}{}", if last { "    " } else { "│   " });
+        path.push(child);
+        render_children(nodes, child, &deeper, path, text);
+        path.pop();
+    }
+}
+
+/// Graphviz: requires solid, wants dashed, ordering-only dotted.
+pub(crate) fn render_dot(report: &TreeReport) -> String {
+    let escape = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+    let quote = |s: &str| format!("\"{}\"", escape(s));
+    let mut text = String::from("digraph svinit {\n  rankdir=LR;\n");
+    for node in &report.services {
+        // `\n` is Graphviz's line break inside a label.
+        text.push_str(&format!(
+            "  {} [label=\"{}\\n{}\"];\n",
+            quote(&node.name),
+            escape(&node.name),
+            node.state
+        ));
+    }
+    for node in &report.services {
+        let from = quote(&node.name);
+        for to in &node.requires {
+            text.push_str(&format!("  {from} -> {};\n", quote(to)));
+        }
+        for to in &node.wants {
+            text.push_str(&format!("  {from} -> {} [style=dashed];\n", quote(to)));
+        }
+        for to in &node.after {
+            text.push_str(&format!("  {from} -> {} [style=dotted];\n", quote(to)));
+        }
+    }
+    text.push_str("}\n");
+    text
+}

@@ -1,0 +1,300 @@
+//! Unit tests of svctl: argument parsing, waiting rules, rendering.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use svinit::control::{ExitJson, Request, Running, ServiceStatusJson, State, TreeNode, TreeReport};
+
+use crate::args::{parse_args, parse_duration};
+use crate::change::{Progress, Waiter};
+use crate::reports::{render_dot, render_tree};
+use crate::status::{format_age, status_info};
+use crate::{Command, DEFAULT_WAIT, Verb};
+
+fn args(text: &str) -> Vec<String> {
+    text.split_whitespace().map(String::from).collect()
+}
+
+fn command(text: &str) -> Result<Command, String> {
+    parse_args(args(text)).map(|cli| cli.command)
+}
+
+#[test]
+fn arguments_parse_into_commands() {
+    let cli = parse_args(args("-s /x.sock status --json web db")).unwrap();
+    assert_eq!(cli.socket, Some(PathBuf::from("/x.sock")));
+    assert_eq!(
+        cli.command,
+        Command::Status {
+            json: true,
+            names: vec!["web".into(), "db".into()]
+        }
+    );
+    assert_eq!(
+        parse_args(args("status --socket=/y")).unwrap().socket,
+        Some(PathBuf::from("/y"))
+    );
+    assert_eq!(
+        command("restart --timeout 2s --no-wait web").unwrap(),
+        Command::Change {
+            verb: Verb::Restart,
+            names: vec!["web".into()],
+            wait: false,
+            timeout: Duration::from_secs(2)
+        }
+    );
+    assert_eq!(
+        command("stop web").unwrap(),
+        Command::Change {
+            verb: Verb::Stop,
+            names: vec!["web".into()],
+            wait: true,
+            timeout: DEFAULT_WAIT
+        }
+    );
+    assert_eq!(
+        command("logs -f -n 20 web").unwrap(),
+        Command::Logs {
+            name: "web".into(),
+            lines: Some(20),
+            follow: true
+        }
+    );
+    assert_eq!(
+        command("events --since 12").unwrap(),
+        Command::Events {
+            since: Some(12),
+            follow: true
+        }
+    );
+    assert_eq!(
+        command("tree web --dot").unwrap(),
+        Command::Tree {
+            name: Some("web".into()),
+            dot: true
+        }
+    );
+    assert_eq!(
+        command("reload --dry-run").unwrap(),
+        Command::Reload { dry_run: true }
+    );
+    assert_eq!(
+        command("check -c /etc/x").unwrap(),
+        Command::Check {
+            config: Some("/etc/x".into())
+        }
+    );
+    assert_eq!(
+        command("kill web hup").unwrap(),
+        Command::Kill {
+            name: "web".into(),
+            signal: "hup".into()
+        }
+    );
+    assert_eq!(command("halt").unwrap(), Command::Power(Request::Halt));
+    assert_eq!(command("--help").unwrap(), Command::Help);
+    assert_eq!(command("status --help").unwrap(), Command::Help);
+}
+
+#[test]
+fn usage_errors_are_reported() {
+    for bad in [
+        "",
+        "frobnicate",
+        "start",
+        "start --timeout",
+        "start --timeout soon web",
+        "kill web",
+        "kill web NOTASIGNAL",
+        "logs",
+        "logs a b",
+        "logs -n many web",
+        "events --since x",
+        "reload now",
+        "status --bogus",
+        "blame extra",
+        "tree a b",
+        "-s",
+    ] {
+        assert!(command(bad).is_err(), "`{bad}` should be a usage error");
+    }
+}
+
+#[test]
+fn durations_take_units() {
+    assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+    assert_eq!(parse_duration("10s"), Some(Duration::from_secs(10)));
+    assert_eq!(parse_duration("10"), Some(Duration::from_secs(10)));
+    assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
+    assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+    assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
+    assert_eq!(parse_duration("soon"), None);
+    assert_eq!(parse_duration("5x"), None);
+    assert_eq!(parse_duration(""), None);
+}
+
+#[test]
+fn ages_are_short() {
+    assert_eq!(format_age(-3), "0s");
+    assert_eq!(format_age(59), "59s");
+    assert_eq!(format_age(192), "3m12s");
+    assert_eq!(format_age(18_120), "5h2m");
+    assert_eq!(format_age(183_600), "2d3h");
+}
+
+fn service(name: &str, state: State, pid: Option<i32>) -> ServiceStatusJson {
+    ServiceStatusJson {
+        name: name.into(),
+        status: if pid.is_some() {
+            Running::Up
+        } else {
+            Running::Down
+        },
+        state,
+        pid,
+        since: 0,
+        restarts: 0,
+        exit: None,
+        reason: None,
+        reason_code: None,
+        next_restart: None,
+        history: vec![],
+        config_changed: false,
+        want: Running::Up,
+        description: None,
+        removed: false,
+        output_problem: None,
+        status_text: None,
+    }
+}
+
+#[test]
+fn a_start_waits_for_up_or_done_and_fails_on_failed() {
+    let mut waiter = Waiter::new(Verb::Start, &service("web", State::Waiting, None));
+    assert_eq!(
+        waiter.observe(&service("web", State::Starting, Some(5))),
+        Progress::Pending
+    );
+    assert_eq!(
+        waiter.observe(&service("web", State::Up, Some(5))),
+        Progress::Done
+    );
+    let mut oneshot = Waiter::new(Verb::Start, &service("init", State::Starting, Some(6)));
+    assert_eq!(
+        oneshot.observe(&service("init", State::Done, None)),
+        Progress::Done
+    );
+    let mut failing = Waiter::new(Verb::Start, &service("bad", State::Starting, None));
+    let mut failed = service("bad", State::Failed, None);
+    failed.reason = Some("exec /nope: No such file or directory".into());
+    assert_eq!(
+        failing.observe(&failed),
+        Progress::Failed("bad failed: exec /nope: No such file or directory".into())
+    );
+    let message = failing.timed_out(Duration::from_secs(3));
+    assert!(message.starts_with("bad did not come up within 3s (state failed"));
+}
+
+#[test]
+fn a_restart_needs_a_new_process() {
+    let mut waiter = Waiter::new(Verb::Restart, &service("web", State::Up, Some(10)));
+    assert_eq!(
+        waiter.observe(&service("web", State::Up, Some(10))),
+        Progress::Pending
+    );
+    assert_eq!(
+        waiter.observe(&service("web", State::Up, Some(11))),
+        Progress::Done
+    );
+    let mut waiter = Waiter::new(Verb::Restart, &service("web", State::Stopping, Some(10)));
+    assert_eq!(
+        waiter.observe(&service("web", State::Stopping, Some(10))),
+        Progress::Pending
+    );
+    assert_eq!(
+        waiter.observe(&service("web", State::Up, Some(12))),
+        Progress::Done
+    );
+}
+
+#[test]
+fn a_stop_waits_for_no_process_and_reports_a_kill() {
+    let mut waiter = Waiter::new(Verb::Stop, &service("web", State::Stopping, Some(10)));
+    assert_eq!(
+        waiter.observe(&service("web", State::Stopping, Some(10))),
+        Progress::Pending
+    );
+    assert_eq!(
+        waiter.observe(&service("web", State::Down, None)),
+        Progress::Done
+    );
+    let mut killed = Waiter::new(Verb::Stop, &service("web", State::Stopping, Some(10)));
+    let mut down = service("web", State::Down, None);
+    down.reason = Some("did not stop within 1s, killed".into());
+    down.reason_code = Some("stop-timeout".into());
+    assert!(matches!(killed.observe(&down), Progress::Failed(_)));
+    // An old stop-timeout reason on a service that was already down is not news.
+    let mut already = Waiter::new(Verb::Stop, &down);
+    assert_eq!(already.observe(&down), Progress::Done);
+}
+
+#[test]
+fn the_info_column_says_why() {
+    let mut crashed = service("web", State::Backoff, None);
+    crashed.reason = Some("exited with status 1".into());
+    crashed.next_restart = Some(1.25);
+    crashed.config_changed = true;
+    assert_eq!(
+        status_info(&crashed),
+        "exited with status 1; restart in 1.2s; config changed, applies at next start"
+    );
+    let mut described = service("db", State::Up, Some(3));
+    described.description = Some("Postgres".into());
+    assert_eq!(status_info(&described), "Postgres");
+    let mut exited = service("job", State::Done, None);
+    exited.exit = Some(ExitJson::Code { code: 0 });
+    assert_eq!(status_info(&exited), "last exited with status 0");
+}
+
+fn node(name: &str, requires: &[&str], wants: &[&str]) -> TreeNode {
+    TreeNode {
+        name: name.into(),
+        state: State::Up,
+        requires: requires.iter().map(|s| s.to_string()).collect(),
+        wants: wants.iter().map(|s| s.to_string()).collect(),
+        after: vec![],
+    }
+}
+
+#[test]
+fn trees_render_from_the_top_services() {
+    let report = TreeReport {
+        root: None,
+        services: vec![
+            node("db", &[], &[]),
+            node("cache", &[], &[]),
+            node("web", &["db"], &["cache"]),
+            node("lonely", &[], &[]),
+        ],
+    };
+    assert_eq!(
+        render_tree(&report),
+        "web (up)\n├── db (up)\n└── cache (up) [wants]\nlonely (up)\n"
+    );
+    let dot = render_dot(&report);
+    assert!(dot.contains("\"web\" -> \"db\";"), "{dot}");
+    assert!(
+        dot.contains("\"web\" -> \"cache\" [style=dashed];"),
+        "{dot}"
+    );
+    assert!(dot.contains("\"web\" [label=\"web\\nup\"];"), "{dot}");
+    // A cycle (which a valid config never has) does not loop forever.
+    let cyclic = TreeReport {
+        root: Some("a".into()),
+        services: vec![node("a", &["b"], &[]), node("b", &["a"], &[])],
+    };
+    assert_eq!(
+        render_tree(&cyclic),
+        "a (up)\n└── b (up)\n    └── a (cycle)\n"
+    );
+}
