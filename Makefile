@@ -5,7 +5,7 @@ PREFIX      ?= /usr/local
 MUSL_TARGET := x86_64-unknown-linux-musl
 UNIT_DIRS   := $(wildcard units/*)
 
-.PHONY: all build release static check lint test units-check demo install clean soak fuzz-short fuzz
+.PHONY: all build release static check lint test units-check demo install clean bench soak fuzz-short fuzz
 
 all: build
 
@@ -36,6 +36,12 @@ units-check: build
 	done
 
 check: lint units-check test
+
+# Benchmarks against the fork/exec floor, runit, s6, tini and dumb-init;
+# writes BENCHMARKS.md (root; ~15 min, BENCH_QUICK=1 for a 1-minute smoke
+# run). Not part of `check`: CI never runs it.
+bench:
+	bash bench/run.sh
 
 # The README's demo: svinit as PID 1 of a fresh PID namespace (root), else
 # as a user-mode supervisor. Ctrl-C stops it in reverse dependency order.
