@@ -229,3 +229,49 @@ fn exec_finds_the_program_on_path_and_passes_arguments_verbatim() {
         sv.fail("exec must run `touch` from PATH with its arguments untouched");
     }
 }
+
+/// svinit raises its own soft open-files limit to the hard one (it keeps
+/// descriptors per service); services and the main command keep the limit
+/// svinit was started with, unless they set `limits nofile`.
+#[test]
+fn svinit_raises_its_own_open_files_limit_and_services_keep_theirs() {
+    let dir = TempDir::new("nofile");
+    dir.write(
+        "conf/units.kdl",
+        &dir.expand(
+            r#"
+service "own-limit" {
+    type "oneshot"
+    limits {
+        nofile 700 900
+    }
+    shell "ulimit -n > $DIR/own.tmp && ulimit -Hn >> $DIR/own.tmp && mv $DIR/own.tmp $DIR/own"
+}
+"#,
+        ),
+    );
+    let conf = dir.join("conf").to_string_lossy().into_owned();
+    let main = "echo main $(ulimit -n) $(ulimit -Hn); grep 'Max open files' /proc/$PPID/limits";
+    let output = std::process::Command::new("prlimit")
+        .args(["--nofile=512:8192", "--"])
+        .arg(crate::harness::svinit_bin())
+        .args(["-q", "-c", &conf, "-s"])
+        .arg(dir.join("control.sock"))
+        .args(["--", "sh", "-c", main])
+        .output()
+        .unwrap_or_else(|e| panic!("run prlimit svinit: {e}"));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("main 512 8192"), "main command: {text}");
+    let svinit_line = text
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap_or_else(|| panic!("no limits line: {text}"));
+    let numbers: Vec<&str> = svinit_line.split_whitespace().skip(3).take(2).collect();
+    assert_eq!(
+        numbers,
+        ["8192", "8192"],
+        "svinit's own limit: {svinit_line}"
+    );
+    assert_eq!(dir.lines("own"), ["700", "900"], "a service's own limit");
+}

@@ -119,7 +119,10 @@ impl Runtime {
         supervisor.set_exit_on_critical(options.mode != Mode::System);
         supervisor.set_system(options.mode == Mode::System);
         let default_directory = (options.mode == Mode::System).then(|| PathBuf::from("/"));
-        let spawn_context = SpawnContext::from_process(default_directory);
+        let mut spawn_context = SpawnContext::from_process(default_directory);
+        if let Some(original) = spawn::raise_own_nofile() {
+            spawn_context.set_inherited_nofile(original);
+        }
         Ok(Runtime {
             poll,
             signals,

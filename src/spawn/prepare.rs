@@ -27,6 +27,9 @@ pub struct SpawnContext {
     default_directory: Option<PathBuf>,
     users: UserDb,
     euid: u32,
+    /// The open-files limit svinit was started with, when it raised its own
+    /// (see [`raise_own_nofile`]): what services get unless they set `nofile`.
+    inherited_nofile: Option<(libc::rlim_t, libc::rlim_t)>,
 }
 
 impl SpawnContext {
@@ -52,6 +55,7 @@ impl SpawnContext {
             default_directory,
             users,
             euid: nix::unistd::geteuid().as_raw(),
+            inherited_nofile: None,
         }
     }
 
@@ -72,6 +76,43 @@ impl SpawnContext {
     pub fn default_directory(&self) -> Option<&Path> {
         self.default_directory.as_deref()
     }
+
+    /// Services get this open-files limit (soft, hard) unless they set
+    /// `limits nofile` themselves.
+    pub fn set_inherited_nofile(&mut self, limit: (libc::rlim_t, libc::rlim_t)) {
+        self.inherited_nofile = Some(limit);
+    }
+}
+
+/// Raises svinit's own soft open-files limit to the hard one, as systemd
+/// does: it keeps a pipe or two per service, and a soft limit of 1,024
+/// would cap it at a few hundred services. Returns the limit it had, which
+/// services keep (programs using `select()` break above 1,024), or `None`
+/// when nothing changed. Raises once; later calls return the same answer.
+pub fn raise_own_nofile() -> Option<(libc::rlim_t, libc::rlim_t)> {
+    static ORIGINAL: std::sync::OnceLock<Option<(libc::rlim_t, libc::rlim_t)>> =
+        std::sync::OnceLock::new();
+    *ORIGINAL.get_or_init(raise_nofile_to_hard)
+}
+
+fn raise_nofile_to_hard() -> Option<(libc::rlim_t, libc::rlim_t)> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid rlimit for getrlimit to fill in.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0
+        || limit.rlim_cur >= limit.rlim_max
+    {
+        return None;
+    }
+    let original = (limit.rlim_cur, limit.rlim_max);
+    let raised = libc::rlimit {
+        rlim_cur: limit.rlim_max,
+        rlim_max: limit.rlim_max,
+    };
+    // SAFETY: `raised` is a valid rlimit.
+    (unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0).then_some(original)
 }
 
 /// One `NAME=value` environment string.
@@ -265,7 +306,6 @@ pub fn prepare(service: &ServiceConfig, ctx: &SpawnContext) -> Result<SpawnPlan,
         None => None,
     };
 
-    let infinity = |limit: Option<u64>| limit.unwrap_or(libc::RLIM_INFINITY);
     Ok(SpawnPlan {
         program,
         argv,
@@ -273,15 +313,7 @@ pub fn prepare(service: &ServiceConfig, ctx: &SpawnContext) -> Result<SpawnPlan,
         directory,
         umask: service.umask.map(|mask| (mask & 0o777) as libc::mode_t),
         nice: service.nice,
-        limits: service
-            .limits
-            .iter()
-            .map(|limit| PreparedLimit {
-                resource: limit.resource,
-                soft: infinity(limit.soft),
-                hard: infinity(limit.hard),
-            })
-            .collect(),
+        limits: prepare_limits(service, ctx),
         tty,
         groups: ids.groups,
         gid: ids.gid,
@@ -290,6 +322,32 @@ pub fn prepare(service: &ServiceConfig, ctx: &SpawnContext) -> Result<SpawnPlan,
         group_label: ids.group_label,
         foreground: false,
     })
+}
+
+/// The service's `limits`, plus the open-files limit svinit started with
+/// when it raised its own and the service does not set one.
+fn prepare_limits(service: &ServiceConfig, ctx: &SpawnContext) -> Vec<PreparedLimit> {
+    let infinity = |limit: Option<u64>| limit.unwrap_or(libc::RLIM_INFINITY);
+    let mut limits: Vec<PreparedLimit> = service
+        .limits
+        .iter()
+        .map(|limit| PreparedLimit {
+            resource: limit.resource,
+            soft: infinity(limit.soft),
+            hard: infinity(limit.hard),
+        })
+        .collect();
+    let nofile = libc::RLIMIT_NOFILE as i32;
+    if let Some((soft, hard)) = ctx.inherited_nofile
+        && !limits.iter().any(|limit| limit.resource == nofile)
+    {
+        limits.push(PreparedLimit {
+            resource: nofile,
+            soft,
+            hard,
+        });
+    }
+    limits
 }
 
 fn prepare_failure(detail: impl Into<String>, message: impl Into<String>) -> SpawnFailure {
@@ -853,5 +911,38 @@ audio:x:29:bob,alice
         assert_eq!(plan.umask, Some(0o027));
         assert_eq!(plan.nice, Some(5));
         assert_eq!(plan.tty(), Some(c"/dev/tty1"));
+    }
+
+    #[test]
+    fn services_keep_the_open_files_limit_svinit_started_with() {
+        let nofile = libc::RLIMIT_NOFILE as i32;
+        let mut context = ctx(&[]);
+        assert!(
+            prepare(&shell("true"), &context)
+                .expect("plan")
+                .limits
+                .is_empty()
+        );
+        context.set_inherited_nofile((1024, 4096));
+        let plan = prepare(&shell("true"), &context).expect("plan");
+        assert_eq!(
+            plan.limits,
+            [PreparedLimit {
+                resource: nofile,
+                soft: 1024,
+                hard: 4096
+            }]
+        );
+        // A service's own `limits nofile` wins.
+        let mut service = shell("true");
+        service.limits = nofile_100_200_core_unlimited();
+        let plan = prepare(&service, &context).expect("plan");
+        let nofiles: Vec<_> = plan
+            .limits
+            .iter()
+            .filter(|l| l.resource == nofile)
+            .collect();
+        assert_eq!(nofiles.len(), 1);
+        assert_eq!((nofiles[0].soft, nofiles[0].hard), (100, 200));
     }
 }
