@@ -48,10 +48,6 @@ impl Detached {
         self.send(1, message);
     }
 
-    pub fn is_pending(&self) -> bool {
-        self.pipe.is_some()
-    }
-
     fn send(&mut self, code: u8, text: &str) {
         if let Some(mut pipe) = self.pipe.take() {
             // One line, newlines inside flattened. A parent that is gone

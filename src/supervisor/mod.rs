@@ -250,11 +250,6 @@ impl Supervisor {
         self.system = system;
     }
 
-    /// The system shutdown asked for, if any.
-    pub fn power(&self) -> Option<PowerKind> {
-        self.power
-    }
-
     /// A signal svinit received while it has a main command (TERM, INT,
     /// HUP, QUIT, USR1, USR2, WINCH, TSTP, TTIN, TTOU, CONT): forwarded to
     /// the main command's process group, or, before it started, TERM and
