@@ -58,6 +58,7 @@ pub struct ControlTokens {
 }
 
 impl ControlTokens {
+    #[cfg(test)]
     pub fn contains(&self, token: Token) -> bool {
         token == self.listener
             || (self.first_client..self.first_client + self.max_clients).contains(&token.0)
@@ -195,7 +196,9 @@ impl ControlServer {
         &self.bound.path
     }
 
-    /// Whether `token` is one of the server's.
+    /// Whether `token` is one of the server's (the runtime routes tokens
+    /// with `tokens::Source`).
+    #[cfg(test)]
     pub fn owns(&self, token: Token) -> bool {
         self.tokens.contains(token)
     }

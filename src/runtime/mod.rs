@@ -149,7 +149,7 @@ impl Runtime {
 
     /// `Action::BootSettled`: the one line `svinit --detach` prints.
     fn boot_settled(&mut self) {
-        let Some(detached) = self.detached.as_mut() else {
+        let Some(mut detached) = self.detached.take() else {
             return;
         };
         let mut summary = Summary::default();
@@ -158,7 +158,6 @@ impl Runtime {
             summary.add(&status.name, status.state, status.reason.as_ref());
         }
         detached.settled(&summary);
-        self.detached = None;
     }
 
     /// Boots the configured services and runs until the supervisor says
