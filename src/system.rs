@@ -26,7 +26,6 @@ fn reboot_mode(kind: PowerKind) -> RebootMode {
 /// The name of the unit svinit adds when the system needs a shell.
 pub const EMERGENCY_SHELL: &str = "emergency-shell";
 const SHELL: &str = "/bin/sh";
-const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// One API filesystem: where, what, and its mount options.
 struct ApiMount {
@@ -113,7 +112,7 @@ pub fn early_boot() {
     }
     if std::env::var_os("PATH").is_none() {
         // SAFETY: single-threaded (svinit has no threads), before any spawn.
-        unsafe { std::env::set_var("PATH", DEFAULT_PATH) };
+        unsafe { std::env::set_var("PATH", crate::spawn::DEFAULT_PATH) };
     }
     set_hostname();
     // ctrl-alt-del then sends SIGINT to PID 1 instead of rebooting at once.
