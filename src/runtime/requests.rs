@@ -313,8 +313,9 @@ impl Runtime {
     /// `svctl reload` and SIGHUP. The error is the rendered diagnostics.
     pub(super) fn reload_config(&mut self, dry_run: bool) -> Result<ReloadReport, String> {
         let path = self.options.config_path.clone();
-        // `svinit --detach -- COMMAND` with no config file: the command alone.
-        let alone = !self.options.extra_services.is_empty() && !path.exists();
+        // `svinit --detach -- COMMAND` with no config (no such path, or a
+        // directory without a `*.kdl` file): the command alone, as at start.
+        let alone = !self.options.extra_services.is_empty() && !config::has_config(&path);
         let loaded = if alone {
             Ok(config::Config::default())
         } else {
