@@ -113,10 +113,7 @@ pub fn bind_control_socket(
     owner_uid: u32,
     own_parent: bool,
 ) -> Result<(UnixListener, BoundSocket), BindError> {
-    let parent = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let parent = parent_directory(path);
     let owns_directory = prepare_directory(&parent, permissions, owner_uid, own_parent)?;
     clear_stale_socket(path)?;
 
@@ -156,6 +153,14 @@ pub fn bind_control_socket(
     Ok((listener, bound))
 }
 
+/// The directory the socket file is in (`.` for a bare file name).
+fn parent_directory(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
 /// A change of policy (reload): the socket, then svinit's own directory
 /// (which would otherwise keep group members out, or let them reach a
 /// socket that is no longer theirs). The directory is closed to 0700 while
@@ -164,10 +169,7 @@ pub fn change_permissions(
     bound: &mut BoundSocket,
     permissions: SocketPermissions,
 ) -> Result<(), BindError> {
-    let dir = match bound.path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let dir = parent_directory(&bound.path);
     if bound.owns_directory {
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).map_err(io_error(&dir))?;
     }
@@ -182,7 +184,7 @@ pub fn change_permissions(
 /// group bits never apply to the wrong group. A change of policy (reload)
 /// tightens to 0600 first for the same reason.
 /// Changing the mode or owner changes the file's ctime: `bound` follows.
-pub fn apply_socket_permissions(
+fn apply_socket_permissions(
     bound: &mut BoundSocket,
     permissions: SocketPermissions,
 ) -> Result<(), BindError> {
