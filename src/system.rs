@@ -248,12 +248,12 @@ pub fn with_emergency_shell(base: &Config) -> Option<Config> {
 /// An invalid config at boot: only the emergency shell runs, and the
 /// control socket waits for `svctl reload` once the config is fixed.
 pub fn emergency_boot_config() -> Config {
-    match emergency_shell_unit(&console_tty()) {
+    let tty = console_tty();
+    match emergency_shell_unit(&tty) {
         Some(config) => {
             error!(
                 "",
-                "starting the emergency shell on {}; fix the config, then `svctl reload`",
-                console_tty()
+                "starting the emergency shell on {tty}; fix the config, then `svctl reload`"
             );
             config
         }

@@ -353,9 +353,8 @@ impl Supervisor {
             }
             Event::Shutdown { exit_code } => self.begin_shutdown(exit_code, now),
             Event::Power { kind } => {
-                if self.power.is_none() {
-                    self.power = Some(kind);
-                }
+                // The first request's kind stands.
+                self.power.get_or_insert(kind);
                 self.begin_shutdown(0, now);
             }
         }
