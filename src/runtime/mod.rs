@@ -196,54 +196,52 @@ impl Runtime {
     /// One turn of the loop: execute the supervisor's actions, sleep until
     /// an event or the next deadline, handle what woke us.
     fn iterate(&mut self, events: &mut Events) -> Option<i32> {
+        if let Some(code) = self.execute_actions() {
+            return Some(code);
+        }
+        // The actions may have forgotten a followed service's output
+        // (removed by a reload): end those streams before sleeping.
+        self.feed_log_followers();
+        let client_deadline = self.control.as_ref().and_then(|c| c.next_deadline());
+        let timeout = [
+            self.supervisor.poll_timeout(),
+            client_deadline,
+            self.output.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|deadline| deadline.saturating_duration_since(Instant::now()));
+        if let Err(err) = self.poll.poll(events, timeout)
+            && err.kind() != io::ErrorKind::Interrupted
         {
-            if let Some(code) = self.execute_actions() {
-                return Some(code);
-            }
-            // The actions may have forgotten a followed service's output
-            // (removed by a reload): end those streams before sleeping.
-            self.feed_log_followers();
-            let client_deadline = self.control.as_ref().and_then(|c| c.next_deadline());
-            let timeout = [
-                self.supervisor.poll_timeout(),
-                client_deadline,
-                self.output.poll_timeout(),
-            ]
-            .into_iter()
-            .flatten()
-            .min()
-            .map(|deadline| deadline.saturating_duration_since(Instant::now()));
-            if let Err(err) = self.poll.poll(events, timeout)
-                && err.kind() != io::ErrorKind::Interrupted
-            {
-                error!("", "poll failed: {err}");
-            }
-            for event in events.iter() {
-                let Some(source) = Source::of(event.token()) else {
-                    continue;
-                };
-                match source {
-                    Source::Signals => self.on_signals(),
-                    Source::Output(slot) | Source::OutputErr(slot) => self.output.readable(slot),
-                    Source::Notify => self.on_notify(),
-                    Source::ReadyPipe(slot) => self.on_ready_pipe(slot),
-                    Source::ExecStatus(slot) => self.on_exec_status(slot),
-                    Source::ControlListener | Source::ControlClient(_) => {
-                        if let Some(control) = self.control.as_mut() {
-                            control.handle(event.token(), Instant::now());
-                        }
+            error!("", "poll failed: {err}");
+        }
+        for event in events.iter() {
+            let Some(source) = Source::of(event.token()) else {
+                continue;
+            };
+            match source {
+                Source::Signals => self.on_signals(),
+                Source::Output(slot) | Source::OutputErr(slot) => self.output.readable(slot),
+                Source::Notify => self.on_notify(),
+                Source::ReadyPipe(slot) => self.on_ready_pipe(slot),
+                Source::ExecStatus(slot) => self.on_exec_status(slot),
+                Source::ControlListener | Source::ControlClient(_) => {
+                    if let Some(control) = self.control.as_mut() {
+                        control.handle(event.token(), Instant::now());
                     }
                 }
             }
-            self.output.pump();
-            self.serve_control_requests();
-            self.feed_log_followers();
-            let now = Instant::now();
-            self.output.handle_timeout(now);
-            self.supervisor.handle_timeout(now);
-            if let Some(control) = self.control.as_mut() {
-                control.handle_timeout(now);
-            }
+        }
+        self.output.pump();
+        self.serve_control_requests();
+        self.feed_log_followers();
+        let now = Instant::now();
+        self.output.handle_timeout(now);
+        self.supervisor.handle_timeout(now);
+        if let Some(control) = self.control.as_mut() {
+            control.handle_timeout(now);
         }
         None
     }
