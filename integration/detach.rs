@@ -225,6 +225,17 @@ fn detach_with_a_command_supervises_it_as_a_service_named_after_it() {
         alive(pid),
         "an operator's stop is not the end of a critical service"
     );
+    // An empty config directory is no config for a reload either.
+    let empty = TempDir::new("detach-empty");
+    std::fs::create_dir_all(empty.join("conf")).expect("mkdir conf");
+    let (code, text) = detach(&empty, &["-c", "conf", "--", "sleep", "100"], &[]);
+    assert_eq!(code, 0, "{text}");
+    let _empty_guard = Background {
+        dir: &empty,
+        pid: background_pid(&text),
+    };
+    let (code, text) = svctl(&empty, &["reload"]);
+    assert_eq!(code, 0, "reload with an empty config directory: {text}");
 
     // Critical: when the program ends for good, svinit ends too (zdaemon).
     let other = TempDir::new("detach-adhoc-end");
