@@ -9,6 +9,16 @@ use crate::harness::{Svinit, TempDir, run_svinit};
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// `svinit --check -c DIR/rel`: its exit status and output.
+fn check(dir: &TempDir, rel: &str) -> (std::process::ExitStatus, String) {
+    let path = dir.join(rel);
+    run_svinit(
+        dir,
+        &["--check", "-c", &path.to_string_lossy()],
+        CHECK_TIMEOUT,
+    )
+}
+
 /// The index of the first line of `out` that has `name` as a whole word.
 fn line_of(out: &str, name: &str) -> Option<usize> {
     out.lines().position(|l| {
@@ -41,12 +51,7 @@ service "delta" {
 }
 "#,
     );
-    let conf = dir.join("conf");
-    let (status, out) = run_svinit(
-        &dir,
-        &["--check", "-c", &conf.to_string_lossy()],
-        CHECK_TIMEOUT,
-    );
+    let (status, out) = check(&dir, "conf");
     assert_eq!(
         status.code(),
         Some(0),
@@ -81,12 +86,7 @@ fn check_reports_every_error_with_file_and_line() {
         "conf/broken.kdl",
         "service \"one\" {\n    exec \"/bin/true\"\n    umsk 0o022\n}\nservice \"two\" {\n    exec \"/bin/true\"\n    requires \"nosuch\"\n}\n",
     );
-    let conf = dir.join("conf");
-    let (status, out) = run_svinit(
-        &dir,
-        &["--check", "-c", &conf.to_string_lossy()],
-        CHECK_TIMEOUT,
-    );
+    let (status, out) = check(&dir, "conf");
     assert_eq!(
         status.code(),
         Some(1),
@@ -112,12 +112,7 @@ fn check_suggests_the_key_that_was_meant() {
         "bad.kdl",
         "service \"one\" {\n    exec \"/bin/true\"\n    umsk 0o022\n}\n",
     );
-    let file = dir.join("bad.kdl");
-    let (status, out) = run_svinit(
-        &dir,
-        &["--check", "-c", &file.to_string_lossy()],
-        CHECK_TIMEOUT,
-    );
+    let (status, out) = check(&dir, "bad.kdl");
     assert_eq!(status.code(), Some(1), "output:\n{out}");
     assert!(out.contains("umsk"), "the bad key must be quoted:\n{out}");
     assert!(
@@ -133,12 +128,7 @@ fn check_reports_a_dependency_cycle() {
         "cycle.kdl",
         "service \"x\" {\n    exec \"/bin/true\"\n    requires \"y\"\n}\nservice \"y\" {\n    exec \"/bin/true\"\n    requires \"x\"\n}\n",
     );
-    let file = dir.join("cycle.kdl");
-    let (status, out) = run_svinit(
-        &dir,
-        &["--check", "-c", &file.to_string_lossy()],
-        CHECK_TIMEOUT,
-    );
+    let (status, out) = check(&dir, "cycle.kdl");
     assert_eq!(status.code(), Some(1), "output:\n{out}");
     assert!(
         out.to_lowercase().contains("cycle"),
