@@ -1,0 +1,1 @@
+//! A local user of the control socket: floods, stream hoarding, slots.

@@ -1,0 +1,1 @@
+//! A stalled stdout or console, and internal errors: svinit keeps serving.

@@ -1,0 +1,1 @@
+//! sd_notify readiness attributed without the sender still existing.

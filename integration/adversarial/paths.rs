@@ -1,0 +1,1 @@
+//! Paths a service controls: fifos, symlinks, lying pid files.

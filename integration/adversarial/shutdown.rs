@@ -1,0 +1,1 @@
+//! Processes that ignore or survive stop signals: the shutdown stays bounded.
