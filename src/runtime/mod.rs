@@ -26,8 +26,7 @@ use std::time::{Duration, Instant};
 
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll};
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 
 use crate::config;
 use crate::control::WallClock;
@@ -568,9 +567,6 @@ fn open_control_socket(
 }
 
 fn send_signal(pid: i32, signal: i32, group: bool) {
-    let Ok(signal) = Signal::try_from(signal) else {
-        return;
-    };
     // pid 0 or 1 would signal svinit's own group or every process: never.
     if pid <= 1 {
         return;
@@ -578,8 +574,8 @@ fn send_signal(pid: i32, signal: i32, group: bool) {
     let target = if group { -pid } else { pid };
     // A process that is not a group leader (a forking daemon that did not
     // setsid) has no group of its pid: it still gets the signal.
-    if kill(Pid::from_raw(target), signal) == Err(nix::errno::Errno::ESRCH) && group {
-        let _ = kill(Pid::from_raw(pid), signal);
+    if signals::send(target, signal) == Err(nix::errno::Errno::ESRCH) && group {
+        let _ = signals::send(pid, signal);
     }
 }
 

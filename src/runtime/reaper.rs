@@ -1,10 +1,15 @@
 //! Reaping and the orphan sweep: `waitpid(-1, WNOHANG)` until nothing is
 //! left to reap, and finding every remaining child of svinit in /proc.
+//!
+//! The raw wait status is decoded here rather than by nix, whose
+//! `WaitStatus` cannot name the real-time signals (32–64): a child killed
+//! by one would be reaped and then lost. Only ECHILD means "no children";
+//! EINTR is retried and any other error is logged and ends this round.
 
 use nix::errno::Errno;
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 
 use crate::supervisor::ExitStatus;
+use crate::warn;
 
 use super::proc_stat;
 
@@ -19,31 +24,44 @@ pub enum Reaped {
     NoChildren,
 }
 
-/// One `waitpid(-1, WNOHANG)`; stopped/continued reports are skipped.
+/// One `waitpid(-1, WNOHANG)`. Without `WUNTRACED`/`WCONTINUED` only
+/// exits and deaths by a signal are reported.
 pub fn reap_one() -> Reaped {
     loop {
-        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(pid, code)) => {
-                return Reaped::Exited {
-                    pid: pid.as_raw(),
-                    status: ExitStatus::Exited(code),
-                };
-            }
-            Ok(WaitStatus::Signaled(pid, signal, core)) => {
-                return Reaped::Exited {
-                    pid: pid.as_raw(),
-                    status: ExitStatus::Signaled {
-                        signal: signal as i32,
-                        core,
-                    },
-                };
-            }
-            Ok(WaitStatus::StillAlive) => return Reaped::NoneReady,
-            Ok(_) => continue,
-            Err(Errno::EINTR) => continue,
-            Err(Errno::ECHILD) => return Reaped::NoChildren,
-            Err(_) => return Reaped::NoneReady,
+        let mut raw: libc::c_int = 0;
+        // SAFETY: waitpid only writes the status through the pointer.
+        let pid = unsafe { libc::waitpid(-1, &mut raw, libc::WNOHANG) };
+        if pid == 0 {
+            return Reaped::NoneReady;
         }
+        if pid < 0 {
+            match Errno::last() {
+                Errno::EINTR => continue,
+                Errno::ECHILD => return Reaped::NoChildren,
+                errno => {
+                    warn!("", "waitpid failed: {errno}");
+                    return Reaped::NoneReady;
+                }
+            }
+        }
+        if let Some(status) = decode_wait_status(raw) {
+            return Reaped::Exited { pid, status };
+        }
+    }
+}
+
+/// An exit or a death by any signal 1–64, with the core flag; `None` for a
+/// stop or a continue report.
+pub fn decode_wait_status(raw: libc::c_int) -> Option<ExitStatus> {
+    if libc::WIFEXITED(raw) {
+        Some(ExitStatus::Exited(libc::WEXITSTATUS(raw)))
+    } else if libc::WIFSIGNALED(raw) {
+        Some(ExitStatus::Signaled {
+            signal: libc::WTERMSIG(raw),
+            core: libc::WCOREDUMP(raw),
+        })
+    } else {
+        None
     }
 }
 
@@ -69,4 +87,55 @@ pub fn children_of_self() -> Vec<(i32, String)> {
         }
     }
     children
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_signal_and_the_core_flag_are_decoded() {
+        assert_eq!(decode_wait_status(42 << 8), Some(ExitStatus::Exited(42)));
+        for signal in 1..=64 {
+            assert_eq!(
+                decode_wait_status(signal),
+                Some(ExitStatus::Signaled {
+                    signal,
+                    core: false
+                }),
+                "signal {signal}"
+            );
+            assert_eq!(
+                decode_wait_status(signal | 0x80),
+                Some(ExitStatus::Signaled { signal, core: true }),
+                "signal {signal} with a core"
+            );
+        }
+        // Stopped by SIGSTOP, continued: not deaths.
+        assert_eq!(decode_wait_status((libc::SIGSTOP << 8) | 0x7f), None);
+        assert_eq!(decode_wait_status(0xffff), None);
+    }
+
+    #[test]
+    fn a_child_killed_by_a_real_time_signal_is_reaped_with_it() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .expect("spawn sleep");
+        let pid = child.id() as i32;
+        // SAFETY: a plain kill(2) of our own child.
+        assert_eq!(unsafe { libc::kill(pid, 40) }, 0);
+        let mut raw = 0;
+        // SAFETY: waitpid only writes the status.
+        assert_eq!(unsafe { libc::waitpid(pid, &mut raw, 0) }, pid);
+        // Reaped above: std's own wait now finds nothing, and says so.
+        assert!(child.try_wait().is_err());
+        assert_eq!(
+            decode_wait_status(raw),
+            Some(ExitStatus::Signaled {
+                signal: 40,
+                core: false
+            })
+        );
+    }
 }

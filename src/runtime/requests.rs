@@ -6,9 +6,6 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
-
 use crate::config;
 use crate::control::{
     BlameEntry, ErrorKind, LogsReport, ProtocolError, ReloadReport, Reply, Request,
@@ -231,13 +228,14 @@ impl Runtime {
                 format!("{name} has no running process (state {})", status.state),
             ));
         };
-        let signal = Signal::try_from(number).map_err(|_| {
-            ProtocolError::new(ErrorKind::BadRequest, format!("unknown signal `{signal}`"))
-        })?;
-        kill(Pid::from_raw(pid), signal).map_err(|err| {
+        super::signals::send(pid, number).map_err(|errno| {
             ProtocolError::new(
                 ErrorKind::Failed,
-                format!("kill({pid}, {}): {}", signal.as_str(), err.desc()),
+                format!(
+                    "kill({pid}, SIG{}): {}",
+                    crate::supervisor::signal_name(number),
+                    errno.desc()
+                ),
             )
         })?;
         Ok(Reply::ok(()))

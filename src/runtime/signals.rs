@@ -1,10 +1,13 @@
 //! Signals as file-descriptor events: svinit blocks the signals it cares
 //! about and reads them from a signalfd registered with mio. No handlers run,
 //! so nothing async happens between fork and exec; children unblock them.
+//! Signals svinit sends go out through [`send`], by number, so every
+//! signal 1–64 can be sent (nix's `Signal` has no real-time signals).
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 
+use nix::errno::Errno;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
@@ -53,5 +56,44 @@ impl SignalSource {
             Ok(Some(info)) => i32::try_from(info.ssi_signo).ok(),
             Ok(None) | Err(_) => None,
         }
+    }
+}
+
+/// The highest signal number on Linux (`SIGRTMAX`).
+pub const MAX_SIGNAL: i32 = 64;
+
+/// `kill(target, signal)` for any signal 1–64; `target` as kill(2) takes
+/// it (negative: a process group). Never to pid 0, 1 or -1: those would
+/// reach svinit's own group, svinit or every process.
+pub fn send(target: i32, signal: i32) -> Result<(), Errno> {
+    if !(1..=MAX_SIGNAL).contains(&signal) || (-1..=1).contains(&target) {
+        return Err(Errno::EINVAL);
+    }
+    // SAFETY: kill(2) with checked arguments; it touches no memory.
+    Errno::result(unsafe { libc::kill(target, signal) }).map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sends_real_time_signals_and_refuses_what_would_reach_everyone() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .expect("spawn sleep");
+        let pid = child.id() as i32;
+        assert_eq!(send(pid, 0), Err(Errno::EINVAL));
+        assert_eq!(send(pid, 65), Err(Errno::EINVAL));
+        for target in [-1, 0, 1] {
+            assert_eq!(send(target, libc::SIGTERM), Err(Errno::EINVAL));
+        }
+        assert_eq!(send(pid, 50), Ok(()));
+        let status = child.wait().expect("wait");
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(50)
+        );
     }
 }

@@ -41,11 +41,13 @@ impl fmt::Display for ExitStatus {
     }
 }
 
-/// `TERM` for 15, `SIG38` for what has no name.
+/// `TERM` for 15; the number itself (`40`) for a signal without a classic
+/// name: real-time signals are given by number (SPEC §3), since SIGRTMIN
+/// differs between C libraries.
 pub fn signal_name(signal: i32) -> String {
     match nix::sys::signal::Signal::try_from(signal) {
         Ok(sig) => sig.as_str().trim_start_matches("SIG").to_string(),
-        Err(_) => format!("SIG{signal}"),
+        Err(_) => signal.to_string(),
     }
 }
 
