@@ -575,6 +575,7 @@ pub fn reason_code(reason: &Reason) -> &'static str {
         Reason::StartTimeout(_) => "start-timeout",
         Reason::StopTimeout(_) => "stop-timeout",
         Reason::ShutdownTimeout(_) => "shutdown-timeout",
+        Reason::Unkillable { .. } => "unkillable",
         Reason::PidFile { .. } => "pid-file",
     }
 }

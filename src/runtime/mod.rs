@@ -286,6 +286,11 @@ impl Runtime {
                 Action::CriticalEnded { service, exit_code } => {
                     self.critical_ended(service, exit_code)
                 }
+                Action::MainUnkillable { pid, after } => warn!(
+                    "",
+                    "main command unkillable (pid {pid}): still there {} after SIGKILL, given up on",
+                    format_duration(after)
+                ),
             }
         }
         None
@@ -585,8 +590,8 @@ fn signal_label(signal: i32) -> String {
 
 fn log_transition(transition: &Transition, restart_in: Option<Duration>) {
     let name = transition.name.as_str();
-    let level = match transition.to {
-        StateKind::Failed => Level::Warn,
+    let level = match (transition.to, &transition.reason) {
+        (StateKind::Failed, _) | (_, Some(Reason::Unkillable { .. })) => Level::Warn,
         _ => Level::Info,
     };
     if !log::enabled(level) {

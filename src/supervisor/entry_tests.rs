@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::config::{RestartPolicy, ServiceType};
 
-use super::harness::{Behaviour, Harness, config, exec_failure, names, secs, service};
+use super::harness::{Behaviour, Harness, config, exec_failure, names, secs, service, term_sweep};
 use super::service::{PID_FILE_RETRY_MAX, PID_FILE_RETRY_MIN};
 use super::*;
 
@@ -39,11 +39,7 @@ fn alone_the_main_command_starts_at_once_and_its_status_is_svinits() {
     assert!(h.sup.main_pid().is_some());
     h.main_exit(ExitStatus::Exited(7));
     h.pump();
-    let sweep = Action::SweepOrphans {
-        signal: libc::SIGTERM,
-        log_survivors: false,
-    };
-    assert_eq!(h.effects().last(), Some(&sweep));
+    assert!(h.effects().ends_with(&term_sweep()), "{:?}", h.effects());
     assert_eq!(finish(&mut h), Some(7));
 }
 
@@ -164,7 +160,13 @@ fn signals_are_forwarded_to_the_main_commands_group() {
             MainSignal::Forwarded { pid: main }
         );
         h.pump();
-        assert_eq!(h.signals().last(), Some(&(main, signal, true)));
+        let sent = h.all_signals();
+        if signal == libc::SIGTERM {
+            // So that a stopped command acts on it.
+            assert!(sent.ends_with(&[(main, signal, true), (main, libc::SIGCONT, true)]));
+        } else {
+            assert_eq!(sent.last(), Some(&(main, signal, true)));
+        }
     }
     assert!(
         !h.sup.is_shutting_down(),
@@ -211,6 +213,41 @@ fn a_shutdown_stops_the_main_command_first_and_kills_it_after_the_timeout() {
         Some(0),
         "the shutdown's code, not the KILL's"
     );
+}
+
+#[test]
+fn the_shutdowns_sigterm_to_the_main_command_is_followed_by_sigcont() {
+    let mut h = with_main(config(vec![]));
+    let main = h.sup.main_pid().unwrap();
+    h.obey_signals = false;
+    h.clear_log();
+    h.shutdown(0);
+    assert_eq!(
+        h.all_signals(),
+        vec![term(main), (main, libc::SIGCONT, true)]
+    );
+}
+
+#[test]
+fn an_unkillable_main_command_does_not_stall_the_shutdown() {
+    let mut h = with_main(config(vec![service("web")]));
+    let main = h.sup.main_pid().unwrap();
+    let web = h.pid("web");
+    h.main_unkillable = true;
+    h.clear_log();
+    h.shutdown(0);
+    h.advance(MAIN_STOP_TIMEOUT);
+    assert_eq!(h.signals(), vec![term(main), kill(main)]);
+    assert_eq!(h.state("web"), StateKind::Up, "still held by the command");
+    h.advance(secs(5));
+    assert!(h.effects().contains(&Action::MainUnkillable {
+        pid: main,
+        after: secs(5)
+    }));
+    assert_eq!(h.signals(), vec![term(main), kill(main), term(web)]);
+    assert_eq!(h.state("web"), StateKind::Down);
+    assert_eq!(finish(&mut h), Some(0));
+    h.sup.check_invariants().unwrap();
 }
 
 #[test]

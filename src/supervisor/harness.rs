@@ -41,10 +41,14 @@ pub struct Harness {
     pub obey_signals: bool,
     /// Processes that ignore everything but SIGKILL.
     stubborn: Vec<String>,
+    /// Processes that survive even SIGKILL (asleep in the kernel).
+    unkillable: Vec<String>,
     /// The fake main command's pid, once `StartMain` was answered.
     pub main_pid: Option<i32>,
     /// The main command ignores SIGTERM (only SIGKILL ends it).
     pub main_stubborn: bool,
+    /// The main command survives even SIGKILL.
+    pub main_unkillable: bool,
 }
 
 pub fn service(name: &str) -> ServiceConfig {
@@ -64,6 +68,15 @@ pub fn names(list: &[&str]) -> Vec<String> {
 
 pub fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
+}
+
+/// The shutdown's sweep of adopted orphans: SIGTERM, then SIGCONT so a
+/// stopped one acts on it.
+pub fn term_sweep() -> [Action; 2] {
+    [libc::SIGTERM, libc::SIGCONT].map(|signal| Action::SweepOrphans {
+        signal,
+        log_survivors: false,
+    })
 }
 
 pub fn exec_failure() -> SpawnFailure {
@@ -89,8 +102,10 @@ impl Harness {
             next_pid: 100,
             obey_signals: true,
             stubborn: Vec::new(),
+            unkillable: Vec::new(),
             main_pid: None,
             main_stubborn: false,
+            main_unkillable: false,
         }
     }
 
@@ -116,6 +131,10 @@ impl Harness {
 
     pub fn stubborn(&mut self, name: &str) {
         self.stubborn.push(name.to_string());
+    }
+
+    pub fn unkillable(&mut self, name: &str) {
+        self.unkillable.push(name.to_string());
     }
 
     pub fn id(&self, name: &str) -> ServiceId {
@@ -158,7 +177,8 @@ impl Harness {
                 | Action::Exit { .. }
                 | Action::Power { .. }
                 | Action::ReadPidFile { .. }
-                | Action::CriticalEnded { .. } => {}
+                | Action::CriticalEnded { .. }
+                | Action::MainUnkillable { .. } => {}
             }
         }
     }
@@ -197,8 +217,12 @@ impl Harness {
     }
 
     fn deliver(&mut self, pid: i32, signal: i32) {
+        if signal == libc::SIGCONT {
+            // Fake processes are never stopped: nothing to continue.
+            return;
+        }
         if self.main_pid == Some(pid) {
-            let ignores = self.main_stubborn && signal != libc::SIGKILL;
+            let ignores = self.main_unkillable || (self.main_stubborn && signal != libc::SIGKILL);
             if self.obey_signals && !ignores {
                 self.main_exit(ExitStatus::Signaled {
                     signal,
@@ -210,7 +234,8 @@ impl Harness {
         let Some(name) = self.procs.get(&pid) else {
             return;
         };
-        let ignores = self.stubborn.contains(name) && signal != libc::SIGKILL;
+        let ignores = self.unkillable.contains(name)
+            || (self.stubborn.contains(name) && signal != libc::SIGKILL);
         if self.obey_signals && !ignores {
             self.procs.remove(&pid);
             let status = ExitStatus::Signaled {
@@ -264,6 +289,13 @@ impl Harness {
     pub fn event(&mut self, event: Event) {
         self.sup.handle_event(self.now, event);
         self.pump();
+    }
+
+    /// The fake process `pid` ends (a late exit: its service may have
+    /// given up on it).
+    pub fn exit_pid(&mut self, pid: i32, status: ExitStatus) {
+        self.procs.remove(&pid);
+        self.event(Event::Exited { pid, status });
     }
 
     pub fn exit_status(&mut self, name: &str, status: ExitStatus) {
@@ -356,8 +388,16 @@ impl Harness {
         times.windows(2).map(|w| w[1] - w[0]).collect()
     }
 
-    /// Every `Signal` sent: (pid, signal, group).
+    /// Every `Signal` sent but the SIGCONTs that follow stop signals:
+    /// (pid, signal, group). `all_signals` has those too.
     pub fn signals(&self) -> Vec<(i32, i32, bool)> {
+        let mut signals = self.all_signals();
+        signals.retain(|&(_, signal, _)| signal != libc::SIGCONT);
+        signals
+    }
+
+    /// Every `Signal` sent, in order: (pid, signal, group).
+    pub fn all_signals(&self) -> Vec<(i32, i32, bool)> {
         self.log
             .iter()
             .filter_map(|(_, action)| match action {

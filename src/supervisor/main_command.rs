@@ -24,11 +24,12 @@ pub enum MainCommand {
     Running {
         pid: i32,
     },
-    /// Signalled by a shutdown it did not cause; SIGKILL to its group at
-    /// `kill_at` (`None`: already killed).
+    /// Signalled by a shutdown it did not cause. At `deadline`: SIGKILL to
+    /// its group, or, once `killed`, it is given up on as unkillable.
     Stopping {
         pid: i32,
-        kill_at: Option<Instant>,
+        deadline: Instant,
+        killed: bool,
     },
     /// Exited (or never started); svinit is shutting down.
     Finished,
@@ -52,7 +53,7 @@ impl MainCommand {
 
     pub fn deadline(&self) -> Option<Instant> {
         match self {
-            MainCommand::Stopping { kill_at, .. } => *kill_at,
+            MainCommand::Stopping { deadline, .. } => Some(*deadline),
             _ => None,
         }
     }

@@ -52,6 +52,15 @@
 //! - A `Spawned` nobody waits for (its start was abandoned) gets SIGKILL to
 //!   its group; a stop requested before `Spawned` signals once it comes.
 //!   No signal is ever sent to pid 1 or below.
+//! - SIGCONT follows every stop signal to the same target (SPEC §3), the
+//!   shutdown sweep's SIGTERM and a SIGTERM to the main command, never
+//!   SIGKILL or SIGCONT itself.
+//! - A process still there `UNKILLABLE_AFTER` (5 s) after its SIGKILL is
+//!   given up on (SPEC §7): its service ends its stop as if it had exited
+//!   (`down`, reason `Unkillable`; a start-timeout kill is a crash), the
+//!   main command counts as finished (`Action::MainUnkillable`), and the
+//!   shutdown goes on. Its pid leaves the index: a late exit is an
+//!   orphan's.
 //! - `type "forking"`: the launcher must exit 0 (then `Action::ReadPidFile`
 //!   at once, again after 50 ms, 100 ms … at most 1 s apart, all within
 //!   start-timeout, counted from the spawn). The pid it names becomes the
@@ -103,7 +112,7 @@ use deps::{Edge, build_links};
 pub use main_command::{
     MAIN_STOP_TIMEOUT, MainCommand, MainSignal, critical_exit_code, spawn_failure_code,
 };
-use service::{Input, Outbox, Service, State, Surroundings};
+use service::{Input, Outbox, Service, State, Surroundings, UNKILLABLE_AFTER};
 use shutdown::{Shutdown, ShutdownStep};
 pub use types::*;
 
@@ -257,15 +266,7 @@ impl Supervisor {
     pub fn signal_main(&mut self, now: Instant, signal: i32) -> MainSignal {
         let decision = main_command::route_signal(&self.main, signal);
         match decision {
-            MainSignal::Forwarded { pid } => {
-                if pid > 1 {
-                    self.actions.push_back(Action::Signal {
-                        pid,
-                        signal,
-                        group: true,
-                    });
-                }
-            }
+            MainSignal::Forwarded { pid } => self.signal_main_group(pid, signal),
             MainSignal::Shutdown { exit_code } => {
                 self.main = MainCommand::Finished;
                 self.begin_shutdown(exit_code, now);
@@ -378,25 +379,33 @@ impl Supervisor {
                     Some(_) => self.step(now, id, Input::Deadline, None),
                     None => {}
                 },
-                TimerOwner::Main => {
-                    if let MainCommand::Stopping { pid, .. } = self.main {
-                        self.set_main(MainCommand::Stopping { pid, kill_at: None });
-                        self.actions.push_back(Action::Signal {
+                TimerOwner::Main => match self.main {
+                    MainCommand::Stopping {
+                        pid, killed: false, ..
+                    } => self.kill_main(now, pid),
+                    MainCommand::Stopping {
+                        pid, killed: true, ..
+                    } => {
+                        // Still there after SIGKILL: the shutdown goes on.
+                        self.actions.push_back(Action::MainUnkillable {
                             pid,
-                            signal: libc::SIGKILL,
-                            group: true,
+                            after: UNKILLABLE_AFTER,
                         });
+                        self.set_main(MainCommand::Finished);
+                        for id in self.order.clone() {
+                            self.work.push(id);
+                        }
                     }
-                }
+                    _ => {}
+                },
                 TimerOwner::Shutdown => match self.with_shutdown(|s| s.deadline_passed(now)) {
                     Some(ShutdownStep::KillServices) => {
-                        if let Some(pid) = self.main.pid() {
-                            self.set_main(MainCommand::Stopping { pid, kill_at: None });
-                            self.actions.push_back(Action::Signal {
-                                pid,
-                                signal: libc::SIGKILL,
-                                group: true,
-                            });
+                        if let MainCommand::Running { pid }
+                        | MainCommand::Stopping {
+                            pid, killed: false, ..
+                        } = self.main
+                        {
+                            self.kill_main(now, pid);
                         }
                         let timeout = self.config.shutdown_timeout.unwrap_or_default();
                         for id in self.order.clone() {
@@ -420,7 +429,17 @@ impl Supervisor {
             },
             other => other,
         };
+        let cont = match action {
+            Action::SweepOrphans { signal, .. } => service::continue_after(signal),
+            _ => None,
+        };
         self.actions.push_back(action);
+        if let Some(signal) = cont {
+            self.actions.push_back(Action::SweepOrphans {
+                signal,
+                log_survivors: false,
+            });
+        }
     }
 
     pub fn poll_action(&mut self) -> Option<Action> {
@@ -809,19 +828,45 @@ impl Supervisor {
         }
     }
 
-    /// SIGTERM to the main command's group; SIGKILL after
+    /// SIGTERM (and SIGCONT) to the main command's group; SIGKILL after
     /// `shutdown-timeout`, else `MAIN_STOP_TIMEOUT`.
     fn stop_main(&mut self, now: Instant, pid: i32) {
         let timeout = self.config.shutdown_timeout.unwrap_or(MAIN_STOP_TIMEOUT);
         self.set_main(MainCommand::Stopping {
             pid,
-            kill_at: Some(now + timeout),
+            deadline: now + timeout,
+            killed: false,
         });
-        self.actions.push_back(Action::Signal {
+        self.signal_main_group(pid, libc::SIGTERM);
+    }
+
+    /// SIGKILL to the main command's group; given up on as unkillable if
+    /// it is still there `UNKILLABLE_AFTER`.
+    fn kill_main(&mut self, now: Instant, pid: i32) {
+        self.set_main(MainCommand::Stopping {
             pid,
-            signal: libc::SIGTERM,
-            group: true,
+            deadline: now + UNKILLABLE_AFTER,
+            killed: true,
         });
+        self.signal_main_group(pid, libc::SIGKILL);
+    }
+
+    /// `signal` to the main command's group, and SIGCONT after a signal a
+    /// stopped command would leave pending: a forwarded or shutdown SIGTERM.
+    fn signal_main_group(&mut self, pid: i32, signal: i32) {
+        if pid <= 1 {
+            return;
+        }
+        let cont = (signal == libc::SIGTERM)
+            .then(|| service::continue_after(signal))
+            .flatten();
+        for signal in std::iter::once(signal).chain(cont) {
+            self.actions.push_back(Action::Signal {
+                pid,
+                signal,
+                group: true,
+            });
+        }
     }
 
     /// The main command exited: svinit shuts down with its status (unless
@@ -897,7 +942,7 @@ impl Supervisor {
             && !self.main.has_process()
             && let Some(Some(action)) = self.with_shutdown(|s| s.services_down(now))
         {
-            self.actions.push_back(action);
+            self.push_shutdown_action(action);
         }
     }
 

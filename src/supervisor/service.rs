@@ -26,6 +26,11 @@ pub const PID_FILE_RETRY_MAX: Duration = Duration::from_secs(1);
 /// How many exits `status` keeps.
 pub const HISTORY_LEN: usize = 8;
 
+/// A process still there this long after SIGKILL (uninterruptible sleep:
+/// a hung disk or NFS server, a frozen cgroup) is given up on as
+/// unkillable: its service counts as down and stops and shutdowns go on.
+pub const UNKILLABLE_AFTER: Duration = Duration::from_secs(5);
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum State {
     /// Not running. `note`: why the last stop was not clean (stop-timeout).
@@ -55,10 +60,11 @@ pub enum State {
         since: Instant,
     },
     /// Signalled (or, with `pid: None`, to be signalled when `Spawned`
-    /// arrives); SIGKILL to the group at `kill_at`.
+    /// arrives). At `deadline`: SIGKILL to the group, or, once `killed`,
+    /// the process is given up on as unkillable.
     Stopping {
         pid: Option<i32>,
-        kill_at: Option<Instant>,
+        deadline: Instant,
         killed: bool,
         cause: StopCause,
     },
@@ -116,7 +122,7 @@ impl State {
     pub fn deadline(&self) -> Option<Instant> {
         match self {
             State::Starting { deadline, .. } => Some(*deadline),
-            State::Stopping { kill_at, .. } => *kill_at,
+            State::Stopping { deadline, .. } => Some(*deadline),
             State::Backoff { until, .. } => Some(*until),
             State::AwaitingPidFile {
                 deadline, retry_at, ..
@@ -187,6 +193,21 @@ impl Outbox<'_> {
                 .push_back(Action::Signal { pid, signal, group });
         }
     }
+
+    /// A stop signal, then SIGCONT to the same target: a stopped process
+    /// (SIGSTOP, a debugger, a suspended job) acts on it at once instead of
+    /// at the SIGKILL. Neither after SIGKILL nor after SIGCONT itself.
+    pub fn stop_signal(&mut self, pid: i32, signal: i32, group: bool) {
+        self.signal(pid, signal, group);
+        if let Some(cont) = continue_after(signal) {
+            self.signal(pid, cont, group);
+        }
+    }
+}
+
+/// SIGCONT when `signal` may be left pending by a stopped process.
+pub fn continue_after(signal: i32) -> Option<i32> {
+    (signal != libc::SIGKILL && signal != libc::SIGCONT).then_some(libc::SIGCONT)
 }
 
 #[derive(Debug, Clone)]
@@ -341,25 +362,24 @@ impl Service {
             (
                 &State::Stopping {
                     pid: None,
-                    kill_at,
+                    deadline,
                     killed,
                     ref cause,
                 },
                 Spawned(pid),
             ) => {
-                let signal = if killed {
-                    libc::SIGKILL
+                if killed {
+                    out.signal(pid, libc::SIGKILL, true);
                 } else {
-                    self.active.stop_signal
-                };
-                out.signal(
-                    pid,
-                    signal,
-                    killed || self.active.kill_mode == KillMode::Group,
-                );
+                    out.stop_signal(
+                        pid,
+                        self.active.stop_signal,
+                        self.active.kill_mode == KillMode::Group,
+                    );
+                }
                 Some(State::Stopping {
                     pid: Some(pid),
-                    kill_at,
+                    deadline,
                     killed,
                     cause: cause.clone(),
                 })
@@ -531,7 +551,7 @@ impl Service {
                 let waited = self.active.start_timeout;
                 Some(State::Stopping {
                     pid: Some(pid),
-                    kill_at: None,
+                    deadline: now + UNKILLABLE_AFTER,
                     killed: true,
                     cause: StopCause::StartTimeout(waited),
                 })
@@ -555,28 +575,51 @@ impl Service {
             (
                 &State::Stopping {
                     pid: Some(pid),
-                    kill_at: Some(at),
+                    deadline,
+                    killed: false,
                     ref cause,
-                    ..
                 },
                 Deadline,
-            ) if at <= now => {
+            ) if deadline <= now => {
                 out.signal(pid, libc::SIGKILL, true);
                 Some(State::Stopping {
                     pid: Some(pid),
-                    kill_at: None,
+                    deadline: now + UNKILLABLE_AFTER,
                     killed: true,
                     cause: cause.clone(),
                 })
             }
             (
                 &State::Stopping {
+                    pid: Some(pid),
+                    deadline,
+                    killed: true,
+                    ref cause,
+                },
+                Deadline,
+            ) if deadline <= now => {
+                // Still there after SIGKILL: given up on, so that stops and
+                // the shutdown go on. Its exit, if it ever comes, is an
+                // orphan's.
+                let reason = Reason::Unkillable {
+                    pid,
+                    after: UNKILLABLE_AFTER,
+                };
+                Some(match cause {
+                    StopCause::StartTimeout(_) if self.want == Want::Up => {
+                        self.crash(now, reason, None, out)
+                    }
+                    _ => self.finish_stop(Some(reason)),
+                })
+            }
+            (
+                &State::Stopping {
                     pid: None,
-                    kill_at: Some(at),
+                    deadline,
                     ..
                 },
                 Deadline,
-            ) if at <= now => {
+            ) if deadline <= now => {
                 // `Spawned` never came: nothing to wait for.
                 Some(self.finish_stop(None))
             }
@@ -629,11 +672,15 @@ impl Service {
                 Deadline,
             ) => None,
 
+            // Already killed: its unkillable deadline stands.
+            (State::Stopping { killed: true, .. }, KillNow(_)) => None,
             (State::Starting { pid, .. } | State::Stopping { pid, .. }, KillNow(timeout)) => {
                 let pid = *pid;
-                self.kill_now(pid, timeout, out)
+                self.kill_now(now, pid, timeout, out)
             }
-            (&State::Up { pid, .. }, KillNow(timeout)) => self.kill_now(Some(pid), timeout, out),
+            (&State::Up { pid, .. }, KillNow(timeout)) => {
+                self.kill_now(now, Some(pid), timeout, out)
+            }
             (
                 State::Down { .. }
                 | State::Waiting
@@ -726,7 +773,7 @@ impl Service {
     fn begin_stop(&mut self, now: Instant, out: &mut Outbox<'_>) -> State {
         let pid = self.state.pid();
         if let Some(pid) = pid {
-            out.signal(
+            out.stop_signal(
                 pid,
                 self.active.stop_signal,
                 self.active.kill_mode == KillMode::Group,
@@ -734,7 +781,7 @@ impl Service {
         }
         State::Stopping {
             pid,
-            kill_at: Some(now + self.active.stop_timeout),
+            deadline: now + self.active.stop_timeout,
             killed: false,
             cause: StopCause::Requested,
         }
@@ -742,6 +789,7 @@ impl Service {
 
     fn kill_now(
         &mut self,
+        now: Instant,
         pid: Option<i32>,
         timeout: Duration,
         out: &mut Outbox<'_>,
@@ -758,7 +806,7 @@ impl Service {
         };
         Some(State::Stopping {
             pid,
-            kill_at: None,
+            deadline: now + UNKILLABLE_AFTER,
             killed: true,
             cause,
         })
@@ -766,12 +814,13 @@ impl Service {
 
     /// Where a stop ends: `failed` when a dependency doomed it, else `down`
     /// (to be started again by `Settle` if it is still wanted), noting why
-    /// it needed SIGKILL (`killed`) if it did.
+    /// it needed SIGKILL (`killed`) if it did, or that it survived it.
     fn finish_stop(&mut self, killed: Option<Reason>) -> State {
         if let Some(reason) = self.fate.take() {
             return State::Failed { reason };
         }
-        let note = killed.filter(|_| self.want == Want::Down);
+        let note = killed
+            .filter(|note| self.want == Want::Down || matches!(note, Reason::Unkillable { .. }));
         State::Down { note }
     }
 

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::{BackoffKind, KillMode, RestartPolicy, ServiceType};
 
-use super::harness::{Behaviour, Harness, config, exec_failure, names, secs, service};
+use super::harness::{Behaviour, Harness, config, exec_failure, names, secs, service, term_sweep};
 use super::*;
 
 const CRASH: Behaviour = Behaviour::Crash(ExitStatus::Exited(1));
@@ -599,6 +599,16 @@ fn chain() -> Config {
     config(vec![db, web, proxy])
 }
 
+/// `chain()` with a shutdown-timeout and every service's stop-timeout.
+fn chain_with_timeouts(shutdown: Option<u64>, stop: u64) -> Config {
+    let mut chain = chain();
+    chain.shutdown_timeout = shutdown.map(secs);
+    for service in &mut chain.services {
+        service.stop_timeout = secs(stop);
+    }
+    chain
+}
+
 #[test]
 fn shutdown_stops_in_reverse_order_sweeps_orphans_and_exits() {
     let mut h = Harness::boot(chain());
@@ -608,11 +618,7 @@ fn shutdown_stops_in_reverse_order_sweeps_orphans_and_exits() {
     assert!(h.sup.is_shutting_down());
     assert_eq!(h.signals(), pids.map(term));
     assert_eq!(h.reached(StateKind::Down), names(&["proxy", "web", "db"]));
-    let sweep = Action::SweepOrphans {
-        signal: libc::SIGTERM,
-        log_survivors: false,
-    };
-    assert_eq!(h.effects().last(), Some(&sweep));
+    assert!(h.effects().ends_with(&term_sweep()), "{:?}", h.effects());
     h.event(Event::NoChildren);
     assert_eq!(h.effects().last(), Some(&Action::Exit { code: 0 }));
     assert_eq!(h.sup.poll_timeout(), None);
@@ -641,12 +647,7 @@ fn shutdown_kills_orphans_after_5s_and_exits_1s_later() {
 
 #[test]
 fn shutdown_timeout_kills_every_remaining_service_at_once() {
-    let mut chain = chain();
-    chain.shutdown_timeout = Some(secs(10));
-    for service in &mut chain.services {
-        service.stop_timeout = secs(60);
-    }
-    let mut h = Harness::boot(chain);
+    let mut h = Harness::boot(chain_with_timeouts(Some(10), 60));
     for name in ["db", "web", "proxy"] {
         h.stubborn(name);
     }
@@ -668,11 +669,7 @@ fn shutdown_timeout_kills_every_remaining_service_at_once() {
             "{name}"
         );
     }
-    let sweep = Action::SweepOrphans {
-        signal: libc::SIGTERM,
-        log_survivors: false,
-    };
-    assert_eq!(h.effects().last(), Some(&sweep));
+    assert!(h.effects().ends_with(&term_sweep()), "{:?}", h.effects());
 }
 
 #[test]
@@ -1287,11 +1284,7 @@ fn shutdown_cancels_a_backoff() {
     let mut h = crashing(None, false);
     h.shutdown(0);
     assert_eq!(h.state("web"), StateKind::Down);
-    let sweep = Action::SweepOrphans {
-        signal: libc::SIGTERM,
-        log_survivors: false,
-    };
-    assert_eq!(h.effects().last(), Some(&sweep));
+    assert!(h.effects().ends_with(&term_sweep()), "{:?}", h.effects());
     assert_eq!(h.sup.poll_timeout(), Some(h.now + secs(5)), "the sweep's");
 }
 
@@ -1351,4 +1344,176 @@ fn an_orphan_exit_does_not_disturb_a_shutdown() {
     }
     h.event(Event::NoChildren);
     assert_eq!(h.effects().last(), Some(&Action::Exit { code: 0 }));
+}
+
+// --- stop signals and processes that survive SIGKILL (SPEC §3, §7) ---
+
+fn cont(pid: i32, group: bool) -> (i32, i32, bool) {
+    (pid, libc::SIGCONT, group)
+}
+
+#[test]
+fn every_stop_signal_is_followed_by_sigcont_to_the_same_target() {
+    for (stop_signal, kill_mode, group) in [
+        (libc::SIGTERM, KillMode::Group, true),
+        (libc::SIGHUP, KillMode::Process, false),
+        (40, KillMode::Group, true),
+    ] {
+        let mut web = service("web");
+        web.stop_signal = stop_signal;
+        web.kill_mode = kill_mode;
+        web.stop_timeout = secs(3);
+        let mut h = Harness::boot(config(vec![web]));
+        h.stubborn("web");
+        let pid = h.pid("web");
+        h.clear_log();
+        h.stop("web");
+        assert_eq!(
+            h.all_signals(),
+            vec![(pid, stop_signal, group), cont(pid, group)],
+            "stop-signal {stop_signal}"
+        );
+        // Never after SIGKILL.
+        h.advance(secs(3));
+        assert_eq!(h.all_signals().last(), Some(&kill(pid)));
+        assert_eq!(h.all_signals().len(), 3);
+    }
+}
+
+#[test]
+fn no_sigcont_after_a_stop_signal_that_is_sigcont_or_sigkill() {
+    for stop_signal in [libc::SIGCONT, libc::SIGKILL] {
+        let mut web = service("web");
+        web.stop_signal = stop_signal;
+        let mut h = Harness::boot(config(vec![web]));
+        let pid = h.pid("web");
+        h.clear_log();
+        h.stop("web");
+        assert_eq!(h.all_signals(), vec![(pid, stop_signal, true)]);
+    }
+}
+
+#[test]
+fn a_stop_before_spawned_sends_sigcont_too_once_spawned() {
+    let mut sup = Supervisor::new(config(vec![service("web")]), Instant::now(), 1);
+    let now = Instant::now();
+    sup.boot(now);
+    let id = sup.id_of("web").unwrap();
+    sup.stop(now, id);
+    while sup.poll_action().is_some() {}
+    sup.handle_event(
+        now,
+        Event::Spawned {
+            service: id,
+            pid: 50,
+        },
+    );
+    let mut sent = Vec::new();
+    while let Some(action) = sup.poll_action() {
+        if let Action::Signal { pid, signal, group } = action {
+            sent.push((pid, signal, group));
+        }
+    }
+    assert_eq!(sent, vec![term(50), cont(50, true)]);
+}
+
+#[test]
+fn a_process_that_survives_sigkill_is_given_up_on_5s_later() {
+    let mut web = service("web");
+    web.stop_timeout = secs(2);
+    let mut h = Harness::boot(config(vec![web]));
+    h.unkillable("web");
+    let pid = h.pid("web");
+    h.stop("web");
+    h.advance(secs(2));
+    assert_eq!(h.signals().last(), Some(&kill(pid)));
+    assert_eq!(h.state("web"), StateKind::Stopping);
+    assert_eq!(h.sup.poll_timeout(), Some(h.now + secs(5)));
+    h.advance(Duration::from_millis(4999));
+    assert_eq!(h.state("web"), StateKind::Stopping);
+    h.advance(Duration::from_millis(1));
+    assert_eq!(h.state("web"), StateKind::Down);
+    let reason = Reason::Unkillable {
+        pid,
+        after: secs(5),
+    };
+    assert_eq!(h.status("web").reason, Some(reason.clone()));
+    assert!(
+        reason
+            .to_string()
+            .starts_with(&format!("unkillable (pid {pid})"))
+    );
+    assert_eq!(h.sup.poll_timeout(), None);
+    h.sup.check_invariants().unwrap();
+    // Its exit, if it ever comes, is an orphan's and changes nothing.
+    h.exit_pid(
+        pid,
+        ExitStatus::Signaled {
+            signal: libc::SIGKILL,
+            core: false,
+        },
+    );
+    assert_eq!(h.sup.orphans_reaped(), 1);
+    assert_eq!(h.state("web"), StateKind::Down);
+    // And it can be started again.
+    h.start("web");
+    assert_eq!(h.state("web"), StateKind::Up);
+    assert_ne!(h.pid("web"), pid);
+}
+
+#[test]
+fn an_unkillable_process_does_not_stall_the_shutdown() {
+    let mut h = Harness::boot(chain_with_timeouts(None, 1));
+    h.unkillable("web");
+    h.shutdown(0);
+    assert_eq!(h.reached(StateKind::Down), names(&["proxy"]));
+    h.drive_until(h.now + secs(6));
+    assert_eq!(h.reached(StateKind::Down), names(&["proxy", "web", "db"]));
+    assert!(h.effects().ends_with(&term_sweep()), "{:?}", h.effects());
+    h.event(Event::NoChildren);
+    assert_eq!(h.exit_code(), Some(0));
+}
+
+#[test]
+fn an_unkillable_process_after_the_shutdown_timeout_does_not_stall_it() {
+    let mut h = Harness::boot(chain_with_timeouts(Some(3), 60));
+    for name in ["db", "web", "proxy"] {
+        h.unkillable(name);
+    }
+    h.shutdown(0);
+    h.advance(secs(3));
+    assert_eq!(h.state("proxy"), StateKind::Stopping);
+    h.advance(secs(5));
+    for name in ["db", "web", "proxy"] {
+        assert_eq!(h.state(name), StateKind::Down, "{name}");
+        assert!(
+            matches!(h.status(name).reason, Some(Reason::Unkillable { .. })),
+            "{name}"
+        );
+    }
+    assert!(h.effects().ends_with(&term_sweep()), "{:?}", h.effects());
+}
+
+#[test]
+fn an_unkillable_process_at_start_timeout_is_a_crash() {
+    let mut web = service("web");
+    web.ready_notify = true;
+    web.start_timeout = secs(2);
+    let mut h = Harness::new(config(vec![web]))
+        .with("web", Behaviour::Run)
+        .booted();
+    h.unkillable("web");
+    let pid = h.pid("web");
+    h.advance(secs(2));
+    assert_eq!(h.signals().last(), Some(&kill(pid)));
+    h.advance(secs(5));
+    assert_eq!(h.state("web"), StateKind::Backoff);
+    assert_eq!(
+        h.status("web").reason,
+        Some(Reason::Unkillable {
+            pid,
+            after: secs(5)
+        })
+    );
+    h.sup.check_invariants().unwrap();
 }

@@ -215,6 +215,9 @@ pub enum Action {
     /// A `critical` service ended for good: svinit exits with `exit_code`
     /// after an orderly shutdown (unless told not to: system mode).
     CriticalEnded { service: ServiceId, exit_code: i32 },
+    /// The main command's process `pid` was still there `after` its
+    /// SIGKILL: given up on; the shutdown goes on without it.
+    MainUnkillable { pid: i32, after: Duration },
 }
 
 /// One state change, as logged and as streamed by `svctl events`.
@@ -290,6 +293,9 @@ pub enum Reason {
     StopTimeout(Duration),
     /// SIGKILLed because the shutdown's `shutdown-timeout` ran out.
     ShutdownTimeout(Duration),
+    /// Its process `pid` was still there `after` its SIGKILL (asleep in
+    /// the kernel): given up on, counted as down.
+    Unkillable { pid: i32, after: Duration },
     /// `type "forking"`: no usable pid in `path` within start-timeout.
     PidFile {
         path: String,
@@ -352,6 +358,11 @@ impl fmt::Display for Reason {
                 f,
                 "still running when shutdown-timeout {} ran out, killed",
                 format_duration(*d)
+            ),
+            Reason::Unkillable { pid, after } => write!(
+                f,
+                "unkillable (pid {pid}): still there {} after SIGKILL, given up on",
+                format_duration(*after)
             ),
             Reason::PidFile {
                 path,
