@@ -206,6 +206,7 @@ impl Runtime {
             self.supervisor.poll_timeout(),
             client_deadline,
             self.output.poll_timeout(),
+            self.readiness.has_more().then(Instant::now),
         ]
         .into_iter()
         .flatten()
@@ -223,7 +224,7 @@ impl Runtime {
             match source {
                 Source::Signals => self.on_signals(),
                 Source::Output(slot) | Source::OutputErr(slot) => self.output.readable(slot),
-                Source::Notify => self.on_notify(),
+                Source::Notify(slot) => self.on_notify(slot),
                 Source::ReadyPipe(slot) => self.on_ready_pipe(slot),
                 Source::ExecStatus(slot) => self.on_exec_status(slot),
                 Source::ControlListener | Source::ControlClient(_) => {
@@ -234,6 +235,7 @@ impl Runtime {
             }
         }
         self.output.pump();
+        self.notify_more();
         self.serve_control_requests();
         self.feed_log_followers();
         let now = Instant::now();
@@ -265,6 +267,8 @@ impl Runtime {
                     }
                     if self.supervisor.try_status(transition.service).is_none() {
                         self.output.forget(self.poll.registry(), transition.service);
+                        self.readiness
+                            .forget_service(self.poll.registry(), transition.service);
                     }
                 }
                 Action::Exit { .. } if self.options.mode == Mode::System => {
@@ -305,7 +309,10 @@ impl Runtime {
         }
         let registry = self.poll.registry();
         let started = spawn::prepare(config, &self.spawn_context).and_then(|mut plan| {
-            let ready = self.readiness.prepare(registry, config)?;
+            let uid = plan
+                .uid()
+                .unwrap_or_else(|| nix::unistd::geteuid().as_raw());
+            let ready = self.readiness.prepare(registry, service, uid, config)?;
             if let Some(socket) = &ready.notify_socket {
                 plan.set_env("NOTIFY_SOCKET", socket)?;
             }
@@ -514,6 +521,11 @@ impl Runtime {
         self.output.forget_gone(self.poll.registry(), |id| {
             supervisor.try_status(id).is_none()
         });
+        for service in self.readiness.notify_services() {
+            if self.supervisor.try_status(service).is_none() {
+                self.readiness.forget_service(self.poll.registry(), service);
+            }
+        }
     }
 
     /// Reopens every transcript (SIGUSR1, `svctl reopen` without names).

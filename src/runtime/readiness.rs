@@ -4,14 +4,19 @@
 //! makes a service `up` is the supervisor's decision.
 //!
 //! Decisions where SPEC.md is silent:
-//! - One notify socket for all services, in the abstract namespace with a
+//! - One notify socket **per service**, in the abstract namespace with a
 //!   kernel-chosen name (`NOTIFY_SOCKET=@xxxxx`): nothing on disk, no clash
-//!   between svinits. It is opened at the first start of a `ready-notify`
-//!   service and kept.
-//! - A message counts only with SCM_CREDENTIALS naming a process of a
-//!   `ready-notify` service: its main pid, or a process in its session or
-//!   process group (/proc/PID/stat). Anything else is logged at debug level
-//!   and dropped; so is a sender that is gone before it is looked up.
+//!   between svinits. It is opened at the service's first `ready-notify`
+//!   start and kept until the service is forgotten; what is still queued
+//!   on it is discarded before each spawn (a leftover of the last run).
+//! - A message on a service's socket is that service's: attribution never
+//!   looks the sender up in /proc, so a `READY=1` from a helper that has
+//!   exited before svinit read it (`systemd-notify`, a short script) counts
+//!   (SPEC §7). Abstract names are not secret (/proc/net/unix lists them),
+//!   so the kernel-checked sender uid (SCM_CREDENTIALS) must be root,
+//!   svinit's own user or the user the service runs as; anything else is
+//!   logged at debug level (`notify: ignored …`) and dropped. Processes of
+//!   one user are one trust domain (they could ptrace each other anyway).
 //! - `READY=1` and `STATUS=…` are read; other assignments are ignored.
 //!   File descriptors passed along (`FDSTORE=1`) are closed at once.
 //! - A `ready-fd` pipe is closed as soon as a newline came, at EOF without
@@ -35,21 +40,32 @@ use nix::sys::socket::{
     recvmsg, setsockopt, socket, sockopt,
 };
 
-use super::proc_stat;
 use super::slab::Slab;
 use crate::config::ServiceConfig;
-use crate::supervisor::{Event, ServiceId, SpawnFailure, SpawnStage, StateKind, Supervisor};
+use crate::supervisor::{Event, ServiceId, SpawnFailure, SpawnStage, StateKind};
 use crate::{debug, warn};
 
 /// The biggest notify message read; longer ones are dropped.
 const NOTIFY_MAX: usize = 4096;
-/// Messages handled per wakeup, so a flood cannot starve the loop.
+/// Messages read from one socket per loop turn, so a flood cannot starve
+/// the loop; a socket with more is served again next turn.
 const NOTIFY_BATCH: usize = 64;
 
 struct ReadyPipe {
     service: ServiceId,
     pid: i32,
     fd: OwnedFd,
+}
+
+/// A `ready-notify` service's own datagram socket.
+struct NotifySocket {
+    service: ServiceId,
+    fd: OwnedFd,
+    /// The `NOTIFY_SOCKET` value: `@` and the abstract name.
+    name: OsString,
+    /// Who may speak on it besides root and svinit's user: the user the
+    /// service's current run was started as.
+    uid: u32,
 }
 
 /// What a spawn needs for readiness: the write end to place at fd N, and
@@ -91,8 +107,11 @@ pub struct NotifyMessage {
 pub struct Readiness {
     pipes: Slab<ReadyPipe>,
     pipe_by_pid: HashMap<i32, usize>,
-    notify: Option<OwnedFd>,
-    notify_name: Option<OsString>,
+    sockets: Slab<NotifySocket>,
+    socket_of: HashMap<ServiceId, usize>,
+    /// Sockets to read again next turn (their batch ran out).
+    more: Vec<usize>,
+    own_uid: u32,
 }
 
 impl Readiness {
@@ -100,16 +119,20 @@ impl Readiness {
         Readiness {
             pipes: Slab::new(),
             pipe_by_pid: HashMap::new(),
-            notify: None,
-            notify_name: None,
+            sockets: Slab::new(),
+            socket_of: HashMap::new(),
+            more: Vec::new(),
+            own_uid: nix::unistd::geteuid().as_raw(),
         }
     }
 
-    /// Before a spawn of `config`: the pipe for `ready-fd`, the socket for
-    /// `ready-notify`.
+    /// Before a spawn of `service` (running as `uid`): the pipe for
+    /// `ready-fd`, the socket for `ready-notify`.
     pub fn prepare(
         &mut self,
         registry: &Registry,
+        service: ServiceId,
+        uid: u32,
         config: &ServiceConfig,
     ) -> Result<ReadyIo, SpawnFailure> {
         let mut io = ReadyIo::default();
@@ -121,7 +144,7 @@ impl Readiness {
             io.pipe = Some((n, read, write));
         }
         if config.ready_notify {
-            io.notify_socket = Some(self.notify_socket(registry)?);
+            io.notify_socket = Some(self.notify_socket(registry, service, uid)?);
         }
         Ok(io)
     }
@@ -189,133 +212,217 @@ impl Readiness {
         }
     }
 
-    /// The notify socket's `NOTIFY_SOCKET` value, opening it the first time.
-    fn notify_socket(&mut self, registry: &Registry) -> Result<OsString, SpawnFailure> {
-        if let Some(name) = &self.notify_name {
-            return Ok(name.clone());
+    /// `service`'s `NOTIFY_SOCKET` value, opening its socket the first
+    /// time; what an earlier run left on it is discarded.
+    fn notify_socket(
+        &mut self,
+        registry: &Registry,
+        service: ServiceId,
+        uid: u32,
+    ) -> Result<OsString, SpawnFailure> {
+        if let Some(socket) = self
+            .socket_of
+            .get(&service)
+            .and_then(|&slot| self.sockets.get_mut(slot))
+        {
+            socket.uid = uid;
+            discard_queued(&socket.fd);
+            return Ok(socket.name.clone());
         }
-        let open = || -> nix::Result<(OwnedFd, OsString)> {
-            let fd = socket(
-                AddressFamily::Unix,
-                SockType::Datagram,
-                SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
-                None,
-            )?;
-            setsockopt(&fd, sockopt::PassCred, &true)?;
-            // An address of just the family: the kernel picks a free
-            // abstract name ("autobind").
-            bind(fd.as_raw_fd(), &UnixAddr::new_unnamed())?;
-            let addr: UnixAddr = getsockname(fd.as_raw_fd())?;
-            let name = addr.as_abstract().ok_or(Errno::EADDRNOTAVAIL)?;
-            let mut value = b"@".to_vec();
-            value.extend_from_slice(name);
-            Ok((fd, OsString::from_vec(value)))
-        };
-        let (fd, name) =
-            open().map_err(|errno| failure(SpawnStage::Prepare, "notify socket".into(), errno))?;
-        registry
-            .register(
-                &mut SourceFd(&fd.as_raw_fd()),
-                Source::Notify.token(),
+        let (fd, name) = open_notify_socket()
+            .map_err(|errno| failure(SpawnStage::Prepare, "notify socket".into(), errno))?;
+        let slot = self.sockets.insert(NotifySocket {
+            service,
+            fd,
+            name: name.clone(),
+            uid,
+        });
+        let registered = self.sockets.get(slot).map(|socket| {
+            registry.register(
+                &mut SourceFd(&socket.fd.as_raw_fd()),
+                Source::Notify(slot).token(),
                 Interest::READABLE,
             )
-            .map_err(|err| {
-                let errno = Errno::from_raw(err.raw_os_error().unwrap_or(libc::EIO));
-                failure(SpawnStage::Prepare, "notify socket".into(), errno)
-            })?;
+        });
+        if let Some(Err(err)) = registered {
+            self.sockets.remove(slot);
+            let errno = Errno::from_raw(err.raw_os_error().unwrap_or(libc::EIO));
+            return Err(failure(SpawnStage::Prepare, "notify socket".into(), errno));
+        }
         debug!("", "notify socket {}", name.to_string_lossy());
-        self.notify = Some(fd);
-        self.notify_name = Some(name.clone());
+        self.socket_of.insert(service, slot);
         Ok(name)
     }
 
-    /// Reads what is waiting on the notify socket: each message with the
-    /// service it was accepted for.
-    pub fn on_notify(&mut self, supervisor: &Supervisor) -> Vec<(ServiceId, NotifyMessage)> {
+    /// `service` is gone for good: its socket is closed.
+    pub fn forget_service(&mut self, registry: &Registry, service: ServiceId) {
+        if let Some(slot) = self.socket_of.remove(&service)
+            && let Some(socket) = self.sockets.remove(slot)
+        {
+            let _ = registry.deregister(&mut SourceFd(&socket.fd.as_raw_fd()));
+            self.more.retain(|&queued| queued != slot);
+        }
+    }
+
+    /// The services whose sockets are open, to find the forgotten ones.
+    pub fn notify_services(&self) -> Vec<ServiceId> {
+        self.socket_of.keys().copied().collect()
+    }
+
+    /// Whether a socket has more to read: the loop must not sleep.
+    pub fn has_more(&self) -> bool {
+        !self.more.is_empty()
+    }
+
+    /// The sockets whose batch ran out last turn, read again.
+    pub fn take_more(&mut self) -> Vec<usize> {
+        std::mem::take(&mut self.more)
+    }
+
+    /// Reads up to a batch of what waits on socket `slot`: each message
+    /// from an allowed sender, with the service it is for.
+    pub fn on_notify(&mut self, slot: usize) -> Vec<(ServiceId, NotifyMessage)> {
+        self.read_notify(slot, NOTIFY_BATCH)
+    }
+
+    fn read_notify(&mut self, slot: usize, batch: usize) -> Vec<(ServiceId, NotifyMessage)> {
         let mut accepted = Vec::new();
-        let Some(fd) = &self.notify else {
+        let own_uid = self.own_uid;
+        let Some(socket) = self.sockets.get_mut(slot) else {
             return accepted;
         };
-        for _ in 0..NOTIFY_BATCH {
-            let mut buf = [0u8; NOTIFY_MAX];
-            let mut cmsg = nix::cmsg_space!(libc::ucred, [RawFd; 16]);
-            let mut iov = [IoSliceMut::new(&mut buf)];
-            let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_CMSG_CLOEXEC;
-            let (bytes, sender, truncated) =
-                match recvmsg::<()>(fd.as_raw_fd(), &mut iov, Some(&mut cmsg), flags) {
-                    Ok(msg) => {
-                        let mut sender = None;
-                        if let Ok(cmsgs) = msg.cmsgs() {
-                            for c in cmsgs {
-                                match c {
-                                    ControlMessageOwned::ScmCredentials(cred) => {
-                                        sender = Some(cred.pid());
-                                    }
-                                    ControlMessageOwned::ScmRights(fds) => {
-                                        for raw in fds {
-                                            // SAFETY: the kernel just gave us
-                                            // this fd; nobody else owns it.
-                                            drop(unsafe { OwnedFd::from_raw_fd(raw) });
-                                        }
-                                    }
-                                    _ => {}
-                                }
-                            }
-                        }
-                        let truncated = msg
-                            .flags
-                            .intersects(MsgFlags::MSG_TRUNC | MsgFlags::MSG_CTRUNC);
-                        (msg.bytes, sender, truncated)
-                    }
-                    Err(Errno::EINTR) => continue,
-                    Err(_) => break,
-                };
-            let text = buf.get(..bytes).unwrap_or_default();
-            let message = parse_notify(text);
-            let Some(pid) = sender.filter(|&pid| pid > 0) else {
-                debug!("", "notify: dropped a message without sender credentials");
+        let mut drained = false;
+        for _ in 0..batch {
+            let Some(datagram) = receive(&socket.fd) else {
+                drained = true;
+                break;
+            };
+            let text = datagram.text();
+            let Some(sender) = &datagram.sender else {
+                debug!("", "notify: ignored a message without sender credentials");
                 continue;
             };
-            if truncated {
-                debug!("", "notify: dropped an oversized message from pid {pid}");
+            if datagram.truncated {
+                debug!(
+                    "",
+                    "notify: ignored an oversized message from uid {}", sender.uid
+                );
                 continue;
             }
-            match owner_of(supervisor, pid) {
-                Some(id) if supervisor.service_config(id).ready_notify => {
-                    accepted.push((id, message));
-                }
-                owner => {
-                    let from = owner
-                        .map(|id| {
-                            format!(
-                                " (of {}, which does not use ready-notify)",
-                                supervisor.status(id).name
-                            )
-                        })
-                        .unwrap_or_default();
-                    debug!(
-                        "",
-                        "notify: ignored {:?} from pid {pid}{from}: not a process of a ready-notify service",
-                        String::from_utf8_lossy(text).trim_end()
-                    );
-                }
+            if sender.uid != 0 && sender.uid != own_uid && sender.uid != socket.uid {
+                debug!(
+                    "",
+                    "notify: ignored {:?} from uid {} (pid {}): not root, svinit's user or the service's",
+                    String::from_utf8_lossy(text).trim_end(),
+                    sender.uid,
+                    sender.pid
+                );
+                continue;
             }
+            accepted.push((socket.service, parse_notify(text)));
+        }
+        if drained {
+            self.more.retain(|&queued| queued != slot);
+        } else if !self.more.contains(&slot) {
+            self.more.push(slot);
         }
         accepted
     }
 }
 
-/// The service `pid` belongs to: its main process, or one in its session
-/// or process group (every service gets a session of its own).
-pub fn owner_of(supervisor: &Supervisor, pid: i32) -> Option<ServiceId> {
-    if let Some(id) = supervisor.service_of_pid(pid) {
-        return Some(id);
+/// An abstract datagram socket with SO_PASSCRED, bound to a name the
+/// kernel picks ("autobind"); the name as `NOTIFY_SOCKET` wants it.
+fn open_notify_socket() -> nix::Result<(OwnedFd, OsString)> {
+    let fd = socket(
+        AddressFamily::Unix,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+        None,
+    )?;
+    setsockopt(&fd, sockopt::PassCred, &true)?;
+    bind(fd.as_raw_fd(), &UnixAddr::new_unnamed())?;
+    let addr: UnixAddr = getsockname(fd.as_raw_fd())?;
+    let name = addr.as_abstract().ok_or(Errno::EADDRNOTAVAIL)?;
+    let mut value = b"@".to_vec();
+    value.extend_from_slice(name);
+    Ok((fd, OsString::from_vec(value)))
+}
+
+/// The kernel-checked sender of a datagram.
+struct Sender {
+    /// 0 for a sender outside svinit's PID namespace.
+    pid: i32,
+    uid: u32,
+}
+
+/// One datagram read from a notify socket.
+struct Datagram {
+    buf: Vec<u8>,
+    sender: Option<Sender>,
+    truncated: bool,
+}
+
+impl Datagram {
+    fn text(&self) -> &[u8] {
+        &self.buf
     }
-    let stat = proc_stat::read(pid)?;
-    [stat.session, stat.pgrp]
-        .into_iter()
-        .filter(|&leader| leader > 1)
-        .find_map(|leader| supervisor.service_of_pid(leader))
+}
+
+/// The next datagram, or `None` when nothing waits (or on an error).
+/// File descriptors passed along (`FDSTORE=1`, barriers) are closed.
+fn receive(fd: &OwnedFd) -> Option<Datagram> {
+    let mut buf = vec![0u8; NOTIFY_MAX];
+    loop {
+        let mut cmsg = nix::cmsg_space!(libc::ucred, [RawFd; 16]);
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_CMSG_CLOEXEC;
+        let msg = match recvmsg::<()>(fd.as_raw_fd(), &mut iov, Some(&mut cmsg), flags) {
+            Ok(msg) => msg,
+            Err(Errno::EINTR) => continue,
+            Err(_) => return None,
+        };
+        let mut sender = None;
+        if let Ok(cmsgs) = msg.cmsgs() {
+            for c in cmsgs {
+                match c {
+                    ControlMessageOwned::ScmCredentials(cred) => {
+                        sender = Some(Sender {
+                            pid: cred.pid(),
+                            uid: cred.uid(),
+                        });
+                    }
+                    ControlMessageOwned::ScmRights(fds) => {
+                        for raw in fds {
+                            // SAFETY: the kernel just gave us this fd;
+                            // nobody else owns it.
+                            drop(unsafe { OwnedFd::from_raw_fd(raw) });
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let truncated = msg
+            .flags
+            .intersects(MsgFlags::MSG_TRUNC | MsgFlags::MSG_CTRUNC);
+        let bytes = msg.bytes;
+        buf.truncate(bytes);
+        return Some(Datagram {
+            buf,
+            sender,
+            truncated,
+        });
+    }
+}
+
+/// Reads and drops everything queued on `fd` (bounded: a socket's queue
+/// is bounded by the kernel, and this stops at the first empty read).
+fn discard_queued(fd: &OwnedFd) {
+    for _ in 0..4 * NOTIFY_BATCH {
+        if receive(fd).is_none() {
+            return;
+        }
+    }
 }
 
 /// The assignments of an sd_notify message that svinit acts on.
@@ -364,10 +471,13 @@ impl super::Runtime {
         }
     }
 
-    /// The notify socket is readable.
-    pub(super) fn on_notify(&mut self) {
+    /// A notify socket is readable (or had more than a batch last turn).
+    pub(super) fn on_notify(&mut self, slot: usize) {
         let now = std::time::Instant::now();
-        for (service, message) in self.readiness.on_notify(&self.supervisor) {
+        for (service, message) in self.readiness.on_notify(slot) {
+            if !self.supervisor.service_config(service).ready_notify {
+                continue;
+            }
             if let Some(text) = message.status {
                 debug!(&self.supervisor.status(service).name, "STATUS={text}");
                 self.supervisor
@@ -378,11 +488,73 @@ impl super::Runtime {
             }
         }
     }
+
+    /// The sockets that had more than a batch last turn.
+    pub(super) fn notify_more(&mut self) {
+        for slot in self.readiness.take_more() {
+            self.on_notify(slot);
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn send(name: &OsString, text: &[u8]) {
+        let socket = std::os::unix::net::UnixDatagram::unbound().expect("socket");
+        let abstract_name = &name.as_encoded_bytes()[1..];
+        let addr = <std::os::unix::net::SocketAddr as std::os::linux::net::SocketAddrExt>::from_abstract_name(abstract_name)
+            .expect("abstract address");
+        socket.send_to_addr(text, &addr).expect("send");
+    }
+
+    #[test]
+    fn a_services_socket_is_its_own_batched_and_emptied_before_each_spawn() {
+        let poll = mio::Poll::new().expect("poll");
+        let mut config = ServiceConfig::new("db", crate::config::Command::Shell("x".into()));
+        config.ready_notify = true;
+        let mut readiness = Readiness::new();
+        let db = ServiceId(3);
+        let io = readiness
+            .prepare(poll.registry(), db, 12345, &config)
+            .expect("prepare");
+        let name = io.notify_socket.expect("NOTIFY_SOCKET");
+        assert!(name.as_encoded_bytes().starts_with(b"@"));
+        let slot = readiness.socket_of[&db];
+
+        // Whoever sent it (root here, gone or not), it is db's.
+        send(&name, b"READY=1");
+        let got = readiness.on_notify(slot);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].0, db);
+        assert!(got[0].1.ready);
+        assert!(!readiness.has_more());
+
+        // A flood is read a batch per turn (the kernel queues at most
+        // net.unix.max_dgram_qlen datagrams, 10 by default: a batch of 4).
+        for _ in 0..8 {
+            send(&name, b"STATUS=busy");
+        }
+        assert_eq!(readiness.read_notify(slot, 4).len(), 4);
+        assert!(readiness.has_more());
+        assert_eq!(readiness.take_more(), vec![slot]);
+        assert_eq!(readiness.read_notify(slot, 4).len(), 4);
+        assert_eq!(readiness.on_notify(slot).len(), 0);
+        assert!(!readiness.has_more());
+
+        // What the last run left is not taken by the next one; the socket
+        // and its name stay.
+        send(&name, b"READY=1");
+        let again = readiness
+            .prepare(poll.registry(), db, 12345, &config)
+            .expect("prepare again");
+        assert_eq!(again.notify_socket.as_ref(), Some(&name));
+        assert!(readiness.on_notify(slot).is_empty());
+
+        readiness.forget_service(poll.registry(), db);
+        assert!(readiness.notify_services().is_empty());
+    }
 
     #[test]
     fn notify_messages() {

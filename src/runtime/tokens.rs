@@ -14,8 +14,8 @@ pub enum Source {
     Signals,
     /// The control socket's listener.
     ControlListener,
-    /// The sd_notify datagram socket.
-    Notify,
+    /// A `ready-notify` service's sd_notify datagram socket, by slot.
+    Notify(usize),
     /// An accepted control connection, by slot.
     ControlClient(usize),
     /// A child's exec-status pipe, by slot.
@@ -33,7 +33,7 @@ impl Source {
         let (kind, slot) = match self {
             Source::Signals => (0, 0),
             Source::ControlListener => (1, 0),
-            Source::Notify => (2, 0),
+            Source::Notify(slot) => (2, slot),
             Source::ControlClient(slot) => (3, slot),
             Source::ExecStatus(slot) => (4, slot),
             Source::ReadyPipe(slot) => (5, slot),
@@ -50,7 +50,7 @@ impl Source {
         Some(match (kind, slot) {
             (0, 0) => Source::Signals,
             (1, 0) => Source::ControlListener,
-            (2, 0) => Source::Notify,
+            (2, slot) => Source::Notify(slot),
             (3, slot) => Source::ControlClient(slot),
             (4, slot) => Source::ExecStatus(slot),
             (5, slot) => Source::ReadyPipe(slot),
@@ -70,7 +70,7 @@ mod tests {
         let sources = [
             Source::Signals,
             Source::ControlListener,
-            Source::Notify,
+            Source::Notify(4),
             Source::ControlClient(0),
             Source::ControlClient(127),
             Source::ExecStatus(10_000),
