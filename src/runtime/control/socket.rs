@@ -460,4 +460,162 @@ mod tests {
         assert!(path.exists());
         fs::remove_dir_all(&base).unwrap();
     }
+
+    fn make_dir(path: &Path, mode: u32) -> PathBuf {
+        fs::create_dir(path).unwrap();
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+        path.to_path_buf()
+    }
+
+    /// Runs `attempt` until `attacker` (another thread, looping until told
+    /// to stop) has had 3 s or 20000 chances, checking `victim` after
+    /// each: its mode must stay `mode`.
+    fn race(victim: &Path, mode: u32, attacker: impl FnMut() + Send, mut attempt: impl FnMut()) {
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let stop = &stop;
+        std::thread::scope(|scope| {
+            let mut attacker = attacker;
+            scope.spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    attacker();
+                }
+            });
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+            for round in 0..20_000 {
+                attempt();
+                let now = mode_of(victim);
+                if now != mode {
+                    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                    panic!(
+                        "round {round}: {} changed from {mode:o} to {now:o}",
+                        victim.display()
+                    );
+                }
+                if std::time::Instant::now() > deadline {
+                    break;
+                }
+            }
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
+    }
+
+    #[test]
+    fn a_directory_swapped_for_a_symlink_never_redirects_a_chmod() {
+        let base = temp_dir("dir-race");
+        let victim = make_dir(&base.join("victim"), 0o755);
+        let dir = base.join("svinit");
+        let path = dir.join("control.sock");
+        race(
+            &victim,
+            0o755,
+            || {
+                // Whatever svinit just made there becomes a symlink.
+                let _ = fs::remove_file(dir.join("control.sock"));
+                let _ = fs::remove_dir(&dir);
+                let _ = std::os::unix::fs::symlink(&victim, &dir);
+                let _ = fs::remove_file(&dir);
+            },
+            || {
+                if let Ok((_listener, bound)) = bind_control_socket(&path, PRIVATE, me(), false) {
+                    bound.remove();
+                }
+            },
+        );
+        fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn a_socket_swapped_for_a_symlink_never_redirects_a_chmod() {
+        let base = temp_dir("sock-race");
+        let victim = base.join("victim");
+        fs::write(&victim, "secret").unwrap();
+        fs::set_permissions(&victim, fs::Permissions::from_mode(0o600)).unwrap();
+        let path = base.join("control.sock");
+        let decoy = base.join("decoy");
+        let both = SocketPermissions {
+            socket_mode: 0o666,
+            dir_mode: 0o755,
+            group: Some(nix::unistd::getegid().as_raw()),
+        };
+        race(
+            &victim,
+            0o600,
+            || {
+                // Replace the socket, once bound, by a symlink in one step.
+                let _ = std::os::unix::fs::symlink(&victim, &decoy);
+                if fs::symlink_metadata(&path).is_ok_and(|meta| meta.file_type().is_socket()) {
+                    let _ = fs::rename(&decoy, &path);
+                }
+            },
+            || {
+                if let Ok((_listener, bound)) = bind_control_socket(&path, both, me(), false) {
+                    bound.remove();
+                }
+                if fs::symlink_metadata(&path).is_ok_and(|meta| meta.file_type().is_symlink()) {
+                    let _ = fs::remove_file(&path);
+                }
+            },
+        );
+        fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn a_symlink_where_svinits_directory_should_be_is_refused() {
+        let base = temp_dir("dir-symlink");
+        let elsewhere = make_dir(&base.join("elsewhere"), 0o755);
+        std::os::unix::fs::symlink(&elsewhere, base.join("svinit")).unwrap();
+        let path = base.join("svinit/control.sock");
+        let err = bind_control_socket(&path, PRIVATE, me(), true).unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert!(err.to_string().contains("svinit"), "{err}");
+        assert_eq!(mode_of(&elsewhere), 0o755, "the link's target is untouched");
+        assert!(!elsewhere.join("control.sock").exists());
+        fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn svinits_directory_owned_by_another_user_is_refused_and_untouched() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: needs root to chown");
+            return;
+        }
+        let base = temp_dir("dir-owner");
+        let dir = make_dir(&base.join("svinit"), 0o777);
+        std::os::unix::fs::chown(&dir, Some(65534), Some(65534)).unwrap();
+        let err = bind_control_socket(&dir.join("control.sock"), PRIVATE, me(), true).unwrap_err();
+        match &err {
+            BindError::UnsafeDirectory { owner, .. } => assert_eq!(*owner, 65534),
+            other => panic!("expected UnsafeDirectory, got {other}"),
+        }
+        assert_eq!(mode_of(&dir), 0o777);
+        assert!(!dir.join("control.sock").exists());
+        fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn a_reload_changes_the_bound_socket_even_if_its_path_now_names_a_symlink() {
+        let base = temp_dir("reload-symlink");
+        let path = base.join("sv/control.sock");
+        let (listener, mut bound) = bind_control_socket(&path, PRIVATE, me(), false).unwrap();
+        // The socket moves away; a symlink to a private file takes its name.
+        let moved = base.join("sv/moved.sock");
+        fs::rename(&path, &moved).unwrap();
+        let victim = base.join("victim");
+        fs::write(&victim, "secret").unwrap();
+        fs::set_permissions(&victim, fs::Permissions::from_mode(0o600)).unwrap();
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        let group = SocketPermissions {
+            socket_mode: 0o660,
+            dir_mode: 0o750,
+            group: Some(nix::unistd::getegid().as_raw()),
+        };
+        change_permissions(&mut bound, group).unwrap();
+        assert_eq!(mode_of(&victim), 0o600, "the symlink's target is untouched");
+        assert_eq!(mode_of(&moved), 0o660, "the bound socket itself changed");
+        // Nor is the symlink removed at exit: it is not the socket bound.
+        drop(listener);
+        bound.remove();
+        assert!(fs::symlink_metadata(&path).is_ok());
+        fs::remove_dir_all(&base).unwrap();
+    }
 }
