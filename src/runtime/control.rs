@@ -368,7 +368,7 @@ impl ControlServer {
             return Ok(());
         }
         self.policy = policy;
-        socket::change_permissions(&mut self.bound, self.policy.socket_permissions())
+        socket::change_permissions(&self.bound, self.policy.socket_permissions())
     }
 
     /// Readiness on one of the server's tokens: its owner gets its turn at
