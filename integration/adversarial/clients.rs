@@ -33,7 +33,7 @@ service "web" {
 /// unfair server gives none at all; a fair one answers in milliseconds).
 const ANSWER_LIMIT: Duration = Duration::from_secs(3);
 /// `svctl status` runs timed under each flood.
-const SAMPLES: usize = 30;
+const SAMPLES: usize = 50;
 /// Bytes a flood must have pushed before the samples start (it is on).
 const FLOOD_STARTED: u64 = 1 << 20;
 
@@ -261,8 +261,9 @@ fn flood_does_not_starve_others(test: &str, flood: Flood) {
     sv.wait_until("the flood to be under way", DEADLINE, || {
         flooder.sent() >= FLOOD_STARTED
     });
+    let (began, sent_before) = (Instant::now(), flooder.sent());
     let mut flooded = status_latencies(&sv, &dir, &format!("while a client floods ({flood:?})"));
-    let sent = flooder.sent();
+    let rate = (flooder.sent() - sent_before) as f64 / began.elapsed().as_secs_f64() / 1e6;
     drop(flooder);
     let (calm_median, calm_worst) = median_and_worst(&mut calm);
     let (median, worst) = median_and_worst(&mut flooded);
@@ -271,7 +272,7 @@ fn flood_does_not_starve_others(test: &str, flood: Flood) {
         &format!(
             "svctl status over {SAMPLES} runs (debug build, PID 1 of a namespace): \
              median {median:.1?}, worst {worst:.1?} while one client floods ({flood:?}, \
-             {sent} bytes sent); median {calm_median:.1?}, worst {calm_worst:.1?} without"
+             taken at {rate:.1} MB/s); median {calm_median:.1?}, worst {calm_worst:.1?} without"
         ),
     );
     status_latencies(&sv, &dir, "after the flood");
