@@ -252,27 +252,34 @@ fn status_latencies(sv: &Svinit, dir: &TempDir, while_doing: &str) -> Vec<Durati
         .collect()
 }
 
-/// One client floods; another's `svctl status` is answered every time,
-/// promptly; svinit still serves after the flood.
-fn flood_does_not_starve_others(test: &str, flood: Flood) {
+/// Clients flood (one per entry of `floods`, all at once); another's
+/// `svctl status` is answered every time, promptly; svinit still serves
+/// after the flood.
+fn floods_do_not_starve_others(test: &str, floods: &[Flood]) {
     let (dir, sv) = start(test, SERVICES);
     let mut calm = status_latencies(&sv, &dir, "without a flood");
-    let flooder = Flooder::start(&socket(&dir), flood);
-    sv.wait_until("the flood to be under way", DEADLINE, || {
-        flooder.sent() >= FLOOD_STARTED
+    let flooders: Vec<Flooder> = floods
+        .iter()
+        .map(|&flood| Flooder::start(&socket(&dir), flood))
+        .collect();
+    let sent = || flooders.iter().map(Flooder::sent).sum::<u64>();
+    sv.wait_until("the floods to be under way", DEADLINE, || {
+        flooders
+            .iter()
+            .all(|flooder| flooder.sent() >= FLOOD_STARTED)
     });
-    let (began, sent_before) = (Instant::now(), flooder.sent());
-    let mut flooded = status_latencies(&sv, &dir, &format!("while a client floods ({flood:?})"));
-    let rate = (flooder.sent() - sent_before) as f64 / began.elapsed().as_secs_f64() / 1e6;
-    drop(flooder);
+    let (began, sent_before) = (Instant::now(), sent());
+    let mut flooded = status_latencies(&sv, &dir, &format!("while clients flood ({floods:?})"));
+    let rate = (sent() - sent_before) as f64 / began.elapsed().as_secs_f64() / 1e6;
+    drop(flooders);
     let (calm_median, calm_worst) = median_and_worst(&mut calm);
     let (median, worst) = median_and_worst(&mut flooded);
     figure(
         test,
         &format!(
             "svctl status over {SAMPLES} runs (debug build, PID 1 of a namespace): \
-             median {median:.1?}, worst {worst:.1?} while one client floods ({flood:?}, \
-             taken at {rate:.1} MB/s); median {calm_median:.1?}, worst {calm_worst:.1?} without"
+             median {median:.1?}, worst {worst:.1?} while {floods:?} flood \
+             (taken at {rate:.1} MB/s); median {calm_median:.1?}, worst {calm_worst:.1?} without"
         ),
     );
     status_latencies(&sv, &dir, "after the flood");
@@ -280,17 +287,32 @@ fn flood_does_not_starve_others(test: &str, flood: Flood) {
 
 #[test]
 fn a_client_streaming_empty_lines_does_not_starve_the_others() {
-    flood_does_not_starve_others("flood-empty-lines", Flood::EmptyLines);
+    floods_do_not_starve_others("flood-empty-lines", &[Flood::EmptyLines]);
 }
 
 #[test]
 fn a_client_sending_requests_back_to_back_does_not_starve_the_others() {
-    flood_does_not_starve_others("flood-requests", Flood::Requests);
+    floods_do_not_starve_others("flood-requests", &[Flood::Requests]);
 }
 
 #[test]
 fn a_follower_sending_input_without_end_does_not_starve_the_others() {
-    flood_does_not_starve_others("flood-after-stream", Flood::InputAfterStream);
+    floods_do_not_starve_others("flood-after-stream", &[Flood::InputAfterStream]);
+}
+
+#[test]
+fn every_kind_of_flood_at_once_does_not_starve_the_others() {
+    floods_do_not_starve_others(
+        "flood-all",
+        &[
+            Flood::EmptyLines,
+            Flood::Requests,
+            Flood::InputAfterStream,
+            Flood::EmptyLines,
+            Flood::Requests,
+            Flood::InputAfterStream,
+        ],
+    );
 }
 
 // ------------------------------------------------------- slots and streams
