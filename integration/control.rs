@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
-use crate::harness::{DEADLINE, Mode, Svinit, TempDir, fd_census, poll_until, svinit_bin};
+use crate::harness::{
+    DEADLINE, Mode, Svinit, TempDir, fd_census, poll_until, succeeds, svinit_bin,
+};
 
 pub(crate) fn svctl_bin() -> &'static str {
     env!("CARGO_BIN_EXE_svctl")
@@ -594,19 +596,13 @@ fn test_accounts() -> Option<(u32, u32)> {
     if let Some(ids) = *done {
         return Some(ids);
     }
-    let run = |args: &[&str]| {
-        Command::new(args[0])
-            .args(&args[1..])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    let _ = run(&["groupadd", "-f", "svit-ctl"]);
-    let _ = run(&["groupadd", "-f", "svit-read"]);
-    if !run(&["id", "svit-user"]) && !run(&["useradd", "-M", "-N", "-g", "nogroup", "svit-user"]) {
+    let _ = succeeds(&["groupadd", "-f", "svit-ctl"]);
+    let _ = succeeds(&["groupadd", "-f", "svit-read"]);
+    if !succeeds(&["id", "svit-user"])
+        && !succeeds(&["useradd", "-M", "-N", "-g", "nogroup", "svit-user"])
+    {
         // Some systems have no `nogroup`.
-        if !run(&["useradd", "-M", "-U", "svit-user"]) {
+        if !succeeds(&["useradd", "-M", "-U", "svit-user"]) {
             return None;
         }
     }

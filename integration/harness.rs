@@ -629,3 +629,32 @@ pub fn run_svinit(dir: &TempDir, args: &[&str], timeout: Duration) -> (ExitStatu
     let text = String::from_utf8_lossy(&fs::read(&out_path).unwrap_or_default()).into_owned();
     (status, text)
 }
+
+// ---------------------------------------------------------------------------
+// Accounts
+// ---------------------------------------------------------------------------
+
+/// Runs a system tool (`useradd`, `id` ...) with its output discarded;
+/// whether it succeeded.
+pub fn succeeds(args: &[&str]) -> bool {
+    Command::new(args[0])
+        .args(&args[1..])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The uid and gid of user `name`, whose primary group is `group` (both
+/// made when missing); `None` without groupadd/useradd.
+pub fn system_user(name: &str, group: &str) -> Option<(u32, u32)> {
+    let _ = succeeds(&["groupadd", "-f", group]);
+    if !succeeds(&["id", name]) && !succeeds(&["useradd", "-M", "-N", "-g", group, name]) {
+        return None;
+    }
+    let id = |flag: &str| -> Option<u32> {
+        let out = Command::new("id").args([flag, name]).output().ok()?;
+        String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+    };
+    Some((id("-u")?, id("-g")?))
+}

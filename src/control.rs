@@ -149,6 +149,15 @@ impl Request {
         )
     }
 
+    /// Whether the request asks for a stream that stays open (`events`
+    /// followed, `logs -f`).
+    pub fn follows(&self) -> bool {
+        matches!(
+            self,
+            Request::Events { follow: true, .. } | Request::Logs { follow: true, .. }
+        )
+    }
+
     /// A short human description for the audit log: `stop web db`.
     pub fn summary(&self) -> String {
         let mut text = self.command().to_string();
@@ -1063,6 +1072,16 @@ mod tests {
             })
             .collect();
         assert_eq!(read_only, ["status", "logs", "events", "tree", "blame"]);
+    }
+
+    #[test]
+    fn only_followed_events_and_logs_are_streams() {
+        let follows = |line: &str| parse(line).unwrap().follows();
+        assert!(follows(r#"{"v":1,"cmd":"events"}"#));
+        assert!(!follows(r#"{"v":1,"cmd":"events","follow":false}"#));
+        assert!(follows(r#"{"v":1,"cmd":"logs","name":"a","follow":true}"#));
+        assert!(!follows(r#"{"v":1,"cmd":"logs","name":"a"}"#));
+        assert!(!follows(r#"{"v":1,"cmd":"status"}"#));
     }
 
     #[test]

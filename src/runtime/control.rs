@@ -6,17 +6,41 @@
 //! `svctl events` and streams them to followers; what requests *do* is the
 //! runtime's business.
 //!
-//! Use from the loop:
-//! `handle(token, now)` on readiness of any of its tokens, then drain
-//! `next_request()` answering each with `reply()`; `publish()` every state
-//! change; sleep no longer than `next_deadline()` and call
-//! `handle_timeout(now)` after every wakeup.
+//! Fair to clients, whatever they send (SPEC.md §7):
+//! - A loop turn serves each client at most once, with a budget of
+//!   [`READ_BUDGET`] bytes read and [`LINE_BUDGET`] lines taken (empty
+//!   lines count), and at most one request: the next one is taken on a
+//!   later turn, once the reply is written. A client with input left when
+//!   its budget runs out is queued for the next turn (readiness is
+//!   edge-triggered: no new event comes for data already there) and the
+//!   loop then polls with a zero timeout, as for service output. Accepting
+//!   is bounded too ([`ACCEPT_BUDGET`] connections a turn). So a flood
+//!   costs a turn at most 16 KiB of reading and 64 lines, and every other
+//!   client is served between two of its turns. 16 KiB: the largest
+//!   request (64 KiB) still arrives in four turns; 64 lines: far more than
+//!   a real client sends at once (a request, then it reads the reply).
+//! - Slots: [`MAX_CLIENTS`] connections at once, of which read-only peers
+//!   (`read-group=`) hold at most half together ([`READ_ONLY_CLIENTS`]):
+//!   full-access peers (root, svinit's user, `group=`) always find the
+//!   other half. A read-only peer past its share gets a `too-many-clients`
+//!   error naming the limit right after `accept`.
+//! - Streams (`events`, `logs -f`) are the connections that never time
+//!   out, so one uid (root included) may follow at most
+//!   [`STREAMS_PER_UID`] at once, a quarter of the slots: plenty for a
+//!   person's terminals and a monitor, and no single read-only uid can fill
+//!   even the read-only share with them. Past it, the request gets a
+//!   `too-many-clients` error naming the limit.
+//!
+//! Use from the loop: `handle(token)` on readiness of any of its tokens,
+//! then once per turn `pump(now)` and drain `next_request()` answering
+//! each with `reply()`; `publish()` every state change; sleep no longer
+//! than `poll_timeout()` and call `handle_timeout(now)` after every wakeup.
 
 mod access;
 mod events;
 mod socket;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -37,6 +61,16 @@ pub use self::socket::{BindError, BoundSocket};
 
 /// Clients served at once; one more gets a `too-many-clients` error.
 pub const MAX_CLIENTS: usize = 128;
+/// Of those, the most read-only peers may hold together.
+pub const READ_ONLY_CLIENTS: usize = Limits::for_slots(MAX_CLIENTS).read_only;
+/// Streams (`events`, `logs -f`) one uid may follow at once.
+pub const STREAMS_PER_UID: usize = Limits::for_slots(MAX_CLIENTS).streams_per_uid;
+/// Bytes read from one client in one loop turn.
+pub const READ_BUDGET: usize = 16 * 1024;
+/// Lines (empty ones included) taken from one client in one loop turn.
+pub const LINE_BUDGET: usize = 64;
+/// Connections accepted in one loop turn.
+pub const ACCEPT_BUDGET: usize = 32;
 /// Time for a whole request line to arrive, for an idle connection to send
 /// its next one, and for a client to take a reply or an error.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -44,7 +78,6 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// not read is dropped.
 pub const STREAM_BACKLOG_LIMIT: usize = 1024 * 1024;
 
-const READ_CHUNK: usize = 16 * 1024;
 /// Buffers that grew past this (a big status reply) are freed once empty.
 const RETAINED_BUFFER: usize = 64 * 1024;
 
@@ -62,6 +95,25 @@ impl ControlTokens {
     pub fn contains(&self, token: Token) -> bool {
         token == self.listener
             || (self.first_client..self.first_client + self.max_clients).contains(&token.0)
+    }
+}
+
+/// The shares of a server with `clients` slots (see the module header).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Limits {
+    clients: usize,
+    read_only: usize,
+    streams_per_uid: usize,
+}
+
+impl Limits {
+    const fn for_slots(clients: usize) -> Limits {
+        let quarter = if clients >= 4 { clients / 4 } else { 1 };
+        Limits {
+            clients,
+            read_only: clients - clients / 2,
+            streams_per_uid: quarter,
+        }
     }
 }
 
@@ -106,12 +158,61 @@ enum Phase {
     Closing,
 }
 
+/// Bytes read from a client and not yet taken as lines. Lines are taken
+/// by moving `start`; the taken bytes go at the next read, all at once.
+#[derive(Default)]
+struct Input {
+    bytes: Vec<u8>,
+    start: usize,
+}
+
+impl Input {
+    fn pending(&self) -> usize {
+        self.bytes.len() - self.start
+    }
+
+    fn extend(&mut self, data: &[u8]) {
+        if self.start > 0 {
+            self.bytes.drain(..self.start);
+            self.start = 0;
+        }
+        self.bytes.extend_from_slice(data);
+    }
+
+    /// The next line without its newline (and `\r`), or the rest at end of
+    /// input.
+    fn take_line(&mut self, at_end: bool) -> Option<Vec<u8>> {
+        let rest = &self.bytes[self.start..];
+        let (mut line, taken) = match rest.iter().position(|&b| b == b'\n') {
+            Some(newline) => (&rest[..newline], newline + 1),
+            None if at_end && !rest.is_empty() => (rest, rest.len()),
+            None => return None,
+        };
+        if line.last() == Some(&b'\r') {
+            line = &line[..line.len() - 1];
+        }
+        let line = line.to_vec();
+        self.start += taken;
+        if self.pending() == 0 {
+            if self.bytes.capacity() > RETAINED_BUFFER {
+                self.bytes = Vec::new();
+            } else {
+                self.bytes.clear();
+            }
+            self.start = 0;
+        }
+        Some(line)
+    }
+}
+
 struct Client {
     stream: UnixStream,
     generation: u64,
     peer: Peer,
+    /// Admitted as a read-only peer: counts against `Limits::read_only`.
+    read_only: bool,
     phase: Phase,
-    input: Vec<u8>,
+    input: Input,
     output: Vec<u8>,
     /// Bytes of `output` already written.
     written: usize,
@@ -120,6 +221,10 @@ struct Client {
     input_closed: bool,
     replies_sent: u64,
     follows_events: bool,
+    /// Holds one of its uid's stream places (`Limits::streams_per_uid`).
+    holds_stream: bool,
+    /// In `ControlServer::ready`.
+    queued: bool,
 }
 
 impl Client {
@@ -138,8 +243,38 @@ impl Client {
 
 /// What a pass over a client decided.
 enum Outcome {
+    /// Nothing more to do until its next readiness (or reply).
     Keep,
+    /// Its budget ran out with input maybe left: serve it next turn.
+    Again,
     Close,
+}
+
+/// What one client may still take in this loop turn.
+struct Budget {
+    bytes: usize,
+    lines: usize,
+}
+
+impl Budget {
+    fn turn() -> Budget {
+        Budget {
+            bytes: READ_BUDGET,
+            lines: LINE_BUDGET,
+        }
+    }
+}
+
+/// What `fill` found.
+enum Fill {
+    /// Read some bytes; there may be more.
+    Read,
+    /// Nothing more for now (or the input is at its limit).
+    Waiting,
+    /// The budget ran out before the socket was drained.
+    Spent,
+    /// The peer has closed its side.
+    Closed,
 }
 
 pub struct ControlServer {
@@ -147,10 +282,17 @@ pub struct ControlServer {
     registry: Registry,
     bound: BoundSocket,
     tokens: ControlTokens,
+    limits: Limits,
     policy: AccessPolicy,
     accounts: AccountFiles,
     clients: Vec<Option<Client>>,
     next_generation: u64,
+    /// Clients to serve at the next `pump`, in turn order.
+    ready: VecDeque<usize>,
+    /// The listener may have connections waiting.
+    listener_ready: bool,
+    /// Stream places held, by uid.
+    streams: HashMap<u32, usize>,
     requests: VecDeque<IncomingRequest>,
     events: EventRing,
 }
@@ -183,10 +325,14 @@ impl ControlServer {
             registry,
             bound,
             tokens: settings.tokens,
+            limits: Limits::for_slots(settings.tokens.max_clients),
             policy: settings.policy,
             accounts: settings.accounts,
             clients,
             next_generation: 1,
+            ready: VecDeque::new(),
+            listener_ready: false,
+            streams: HashMap::new(),
             requests: VecDeque::new(),
             events: EventRing::new(EVENT_RING_CAPACITY),
         })
@@ -222,18 +368,46 @@ impl ControlServer {
             return Ok(());
         }
         self.policy = policy;
-        socket::change_permissions(&mut self.bound, self.policy.socket_permissions())
+        socket::change_permissions(&self.bound, self.policy.socket_permissions())
     }
 
-    /// Readiness on one of the server's tokens.
-    pub fn handle(&mut self, token: Token, now: Instant) {
+    /// Readiness on one of the server's tokens: its owner gets its turn at
+    /// the next `pump`.
+    pub fn handle(&mut self, token: Token) {
         if token == self.tokens.listener {
-            self.accept_all(now);
+            self.listener_ready = true;
         } else if let Some(slot) = token.0.checked_sub(self.tokens.first_client)
             && slot < self.clients.len()
         {
-            self.pump(slot, now);
+            self.enqueue(slot);
         }
+    }
+
+    /// One loop turn: accepts up to [`ACCEPT_BUDGET`] connections, then
+    /// serves every queued client once, within its budget; those with
+    /// input left are queued for the next turn.
+    pub fn pump(&mut self, now: Instant) {
+        if std::mem::take(&mut self.listener_ready) {
+            self.accept_some(now);
+        }
+        for _ in 0..self.ready.len() {
+            let Some(slot) = self.ready.pop_front() else {
+                break;
+            };
+            if let Some(client) = self.clients.get_mut(slot).and_then(Option::as_mut) {
+                client.queued = false;
+                self.serve(slot, now);
+            }
+        }
+    }
+
+    /// The earliest time the loop must call back: now when clients (or the
+    /// listener) have work left over, else the earliest client deadline.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.listener_ready || !self.ready.is_empty() {
+            return Some(Instant::now());
+        }
+        self.next_deadline()
     }
 
     /// The next authorized request, in arrival order.
@@ -265,7 +439,15 @@ impl ControlServer {
         current.replies_sent += 1;
         // A reply must be taken within the timeout; a stream has no end.
         current.deadline = (next == Phase::Reading).then_some(now + REQUEST_TIMEOUT);
-        self.pump(client.slot, now);
+        let released = current.holds_stream && next != Phase::Streaming;
+        if released {
+            current.holds_stream = false;
+            let uid = current.peer.uid;
+            self.release_stream(uid);
+        }
+        // The next request, maybe already read, waits for the next turn.
+        self.enqueue(client.slot);
+        self.write_out(client.slot, now);
     }
 
     /// One more line for a streaming client. A client whose unsent backlog
@@ -289,7 +471,7 @@ impl ControlServer {
             return;
         }
         fail(current, error, now);
-        self.pump(client.slot, now);
+        self.write_out(client.slot, now);
     }
 
     /// Records a state change in the events ring and streams it to every
@@ -329,7 +511,7 @@ impl ControlServer {
             if client.deadline.is_none_or(|deadline| deadline > now) {
                 continue;
             }
-            let idle = client.replies_sent > 0 && client.input.is_empty();
+            let idle = client.replies_sent > 0 && client.input.pending() == 0;
             if client.phase == Phase::Reading && client.backlog() == 0 && !idle {
                 client.queue(
                     &Reply::failure(
@@ -351,11 +533,20 @@ impl ControlServer {
             .filter(|current| current.generation == client.generation)
     }
 
-    fn accept_all(&mut self, now: Instant) {
-        loop {
+    fn enqueue(&mut self, slot: usize) {
+        if let Some(client) = self.clients.get_mut(slot).and_then(Option::as_mut)
+            && !client.queued
+        {
+            client.queued = true;
+            self.ready.push_back(slot);
+        }
+    }
+
+    fn accept_some(&mut self, now: Instant) {
+        for _ in 0..ACCEPT_BUDGET {
             match self.listener.accept() {
                 Ok((stream, _)) => self.admit(stream, now),
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
                 Err(err)
                     if matches!(
                         err.kind(),
@@ -365,10 +556,12 @@ impl ControlServer {
                     // EMFILE and the like: the pending connection is retried
                     // at the next readiness of the listener.
                     warn!("", "control socket: accept failed: {err}");
-                    break;
+                    return;
                 }
             }
         }
+        // More may be waiting: no new readiness will say so.
+        self.listener_ready = true;
     }
 
     fn admit(&mut self, mut stream: UnixStream, now: Instant) {
@@ -382,7 +575,8 @@ impl ControlServer {
         if self.policy.needs_groups_of(peer.uid) {
             peer.groups = self.accounts.groups_of(peer.uid);
         }
-        if self.policy.decide(&peer) == Access::Denied {
+        let access = self.policy.decide(&peer);
+        if access == Access::Denied {
             info!(
                 "",
                 "control socket: refused uid {} ({}): not root, svinit's user or a member of the control groups",
@@ -390,6 +584,28 @@ impl ControlServer {
                 describe_pid(peer.pid)
             );
             refuse(&stream, permission_denied(&peer));
+            return;
+        }
+        let read_only = access == Access::ReadOnly;
+        if read_only && self.read_only_clients() >= self.limits.read_only {
+            debug!(
+                "",
+                "control socket: refused uid {} ({}): read-only share full",
+                peer.uid,
+                describe_pid(peer.pid)
+            );
+            refuse(
+                &stream,
+                ProtocolError::new(
+                    ErrorKind::TooManyClients,
+                    format!(
+                        "svinit is serving {} read-only clients already, the most it serves at once (the other {} of its {} slots are kept for full-access users); try again later",
+                        self.limits.read_only,
+                        self.limits.clients - self.limits.read_only,
+                        self.limits.clients
+                    ),
+                ),
+            );
             return;
         }
         let Some(slot) = self.clients.iter().position(Option::is_none) else {
@@ -419,41 +635,62 @@ impl ControlServer {
             stream,
             generation,
             peer,
+            read_only,
             phase: Phase::Reading,
-            input: Vec::new(),
+            input: Input::default(),
             output: Vec::new(),
             written: 0,
             deadline: Some(now + REQUEST_TIMEOUT),
             input_closed: false,
             replies_sent: 0,
             follows_events: false,
+            holds_stream: false,
+            queued: false,
         });
-        self.pump(slot, now);
+        // Its first turn is in this pump: it was accepted for input.
+        self.enqueue(slot);
     }
 
-    /// Moves a connection as far as it can go without blocking: writes what
-    /// is queued, reads what has arrived, and takes the next request when
-    /// the previous reply is fully written (one request at a time per
-    /// connection, which also bounds what a client can make svinit buffer).
-    fn pump(&mut self, slot: usize, now: Instant) {
-        let outcome = match self.clients.get_mut(slot).and_then(Option::as_mut) {
-            Some(client) => {
-                let id = ClientId {
-                    slot,
-                    generation: client.generation,
-                };
-                drive(
-                    client,
-                    id,
-                    now,
-                    &self.policy,
-                    &mut self.requests,
-                    &self.events,
-                )
-            }
-            None => return,
+    fn read_only_clients(&self) -> usize {
+        self.clients
+            .iter()
+            .flatten()
+            .filter(|client| client.read_only)
+            .count()
+    }
+
+    /// One turn of a client: writes what is queued, reads what has
+    /// arrived and takes its next request, within a fresh budget.
+    fn serve(&mut self, slot: usize, now: Instant) {
+        let Some(client) = self.clients.get_mut(slot).and_then(Option::as_mut) else {
+            return;
         };
-        if let Outcome::Close = outcome {
+        let id = ClientId {
+            slot,
+            generation: client.generation,
+        };
+        let mut context = Context {
+            now,
+            policy: &self.policy,
+            events: &self.events,
+            requests: &mut self.requests,
+            streams: &mut self.streams,
+            streams_per_uid: self.limits.streams_per_uid,
+        };
+        match drive(client, id, &mut context, &mut Budget::turn()) {
+            Outcome::Keep => {}
+            Outcome::Again => self.enqueue(slot),
+            Outcome::Close => self.close(slot),
+        }
+    }
+
+    /// Writes what is queued for `slot` (never reads: that is its turn's
+    /// job); closes it when the write fails or its final line is out.
+    fn write_out(&mut self, slot: usize, now: Instant) {
+        let Some(client) = self.clients.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        if write_queued(client, now).is_err() {
             self.close(slot);
         }
     }
@@ -473,12 +710,27 @@ impl ControlServer {
             return;
         }
         client.queue(line);
-        self.pump(slot, now);
+        self.write_out(slot, now);
+    }
+
+    fn release_stream(&mut self, uid: u32) {
+        if let Some(count) = self.streams.get_mut(&uid) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                self.streams.remove(&uid);
+            }
+        }
     }
 
     fn close(&mut self, slot: usize) {
         if let Some(mut client) = self.clients.get_mut(slot).and_then(Option::take) {
             let _ = self.registry.deregister(&mut client.stream);
+            if client.holds_stream {
+                self.release_stream(client.peer.uid);
+            }
+            if client.queued {
+                self.ready.retain(|&queued| queued != slot);
+            }
         }
     }
 }
@@ -487,6 +739,16 @@ impl Drop for ControlServer {
     fn drop(&mut self) {
         self.bound.remove();
     }
+}
+
+/// What a client's turn needs from the rest of the server.
+struct Context<'a> {
+    now: Instant,
+    policy: &'a AccessPolicy,
+    events: &'a EventRing,
+    requests: &'a mut VecDeque<IncomingRequest>,
+    streams: &'a mut HashMap<u32, usize>,
+    streams_per_uid: usize,
 }
 
 /// `pid 42`; the kernel gives 0 for a peer outside svinit's PID namespace.
@@ -534,47 +796,55 @@ fn flush(client: &mut Client) -> io::Result<()> {
     Ok(())
 }
 
-/// Reads what has arrived, up to just past the request limit. Input of a
-/// streaming or closing client is read and dropped (so a hang-up is seen).
-fn fill(client: &mut Client) -> io::Result<()> {
-    let mut chunk = [0u8; READ_CHUNK];
-    while !client.input_closed {
-        let keep = matches!(client.phase, Phase::Reading | Phase::Busy);
-        if keep && client.input.len() > MAX_REQUEST_BYTES {
-            return Ok(());
-        }
-        match client.stream.read(&mut chunk) {
-            Ok(0) => client.input_closed = true,
-            Ok(n) if keep => client.input.extend_from_slice(&chunk[..n]),
-            Ok(_) => {}
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-            Err(err) => return Err(err),
-        }
+/// `flush`, and what writing means for the client: a reply being taken
+/// is progress (a new deadline); a closing client whose last line is out
+/// is done (an error).
+fn write_queued(client: &mut Client, now: Instant) -> io::Result<()> {
+    let before = client.backlog();
+    flush(client)?;
+    if client.backlog() == 0 && client.phase == Phase::Closing {
+        return Err(io::ErrorKind::ConnectionAborted.into());
+    }
+    if client.backlog() < before && client.phase == Phase::Reading {
+        client.deadline = Some(now + REQUEST_TIMEOUT);
     }
     Ok(())
 }
 
-/// Takes the next line out of `input`: `Some(line)` without its newline
-/// (and `\r`), or the rest at end of input.
-fn take_line(input: &mut Vec<u8>, at_end: bool) -> Option<Vec<u8>> {
-    let line = match input.iter().position(|&b| b == b'\n') {
-        Some(newline) => {
-            let mut line: Vec<u8> = input.drain(..=newline).collect();
-            line.pop();
-            line
+/// Reads one chunk within the budget. Input of a streaming or closing
+/// client is read and dropped (so a hang-up is seen); that of a reading or
+/// busy one is kept, up to just past the request limit.
+fn fill(client: &mut Client, budget: &mut Budget) -> io::Result<Fill> {
+    if client.input_closed {
+        return Ok(Fill::Closed);
+    }
+    let keep = matches!(client.phase, Phase::Reading | Phase::Busy);
+    if keep && client.input.pending() > MAX_REQUEST_BYTES {
+        return Ok(Fill::Waiting);
+    }
+    if budget.bytes == 0 {
+        return Ok(Fill::Spent);
+    }
+    let mut chunk = [0u8; READ_BUDGET];
+    let size = budget.bytes.min(READ_BUDGET);
+    loop {
+        match client.stream.read(&mut chunk[..size]) {
+            Ok(0) => {
+                client.input_closed = true;
+                return Ok(Fill::Closed);
+            }
+            Ok(n) => {
+                budget.bytes -= n;
+                if keep {
+                    client.input.extend(&chunk[..n]);
+                }
+                return Ok(Fill::Read);
+            }
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(Fill::Waiting),
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
         }
-        None if at_end && !input.is_empty() => std::mem::take(input),
-        None => return None,
-    };
-    if input.is_empty() && input.capacity() > RETAINED_BUFFER {
-        *input = Vec::new();
     }
-    let mut line = line;
-    if line.last() == Some(&b'\r') {
-        line.pop();
-    }
-    Some(line)
 }
 
 /// Queues a final error and switches the client to closing.
@@ -584,109 +854,113 @@ fn fail(client: &mut Client, error: ProtocolError, now: Instant) {
     client.deadline = Some(now + REQUEST_TIMEOUT);
 }
 
-/// One pass of `pump` over a client; see there.
-fn drive(
-    client: &mut Client,
-    id: ClientId,
-    now: Instant,
-    policy: &AccessPolicy,
-    requests: &mut VecDeque<IncomingRequest>,
-    events: &EventRing,
-) -> Outcome {
+/// One turn of a client (see `ControlServer::serve`): as far as it can go
+/// without blocking and within `budget`. One request at a time per
+/// connection, taken only once the previous reply is written, which also
+/// bounds what a client can make svinit buffer.
+fn drive(client: &mut Client, id: ClientId, context: &mut Context, budget: &mut Budget) -> Outcome {
     loop {
-        let before = client.backlog();
-        if flush(client).is_err() {
+        if write_queued(client, context.now).is_err() {
             return Outcome::Close;
         }
-        if client.backlog() == 0 && client.phase == Phase::Closing {
-            return Outcome::Close;
-        }
-        if client.backlog() < before && client.phase == Phase::Reading {
-            // A client taking its reply is making progress.
-            client.deadline = Some(now + REQUEST_TIMEOUT);
-        }
-        if fill(client).is_err() {
-            return Outcome::Close;
-        }
-        if client.phase != Phase::Reading || client.backlog() > 0 {
-            // Hung up while streaming, or with nothing left to answer.
-            let finished =
-                client.input_closed && client.backlog() == 0 && client.phase == Phase::Streaming;
-            return if finished {
-                Outcome::Close
-            } else {
-                Outcome::Keep
-            };
-        }
-        let Some(line) = take_line(&mut client.input, client.input_closed) else {
-            if client.input.len() > MAX_REQUEST_BYTES {
-                fail(
-                    client,
-                    ProtocolError::new(
-                        ErrorKind::TooLarge,
-                        format!("request longer than {MAX_REQUEST_BYTES} bytes"),
-                    ),
-                    now,
-                );
+        if client.phase == Phase::Reading && client.backlog() == 0 {
+            if budget.lines == 0 {
+                return Outcome::Again;
+            }
+            if let Some(line) = client.input.take_line(client.input_closed) {
+                budget.lines -= 1;
+                take_request(client, id, &line, context);
                 continue;
             }
-            if client.input_closed {
-                return Outcome::Close;
-            }
-            return Outcome::Keep;
-        };
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let request = match Request::parse(&line) {
-            Ok(request) => request,
-            Err(error) => {
-                fail(client, error, now);
-                continue;
-            }
-        };
-        match policy.decide(&client.peer) {
-            Access::Full => {}
-            Access::ReadOnly if request.is_read_only() => {}
-            Access::ReadOnly => {
+            if client.input.pending() > MAX_REQUEST_BYTES {
                 let error = ProtocolError::new(
-                    ErrorKind::PermissionDenied,
-                    format!(
-                        "permission denied: uid {} may only read (status, logs, events, tree, blame), not `{}`",
-                        client.peer.uid,
-                        request.command()
-                    ),
+                    ErrorKind::TooLarge,
+                    format!("request longer than {MAX_REQUEST_BYTES} bytes"),
                 );
-                fail(client, error, now);
-                continue;
-            }
-            Access::Denied => {
-                fail(client, permission_denied(&client.peer), now);
+                fail(client, error, context.now);
                 continue;
             }
         }
-        if let Request::Events { since, follow } = request {
-            start_events(client, events, since, follow, now);
-            continue;
+        match fill(client, budget) {
+            Err(_) => return Outcome::Close,
+            Ok(Fill::Read) => {}
+            Ok(Fill::Waiting) => return Outcome::Keep,
+            Ok(Fill::Spent) => return Outcome::Again,
+            // Hung up: its last line is taken at end of input; then it is
+            // done once nothing is left to answer or write.
+            Ok(Fill::Closed) => match client.phase {
+                Phase::Reading if client.backlog() == 0 && client.input.pending() > 0 => {}
+                Phase::Reading | Phase::Streaming if client.backlog() == 0 => {
+                    return Outcome::Close;
+                }
+                _ => return Outcome::Keep,
+            },
         }
-        if !request.is_read_only() {
-            info!(
-                "",
-                "control: {} (uid {}, {})",
-                request.summary(),
-                client.peer.uid,
-                describe_pid(client.peer.pid)
-            );
-        }
-        client.phase = Phase::Busy;
-        client.deadline = None;
-        requests.push_back(IncomingRequest {
-            client: id,
-            peer: client.peer.clone(),
-            request,
-        });
-        return Outcome::Keep;
     }
+}
+
+/// A line from a reading client: blank ones are skipped; a request is
+/// checked and handed to the runtime (or answered here: `events`), a bad
+/// one gets an error and the connection closes.
+fn take_request(client: &mut Client, id: ClientId, line: &[u8], context: &mut Context) {
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return;
+    }
+    let now = context.now;
+    let request = match Request::parse(line) {
+        Ok(request) => request,
+        Err(error) => return fail(client, error, now),
+    };
+    match context.policy.decide(&client.peer) {
+        Access::Full => {}
+        Access::ReadOnly if request.is_read_only() => {}
+        Access::ReadOnly => {
+            let error = ProtocolError::new(
+                ErrorKind::PermissionDenied,
+                format!(
+                    "permission denied: uid {} may only read (status, logs, events, tree, blame), not `{}`",
+                    client.peer.uid,
+                    request.command()
+                ),
+            );
+            return fail(client, error, now);
+        }
+        Access::Denied => return fail(client, permission_denied(&client.peer), now),
+    }
+    if request.follows() {
+        let held = context.streams.entry(client.peer.uid).or_default();
+        if *held >= context.streams_per_uid {
+            let error = ProtocolError::new(
+                ErrorKind::TooManyClients,
+                format!(
+                    "uid {} already follows {} streams (events, logs -f), the most one uid may; end one first",
+                    client.peer.uid, context.streams_per_uid
+                ),
+            );
+            return fail(client, error, now);
+        }
+        *held += 1;
+        client.holds_stream = true;
+    }
+    if let Request::Events { since, follow } = request {
+        return start_events(client, context.events, since, follow, now);
+    }
+    if !request.is_read_only() {
+        info!(
+            "",
+            "control: {} (uid {}, {})",
+            request.summary(),
+            client.peer.uid,
+            describe_pid(client.peer.pid)
+        );
+    }
+    client.phase = Phase::Busy;
+    client.deadline = None;
+    context.requests.push_back(IncomingRequest {
+        client: id,
+        peer: client.peer.clone(),
+        request,
+    });
 }
 
 /// `events`: the ok reply with what the ring holds, the replay after

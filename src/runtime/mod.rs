@@ -201,7 +201,7 @@ impl Runtime {
         // The actions may have forgotten a followed service's output
         // (removed by a reload): end those streams before sleeping.
         self.feed_log_followers();
-        let client_deadline = self.control.as_ref().and_then(|c| c.next_deadline());
+        let client_deadline = self.control.as_ref().and_then(|c| c.poll_timeout());
         let timeout = [
             self.supervisor.poll_timeout(),
             client_deadline,
@@ -229,13 +229,16 @@ impl Runtime {
                 Source::ExecStatus(slot) => self.on_exec_status(slot),
                 Source::ControlListener | Source::ControlClient(_) => {
                     if let Some(control) = self.control.as_mut() {
-                        control.handle(event.token(), Instant::now());
+                        control.handle(event.token());
                     }
                 }
             }
         }
         self.output.pump();
         self.notify_more();
+        if let Some(control) = self.control.as_mut() {
+            control.pump(Instant::now());
+        }
         self.serve_control_requests();
         self.feed_log_followers();
         let now = Instant::now();

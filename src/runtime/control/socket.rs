@@ -1,16 +1,31 @@
 //! Creating the control socket file safely: its directory, a live or stale
 //! socket already at the path, and permissions that are never looser than
 //! the final ones, not even between bind() and chmod().
+//!
+//! No mode or owner is changed through a path that someone who can write
+//! the directory could swap for a symlink between a check and the change
+//! (SPEC.md §7): svinit's own directory is made with mkdir, opened with
+//! `O_DIRECTORY | O_NOFOLLOW`, checked with fstat (a directory owned by
+//! svinit's user) and changed with fchown/fchmod; the socket file is held
+//! as an `O_PATH | O_NOFOLLOW` descriptor right after bind() (looked up in
+//! that directory), changed with fchownat(`AT_EMPTY_PATH`) and with chmod
+//! through /proc/self/fd (fchmod refuses `O_PATH` descriptors; svinit
+//! mounts /proc before this in system mode). Both descriptors are kept, so
+//! a reload changes the same files again.
 
 use std::fmt;
 use std::fs;
 use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use mio::net::UnixListener;
+use nix::errno::Errno;
+use nix::fcntl::{AT_FDCWD, AtFlags, OFlag, openat};
 use nix::sys::socket::{getsockopt, sockopt};
-use nix::sys::stat::{Mode, umask};
+use nix::sys::stat::{Mode, fchmod, fstat, umask};
+use nix::unistd::{Gid, fchown, fchownat, mkdir};
 
 use super::access::SocketPermissions;
 
@@ -67,33 +82,28 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> BindError + '_ {
     }
 }
 
-/// The file the server bound, so it removes only its own at exit (inode
-/// numbers are reused, so the change time is part of the identity).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The file the server bound, held open (`O_PATH`) so its mode and group
+/// change through the descriptor, never through a path that could be
+/// swapped for a symlink, and so that it is removed at exit only if the
+/// path still names it (while held, its inode number cannot be reused).
+#[derive(Debug)]
 pub struct BoundSocket {
     pub path: PathBuf,
-    pub device: u64,
-    pub inode: u64,
-    pub created: (i64, i64),
-    /// The parent directory is svinit's (created by it, or the default
-    /// socket's): its mode and group follow the policy, also on reload.
-    pub owns_directory: bool,
-}
-
-impl BoundSocket {
-    fn is(&self, meta: &fs::Metadata) -> bool {
-        meta.file_type().is_socket()
-            && meta.dev() == self.device
-            && meta.ino() == self.inode
-            && (meta.ctime(), meta.ctime_nsec()) == self.created
-    }
+    device: u64,
+    inode: u64,
+    file: OwnedFd,
+    /// svinit's own directory (created by it, or the default socket's),
+    /// opened without following a symlink: its mode and group follow the
+    /// policy, also on reload.
+    directory: Option<OwnedFd>,
 }
 
 impl BoundSocket {
     /// Removes the socket file if it is still the one bound.
     pub fn remove(&self) {
         if let Ok(meta) = fs::symlink_metadata(&self.path)
-            && self.is(&meta)
+            && meta.file_type().is_socket()
+            && (meta.dev(), meta.ino()) == (self.device, self.inode)
         {
             let _ = fs::remove_file(&self.path);
         }
@@ -114,7 +124,7 @@ pub fn bind_control_socket(
     own_parent: bool,
 ) -> Result<(UnixListener, BoundSocket), BindError> {
     let parent = parent_directory(path);
-    let owns_directory = prepare_directory(&parent, permissions, owner_uid, own_parent)?;
+    let directory = prepare_directory(&parent, permissions, owner_uid, own_parent)?;
     clear_stale_socket(path)?;
 
     // The file appears as 0600 at most (0777 & ~0177) and only widens after
@@ -133,20 +143,21 @@ pub fn bind_control_socket(
         Err(err) => return Err(io_error(path)(err)),
     };
 
-    let meta = fs::symlink_metadata(path).map_err(io_error(path))?;
-    if !meta.file_type().is_socket() {
+    let file = open_socket_file(path, directory.as_ref()).map_err(io_error(path))?;
+    let stat = fstat(&file).map_err(|errno| io_error(path)(errno.into()))?;
+    if stat.st_mode & libc::S_IFMT != libc::S_IFSOCK {
         return Err(BindError::NotASocket {
             path: path.to_path_buf(),
         });
     }
-    let mut bound = BoundSocket {
+    let bound = BoundSocket {
         path: path.to_path_buf(),
-        device: meta.dev(),
-        inode: meta.ino(),
-        created: (meta.ctime(), meta.ctime_nsec()),
-        owns_directory,
+        device: stat.st_dev,
+        inode: stat.st_ino,
+        file,
+        directory,
     };
-    if let Err(error) = apply_socket_permissions(&mut bound, permissions) {
+    if let Err(error) = apply_socket_permissions(&bound, permissions) {
         bound.remove();
         return Err(error);
     }
@@ -161,107 +172,161 @@ fn parent_directory(path: &Path) -> PathBuf {
     }
 }
 
+/// The socket file just bound at `path`, as an `O_PATH` descriptor of the
+/// file itself (a symlink there is not followed: it would be refused as
+/// not a socket), looked up in svinit's own directory when it has one.
+fn open_socket_file(path: &Path, directory: Option<&OwnedFd>) -> io::Result<OwnedFd> {
+    let flags = OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let opened = match (directory, path.file_name()) {
+        (Some(directory), Some(name)) => openat(directory, name, flags, Mode::empty()),
+        _ => openat(AT_FDCWD, path, flags, Mode::empty()),
+    };
+    opened.map_err(io::Error::from)
+}
+
 /// A change of policy (reload): the socket, then svinit's own directory
 /// (which would otherwise keep group members out, or let them reach a
 /// socket that is no longer theirs). The directory is closed to 0700 while
 /// the socket changes, so neither is ever looser than its final mode.
 pub fn change_permissions(
-    bound: &mut BoundSocket,
+    bound: &BoundSocket,
     permissions: SocketPermissions,
 ) -> Result<(), BindError> {
     let dir = parent_directory(&bound.path);
-    if bound.owns_directory {
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).map_err(io_error(&dir))?;
+    if let Some(directory) = &bound.directory {
+        fchmod(directory, Mode::S_IRWXU).map_err(|errno| io_error(&dir)(errno.into()))?;
     }
     apply_socket_permissions(bound, permissions)?;
-    if bound.owns_directory {
-        set_directory_permissions(&dir, permissions)?;
+    if let Some(directory) = &bound.directory {
+        set_directory_permissions(&dir, directory, permissions)?;
     }
     Ok(())
 }
 
-/// Sets the group then the mode of the bound socket: the group first, so
-/// group bits never apply to the wrong group. A change of policy (reload)
-/// tightens to 0600 first for the same reason.
-/// Changing the mode or owner changes the file's ctime: `bound` follows.
+/// Sets the group then the mode of the bound socket, through its
+/// descriptor: the group first, so group bits never apply to the wrong
+/// group. A change of policy (reload) tightens to 0600 first for the same
+/// reason.
 fn apply_socket_permissions(
-    bound: &mut BoundSocket,
+    bound: &BoundSocket,
     permissions: SocketPermissions,
 ) -> Result<(), BindError> {
-    let path = bound.path.clone();
-    let path = path.as_path();
-    let meta = fs::symlink_metadata(path).map_err(io_error(path))?;
-    if !bound.is(&meta) {
-        return Err(BindError::NotASocket {
-            path: path.to_path_buf(),
-        });
-    }
-    if meta.mode() & 0o777 != 0o600 {
-        fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(io_error(path))?;
+    let path = bound.path.as_path();
+    let failed = |errno: Errno| io_error(path)(errno.into());
+    let stat = fstat(&bound.file).map_err(failed)?;
+    let mode = stat.st_mode & 0o7777;
+    if mode != 0o600 {
+        chmod_through(&bound.file, 0o600).map_err(io_error(path))?;
     }
     if let Some(gid) = permissions.group
-        && meta.gid() != gid
+        && stat.st_gid != gid
     {
-        std::os::unix::fs::lchown(path, None, Some(gid)).map_err(io_error(path))?;
+        fchownat(
+            &bound.file,
+            "",
+            None,
+            Some(Gid::from_raw(gid)),
+            AtFlags::AT_EMPTY_PATH,
+        )
+        .map_err(failed)?;
     }
-    fs::set_permissions(path, fs::Permissions::from_mode(permissions.socket_mode))
-        .map_err(io_error(path))?;
-    let meta = fs::symlink_metadata(path).map_err(io_error(path))?;
-    bound.created = (meta.ctime(), meta.ctime_nsec());
+    if permissions.socket_mode != 0o600 {
+        chmod_through(&bound.file, permissions.socket_mode).map_err(io_error(path))?;
+    }
     Ok(())
 }
 
-/// Makes sure `dir` exists; returns whether it is svinit's (created now,
-/// or `own_parent`), its mode and group then set from `permissions`.
+/// chmod of the file an `O_PATH` descriptor holds (fchmod refuses those):
+/// through its /proc/self/fd link, which leads to that very inode.
+fn chmod_through(file: &OwnedFd, mode: u32) -> io::Result<()> {
+    let link = format!("/proc/self/fd/{}", file.as_raw_fd());
+    fs::set_permissions(&link, fs::Permissions::from_mode(mode)).map_err(|error| {
+        io::Error::new(
+            error.kind(),
+            format!("cannot change the socket's mode through {link} (is /proc mounted?): {error}"),
+        )
+    })
+}
+
+/// Makes sure `dir` exists: missing ancestors are created (0700), then
+/// `dir` itself with mkdir. When it is svinit's (created now, or
+/// `own_parent`) it is opened without following a symlink, must be a
+/// directory owned by `owner_uid`, and gets its mode and group from
+/// `permissions` through that descriptor, which is returned. Another
+/// existing directory (given with `-s`) is left as it is.
 fn prepare_directory(
     dir: &Path,
     permissions: SocketPermissions,
     owner_uid: u32,
     own_parent: bool,
-) -> Result<bool, BindError> {
-    let created = match fs::symlink_metadata(dir) {
-        Ok(meta) if meta.is_dir() => {
-            if !own_parent {
-                return Ok(false);
-            }
-            if meta.uid() != owner_uid {
-                return Err(BindError::UnsafeDirectory {
-                    dir: dir.to_path_buf(),
-                    owner: meta.uid(),
-                });
-            }
-            false
-        }
-        Ok(_) => {
-            return Err(BindError::Io {
-                path: dir.to_path_buf(),
-                error: io::Error::new(io::ErrorKind::NotADirectory, "not a directory"),
-            });
-        }
-        Err(err) if err.kind() == io::ErrorKind::NotFound => {
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
-                .map_err(io_error(dir))?;
-            true
-        }
-        Err(err) => return Err(io_error(dir)(err)),
-    };
-    let owned = created || own_parent;
-    if owned {
-        set_directory_permissions(dir, permissions)?;
+) -> Result<Option<OwnedFd>, BindError> {
+    if let Some(ancestors) = dir.parent()
+        && !ancestors.as_os_str().is_empty()
+    {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(ancestors)
+            .map_err(io_error(ancestors))?;
     }
-    Ok(owned)
+    let created = match mkdir(dir, Mode::S_IRWXU) {
+        Ok(()) => true,
+        Err(Errno::EEXIST) => false,
+        Err(errno) => return Err(io_error(dir)(errno.into())),
+    };
+    if !created && !own_parent {
+        return match fs::metadata(dir) {
+            Ok(meta) if meta.is_dir() => Ok(None),
+            Ok(_) => Err(not_a_directory(dir, "not a directory")),
+            Err(err) => Err(io_error(dir)(err)),
+        };
+    }
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let directory = match openat(AT_FDCWD, dir, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        // A symlink gives ENOTDIR or ELOOP: say which it is (the lstat
+        // only words the error; nothing is done through the path).
+        Err(Errno::ELOOP | Errno::ENOTDIR) => {
+            let symlink = fs::symlink_metadata(dir).is_ok_and(|meta| meta.is_symlink());
+            let what = if symlink {
+                "a symbolic link, not a directory; refusing to follow it"
+            } else {
+                "not a directory"
+            };
+            return Err(not_a_directory(dir, what));
+        }
+        Err(errno) => return Err(io_error(dir)(errno.into())),
+    };
+    let stat = fstat(&directory).map_err(|errno| io_error(dir)(errno.into()))?;
+    if stat.st_uid != owner_uid {
+        return Err(BindError::UnsafeDirectory {
+            dir: dir.to_path_buf(),
+            owner: stat.st_uid,
+        });
+    }
+    set_directory_permissions(dir, &directory, permissions)?;
+    Ok(Some(directory))
 }
 
-/// The group (when one is configured), then the mode of svinit's directory.
-fn set_directory_permissions(dir: &Path, permissions: SocketPermissions) -> Result<(), BindError> {
-    if let Some(gid) = permissions.group {
-        std::os::unix::fs::lchown(dir, None, Some(gid)).map_err(io_error(dir))?;
+fn not_a_directory(dir: &Path, what: &str) -> BindError {
+    BindError::Io {
+        path: dir.to_path_buf(),
+        error: io::Error::new(io::ErrorKind::NotADirectory, what),
     }
-    fs::set_permissions(dir, fs::Permissions::from_mode(permissions.dir_mode))
-        .map_err(io_error(dir))
+}
+
+/// The group (when one is configured), then the mode of svinit's
+/// directory, through its descriptor.
+fn set_directory_permissions(
+    dir: &Path,
+    directory: &OwnedFd,
+    permissions: SocketPermissions,
+) -> Result<(), BindError> {
+    let failed = |errno: Errno| io_error(dir)(errno.into());
+    if let Some(gid) = permissions.group {
+        fchown(directory, None, Some(Gid::from_raw(gid))).map_err(failed)?;
+    }
+    fchmod(directory, Mode::from_bits_truncate(permissions.dir_mode)).map_err(failed)
 }
 
 /// Removes a socket file nobody answers on; refuses when somebody does.
@@ -350,7 +415,7 @@ mod tests {
             dir_mode: 0o750,
             group: Some(gid),
         };
-        let (listener, mut bound) = bind_control_socket(&path, group, me(), true).unwrap();
+        let (listener, bound) = bind_control_socket(&path, group, me(), true).unwrap();
         assert_eq!(mode_of(&path), 0o660);
         assert_eq!(mode_of(path.parent().unwrap()), 0o750);
         assert_eq!(fs::metadata(&path).unwrap().gid(), gid);
@@ -361,14 +426,14 @@ mod tests {
             dir_mode: 0o755,
             group: Some(gid),
         };
-        change_permissions(&mut bound, both).unwrap();
+        change_permissions(&bound, both).unwrap();
         assert_eq!(mode_of(&path), 0o666);
         assert_eq!(
             mode_of(path.parent().unwrap()),
             0o755,
             "the directory follows"
         );
-        change_permissions(&mut bound, PRIVATE).unwrap();
+        change_permissions(&bound, PRIVATE).unwrap();
         assert_eq!(mode_of(&path), 0o600);
         assert_eq!(mode_of(path.parent().unwrap()), 0o700);
         drop(listener);
@@ -382,14 +447,14 @@ mod tests {
         let gid = nix::unistd::getegid().as_raw();
         // A -s path in a directory svinit creates (own_parent false).
         let path = base.join("made/control.sock");
-        let (listener, mut bound) = bind_control_socket(&path, PRIVATE, me(), false).unwrap();
+        let (listener, bound) = bind_control_socket(&path, PRIVATE, me(), false).unwrap();
         assert_eq!(mode_of(path.parent().unwrap()), 0o700);
         let group = SocketPermissions {
             socket_mode: 0o660,
             dir_mode: 0o750,
             group: Some(gid),
         };
-        change_permissions(&mut bound, group).unwrap();
+        change_permissions(&bound, group).unwrap();
         assert_eq!(mode_of(&path), 0o660);
         assert_eq!(
             mode_of(path.parent().unwrap()),
@@ -458,6 +523,164 @@ mod tests {
         let _other = std::os::unix::net::UnixListener::bind(&path).unwrap();
         bound.remove();
         assert!(path.exists());
+        fs::remove_dir_all(&base).unwrap();
+    }
+
+    fn make_dir(path: &Path, mode: u32) -> PathBuf {
+        fs::create_dir(path).unwrap();
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+        path.to_path_buf()
+    }
+
+    /// Runs `attempt` until `attacker` (another thread, looping until told
+    /// to stop) has had 3 s or 20000 chances, checking `victim` after
+    /// each: its mode must stay `mode`.
+    fn race(victim: &Path, mode: u32, attacker: impl FnMut() + Send, mut attempt: impl FnMut()) {
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let stop = &stop;
+        std::thread::scope(|scope| {
+            let mut attacker = attacker;
+            scope.spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    attacker();
+                }
+            });
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+            for round in 0..20_000 {
+                attempt();
+                let now = mode_of(victim);
+                if now != mode {
+                    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                    panic!(
+                        "round {round}: {} changed from {mode:o} to {now:o}",
+                        victim.display()
+                    );
+                }
+                if std::time::Instant::now() > deadline {
+                    break;
+                }
+            }
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
+    }
+
+    #[test]
+    fn a_directory_swapped_for_a_symlink_never_redirects_a_chmod() {
+        let base = temp_dir("dir-race");
+        let victim = make_dir(&base.join("victim"), 0o755);
+        let dir = base.join("svinit");
+        let path = dir.join("control.sock");
+        race(
+            &victim,
+            0o755,
+            || {
+                // Whatever svinit just made there becomes a symlink.
+                let _ = fs::remove_file(dir.join("control.sock"));
+                let _ = fs::remove_dir(&dir);
+                let _ = std::os::unix::fs::symlink(&victim, &dir);
+                let _ = fs::remove_file(&dir);
+            },
+            || {
+                if let Ok((_listener, bound)) = bind_control_socket(&path, PRIVATE, me(), false) {
+                    bound.remove();
+                }
+            },
+        );
+        fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn a_socket_swapped_for_a_symlink_never_redirects_a_chmod() {
+        let base = temp_dir("sock-race");
+        let victim = base.join("victim");
+        fs::write(&victim, "secret").unwrap();
+        fs::set_permissions(&victim, fs::Permissions::from_mode(0o600)).unwrap();
+        let path = base.join("control.sock");
+        let decoy = base.join("decoy");
+        let both = SocketPermissions {
+            socket_mode: 0o666,
+            dir_mode: 0o755,
+            group: Some(nix::unistd::getegid().as_raw()),
+        };
+        race(
+            &victim,
+            0o600,
+            || {
+                // Replace the socket, once bound, by a symlink in one step.
+                let _ = std::os::unix::fs::symlink(&victim, &decoy);
+                if fs::symlink_metadata(&path).is_ok_and(|meta| meta.file_type().is_socket()) {
+                    let _ = fs::rename(&decoy, &path);
+                }
+            },
+            || {
+                if let Ok((_listener, bound)) = bind_control_socket(&path, both, me(), false) {
+                    bound.remove();
+                }
+                if fs::symlink_metadata(&path).is_ok_and(|meta| meta.file_type().is_symlink()) {
+                    let _ = fs::remove_file(&path);
+                }
+            },
+        );
+        fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn a_symlink_where_svinits_directory_should_be_is_refused() {
+        let base = temp_dir("dir-symlink");
+        let elsewhere = make_dir(&base.join("elsewhere"), 0o755);
+        std::os::unix::fs::symlink(&elsewhere, base.join("svinit")).unwrap();
+        let path = base.join("svinit/control.sock");
+        let err = bind_control_socket(&path, PRIVATE, me(), true).unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert!(err.to_string().contains("svinit"), "{err}");
+        assert_eq!(mode_of(&elsewhere), 0o755, "the link's target is untouched");
+        assert!(!elsewhere.join("control.sock").exists());
+        fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn svinits_directory_owned_by_another_user_is_refused_and_untouched() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: needs root to chown");
+            return;
+        }
+        let base = temp_dir("dir-owner");
+        let dir = make_dir(&base.join("svinit"), 0o777);
+        std::os::unix::fs::chown(&dir, Some(65534), Some(65534)).unwrap();
+        let err = bind_control_socket(&dir.join("control.sock"), PRIVATE, me(), true).unwrap_err();
+        match &err {
+            BindError::UnsafeDirectory { owner, .. } => assert_eq!(*owner, 65534),
+            other => panic!("expected UnsafeDirectory, got {other}"),
+        }
+        assert_eq!(mode_of(&dir), 0o777);
+        assert!(!dir.join("control.sock").exists());
+        fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn a_reload_changes_the_bound_socket_even_if_its_path_now_names_a_symlink() {
+        let base = temp_dir("reload-symlink");
+        let path = base.join("sv/control.sock");
+        let (listener, bound) = bind_control_socket(&path, PRIVATE, me(), false).unwrap();
+        // The socket moves away; a symlink to a private file takes its name.
+        let moved = base.join("sv/moved.sock");
+        fs::rename(&path, &moved).unwrap();
+        let victim = base.join("victim");
+        fs::write(&victim, "secret").unwrap();
+        fs::set_permissions(&victim, fs::Permissions::from_mode(0o600)).unwrap();
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        let group = SocketPermissions {
+            socket_mode: 0o660,
+            dir_mode: 0o750,
+            group: Some(nix::unistd::getegid().as_raw()),
+        };
+        change_permissions(&bound, group).unwrap();
+        assert_eq!(mode_of(&victim), 0o600, "the symlink's target is untouched");
+        assert_eq!(mode_of(&moved), 0o660, "the bound socket itself changed");
+        // Nor is the symlink removed at exit: it is not the socket bound.
+        drop(listener);
+        bound.remove();
+        assert!(fs::symlink_metadata(&path).is_ok());
         fs::remove_dir_all(&base).unwrap();
     }
 }

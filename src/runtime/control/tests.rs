@@ -63,8 +63,9 @@ impl Fixture {
         let tokens: Vec<Token> = self.events.iter().map(|e| e.token()).collect();
         for token in tokens {
             assert!(self.server.owns(token));
-            self.server.handle(token, Instant::now());
+            self.server.handle(token);
         }
+        self.server.pump(Instant::now());
     }
 
     /// Connects, sends `text` and turns until its request arrives.
@@ -470,4 +471,109 @@ fn many_connections_leave_no_client_behind() {
     fixture.turn();
     assert_eq!(fixture.server.client_count(), 0);
     assert!(fixture.server.next_deadline().is_none());
+}
+
+#[test]
+fn a_flood_of_blank_lines_gets_a_bounded_share_of_each_turn() {
+    let mut fixture = Fixture::new("blank-flood", 4);
+    let mut flooder = fixture.connect();
+    let mut other = fixture.connect();
+    let blank = "\n \r\n".repeat(4 * LINE_BUDGET);
+    send(&mut flooder, &blank);
+    send(&mut flooder, "{\"v\":1,\"cmd\":\"blame\"}\n");
+    send(&mut other, "{\"v\":1,\"cmd\":\"tree\"}\n");
+    fixture.turn();
+    // The other client's request is taken in the same turn; the flooder
+    // is still at its blank lines and queued for the next turn.
+    let first = fixture.server.next_request().expect("the other request");
+    assert_eq!(first.request, Request::Tree { name: None });
+    assert!(fixture.server.next_request().is_none());
+    let timeout = fixture.server.poll_timeout().expect("a queued client");
+    assert!(timeout <= Instant::now(), "the loop must not sleep");
+    let mut turns = 1;
+    let flooded = loop {
+        fixture.server.pump(Instant::now());
+        turns += 1;
+        if let Some(request) = fixture.server.next_request() {
+            break request;
+        }
+        assert!(turns < 100, "the request after the blank lines never came");
+    };
+    assert_eq!(flooded.request, Request::Blame);
+    // 8 × LINE_BUDGET lines at LINE_BUDGET a turn, the request with the last.
+    assert_eq!(turns, 9);
+}
+
+#[test]
+fn pipelined_requests_are_taken_one_per_turn() {
+    let mut fixture = Fixture::new("one-per-turn", 4);
+    let request = "{\"v\":1,\"cmd\":\"blame\"}\n".repeat(3);
+    let (stream, mut incoming) = fixture.ask(&request);
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    for _ in 0..2 {
+        fixture
+            .server
+            .reply(incoming.client, &Reply::ok(()), Instant::now());
+        assert_eq!(read_reply(&mut reader)["ok"], true);
+        // The next request waits for the next turn, which is due at once.
+        assert!(fixture.server.next_request().is_none());
+        assert!(fixture.server.poll_timeout().unwrap() <= Instant::now());
+        fixture.server.pump(Instant::now());
+        incoming = fixture.server.next_request().expect("the next request");
+    }
+}
+
+#[test]
+fn accepting_is_bounded_per_turn() {
+    let mut fixture = Fixture::new("accept-budget", 64);
+    let clients: Vec<StdStream> = (0..ACCEPT_BUDGET + 10)
+        .map(|_| StdStream::connect(fixture.server.path()).unwrap())
+        .collect();
+    fixture.turn();
+    assert_eq!(fixture.server.client_count(), ACCEPT_BUDGET);
+    assert!(fixture.server.poll_timeout().unwrap() <= Instant::now());
+    // No new readiness comes for connections already waiting.
+    fixture.server.pump(Instant::now());
+    assert_eq!(fixture.server.client_count(), clients.len());
+}
+
+#[test]
+fn one_uid_may_follow_a_quarter_of_the_slots() {
+    let mut fixture = Fixture::new("streams", 8);
+    let events = "{\"v\":1,\"cmd\":\"events\"}\n";
+    let follow = |fixture: &mut Fixture| {
+        let mut stream = fixture.connect();
+        send(&mut stream, events);
+        fixture.turn();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        (stream, read_reply(&mut reader))
+    };
+    let (first, reply) = follow(&mut fixture);
+    assert_eq!(reply["ok"], true);
+
+    // A `logs -f` takes a place until the runtime answers it with an
+    // error instead of a stream.
+    let (_logs, incoming) =
+        fixture.ask("{\"v\":1,\"cmd\":\"logs\",\"name\":\"web\",\"follow\":true}\n");
+    let (_refused, reply) = follow(&mut fixture);
+    assert_eq!(error_kind(&reply), "too-many-clients");
+    fixture.server.reply(
+        incoming.client,
+        &Reply::error(ProtocolError::unknown_service("web")),
+        Instant::now(),
+    );
+
+    let (_second, reply) = follow(&mut fixture);
+    assert_eq!(reply["ok"], true);
+    let (mut third, reply) = follow(&mut fixture);
+    assert_eq!(error_kind(&reply), "too-many-clients");
+    let message = reply["error"]["message"].as_str().unwrap();
+    assert!(message.contains("already follows 2 streams"), "{message}");
+    assert!(is_closed(&mut third));
+
+    // A follower leaves: its place is free again.
+    drop(first);
+    fixture.turn();
+    let (_fourth, reply) = follow(&mut fixture);
+    assert_eq!(reply["ok"], true);
 }
