@@ -8,6 +8,7 @@
 pub mod config;
 pub mod control;
 pub mod detach;
+pub mod fault;
 pub mod graph;
 pub mod log;
 pub mod mode;

@@ -169,6 +169,7 @@ fn main() -> ExitCode {
     // /etc/svinit/): a drop-in for `tini --`.
     let run_alone =
         (main_command.is_some() || !extra_services.is_empty()) && !config::has_config(&config_path);
+    svinit::fault::point("config-load");
     let loaded = if run_alone {
         Ok(config::Config::default())
     } else {

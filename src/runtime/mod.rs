@@ -101,6 +101,7 @@ impl Runtime {
     /// system mode); any other socket problem is logged and svinit runs
     /// without a control socket.
     pub fn new(options: Options, config: config::Config) -> io::Result<Runtime> {
+        crate::fault::point("runtime-new");
         let poll = Poll::new()?;
         let signals = signals::SignalSource::open()?;
         poll.registry().register(
@@ -163,6 +164,7 @@ impl Runtime {
     /// Boots the configured services and runs until the supervisor says
     /// exit; returns svinit's exit status.
     pub fn run(mut self) -> i32 {
+        crate::fault::point("boot");
         self.supervisor.boot(Instant::now());
         let mut events = Events::with_capacity(256);
         let mut panics = 0u32;
@@ -243,6 +245,7 @@ impl Runtime {
         if let Some(control) = self.control.as_mut() {
             control.handle_timeout(now);
         }
+        crate::fault::point("loop-end");
         None
     }
 
@@ -395,6 +398,7 @@ impl Runtime {
     }
 
     fn on_signals(&mut self) {
+        crate::fault::point("signals");
         while let Some(signal) = self.signals.next() {
             match Signal::try_from(signal) {
                 Ok(Signal::SIGCHLD) => self.reap_all(),
