@@ -17,7 +17,7 @@
 //! batch of edge-triggered events is gone) and goes on; a panic that
 //! repeats cannot make it spin. These tests need the debug binary.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
@@ -198,30 +198,25 @@ impl Drop for Drain {
 
 // ------------------------------------------------------------ helpers
 
-/// What one svctl run did, or `None` when it had not finished after
-/// `within` (it is killed then).
+/// What one svctl run did (exit code, stdout and stderr), or `None` when
+/// it had not finished after `within` (it is killed then). Its output goes
+/// to a file: a pipe the test does not read meanwhile could stall svctl.
 fn svctl_within(dir: &TempDir, args: &[&str], within: Duration) -> Option<(i32, String)> {
+    let out_path = dir.join("svctl.out");
+    let out = std::fs::File::create(&out_path).expect("create svctl.out");
     let mut child = Command::new(svctl_bin())
         .arg("-s")
         .arg(socket(dir))
         .args(args)
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stdout(out.try_clone().expect("dup"))
+        .stderr(out)
         .spawn()
         .expect("spawn svctl");
     let deadline = Instant::now() + within;
     loop {
         if let Some(status) = child.try_wait().expect("wait svctl") {
-            let mut text = String::new();
-            let _ = child
-                .stdout
-                .take()
-                .map(|mut out| out.read_to_string(&mut text));
-            let _ = child
-                .stderr
-                .take()
-                .map(|mut err| err.read_to_string(&mut text));
+            let text = std::fs::read_to_string(&out_path).unwrap_or_default();
             return Some((status.code().unwrap_or(-1), text));
         }
         if Instant::now() >= deadline {
@@ -272,6 +267,13 @@ fn wait_status(sv: &Svinit, dir: &TempDir, what: &str, cond: impl Fn(&str) -> bo
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Waits until svinit's socket exists; from then on every `svctl` must
+/// be answered within `ANSWER_WITHIN`.
+#[track_caller]
+fn wait_for_socket(sv: &Svinit, dir: &TempDir) {
+    sv.wait_until("the control socket", DEADLINE, || socket(dir).exists());
 }
 
 /// One request line on a fresh connection; the reply, or why there is none.
@@ -337,6 +339,7 @@ fn start(mode: Mode, dir: &TempDir, adjust: impl FnOnce(&mut Command)) -> Svinit
 /// on SIGTERM.
 #[track_caller]
 fn assert_keeps_serving(sv: &Svinit, dir: &TempDir, services_lines_stalled: bool) {
+    wait_for_socket(sv, dir);
     for _ in 0..3 {
         let (code, text) = answered(sv, dir, &["status"]);
         assert_eq!(code, 0, "svctl status: {text}");
@@ -462,6 +465,7 @@ fn dropped_lines_are_reported_once_output_flows_again() {
         let sv = start(Mode::Container, &dir, |cmd| {
             cmd.stdout(stalled.stdio()).stderr(stalled.stdio());
         });
+        wait_for_socket(&sv, &dir);
         wait_status(&sv, &dir, "a `lines dropped` header", |text| {
             text.contains("lines dropped")
         });
@@ -567,6 +571,7 @@ fn a_panic_with_a_stalled_stderr_is_contained() {
     let sv = start_with_panic(&dir, "boot", |cmd| {
         cmd.stderr(stalled.stdio());
     });
+    wait_for_socket(&sv, &dir);
     wait_status(&sv, &dir, "steady to be up", |text| {
         text.lines()
             .any(|line| line.starts_with("steady ") && line.contains(" up "))
