@@ -6,6 +6,7 @@
 //! owns the file descriptors, the signals and the clock.
 
 pub mod config;
+pub mod console;
 pub mod control;
 pub mod detach;
 pub mod fault;

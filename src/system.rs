@@ -79,8 +79,9 @@ fn api_mounts() -> [ApiMount; 6] {
 }
 
 /// The early boot of system mode, before the loop starts: API filesystems,
-/// stdio on the console, PATH, hostname, ctrl-alt-del as SIGINT, and a
-/// panic hook that logs. Every failure is logged and boot goes on.
+/// stdio on the console (svinit's own output captured again there), PATH,
+/// hostname, ctrl-alt-del as SIGINT. Every failure is logged and boot
+/// goes on.
 pub fn early_boot() {
     let mut mounted = Vec::new();
     for api in api_mounts() {
@@ -106,7 +107,7 @@ pub fn early_boot() {
         }
     }
     console_stdio();
-    install_panic_hook();
+    crate::console::capture();
     if !mounted.is_empty() {
         info!("", "mounted {}", mounted.join(" "));
     }
@@ -177,12 +178,6 @@ fn console_stdio() {
         // SAFETY: dup2 onto the standard descriptors, which svinit owns.
         unsafe { libc::dup2(console.as_raw_fd(), fd) };
     }
-}
-
-fn install_panic_hook() {
-    std::panic::set_hook(Box::new(|panic| {
-        error!("", "internal error (svinit keeps running): {panic}");
-    }));
 }
 
 fn set_hostname() {
@@ -305,6 +300,8 @@ pub fn final_shutdown(kind: PowerKind) -> ! {
     }
     nix::unistd::sync();
     info!("", "{}", kind.as_str());
+    // The last lines reach the console, unless it is held (then bounded).
+    crate::console::flush_before_exit(crate::console::EXIT_FLUSH);
     let err = match reboot(reboot_mode(kind)) {
         Ok(never) => match never {},
         Err(err) => err,

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use svinit::config;
+use svinit::console::{self, Out};
 use svinit::control;
 use svinit::detach;
 use svinit::log::{self, Level};
@@ -128,11 +129,24 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Parsed, String> {
 }
 
 fn main() -> ExitCode {
+    console::claim_standard_fds();
+    console::install_panic_hook();
+    let code = run();
+    console::flush_before_exit(console::EXIT_FLUSH);
+    code
+}
+
+/// Lines for svinit's stderr that are not log events (usage, diagnostics).
+fn say(text: &str) {
+    console::write(Out::Stderr, text.as_bytes());
+}
+
+fn run() -> ExitCode {
     let cli = match parse_args(std::env::args().skip(1)) {
         Ok(Parsed::Run(cli)) => cli,
         Ok(Parsed::Exit(code)) => return ExitCode::from(code),
         Err(message) => {
-            eprintln!("svinit: {message}\n{USAGE}");
+            say(&format!("svinit: {message}\n{USAGE}"));
             return ExitCode::from(2);
         }
     };
@@ -147,12 +161,14 @@ fn main() -> ExitCode {
     let mode = match mode::choose(cli.mode, is_pid1) {
         Ok(mode) => mode,
         Err(message) => {
-            eprintln!("svinit: {message}");
+            say(&format!("svinit: {message}"));
             return ExitCode::from(2);
         }
     };
     if cli.detach && mode != Mode::User {
-        eprintln!("svinit: --detach is for user mode; svinit is PID 1 here ({mode} mode)");
+        say(&format!(
+            "svinit: --detach is for user mode; svinit is PID 1 here ({mode} mode)"
+        ));
         return ExitCode::from(2);
     }
     if mode == Mode::System {
@@ -178,7 +194,7 @@ fn main() -> ExitCode {
     let mut config = match loaded {
         Ok(config) => config,
         Err(diagnostics) => {
-            eprintln!("{}", diagnostics.render(false));
+            say(&diagnostics.render(false));
             error!("", "invalid config at {}", config_path.display());
             if mode != Mode::System {
                 return ExitCode::from(1);
@@ -195,9 +211,14 @@ fn main() -> ExitCode {
     let mut detached = None;
     if cli.detach {
         let log_path = detach::log_path(cli.log, cli.level == Level::Debug, &socket_path);
+        // What is queued goes to the terminal now, not to the log as well.
+        console::flush_before_exit(console::EXIT_FLUSH);
         match detach::detach(log_path.as_deref()) {
             Ok(detach::Fork::Parent(code)) => return ExitCode::from(code),
-            Ok(detach::Fork::Child(child)) => detached = Some(child),
+            Ok(detach::Fork::Child(child)) => {
+                console::capture();
+                detached = Some(child);
+            }
             Err(err) => {
                 error!("", "cannot go to the background: {err}");
                 return ExitCode::from(1);

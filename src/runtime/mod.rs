@@ -103,6 +103,7 @@ impl Runtime {
     pub fn new(options: Options, config: config::Config) -> io::Result<Runtime> {
         crate::fault::point("runtime-new");
         let poll = Poll::new()?;
+        crate::console::forget_watch();
         let signals = signals::SignalSource::open()?;
         poll.registry().register(
             &mut SourceFd(&signals.raw_fd()),
@@ -214,6 +215,9 @@ impl Runtime {
         .flatten()
         .min()
         .map(|deadline| deadline.saturating_duration_since(Instant::now()));
+        crate::console::watch(self.poll.registry(), |stream| {
+            Source::Console(stream).token()
+        });
         if let Err(err) = self.poll.poll(events, timeout)
             && err.kind() != io::ErrorKind::Interrupted
         {
@@ -234,6 +238,7 @@ impl Runtime {
                         control.handle(event.token(), Instant::now());
                     }
                 }
+                Source::Console(stream) => crate::console::writable(stream),
             }
         }
         self.output.pump();

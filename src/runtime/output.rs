@@ -48,7 +48,7 @@ use crate::spawn::Stdio;
 use crate::supervisor::ServiceId;
 use crate::transcript::{
     LineBuffer, LinesSince, Piece, RING_CAPACITY, RingBuffer, TranscriptFile, prefix_lines,
-    split_lines, write_lines_whole,
+    split_lines,
 };
 use crate::warn;
 
@@ -718,10 +718,9 @@ impl<'a> Emitter<'a> {
                 let console = &mut shared.console;
                 console.clear();
                 prefix_lines(self.name, piece, console);
-                // svinit's stdout gone or not keeping up: the lines are
-                // still in the ring buffer; the console is not worth
-                // stopping for.
-                let _ = write_lines_whole(std::io::stdout().as_fd(), console);
+                // Never blocks: what svinit's stdout does not take is
+                // queued or dropped (counted); the ring buffer has it all.
+                crate::console::write(crate::console::Out::Stdout, console);
                 if console.capacity() > 1 << 20 {
                     *console = Vec::new();
                 }
