@@ -117,6 +117,17 @@ pub fn writable(index: usize) {
     });
 }
 
+/// After a panic in the loop (its writable events may be lost): writes
+/// what every stream holds, as far as it goes.
+pub fn look_again() {
+    with_console(|console| {
+        for stream in &mut console.streams {
+            stream.waiting = false;
+            stream.flush();
+        }
+    });
+}
+
 /// A new poll: nothing is registered with it yet.
 pub fn forget_watch() {
     with_console(|console| {

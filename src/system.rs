@@ -11,7 +11,7 @@ use nix::sys::reboot::{RebootMode, reboot, set_cad_enabled};
 use nix::sys::stat::Mode as FileMode;
 
 use crate::config::{self, Config};
-use crate::runtime::{Options, Runtime};
+use crate::runtime::{BOOT_ATTEMPTS, Options, Runtime, contain};
 use crate::supervisor::PowerKind;
 use crate::{error, info, warn};
 
@@ -261,20 +261,22 @@ pub fn emergency_boot_config() -> Config {
 
 /// System mode's main: the loop never returns; if it does (it should
 /// not), the machine powers off rather than PID 1 exiting. A runtime that
-/// cannot even start (no epoll, no signalfd) is retried.
+/// cannot even start (no epoll, no signalfd, an internal error) is retried.
 pub fn run_forever(options: Options, config: Config) -> ! {
     loop {
-        match Runtime::new(options.clone(), config.clone()) {
-            Ok(runtime) => {
+        let started = contain(BOOT_ATTEMPTS, "setting up the loop", || {
+            Runtime::new(options.clone(), config.clone())
+        });
+        match started {
+            Some(Ok(runtime)) => {
                 let code = runtime.run();
                 error!("", "the loop ended with status {code}; powering off");
                 final_shutdown(PowerKind::Poweroff)
             }
-            Err(err) => {
-                error!("", "cannot start the loop, retrying in 5s: {err}");
-                std::thread::sleep(std::time::Duration::from_secs(5));
-            }
+            Some(Err(err)) => error!("", "cannot start the loop, retrying in 5s: {err}"),
+            None => error!("", "cannot start the loop, retrying in 5s"),
         }
+        std::thread::sleep(std::time::Duration::from_secs(5));
     }
 }
 

@@ -10,7 +10,7 @@ use svinit::control;
 use svinit::detach;
 use svinit::log::{self, Level};
 use svinit::mode::{self, Mode};
-use svinit::runtime::{Options, Runtime};
+use svinit::runtime::{BOOT_ATTEMPTS, Options, Runtime, contain};
 use svinit::system;
 use svinit::{debug, error, info};
 
@@ -185,22 +185,30 @@ fn run() -> ExitCode {
     // /etc/svinit/): a drop-in for `tini --`.
     let run_alone =
         (main_command.is_some() || !extra_services.is_empty()) && !config::has_config(&config_path);
-    svinit::fault::point("config-load");
     let loaded = if run_alone {
-        Ok(config::Config::default())
+        Some(Ok(config::Config::default()))
     } else {
-        config::load_path(&config_path)
+        contain(BOOT_ATTEMPTS, "loading the config", || {
+            svinit::fault::point("config-load");
+            config::load_path(&config_path)
+        })
     };
-    let mut config = match loaded {
-        Ok(config) => config,
-        Err(diagnostics) => {
+    let config = match loaded {
+        Some(Ok(config)) => Some(config),
+        Some(Err(diagnostics)) => {
             say(&diagnostics.render(false));
             error!("", "invalid config at {}", config_path.display());
-            if mode != Mode::System {
-                return ExitCode::from(1);
-            }
-            system::emergency_boot_config()
+            None
         }
+        None => {
+            error!("", "cannot load the config at {}", config_path.display());
+            None
+        }
+    };
+    let mut config = match config {
+        Some(config) => config,
+        None if mode != Mode::System => return ExitCode::from(1),
+        None => system::emergency_boot_config(),
     };
     if let Err(message) = detach::add_services(&mut config, &extra_services) {
         error!("", "{message}");
@@ -260,9 +268,16 @@ fn run() -> ExitCode {
         announce();
         system::run_forever(options, config);
     }
-    let mut runtime = match Runtime::new(options, config) {
-        Ok(runtime) => runtime,
-        Err(err) => {
+    let started = contain(BOOT_ATTEMPTS, "setting up the loop", || {
+        Runtime::new(options.clone(), config.clone())
+    });
+    let mut runtime = match started {
+        Some(Ok(runtime)) => runtime,
+        failed => {
+            let err = match failed {
+                Some(Err(err)) => err.to_string(),
+                _ => "internal error".to_string(),
+            };
             error!("", "cannot start: {err}");
             if let Some(mut detached) = detached {
                 detached.failed(&format!("svinit: cannot start: {err}"));

@@ -4,6 +4,7 @@
 //! No policy lives here: what to do is always the supervisor's decision.
 
 mod config_diff;
+mod containment;
 pub mod control;
 mod forking;
 mod main_command;
@@ -41,6 +42,9 @@ use crate::supervisor::{
 };
 use crate::{debug, error, info, warn};
 
+pub use self::containment::{BOOT_ATTEMPTS, contain};
+
+use self::containment::PanicBrake;
 use self::main_command::MainProcess;
 use self::output::Output;
 use self::readiness::Readiness;
@@ -91,6 +95,8 @@ pub struct Runtime {
     main: Option<MainProcess>,
     /// `svinit --detach`: the foreground process waiting for the boot.
     detached: Option<Detached>,
+    /// When to look at every source again after a panic.
+    brake: PanicBrake,
     options: Options,
 }
 
@@ -138,6 +144,7 @@ impl Runtime {
             readiness: Readiness::new(),
             main,
             detached: None,
+            brake: PanicBrake::default(),
             options,
         })
     }
@@ -163,35 +170,23 @@ impl Runtime {
     }
 
     /// Boots the configured services and runs until the supervisor says
-    /// exit; returns svinit's exit status.
+    /// exit; returns svinit's exit status. A panic (logged by the hook)
+    /// abandons one loop turn only (`containment`).
     pub fn run(mut self) -> i32 {
-        crate::fault::point("boot");
-        self.supervisor.boot(Instant::now());
+        // Booting is declarative (wanted services up): again is harmless.
+        contain(BOOT_ATTEMPTS, "booting the services", || {
+            crate::fault::point("boot");
+            self.supervisor.boot(Instant::now());
+        });
         let mut events = Events::with_capacity(256);
-        let mut panics = 0u32;
         loop {
-            if self.options.mode != Mode::System {
-                if let Some(code) = self.iterate(&mut events) {
-                    return code;
-                }
-                continue;
-            }
-            // System mode never dies: a panic (already logged by the hook)
-            // abandons this iteration only.
-            let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let turn = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 self.iterate(&mut events)
             }));
-            match step {
+            match turn {
                 Ok(Some(code)) => return code,
-                Ok(None) => panics = 0,
-                Err(_) => {
-                    panics = panics.saturating_add(1);
-                    error!("", "loop iteration abandoned after an internal error");
-                    if panics > 3 {
-                        // Do not spin if the same panic repeats.
-                        std::thread::sleep(Duration::from_secs(1));
-                    }
-                }
+                Ok(None) => {}
+                Err(_) => self.brake.panicked(Instant::now()),
             }
         }
     }
@@ -215,6 +210,7 @@ impl Runtime {
         .flatten()
         .min()
         .map(|deadline| deadline.saturating_duration_since(Instant::now()));
+        let timeout = self.brake.timeout(timeout);
         crate::console::watch(self.poll.registry(), |stream| {
             Source::Console(stream).token()
         });
@@ -222,6 +218,9 @@ impl Runtime {
             && err.kind() != io::ErrorKind::Interrupted
         {
             error!("", "poll failed: {err}");
+        }
+        if self.brake.look_due(Instant::now()) {
+            self.look_at_every_source();
         }
         for event in events.iter() {
             let Some(source) = Source::of(event.token()) else {
@@ -285,7 +284,10 @@ impl Runtime {
                             "svinit: exited with status {code} before its services were started"
                         ));
                     }
-                    self.output.finish();
+                    // Exit even if the last flush panics.
+                    contain(1, "passing on the services' last output", || {
+                        self.output.finish()
+                    });
                     return Some(code);
                 }
                 Action::Power { kind } => self.power_off(kind),

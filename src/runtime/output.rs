@@ -350,6 +350,21 @@ impl Output {
         }
     }
 
+    /// After a panic in the loop, whose readiness events are lost: every
+    /// pipe gets its turn again, whatever it was doing.
+    pub fn read_every_pipe(&mut self) {
+        self.ready.clear();
+        let slots: Vec<usize> = self.by_service.values().copied().collect();
+        for &slot in &slots {
+            if let Some(pipe) = self.pipes.get_mut(slot) {
+                pipe.queued = false;
+            }
+        }
+        for slot in slots {
+            self.enqueue(slot);
+        }
+    }
+
     /// One round: every queued service reads up to [`READ_BUDGET`]; those
     /// with more wait for the next round.
     pub fn pump(&mut self) {
