@@ -445,10 +445,14 @@ impl Stream {
 
     fn push(&mut self, text: &[u8]) {
         for line in text.split_inclusive(|&b| b == b'\n') {
-            if self.queue.len() + line.len() + 1 > QUEUE_LIMIT {
-                self.drop_lines(1);
-            } else {
+            let fits = |queue: &Queue| queue.len() + line.len() < QUEUE_LIMIT;
+            if !fits(&self.queue) && !self.waiting {
+                self.flush();
+            }
+            if fits(&self.queue) {
                 self.queue.push(line);
+            } else {
+                self.drop_lines(1);
             }
         }
         if !self.waiting {

@@ -252,3 +252,18 @@ fn a_capture_keeps_what_was_queued() {
     assert_eq!(drain(&read), b"early line\n");
     assert_eq!(new.dropped, 3);
 }
+
+/// More text at once than the queue holds loses nothing when the
+/// destination takes it all (a regular file, a pipe being read).
+#[test]
+fn a_large_write_to_a_willing_destination_loses_nothing() {
+    let path = std::env::temp_dir().join(format!("svinit-console-{}", std::process::id()));
+    let file: OwnedFd = std::fs::File::create(&path).unwrap().into();
+    let mut stream = stream_for(&file);
+    let text = numbered_lines(20_000);
+    assert!(text.len() > 4 * QUEUE_LIMIT);
+    stream.push(&text);
+    assert_eq!(stream.dropped, 0);
+    assert_eq!(std::fs::read(&path).unwrap(), text);
+    let _ = std::fs::remove_file(&path);
+}
