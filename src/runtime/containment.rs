@@ -15,10 +15,10 @@
 //!   client and the notify socket read, svinit's stdout and stderr written.
 //! - A panic that repeats (the look itself, or a deadline whose handling
 //!   panics, would otherwise make a busy loop) is rate-limited without a
-//!   sleep: the first [`FREE_LOOKS`] looks in a row come at once, the next
-//!   ones after a delay that doubles up to [`MAX_DELAY`]; meanwhile the
-//!   loop waits in its poll for events (served as usual) but not for its
-//!   deadlines. [`CALM`] without a panic forgives the past ones.
+//!   sleep: the first [`FREE_LOOKS`] looks in quick succession come at
+//!   once, the next ones after a delay that doubles up to [`MAX_DELAY`];
+//!   meanwhile the loop waits in its poll for events (served as usual) but
+//!   not for its deadlines. [`CALM`] without a panic forgives the past ones.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
@@ -32,7 +32,8 @@ use crate::supervisor::format_duration;
 
 /// How often a boot step that panics is tried.
 pub const BOOT_ATTEMPTS: u32 = 3;
-/// Panics in a row after which the look at every source waits.
+/// Panics in quick succession (none [`CALM`] apart) after which the look
+/// at every source waits.
 const FREE_LOOKS: u32 = 3;
 /// The first wait, doubled at each further panic…
 const FIRST_DELAY: Duration = Duration::from_millis(10);
@@ -97,7 +98,7 @@ impl PanicBrake {
         } else {
             error!(
                 "",
-                "loop turn abandoned after an internal error (the {} in a row); looking at every event source again in {}",
+                "loop turn abandoned after an internal error (the {} in quick succession); looking at every event source again in {}",
                 ordinal(self.recent),
                 format_duration(delay)
             );

@@ -1,7 +1,8 @@
 //! Service output on the loop: one pipe per service for its stdout and
 //! stderr, read non-blockingly and fed to the sinks of `crate::transcript`
-//! (a transcript file, or `NAME | line` on svinit's stdout, and always the
-//! ring buffer behind `svctl logs`).
+//! (a transcript file, or `NAME | line` on svinit's stdout through
+//! `crate::console`, which never blocks, and always the ring buffer behind
+//! `svctl logs`).
 //!
 //! Decisions:
 //! - One pipe per service carries stdout and stderr together (their order
