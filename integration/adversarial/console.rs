@@ -106,6 +106,26 @@ impl Stalled {
         }
     }
 
+    /// A terminal whose master nobody reads, its buffers full.
+    fn unread_terminal() -> Stalled {
+        let pty = nix::pty::openpty(None, None).expect("openpty");
+        for fd in [&pty.master, &pty.slave] {
+            fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).expect("cloexec");
+        }
+        let own = nix::fcntl::open(
+            format!("/proc/self/fd/{}", pty.slave.as_raw_fd()).as_str(),
+            OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+            FileMode::empty(),
+        )
+        .expect("reopen the terminal");
+        fill(|chunk| nix::unistd::write(&own, chunk));
+        Stalled {
+            svinit_end: pty.slave.try_clone().expect("dup"),
+            reader: pty.master,
+            pty_slave: None,
+        }
+    }
+
     /// A connected stream socket whose peer never reads, its buffers full.
     fn unread_socket() -> Stalled {
         let (svinit_end, peer) = UnixStream::pair().expect("socketpair");
@@ -413,6 +433,17 @@ fn a_stopped_terminal_does_not_freeze_svinit() {
     let dir = TempDir::new("console-pty");
     dir.write("conf/services.kdl", SERVICES);
     let stalled = Stalled::stopped_terminal();
+    let sv = start(Mode::Container, &dir, |cmd| {
+        cmd.stdout(stalled.stdio()).stderr(stalled.stdio());
+    });
+    assert_keeps_serving(&sv, &dir, true);
+}
+
+#[test]
+fn an_unread_terminal_does_not_freeze_svinit() {
+    let dir = TempDir::new("console-pty-unread");
+    dir.write("conf/services.kdl", SERVICES);
+    let stalled = Stalled::unread_terminal();
     let sv = start(Mode::Container, &dir, |cmd| {
         cmd.stdout(stalled.stdio()).stderr(stalled.stdio());
     });
