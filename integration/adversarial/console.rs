@@ -400,65 +400,59 @@ fn assert_keeps_serving(sv: &Svinit, dir: &TempDir, services_lines_stalled: bool
 
 // ------------------------------------------------------------ stalled output
 
-#[test]
-fn a_stalled_stdout_pipe_does_not_freeze_svinit() {
-    let dir = TempDir::new("console-stdout-pipe");
-    dir.write("conf/services.kdl", SERVICES);
-    let stalled = Stalled::pipe();
-    let sv = start(Mode::Container, &dir, |cmd| {
-        cmd.stdout(stalled.stdio());
-    });
-    assert_keeps_serving(&sv, &dir, true);
+/// Which of svinit's streams go to the stalled destination (the others
+/// to the log file).
+#[derive(Clone, Copy, PartialEq)]
+enum Onto {
+    Stdout,
+    Stderr,
+    Both,
 }
 
-#[test]
-fn a_stalled_stderr_pipe_does_not_freeze_svinit() {
-    let dir = TempDir::new("console-stderr-pipe");
+/// svinit as PID 1 (`-v`: its own log is as chatty as it gets, every
+/// reaped pid) with `onto` stalled: it keeps serving.
+fn assert_serves_with_stalled(tag: &str, stalled: Stalled, onto: Onto) {
+    let dir = TempDir::new(tag);
     dir.write("conf/services.kdl", SERVICES);
-    let stalled = Stalled::pipe();
-    // `-v`: svinit's own log is as chatty as it gets (every reaped pid).
     let sv = Svinit::start_with(
         Mode::Container,
         &dir,
         &["-v", "-c", &dir.join("conf").to_string_lossy()],
         |cmd| {
-            cmd.stderr(stalled.stdio());
+            if onto != Onto::Stderr {
+                cmd.stdout(stalled.stdio());
+            }
+            if onto != Onto::Stdout {
+                cmd.stderr(stalled.stdio());
+            }
         },
     );
-    assert_keeps_serving(&sv, &dir, false);
+    assert_keeps_serving(&sv, &dir, onto != Onto::Stderr);
+}
+
+#[test]
+fn a_stalled_stdout_pipe_does_not_freeze_svinit() {
+    assert_serves_with_stalled("console-stdout-pipe", Stalled::pipe(), Onto::Stdout);
+}
+
+#[test]
+fn a_stalled_stderr_pipe_does_not_freeze_svinit() {
+    assert_serves_with_stalled("console-stderr-pipe", Stalled::pipe(), Onto::Stderr);
 }
 
 #[test]
 fn a_stopped_terminal_does_not_freeze_svinit() {
-    let dir = TempDir::new("console-pty");
-    dir.write("conf/services.kdl", SERVICES);
-    let stalled = Stalled::stopped_terminal();
-    let sv = start(Mode::Container, &dir, |cmd| {
-        cmd.stdout(stalled.stdio()).stderr(stalled.stdio());
-    });
-    assert_keeps_serving(&sv, &dir, true);
+    assert_serves_with_stalled("console-pty", Stalled::stopped_terminal(), Onto::Both);
 }
 
 #[test]
 fn an_unread_terminal_does_not_freeze_svinit() {
-    let dir = TempDir::new("console-pty-unread");
-    dir.write("conf/services.kdl", SERVICES);
-    let stalled = Stalled::unread_terminal();
-    let sv = start(Mode::Container, &dir, |cmd| {
-        cmd.stdout(stalled.stdio()).stderr(stalled.stdio());
-    });
-    assert_keeps_serving(&sv, &dir, true);
+    assert_serves_with_stalled("console-pty-unread", Stalled::unread_terminal(), Onto::Both);
 }
 
 #[test]
 fn an_unread_socket_does_not_freeze_svinit() {
-    let dir = TempDir::new("console-socket");
-    dir.write("conf/services.kdl", SERVICES);
-    let stalled = Stalled::unread_socket();
-    let sv = start(Mode::Container, &dir, |cmd| {
-        cmd.stdout(stalled.stdio()).stderr(stalled.stdio());
-    });
-    assert_keeps_serving(&sv, &dir, true);
+    assert_serves_with_stalled("console-socket", Stalled::unread_socket(), Onto::Both);
 }
 
 /// svinit running as `nobody` cannot reopen a pipe root made (0600, owned
