@@ -284,10 +284,7 @@ impl Runtime {
                             "svinit: exited with status {code} before its services were started"
                         ));
                     }
-                    // Exit even if the last flush panics.
-                    contain(1, "passing on the services' last output", || {
-                        self.output.finish()
-                    });
+                    self.finish_output();
                     return Some(code);
                 }
                 Action::Power { kind } => self.power_off(kind),
@@ -300,6 +297,14 @@ impl Runtime {
             }
         }
         None
+    }
+
+    /// Before svinit exits or powers off: the services' last output, even
+    /// if passing it on panics (the exit must not be lost with it).
+    fn finish_output(&mut self) {
+        contain(1, "passing on the services' last output", || {
+            self.output.finish()
+        });
     }
 
     fn spawn(&mut self, service: ServiceId) {
