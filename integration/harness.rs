@@ -309,6 +309,17 @@ impl Svinit {
 
     /// Starts svinit in `mode` with these arguments.
     pub fn start(mode: Mode, dir: &TempDir, args: &[&str]) -> Svinit {
+        Svinit::start_with(mode, dir, args, |_| {})
+    }
+
+    /// Like `start`, with `adjust` applied to the command last (to give
+    /// svinit another stdout or stderr, environment or user).
+    pub fn start_with(
+        mode: Mode,
+        dir: &TempDir,
+        args: &[&str],
+        adjust: impl FnOnce(&mut Command),
+    ) -> Svinit {
         let log = dir.join("svinit.log");
         let out = File::create(&log).unwrap_or_else(|e| panic!("create {}: {e}", log.display()));
         let err = out.try_clone().expect("dup log fd");
@@ -331,6 +342,7 @@ impl Svinit {
             .stderr(err)
             // Own process group: Drop can kill unshare and all it started.
             .process_group(0);
+        adjust(&mut cmd);
         let child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("spawn svinit ({mode:?}): {e}"));

@@ -696,6 +696,11 @@ pub struct StatusReport {
     /// `system`, `container` or `user`.
     pub mode: String,
     pub pid: u32,
+    /// Lines svinit could not write to its own stdout or stderr (the
+    /// console) since it started: they did not wait while it was stalled
+    /// (services' lines are still in their ring buffers).
+    #[serde(default)]
+    pub console_lines_dropped: u64,
 }
 
 /// One state change, as `svctl events` prints it.

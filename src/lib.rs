@@ -6,8 +6,10 @@
 //! owns the file descriptors, the signals and the clock.
 
 pub mod config;
+pub mod console;
 pub mod control;
 pub mod detach;
+pub mod fault;
 pub mod graph;
 pub mod log;
 pub mod mode;

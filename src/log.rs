@@ -1,7 +1,8 @@
 //! svinit's own event log: one line per event on stderr (the console in
 //! system mode), `svinit: SUBJECT: message` (or `svinit: message` for
 //! svinit itself), filtered by `-v` / `-q`.
-//! The format is stable so people and tests can grep it.
+//! The format is stable so people and tests can grep it. Lines go out
+//! through `crate::console`, which never blocks.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -26,10 +27,9 @@ pub fn enabled(level: Level) -> bool {
     level as u8 <= MAX_LEVEL.load(Ordering::Relaxed)
 }
 
-/// Writes one whole line with a single write(2), so lines from svinit and
-/// from services sharing the console never interleave mid-line. A failed
-/// write (console gone, pipe closed) is dropped: logging must never take
-/// PID 1 down.
+/// Writes one whole line to svinit's stderr through the console, which
+/// never blocks: a line the destination cannot take is queued or, when
+/// the queue is full, dropped and counted.
 pub fn write_line(level: Level, subject: &str, message: std::fmt::Arguments<'_>) {
     let tag = match level {
         Level::Error => "error: ",
@@ -55,7 +55,7 @@ fn write_tagged(level: Level, tag: &str, subject: &str, message: std::fmt::Argum
     } else {
         let _ = writeln!(line, "svinit: {subject}: {tag}{message}");
     }
-    let _ = std::io::stderr().lock().write_all(&line);
+    crate::console::write(crate::console::Out::Stderr, &line);
 }
 
 #[macro_export]

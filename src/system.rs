@@ -11,7 +11,7 @@ use nix::sys::reboot::{RebootMode, reboot, set_cad_enabled};
 use nix::sys::stat::Mode as FileMode;
 
 use crate::config::{self, Config};
-use crate::runtime::{Options, Runtime};
+use crate::runtime::{BOOT_ATTEMPTS, Options, Runtime, contain};
 use crate::supervisor::PowerKind;
 use crate::{error, info, warn};
 
@@ -79,8 +79,9 @@ fn api_mounts() -> [ApiMount; 6] {
 }
 
 /// The early boot of system mode, before the loop starts: API filesystems,
-/// stdio on the console, PATH, hostname, ctrl-alt-del as SIGINT, and a
-/// panic hook that logs. Every failure is logged and boot goes on.
+/// stdio on the console (svinit's own output captured again there), PATH,
+/// hostname, ctrl-alt-del as SIGINT. Every failure is logged and boot
+/// goes on.
 pub fn early_boot() {
     let mut mounted = Vec::new();
     for api in api_mounts() {
@@ -106,7 +107,7 @@ pub fn early_boot() {
         }
     }
     console_stdio();
-    install_panic_hook();
+    crate::console::capture();
     if !mounted.is_empty() {
         info!("", "mounted {}", mounted.join(" "));
     }
@@ -177,12 +178,6 @@ fn console_stdio() {
         // SAFETY: dup2 onto the standard descriptors, which svinit owns.
         unsafe { libc::dup2(console.as_raw_fd(), fd) };
     }
-}
-
-fn install_panic_hook() {
-    std::panic::set_hook(Box::new(|panic| {
-        error!("", "internal error (svinit keeps running): {panic}");
-    }));
 }
 
 fn set_hostname() {
@@ -266,20 +261,22 @@ pub fn emergency_boot_config() -> Config {
 
 /// System mode's main: the loop never returns; if it does (it should
 /// not), the machine powers off rather than PID 1 exiting. A runtime that
-/// cannot even start (no epoll, no signalfd) is retried.
+/// cannot even start (no epoll, no signalfd, an internal error) is retried.
 pub fn run_forever(options: Options, config: Config) -> ! {
     loop {
-        match Runtime::new(options.clone(), config.clone()) {
-            Ok(runtime) => {
+        let started = contain(BOOT_ATTEMPTS, "setting up the loop", || {
+            Runtime::new(options.clone(), config.clone())
+        });
+        match started {
+            Some(Ok(runtime)) => {
                 let code = runtime.run();
                 error!("", "the loop ended with status {code}; powering off");
                 final_shutdown(PowerKind::Poweroff)
             }
-            Err(err) => {
-                error!("", "cannot start the loop, retrying in 5s: {err}");
-                std::thread::sleep(std::time::Duration::from_secs(5));
-            }
+            Some(Err(err)) => error!("", "cannot start the loop, retrying in 5s: {err}"),
+            None => error!("", "cannot start the loop, retrying in 5s"),
         }
+        std::thread::sleep(std::time::Duration::from_secs(5));
     }
 }
 
@@ -305,6 +302,8 @@ pub fn final_shutdown(kind: PowerKind) -> ! {
     }
     nix::unistd::sync();
     info!("", "{}", kind.as_str());
+    // The last lines reach the console, unless it is held (then bounded).
+    crate::console::flush_before_exit(crate::console::EXIT_FLUSH);
     let err = match reboot(reboot_mode(kind)) {
         Ok(never) => match never {},
         Err(err) => err,

@@ -1,8 +1,8 @@
 //! Output sinks for what services write on stdout and stderr, without the
 //! event loop: splitting a byte stream into whole lines ([`LineBuffer`]),
 //! the transcript file with reopen, size rotation and timestamps
-//! ([`TranscriptFile`]), the `NAME | line` console format ([`prefix_lines`],
-//! [`write_lines_whole`]) and the per-service ring buffer behind
+//! ([`TranscriptFile`]), the `NAME | line` console format ([`prefix_lines`];
+//! `crate::console` writes it) and the per-service ring buffer behind
 //! `svctl logs` ([`RingBuffer`]). The runtime (`runtime/output.rs`) reads
 //! the pipes and feeds these; everything here is plain data plus file I/O
 //! on paths it is given, unit-tested without processes.
@@ -27,9 +27,6 @@ pub const RING_CAPACITY: usize = 64 * 1024;
 pub const PARTIAL_LINE_LIMIT: usize = 4096;
 /// ...or once it has waited this long for its newline.
 pub const PARTIAL_LINE_WAIT: Duration = Duration::from_millis(100);
-/// Writes to svinit's stdout are cut at line boundaries into pieces of at
-/// most this size (`PIPE_BUF`: atomic on a pipe), unless one line is longer.
-pub const CONSOLE_WRITE_MAX: usize = 4096;
 
 /// What a [`LineBuffer`] passes on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -317,30 +314,6 @@ pub fn prefix_lines(name: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
         out.extend_from_slice(line);
         out.push(b'\n');
     }
-}
-
-/// Writes `bytes` (whole lines) to `fd` in pieces cut at line boundaries,
-/// each at most [`CONSOLE_WRITE_MAX`] bytes unless a single line is longer,
-/// so a line never shares a write(2) with half of another. Returns the
-/// error that stopped it; what was not written is dropped.
-pub fn write_lines_whole(fd: impl AsFd, bytes: &[u8]) -> io::Result<()> {
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        let cut = if rest.len() <= CONSOLE_WRITE_MAX {
-            rest.len()
-        } else {
-            match rest[..CONSOLE_WRITE_MAX].iter().rposition(|&b| b == b'\n') {
-                Some(i) => i + 1,
-                None => rest
-                    .iter()
-                    .position(|&b| b == b'\n')
-                    .map_or(rest.len(), |i| i + 1),
-            }
-        };
-        write_all(fd.as_fd(), &rest[..cut])?;
-        rest = &rest[cut..];
-    }
-    Ok(())
 }
 
 /// write(2) until done, retrying on EINTR.

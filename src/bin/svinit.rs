@@ -5,11 +5,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use svinit::config;
+use svinit::console::{self, Out};
 use svinit::control;
 use svinit::detach;
 use svinit::log::{self, Level};
 use svinit::mode::{self, Mode};
-use svinit::runtime::{Options, Runtime};
+use svinit::runtime::{BOOT_ATTEMPTS, Options, Runtime, contain};
 use svinit::system;
 use svinit::{debug, error, info};
 
@@ -128,11 +129,24 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Parsed, String> {
 }
 
 fn main() -> ExitCode {
+    console::claim_standard_fds();
+    console::install_panic_hook();
+    let code = run();
+    console::flush_before_exit(console::EXIT_FLUSH);
+    code
+}
+
+/// Lines for svinit's stderr that are not log events (usage, diagnostics).
+fn say(text: &str) {
+    console::write(Out::Stderr, text.as_bytes());
+}
+
+fn run() -> ExitCode {
     let cli = match parse_args(std::env::args().skip(1)) {
         Ok(Parsed::Run(cli)) => cli,
         Ok(Parsed::Exit(code)) => return ExitCode::from(code),
         Err(message) => {
-            eprintln!("svinit: {message}\n{USAGE}");
+            say(&format!("svinit: {message}\n{USAGE}"));
             return ExitCode::from(2);
         }
     };
@@ -147,12 +161,14 @@ fn main() -> ExitCode {
     let mode = match mode::choose(cli.mode, is_pid1) {
         Ok(mode) => mode,
         Err(message) => {
-            eprintln!("svinit: {message}");
+            say(&format!("svinit: {message}"));
             return ExitCode::from(2);
         }
     };
     if cli.detach && mode != Mode::User {
-        eprintln!("svinit: --detach is for user mode; svinit is PID 1 here ({mode} mode)");
+        say(&format!(
+            "svinit: --detach is for user mode; svinit is PID 1 here ({mode} mode)"
+        ));
         return ExitCode::from(2);
     }
     if mode == Mode::System {
@@ -170,20 +186,29 @@ fn main() -> ExitCode {
     let run_alone =
         (main_command.is_some() || !extra_services.is_empty()) && !config::has_config(&config_path);
     let loaded = if run_alone {
-        Ok(config::Config::default())
+        Some(Ok(config::Config::default()))
     } else {
-        config::load_path(&config_path)
+        contain(BOOT_ATTEMPTS, "loading the config", || {
+            svinit::fault::point("config-load");
+            config::load_path(&config_path)
+        })
     };
-    let mut config = match loaded {
-        Ok(config) => config,
-        Err(diagnostics) => {
-            eprintln!("{}", diagnostics.render(false));
+    let config = match loaded {
+        Some(Ok(config)) => Some(config),
+        Some(Err(diagnostics)) => {
+            say(&diagnostics.render(false));
             error!("", "invalid config at {}", config_path.display());
-            if mode != Mode::System {
-                return ExitCode::from(1);
-            }
-            system::emergency_boot_config()
+            None
         }
+        None => {
+            error!("", "cannot load the config at {}", config_path.display());
+            None
+        }
+    };
+    let mut config = match config {
+        Some(config) => config,
+        None if mode != Mode::System => return ExitCode::from(1),
+        None => system::emergency_boot_config(),
     };
     if let Err(message) = detach::add_services(&mut config, &extra_services) {
         error!("", "{message}");
@@ -194,9 +219,14 @@ fn main() -> ExitCode {
     let mut detached = None;
     if cli.detach {
         let log_path = detach::log_path(cli.log, cli.level == Level::Debug, &socket_path);
+        // What is queued goes to the terminal now, not to the log as well.
+        console::flush_before_exit(console::EXIT_FLUSH);
         match detach::detach(log_path.as_deref()) {
             Ok(detach::Fork::Parent(code)) => return ExitCode::from(code),
-            Ok(detach::Fork::Child(child)) => detached = Some(child),
+            Ok(detach::Fork::Child(child)) => {
+                console::capture();
+                detached = Some(child);
+            }
             Err(err) => {
                 error!("", "cannot go to the background: {err}");
                 return ExitCode::from(1);
@@ -238,9 +268,16 @@ fn main() -> ExitCode {
         announce();
         system::run_forever(options, config);
     }
-    let mut runtime = match Runtime::new(options, config) {
-        Ok(runtime) => runtime,
-        Err(err) => {
+    let started = contain(BOOT_ATTEMPTS, "setting up the loop", || {
+        Runtime::new(options.clone(), config.clone())
+    });
+    let mut runtime = match started {
+        Some(Ok(runtime)) => runtime,
+        failed => {
+            let err = match failed {
+                Some(Err(err)) => err.to_string(),
+                _ => "internal error".to_string(),
+            };
             error!("", "cannot start: {err}");
             if let Some(mut detached) = detached {
                 detached.failed(&format!("svinit: cannot start: {err}"));

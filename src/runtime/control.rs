@@ -526,6 +526,28 @@ impl ControlServer {
         }
     }
 
+    /// After a panic in the loop: each request taken by the runtime and
+    /// never answered gets an error reply, so its client does not wait.
+    pub fn abandon_requests_in_progress(&mut self, now: Instant) {
+        for slot in 0..self.clients.len() {
+            let Some(client) = self.clients[slot].as_ref() else {
+                continue;
+            };
+            let id = ClientId {
+                slot,
+                generation: client.generation,
+            };
+            let queued = self.requests.iter().any(|request| request.client == id);
+            if client.phase == Phase::Busy && !queued {
+                let error = ProtocolError::new(
+                    ErrorKind::Failed,
+                    "svinit hit an internal error while answering this request",
+                );
+                self.answer(id, &Reply::error(error), Phase::Reading, now);
+            }
+        }
+    }
+
     fn client_mut(&mut self, client: ClientId) -> Option<&mut Client> {
         self.clients
             .get_mut(client.slot)?

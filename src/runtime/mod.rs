@@ -4,6 +4,7 @@
 //! No policy lives here: what to do is always the supervisor's decision.
 
 mod config_diff;
+mod containment;
 pub mod control;
 mod forking;
 mod main_command;
@@ -40,6 +41,9 @@ use crate::supervisor::{
 };
 use crate::{debug, error, info, warn};
 
+pub use self::containment::{BOOT_ATTEMPTS, contain};
+
+use self::containment::PanicBrake;
 use self::main_command::MainProcess;
 use self::output::Output;
 use self::readiness::Readiness;
@@ -90,6 +94,8 @@ pub struct Runtime {
     main: Option<MainProcess>,
     /// `svinit --detach`: the foreground process waiting for the boot.
     detached: Option<Detached>,
+    /// When to look at every source again after a panic.
+    brake: PanicBrake,
     options: Options,
 }
 
@@ -100,7 +106,9 @@ impl Runtime {
     /// system mode); any other socket problem is logged and svinit runs
     /// without a control socket.
     pub fn new(options: Options, config: config::Config) -> io::Result<Runtime> {
+        crate::fault::point("runtime-new");
         let poll = Poll::new()?;
+        crate::console::forget_watch();
         let signals = signals::SignalSource::open()?;
         poll.registry().register(
             &mut SourceFd(&signals.raw_fd()),
@@ -135,6 +143,7 @@ impl Runtime {
             readiness: Readiness::new(),
             main,
             detached: None,
+            brake: PanicBrake::default(),
             options,
         })
     }
@@ -160,34 +169,23 @@ impl Runtime {
     }
 
     /// Boots the configured services and runs until the supervisor says
-    /// exit; returns svinit's exit status.
+    /// exit; returns svinit's exit status. A panic (logged by the hook)
+    /// abandons one loop turn only (`containment`).
     pub fn run(mut self) -> i32 {
-        self.supervisor.boot(Instant::now());
+        // Booting is declarative (wanted services up): again is harmless.
+        contain(BOOT_ATTEMPTS, "booting the services", || {
+            crate::fault::point("boot");
+            self.supervisor.boot(Instant::now());
+        });
         let mut events = Events::with_capacity(256);
-        let mut panics = 0u32;
         loop {
-            if self.options.mode != Mode::System {
-                if let Some(code) = self.iterate(&mut events) {
-                    return code;
-                }
-                continue;
-            }
-            // System mode never dies: a panic (already logged by the hook)
-            // abandons this iteration only.
-            let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let turn = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 self.iterate(&mut events)
             }));
-            match step {
+            match turn {
                 Ok(Some(code)) => return code,
-                Ok(None) => panics = 0,
-                Err(_) => {
-                    panics = panics.saturating_add(1);
-                    error!("", "loop iteration abandoned after an internal error");
-                    if panics > 3 {
-                        // Do not spin if the same panic repeats.
-                        std::thread::sleep(Duration::from_secs(1));
-                    }
-                }
+                Ok(None) => {}
+                Err(_) => self.brake.panicked(Instant::now()),
             }
         }
     }
@@ -212,10 +210,17 @@ impl Runtime {
         .flatten()
         .min()
         .map(|deadline| deadline.saturating_duration_since(Instant::now()));
+        let timeout = self.brake.timeout(timeout);
+        crate::console::watch(self.poll.registry(), |stream| {
+            Source::Console(stream).token()
+        });
         if let Err(err) = self.poll.poll(events, timeout)
             && err.kind() != io::ErrorKind::Interrupted
         {
             error!("", "poll failed: {err}");
+        }
+        if self.brake.look_due(Instant::now()) {
+            self.look_at_every_source();
         }
         for event in events.iter() {
             let Some(source) = Source::of(event.token()) else {
@@ -232,6 +237,7 @@ impl Runtime {
                         control.handle(event.token());
                     }
                 }
+                Source::Console(stream) => crate::console::writable(stream),
             }
         }
         self.output.pump();
@@ -247,6 +253,7 @@ impl Runtime {
         if let Some(control) = self.control.as_mut() {
             control.handle_timeout(now);
         }
+        crate::fault::point("loop-end");
         None
     }
 
@@ -283,7 +290,7 @@ impl Runtime {
                             "svinit: exited with status {code} before its services were started"
                         ));
                     }
-                    self.output.finish();
+                    self.finish_output();
                     return Some(code);
                 }
                 Action::Power { kind } => self.power_off(kind),
@@ -301,6 +308,14 @@ impl Runtime {
             }
         }
         None
+    }
+
+    /// Before svinit exits or powers off: the services' last output, even
+    /// if passing it on panics (the exit must not be lost with it).
+    fn finish_output(&mut self) {
+        contain(1, "passing on the services' last output", || {
+            self.output.finish()
+        });
     }
 
     fn spawn(&mut self, service: ServiceId) {
@@ -409,6 +424,7 @@ impl Runtime {
     }
 
     fn on_signals(&mut self) {
+        crate::fault::point("signals");
         while let Some(signal) = self.signals.next() {
             match Signal::try_from(signal) {
                 Ok(Signal::SIGCHLD) => self.reap_all(),

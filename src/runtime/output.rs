@@ -1,7 +1,8 @@
 //! Service output on the loop: one pipe per service for its stdout and
 //! stderr, read non-blockingly and fed to the sinks of `crate::transcript`
-//! (a transcript file, or `NAME | line` on svinit's stdout, and always the
-//! ring buffer behind `svctl logs`).
+//! (a transcript file, or `NAME | line` on svinit's stdout through
+//! `crate::console`, which never blocks, and always the ring buffer behind
+//! `svctl logs`).
 //!
 //! Decisions:
 //! - One pipe per service carries stdout and stderr together (their order
@@ -48,7 +49,7 @@ use crate::spawn::Stdio;
 use crate::supervisor::ServiceId;
 use crate::transcript::{
     LineBuffer, LinesSince, Piece, RING_CAPACITY, RingBuffer, TranscriptFile, prefix_lines,
-    split_lines, write_lines_whole,
+    split_lines,
 };
 use crate::warn;
 
@@ -347,6 +348,21 @@ impl Output {
         {
             pipe.queued = true;
             self.ready.push_back(slot);
+        }
+    }
+
+    /// After a panic in the loop, whose readiness events are lost: every
+    /// pipe gets its turn again, whatever it was doing.
+    pub fn read_every_pipe(&mut self) {
+        self.ready.clear();
+        let slots: Vec<usize> = self.by_service.values().copied().collect();
+        for &slot in &slots {
+            if let Some(pipe) = self.pipes.get_mut(slot) {
+                pipe.queued = false;
+            }
+        }
+        for slot in slots {
+            self.enqueue(slot);
         }
     }
 
@@ -718,10 +734,9 @@ impl<'a> Emitter<'a> {
                 let console = &mut shared.console;
                 console.clear();
                 prefix_lines(self.name, piece, console);
-                // svinit's stdout gone or not keeping up: the lines are
-                // still in the ring buffer; the console is not worth
-                // stopping for.
-                let _ = write_lines_whole(std::io::stdout().as_fd(), console);
+                // Never blocks: what svinit's stdout does not take is
+                // queued or dropped (counted); the ring buffer has it all.
+                crate::console::write(crate::console::Out::Stdout, console);
                 if console.capacity() > 1 << 20 {
                     *console = Vec::new();
                 }

@@ -177,6 +177,11 @@ impl Readiness {
     }
 
     /// Reads a readable pipe; closes it once it has said something final.
+    /// Every ready pipe's slot (to read them all after a panic).
+    pub fn pipe_slots(&self) -> Vec<usize> {
+        self.pipes.occupied()
+    }
+
     pub fn on_pipe(&mut self, registry: &Registry, slot: usize) -> PipeOutcome {
         let Some(pipe) = self.pipes.get_mut(slot) else {
             return PipeOutcome::Pending;

@@ -181,6 +181,7 @@ impl Runtime {
             orphans_reaped: self.supervisor.orphans_reaped(),
             mode: self.options.mode.as_str().to_string(),
             pid: std::process::id(),
+            console_lines_dropped: crate::console::dropped_lines(),
         }))
     }
 

@@ -35,6 +35,13 @@ impl<T> Slab<T> {
         self.entries.get_mut(index).and_then(Option::as_mut)
     }
 
+    /// The indices in use, to visit every entry while changing some.
+    pub fn occupied(&self) -> Vec<usize> {
+        (0..self.entries.len())
+            .filter(|&index| self.entries[index].is_some())
+            .collect()
+    }
+
     pub fn remove(&mut self, index: usize) -> Option<T> {
         let value = self.entries.get_mut(index)?.take()?;
         self.free.push(index);
@@ -56,6 +63,7 @@ mod tests {
         let c = slab.insert("c");
         assert_eq!(c, a);
         assert_eq!(slab.get_mut(b), Some(&mut "b"));
+        assert_eq!(slab.occupied(), vec![a, b]);
         assert!(slab.get_mut(99).is_none());
     }
 }

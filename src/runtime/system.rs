@@ -55,7 +55,7 @@ impl Runtime {
 
     /// The shutdown is over: sync, remount read-only, `reboot(2)`.
     pub(super) fn power_off(&mut self, kind: PowerKind) -> ! {
-        self.output.finish();
+        self.finish_output();
         system::final_shutdown(kind)
     }
 

@@ -26,6 +26,9 @@ pub enum Source {
     Output(usize),
     /// The separate stderr pipe of a service logging to syslog, by slot.
     OutputErr(usize),
+    /// svinit's own stdout or stderr, waiting to be writable
+    /// (`crate::console`), by stream.
+    Console(usize),
 }
 
 impl Source {
@@ -39,6 +42,7 @@ impl Source {
             Source::ReadyPipe(slot) => (5, slot),
             Source::Output(slot) => (6, slot),
             Source::OutputErr(slot) => (7, slot),
+            Source::Console(slot) => (8, slot),
         };
         debug_assert!(slot < SLOTS, "slot {slot} out of the token space");
         Token(kind * SLOTS + slot % SLOTS)
@@ -56,6 +60,7 @@ impl Source {
             (5, slot) => Source::ReadyPipe(slot),
             (6, slot) => Source::Output(slot),
             (7, slot) => Source::OutputErr(slot),
+            (8, slot) => Source::Console(slot),
             _ => return None,
         })
     }
@@ -77,6 +82,7 @@ mod tests {
             Source::ReadyPipe(3),
             Source::Output(SLOTS - 1),
             Source::OutputErr(0),
+            Source::Console(1),
         ];
         for source in sources {
             assert_eq!(Source::of(source.token()), Some(source));
@@ -90,7 +96,7 @@ mod tests {
     #[test]
     fn unknown_tokens_are_none() {
         assert_eq!(Source::of(Token(1)), None);
-        assert_eq!(Source::of(Token(8 * SLOTS)), None);
+        assert_eq!(Source::of(Token(9 * SLOTS)), None);
         assert_eq!(Source::of(Token(usize::MAX)), None);
     }
 }

@@ -159,24 +159,6 @@ fn prefix_puts_the_name_before_every_line() {
 }
 
 #[test]
-fn console_writes_are_cut_at_line_boundaries() {
-    let (read, write) = nix::unistd::pipe().unwrap();
-    let mut text = Vec::new();
-    for i in 0..1000 {
-        text.extend_from_slice(format!("svc | line number {i}\n").as_bytes());
-    }
-    let long = vec![b'z'; CONSOLE_WRITE_MAX + 10];
-    text.extend_from_slice(&long);
-    text.push(b'\n');
-    // ~28 KB: fits in the pipe, so no reader is needed meanwhile.
-    write_lines_whole(&write, &text).unwrap();
-    drop(write);
-    let mut got = Vec::new();
-    std::io::Read::read_to_end(&mut std::fs::File::from(read), &mut got).unwrap();
-    assert_eq!(got, text);
-}
-
-#[test]
 fn timestamps_are_rfc3339_utc_with_milliseconds() {
     let at = |secs: u64, millis: u64| UNIX_EPOCH + Duration::from_millis(secs * 1000 + millis);
     assert_eq!(rfc3339_millis(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");

@@ -101,6 +101,12 @@ pub(crate) fn print_status_table(report: &StatusReport, whole: bool) {
             ]
         })
         .collect();
+    if whole && report.console_lines_dropped > 0 {
+        say!(
+            "svinit: {} lines dropped: its stdout or stderr was not writable (services' lines are still in svctl logs)",
+            report.console_lines_dropped
+        );
+    }
     let header = ["NAME", "STATE", "PID", "SINCE", "RESTARTS", "INFO"].map(String::from);
     let mut widths = header.clone().map(|h| h.len());
     for row in &rows {
