@@ -146,7 +146,9 @@ impl Runtime {
         for slot in self.readiness.pipe_slots() {
             self.on_ready_pipe(slot);
         }
-        self.on_notify();
+        for slot in self.readiness.notify_slots() {
+            self.on_notify(slot);
+        }
         for slot in self.exec_watches.occupied() {
             self.on_exec_status(slot);
         }
@@ -155,7 +157,7 @@ impl Runtime {
             let clients = (0..super::control::MAX_CLIENTS).map(Source::ControlClient);
             for source in std::iter::once(Source::ControlListener).chain(clients) {
                 let token: Token = source.token();
-                control.handle(token, now);
+                control.handle(token);
             }
         }
         crate::console::look_again();

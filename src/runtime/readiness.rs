@@ -274,6 +274,11 @@ impl Readiness {
         self.socket_of.keys().copied().collect()
     }
 
+    /// Every open notify socket's slot (after a panic: read them all).
+    pub fn notify_slots(&self) -> Vec<usize> {
+        self.socket_of.values().copied().collect()
+    }
+
     /// Whether a socket has more to read: the loop must not sleep.
     pub fn has_more(&self) -> bool {
         !self.more.is_empty()
