@@ -88,6 +88,9 @@ pub struct Runtime {
     output: Output,
     log_followers: Vec<requests::LogFollower>,
     readiness: Readiness,
+    /// The uid each service's current (or last) process was started as:
+    /// whom its pid file may name (`forking.rs`).
+    service_uids: HashMap<ServiceId, u32>,
     main: Option<MainProcess>,
     /// `svinit --detach`: the foreground process waiting for the boot.
     detached: Option<Detached>,
@@ -134,6 +137,7 @@ impl Runtime {
             output: Output::new(),
             log_followers: Vec::new(),
             readiness: Readiness::new(),
+            service_uids: HashMap::new(),
             main,
             detached: None,
             options,
@@ -266,6 +270,7 @@ impl Runtime {
                     }
                     if self.supervisor.try_status(transition.service).is_none() {
                         self.output.forget(self.poll.registry(), transition.service);
+                        self.service_uids.remove(&transition.service);
                     }
                 }
                 Action::Exit { .. } if self.options.mode == Mode::System => {
@@ -318,6 +323,10 @@ impl Runtime {
         match started {
             Ok((plan, child)) => {
                 let pid = child.pid;
+                let uid = plan
+                    .uid()
+                    .unwrap_or_else(|| nix::unistd::geteuid().as_raw());
+                self.service_uids.insert(service, uid);
                 self.output.spawned(service, pid);
                 let slot = self.exec_watches.insert(ExecWatch {
                     service,
@@ -510,6 +519,16 @@ impl Runtime {
         self.output.forget_gone(self.poll.registry(), |id| {
             supervisor.try_status(id).is_none()
         });
+        self.service_uids
+            .retain(|&id, _| supervisor.try_status(id).is_some());
+    }
+
+    /// The uid `service` was last started as (svinit's own before that).
+    fn service_uid(&self, service: ServiceId) -> u32 {
+        self.service_uids
+            .get(&service)
+            .copied()
+            .unwrap_or_else(|| nix::unistd::geteuid().as_raw())
     }
 
     /// Reopens every transcript (SIGUSR1, `svctl reopen` without names).
