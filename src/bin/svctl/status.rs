@@ -74,8 +74,13 @@ pub(crate) fn status_info(service: &ServiceStatusJson) -> String {
     if let Some(text) = &service.status_text {
         parts.push(format!("status: {text}"));
     }
-    if let Some(problem) = &service.output_problem {
-        parts.push(format!("output: {problem}"));
+    match (&service.output_problem, service.output_dropped) {
+        (Some(problem), 0) => parts.push(format!("output: {problem}")),
+        (Some(problem), dropped) => {
+            parts.push(format!("output: {problem} ({dropped} lines dropped)"))
+        }
+        (None, 0) => {}
+        (None, dropped) => parts.push(format!("output: {dropped} lines dropped")),
     }
     if parts.is_empty()
         && let Some(description) = &service.description
