@@ -719,6 +719,14 @@ impl TranscriptFile {
     }
 }
 
+/// `1 line dropped`, `12 lines dropped`: for the log and `svctl status`.
+pub fn lines_dropped_text(count: u64) -> String {
+    match count {
+        1 => "1 line dropped".to_string(),
+        n => format!("{n} lines dropped"),
+    }
+}
+
 /// How many lines start in `bytes` (the first byte starts one when
 /// `at_line_start`): the lines a dropped piece costs, a line cut in two
 /// counted once.

@@ -443,3 +443,61 @@ fn transcript_has_beat_after(path: &Path, after: u64) -> bool {
         })
     })
 }
+
+/// The retry of a broken transcript costs no timer: while its service is
+/// quiet svinit does not wake up at all; the first output after the
+/// problem is over (here, the missing directory made) reaches the file by
+/// itself, and the line dropped before is counted.
+#[test]
+fn a_broken_transcript_is_retried_by_output_not_by_a_timer() {
+    let dir = TempDir::new("adv-paths-lazy");
+    dir.write(
+        "conf/units.kdl",
+        r#"
+service "quiet" {
+    transcript "$DIR/later/log"
+    shell "echo one; while [ ! -e $DIR/go ]; do sleep 0.05; done; echo two; exec sleep 1000"
+}
+"#,
+    );
+    let sv = container(&dir);
+    wait_for_socket(&sv, &dir);
+    sv.wait_until("the transcript problem", DEADLINE, || {
+        json_str(&status_json(&sv, &dir, "quiet"), "output_problem")
+            .contains("No such file or directory")
+    });
+    let switches = || {
+        std::fs::read_to_string(format!("/proc/{}/status", sv.pid))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+                    .and_then(|n| n.trim().parse::<u64>().ok())
+            })
+            .unwrap_or_else(|| sv.fail("cannot read svinit's context switches"))
+    };
+    sv.wait_until("the log to stop growing", DEADLINE, || {
+        let before = sv.log().len();
+        std::thread::sleep(Duration::from_millis(100));
+        sv.log().len() == before
+    });
+    let before = switches();
+    // A measurement window, not a wait for an event.
+    std::thread::sleep(Duration::from_millis(1500));
+    let woke = switches() - before;
+    if woke != 0 {
+        sv.fail(&format!("svinit woke up {woke} times in 1.5 s"));
+    }
+    std::fs::create_dir(dir.join("later")).expect("mkdir");
+    dir.write("go", "");
+    sv.wait_until("the next line in the transcript", DEADLINE, || {
+        dir.read("later/log").as_deref() == Some("two\n")
+    });
+    let status = status_json(&sv, &dir, "quiet");
+    if !status["output_problem"].is_null() || status["output_dropped"] != 1 {
+        sv.fail(&format!("want no problem and 1 line dropped: {status}"));
+    }
+    sv.wait_until("the end of the problem in the log", DEADLINE, || {
+        sv.log().contains("writing again, 1 line dropped meanwhile")
+    });
+}

@@ -52,8 +52,8 @@ use crate::config::{OutputMode, ServiceConfig, Transcript};
 use crate::spawn::Stdio;
 use crate::supervisor::ServiceId;
 use crate::transcript::{
-    LineBuffer, LinesSince, Piece, RING_CAPACITY, RingBuffer, TranscriptFile, prefix_lines,
-    split_lines, write_lines_whole,
+    LineBuffer, LinesSince, Piece, RING_CAPACITY, RingBuffer, TranscriptFile, lines_dropped_text,
+    prefix_lines, split_lines, write_lines_whole,
 };
 use crate::{info, warn};
 
@@ -764,8 +764,9 @@ fn report_problem(pipe: &mut ServicePipe) {
     if let Some(dropped) = file.take_recovery() {
         info!(
             &pipe.name,
-            "transcript {}: writing again, {dropped} lines dropped meanwhile",
-            file.config().path.display()
+            "transcript {}: writing again, {} meanwhile",
+            file.config().path.display(),
+            lines_dropped_text(dropped)
         );
     }
 }

@@ -264,6 +264,8 @@ fn the_info_column_says_why() {
     );
     full.output_problem = None;
     assert_eq!(status_info(&full), "output: 12 lines dropped");
+    full.output_dropped = 1;
+    assert_eq!(status_info(&full), "output: 1 line dropped");
 }
 
 fn node(name: &str, requires: &[&str], wants: &[&str]) -> TreeNode {
