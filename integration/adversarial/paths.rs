@@ -16,7 +16,7 @@ use nix::sys::stat::{Mode, SFlag, makedev, mknod};
 use serde_json::Value;
 
 use crate::control::{container, status_json, svctl, wait_for_socket};
-use crate::harness::{DEADLINE, Svinit, TempDir};
+use crate::harness::{DEADLINE, Svinit, TempDir, voluntary_switches, wait_log_settled};
 use crate::output::Tmpfs;
 
 /// Makes each line of the counting services 60 bytes or so.
@@ -68,6 +68,17 @@ fn wait_status(sv: &Svinit, dir: &TempDir, name: &str, state: &str, timeout: Dur
         last["state"] == state
     });
     last
+}
+
+/// Waits until `name`'s `output_problem` says `words`.
+#[track_caller]
+fn wait_output_problem(sv: &Svinit, dir: &TempDir, name: &str, words: &str) {
+    wait_for_socket(sv, dir);
+    sv.wait_until(
+        &format!("{name}'s output problem: {words}"),
+        DEADLINE,
+        || json_str(&status_json(sv, dir, name), "output_problem").contains(words),
+    );
 }
 
 /// The number a counting service last wrote to `rel` (0 before it did).
@@ -405,11 +416,7 @@ service "writer" {
 "#,
     );
     let sv = container(&dir);
-    wait_for_socket(&sv, &dir);
-    sv.wait_until("a full-disk output_problem", DEADLINE, || {
-        json_str(&status_json(&sv, &dir, "writer"), "output_problem")
-            .contains("No space left on device")
-    });
+    wait_output_problem(&sv, &dir, "writer", "No space left on device");
     wait_for_more_output(&sv, &dir, "count", 20);
     std::fs::remove_file(&ballast).expect("rm ballast");
     let resumed = count(&dir, "count");
@@ -461,26 +468,12 @@ service "quiet" {
 "#,
     );
     let sv = container(&dir);
-    wait_for_socket(&sv, &dir);
-    sv.wait_until("the transcript problem", DEADLINE, || {
-        json_str(&status_json(&sv, &dir, "quiet"), "output_problem")
-            .contains("No such file or directory")
-    });
+    wait_output_problem(&sv, &dir, "quiet", "No such file or directory");
     let switches = || {
-        std::fs::read_to_string(format!("/proc/{}/status", sv.pid))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
-                    .and_then(|n| n.trim().parse::<u64>().ok())
-            })
+        voluntary_switches(sv.pid)
             .unwrap_or_else(|| sv.fail("cannot read svinit's context switches"))
     };
-    sv.wait_until("the log to stop growing", DEADLINE, || {
-        let before = sv.log().len();
-        std::thread::sleep(Duration::from_millis(100));
-        sv.log().len() == before
-    });
+    wait_log_settled(&sv);
     let before = switches();
     // A measurement window, not a wait for an event.
     std::thread::sleep(Duration::from_millis(1500));
