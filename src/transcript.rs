@@ -520,10 +520,12 @@ impl TranscriptFile {
         Ok(())
     }
 
-    /// Output reaches the file: the problem, if any, is over.
+    /// Output reaches the file: the problem, if any, is over (reported
+    /// when it cost lines: a failed rotation, say, cost none).
     fn recover(&mut self) {
-        if self.problem.take().is_some() {
-            self.recovered = Some(self.dropped - self.dropped_before_problem);
+        let lost = self.dropped - self.dropped_before_problem;
+        if self.problem.take().is_some() && lost > 0 {
+            self.recovered = Some(lost);
         }
         self.new_problem = false;
         self.retry_at = None;
