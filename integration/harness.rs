@@ -670,3 +670,22 @@ pub fn system_user(name: &str, group: &str) -> Option<(u32, u32)> {
     };
     Some((id("-u")?, id("-g")?))
 }
+
+/// Voluntary context switches of process `pid` (host pid): each wakeup of
+/// a process sleeping in epoll_wait is one. `None` when it is gone.
+pub fn voluntary_switches(pid: i32) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+        .and_then(|n| n.trim().parse().ok())
+}
+
+/// Waits until svinit's log has not grown for 100 ms (a start settled).
+pub fn wait_log_settled(sv: &Svinit) {
+    sv.wait_until("the log to stop growing", DEADLINE, || {
+        let before = sv.log_len();
+        std::thread::sleep(Duration::from_millis(100));
+        sv.log_len() == before
+    });
+}

@@ -637,6 +637,11 @@ pub struct ServiceStatusJson {
     /// open, disk full), or null. The output is still in the ring buffer.
     #[serde(default)]
     pub output_problem: Option<String>,
+    /// Lines of its output that did not reach its transcript since svinit
+    /// started (while it could not be opened or written, or a device did
+    /// not keep up); they are in the ring buffer.
+    #[serde(default)]
+    pub output_dropped: u64,
     /// The last `STATUS=` a `ready-notify` service sent, or null.
     #[serde(default)]
     pub status_text: Option<String>,
@@ -682,6 +687,7 @@ impl ServiceStatusJson {
             description,
             removed: status.removed,
             output_problem: None,
+            output_dropped: 0,
             status_text: status.status_text.clone(),
         }
     }
@@ -1200,6 +1206,7 @@ mod tests {
                 "description": null,
                 "removed": false,
                 "output_problem": null,
+                "output_dropped": 0,
                 "status_text": null
             })
         );

@@ -18,4 +18,5 @@ pub mod spawn;
 pub mod supervisor;
 pub mod system;
 pub mod transcript;
+pub mod untrusted;
 pub mod users;

@@ -9,17 +9,18 @@
 //!
 //! Faults never panic: a transcript that cannot be opened, renamed or
 //! written records a problem ([`TranscriptFile::problem`]), closes the file
-//! and drops further output until it is reopened; the ring buffer still
-//! gets everything.
+//! and drops (and counts) further output until it is opened again, by a
+//! reopen or by itself at the next output a second later; the ring buffer
+//! still gets everything. A transcript is a path its service may control:
+//! it is only ever opened through `crate::untrusted`.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
-use std::os::fd::AsFd;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::config::Transcript;
+use crate::untrusted::{FileKind, Purpose, open_untrusted};
 
 /// Bytes of recent output kept per service for `svctl logs`.
 pub const RING_CAPACITY: usize = 64 * 1024;
@@ -316,19 +317,6 @@ pub fn prefix_lines(name: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
     }
 }
 
-/// write(2) until done, retrying on EINTR.
-fn write_all(fd: impl AsFd, mut bytes: &[u8]) -> io::Result<()> {
-    while !bytes.is_empty() {
-        match nix::unistd::write(fd.as_fd(), bytes) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => bytes = &bytes[n..],
-            Err(nix::errno::Errno::EINTR) => {}
-            Err(errno) => return Err(errno.into()),
-        }
-    }
-    Ok(())
-}
-
 /// `2024-05-01T12:34:56.789Z`: RFC 3339, UTC, milliseconds. Times before
 /// 1970 show as the epoch.
 pub fn rfc3339_millis(time: SystemTime) -> String {
@@ -368,19 +356,46 @@ pub fn rotated_path(path: &Path, n: u32) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// A service's transcript: `PATH` opened `O_APPEND|O_CREAT|O_CLOEXEC`, mode
-/// 0640 (less svinit's umask), owned by svinit's user; the parent directory
-/// must exist.
+/// After a failure the transcript is opened again when output comes, at
+/// most this often.
+pub const TRANSCRIPT_RETRY: Duration = Duration::from_secs(1);
+
+/// A service's transcript: `PATH` opened as an untrusted path for appending
+/// (`crate::untrusted`: no symlink followed, never blocking, a regular file
+/// with one link or a character device), created mode 0640 (less svinit's
+/// umask), owned by svinit's user; the parent directory must exist.
+///
+/// A failure (cannot open, write error) closes it and makes it the
+/// problem; the lines that do not reach the file are counted
+/// ([`TranscriptFile::dropped`]). It is opened again lazily: by the first
+/// output at least [`TRANSCRIPT_RETRY`] after the failure (no timer, so no
+/// idle wakeup), and the problem is gone once a write succeeds again
+/// ([`TranscriptFile::take_recovery`]). A character device is written
+/// without blocking: what it does not take (EAGAIN) is dropped and counted,
+/// and it is never rotated.
 #[derive(Debug)]
 pub struct TranscriptFile {
     config: Transcript,
     file: Option<File>,
+    /// The open file is a character device.
+    device: bool,
     /// Bytes in the current file (its size at open, plus what we wrote).
     size: u64,
     /// Why output is not reaching the file, while it is not.
     problem: Option<String>,
     /// A problem not yet reported by `take_new_problem`.
     new_problem: bool,
+    /// Closed after a failure: the earliest moment to open it again.
+    retry_at: Option<Instant>,
+    /// Opened again by a retry: the problem stays until a write succeeds.
+    retried: bool,
+    /// Lines that did not reach the file.
+    dropped: u64,
+    /// `dropped` when the current problem arose.
+    dropped_before_problem: u64,
+    /// The lines dropped during a problem that has ended, not yet reported
+    /// by `take_recovery`.
+    recovered: Option<u64>,
     /// The last byte written ended a line (so the next gets a timestamp).
     at_line_start: bool,
     scratch: Vec<u8>,
@@ -392,9 +407,15 @@ impl TranscriptFile {
         let mut transcript = TranscriptFile {
             config,
             file: None,
+            device: false,
             size: 0,
             problem: None,
             new_problem: false,
+            retry_at: None,
+            retried: false,
+            dropped: 0,
+            dropped_before_problem: 0,
+            recovered: None,
             at_line_start: true,
             scratch: Vec::new(),
         };
@@ -415,6 +436,11 @@ impl TranscriptFile {
         self.problem.as_deref()
     }
 
+    /// Lines of output that did not reach the file, since it was set up.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
     /// The problem that arose since the last call, once (to log it).
     pub fn take_new_problem(&mut self) -> Option<String> {
         if !std::mem::take(&mut self.new_problem) {
@@ -423,127 +449,197 @@ impl TranscriptFile {
         self.problem.clone()
     }
 
+    /// Output reaches the file again after a problem: how many lines were
+    /// dropped meanwhile, once (to log it).
+    pub fn take_recovery(&mut self) -> Option<u64> {
+        self.recovered.take()
+    }
+
     /// Closes the file and opens `PATH` again (after it was renamed away,
     /// or to retry after a failure). Bytes already written are in the old
     /// file; nothing is lost or written twice.
     pub fn reopen(&mut self) -> Result<(), String> {
-        self.file = None;
-        let opened = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .mode(0o640)
-            .open(&self.config.path)
-            .and_then(|file| {
-                let size = file.metadata()?.len();
-                Ok((file, size))
-            });
-        match opened {
-            Ok((file, size)) => {
-                self.file = Some(file);
-                self.size = size;
-                self.problem = None;
-                self.new_problem = false;
-                self.at_line_start = true;
+        match self.open_file() {
+            Ok(()) => {
+                self.recover();
                 Ok(())
             }
-            Err(err) => Err(self.fail(format!(
-                "transcript {}: cannot open: {}",
-                self.config.path.display(),
-                describe(&err)
-            ))),
+            Err(message) => Err(self.fail(message)),
         }
     }
 
-    /// Records `message` as the problem and closes the file.
+    fn open_file(&mut self) -> Result<(), String> {
+        self.file = None;
+        let opened = open_untrusted(&self.config.path, Purpose::Append)
+            .map_err(|problem| format!("transcript {}: {problem}", self.config.path.display()))?;
+        self.device = opened.kind == FileKind::CharDevice;
+        self.size = opened.size;
+        self.file = Some(opened.file);
+        self.at_line_start = true;
+        Ok(())
+    }
+
+    /// Output reaches the file: the problem, if any, is over (reported
+    /// when it cost lines: a failed rotation, say, cost none).
+    fn recover(&mut self) {
+        let lost = self.dropped - self.dropped_before_problem;
+        if self.problem.take().is_some() && lost > 0 {
+            self.recovered = Some(lost);
+        }
+        self.new_problem = false;
+        self.retry_at = None;
+        self.retried = false;
+    }
+
+    /// Records `message` as the problem and closes the file until the
+    /// retry.
     fn fail(&mut self, message: String) -> String {
         self.file = None;
-        if self.problem.as_deref() != Some(&message) {
-            self.new_problem = true;
-        }
-        self.problem = Some(message.clone());
+        self.retried = false;
+        self.retry_at = Some(Instant::now() + TRANSCRIPT_RETRY);
+        self.set_problem(message.clone());
         message
     }
 
-    /// Appends `piece`, with timestamps if configured, rotating first when
-    /// `max-size` would be passed. Dropped while the file is not open.
-    pub fn write(&mut self, piece: Piece<'_>, now: SystemTime) {
-        if self.file.is_none() {
-            return;
+    fn set_problem(&mut self, message: String) {
+        if self.problem.is_none() {
+            self.dropped_before_problem = self.dropped;
         }
+        if self.problem.as_deref() != Some(&message) {
+            self.new_problem = true;
+        }
+        self.problem = Some(message);
+    }
+
+    /// Appends `piece`, with timestamps (of `wall`) if configured, rotating
+    /// first when `max-size` would be passed. While the file is closed by a
+    /// failure it is opened again first if its retry is due at `now`;
+    /// otherwise the piece is dropped and counted.
+    pub fn write(&mut self, piece: Piece<'_>, now: Instant, wall: SystemTime) {
         let (bytes, ends_line) = match piece {
             Piece::Lines(bytes) => (bytes, true),
             Piece::Partial(bytes) => (bytes, false),
         };
-        if self.config.timestamps {
+        if self.file.is_none() && self.retry_at.is_none_or(|at| at <= now) {
+            match self.open_file() {
+                Ok(()) => self.retried = true,
+                Err(message) => {
+                    self.fail(message);
+                }
+            }
+        }
+        if self.file.is_none() {
+            self.dropped += count_line_starts(bytes, self.at_line_start);
+        } else if self.config.timestamps {
             let mut stamped = std::mem::take(&mut self.scratch);
             stamped.clear();
             stamp_lines(
                 bytes,
                 self.at_line_start,
-                &rfc3339_millis(now),
+                &rfc3339_millis(wall),
                 &mut stamped,
             );
-            self.write_rotating(&stamped);
+            self.write_rotating(&stamped, self.at_line_start);
             if stamped.capacity() <= 1 << 20 {
                 self.scratch = stamped;
             }
         } else {
-            self.write_rotating(bytes);
+            self.write_rotating(bytes, self.at_line_start);
         }
         self.at_line_start = ends_line;
     }
 
     /// Writes `bytes`, cutting at line boundaries to rotate before the file
     /// would pass `max-size`. A single line longer than `max-size` is
-    /// written whole into a file of its own.
-    fn write_rotating(&mut self, mut rest: &[u8]) {
+    /// written whole into a file of its own; so is a line that finds the
+    /// file just rotated to still full (rotation never loops). What cannot
+    /// be written is dropped and counted (`at_line_start`: `bytes` starts a
+    /// line).
+    fn write_rotating(&mut self, bytes: &[u8], at_line_start: bool) {
+        let mut rest = bytes;
+        let mut just_rotated = false;
         while !rest.is_empty() && self.file.is_some() {
             let room = match self.config.max_size {
-                Some(max) => max.saturating_sub(self.size),
-                None => u64::MAX,
+                Some(max) if !self.device => max.saturating_sub(self.size),
+                _ => u64::MAX,
             };
-            if rest.len() as u64 <= room {
-                self.write_raw(rest);
-                return;
-            }
-            let within = &rest[..room as usize];
-            match within.iter().rposition(|&b| b == b'\n') {
-                Some(i) => {
-                    self.write_raw(&rest[..=i]);
-                    rest = &rest[i + 1..];
-                    self.rotate();
+            let (cut, rotate_after) = if rest.len() as u64 <= room {
+                (rest.len(), false)
+            } else {
+                match rest[..room as usize].iter().rposition(|&b| b == b'\n') {
+                    Some(i) => (i + 1, true),
+                    None if self.size > 0 && !just_rotated => {
+                        self.rotate();
+                        just_rotated = true;
+                        continue;
+                    }
+                    None => (
+                        rest.iter()
+                            .position(|&b| b == b'\n')
+                            .map_or(rest.len(), |i| i + 1),
+                        false,
+                    ),
                 }
-                None if self.size > 0 => self.rotate(),
-                None => {
-                    let end = rest
-                        .iter()
-                        .position(|&b| b == b'\n')
-                        .map_or(rest.len(), |i| i + 1);
-                    self.write_raw(&rest[..end]);
-                    rest = &rest[end..];
-                }
+            };
+            let written = self.write_raw(&rest[..cut]);
+            rest = &rest[written..];
+            if written < cut {
+                break;
             }
+            just_rotated = rotate_after;
+            if rotate_after {
+                self.rotate();
+            }
+        }
+        if !rest.is_empty() {
+            let offset = bytes.len() - rest.len();
+            let starts_line = match offset {
+                0 => at_line_start,
+                _ => bytes[offset - 1] == b'\n',
+            };
+            self.dropped += count_line_starts(rest, starts_line);
         }
     }
 
-    fn write_raw(&mut self, bytes: &[u8]) {
+    /// write(2) until done; returns how much was written. A device that
+    /// would block takes no more (the rest is dropped); an error closes the
+    /// file.
+    fn write_raw(&mut self, bytes: &[u8]) -> usize {
         let Some(file) = &self.file else {
-            return;
+            return 0;
         };
-        match write_all(file, bytes) {
-            Ok(()) => self.size += bytes.len() as u64,
-            Err(err) => {
-                self.fail(format!(
-                    "transcript {}: write failed: {}",
-                    self.config.path.display(),
-                    describe(&err)
-                ));
+        let mut written = 0;
+        let error = loop {
+            if written == bytes.len() {
+                break None;
             }
+            match nix::unistd::write(file, &bytes[written..]) {
+                Ok(0) => break Some(io::Error::from(io::ErrorKind::WriteZero)),
+                Ok(n) => written += n,
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(nix::errno::Errno::EAGAIN) => break None,
+                Err(errno) => break Some(io::Error::from(errno)),
+            }
+        };
+        if !self.device {
+            self.size += written as u64;
         }
+        if written > 0 && self.retried {
+            self.recover();
+        }
+        if let Some(err) = error {
+            self.fail(format!(
+                "transcript {}: write failed: {}",
+                self.config.path.display(),
+                describe(&err)
+            ));
+        }
+        written
     }
 
     /// `PATH.keep-1` → `PATH.keep` … `PATH` → `PATH.1`, then a new `PATH`.
-    /// With `keep=0` the full file is removed.
+    /// With `keep=0` the full file is removed. (rename and unlink act on
+    /// a symlink itself, never on what it points to.)
     pub fn rotate(&mut self) {
         let path = self.config.path.clone();
         let keep = self.config.keep;
@@ -565,15 +661,11 @@ impl TranscriptFile {
             }
             Err(err) => {
                 // Keep appending to the full file rather than lose output.
-                let message = format!(
+                self.set_problem(format!(
                     "transcript {}: cannot rotate: {}",
                     path.display(),
                     describe(&err)
-                );
-                if self.problem.as_deref() != Some(&message) {
-                    self.new_problem = true;
-                }
-                self.problem = Some(message);
+                ));
                 self.size = 0;
             }
         }
@@ -586,6 +678,25 @@ impl TranscriptFile {
             let _ = file.flush();
         }
     }
+}
+
+/// `1 line dropped`, `12 lines dropped`: for the log and `svctl status`.
+pub fn lines_dropped_text(count: u64) -> String {
+    match count {
+        1 => "1 line dropped".to_string(),
+        n => format!("{n} lines dropped"),
+    }
+}
+
+/// How many lines start in `bytes` (the first byte starts one when
+/// `at_line_start`): the lines a dropped piece costs, a line cut in two
+/// counted once.
+fn count_line_starts(bytes: &[u8], at_line_start: bool) -> u64 {
+    let Some((_, body)) = bytes.split_last() else {
+        return 0;
+    };
+    let inner = body.iter().filter(|&&b| b == b'\n').count() as u64;
+    inner + u64::from(at_line_start)
 }
 
 /// An error as people read it: "No space left on device", without Rust's

@@ -91,6 +91,9 @@ pub struct Runtime {
     output: Output,
     log_followers: Vec<requests::LogFollower>,
     readiness: Readiness,
+    /// The uid each service's current (or last) process was started as:
+    /// whom its pid file may name (`forking.rs`).
+    service_uids: HashMap<ServiceId, u32>,
     main: Option<MainProcess>,
     /// `svinit --detach`: the foreground process waiting for the boot.
     detached: Option<Detached>,
@@ -141,6 +144,7 @@ impl Runtime {
             output: Output::new(),
             log_followers: Vec::new(),
             readiness: Readiness::new(),
+            service_uids: HashMap::new(),
             main,
             detached: None,
             brake: PanicBrake::default(),
@@ -279,6 +283,7 @@ impl Runtime {
                         self.output.forget(self.poll.registry(), transition.service);
                         self.readiness
                             .forget_service(self.poll.registry(), transition.service);
+                        self.service_uids.remove(&transition.service);
                     }
                 }
                 Action::Exit { .. } if self.options.mode == Mode::System => {
@@ -327,10 +332,9 @@ impl Runtime {
         }
         let registry = self.poll.registry();
         let started = spawn::prepare(config, &self.spawn_context).and_then(|mut plan| {
-            let uid = plan
-                .uid()
-                .unwrap_or_else(|| nix::unistd::geteuid().as_raw());
-            let ready = self.readiness.prepare(registry, service, uid, config)?;
+            let ready = self
+                .readiness
+                .prepare(registry, service, run_as(&plan), config)?;
             if let Some(socket) = &ready.notify_socket {
                 plan.set_env("NOTIFY_SOCKET", socket)?;
             }
@@ -347,6 +351,7 @@ impl Runtime {
         match started {
             Ok((plan, child)) => {
                 let pid = child.pid;
+                self.service_uids.insert(service, run_as(&plan));
                 self.output.spawned(service, pid);
                 let slot = self.exec_watches.insert(ExecWatch {
                     service,
@@ -545,6 +550,16 @@ impl Runtime {
                 self.readiness.forget_service(self.poll.registry(), service);
             }
         }
+        self.service_uids
+            .retain(|&id, _| supervisor.try_status(id).is_some());
+    }
+
+    /// The uid `service` was last started as (svinit's own before that).
+    fn service_uid(&self, service: ServiceId) -> u32 {
+        self.service_uids
+            .get(&service)
+            .copied()
+            .unwrap_or_else(|| nix::unistd::geteuid().as_raw())
     }
 
     /// Reopens every transcript (SIGUSR1, `svctl reopen` without names).
@@ -613,6 +628,12 @@ fn send_signal(pid: i32, signal: i32, group: bool) {
     if signals::send(target, signal) == Err(nix::errno::Errno::ESRCH) && group {
         let _ = signals::send(pid, signal);
     }
+}
+
+/// The uid a plan runs its process as.
+fn run_as(plan: &spawn::SpawnPlan) -> u32 {
+    plan.uid()
+        .unwrap_or_else(|| nix::unistd::geteuid().as_raw())
 }
 
 fn signal_label(signal: i32) -> String {

@@ -23,8 +23,13 @@
 //!   `poll_timeout` gives the loop the earliest such deadline (none when
 //!   nothing is held: no idle wakeups).
 //! - Config changes (transcript path, size, mode) apply at the next spawn,
-//!   like every other key. A broken transcript is retried at each spawn and
-//!   at each reopen.
+//!   like every other key. A broken transcript (cannot open, write error)
+//!   is retried at each spawn, at each reopen, and by itself: the first
+//!   output at least a second after the failure opens it again
+//!   (`TranscriptFile::write`). Lazily, so a broken transcript costs no
+//!   timer and no idle wakeup; until then lines are dropped from it (still
+//!   in the ring buffer) and counted (`output_dropped` of `svctl status`).
+//!   The end of a problem is logged with the count.
 //! - `output "syslog"` (see `syslog.rs`): stdout and stderr need their own
 //!   pipes there (stderr is sent at a higher priority), so a syslog service
 //!   gets a second kept pipe for its stderr; other services keep one pipe
@@ -48,10 +53,10 @@ use crate::config::{OutputMode, ServiceConfig, Transcript};
 use crate::spawn::Stdio;
 use crate::supervisor::ServiceId;
 use crate::transcript::{
-    LineBuffer, LinesSince, Piece, RING_CAPACITY, RingBuffer, TranscriptFile, prefix_lines,
-    split_lines,
+    LineBuffer, LinesSince, Piece, RING_CAPACITY, RingBuffer, TranscriptFile, lines_dropped_text,
+    prefix_lines, split_lines,
 };
-use crate::warn;
+use crate::{info, warn};
 
 pub use crate::transcript::{PARTIAL_LINE_LIMIT, PARTIAL_LINE_WAIT};
 
@@ -515,6 +520,15 @@ impl Output {
             .collect()
     }
 
+    /// Lines of `service`'s output that did not reach its transcript
+    /// (`output_dropped` of `svctl status`).
+    pub fn dropped_lines(&self, service: ServiceId) -> u64 {
+        match self.pipe(service).map(|pipe| &pipe.sink) {
+            Some(Sink::Transcript(file)) => file.dropped(),
+            _ => 0,
+        }
+    }
+
     /// Why `service`'s output does not reach its transcript, while it does
     /// not (`output_problem` of `svctl status`).
     pub fn status_problem(&self, service: ServiceId) -> Option<String> {
@@ -721,7 +735,7 @@ impl<'a> Emitter<'a> {
             self.ring.push(piece_bytes(piece));
         }
         match self.sink {
-            Sink::Transcript(file) => file.write(piece, self.wall),
+            Sink::Transcript(file) => file.write(piece, self.now, self.wall),
             Sink::Syslog => shared.syslog.send_lines(
                 stream,
                 self.name,
@@ -751,14 +765,23 @@ fn piece_bytes(piece: Piece<'_>) -> &[u8] {
     }
 }
 
-/// Logs a transcript problem once, when it arises.
+/// Logs a transcript problem once, when it arises, and its end.
 fn report_problem(pipe: &mut ServicePipe) {
-    if let Sink::Transcript(file) = &mut pipe.sink
-        && let Some(problem) = file.take_new_problem()
-    {
+    let Sink::Transcript(file) = &mut pipe.sink else {
+        return;
+    };
+    if let Some(problem) = file.take_new_problem() {
         warn!(
             &pipe.name,
-            "{problem}; its output stays in the ring buffer (svctl logs) until the transcript is reopened"
+            "{problem}; its output stays in the ring buffer (svctl logs), the transcript is tried again as output comes"
+        );
+    }
+    if let Some(dropped) = file.take_recovery() {
+        info!(
+            &pipe.name,
+            "transcript {}: writing again, {} meanwhile",
+            file.config().path.display(),
+            lines_dropped_text(dropped)
         );
     }
 }

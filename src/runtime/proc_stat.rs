@@ -1,5 +1,6 @@
-//! The few fields of /proc/PID/stat that readiness and `type "forking"`
-//! need: state, parent, process group and session of a pid.
+//! The few facts of /proc/PID that readiness and `type "forking"` need:
+//! state, parent, process group and session of a pid (`stat`), and its
+//! real uid (`status`).
 
 /// What /proc/PID/stat says about a process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +24,21 @@ pub fn read_with_command(pid: i32) -> Option<(String, ProcStat)> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let command = command(&text)?.to_string();
     Some((command, parse(&text)?))
+}
+
+/// The real uid of `pid` (the first field of `Uid:` in /proc/PID/status);
+/// `None` when the process does not exist.
+pub fn real_uid(pid: i32) -> Option<u32> {
+    if pid <= 0 {
+        return None;
+    }
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    parse_real_uid(&text)
+}
+
+fn parse_real_uid(status: &str) -> Option<u32> {
+    let line = status.lines().find_map(|line| line.strip_prefix("Uid:"))?;
+    line.split_ascii_whitespace().next()?.parse().ok()
 }
 
 fn command(stat: &str) -> Option<&str> {
@@ -67,6 +83,18 @@ mod tests {
         assert_eq!(command(stat), Some("a) b (c)"));
         assert_eq!(parse("42 (sh) S 7 40"), None);
         assert_eq!(parse("garbage"), None);
+    }
+
+    #[test]
+    fn the_real_uid_is_the_first_of_four() {
+        let status = "Name:\tsh\nUmask:\t0022\nUid:\t65534\t0\t0\t0\nGid:\t0\t0\t0\t0\n";
+        assert_eq!(parse_real_uid(status), Some(65534));
+        assert_eq!(parse_real_uid("Name:\tsh\n"), None);
+        assert_eq!(
+            real_uid(std::process::id() as i32),
+            Some(nix::unistd::getuid().as_raw())
+        );
+        assert_eq!(real_uid(-3), None);
     }
 
     #[test]

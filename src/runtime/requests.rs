@@ -168,6 +168,7 @@ impl Runtime {
                 let mut entry =
                     ServiceStatusJson::from_status(&self.supervisor.status(id), description, clock);
                 entry.output_problem = self.output.status_problem(id);
+                entry.output_dropped = self.output.dropped_lines(id);
                 entry
             })
             .collect()

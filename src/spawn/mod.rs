@@ -17,7 +17,10 @@
 //!   `environment`. So a unit can still override `HOME`.
 //! - environment-file: see [`parse_environment_file`]. A missing or
 //!   malformed file fails the start with the path and line, rather than
-//!   running the service with variables silently missing.
+//!   running the service with variables silently missing. It is a path a
+//!   service's user may control: opened through `crate::untrusted` (no
+//!   symlink followed, never blocking), it must be a regular file of at
+//!   most 1 MiB.
 //! - PATH lookup uses the service's final `PATH` (or [`DEFAULT_PATH`] when it
 //!   has none), skips empty and relative entries, and takes the first regular
 //!   file with an execute bit. A program with a `/` is not looked up; exec

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use super::envfile::{EnvVar, parse_environment_file};
 use crate::config::{Command, IdRef, ServiceConfig};
 use crate::supervisor::{SpawnFailure, SpawnStage};
+use crate::untrusted::{PathProblem, Purpose, open_untrusted};
 use crate::users::UserDb;
 
 /// `PATH` of a service started with `clear-environment`, or whose
@@ -422,16 +423,24 @@ impl<'c> EnvBuilder<'c> {
 
 fn read_environment_file(path: &Path) -> Result<Vec<EnvVar>, SpawnFailure> {
     let detail = || format!("environment-file {}", path.display());
-    let io_failure = |error: std::io::Error| SpawnFailure {
+    let errno_failure = |errno: i32| SpawnFailure {
         stage: SpawnStage::Prepare,
         detail: detail(),
-        errno: error.raw_os_error().unwrap_or(0),
-        message: error.raw_os_error().is_none().then(|| error.to_string()),
+        errno,
+        message: None,
     };
+    // A fifo or a device would block the read or never end; a symlink
+    // could point anywhere root can read.
+    let opened = open_untrusted(path, Purpose::Read).map_err(|problem| match problem {
+        PathProblem::Open(errno) => errno_failure(errno),
+        problem => prepare_failure(detail(), problem.to_string()),
+    })?;
     let mut text = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|file| file.take(MAX_ENVIRONMENT_FILE + 1).read_to_end(&mut text))
-        .map_err(io_failure)?;
+    opened
+        .file
+        .take(MAX_ENVIRONMENT_FILE + 1)
+        .read_to_end(&mut text)
+        .map_err(|error| errno_failure(error.raw_os_error().unwrap_or(libc::EIO)))?;
     if text.len() as u64 > MAX_ENVIRONMENT_FILE {
         return Err(prepare_failure(detail(), "larger than 1 MiB"));
     }
@@ -741,6 +750,34 @@ audio:x:29:bob,alice
                 .to_string()
                 .ends_with("missing: No such file or directory")
         );
+    }
+
+    #[test]
+    fn an_environment_file_must_be_a_regular_file_not_a_link() {
+        let dir = TempDir::new();
+        let real = dir.path().join("real");
+        std::fs::write(&real, "A=1\n").expect("write");
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).expect("symlink");
+        let fifo = dir.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
+            .expect("mkfifo");
+        let mut service = shell("true");
+        for (path, words) in [
+            (link, "is a symbolic link (not followed)"),
+            (fifo, "is a fifo, not a regular file"),
+            (
+                PathBuf::from("/dev/zero"),
+                "is a character device, not a regular file",
+            ),
+        ] {
+            service.environment_file = Some(path.clone());
+            let failure = prepare(&service, &ctx(&[])).expect_err("refused");
+            assert_eq!(
+                failure.to_string(),
+                format!("prepare environment-file {}: {words}", path.display())
+            );
+        }
     }
 
     #[test]

@@ -523,7 +523,7 @@ fn a_forking_daemon_is_found_through_its_pid_file_supervised_and_restarted() {
     let id = h.id("daemon");
     h.event(Event::PidFile {
         service: id,
-        result: Ok(555),
+        result: Ok(PidClaim::trusted(555)),
     });
     assert_eq!(h.state("daemon"), StateKind::Up);
     assert_eq!(h.pid("daemon"), 555);
@@ -598,7 +598,7 @@ fn a_forking_service_stopped_while_its_pid_file_is_awaited_is_down() {
     let id = h.id("daemon");
     h.event(Event::PidFile {
         service: id,
-        result: Ok(600),
+        result: Ok(PidClaim::trusted(600)),
     });
     assert_eq!(
         h.state("daemon"),
@@ -617,10 +617,197 @@ fn a_forking_daemon_with_ready_notify_waits_for_ready() {
     let id = h.id("daemon");
     h.event(Event::PidFile {
         service: id,
-        result: Ok(555),
+        result: Ok(PidClaim::trusted(555)),
     });
     assert_eq!(h.state("daemon"), StateKind::Starting);
     assert_eq!(h.pid("daemon"), 555);
     h.ready("daemon");
     assert_eq!(h.state("daemon"), StateKind::Up);
+}
+
+// --- whose pid a pid file may name (SPEC §7 "Pids") ---
+
+/// A liar (forking) beside a victim (a longrun that is up), the liar's
+/// launcher exited: its pid file is awaited.
+fn liar_and_victim() -> Harness {
+    let mut liar = forking("liar");
+    liar.backoff_limit = secs(1);
+    let mut h = Harness::boot(config(vec![service("victim"), liar]));
+    assert_eq!(h.state("victim"), StateKind::Up);
+    h.exit("liar", 0);
+    h.clear_log();
+    h
+}
+
+fn claim_for(h: &mut Harness, name: &str, claim: PidClaim) {
+    let service = h.id(name);
+    h.event(Event::PidFile {
+        service,
+        result: Ok(claim),
+    });
+}
+
+#[test]
+fn a_pid_file_naming_another_services_process_is_refused_at_once() {
+    let claims = |victim: i32| {
+        [
+            // Its main process.
+            PidClaim::trusted(victim),
+            // A process in its process group, or only in its session.
+            PidClaim {
+                pgrp: victim,
+                session: 1,
+                ..PidClaim::trusted(9000)
+            },
+            PidClaim {
+                pgrp: 9000,
+                session: victim,
+                ..PidClaim::trusted(9000)
+            },
+        ]
+    };
+    for index in 0..3 {
+        let mut h = liar_and_victim();
+        let victim = h.pid("victim");
+        let claim = claims(victim)[index];
+        claim_for(&mut h, "liar", claim);
+        // Failed at once (backoff-limit 1: the first failed start gives up).
+        assert_eq!(h.state("liar"), StateKind::Failed, "{claim:?}");
+        assert_eq!(h.status("liar").pid, None);
+        assert_eq!(
+            h.status("liar").reason.unwrap().to_string(),
+            format!(
+                "pid file /run/liar.pid names pid {}, which belongs to service victim",
+                claim.pid
+            )
+        );
+        assert_eq!(h.sup.service_of_pid(victim), Some(h.id("victim")));
+        // Stopping the liar signals nobody; the victim runs on.
+        h.stop("liar");
+        assert_eq!(h.signals(), vec![]);
+        assert_eq!(h.state("victim"), StateKind::Up);
+        assert_eq!(h.pid("victim"), victim);
+    }
+}
+
+#[test]
+fn a_pid_file_naming_the_main_command_or_its_group_is_refused() {
+    let mut liar = forking("liar");
+    liar.backoff_limit = secs(1);
+    liar.autostart = false;
+    let mut h = with_main(config(vec![liar]));
+    let main = h.sup.main_pid().expect("main runs");
+    for claim in [
+        PidClaim::trusted(main),
+        PidClaim {
+            pgrp: main,
+            ..PidClaim::trusted(9000)
+        },
+    ] {
+        h.start("liar");
+        h.exit("liar", 0);
+        claim_for(&mut h, "liar", claim);
+        assert_eq!(h.state("liar"), StateKind::Failed);
+        assert_eq!(
+            h.status("liar").reason.unwrap().to_string(),
+            format!(
+                "pid file /run/liar.pid names pid {}, which belongs to the main command",
+                claim.pid
+            )
+        );
+    }
+    assert_eq!(h.sup.main_pid(), Some(main));
+}
+
+#[test]
+fn an_untrusted_pid_file_may_only_name_a_process_of_the_services_user() {
+    let untrusted = PidClaim {
+        file_owner: 65534,
+        owner_trusted: false,
+        process_uid: 0,
+        service_uid: 65534,
+        ..PidClaim::trusted(9000)
+    };
+    let mut h = liar_and_victim();
+    claim_for(&mut h, "liar", untrusted);
+    assert_eq!(h.state("liar"), StateKind::Failed);
+    assert_eq!(
+        h.status("liar").reason.unwrap().to_string(),
+        "pid file /run/liar.pid is owned by uid 65534 and names pid 9000, which runs as uid 0, \
+         not as the service's user (uid 65534)"
+    );
+    // Its own user's process: adopted. A root-owned file: its word is enough.
+    for claim in [
+        PidClaim {
+            process_uid: 65534,
+            ..untrusted
+        },
+        PidClaim {
+            owner_trusted: true,
+            file_owner: 0,
+            ..untrusted
+        },
+    ] {
+        let mut h = liar_and_victim();
+        claim_for(&mut h, "liar", claim);
+        assert_eq!(h.state("liar"), StateKind::Up, "{claim:?}");
+        assert_eq!(h.pid("liar"), 9000);
+    }
+}
+
+#[test]
+fn a_daemon_not_yet_reparented_is_read_again_until_it_is() {
+    let mut h = Harness::boot(config(vec![forking("daemon")]));
+    h.exit("daemon", 0);
+    let id = h.id("daemon");
+    h.event(Event::PidFile {
+        service: id,
+        result: Err(PidFileProblem::NotAChild(4000)),
+    });
+    assert_eq!(h.state("daemon"), StateKind::Starting);
+    h.advance(PID_FILE_RETRY_MIN);
+    assert_eq!(pid_file_reads(&h, "daemon").len(), 2, "read again");
+    h.event(Event::PidFile {
+        service: id,
+        result: Ok(PidClaim::trusted(4000)),
+    });
+    assert_eq!(h.state("daemon"), StateKind::Up);
+    assert_eq!(h.pid("daemon"), 4000);
+}
+
+#[test]
+fn refusals_fail_the_start_and_transient_problems_do_not() {
+    use crate::untrusted::{FileKind, PathProblem, Purpose};
+    let refused = [
+        PidFileProblem::Dead(5),
+        PidFileProblem::Svinit(1),
+        PidFileProblem::Unsafe(PathProblem::Symlink),
+        PidFileProblem::Unsafe(PathProblem::Kind {
+            found: FileKind::Fifo,
+            purpose: Purpose::Read,
+        }),
+    ];
+    for problem in refused {
+        let mut h = liar_and_victim();
+        let service = h.id("liar");
+        h.event(Event::PidFile {
+            service,
+            result: Err(problem.clone()),
+        });
+        assert_eq!(h.state("liar"), StateKind::Failed, "{problem:?}");
+        let reason = h.status("liar").reason.unwrap().to_string();
+        assert_eq!(reason, format!("pid file /run/liar.pid {problem}"));
+    }
+    for problem in [
+        PidFileProblem::Missing,
+        PidFileProblem::Unreadable(libc::EACCES),
+        PidFileProblem::Garbage("12".into()),
+        PidFileProblem::NotAChild(5),
+    ] {
+        assert!(!problem.is_refusal(), "{problem:?}");
+    }
+    assert_eq!(
+        PidFileProblem::Svinit(1).to_string(),
+        "names pid 1, svinit itself"
+    );
 }

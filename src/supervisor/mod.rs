@@ -66,7 +66,12 @@
 //!   start-timeout, counted from the spawn). The pid it names becomes the
 //!   service's process (indexed, so its reaped exit is the service's); with
 //!   ready-notify it must still send READY=1. A missing, garbled or not yet
-//!   reparented pid is read again; a dead pid is a failed start at once. A
+//!   reparented pid is read again; a refused one (`PidFileProblem::
+//!   is_refusal`: not a regular file, dead, svinit, the main command's,
+//!   another service's, a process of another user) is a failed start at
+//!   once. Whose pid it is, is judged here (`judge_pid_claim`: the pid, its
+//!   process group and its session against every service's live pid); the
+//!   runtime only reports the facts of the file and of /proc. A
 //!   stop while the pid file is awaited has no process to signal: `down`
 //!   (the orphan sweep catches the daemon at shutdown).
 //! - Main command: it starts when every autostart service is up, done,
@@ -321,6 +326,7 @@ impl Supervisor {
                 }
             }
             Event::PidFile { service, result } => {
+                let result = result.and_then(|claim| self.judge_pid_claim(service, &claim));
                 self.step(now, service, Input::PidFile(&result), None)
             }
             Event::MainSpawned { pid } => self.main_spawned(now, pid),
@@ -360,6 +366,38 @@ impl Supervisor {
             }
         }
         self.drain(now);
+    }
+
+    /// SPEC.md §7 "Pids": may `service` take the pid its pid file names?
+    /// Not when it is the main command's (or in its process group), or
+    /// another service's process (or in its process group or session: its
+    /// main process leads both); and a file owned by neither root nor
+    /// svinit's user may name only a process of the service's user.
+    fn judge_pid_claim(&self, service: ServiceId, claim: &PidClaim) -> Result<i32, PidFileProblem> {
+        let pid = claim.pid;
+        if let Some(main) = self.main.pid()
+            && (pid == main || claim.pgrp == main)
+        {
+            return Err(PidFileProblem::MainCommand(pid));
+        }
+        let owner = [pid, claim.pgrp, claim.session]
+            .into_iter()
+            .find_map(|p| self.by_pid.get(&p).copied().filter(|&id| id != service));
+        if let Some(owner) = owner {
+            return Err(PidFileProblem::OtherService {
+                pid,
+                service: self.name_of(owner).unwrap_or_default(),
+            });
+        }
+        if !claim.owner_trusted && claim.process_uid != claim.service_uid {
+            return Err(PidFileProblem::WrongUser {
+                pid,
+                file_owner: claim.file_owner,
+                process_uid: claim.process_uid,
+                service_uid: claim.service_uid,
+            });
+        }
+        Ok(pid)
     }
 
     /// Fire every deadline at or before `now`. Deadlines set while doing so

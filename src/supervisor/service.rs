@@ -505,9 +505,10 @@ impl Service {
                 })
             }
             // A pid file (written since the launcher ran: a stale one was
-            // removed before) naming a dead process: the daemon died.
-            (State::AwaitingPidFile { .. }, PidFile(Err(problem @ PidFileProblem::Dead(_))))
-                if self.want == Want::Up =>
+            // removed before) naming a dead process (the daemon died), or a
+            // pid or file that is refused.
+            (State::AwaitingPidFile { .. }, PidFile(Err(problem)))
+                if problem.is_refusal() && self.want == Want::Up =>
             {
                 let reason = self.pid_file_reason(problem.clone());
                 Some(self.crash(now, reason, None, out))

@@ -1011,7 +1011,7 @@ fn random_event_sequences_keep_the_invariants() {
                 13 => sup.handle_event(now, Event::Spawned { service: id, pid }),
                 14 => {
                     let result = match pick(&mut rng, 3) {
-                        0 => Ok(pid),
+                        0 => Ok(PidClaim::trusted(pid)),
                         1 => Err(PidFileProblem::Dead(pid)),
                         _ => Err(PidFileProblem::Missing),
                     };
@@ -1077,7 +1077,7 @@ fn random_event_sequences_keep_the_invariants() {
                         next_pid += 1;
                         pids.push(pid);
                         let result = match pick(&mut rng, 3) {
-                            0 => Ok(pid),
+                            0 => Ok(PidClaim::trusted(pid)),
                             1 => Err(PidFileProblem::Missing),
                             _ => Err(PidFileProblem::Dead(pid)),
                         };

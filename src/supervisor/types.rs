@@ -4,6 +4,8 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use crate::untrusted::PathProblem;
+
 /// Index of a service in the supervisor's table. Stable for the life of the
 /// supervisor: a reload appends new services and never reuses an index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -135,10 +137,11 @@ pub enum Event {
     /// A service sent `STATUS=…` (sd_notify): kept and shown in status.
     NotifyStatus { service: ServiceId, text: String },
     /// The answer to `Action::ReadPidFile` (`type "forking"`): the pid it
-    /// names, alive and a child of svinit, or what was wrong with it.
+    /// names, alive and a child of svinit, with what the supervisor needs
+    /// to judge whose it is; or what was wrong with the file or the pid.
     PidFile {
         service: ServiceId,
-        result: Result<i32, PidFileProblem>,
+        result: Result<PidClaim, PidFileProblem>,
     },
     /// The main command (`svinit -- COMMAND`) was forked as `pid`.
     MainSpawned { pid: i32 },
@@ -304,6 +307,41 @@ pub enum Reason {
     },
 }
 
+/// A pid read from a pid file that names a live child of svinit, with the
+/// facts the supervisor judges it by (SPEC.md §7 "Pids"): its process
+/// group and session (whose process is it?), and the users involved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PidClaim {
+    pub pid: i32,
+    pub pgrp: i32,
+    pub session: i32,
+    /// The pid file's owner.
+    pub file_owner: u32,
+    /// `file_owner` is root or svinit's own user: the file's word is enough.
+    pub owner_trusted: bool,
+    /// The real uid of the process.
+    pub process_uid: u32,
+    /// The uid the service runs as.
+    pub service_uid: u32,
+}
+
+#[cfg(test)]
+impl PidClaim {
+    /// A claim by a root-owned file about a root process leading its own
+    /// group and session.
+    pub fn trusted(pid: i32) -> PidClaim {
+        PidClaim {
+            pid,
+            pgrp: pid,
+            session: pid,
+            file_owner: 0,
+            owner_trusted: true,
+            process_uid: 0,
+            service_uid: 0,
+        }
+    }
+}
+
 /// What was wrong with a `pid-file` when it was last read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PidFileProblem {
@@ -311,12 +349,50 @@ pub enum PidFileProblem {
     Missing,
     /// It exists but could not be read (errno).
     Unreadable(i32),
+    /// Not a regular file, or a symlink (not followed).
+    Unsafe(PathProblem),
     /// Its content is not a pid (the first line, shortened).
     Garbage(String),
-    /// It names a process that does not exist (or is not a child of
-    /// svinit, so cannot be supervised).
+    /// It names a process that does not exist.
     Dead(i32),
+    /// It names a process that is not (yet: a daemon's parent may still be
+    /// exiting) a child of svinit, so cannot be supervised.
     NotAChild(i32),
+    /// It names svinit itself.
+    Svinit(i32),
+    /// It names the main command (`svinit -- COMMAND`) or a process in its
+    /// process group.
+    MainCommand(i32),
+    /// It names another service's process, or a process in its process
+    /// group or session.
+    OtherService { pid: i32, service: String },
+    /// A file owned by neither root nor svinit's user names a process that
+    /// does not run as the service's user.
+    WrongUser {
+        pid: i32,
+        file_owner: u32,
+        process_uid: u32,
+        service_uid: u32,
+    },
+}
+
+impl PidFileProblem {
+    /// A refusal: the start has failed, at once. The others may be a pid
+    /// file half written, or a daemon not yet reparented: read again.
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            PidFileProblem::Missing
+            | PidFileProblem::Unreadable(_)
+            | PidFileProblem::Garbage(_)
+            | PidFileProblem::NotAChild(_) => false,
+            PidFileProblem::Unsafe(_)
+            | PidFileProblem::Dead(_)
+            | PidFileProblem::Svinit(_)
+            | PidFileProblem::MainCommand(_)
+            | PidFileProblem::OtherService { .. }
+            | PidFileProblem::WrongUser { .. } => true,
+        }
+    }
 }
 
 impl fmt::Display for PidFileProblem {
@@ -330,11 +406,29 @@ impl fmt::Display for PidFileProblem {
                     nix::errno::Errno::from_raw(*errno).desc()
                 )
             }
+            PidFileProblem::Unsafe(problem) => write!(f, "{problem}"),
             PidFileProblem::Garbage(text) => write!(f, "does not hold a pid: {text:?}"),
             PidFileProblem::Dead(pid) => write!(f, "names pid {pid}, which is not running"),
             PidFileProblem::NotAChild(pid) => write!(
                 f,
                 "names pid {pid}, which is not a child of svinit (a stale pid file?)"
+            ),
+            PidFileProblem::Svinit(pid) => write!(f, "names pid {pid}, svinit itself"),
+            PidFileProblem::MainCommand(pid) => {
+                write!(f, "names pid {pid}, which belongs to the main command")
+            }
+            PidFileProblem::OtherService { pid, service } => {
+                write!(f, "names pid {pid}, which belongs to service {service}")
+            }
+            PidFileProblem::WrongUser {
+                pid,
+                file_owner,
+                process_uid,
+                service_uid,
+            } => write!(
+                f,
+                "is owned by uid {file_owner} and names pid {pid}, which runs as uid \
+                 {process_uid}, not as the service's user (uid {service_uid})"
             ),
         }
     }

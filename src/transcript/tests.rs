@@ -256,11 +256,11 @@ fn transcript_appends_with_mode_0640_and_reopens_after_a_rename() {
     std::fs::write(&path, "old\n").unwrap();
     let mut file = TranscriptFile::open(config(path.clone(), None, 5, false));
     assert!(file.is_open());
-    file.write(Piece::Lines(b"1\n"), SystemTime::now());
+    file.write(Piece::Lines(b"1\n"), Instant::now(), SystemTime::now());
     std::fs::rename(&path, dir.0.join("log.1")).unwrap();
-    file.write(Piece::Lines(b"2\n"), SystemTime::now());
+    file.write(Piece::Lines(b"2\n"), Instant::now(), SystemTime::now());
     file.reopen().unwrap();
-    file.write(Piece::Lines(b"3\n"), SystemTime::now());
+    file.write(Piece::Lines(b"3\n"), Instant::now(), SystemTime::now());
     assert_eq!(read(&dir.0.join("log.1")), "old\n1\n2\n");
     assert_eq!(read(&path), "3\n");
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
@@ -278,7 +278,11 @@ fn transcript_in_a_missing_directory_is_a_problem_until_reopened() {
     assert!(problem.contains("No such file or directory"), "{problem}");
     assert!(file.take_new_problem().is_none());
     assert_eq!(file.problem(), Some(problem.as_str()));
-    file.write(Piece::Lines(b"dropped\n"), SystemTime::now());
+    file.write(
+        Piece::Lines(b"dropped\n"),
+        Instant::now(),
+        SystemTime::now(),
+    );
     assert!(file.reopen().is_err());
     assert!(
         file.take_new_problem().is_none(),
@@ -287,7 +291,7 @@ fn transcript_in_a_missing_directory_is_a_problem_until_reopened() {
     std::fs::create_dir(dir.0.join("sub")).unwrap();
     file.reopen().unwrap();
     assert_eq!(file.problem(), None);
-    file.write(Piece::Lines(b"kept\n"), SystemTime::now());
+    file.write(Piece::Lines(b"kept\n"), Instant::now(), SystemTime::now());
     assert_eq!(read(&path), "kept\n");
 }
 
@@ -300,7 +304,11 @@ fn max_size_rotates_at_line_boundaries_keeping_keep_files() {
     for i in 0..20 {
         let line = format!("line {i:02}\n"); // 8 bytes
         all.push_str(&line);
-        file.write(Piece::Lines(line.as_bytes()), SystemTime::now());
+        file.write(
+            Piece::Lines(line.as_bytes()),
+            Instant::now(),
+            SystemTime::now(),
+        );
     }
     // Two lines (16 bytes) per file: 20 lines → 10 files, 3 kept.
     assert_eq!(read(&path), "line 18\nline 19\n");
@@ -309,7 +317,11 @@ fn max_size_rotates_at_line_boundaries_keeping_keep_files() {
     assert!(!rotated_path(&path, 3).exists());
     // One piece of many lines is cut the same way.
     let mut file = TranscriptFile::open(config(dir.0.join("big"), Some(20), 3, false));
-    file.write(Piece::Lines(all.as_bytes()), SystemTime::now());
+    file.write(
+        Piece::Lines(all.as_bytes()),
+        Instant::now(),
+        SystemTime::now(),
+    );
     assert_eq!(read(&dir.0.join("big")), "line 18\nline 19\n");
     assert_eq!(read(&dir.0.join("big.3")), "line 12\nline 13\n");
 }
@@ -319,8 +331,12 @@ fn a_line_longer_than_max_size_gets_a_file_of_its_own() {
     let dir = TempDir::new("long");
     let path = dir.0.join("log");
     let mut file = TranscriptFile::open(config(path.clone(), Some(10), 5, false));
-    file.write(Piece::Lines(b"ab\n"), SystemTime::now());
-    file.write(Piece::Lines(b"0123456789abcdef\nxy\n"), SystemTime::now());
+    file.write(Piece::Lines(b"ab\n"), Instant::now(), SystemTime::now());
+    file.write(
+        Piece::Lines(b"0123456789abcdef\nxy\n"),
+        Instant::now(),
+        SystemTime::now(),
+    );
     assert_eq!(read(&path), "xy\n");
     assert_eq!(read(&rotated_path(&path, 1)), "0123456789abcdef\n");
     assert_eq!(read(&rotated_path(&path, 2)), "ab\n");
@@ -331,8 +347,16 @@ fn keep_zero_removes_the_full_file() {
     let dir = TempDir::new("keep0");
     let path = dir.0.join("log");
     let mut file = TranscriptFile::open(config(path.clone(), Some(8), 0, false));
-    file.write(Piece::Lines(b"aaaaaaa\n"), SystemTime::now());
-    file.write(Piece::Lines(b"bbbbbbb\n"), SystemTime::now());
+    file.write(
+        Piece::Lines(b"aaaaaaa\n"),
+        Instant::now(),
+        SystemTime::now(),
+    );
+    file.write(
+        Piece::Lines(b"bbbbbbb\n"),
+        Instant::now(),
+        SystemTime::now(),
+    );
     assert_eq!(read(&path), "bbbbbbb\n");
     assert!(!rotated_path(&path, 1).exists());
 }
@@ -343,9 +367,9 @@ fn timestamps_go_before_each_line_start_only() {
     let path = dir.0.join("log");
     let mut file = TranscriptFile::open(config(path.clone(), None, 5, true));
     let at = UNIX_EPOCH + Duration::from_millis(1_714_566_896_789);
-    file.write(Piece::Lines(b"a\nb\n"), at);
-    file.write(Piece::Partial(b"par"), at);
-    file.write(Piece::Lines(b"tial\n"), at);
+    file.write(Piece::Lines(b"a\nb\n"), Instant::now(), at);
+    file.write(Piece::Partial(b"par"), Instant::now(), at);
+    file.write(Piece::Lines(b"tial\n"), Instant::now(), at);
     let stamp = "2024-05-01T12:34:56.789Z";
     assert_eq!(
         read(&path),
@@ -361,10 +385,101 @@ fn a_full_disk_is_a_problem_and_the_file_is_closed() {
     }
     let mut file = TranscriptFile::open(config(PathBuf::from("/dev/full"), None, 5, false));
     assert!(file.is_open());
-    file.write(Piece::Lines(b"x\n"), SystemTime::now());
+    file.write(Piece::Lines(b"x\n"), Instant::now(), SystemTime::now());
     assert!(!file.is_open());
     let problem = file.take_new_problem().unwrap();
     assert!(problem.contains("No space left on device"), "{problem}");
-    file.write(Piece::Lines(b"y\n"), SystemTime::now());
+    file.write(Piece::Lines(b"y\n"), Instant::now(), SystemTime::now());
     assert!(file.take_new_problem().is_none());
+    assert!(!file.is_open(), "not retried within a second");
+    assert_eq!(file.dropped(), 2);
+    // A second later the next output opens it again: the same problem, not
+    // reported again, and the line is counted.
+    let later = Instant::now() + TRANSCRIPT_RETRY;
+    file.write(Piece::Lines(b"z\nw\n"), later, SystemTime::now());
+    assert!(file.take_new_problem().is_none());
+    assert!(file.problem().is_some());
+    assert_eq!(file.dropped(), 4);
+    assert_eq!(file.take_recovery(), None);
+}
+
+#[test]
+fn a_broken_transcript_comes_back_by_itself_and_counts_what_it_dropped() {
+    let dir = TempDir::new("comeback");
+    let path = dir.0.join("sub").join("log");
+    let mut file = TranscriptFile::open(config(path.clone(), None, 5, false));
+    assert!(file.take_new_problem().is_some());
+    let now = Instant::now();
+    file.write(Piece::Lines(b"a\nb\n"), now, SystemTime::now());
+    file.write(Piece::Partial(b"c1"), now, SystemTime::now());
+    file.write(Piece::Lines(b"c2\n"), now, SystemTime::now());
+    assert_eq!(file.dropped(), 3, "a line cut in two counts once");
+    std::fs::create_dir(dir.0.join("sub")).unwrap();
+    // Not yet: the retry is at most once a second.
+    file.write(Piece::Lines(b"d\n"), now, SystemTime::now());
+    assert!(!file.is_open());
+    file.write(
+        Piece::Lines(b"e\n"),
+        now + TRANSCRIPT_RETRY,
+        SystemTime::now(),
+    );
+    assert!(file.is_open());
+    assert_eq!(file.problem(), None);
+    assert_eq!(file.take_recovery(), Some(4));
+    assert_eq!(file.take_recovery(), None);
+    assert_eq!(file.dropped(), 4);
+    assert_eq!(read(&path), "e\n");
+}
+
+#[test]
+fn a_rotation_onto_the_same_file_does_not_loop() {
+    let dir = TempDir::new("samefile");
+    let path = dir.0.join("log");
+    let mut file = TranscriptFile::open(config(path.clone(), Some(8), 1, false));
+    // PATH.1 the same file as PATH: renaming one onto the other does nothing.
+    std::fs::hard_link(&path, rotated_path(&path, 1)).unwrap();
+    file.write(
+        Piece::Lines(b"1234567\nabc\n"),
+        Instant::now(),
+        SystemTime::now(),
+    );
+    let problem = file.problem().unwrap_or_default().to_string();
+    assert!(
+        problem.ends_with("has 2 hard links (not written through)"),
+        "{problem}"
+    );
+    assert_eq!(read(&path), "1234567\n");
+    assert_eq!(file.dropped(), 1);
+}
+
+#[test]
+fn a_terminal_that_does_not_keep_up_loses_lines_without_blocking() {
+    let pty = nix::pty::openpty(None, None).expect("openpty");
+    let slave = std::fs::read_link(format!(
+        "/proc/self/fd/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&pty.slave)
+    ))
+    .expect("pty name");
+    let mut file = TranscriptFile::open(config(slave, Some(10), 1, false));
+    assert!(file.is_open(), "{:?}", file.problem());
+    // Nobody reads the master: the terminal's buffer fills, then each write
+    // would block.
+    let line = [b'x'; 99].iter().chain(b"\n").copied().collect::<Vec<u8>>();
+    for _ in 0..2000 {
+        file.write(Piece::Lines(&line), Instant::now(), SystemTime::now());
+    }
+    assert!(file.is_open(), "EAGAIN is not an error");
+    assert_eq!(file.problem(), None);
+    assert!(file.dropped() > 0, "what did not fit is counted");
+    assert!(file.dropped() < 2000);
+    drop(pty);
+}
+
+#[test]
+fn line_starts_are_counted_once_per_line() {
+    assert_eq!(count_line_starts(b"", true), 0);
+    assert_eq!(count_line_starts(b"a\n", true), 1);
+    assert_eq!(count_line_starts(b"a\nb\n", true), 2);
+    assert_eq!(count_line_starts(b"tail\nb\nc", false), 2);
+    assert_eq!(count_line_starts(b"\n", false), 0);
 }

@@ -3,6 +3,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use svinit::control::{Request, Running, ServiceStatusJson, State, StatusReport};
+use svinit::transcript::lines_dropped_text;
 
 use crate::connection::{Connection, Failure};
 use crate::{EXIT_NOT_UP, EXIT_OK};
@@ -74,8 +75,12 @@ pub(crate) fn status_info(service: &ServiceStatusJson) -> String {
     if let Some(text) = &service.status_text {
         parts.push(format!("status: {text}"));
     }
-    if let Some(problem) = &service.output_problem {
-        parts.push(format!("output: {problem}"));
+    let dropped = lines_dropped_text(service.output_dropped);
+    match (&service.output_problem, service.output_dropped) {
+        (Some(problem), 0) => parts.push(format!("output: {problem}")),
+        (Some(problem), _) => parts.push(format!("output: {problem} ({dropped})")),
+        (None, 0) => {}
+        (None, _) => parts.push(format!("output: {dropped}")),
     }
     if parts.is_empty()
         && let Some(description) = &service.description

@@ -164,6 +164,7 @@ fn service(name: &str, state: State, pid: Option<i32>) -> ServiceStatusJson {
         description: None,
         removed: false,
         output_problem: None,
+        output_dropped: 0,
         status_text: None,
     }
 }
@@ -254,6 +255,17 @@ fn the_info_column_says_why() {
     let mut exited = service("job", State::Done, None);
     exited.exit = Some(ExitJson::Code { code: 0 });
     assert_eq!(status_info(&exited), "last exited with status 0");
+    let mut full = service("web", State::Up, Some(4));
+    full.output_problem = Some("transcript /l: write failed: No space left on device".into());
+    full.output_dropped = 12;
+    assert_eq!(
+        status_info(&full),
+        "output: transcript /l: write failed: No space left on device (12 lines dropped)"
+    );
+    full.output_problem = None;
+    assert_eq!(status_info(&full), "output: 12 lines dropped");
+    full.output_dropped = 1;
+    assert_eq!(status_info(&full), "output: 1 line dropped");
 }
 
 fn node(name: &str, requires: &[&str], wants: &[&str]) -> TreeNode {
