@@ -330,6 +330,7 @@ fn is_nonblocking(pid: i32, fd: i32) -> bool {
 /// The host pid of service `name`'s process, once it is up.
 #[track_caller]
 fn host_pid_of(sv: &Svinit, dir: &TempDir, name: &str) -> i32 {
+    wait_for_socket(sv, dir);
     let mut host = None;
     sv.wait_until(&format!("{name} to be up"), DEADLINE, || {
         let status = status_json(sv, dir, name);
