@@ -23,7 +23,9 @@ use std::path::{Path, PathBuf};
 use mio::net::UnixListener;
 use nix::errno::Errno;
 use nix::fcntl::{AT_FDCWD, AtFlags, OFlag, openat};
-use nix::sys::socket::{getsockopt, sockopt};
+use nix::sys::socket::{
+    AddressFamily, SockFlag, SockType, UnixAddr, connect, getsockopt, socket, sockopt,
+};
 use nix::sys::stat::{Mode, fchmod, fstat, umask};
 use nix::unistd::{Gid, fchown, fchownat, mkdir};
 
@@ -55,6 +57,11 @@ pub enum BindError {
 impl fmt::Display for BindError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            BindError::InUse { path, pid: 0 } => write!(
+                f,
+                "something is listening on {} (not answering, or outside svinit's PID namespace)",
+                path.display()
+            ),
             BindError::InUse { path, pid } => write!(
                 f,
                 "another svinit (pid {pid}) is already answering on {}",
@@ -341,7 +348,19 @@ fn clear_stale_socket(path: &Path) -> Result<(), BindError> {
             path: path.to_path_buf(),
         });
     }
-    match std::os::unix::net::UnixStream::connect(path) {
+    // Non-blocking: a server at the path that never accepts (its backlog
+    // full) must not hold svinit up at boot; it is somebody all the same.
+    let probe = || -> nix::Result<OwnedFd> {
+        let fd = socket(
+            AddressFamily::Unix,
+            SockType::Stream,
+            SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+            None,
+        )?;
+        connect(fd.as_raw_fd(), &UnixAddr::new(path)?)?;
+        Ok(fd)
+    };
+    match probe() {
         Ok(stream) => {
             let pid = getsockopt(&stream, sockopt::PeerCredentials)
                 .map(|credentials| credentials.pid())
@@ -351,12 +370,16 @@ fn clear_stale_socket(path: &Path) -> Result<(), BindError> {
                 pid,
             })
         }
-        Err(err) if err.kind() == io::ErrorKind::ConnectionRefused => match fs::remove_file(path) {
+        Err(Errno::EAGAIN) => Err(BindError::InUse {
+            path: path.to_path_buf(),
+            pid: 0,
+        }),
+        Err(Errno::ECONNREFUSED) => match fs::remove_file(path) {
             Ok(()) => Ok(()),
             Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(err) => Err(io_error(path)(err)),
         },
-        Err(err) => Err(io_error(path)(err)),
+        Err(errno) => Err(io_error(path)(io::Error::from(errno))),
     }
 }
 
@@ -510,6 +533,51 @@ mod tests {
         let err = bind_control_socket(&path, PRIVATE, me(), false).unwrap_err();
         assert!(matches!(err, BindError::NotASocket { .. }), "{err}");
         assert_eq!(fs::read(&path).unwrap(), b"not a socket");
+        fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn a_server_that_never_accepts_does_not_hold_up_the_bind() {
+        let base = temp_dir("no-accept");
+        let path = base.join("control.sock");
+        let listener = socket(
+            AddressFamily::Unix,
+            SockType::Stream,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        )
+        .unwrap();
+        nix::sys::socket::bind(listener.as_raw_fd(), &UnixAddr::new(&path).unwrap()).unwrap();
+        nix::sys::socket::listen(&listener, nix::sys::socket::Backlog::new(0).unwrap()).unwrap();
+        // Fill the backlog with connections nobody accepts.
+        let mut queued = Vec::new();
+        for _ in 0..8 {
+            let fd = socket(
+                AddressFamily::Unix,
+                SockType::Stream,
+                SockFlag::SOCK_NONBLOCK,
+                None,
+            )
+            .unwrap();
+            if connect(fd.as_raw_fd(), &UnixAddr::new(&path).unwrap()).is_err() {
+                break;
+            }
+            queued.push(fd);
+        }
+        let (done, result) = std::sync::mpsc::channel();
+        let probe = path.clone();
+        std::thread::spawn(move || {
+            let _ = done.send(bind_control_socket(&probe, PRIVATE, me(), false).map(|_| ()));
+        });
+        let outcome = result
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("the bind blocked on a server that does not accept");
+        assert!(
+            matches!(outcome, Err(BindError::InUse { .. })),
+            "{outcome:?}"
+        );
+        drop(queued);
+        drop(listener);
         fs::remove_dir_all(&base).unwrap();
     }
 
