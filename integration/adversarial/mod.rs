@@ -7,6 +7,7 @@
 
 mod clients;
 mod console;
+mod fds;
 mod notify;
 mod paths;
 mod shutdown;
