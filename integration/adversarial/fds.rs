@@ -42,6 +42,8 @@ try:
     outcome = 'sent'
 except PermissionError:
     outcome = 'refused'
+    # Ours is then the last reference: do not wait in its close.
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
 # Our copy goes first: the one in flight is then the last reference, and
 # whoever closes it waits for the unsent data.
 c.close()

@@ -41,7 +41,8 @@ mod events;
 mod socket;
 
 use std::collections::{HashMap, VecDeque};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -747,6 +748,7 @@ impl ControlServer {
     fn close(&mut self, slot: usize) {
         if let Some(mut client) = self.clients.get_mut(slot).and_then(Option::take) {
             let _ = self.registry.deregister(&mut client.stream);
+            super::passed_fds::drain_before_close(client.stream.as_fd());
             if client.holds_stream {
                 self.release_stream(client.peer.uid);
             }
@@ -794,8 +796,9 @@ fn permission_denied(peer: &Peer) -> ProtocolError {
 
 /// Best-effort error line to a connection that is about to be dropped.
 fn refuse(stream: &UnixStream, error: ProtocolError) {
-    let mut stream = stream;
-    let _ = stream.write(Reply::error(error).to_line().as_bytes());
+    let mut writer = stream;
+    let _ = writer.write(Reply::error(error).to_line().as_bytes());
+    super::passed_fds::drain_before_close(stream.as_fd());
 }
 
 /// Writes queued output until done or the socket is full.
@@ -850,7 +853,7 @@ fn fill(client: &mut Client, budget: &mut Budget) -> io::Result<Fill> {
     let mut chunk = [0u8; READ_BUDGET];
     let size = budget.bytes.min(READ_BUDGET);
     loop {
-        match client.stream.read(&mut chunk[..size]) {
+        match super::passed_fds::recv(client.stream.as_fd(), &mut chunk[..size]) {
             Ok(0) => {
                 client.input_closed = true;
                 return Ok(Fill::Closed);

@@ -9,6 +9,7 @@ pub mod control;
 mod forking;
 mod main_command;
 pub mod output;
+pub(crate) mod passed_fds;
 mod proc_stat;
 mod readiness;
 mod reaper;

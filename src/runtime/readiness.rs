@@ -26,7 +26,7 @@
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::io::IoSliceMut;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStringExt;
 
 use mio::unix::SourceFd;
@@ -350,6 +350,9 @@ fn open_notify_socket() -> nix::Result<(OwnedFd, OsString)> {
         None,
     )?;
     setsockopt(&fd, sockopt::PassCred, &true)?;
+    // Passed descriptors refused where the kernel can (else closed
+    // without waiting as they come: `receive`).
+    super::passed_fds::refuse(fd.as_fd());
     bind(fd.as_raw_fd(), &UnixAddr::new_unnamed())?;
     let addr: UnixAddr = getsockname(fd.as_raw_fd())?;
     let name = addr.as_abstract().ok_or(Errno::EADDRNOTAVAIL)?;
@@ -383,7 +386,9 @@ impl Datagram {
 fn receive(fd: &OwnedFd) -> Option<Datagram> {
     let mut buf = vec![0u8; NOTIFY_MAX];
     loop {
-        let mut cmsg = nix::cmsg_space!(libc::ucred, [RawFd; 16]);
+        // Room for every descriptor a message can carry (253): one the
+        // kernel had to drop would be closed by it, in svinit, waiting.
+        let mut cmsg = nix::cmsg_space!(libc::ucred, [RawFd; 253]);
         let mut iov = [IoSliceMut::new(&mut buf)];
         let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_CMSG_CLOEXEC;
         let msg = match recvmsg::<()>(fd.as_raw_fd(), &mut iov, Some(&mut cmsg), flags) {
@@ -402,11 +407,7 @@ fn receive(fd: &OwnedFd) -> Option<Datagram> {
                         });
                     }
                     ControlMessageOwned::ScmRights(fds) => {
-                        for raw in fds {
-                            // SAFETY: the kernel just gave us this fd;
-                            // nobody else owns it.
-                            drop(unsafe { OwnedFd::from_raw_fd(raw) });
-                        }
+                        super::passed_fds::close_received(fds);
                     }
                     _ => {}
                 }

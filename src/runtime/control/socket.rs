@@ -16,7 +16,7 @@
 use std::fmt;
 use std::fs;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -149,6 +149,9 @@ pub fn bind_control_socket(
         }
         Err(err) => return Err(io_error(path)(err)),
     };
+    // Clients cannot pass descriptors (see `runtime::passed_fds`); the
+    // accepted connections inherit this.
+    crate::runtime::passed_fds::refuse(listener.as_fd());
 
     let file = open_socket_file(path, directory.as_ref()).map_err(io_error(path))?;
     let stat = fstat(&file).map_err(|errno| io_error(path)(errno.into()))?;
