@@ -443,3 +443,58 @@ fn a_read_only_user_cannot_hoard_the_event_streams() {
         "streams",
     );
 }
+
+/// One request whose cost is the client's to choose: `status` naming the
+/// same service thousands of times, that service carrying a long
+/// `STATUS=` text (4 KiB, sent by the service itself). svinit answers it
+/// once per service named, with a bounded text, and everyone else at once.
+#[test]
+fn a_request_naming_a_service_thousands_of_times_costs_one_entry() {
+    let (dir, sv) = start(
+        "adv-dup-names",
+        r#"
+service "s" {
+    ready-notify #true
+    shell "python3 -c \"import os,socket; a=os.environ['NOTIFY_SOCKET']; a='\\0'+a[1:] if a[0]=='@' else a; socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b'READY=1\\nSTATUS='+b'x'*4000, a)\"; exec sleep 100000"
+}
+"#,
+    );
+    sv.wait_until("s to be up", DEADLINE, || {
+        timed_svctl(&dir, None, &["status", "s"], ANSWER_LIMIT).is_some_and(|run| run.code == 0)
+    });
+    let names: Vec<String> = std::iter::repeat_n("\"s\"".to_string(), 16_000).collect();
+    let request = format!(
+        "{{\"v\":1,\"cmd\":\"status\",\"names\":[{}]}}\n",
+        names.join(",")
+    );
+    let mut stream = UnixStream::connect(socket(&dir)).expect("connect");
+    stream.set_read_timeout(Some(DEADLINE)).unwrap();
+    let start = Instant::now();
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut reply = Vec::new();
+    let mut byte = [0u8; 65536];
+    while !reply.ends_with(b"\n") {
+        match stream.read(&mut byte) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => reply.extend_from_slice(&byte[..n]),
+        }
+    }
+    let took = start.elapsed();
+    let value: serde_json::Value = serde_json::from_slice(&reply)
+        .unwrap_or_else(|e| sv.fail(&format!("reply of {} bytes is not JSON: {e}", reply.len())));
+    let services = value["data"]["services"].as_array().map(Vec::len);
+    figure(
+        "a_request_naming_a_service_thousands_of_times_costs_one_entry",
+        &format!("reply {} bytes in {took:?}", reply.len()),
+    );
+    assert_eq!(services, Some(1), "one entry per service named");
+    let text = value["data"]["services"][0]["status_text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        (1..=1024).contains(&text.len()),
+        "STATUS= text of {} bytes kept",
+        text.len()
+    );
+    assert!(reply.len() < 64 * 1024, "a reply of {} bytes", reply.len());
+}
