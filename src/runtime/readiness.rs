@@ -436,6 +436,28 @@ fn discard_queued(fd: &OwnedFd) {
     }
 }
 
+/// The longest `STATUS=` text kept, in bytes: it is shown in every
+/// `status` reply and log line, and the service chooses it.
+pub const STATUS_TEXT_MAX: usize = 256;
+
+/// A `STATUS=` value as kept: valid UTF-8, control characters (terminal
+/// escapes) replaced, at most [`STATUS_TEXT_MAX`] bytes, cut at a
+/// character boundary with `…` when longer.
+fn status_text(raw: &[u8]) -> String {
+    let text: String = String::from_utf8_lossy(raw)
+        .chars()
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect();
+    if text.len() <= STATUS_TEXT_MAX {
+        return text;
+    }
+    let mut end = STATUS_TEXT_MAX - '…'.len_utf8();
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
 /// The assignments of an sd_notify message that svinit acts on.
 pub fn parse_notify(text: &[u8]) -> NotifyMessage {
     let mut message = NotifyMessage::default();
@@ -443,7 +465,7 @@ pub fn parse_notify(text: &[u8]) -> NotifyMessage {
         if line == b"READY=1" {
             message.ready = true;
         } else if let Some(status) = line.strip_prefix(b"STATUS=") {
-            message.status = Some(String::from_utf8_lossy(status).into_owned());
+            message.status = Some(status_text(status));
         }
     }
     message
@@ -589,5 +611,11 @@ mod tests {
             }
         );
         assert!(parse_notify(b"X=1\nREADY=1").ready);
+        let long = parse_notify(&[b"STATUS=".as_slice(), &[b'x'; 4000]].concat());
+        let text = long.status.expect("kept");
+        assert_eq!(text.len(), STATUS_TEXT_MAX);
+        assert!(text.ends_with('…'));
+        let escape = parse_notify(b"STATUS=\x1b[2Jred\tok");
+        assert_eq!(escape.status.as_deref(), Some("\u{fffd}[2Jred\u{fffd}ok"));
     }
 }

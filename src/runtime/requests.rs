@@ -151,14 +151,20 @@ impl Runtime {
         if names.is_empty() {
             return Ok(self.supervisor.ids().collect());
         }
-        names
-            .iter()
-            .map(|name| {
-                self.supervisor
-                    .id_of(name)
-                    .ok_or_else(|| ProtocolError::unknown_service(name))
-            })
-            .collect()
+        // A name given twice is one service: what a request costs is
+        // bounded by the number of services, not by how it is written.
+        let mut ids = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for name in names {
+            let id = self
+                .supervisor
+                .id_of(name)
+                .ok_or_else(|| ProtocolError::unknown_service(name))?;
+            if seen.insert(id) {
+                ids.push(id);
+            }
+        }
+        Ok(ids)
     }
 
     fn status_entries(&self, ids: &[ServiceId], clock: &WallClock) -> Vec<ServiceStatusJson> {
