@@ -135,3 +135,46 @@ service "db" {
         svctl(&dir, &["status", "db"]).code == 0
     });
 }
+
+/// svinit's CPU time (user + system) in clock ticks, host pid `pid`.
+fn cpu_ticks(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    // utime and stime are fields 14 and 15 of the whole line.
+    let field = |n: usize| -> u64 { fields.get(n - 3).and_then(|v| v.parse().ok()).unwrap_or(0) };
+    field(14) + field(15)
+}
+
+/// A service floods its `ready-fd` without ever writing a newline: svinit
+/// reads a bounded amount, gives up on that pipe (logged), and does not
+/// spend its time reading zeros.
+#[test]
+fn a_ready_fd_flood_without_a_newline_is_cut_off() {
+    let dir = TempDir::new("adv-ready-flood");
+    dir.write(
+        "conf/flood.kdl",
+        r#"
+service "flood" {
+    ready-fd 3
+    start-timeout "60s"
+    user "nobody"
+    shell "cat /dev/zero >&3; exec sleep 600"
+}
+"#,
+    );
+    let sv = container(&dir);
+    wait_for_socket(&sv, &dir);
+    sv.wait_until(
+        "svinit to give up on the flooded ready-fd",
+        DEADLINE,
+        || sv.log().contains("without a newline"),
+    );
+    let before = cpu_ticks(sv.pid);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let spent = cpu_ticks(sv.pid) - before;
+    assert!(spent < 20, "svinit used {spent} ticks of CPU in 2 s");
+    assert_eq!(status_json(&sv, &dir, "flood")["state"], "starting");
+}
