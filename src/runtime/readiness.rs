@@ -20,8 +20,8 @@
 //! - `READY=1` and `STATUS=…` are read; other assignments are ignored.
 //!   File descriptors passed along (`FDSTORE=1`) are closed at once.
 //! - A `ready-fd` pipe is closed as soon as a newline came, at EOF without
-//!   one (logged: the service stays `starting` until start-timeout), or
-//!   when its process is reaped.
+//!   one or after `READY_FD_MAX` bytes without one (logged: the service
+//!   stays `starting` until start-timeout), or when its process is reaped.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -45,6 +45,10 @@ use crate::config::ServiceConfig;
 use crate::supervisor::{Event, ServiceId, SpawnFailure, SpawnStage, StateKind};
 use crate::{debug, warn};
 
+/// Bytes read from a `ready-fd` pipe without a newline before svinit gives
+/// up on it (a service writing without end must not keep the loop busy).
+pub const READY_FD_MAX: usize = 4096;
+
 /// The biggest notify message read; longer ones are dropped.
 const NOTIFY_MAX: usize = 4096;
 /// Messages read from one socket per loop turn, so a flood cannot starve
@@ -55,6 +59,8 @@ struct ReadyPipe {
     service: ServiceId,
     pid: i32,
     fd: OwnedFd,
+    /// Bytes read so far, none of them a newline.
+    read: usize,
 }
 
 /// A `ready-notify` service's own datagram socket.
@@ -91,6 +97,11 @@ pub enum PipeOutcome {
     },
     /// EOF without a newline.
     ClosedWithoutNewline {
+        service: ServiceId,
+        pid: i32,
+    },
+    /// [`READY_FD_MAX`] bytes without a newline: given up on.
+    Flooded {
         service: ServiceId,
         pid: i32,
     },
@@ -160,6 +171,7 @@ impl Readiness {
             service,
             pid,
             fd: read,
+            read: 0,
         });
         if let Some(pipe) = self.pipes.get_mut(slot) {
             let registered = registry.register(
@@ -189,10 +201,14 @@ impl Readiness {
         let (service, pid) = (pipe.service, pipe.pid);
         let mut buf = [0u8; 512];
         let outcome = loop {
+            if pipe.read >= READY_FD_MAX {
+                break PipeOutcome::Flooded { service, pid };
+            }
             match nix::unistd::read(pipe.fd.as_fd(), &mut buf) {
                 Ok(0) => break PipeOutcome::ClosedWithoutNewline { service, pid },
                 Ok(n) if buf[..n].contains(&b'\n') => break PipeOutcome::Ready { service, pid },
-                Ok(_) | Err(Errno::EINTR) => continue,
+                Ok(n) => pipe.read += n,
+                Err(Errno::EINTR) => continue,
                 Err(Errno::EAGAIN) => return PipeOutcome::Pending,
                 Err(_) => break PipeOutcome::ClosedWithoutNewline { service, pid },
             }
@@ -497,6 +513,15 @@ impl super::Runtime {
                     warn!(
                         &status.name,
                         "closed its ready-fd without writing a newline: not ready"
+                    );
+                }
+            }
+            PipeOutcome::Flooded { service, pid } => {
+                let status = self.supervisor.status(service);
+                if status.pid == Some(pid) {
+                    warn!(
+                        &status.name,
+                        "wrote {READY_FD_MAX} bytes to its ready-fd without a newline: not ready, the pipe is closed"
                     );
                 }
             }
