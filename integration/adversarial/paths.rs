@@ -117,6 +117,12 @@ fn a_fifo_symlink_or_device_as_pid_or_environment_file_fails_the_start() {
         makedev(1, 5),
     )
     .expect("mknod");
+    // A root-only secret, hard-linked where a service's file should be
+    // (what a service's user can do where fs.protected_hardlinks is 0).
+    let secret = dir.write("secret", "API_KEY=topsecret\n");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    std::fs::hard_link(&secret, dir.join("hard.env")).expect("ln");
+    std::fs::hard_link(&secret, dir.join("hard.pid")).expect("ln");
     dir.write(
         "conf/units.kdl",
         r#"
@@ -152,6 +158,15 @@ service "dev-env" {
     environment-file "$DIR/dev.env"
     shell "exec sleep 1000"
 }
+service "hard-env" {
+    environment-file "$DIR/hard.env"
+    shell "echo $API_KEY > $DIR/leaked; exec sleep 1000"
+}
+service "hard-pid" {
+    type "forking"
+    pid-file "$DIR/hard.pid"
+    shell "true"
+}
 "#,
     );
     let sv = container(&dir);
@@ -164,6 +179,8 @@ service "dev-env" {
         ("fifo-env", "is a fifo"),
         ("link-env", "is a symbolic link"),
         ("dev-env", "is a character device"),
+        ("hard-env", "hard links"),
+        ("hard-pid", "hard links"),
     ] {
         let status = wait_status(&sv, &dir, name, "failed", DEADLINE);
         let reason = json_str(&status, "reason");
@@ -174,6 +191,7 @@ service "dev-env" {
             sv.fail(&format!("{name}: no pid may be adopted: {status}"));
         }
     }
+    assert!(!dir.exists("leaked"), "the secret reached a service");
     sv.signal(Signal::SIGTERM);
     let exit = sv.wait_exit(DEADLINE);
     if exit.code() != Some(0) {
