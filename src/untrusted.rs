@@ -16,10 +16,12 @@
 //! written without blocking (the caller drops what does not fit).
 //!
 //! Decisions:
-//! - A file opened for appending (a transcript) with more than one hard
-//!   link is refused: a service could have linked a root-owned file there
-//!   (where `fs.protected_hardlinks` is 0), and a rotation would rename
-//!   `PATH` onto `PATH.1`, the same file, and reopen it, for ever.
+//! - A regular file with more than one hard link is refused: a service
+//!   could have linked a root-owned file there (where
+//!   `fs.protected_hardlinks` is 0): root would append the service's
+//!   output to it, hand a root-only environment-file to the service, or
+//!   trust a pid file for its owner; and a rotation would rename `PATH`
+//!   onto `PATH.1`, the same file, and reopen it, for ever.
 //! - Only the last component is guarded: the directories above belong to
 //!   whoever wrote the config. A FUSE mount owned by a service can still
 //!   block an open (out of scope, SPEC.md §7).
@@ -114,7 +116,7 @@ pub enum PathProblem {
     Symlink,
     /// It is something the caller does not accept.
     Kind { found: FileKind, purpose: Purpose },
-    /// A file to append to with this many hard links.
+    /// A regular file with this many hard links.
     HardLinks(u64),
 }
 
@@ -138,7 +140,7 @@ impl fmt::Display for PathProblem {
                 write!(f, "is {found}, not {}", purpose.wanted())
             }
             PathProblem::HardLinks(links) => {
-                write!(f, "has {links} hard links (not written through)")
+                write!(f, "has {links} hard links (refused)")
             }
         }
     }
@@ -179,7 +181,7 @@ pub fn open_untrusted(path: &Path, purpose: Purpose) -> Result<Opened, PathProbl
             purpose,
         });
     }
-    if purpose == Purpose::Append && kind == FileKind::Regular && meta.nlink() > 1 {
+    if kind == FileKind::Regular && meta.nlink() > 1 {
         return Err(PathProblem::HardLinks(meta.nlink()));
     }
     Ok(Opened {
@@ -348,8 +350,11 @@ mod tests {
             open_untrusted(&link, Purpose::Append).err(),
             Some(PathProblem::HardLinks(2))
         );
-        // Reading is not writing: a hard-linked pid file is read.
-        assert!(open_untrusted(&link, Purpose::Read).is_ok());
+        // Nor read: it could be a root-only file, or forge a trusted owner.
+        assert_eq!(
+            open_untrusted(&link, Purpose::Read).err(),
+            Some(PathProblem::HardLinks(2))
+        );
         let missing = dir.0.join("missing");
         let problem = open_untrusted(&missing, Purpose::Read).expect_err("missing");
         assert!(problem.is_missing());

@@ -122,7 +122,6 @@ fn a_fifo_symlink_or_device_as_pid_or_environment_file_fails_the_start() {
     let secret = dir.write("secret", "API_KEY=topsecret\n");
     std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     std::fs::hard_link(&secret, dir.join("hard.env")).expect("ln");
-    std::fs::hard_link(&secret, dir.join("hard.pid")).expect("ln");
     dir.write(
         "conf/units.kdl",
         r#"
@@ -165,7 +164,7 @@ service "hard-env" {
 service "hard-pid" {
     type "forking"
     pid-file "$DIR/hard.pid"
-    shell "true"
+    shell "ln $DIR/secret $DIR/hard.pid"
 }
 "#,
     );
