@@ -498,3 +498,76 @@ service "s" {
     );
     assert!(reply.len() < 64 * 1024, "a reply of {} bytes", reply.len());
 }
+
+/// Anyone may connect to a 0666 socket (`group` and `read-group` both
+/// given): a refused user connecting as fast as it can must not make
+/// svinit re-read the account files and log a line for each connection.
+#[test]
+fn a_refused_user_connecting_in_a_loop_costs_little() {
+    let (dir, sv) = start(
+        "adv-refused-flood",
+        r#"
+control group="root" read-group="nogroup"
+service "web" {
+    exec "sleep" "100000"
+}
+"#,
+    );
+    let script = dir.write(
+        "flood.py",
+        &format!(
+            r#"
+import socket, time
+end = time.time() + 3
+n = 0
+while time.time() < end:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect({path:?}); s.recv(4096)
+    except OSError:
+        pass
+    s.close(); n += 1
+print(n, flush=True)
+"#,
+            path = socket(&dir).to_string_lossy()
+        ),
+    );
+    let python = ["/usr/bin/python3", "/usr/local/bin/python3"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .unwrap_or("python3");
+    let flood = Command::new("setpriv")
+        .args(["--reuid=12345", "--regid=12345", "--clear-groups", python])
+        .arg(&script)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the flood");
+    let mut worst = Duration::ZERO;
+    for _ in 0..5 {
+        let run = timed_svctl(&dir, None, &["status"], ANSWER_LIMIT)
+            .unwrap_or_else(|| sv.fail("root got no answer during the flood"));
+        worst = worst.max(run.took);
+        thread::sleep(Duration::from_millis(200));
+    }
+    let output = flood.wait_with_output().expect("the flood ends");
+    let connections: u64 = String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    let logged = sv
+        .log()
+        .lines()
+        .filter(|line| line.contains("refused uid 12345"))
+        .count();
+    figure(
+        "a_refused_user_connecting_in_a_loop_costs_little",
+        &format!(
+            "{connections} refused connections in 3 s, {logged} log lines, root's status worst {worst:?}"
+        ),
+    );
+    assert!(
+        connections > 100,
+        "the flood made {connections} connections"
+    );
+    assert!(logged <= 3, "{logged} log lines for {connections} refusals");
+}
