@@ -56,7 +56,7 @@ use crate::control::{
 use crate::supervisor::Transition;
 use crate::{debug, info, warn};
 
-pub use self::access::{Access, AccessPolicy, AccountFiles, Peer, SocketPermissions};
+pub use self::access::{Access, AccessPolicy, AccountCache, AccountFiles, Peer, SocketPermissions};
 pub use self::events::{EVENT_RING_CAPACITY, EventRing};
 pub use self::socket::{BindError, BoundSocket};
 
@@ -286,6 +286,8 @@ pub struct ControlServer {
     limits: Limits,
     policy: AccessPolicy,
     accounts: AccountFiles,
+    account_cache: AccountCache,
+    refusals: RefusalLog,
     clients: Vec<Option<Client>>,
     next_generation: u64,
     /// Clients to serve at the next `pump`, in turn order.
@@ -329,6 +331,8 @@ impl ControlServer {
             limits: Limits::for_slots(settings.tokens.max_clients),
             policy: settings.policy,
             accounts: settings.accounts,
+            account_cache: AccountCache::default(),
+            refusals: RefusalLog::default(),
             clients,
             next_generation: 1,
             ready: VecDeque::new(),
@@ -596,16 +600,22 @@ impl ControlServer {
             }
         };
         if self.policy.needs_groups_of(peer.uid) {
-            peer.groups = self.accounts.groups_of(peer.uid);
+            peer.groups = self.account_cache.groups_of(&self.accounts, peer.uid);
         }
         let access = self.policy.decide(&peer);
         if access == Access::Denied {
-            info!(
-                "",
-                "control socket: refused uid {} ({}): not root, svinit's user or a member of the control groups",
-                peer.uid,
-                describe_pid(peer.pid)
-            );
+            if let Some(unlogged) = self.refusals.note(peer.uid, now) {
+                let more = match unlogged {
+                    0 => String::new(),
+                    n => format!(" ({n} more refused since the last line)"),
+                };
+                info!(
+                    "",
+                    "control socket: refused uid {} ({}): not root, svinit's user or a member of the control groups{more}",
+                    peer.uid,
+                    describe_pid(peer.pid)
+                );
+            }
             refuse(&stream, permission_denied(&peer));
             return;
         }
@@ -773,6 +783,42 @@ struct Context<'a> {
     requests: &'a mut VecDeque<IncomingRequest>,
     streams: &'a mut HashMap<u32, usize>,
     streams_per_uid: usize,
+}
+
+/// Refused connections are logged at most once per uid this often: a
+/// refused user connecting in a loop must not flood svinit's log.
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(10);
+/// Uids remembered by [`RefusalLog`] before it starts afresh.
+const REFUSAL_LOG_UIDS: usize = 1024;
+
+/// When each refused uid was last logged, and how many refusals since.
+#[derive(Debug, Default)]
+struct RefusalLog {
+    last: HashMap<u32, (Instant, u64)>,
+}
+
+impl RefusalLog {
+    /// A refusal of `uid`: `Some(n)` to log it now, `n` refusals having
+    /// gone unlogged before it; `None` to keep quiet.
+    fn note(&mut self, uid: u32, now: Instant) -> Option<u64> {
+        if !self.last.contains_key(&uid) && self.last.len() >= REFUSAL_LOG_UIDS {
+            self.last.clear();
+        }
+        match self.last.get_mut(&uid) {
+            Some((at, unlogged)) if now < *at + REFUSAL_LOG_EVERY => {
+                *unlogged += 1;
+                None
+            }
+            Some((at, unlogged)) => {
+                *at = now;
+                Some(std::mem::take(unlogged))
+            }
+            None => {
+                self.last.insert(uid, (now, 0));
+                Some(0)
+            }
+        }
+    }
 }
 
 /// `pid 42`; the kernel gives 0 for a peer outside svinit's PID namespace.

@@ -155,8 +155,8 @@ impl AccessPolicy {
     }
 }
 
-/// Where users and groups are looked up (read afresh for each decision
-/// that needs them, so a `usermod -aG` applies at the next connection);
+/// Where users and groups are looked up (parsed again by `AccountCache`
+/// when they change, so a `usermod -aG` applies at the next connection);
 /// tests point these elsewhere.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountFiles {
@@ -182,13 +182,53 @@ impl AccountFiles {
     pub fn group_id(&self, name: &str) -> Option<u32> {
         self.load().group_by_name(name).map(|group| group.gid)
     }
+}
 
+/// The account files parsed once and again only when either changed
+/// (device, inode, size, modification time): a `usermod -aG` still
+/// applies at the next connection, and a flood of connections costs two
+/// stat(2) each instead of two parses.
+#[derive(Debug, Default)]
+pub struct AccountCache {
+    stamps: Option<[FileStamp; 2]>,
+    db: UserDb,
+}
+
+/// What identifies a version of a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    device: u64,
+    inode: u64,
+    size: u64,
+    modified: (i64, i64),
+}
+
+impl FileStamp {
+    fn of(path: &std::path::Path) -> Option<FileStamp> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path).ok()?;
+        Some(FileStamp {
+            device: meta.dev(),
+            inode: meta.ino(),
+            size: meta.size(),
+            modified: (meta.mtime(), meta.mtime_nsec()),
+        })
+    }
+}
+
+impl AccountCache {
     /// The groups `uid`'s user is in: its passwd primary group and every
-    /// group listing it as a member. Empty when the uid has no entry.
-    pub fn groups_of(&self, uid: u32) -> Vec<u32> {
-        let db = self.load();
-        db.user_by_uid(uid)
-            .map(|user| db.supplementary_gids(&user.name, user.gid))
+    /// group listing it as a member; empty when the uid has no entry.
+    pub fn groups_of(&mut self, files: &AccountFiles, uid: u32) -> Vec<u32> {
+        let stamps = FileStamp::of(&files.passwd).zip(FileStamp::of(&files.group));
+        let current = stamps.map(|(passwd, group)| [passwd, group]);
+        if current.is_none() || current != self.stamps {
+            self.db = files.load();
+            self.stamps = current;
+        }
+        self.db
+            .user_by_uid(uid)
+            .map(|user| self.db.supplementary_gids(&user.name, user.gid))
             .unwrap_or_default()
     }
 }
@@ -298,9 +338,18 @@ broken-line
 
         // alice: primary 1000, listed in svadm and monitor; dave has no
         // passwd entry, so no groups at all.
-        assert_eq!(files.groups_of(1000), vec![1000, 500, 501]);
-        assert_eq!(files.groups_of(1001), vec![1001, 501]);
-        assert!(files.groups_of(9999).is_empty());
+        let mut cache = AccountCache::default();
+        assert_eq!(cache.groups_of(&files, 1000), vec![1000, 500, 501]);
+        assert_eq!(cache.groups_of(&files, 1001), vec![1001, 501]);
+        assert!(cache.groups_of(&files, 9999).is_empty());
+        // A `usermod -aG` applies at the next lookup: the files changed.
+        let group = std::fs::read_to_string(&files.group).unwrap();
+        std::fs::write(
+            &files.group,
+            group.replace("svadm:x:500:alice,dave", "svadm:x:500:alice,dave,bob"),
+        )
+        .unwrap();
+        assert_eq!(cache.groups_of(&files, 1001), vec![1001, 500, 501]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
