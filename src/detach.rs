@@ -50,12 +50,33 @@ impl Detached {
 
     fn send(&mut self, code: u8, text: &str) {
         if let Some(mut pipe) = self.pipe.take() {
-            // One line, newlines inside flattened. A parent that is gone
-            // (EPIPE; SIGPIPE is blocked in svinit) changes nothing.
-            let line = format!("{code} {}\n", text.replace('\n', " "));
+            // One line, newlines inside flattened, shorter than PIPE_BUF:
+            // one write into the empty pipe, which never blocks even if
+            // the parent is stopped. A parent that is gone (EPIPE; SIGPIPE
+            // is blocked in svinit) changes nothing.
+            let line = report_line(code, text);
             let _ = pipe.write_all(line.as_bytes());
         }
     }
+}
+
+/// The most a report line takes, newline included: under `PIPE_BUF`.
+const REPORT_MAX: usize = 4000;
+
+/// `CODE TEXT\n`, flattened to one line and cut (with `…`) to fit
+/// [`REPORT_MAX`] (hundreds of failed services could make it longer).
+fn report_line(code: u8, text: &str) -> String {
+    let mut line = format!("{code} {}", text.replace('\n', " "));
+    if line.len() + 1 > REPORT_MAX {
+        let mut end = REPORT_MAX - 1 - '…'.len_utf8();
+        while !line.is_char_boundary(end) {
+            end -= 1;
+        }
+        line.truncate(end);
+        line.push('…');
+    }
+    line.push('\n');
+    line
 }
 
 /// Which way `detach` returned.
@@ -229,6 +250,16 @@ pub fn add_services(config: &mut Config, extra: &[ServiceConfig]) -> Result<(), 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_report_fits_one_atomic_pipe_write() {
+        assert_eq!(report_line(0, "a\nb"), "0 a b\n");
+        let long = "é".repeat(5000);
+        let line = report_line(1, &long);
+        assert!(line.len() <= REPORT_MAX, "{}", line.len());
+        assert!(line.ends_with("…\n"));
+        assert_eq!(parse_report(line.trim_end()).map(|(code, _)| code), Some(1));
+    }
     use crate::supervisor::{SpawnFailure, SpawnStage};
 
     #[test]

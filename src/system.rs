@@ -5,6 +5,7 @@
 
 use std::fs;
 use std::path::Path;
+use std::time::Duration;
 
 use nix::mount::{MsFlags, mount};
 use nix::sys::reboot::{RebootMode, reboot, set_cad_enabled};
@@ -280,27 +281,41 @@ pub fn run_forever(options: Options, config: Config) -> ! {
     }
 }
 
+/// How long the final sync and read-only remounts may take before the
+/// machine is rebooted anyway (a hung NFS server or disk must not keep it
+/// up for ever, SPEC §7 "Bounded shutdown").
+pub const FINAL_SYNC_LIMIT: Duration = Duration::from_secs(20);
+
 /// The end of a system-mode shutdown, once every process is gone: sync,
 /// remount every filesystem read-only (innermost first; failures are
-/// normal for busy or virtual ones and ignored), then `reboot(2)`. Never
-/// returns.
+/// normal for busy or virtual ones and ignored), sync again, all within
+/// `FINAL_SYNC_LIMIT`, then `reboot(2)`. Never returns.
 pub fn final_shutdown(kind: PowerKind) -> ! {
     info!("", "syncing filesystems");
-    nix::unistd::sync();
     info!("", "remounting filesystems read-only");
     let mut points = mount_points();
     points.reverse();
-    for point in points {
-        let flags = MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
-        let _ = mount(
-            None::<&str>,
-            point.as_str(),
-            None::<&str>,
-            flags,
-            None::<&str>,
+    let finished = run_bounded(FINAL_SYNC_LIMIT, || {
+        nix::unistd::sync();
+        for point in &points {
+            let flags = MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+            let _ = mount(
+                None::<&str>,
+                point.as_str(),
+                None::<&str>,
+                flags,
+                None::<&str>,
+            );
+        }
+        nix::unistd::sync();
+    });
+    if !finished {
+        error!(
+            "",
+            "sync and remount did not finish within {}s; going on",
+            FINAL_SYNC_LIMIT.as_secs()
         );
     }
-    nix::unistd::sync();
     info!("", "{}", kind.as_str());
     // The last lines reach the console, unless it is held (then bounded).
     crate::console::flush_before_exit(crate::console::EXIT_FLUSH);
@@ -315,9 +330,53 @@ pub fn final_shutdown(kind: PowerKind) -> ! {
     }
 }
 
+/// Runs `job` in a child process and waits for it at most `limit`:
+/// whether it finished. A child still busy (asleep in the kernel) is left
+/// behind; what comes next (reboot(2)) ends it. Without a child (fork
+/// failed), `job` runs here, unbounded.
+pub fn run_bounded(limit: Duration, job: impl FnOnce()) -> bool {
+    // SAFETY: svinit has one thread; the child runs `job` and exits
+    // without returning into svinit's code.
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Child) => {
+            job();
+            // SAFETY: _exit ends the child without running svinit's
+            // destructors or flushing its buffers twice.
+            unsafe { libc::_exit(0) }
+        }
+        Ok(nix::unistd::ForkResult::Parent { child }) => {
+            let deadline = std::time::Instant::now() + limit;
+            loop {
+                match nix::sys::wait::waitpid(child, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
+                    Ok(nix::sys::wait::WaitStatus::StillAlive) | Err(nix::errno::Errno::EINTR) => {}
+                    Ok(_) | Err(_) => return true,
+                }
+                if std::time::Instant::now() >= deadline {
+                    return false;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        Err(_) => {
+            job();
+            true
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_job_that_hangs_is_given_up_on_at_the_limit() {
+        let start = std::time::Instant::now();
+        assert!(run_bounded(Duration::from_secs(5), || {}));
+        assert!(!run_bounded(Duration::from_millis(200), || {
+            std::thread::sleep(Duration::from_secs(30))
+        }));
+        assert!(start.elapsed() < Duration::from_secs(5));
+    }
 
     #[test]
     fn mount_points_from_mountinfo() {
