@@ -221,6 +221,23 @@ fn a_minimal_service_gets_every_default() {
 }
 
 #[test]
+fn exit_codes_default_to_0_and_zdaemons_list_is_asked_for() {
+    // SPEC §3: an exit 2 (a usage error) is a failure unless said otherwise.
+    let config = load(
+        r#"
+service "plain" { exec "x" }
+service "zdaemon" { exec "x"; exit-codes 0 2 }
+"#,
+    );
+    let codes: Vec<&[i32]> = config
+        .services
+        .iter()
+        .map(|s| s.exit_codes.as_slice())
+        .collect();
+    assert_eq!(codes, [&[0][..], &[0, 2][..]]);
+}
+
+#[test]
 fn transcript_defaults() {
     let config = load("service \"x\" { exec \"x\"; transcript \"/tmp/x.log\" }");
     assert_eq!(

@@ -184,6 +184,25 @@ fn an_exit_code_in_exit_codes_is_done_even_with_forever() {
 }
 
 #[test]
+fn any_status_but_0_is_a_failure_by_default_exit_2_included() {
+    for code in [1, 2, 3, 255] {
+        let web = service("web");
+        let mut setup = service("setup");
+        setup.service_type = ServiceType::Oneshot;
+        setup.restart = RestartPolicy::Never;
+        let crash = Behaviour::Crash(ExitStatus::Exited(code));
+        let h = Harness::new(config(vec![web, setup]))
+            .with("web", crash.clone())
+            .with("setup", crash)
+            .booted();
+        assert_eq!(h.state("web"), StateKind::Backoff, "exit {code}");
+        assert_eq!(h.state("setup"), StateKind::Failed, "exit {code}");
+        let reason = Reason::Exited(ExitStatus::Exited(code));
+        assert_eq!(h.status("setup").reason, Some(reason));
+    }
+}
+
+#[test]
 fn restart_always_restarts_whatever_the_status() {
     let mut web = service("web");
     web.restart = RestartPolicy::Always;
