@@ -45,8 +45,8 @@ service "crash" {
     }
 }
 
-/// Exit 0, exit 2 (default `exit-codes 0 2`) and a custom `exit-codes`
-/// value end `done` and are not restarted; `crash` is the clock: it gives up
+/// Exit 0 (the default `exit-codes`), exit 2 with zdaemon's `exit-codes 0 2`
+/// and a custom `exit-codes` value end `done` and are not restarted; `crash` is the clock: it gives up
 /// after ~3 s, long after a restart (1 s) of the others would have happened.
 #[test]
 fn exit_codes_mean_done_and_are_not_restarted() {
@@ -58,6 +58,7 @@ service "clean" {
     shell "echo start >> $DIR/clean; exit 0"
 }
 service "two" {
+    exit-codes 0 2
     shell "echo start >> $DIR/two; exit 2"
 }
 service "custom" {

@@ -171,7 +171,7 @@ impl ServiceConfig {
             output: OutputMode::Prefix,
             tty: None,
             restart: RestartPolicy::OnFailure,
-            exit_codes: vec![0, 2],
+            exit_codes: vec![0],
             backoff_limit: Duration::from_secs(10),
             backoff: BackoffKind::Linear,
             forever: false,

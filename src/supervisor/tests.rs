@@ -175,6 +175,7 @@ fn an_exit_code_in_exit_codes_is_done_even_with_forever() {
     for code in [0, 2] {
         let mut web = service("web");
         web.forever = true;
+        web.exit_codes = vec![0, 2];
         let clean = Behaviour::Crash(ExitStatus::Exited(code));
         let mut h = Harness::new(config(vec![web])).with("web", clean).booted();
         h.drive();
