@@ -299,6 +299,74 @@ fn a_spawn_failure_counts_as_a_crash_and_its_reason_is_kept() {
     assert_eq!(shown, "exec /usr/bin/nope: No such file or directory");
 }
 
+/// SPEC §4 "Exec failure": with `restart "never"` (a oneshot's default)
+/// a crash is `failed` at once, whatever the crash: a failed exec, a start
+/// timeout, a refused pid file, an exit. With `on-failure` each is a
+/// backoff.
+#[test]
+fn with_restart_never_every_crash_is_failed_at_once() {
+    let spawn_failure = Reason::SpawnFailed(exec_failure());
+    let timeout = Reason::StartTimeout(secs(5));
+    let refused = Reason::PidFile {
+        path: "/run/x.pid".into(),
+        problem: PidFileProblem::Dead(555),
+        waited: secs(60),
+    };
+    let exit = Reason::Exited(ExitStatus::Exited(1));
+    for (restart, oneshot) in [
+        (RestartPolicy::Never, true),
+        (RestartPolicy::Never, false),
+        (RestartPolicy::OnFailure, false),
+    ] {
+        for reason in [&spawn_failure, &timeout, &refused, &exit] {
+            let mut x = service("x");
+            x.restart = restart;
+            let behaviour = match reason {
+                Reason::SpawnFailed(failure) => Behaviour::FailSpawn(failure.clone()),
+                Reason::StartTimeout(waited) => {
+                    x.ready_fd = Some(3);
+                    x.start_timeout = *waited;
+                    Behaviour::Run
+                }
+                Reason::PidFile { .. } => {
+                    x.service_type = ServiceType::Forking;
+                    x.pid_file = Some("/run/x.pid".into());
+                    Behaviour::Crash(ExitStatus::Exited(0))
+                }
+                _ => Behaviour::Crash(ExitStatus::Exited(1)),
+            };
+            if oneshot && x.service_type == ServiceType::Longrun {
+                x.service_type = ServiceType::Oneshot;
+                x.ready_fd = None;
+            }
+            let mut h = Harness::new(config(vec![x])).with("x", behaviour).booted();
+            match reason {
+                Reason::StartTimeout(waited) => h.advance(*waited),
+                Reason::PidFile { .. } => {
+                    let service = h.id("x");
+                    h.event(Event::PidFile {
+                        service,
+                        result: Err(PidFileProblem::Dead(555)),
+                    });
+                }
+                _ => {}
+            }
+            let case = format!("{restart:?}, oneshot {oneshot}, {reason}");
+            let expected = match restart {
+                RestartPolicy::Never => StateKind::Failed,
+                _ => StateKind::Backoff,
+            };
+            assert_eq!(h.state("x"), expected, "{case}");
+            assert_eq!(h.status("x").reason.as_ref(), Some(reason), "{case}");
+            h.drive();
+            if restart == RestartPolicy::Never {
+                assert_eq!(h.starts("x"), 1, "{case}");
+                assert_eq!(h.status("x").restarts, 0, "{case}");
+            }
+        }
+    }
+}
+
 #[test]
 fn a_spawn_failure_after_spawned_clears_the_pid() {
     let mut h = Harness::new(config(vec![service("web")]))
