@@ -29,6 +29,8 @@
 //!   with a fresh crash count; in backoff it starts at once.
 //! - `restart "always"`: every restart goes through the backoff, so a
 //!   service that keeps exiting (even cleanly) gives up without `forever`.
+//! - `restart "never"`: every crash is `failed` at once with its reason,
+//!   not only an exit: a failed exec, a start timeout, a refused pid file.
 //! - `start-timeout` runs from the spawn until ready (longrun: exec;
 //!   ready-fd/notify: `Ready`; oneshot: its exit). When it passes the
 //!   process group gets SIGKILL, and once reaped that is a crash with

@@ -838,20 +838,11 @@ impl Service {
         }
         let config = &self.active;
         let clean = matches!(status, ExitStatus::Exited(code) if config.exit_codes.contains(&code));
-        match config.restart {
-            RestartPolicy::Always => {}
-            _ if clean => {
-                if self.ready_at.is_none() {
-                    self.ready_at = Some(now);
-                }
-                return State::Done;
+        if clean && config.restart != RestartPolicy::Always {
+            if self.ready_at.is_none() {
+                self.ready_at = Some(now);
             }
-            RestartPolicy::Never => {
-                return State::Failed {
-                    reason: Reason::Exited(status),
-                };
-            }
-            RestartPolicy::OnFailure => {}
+            return State::Done;
         }
         if let Some(since) = up_since
             && now.saturating_duration_since(since) > config.backoff_limit
@@ -861,8 +852,24 @@ impl Service {
         self.crash(now, Reason::Exited(status), Some(status), out)
     }
 
-    /// Count a crash: wait for the next start, or give up.
+    /// A crash (an exit it is restarted for, a failed exec, a start
+    /// timeout, a refused pid file): with `restart "never"` it is `failed`
+    /// at once (SPEC §4 "Exec failure"), else it counts for the backoff.
     fn crash(
+        &mut self,
+        now: Instant,
+        cause: Reason,
+        status: Option<ExitStatus>,
+        out: &mut Outbox<'_>,
+    ) -> State {
+        if self.active.restart == RestartPolicy::Never {
+            return State::Failed { reason: cause };
+        }
+        self.count_crash(now, cause, status, out)
+    }
+
+    /// Count a crash: wait for the next start, or give up.
+    fn count_crash(
         &mut self,
         now: Instant,
         cause: Reason,
