@@ -262,6 +262,36 @@ mod tests {
         );
     }
 
+    /// The boot settles once every service's first try has ended (SPEC
+    /// §2): one still in backoff, starting again or waiting for such a one
+    /// is named with its state and reason, and the start-up failed (1).
+    #[test]
+    fn services_not_up_after_their_first_try_are_named_and_fail_the_start() {
+        let mut summary = Summary::default();
+        summary.add("db", StateKind::Up, None);
+        let timeout = Reason::StartTimeout(std::time::Duration::from_secs(1));
+        summary.add("sidecar", StateKind::Backoff, Some(&timeout));
+        summary.add("app", StateKind::Waiting, None);
+        let (read, write) = nix::unistd::pipe().expect("pipe");
+        let mut detached = Detached {
+            pipe: Some(File::from(write)),
+        };
+        detached.settled(&summary);
+        drop(detached);
+        let mut report = String::new();
+        File::from(read)
+            .read_to_string(&mut report)
+            .expect("read the report");
+        let pid = std::process::id();
+        assert_eq!(
+            report,
+            format!(
+                "1 svinit: started in the background (pid {pid}): 1 up, \
+                 2 not up: sidecar (backoff: not ready within 1s), app (waiting)\n"
+            )
+        );
+    }
+
     #[test]
     fn reports_parse() {
         assert_eq!(parse_report("0 fine\n"), Some((0, "fine")));
