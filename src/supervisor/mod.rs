@@ -76,9 +76,14 @@
 //!   runtime only reports the facts of the file and of /proc. A
 //!   stop while the pid file is awaited has no process to signal: `down`
 //!   (the orphan sweep catches the daemon at shutdown).
-//! - Main command: it starts when every autostart service is up, done,
-//!   failed, or stopped by an operator (each at the moment of the check: a
-//!   service in backoff is not settled). Its exit starts the shutdown with
+//! - Main command: it starts when every autostart service has had its
+//!   first try (SPEC §2): it has been up, done, failed or in backoff (the
+//!   flag `first_try_ended` stays), or it is stopped by an operator, or it
+//!   waits (directly or down a chain of waiting services) for one whose
+//!   first try ended without it being ready: its own first try cannot
+//!   come. So a never-ready sidecar holds it one `start-timeout`, `forever`
+//!   or not, and a `critical` one that gives up later still ends svinit.
+//!   `--detach` returns at the same moment (`Action::BootSettled`). Its exit starts the shutdown with
 //!   its status (128+N for a signal). A shutdown it did not cause (critical,
 //!   `svctl`) sends it SIGTERM first and holds every unit's stop until it is
 //!   gone; SIGKILL to its group after `shutdown-timeout`, else 10 s. The
@@ -230,7 +235,7 @@ impl Supervisor {
     }
 
     /// There is a main command: it starts (`Action::StartMain`) once every
-    /// autostart service is up, done or failed, and its exit shuts svinit
+    /// autostart service has had its first try, and its exit shuts svinit
     /// down with its status. Call before `boot`.
     pub fn set_main_command(&mut self) {
         if self.main == MainCommand::Absent {
@@ -239,8 +244,8 @@ impl Supervisor {
     }
 
     /// Emit `Action::BootSettled` once, at the moment a main command would
-    /// start (every autostart service up, done or failed), main command or
-    /// not. Not emitted when a shutdown begins first. Call before `boot`.
+    /// start (every autostart service has had its first try), main command
+    /// or not. Not emitted when a shutdown begins first. Call before `boot`.
     pub fn report_boot_settled(&mut self) {
         self.report_boot = true;
     }
@@ -920,36 +925,91 @@ impl Supervisor {
         }
     }
 
-    /// While the main command waits: is every autostart service up, done,
-    /// failed, or stopped by an operator? Scans on from where the last
-    /// unsettled one was, and re-checks everything once before saying yes.
+    /// While the main command waits: has every autostart service had its
+    /// first try (SPEC §2)? Scans on from where the last unsettled one was,
+    /// and re-checks everything once before saying yes.
     fn boot_settled(&mut self) -> bool {
-        let settled = |s: &Service| {
-            s.removed
-                || !s.latest_config().autostart
-                || matches!(
-                    s.state,
-                    State::Up { .. } | State::Done | State::Failed { .. }
-                )
-                || (s.want == Want::Down && !s.state.has_process())
-        };
+        let mut stalled = HashMap::new();
         while let Some(&id) = self.order.get(self.boot_scan) {
-            if !self.get(id).is_none_or(settled) {
+            if !self.settled_at_boot(id, &mut stalled) {
                 return false;
             }
             self.boot_scan += 1;
         }
-        match self
-            .order
-            .iter()
-            .position(|&id| !self.get(id).is_none_or(settled))
-        {
+        let unsettled = (0..self.order.len()).find(|&index| {
+            let id = self.order[index];
+            !self.settled_at_boot(id, &mut stalled)
+        });
+        match unsettled {
             Some(index) => {
                 self.boot_scan = index;
                 false
             }
             None => true,
         }
+    }
+
+    /// A service the boot no longer waits for: not an autostart one, its
+    /// first try has ended, stopped by an operator, or waiting for a
+    /// dependency whose first try has ended without it being ready (its
+    /// own first try cannot come).
+    fn settled_at_boot(&self, id: ServiceId, stalled: &mut HashMap<ServiceId, bool>) -> bool {
+        let Some(service) = self.get(id) else {
+            return true;
+        };
+        service.removed
+            || !service.latest_config().autostart
+            || service.first_try_ended
+            || (service.want == Want::Down && !service.state.has_process())
+            || self.waits_for_a_failed_try(id, stalled)
+    }
+
+    /// Is `root` waiting for a dependency whose first try ended without it
+    /// being ready, directly or through dependencies that wait in turn?
+    /// A walk along the edges that block each start, remembering in
+    /// `stalled` what it learnt about each service it went through.
+    fn waits_for_a_failed_try(
+        &self,
+        root: ServiceId,
+        stalled: &mut HashMap<ServiceId, bool>,
+    ) -> bool {
+        if let Some(&known) = stalled.get(&root) {
+            return known;
+        }
+        // Each entry: a waiting service and the next of its edges to try.
+        stalled.insert(root, false);
+        let mut path: Vec<(ServiceId, usize)> = vec![(root, 0)];
+        while let Some((id, next)) = path.last_mut() {
+            let edge = self
+                .get(*id)
+                .filter(|s| matches!(s.state, State::Waiting))
+                .and_then(|s| s.links.after.get(*next));
+            let Some(edge) = edge else {
+                path.pop();
+                continue;
+            };
+            *next += 1;
+            if !self.blocks_start(edge) {
+                continue;
+            }
+            let dep = edge.id;
+            let found = match stalled.get(&dep) {
+                Some(&known) => known,
+                None if self.get(dep).is_some_and(|d| d.first_try_ended) => true,
+                None => {
+                    stalled.insert(dep, false);
+                    path.push((dep, 0));
+                    continue;
+                }
+            };
+            if found {
+                for (waiting, _) in path {
+                    stalled.insert(waiting, true);
+                }
+                return true;
+            }
+        }
+        false
     }
 
     /// Run `f` on the shutdown, if one is under way, keeping its deadline.
@@ -1116,6 +1176,12 @@ impl Supervisor {
         let failed = matches!(new, State::Failed { .. });
         if kind_changed {
             service.since = now;
+        }
+        if matches!(
+            new,
+            State::Up { .. } | State::Done | State::Failed { .. } | State::Backoff { .. }
+        ) {
+            service.first_try_ended = true;
         }
 
         if old_pid != new_pid {

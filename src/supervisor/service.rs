@@ -244,6 +244,9 @@ pub struct Service {
     pub removed: bool,
     /// The last `STATUS=…` (sd_notify) of its current process.
     pub status_text: Option<String>,
+    /// Its first try has ended: it has been `up`, `done`, `failed` or in
+    /// `backoff`. The main command waits for nothing more (SPEC §2).
+    pub first_try_ended: bool,
 }
 
 impl Service {
@@ -268,6 +271,7 @@ impl Service {
             stop_scan_hint: 0,
             removed: false,
             status_text: None,
+            first_try_ended: false,
         }
     }
 

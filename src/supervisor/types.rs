@@ -206,8 +206,8 @@ pub enum Action {
     /// System mode: shutdown is complete (every process gone or killed):
     /// sync, remount read-only, `reboot(2)`. Takes the place of `Exit`.
     Power { kind: PowerKind },
-    /// Every autostart service is up, done or failed: fork the main
-    /// command; answer with `Event::MainSpawned` or `MainSpawnFailed`.
+    /// Every autostart service has had its first try (SPEC §2): fork the
+    /// main command; answer with `Event::MainSpawned` or `MainSpawnFailed`.
     StartMain,
     /// The same moment as `StartMain`, for whoever asked with
     /// `Supervisor::report_boot_settled` (`svinit --detach`): emitted once.
