@@ -649,6 +649,83 @@ fn restart_stops_and_starts_with_a_fresh_crash_count() {
     assert_eq!(h.status("web").next_restart, Some(h.now + secs(1)));
 }
 
+/// SPEC §5, systemd's semantics: `restart db` also restarts what runs and
+/// requires db, transitively: they stop first (reverse order), db stops,
+/// then db starts and they follow once it is ready. `wants` and `after`
+/// dependents are left alone, and so is a requirer that was not running.
+#[test]
+fn restart_also_restarts_the_running_services_that_require_it() {
+    let mut db = service("db");
+    db.ready_fd = Some(3);
+    let mut app = service("app");
+    app.requires = names(&["db"]);
+    let mut web = service("web");
+    web.requires = names(&["app"]);
+    let mut fan = service("fan");
+    fan.wants = names(&["db"]);
+    let mut late = service("late");
+    late.after = names(&["db"]);
+    let mut lazy = service("lazy");
+    lazy.requires = names(&["db"]);
+    lazy.autostart = false;
+    let services = vec![db, app, web, fan, late, lazy];
+    let mut h = Harness::new(config(services)).with("db", Behaviour::RunReady);
+    h.obey_signals = false;
+    let mut h = h.booted();
+    let (db, app, web) = (h.pid("db"), h.pid("app"), h.pid("web"));
+    let (fan, late) = (h.pid("fan"), h.pid("late"));
+    h.clear_log();
+    h.set("db", Behaviour::Run);
+    h.restart("db");
+    assert_eq!(h.signals(), vec![term(web)], "the last dependent first");
+    assert_eq!(h.state("db"), StateKind::Up);
+    h.exit_status("web", ExitStatus::Exited(0));
+    assert_eq!(h.state("web"), StateKind::Waiting, "until app is back");
+    assert_eq!(h.signals(), vec![term(web), term(app)]);
+    h.exit_status("app", ExitStatus::Exited(0));
+    assert_eq!(h.signals(), vec![term(web), term(app), term(db)]);
+    h.exit_status("db", ExitStatus::Exited(0));
+    assert_eq!(h.reached(StateKind::Down), names(&["web", "app", "db"]));
+    assert_eq!(h.state("db"), StateKind::Starting);
+    assert_eq!(
+        (h.starts("app"), h.starts("web")),
+        (0, 0),
+        "db is not ready"
+    );
+    h.ready("db");
+    assert_eq!(h.reached(StateKind::Up), names(&["db", "app", "web"]));
+    assert_ne!(h.pid("app"), app);
+    assert_ne!(h.pid("web"), web);
+    assert_ne!(h.pid("db"), db);
+    assert_eq!((h.pid("fan"), h.pid("late")), (fan, late), "not restarted");
+    assert_eq!(h.state("lazy"), StateKind::Down);
+    assert_eq!(h.starts("lazy"), 0, "was not running: not started");
+    for name in ["db", "app", "web"] {
+        assert_eq!(h.status(name).restarts, 0, "{name}: an operator's restart");
+    }
+}
+
+/// A requirer that is not running (in backoff, here) is not restarted; it
+/// starts, as it would have, once db is ready again.
+#[test]
+fn restart_leaves_a_requirer_in_backoff_to_its_backoff() {
+    let db = service("db");
+    let mut app = service("app");
+    app.requires = names(&["db"]);
+    let mut h = Harness::boot(config(vec![db, app]));
+    h.exit("app", 1);
+    assert_eq!(h.state("app"), StateKind::Backoff);
+    let db = h.pid("db");
+    h.clear_log();
+    h.restart("db");
+    assert_eq!(h.signals(), vec![term(db)]);
+    assert_eq!(h.state("db"), StateKind::Up);
+    assert_eq!(h.state("app"), StateKind::Backoff);
+    h.advance(secs(1));
+    assert_eq!(h.state("app"), StateKind::Up);
+    assert_eq!(h.starts("app"), 1);
+}
+
 #[test]
 fn restarts_counts_only_restarts_after_a_crash() {
     let mut h = crashing(Some(3), false);
