@@ -25,8 +25,13 @@
 //! - `start` of a wanted service (running, waiting, in backoff) changes
 //!   nothing; of a `done` longrun runs it again; a `done` oneshot stays
 //!   done (`restart` runs it again).
-//! - `restart` stops and starts only that service, dependents untouched,
-//!   with a fresh crash count; in backoff it starts at once.
+//! - `restart` stops and starts that service with a fresh crash count (in
+//!   backoff it starts at once), and with it every running service that
+//!   requires it, transitively through running ones (systemd's semantics,
+//!   SPEC §5): a flag (`restart_pending`) makes each stop once its running
+//!   requirers have stopped, and not count as ready meanwhile, so they come
+//!   back in dependency order. `wants`/`after` dependents, and requirers
+//!   that do not run (down, waiting, in backoff, failed), are left alone.
 //! - `restart "always"`: every restart goes through the backoff, so a
 //!   service that keeps exiting (even cleanly) gives up without `forever`.
 //! - `restart "never"`: every crash is `failed` at once with its reason,
@@ -604,19 +609,49 @@ impl Supervisor {
     }
 
     /// `svctl restart`: stop the process if there is one and start again,
-    /// with a fresh crash count. What depends on it is left alone.
+    /// with a fresh crash count; and so for every running service that
+    /// requires it, directly or through other running ones (systemd's
+    /// semantics, SPEC §5). The stops go in reverse dependency order, the
+    /// starts in dependency order: each waits for what it requires to be
+    /// ready again. `wants` and `after` dependents are left alone, and so
+    /// is a requirer that does not run (down, waiting, in backoff, failed).
     pub fn restart(&mut self, now: Instant, id: ServiceId) {
-        if self.shutdown.is_some() {
+        if self.shutdown.is_some() || self.get(id).is_none_or(|s| s.removed) {
             return;
         }
-        let Some(service) = self.get_mut(id).filter(|s| !s.removed) else {
-            return;
-        };
-        service.crashes = 0;
         self.activate(now, vec![id], true);
-        self.step(now, id, Input::Restart, None);
-        self.queue_with_neighbours(id);
+        for restarted in self.running_requirers(id) {
+            if let Some(service) = self.get_mut(restarted) {
+                service.crashes = 0;
+            }
+            self.step(now, restarted, Input::Restart, None);
+            self.queue_with_neighbours(restarted);
+        }
         self.drain(now);
+    }
+
+    /// `id` and every running service (wanted up, `starting` or `up`) that
+    /// requires it, directly or through other running ones.
+    fn running_requirers(&self, id: ServiceId) -> Vec<ServiceId> {
+        let mut found = vec![id];
+        let mut seen = HashSet::from([id]);
+        let mut next = 0;
+        while let Some(&current) = found.get(next) {
+            next += 1;
+            let Some(service) = self.get(current) else {
+                continue;
+            };
+            for edge in service.links.before.iter().filter(|edge| edge.required) {
+                let running = self.get(edge.id).is_some_and(|dependent| {
+                    dependent.want == Want::Up
+                        && matches!(dependent.state, State::Starting { .. } | State::Up { .. })
+                });
+                if running && seen.insert(edge.id) {
+                    found.push(edge.id);
+                }
+            }
+        }
+        found
     }
 
     /// Apply a new config: new services are added (and started if
@@ -1084,7 +1119,9 @@ impl Supervisor {
                     service.start_scan_hint = at;
                 }
             }
-            (State::Starting { .. } | State::Up { .. }, Want::Down) => {
+            (State::Starting { .. } | State::Up { .. }, want)
+                if want == Want::Down || service.restart_pending =>
+            {
                 let edges = &service.links.before;
                 let blocker = first_match(edges, service.stop_scan_hint, |e| self.blocks_stop(e));
                 // At shutdown the main command, started after every unit,
@@ -1182,6 +1219,9 @@ impl Supervisor {
             State::Up { .. } | State::Done | State::Failed { .. } | State::Backoff { .. }
         ) {
             service.first_try_ended = true;
+        }
+        if !matches!(new, State::Starting { .. } | State::Up { .. }) {
+            service.restart_pending = false;
         }
 
         if old_pid != new_pid {
@@ -1288,6 +1328,11 @@ impl Supervisor {
             }
             if matches!(service.state, State::Failed { .. }) && service.want != Want::Down {
                 return Err(format!("{name}: failed but wanted up"));
+            }
+            if service.restart_pending
+                && !matches!(service.state, State::Starting { .. } | State::Up { .. })
+            {
+                return Err(format!("{name}: restart pending but {:?}", service.state));
             }
             if self.shutdown.is_some() && service.want == Want::Up {
                 return Err(format!("{name}: wanted up during shutdown"));

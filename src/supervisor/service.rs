@@ -160,8 +160,9 @@ pub enum Input<'a> {
     /// The shutdown deadline (`shutdown-timeout`, given) passed: SIGKILL
     /// whatever runs.
     KillNow(Duration),
-    /// `svctl restart`: stop what runs (to start again), or leave backoff,
-    /// `done` or `failed` for `down` at once.
+    /// `svctl restart`, of it or of what it requires: stop what runs (to
+    /// start again) once its running requirers have stopped, or leave
+    /// backoff, `done` or `failed` for `down` at once.
     Restart,
     /// `svctl start` of a `failed` (or finished) service, `svctl stop` of
     /// one: forget the outcome, be `down`.
@@ -244,6 +245,10 @@ pub struct Service {
     pub removed: bool,
     /// The last `STATUS=…` (sd_notify) of its current process.
     pub status_text: Option<String>,
+    /// `svctl restart`: to stop (and start again) once what requires it
+    /// has stopped; not ready for its dependents meanwhile. Only while
+    /// `starting` or `up`.
+    pub restart_pending: bool,
     /// Its first try has ended: it has been `up`, `done`, `failed` or in
     /// `backoff`. The main command waits for nothing more (SPEC §2).
     pub first_try_ended: bool,
@@ -271,6 +276,7 @@ impl Service {
             stop_scan_hint: 0,
             removed: false,
             status_text: None,
+            restart_pending: false,
             first_try_ended: false,
         }
     }
@@ -284,9 +290,10 @@ impl Service {
         self.pending.as_ref().unwrap_or(&self.active)
     }
 
-    /// Dependents may start: `up`, or `done` (finished successfully).
+    /// Dependents may start: `up` (and not about to restart), or `done`
+    /// (finished successfully).
     pub fn is_ready(&self) -> bool {
-        matches!(self.state, State::Up { .. } | State::Done)
+        matches!(self.state, State::Up { .. } | State::Done) && !self.restart_pending
     }
 
     /// Wanted and not there yet: ordered dependents wait for it.
@@ -337,7 +344,8 @@ impl Service {
                 Want::Up => None,
             },
             (State::Starting { .. } | State::Up { .. }, Settle(around)) => {
-                (self.want == Want::Down && !around.stop_blocked).then(|| self.begin_stop(now, out))
+                let stop = self.want == Want::Down || self.restart_pending;
+                (stop && !around.stop_blocked).then(|| self.begin_stop(now, out))
             }
             (State::Stopping { .. } | State::Failed { .. } | State::Done, Settle(_)) => None,
             // The daemon's pid is not known: nothing to signal. svinit's
@@ -696,7 +704,10 @@ impl Service {
                 KillNow(_),
             ) => None,
 
-            (State::Starting { .. } | State::Up { .. }, Restart) => Some(self.begin_stop(now, out)),
+            (State::Starting { .. } | State::Up { .. }, Restart) => {
+                self.restart_pending = true;
+                None
+            }
             (
                 State::Backoff { .. }
                 | State::Failed { .. }
