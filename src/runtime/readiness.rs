@@ -572,19 +572,35 @@ mod tests {
             parse_notify(b"READY=1\nSTATUS=Accepting connections\n"),
             NotifyMessage {
                 ready: true,
-                status: Some("Accepting connections".into())
+                status: Some("Accepting connections".into()),
+                watchdog: None
             }
         );
         assert_eq!(parse_notify(b"READY=0"), NotifyMessage::default());
+        assert_eq!(parse_notify(b"MAINPID=7"), NotifyMessage::default());
         assert_eq!(
-            parse_notify(b"MAINPID=7\nWATCHDOG=1"),
-            NotifyMessage::default()
+            parse_notify(b"MAINPID=7\nWATCHDOG=1").watchdog,
+            Some(WatchdogMessage::KeepAlive)
         );
+        assert_eq!(
+            parse_notify(b"WATCHDOG=trigger\nREADY=1"),
+            NotifyMessage {
+                ready: true,
+                status: None,
+                watchdog: Some(WatchdogMessage::Trigger)
+            }
+        );
+        // Neither a ping nor a trigger: WATCHDOG_USEC= (a new timeout) is
+        // not supported, WATCHDOG=0 means nothing.
+        for text in [&b"WATCHDOG_USEC=5000000"[..], b"WATCHDOG=0", b"WATCHDOG=1x"] {
+            assert_eq!(parse_notify(text).watchdog, None);
+        }
         assert_eq!(
             parse_notify(b"STATUS=\xff half"),
             NotifyMessage {
                 ready: false,
-                status: Some("\u{fffd} half".into())
+                status: Some("\u{fffd} half".into()),
+                watchdog: None
             }
         );
         assert!(parse_notify(b"X=1\nREADY=1").ready);

@@ -117,6 +117,8 @@ mod harness;
 mod system_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod watchdog_tests;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Instant;
