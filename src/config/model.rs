@@ -135,6 +135,8 @@ pub struct ServiceConfig {
     pub critical: bool,
     pub ready_fd: Option<i32>,
     pub ready_notify: bool,
+    /// `ready-notify` only: `WATCHDOG=1` at least this often once `up`.
+    pub watchdog: Option<Duration>,
     pub start_timeout: Duration,
     /// Signal number (`libc::SIGTERM` …).
     pub stop_signal: i32,
@@ -178,6 +180,7 @@ impl ServiceConfig {
             critical: false,
             ready_fd: None,
             ready_notify: false,
+            watchdog: None,
             start_timeout: Duration::from_secs(60),
             stop_signal: libc::SIGTERM,
             stop_timeout: Duration::from_secs(10),

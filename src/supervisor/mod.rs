@@ -98,6 +98,15 @@
 //!   oneshot's `done` is its success). Exit status: its exit code, 128+N,
 //!   126/127 for an exec failure, else 1; a failure never exits 0. A stop by
 //!   an operator, a removal by reload or an end during shutdown is not one.
+//! - `watchdog` (SPEC §3): armed when the service becomes `up` (the
+//!   deadline is its `Up` state's), moved by each `WATCHDOG=1`. A missed
+//!   deadline or `WATCHDOG=trigger` stops it like any stop, with
+//!   `StopCause::Unhealthy`: its exit, or its being given up on as
+//!   unkillable, is a crash judged by neither `exit-codes` nor `restart`
+//!   (the reset after a long run first), reason `WatchdogTimeout` or
+//!   `WatchdogTriggered`. Not armed before `up`; disarmed while wanted
+//!   down or restarting (its stop is coming); messages without a
+//!   `watchdog` key are ignored.
 //! - `STATUS=` text is kept after the process exits (it may say why) and
 //!   reset at the next start.
 
@@ -331,6 +340,9 @@ impl Supervisor {
                 }
             }
             Event::Ready { service } => self.step(now, service, Input::Ready, None),
+            Event::Watchdog { service, message } => {
+                self.step(now, service, Input::Watchdog(message), None)
+            }
             Event::NotifyStatus { service, text } => {
                 if let Some(service) = self.get_mut(service)
                     && (service.state.has_process()

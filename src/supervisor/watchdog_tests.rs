@@ -208,28 +208,39 @@ fn the_watchdog_runs_only_while_up_and_only_with_the_key() {
 }
 
 /// No watchdog action while the service is wanted down (its stop waits for
-/// a dependent), restarting, or during a shutdown.
+/// a dependent), about to restart, or during a shutdown.
 #[test]
 fn no_watchdog_action_while_it_is_being_stopped() {
-    let mut web = service("web");
-    web.requires = names(&["dog"]);
-    let mut h = booted(vec![dog("dog"), web]);
-    h.stubborn("web");
-    let (dog, web) = (h.pid("dog"), h.pid("web"));
-    h.stop("dog");
-    assert_eq!(h.signals(), vec![term(web)]);
-    h.advance(secs(9));
-    assert_eq!(h.signals(), vec![term(web)], "dog waits for web, quietly");
-    h.advance(secs(1));
-    assert_eq!(h.signals(), vec![term(web), kill(web), term(dog)]);
-    assert_eq!(h.state("dog"), StateKind::Down);
-    assert_eq!(h.status("dog").reason, None, "a stop, not a watchdog crash");
-
-    let mut h = booted(vec![dog("dog")]);
-    h.obey_signals = false;
-    let pid = h.pid("dog");
-    h.shutdown(0);
-    h.advance(secs(9));
-    assert_eq!(h.signals(), vec![term(pid), kill(pid)]);
-    assert_ne!(h.state("dog"), StateKind::Backoff);
+    for how in ["stop", "restart", "shutdown"] {
+        let mut web = service("web");
+        web.requires = names(&["dog"]);
+        let mut h = booted(vec![dog("dog"), web]);
+        h.stubborn("web");
+        let (dog_pid, web) = (h.pid("dog"), h.pid("web"));
+        match how {
+            "stop" => h.stop("dog"),
+            "restart" => h.restart("dog"),
+            _ => h.shutdown(0),
+        }
+        assert_eq!(h.signals(), vec![term(web)], "{how}");
+        h.advance(secs(9));
+        assert_eq!(
+            h.signals(),
+            vec![term(web)],
+            "{how}: dog waits for web, quietly"
+        );
+        h.advance(secs(1));
+        assert_eq!(
+            h.signals(),
+            vec![term(web), kill(web), term(dog_pid)],
+            "{how}"
+        );
+        assert_ne!(h.state("dog"), StateKind::Backoff, "{how}");
+        assert_eq!(h.status("dog").restarts, 0, "{how}: a stop, not a crash");
+        let reason = h.status("dog").reason;
+        assert!(
+            !matches!(reason, Some(Reason::WatchdogTimeout(_))),
+            "{how}: {reason:?}"
+        );
+    }
 }
