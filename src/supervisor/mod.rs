@@ -81,13 +81,14 @@
 //!   runtime only reports the facts of the file and of /proc. A
 //!   stop while the pid file is awaited has no process to signal: `down`
 //!   (the orphan sweep catches the daemon at shutdown).
-//! - Main command: it starts when every autostart service has had its
-//!   first try (SPEC §2): it has been up, done, failed or in backoff (the
-//!   flag `first_try_ended` stays), or it is stopped by an operator, or it
-//!   waits (directly or down a chain of waiting services) for one whose
-//!   first try ended without it being ready: its own first try cannot
-//!   come. So a never-ready sidecar holds it one `start-timeout`, `forever`
-//!   or not, and a `critical` one that gives up later still ends svinit.
+//! - Main command: it starts when every service the boot wants (the
+//!   autostart ones and what they require or want) has had its first try
+//!   (SPEC §2): it has been up, done, failed or in backoff (the flag
+//!   `first_try_ended` stays), or is stopped, or is `waiting` (for one
+//!   still in its first try, which holds the boot by itself, or for one
+//!   whose first try ended without it being ready: its own cannot come).
+//!   So a never-ready sidecar holds it one `start-timeout`, `forever` or
+//!   not, and a `critical` one that gives up later still ends svinit.
 //!   `--detach` returns at the same moment (`Action::BootSettled`). Its exit starts the shutdown with
 //!   its status (128+N for a signal). A shutdown it did not cause (critical,
 //!   `svctl`) sends it SIGTERM first and holds every unit's stop until it is
@@ -166,9 +167,9 @@ pub struct Supervisor {
     shutdown: Option<Shutdown>,
     /// `svinit -- COMMAND`: started once the boot settles.
     main: MainCommand,
-    /// While the main command waits for the boot: services before this
-    /// index in `order` were settled when last looked at.
-    boot_scan: usize,
+    /// How many services are in their first try (`Service::in_first_try`):
+    /// the main command waits until none is (SPEC §2).
+    first_try: usize,
     /// `Action::BootSettled` is still to be emitted (`svinit --detach`).
     report_boot: bool,
     /// A `critical` service ending for good shuts svinit down (container
@@ -231,7 +232,7 @@ impl Supervisor {
             orphans_reaped: 0,
             shutdown: None,
             main: MainCommand::Absent,
-            boot_scan: 0,
+            first_try: 0,
             report_boot: false,
             exit_on_critical: true,
             system: false,
@@ -691,6 +692,7 @@ impl Supervisor {
                 continue;
             };
             let id = service.id;
+            let first_try = service.in_first_try();
             if service.removed {
                 service.removed = false;
                 summary.added.push(config.name.clone());
@@ -709,6 +711,8 @@ impl Supervisor {
                 service.active = config.clone();
                 service.pending = None;
             }
+            let still = service.in_first_try();
+            self.count_first_try(first_try, still);
             order.push(id);
         }
 
@@ -721,8 +725,10 @@ impl Supervisor {
                 continue;
             };
             if !service.removed {
+                let first_try = service.in_first_try();
                 service.removed = true;
                 summary.removed.push(service.name().to_string());
+                self.count_first_try(first_try, false);
             }
             order.push(id);
         }
@@ -825,7 +831,13 @@ impl Supervisor {
         if service.want == want {
             return;
         }
+        let first_try = service.in_first_try();
         service.want = want;
+        let still = service.in_first_try();
+        self.count_first_try(first_try, still);
+        let Some(service) = self.get_mut(id) else {
+            return;
+        };
         let links = std::mem::take(&mut service.links);
         for edge in links.before.iter().filter(|edge| edge.required) {
             if let Some(dependent) = self.get_mut(edge.id) {
@@ -974,91 +986,13 @@ impl Supervisor {
         }
     }
 
-    /// While the main command waits: has every autostart service had its
-    /// first try (SPEC §2)? Scans on from where the last unsettled one was,
-    /// and re-checks everything once before saying yes.
-    fn boot_settled(&mut self) -> bool {
-        let mut stalled = HashMap::new();
-        while let Some(&id) = self.order.get(self.boot_scan) {
-            if !self.settled_at_boot(id, &mut stalled) {
-                return false;
-            }
-            self.boot_scan += 1;
+    /// `first_try` follows a service leaving or entering its first try.
+    fn count_first_try(&mut self, before: bool, after: bool) {
+        match (before, after) {
+            (false, true) => self.first_try += 1,
+            (true, false) => self.first_try = self.first_try.saturating_sub(1),
+            _ => {}
         }
-        let unsettled = (0..self.order.len()).find(|&index| {
-            let id = self.order[index];
-            !self.settled_at_boot(id, &mut stalled)
-        });
-        match unsettled {
-            Some(index) => {
-                self.boot_scan = index;
-                false
-            }
-            None => true,
-        }
-    }
-
-    /// A service the boot no longer waits for: not an autostart one, its
-    /// first try has ended, stopped by an operator, or waiting for a
-    /// dependency whose first try has ended without it being ready (its
-    /// own first try cannot come).
-    fn settled_at_boot(&self, id: ServiceId, stalled: &mut HashMap<ServiceId, bool>) -> bool {
-        let Some(service) = self.get(id) else {
-            return true;
-        };
-        service.removed
-            || !service.latest_config().autostart
-            || service.first_try_ended
-            || (service.want == Want::Down && !service.state.has_process())
-            || self.waits_for_a_failed_try(id, stalled)
-    }
-
-    /// Is `root` waiting for a dependency whose first try ended without it
-    /// being ready, directly or through dependencies that wait in turn?
-    /// A walk along the edges that block each start, remembering in
-    /// `stalled` what it learnt about each service it went through.
-    fn waits_for_a_failed_try(
-        &self,
-        root: ServiceId,
-        stalled: &mut HashMap<ServiceId, bool>,
-    ) -> bool {
-        if let Some(&known) = stalled.get(&root) {
-            return known;
-        }
-        // Each entry: a waiting service and the next of its edges to try.
-        stalled.insert(root, false);
-        let mut path: Vec<(ServiceId, usize)> = vec![(root, 0)];
-        while let Some((id, next)) = path.last_mut() {
-            let edge = self
-                .get(*id)
-                .filter(|s| matches!(s.state, State::Waiting))
-                .and_then(|s| s.links.after.get(*next));
-            let Some(edge) = edge else {
-                path.pop();
-                continue;
-            };
-            *next += 1;
-            if !self.blocks_start(edge) {
-                continue;
-            }
-            let dep = edge.id;
-            let found = match stalled.get(&dep) {
-                Some(&known) => known,
-                None if self.get(dep).is_some_and(|d| d.first_try_ended) => true,
-                None => {
-                    stalled.insert(dep, false);
-                    path.push((dep, 0));
-                    continue;
-                }
-            };
-            if found {
-                for (waiting, _) in path {
-                    stalled.insert(waiting, true);
-                }
-                return true;
-            }
-        }
-        false
     }
 
     /// Run `f` on the shutdown, if one is under way, keeping its deadline.
@@ -1076,13 +1010,13 @@ impl Supervisor {
         while let Some(id) = self.work.pop() {
             self.evaluate(now, id);
         }
-        if self.report_boot && self.shutdown.is_none() && self.boot_settled() {
+        if self.report_boot && self.shutdown.is_none() && self.first_try == 0 {
             self.report_boot = false;
             self.actions.push_back(Action::BootSettled);
         }
         if self.main == MainCommand::WaitingForBoot
             && self.shutdown.is_none()
-            && self.boot_settled()
+            && self.first_try == 0
         {
             self.main = MainCommand::Starting;
             self.actions.push_back(Action::StartMain);
@@ -1217,6 +1151,7 @@ impl Supervisor {
         let Some(service) = self.get_mut(id) else {
             return;
         };
+        let first_try = service.in_first_try();
         let old = std::mem::replace(&mut service.state, next);
         let new = &service.state;
         let (old_pid, new_pid) = (old.pid(), new.pid());
@@ -1237,6 +1172,8 @@ impl Supervisor {
         if !matches!(new, State::Starting { .. } | State::Up { .. }) {
             service.restart_pending = false;
         }
+        let still = service.in_first_try();
+        self.count_first_try(first_try, still);
 
         if old_pid != new_pid {
             if let Some(pid) = old_pid
@@ -1379,6 +1316,16 @@ impl Supervisor {
         if live != self.live {
             return Err(format!("live count {} but {live} processes", self.live));
         }
+        let first_try = self
+            .ids()
+            .filter(|&id| self.get(id).is_some_and(Service::in_first_try))
+            .count();
+        if first_try != self.first_try {
+            return Err(format!(
+                "{} in their first try counted, {first_try} are",
+                self.first_try
+            ));
+        }
         Ok(())
     }
 
@@ -1387,6 +1334,7 @@ impl Supervisor {
         let Some(service) = self.table.get_mut(id.0).and_then(Option::take) else {
             return;
         };
+        self.count_first_try(service.in_first_try(), false);
         if self.by_name.get(service.name()) == Some(&id) {
             self.by_name.remove(service.name());
         }

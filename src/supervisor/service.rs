@@ -302,6 +302,20 @@ impl Service {
         matches!(self.state, State::Up { .. } | State::Done) && !self.restart_pending
     }
 
+    /// Still in its first try, for the main command (SPEC §2): wanted up
+    /// (or being stopped) and never yet up, done, failed or in backoff,
+    /// and not `waiting`. A waiting service needs no look of its own: what
+    /// it waits for is in its first try too (and holds the boot), or has
+    /// had it without being ready, and then its own first try cannot come.
+    pub fn in_first_try(&self) -> bool {
+        !self.removed
+            && !self.first_try_ended
+            && match self.want {
+                Want::Up => !matches!(self.state, State::Waiting),
+                Want::Down => self.state.has_process(),
+            }
+    }
+
     /// Wanted and not there yet: ordered dependents wait for it.
     pub fn is_pending_up(&self) -> bool {
         self.want == Want::Up
