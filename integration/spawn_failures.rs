@@ -142,6 +142,7 @@ service "worker" {
     let asked = Instant::now();
     let run = control::expect(&sv, &dir, &["start", "--timeout", "20s", "migrate"], 1);
     let took = asked.elapsed();
+    println!("svctl start of a oneshot with a typo in exec: exit 1 after {took:?}");
     if took > Duration::from_secs(3) {
         sv.fail(&format!("svctl start took {took:?} to say migrate failed"));
     }
