@@ -89,8 +89,9 @@
 //!   whose first try ended without it being ready: its own cannot come).
 //!   So a never-ready sidecar holds it one `start-timeout`, `forever` or
 //!   not, and a `critical` one that gives up later still ends svinit.
-//!   `--detach` returns at the same moment (`Action::BootSettled`). Its exit starts the shutdown with
-//!   its status (128+N for a signal). A shutdown it did not cause (critical,
+//!   `--detach` returns at the same moment (`Action::BootSettled`). The
+//!   main command's exit starts the shutdown with its status (128+N for a
+//!   signal). A shutdown it did not cause (critical,
 //!   `svctl`) sends it SIGTERM first and holds every unit's stop until it is
 //!   gone; SIGKILL to its group after `shutdown-timeout`, else 10 s. The
 //!   first cause of a shutdown sets the exit status. Before it starts,
@@ -252,7 +253,7 @@ impl Supervisor {
     }
 
     /// There is a main command: it starts (`Action::StartMain`) once every
-    /// autostart service has had its first try, and its exit shuts svinit
+    /// service the boot wants has had its first try, and its exit shuts svinit
     /// down with its status. Call before `boot`.
     pub fn set_main_command(&mut self) {
         if self.main == MainCommand::Absent {
@@ -261,8 +262,8 @@ impl Supervisor {
     }
 
     /// Emit `Action::BootSettled` once, at the moment a main command would
-    /// start (every autostart service has had its first try), main command
-    /// or not. Not emitted when a shutdown begins first. Call before `boot`.
+    /// start (every service the boot wants has had its first try), main
+    /// command or not. Not emitted when a shutdown begins first. Call before `boot`.
     pub fn report_boot_settled(&mut self) {
         self.report_boot = true;
     }
