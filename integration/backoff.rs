@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::control;
 use crate::harness::{DEADLINE, Svinit, TempDir};
 
 /// `backoff-limit 3`: started exactly 3 times (delays 1 s, 2 s), then
@@ -44,8 +45,8 @@ service "crash" {
     }
 }
 
-/// Exit 0, exit 2 (default `exit-codes 0 2`) and a custom `exit-codes`
-/// value end `done` and are not restarted; `crash` is the clock: it gives up
+/// Exit 0 (the default `exit-codes`), exit 2 with zdaemon's `exit-codes 0 2`
+/// and a custom `exit-codes` value end `done` and are not restarted; `crash` is the clock: it gives up
 /// after ~3 s, long after a restart (1 s) of the others would have happened.
 #[test]
 fn exit_codes_mean_done_and_are_not_restarted() {
@@ -57,6 +58,7 @@ service "clean" {
     shell "echo start >> $DIR/clean; exit 0"
 }
 service "two" {
+    exit-codes 0 2
     shell "echo start >> $DIR/two; exit 2"
 }
 service "custom" {
@@ -235,4 +237,47 @@ service "again" {
     if !sv.state_lines("again", "done").is_empty() {
         sv.fail("restart \"always\": an exit 0 must not make the service `done`");
     }
+}
+
+/// SPEC §3: `exit-codes` defaults to `0`, so an exit 2 (a usage error, as
+/// Python's argparse exits) is a failure: a longrun is restarted and given
+/// up on, a oneshot is `failed` at once, and `svctl status NAME` exits 3 for
+/// both (a health check on it fails). zdaemon's `exit-codes 0 2` must be
+/// written out, and then exit 2 is `done`.
+#[test]
+fn an_exit_2_is_a_failure_unless_exit_codes_says_otherwise() {
+    let dir = TempDir::new("exit-2");
+    dir.write(
+        "conf/units.kdl",
+        r#"
+service "daemon" {
+    backoff-limit 2
+    shell "echo start >> $DIR/daemon; exit 2"
+}
+service "migrate" {
+    type "oneshot"
+    shell "echo start >> $DIR/migrate; exit 2"
+}
+service "zdaemon" {
+    exit-codes 0 2
+    shell "echo start >> $DIR/zdaemon; exit 2"
+}
+"#,
+    );
+    let sv = control::container(&dir);
+    sv.wait_state("daemon", "failed", Duration::from_secs(20));
+    sv.wait_state("migrate", "failed", DEADLINE);
+    sv.wait_state("zdaemon", "done", DEADLINE);
+    for (name, starts) in [("daemon", 2), ("migrate", 1), ("zdaemon", 1)] {
+        let got = dir.lines(name).len();
+        if got != starts {
+            sv.fail(&format!("{name} was started {got} times, want {starts}"));
+        }
+    }
+    let daemon = control::expect(&sv, &dir, &["status", "daemon"], 3);
+    if !daemon.stdout.contains("status 2") {
+        sv.fail(&format!("the reason must give the exit status 2: {daemon}"));
+    }
+    control::expect(&sv, &dir, &["status", "migrate"], 3);
+    control::expect(&sv, &dir, &["status", "zdaemon"], 0);
 }

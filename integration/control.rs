@@ -888,3 +888,63 @@ fn logs_follow_of_a_service_removed_by_reload_ends_with_exit_4() {
     assert_eq!(output.status.code(), Some(4), "stderr: {stderr}");
     assert!(stderr.contains("removed"), "says why: {stderr}");
 }
+
+/// SPEC §5, systemd's semantics: `svctl restart db` also restarts the
+/// running services that `require` db. They stop first, db stops, db comes
+/// back, and they start again once it is ready. A `wants` dependent and a
+/// requirer that was not running are left as they were.
+#[test]
+fn restart_also_restarts_the_running_services_that_require_it() {
+    let dir = TempDir::new("ctl-restart-deps");
+    dir.write(
+        "conf/units.kdl",
+        r#"
+service "db" {
+    shell "sleep 0.3; echo >&3; exec sleep 1000"
+    ready-fd 3
+}
+service "app" {
+    exec "sleep" "1000"
+    requires "db"
+}
+service "fan" {
+    exec "sleep" "1000"
+    wants "db"
+}
+service "lazy" {
+    exec "sleep" "1000"
+    requires "db"
+    autostart #false
+}
+"#,
+    );
+    let sv = container(&dir);
+    wait_for_socket(&sv, &dir);
+    sv.wait_until("app to be up", DEADLINE, || {
+        state_of(&sv, &dir, "app") == "up"
+    });
+    let pid = |name: &str| status_json(&sv, &dir, name)["pid"].as_i64();
+    let (db, app, fan) = (pid("db"), pid("app"), pid("fan"));
+    let offset = sv.log_len();
+    expect(&sv, &dir, &["restart", "db"], 0);
+    sv.wait_until("app to be up again", DEADLINE, || {
+        state_of(&sv, &dir, "app") == "up" && pid("app") != app
+    });
+    assert_ne!(pid("db"), db);
+    assert_eq!(pid("fan"), fan, "wants: not restarted");
+    assert_eq!(state_of(&sv, &dir, "lazy"), "down", "was not running");
+    let log = sv.log_since(offset);
+    let at = |name: &str, state: &str| {
+        log.lines()
+            .position(|l| crate::harness::is_state_line(l, name, state))
+            .unwrap_or_else(|| sv.fail(&format!("no `{name}: {state}` after the restart")))
+    };
+    assert!(
+        at("app", "down") < at("db", "stopping"),
+        "app stops first:\n{log}"
+    );
+    assert!(
+        at("db", "up") < at("app", "starting"),
+        "then after db:\n{log}"
+    );
+}

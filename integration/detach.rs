@@ -24,22 +24,38 @@ fn socket(dir: &TempDir) -> PathBuf {
     dir.join("control.sock")
 }
 
-/// `svinit --detach ARGS` in `dir` with `env`: exit code and output.
+/// `svinit --detach ARGS` in `dir` with `env`: exit code and output. The
+/// foreground must return within `DEADLINE` (it is killed otherwise).
 fn detach(dir: &TempDir, args: &[&str], env: &[(&str, &Path)]) -> (i32, String) {
+    let out_path = dir.join("detach.out");
+    let out = std::fs::File::create(&out_path).expect("create detach.out");
     let mut command = Command::new(svinit_bin());
     command
         .arg("--detach")
         .args(args)
         .current_dir(dir.path())
         .env("SVINIT_SOCKET", socket(dir))
-        .stdin(Stdio::null());
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().expect("dup"))
+        .stderr(out);
     for (name, value) in env {
         command.env(name, value);
     }
-    let output = command.output().expect("run svinit --detach");
-    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&output.stderr));
-    (output.status.code().unwrap_or(-1), text)
+    let mut child = command.spawn().expect("run svinit --detach");
+    let mut status = None;
+    let returned = poll_until(DEADLINE, || {
+        status = child.try_wait().expect("wait svinit --detach");
+        status.is_some()
+    });
+    let text = std::fs::read_to_string(&out_path).unwrap_or_default();
+    if !returned {
+        let _ = child.kill();
+        let _ = child.wait();
+        // The background svinit, if it got that far.
+        let _ = svctl(dir, &["shutdown", "--timeout", "10s"]);
+        panic!("svinit --detach did not return within {DEADLINE:?}: {text}");
+    }
+    (status.and_then(|s| s.code()).unwrap_or(-1), text)
 }
 
 fn svctl(dir: &TempDir, args: &[&str]) -> (i32, String) {
@@ -146,7 +162,8 @@ fn detach_exits_1_naming_a_failed_service_and_bad_configs() {
         "conf/a.kdl",
         r#"
 service "ok" { exec "sleep" "100"; }
-service "bad" { exec "/nonexistent/x"; backoff-limit "2s"; }
+service "bad" { exec "/nonexistent/x"; restart "never"; }
+service "flaky" { exec "/nonexistent/y"; forever #true; }
 "#,
     );
     let (code, text) = detach(&dir, &["-c", "conf"], &[]);
@@ -155,6 +172,11 @@ service "bad" { exec "/nonexistent/x"; backoff-limit "2s"; }
     assert_eq!(code, 1, "{text}");
     assert!(
         text.contains("1 up, 1 failed: bad (exec /nonexistent/x: No such file or directory)"),
+        "{text}"
+    );
+    // Retried for ever: named after its first try, not waited for.
+    assert!(
+        text.contains("1 not up: flaky (backoff: exec /nonexistent/y: No such file or directory)"),
         "{text}"
     );
     // Still running: the failure is reported, svinit keeps supervising.

@@ -591,3 +591,62 @@ service "worker" {
     assert_eq!(dir.read("main-term").as_deref(), Some("term\n"));
     assert!(log.contains("critical service ended"));
 }
+
+/// SPEC §2: the main command waits for each unit's first try only. A
+/// sidecar that never says it is ready, even with `forever #true`, delays
+/// it by one `start-timeout`, and so does a unit that requires it (it
+/// waited forever before).
+#[test]
+fn a_sidecar_that_is_never_ready_delays_the_main_command_one_start_timeout() {
+    let dir = Dir::new("first-try");
+    let config = r#"
+service "sidecar" {
+    shell "date +%s%N >> $DIR/sidecar-starts; exec sleep 100"
+    ready-fd 3
+    start-timeout "1s"
+    forever #true
+}
+service "app" {
+    shell "exec sleep 100"
+    requires "sidecar"
+}
+"#;
+    let (code, log) = svinit(
+        &dir,
+        config,
+        &["sh", "-c", "date +%s%N > $DIR/main-start; exit 5"],
+    );
+    assert_eq!(code, 5, "{log}");
+    let first: u128 = dir.lines("sidecar-starts")[0].parse().unwrap_or(0);
+    let main: u128 = dir.wait_for("main-start").trim().parse().unwrap_or(0);
+    let waited = Duration::from_nanos(main.saturating_sub(first) as u64);
+    println!("the main command started {waited:?} after the sidecar");
+    assert!(
+        (Duration::from_millis(900)..Duration::from_secs(4)).contains(&waited),
+        "want one start-timeout (1 s), got {waited:?}"
+    );
+    assert!(log.contains("sidecar: backoff"), "{log}");
+}
+
+/// A `critical` unit in backoff after its first try lets the main command
+/// start; when it gives up, svinit stops the command and ends with the
+/// unit's status.
+#[test]
+fn a_critical_unit_that_gives_up_after_its_first_try_still_ends_svinit() {
+    let dir = Dir::new("critical-later");
+    let config = r#"
+service "db" {
+    shell "sleep 0.2; exit 3"
+    ready-fd 3
+    critical #true
+    backoff-limit 2
+}
+"#;
+    let main = "trap 'echo term > $DIR/main-term; exit 0' TERM; echo x > $DIR/main-up; \
+        while :; do sleep 0.05; done";
+    let (code, log) = svinit(&dir, config, &["sh", "-c", main]);
+    assert_eq!(code, 3, "the critical unit's status: {log}");
+    assert!(dir.read("main-up").is_some(), "the main command ran: {log}");
+    assert_eq!(dir.read("main-term").as_deref(), Some("term\n"), "{log}");
+    assert!(log.contains("critical service ended"), "{log}");
+}

@@ -235,3 +235,117 @@ fn find_on_path(program: &str) -> Option<std::path::PathBuf> {
         .map(|dir| dir.join(program))
         .find(|path| path.is_file())
 }
+
+/// A service of the `watchdog` tests: READY=1, then on its first run
+/// `WATCHDOG=1` every 0.2 s for 2 s (twice the watchdog) and silence, or
+/// `WATCHDOG=trigger` with `trigger`; on later runs a ping every 0.2 s.
+/// Each run appends `PID WATCHDOG_PID WATCHDOG_USEC` to `NAME.runs`; the
+/// last ping's time and the stop signal's go to `NAME.last-ping` and
+/// `NAME.term` (seconds since the epoch).
+const WATCHDOG_PY: &str = r#"import os, signal, socket, sys, time
+name, mode = sys.argv[1], sys.argv[2]
+runs = os.path.join(os.environ["DIR"], name + ".runs")
+with open(runs, "a") as f:
+    f.write("%d %s %s\n" % (os.getpid(), os.environ.get("WATCHDOG_PID"), os.environ.get("WATCHDOG_USEC")))
+first = len(open(runs).read().splitlines()) == 1
+def note(what):
+    with open(os.path.join(os.environ["DIR"], name + "." + what), "w") as f:
+        f.write("%.6f\n" % time.time())
+def term(*_):
+    note("term")
+    sys.exit(0)
+signal.signal(signal.SIGTERM, term)
+address = os.environ["NOTIFY_SOCKET"]
+if address.startswith("@"):
+    address = "\0" + address[1:]
+sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+sock.sendto(b"READY=1", address)
+if first and mode == "trigger":
+    time.sleep(0.3)
+    sock.sendto(b"WATCHDOG=trigger", address)
+    while True:
+        time.sleep(1)
+end = time.time() + 2 if first else float("inf")
+while time.time() < end:
+    time.sleep(0.2)
+    sock.sendto(b"WATCHDOG=1", address)
+    note("last-ping")
+while True:
+    time.sleep(1)
+"#;
+
+/// SPEC §3 `watchdog`: `WATCHDOG_USEC` and `WATCHDOG_PID` are set;
+/// `WATCHDOG=1` keeps the service up past its deadline; once the pings
+/// stop it is stopped (stop signal) one deadline after the last, and
+/// restarted as after a crash, reason `watchdog timeout`. `WATCHDOG=trigger`
+/// does the same at once.
+#[test]
+fn a_service_that_stops_pinging_its_watchdog_is_restarted() {
+    let dir = TempDir::new("watchdog");
+    dir.write("watchdog.py", WATCHDOG_PY);
+    dir.write(
+        "conf/units.kdl",
+        r#"
+defaults {
+    ready-notify #true
+    watchdog "1s"
+    environment { DIR "$DIR"; }
+}
+service "pinger" {
+    exec "python3" "$DIR/watchdog.py" "pinger" "stop"
+}
+service "trigger" {
+    exec "python3" "$DIR/watchdog.py" "trigger" "trigger"
+}
+"#,
+    );
+    let sv = Svinit::container(&dir);
+    for name in ["pinger", "trigger"] {
+        sv.wait_until(
+            &format!("{name}'s second run"),
+            Duration::from_secs(20),
+            || dir.lines(&format!("{name}.runs")).len() == 2,
+        );
+        let backoff = sv.state_lines(name, "backoff").join("\n");
+        if !backoff.contains("watchdog timeout") {
+            sv.fail(&format!(
+                "{name}: the reason must be the watchdog: {backoff:?}"
+            ));
+        }
+        for run in dir.lines(&format!("{name}.runs")) {
+            let fields: Vec<&str> = run.split(' ').collect();
+            if fields.len() != 3 || fields[0] != fields[1] || fields[2] != "1000000" {
+                sv.fail(&format!(
+                    "{name}: want PID WATCHDOG_PID=PID WATCHDOG_USEC=1000000, got {run:?}"
+                ));
+            }
+        }
+    }
+    if !sv
+        .state_lines("trigger", "backoff")
+        .join("\n")
+        .contains("WATCHDOG=trigger")
+    {
+        sv.fail("trigger's reason must name WATCHDOG=trigger");
+    }
+    let time = |file: &str| -> f64 {
+        dir.read(file)
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or_else(|| sv.fail(&format!("no {file}")))
+    };
+    let waited = time("pinger.term") - time("pinger.last-ping");
+    println!("pinger: stopped {waited:.3} s after its last WATCHDOG=1 (watchdog 1 s)");
+    if !(0.9..2.0).contains(&waited) {
+        sv.fail(&format!(
+            "stopped {waited:.3} s after the last ping, want about 1 s"
+        ));
+    }
+    // The second runs ping on: restarted once, up for good.
+    std::thread::sleep(Duration::from_secs(2));
+    for name in ["pinger", "trigger"] {
+        let runs = dir.lines(&format!("{name}.runs")).len();
+        if runs != 2 {
+            sv.fail(&format!("{name} ran {runs} times, want 2"));
+        }
+    }
+}

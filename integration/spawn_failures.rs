@@ -3,8 +3,9 @@
 //! crash, ends `failed` with a reason naming the step and the error, and
 //! the rest of the system comes up.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use crate::control;
 use crate::harness::{DEADLINE, Svinit, TempDir};
 
 /// Runs `broken` (KDL body lines) beside a healthy service; waits until
@@ -103,5 +104,59 @@ fn spawn_failure_counts_as_a_crash_for_the_backoff() {
         sv.fail(&format!(
             "backoff-limit 2: want exactly 1 backoff before failed, got {backoffs:?}"
         ));
+    }
+}
+
+/// SPEC §4 "Exec failure": with `restart "never"` (a oneshot's default) a
+/// failed exec is `failed` on its first try, whichever step failed, and
+/// `svctl start` says so at once (a oneshot with a typo in `exec` was tried
+/// 10 times, and `svctl start` took 45 s to say so).
+#[test]
+fn with_restart_never_a_failed_exec_is_failed_on_the_first_try() {
+    let dir = TempDir::new("exec-never");
+    dir.write(
+        "conf/units.kdl",
+        r#"
+service "migrate" {
+    type "oneshot"
+    autostart #false
+    exec "/nonexistent/svinit-migrate-typo" "--all"
+}
+service "setup" {
+    type "oneshot"
+    user "nosuchuser"
+    shell "true"
+}
+service "worker" {
+    restart "never"
+    directory "/nonexistent/svinit-test-dir"
+    shell "exec sleep 1000"
+}
+"#,
+    );
+    let sv = control::container(&dir);
+    control::wait_for_socket(&sv, &dir);
+    sv.wait_state("setup", "failed", DEADLINE);
+    sv.wait_state("worker", "failed", DEADLINE);
+
+    let asked = Instant::now();
+    let run = control::expect(&sv, &dir, &["start", "--timeout", "20s", "migrate"], 1);
+    let took = asked.elapsed();
+    println!("svctl start of a oneshot with a typo in exec: exit 1 after {took:?}");
+    if took > Duration::from_secs(3) {
+        sv.fail(&format!("svctl start took {took:?} to say migrate failed"));
+    }
+    if !(run.stderr.contains("failed") && run.stderr.contains("svinit-migrate-typo")) {
+        sv.fail(&format!("svctl start must say that the exec failed: {run}"));
+    }
+    for name in ["migrate", "setup", "worker"] {
+        let backoffs = sv.state_lines(name, "backoff");
+        if !backoffs.is_empty() {
+            sv.fail(&format!("{name} must not be retried: {backoffs:?}"));
+        }
+        let status = control::status_json(&sv, &dir, name);
+        if status["state"] != "failed" || status["restarts"] != 0 {
+            sv.fail(&format!("{name} must be failed, never restarted: {status}"));
+        }
     }
 }

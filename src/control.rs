@@ -582,6 +582,7 @@ pub fn reason_code(reason: &Reason) -> &'static str {
         Reason::Exited(_) => "exited",
         Reason::SpawnFailed(_) => "spawn-failed",
         Reason::StartTimeout(_) => "start-timeout",
+        Reason::WatchdogTimeout(_) | Reason::WatchdogTriggered => "watchdog-timeout",
         Reason::StopTimeout(_) => "stop-timeout",
         Reason::ShutdownTimeout(_) => "shutdown-timeout",
         Reason::Unkillable { .. } => "unkillable",

@@ -5,7 +5,7 @@
 //! puts stdin on /dev/null and stdout/stderr on /dev/null or on the log
 //! file, and keeps the write end of a pipe. It writes exactly one line on
 //! it when the supervisor says the boot has settled (`Action::BootSettled`:
-//! every autostart service up, done or failed), or when it fails before
+//! every autostart service has had its first try), or when it fails before
 //! that (socket in use, exit during start-up), then closes it. The parent
 //! waits for that line, prints it and exits 0 (all up/done) or 1; EOF
 //! without a line means the child died, and its status is reported.
@@ -37,9 +37,10 @@ pub struct Detached {
 }
 
 impl Detached {
-    /// Boot settled: the summary line, exit 0 unless something failed.
+    /// Boot settled: the summary line, exit 0 unless something failed or
+    /// is not up after its first try.
     pub fn settled(&mut self, summary: &Summary) {
-        let code = if summary.failed.is_empty() { 0 } else { 1 };
+        let code = if summary.succeeded() { 0 } else { 1 };
         self.send(code, &summary.line(std::process::id()));
     }
 
@@ -170,22 +171,39 @@ pub struct Summary {
     pub done: usize,
     /// Name and reason of each failed service.
     pub failed: Vec<(String, Option<String>)>,
+    /// Name, state and reason of each service the boot stopped waiting for
+    /// without it being up: in backoff after its first try, starting again,
+    /// or waiting for such a one (SPEC §2).
+    pub not_up: Vec<(String, Option<String>)>,
 }
 
 impl Summary {
     pub fn add(&mut self, name: &str, state: StateKind, reason: Option<&Reason>) {
+        let reason = reason.map(|r| r.to_string());
         match state {
             StateKind::Up => self.up += 1,
             StateKind::Done => self.done += 1,
-            StateKind::Failed => self
-                .failed
-                .push((name.to_string(), reason.map(|r| r.to_string()))),
-            _ => {}
+            StateKind::Down => {}
+            StateKind::Failed => self.failed.push((name.to_string(), reason)),
+            _ => {
+                let shown = match reason {
+                    Some(reason) if reason.starts_with(state.as_str()) => reason,
+                    Some(reason) => format!("{state}: {reason}"),
+                    None => state.to_string(),
+                };
+                self.not_up.push((name.to_string(), Some(shown)));
+            }
         }
     }
 
+    /// Everything came up or finished: `--detach` exits 0.
+    pub fn succeeded(&self) -> bool {
+        self.failed.is_empty() && self.not_up.is_empty()
+    }
+
     /// `svinit: started in the background (pid 42): 5 up, 1 done`, with
-    /// `, 1 failed: web (REASON)` when something failed.
+    /// `, 1 failed: web (REASON)` when something failed and `, 1 not up:
+    /// sidecar (backoff: REASON)` when something is still being retried.
     pub fn line(&self, pid: u32) -> String {
         let mut counts = Vec::new();
         if self.up > 0 {
@@ -194,20 +212,18 @@ impl Summary {
         if self.done > 0 {
             counts.push(format!("{} done", self.done));
         }
-        if !self.failed.is_empty() {
-            let names: Vec<String> = self
-                .failed
+        for (label, list) in [("failed", &self.failed), ("not up", &self.not_up)] {
+            if list.is_empty() {
+                continue;
+            }
+            let names: Vec<String> = list
                 .iter()
                 .map(|(name, reason)| match reason {
                     Some(reason) => format!("{name} ({reason})"),
                     None => name.clone(),
                 })
                 .collect();
-            counts.push(format!(
-                "{} failed: {}",
-                self.failed.len(),
-                names.join(", ")
-            ));
+            counts.push(format!("{} {label}: {}", list.len(), names.join(", ")));
         }
         if counts.is_empty() {
             counts.push("no services".to_string());
@@ -290,6 +306,36 @@ mod tests {
         assert_eq!(
             Summary::default().line(1),
             "svinit: started in the background (pid 1): no services"
+        );
+    }
+
+    /// The boot settles once every service's first try has ended (SPEC
+    /// §2): one still in backoff, starting again or waiting for such a one
+    /// is named with its state and reason, and the start-up failed (1).
+    #[test]
+    fn services_not_up_after_their_first_try_are_named_and_fail_the_start() {
+        let mut summary = Summary::default();
+        summary.add("db", StateKind::Up, None);
+        let timeout = Reason::StartTimeout(std::time::Duration::from_secs(1));
+        summary.add("sidecar", StateKind::Backoff, Some(&timeout));
+        summary.add("app", StateKind::Waiting, None);
+        let (read, write) = nix::unistd::pipe().expect("pipe");
+        let mut detached = Detached {
+            pipe: Some(File::from(write)),
+        };
+        detached.settled(&summary);
+        drop(detached);
+        let mut report = String::new();
+        File::from(read)
+            .read_to_string(&mut report)
+            .expect("read the report");
+        let pid = std::process::id();
+        assert_eq!(
+            report,
+            format!(
+                "1 svinit: started in the background (pid {pid}): 1 up, \
+                 2 not up: sidecar (backoff: not ready within 1s), app (waiting)\n"
+            )
         );
     }
 

@@ -86,6 +86,7 @@ fn copy_key(key: Key, from: &ServiceDraft, to: &mut ServiceDraft) {
         Key::Critical => target.critical = source.critical,
         Key::ReadyFd => target.ready_fd = source.ready_fd,
         Key::ReadyNotify => target.ready_notify = source.ready_notify,
+        Key::Watchdog => target.watchdog = source.watchdog,
         Key::StartTimeout => target.start_timeout = source.start_timeout,
         Key::StopSignal => target.stop_signal = source.stop_signal,
         Key::StopTimeout => target.stop_timeout = source.stop_timeout,
@@ -155,6 +156,23 @@ pub(crate) fn finish_service(
             );
         }
         _ => {}
+    }
+    let ready_notify_known = !draft.refused.contains(Key::ReadyNotify);
+    if let Some(watchdog_at) = draft.location_of(Key::Watchdog)
+        && config.watchdog.is_some()
+        && !config.ready_notify
+        && ready_notify_known
+    {
+        problems.push(
+            Problem::error(format!(
+                "`watchdog` needs `ready-notify #true`, which service `{name}` does not have"
+            ))
+            .label(watchdog_at, "watchdog of a service without ready-notify")
+            .label(name_at, "in this service")
+            .help(
+                "the service sends WATCHDOG=1 on NOTIFY_SOCKET: add `ready-notify #true`, or remove `watchdog`",
+            ),
+        );
     }
     for dependency in &draft.dependencies {
         let list = match dependency.kind {

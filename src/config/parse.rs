@@ -53,6 +53,7 @@ pub(crate) enum Key {
     Critical,
     ReadyFd,
     ReadyNotify,
+    Watchdog,
     StartTimeout,
     StopSignal,
     StopTimeout,
@@ -62,7 +63,7 @@ pub(crate) enum Key {
 }
 
 impl Key {
-    pub const ALL: [Key; 35] = [
+    pub const ALL: [Key; 36] = [
         Key::Exec,
         Key::Shell,
         Key::Description,
@@ -92,6 +93,7 @@ impl Key {
         Key::Critical,
         Key::ReadyFd,
         Key::ReadyNotify,
+        Key::Watchdog,
         Key::StartTimeout,
         Key::StopSignal,
         Key::StopTimeout,
@@ -136,6 +138,7 @@ impl Key {
             Key::Critical => ("critical", "critical #true"),
             Key::ReadyFd => ("ready-fd", "ready-fd 3"),
             Key::ReadyNotify => ("ready-notify", "ready-notify #true"),
+            Key::Watchdog => ("watchdog", "watchdog \"30s\""),
             Key::StartTimeout => ("start-timeout", "start-timeout \"60s\""),
             Key::StopSignal => ("stop-signal", "stop-signal \"TERM\""),
             Key::StopTimeout => ("stop-timeout", "stop-timeout \"10s\""),
@@ -396,6 +399,18 @@ fn os_string(entry: &KdlEntry) -> ValueResult<String> {
     values::os_string(entry.value()).map(str::to_owned)
 }
 
+fn nonzero_duration(
+    key: &'static str,
+    help: &'static str,
+) -> impl Fn(&KdlEntry) -> ValueResult<Duration> {
+    move |entry| match duration(entry)? {
+        zero if zero.is_zero() => {
+            Err(ValueError::new(format!("`{key}` cannot be zero"), "zero").with_help(help))
+        }
+        nonzero => Ok(nonzero),
+    }
+}
+
 fn one_of<T: Copy>(choices: &[(&str, T)]) -> impl FnOnce(&KdlEntry) -> ValueResult<T> {
     move |entry| values::choice(entry.value(), choices)
 }
@@ -503,15 +518,18 @@ fn read_key(
             });
         }
         Key::ReadyNotify => checker.set(first, boolean, &mut config.ready_notify),
+        Key::Watchdog => {
+            let help =
+                "leave `watchdog` out for no watchdog, or give the longest silence, e.g. \"30s\"";
+            config.watchdog = checker.value(first, nonzero_duration("watchdog", help));
+        }
         Key::StartTimeout => {
-            let nonzero = |e: &KdlEntry| match duration(e)? {
-                zero if zero.is_zero() => {
-                    Err(ValueError::new("`start-timeout` cannot be zero", "zero")
-                        .with_help("give the service time to become ready, e.g. \"60s\""))
-                }
-                timeout => Ok(timeout),
-            };
-            checker.set(first, nonzero, &mut config.start_timeout);
+            let help = "give the service time to become ready, e.g. \"60s\"";
+            checker.set(
+                first,
+                nonzero_duration("start-timeout", help),
+                &mut config.start_timeout,
+            );
         }
         Key::StopSignal => checker.set(
             first,

@@ -103,6 +103,7 @@ service "web" {
     forever #true
     critical #true
     ready-notify #true
+    watchdog "5s"
     start-timeout "250ms"
     stop-signal "SIGint"
     stop-timeout 7
@@ -170,6 +171,7 @@ shutdown-timeout "30s"
     expected.forever = true;
     expected.critical = true;
     expected.ready_notify = true;
+    expected.watchdog = Some(Duration::from_secs(5));
     expected.start_timeout = Duration::from_millis(250);
     expected.stop_signal = libc::SIGINT;
     expected.stop_timeout = Duration::from_secs(7);
@@ -218,6 +220,36 @@ fn a_minimal_service_gets_every_default() {
     );
     assert_eq!(config.control, ControlConfig::default());
     assert_eq!(config.shutdown_timeout, None);
+}
+
+#[test]
+fn exit_codes_default_to_0_and_zdaemons_list_is_asked_for() {
+    // SPEC §3: an exit 2 (a usage error) is a failure unless said otherwise.
+    let config = load(
+        r#"
+service "plain" { exec "x" }
+service "zdaemon" { exec "x"; exit-codes 0 2 }
+"#,
+    );
+    let codes: Vec<&[i32]> = config
+        .services
+        .iter()
+        .map(|s| s.exit_codes.as_slice())
+        .collect();
+    assert_eq!(codes, [&[0][..], &[0, 2][..]]);
+}
+
+#[test]
+fn watchdog_needs_ready_notify_and_has_no_default() {
+    let config = load(
+        r#"
+defaults { ready-notify #true; }
+service "plain" { exec "x" }
+service "dog" { exec "x"; watchdog "1m30s" }
+"#,
+    );
+    let watchdogs: Vec<_> = config.services.iter().map(|s| s.watchdog).collect();
+    assert_eq!(watchdogs, [None, Some(Duration::from_secs(90))]);
 }
 
 #[test]
@@ -610,6 +642,26 @@ snapshot!(
 snapshot!(
     forking_without_pid_file,
     "service \"web\" {\n    exec \"web\"\n    type \"forking\"\n}\n"
+);
+snapshot!(
+    watchdog_without_ready_notify,
+    "service \"web\" {\n    exec \"web\"\n    watchdog \"5s\"\n}\n"
+);
+snapshot!(
+    watchdog_with_ready_notify_false,
+    "service \"web\" {\n    exec \"web\"\n    ready-notify #false\n    watchdog \"5s\"\n}\n"
+);
+snapshot!(
+    watchdog_zero,
+    "service \"web\" {\n    exec \"web\"\n    ready-notify #true\n    watchdog 0\n}\n"
+);
+snapshot!(
+    watchdog_typo,
+    "service \"web\" {\n    exec \"web\"\n    ready-notify #true\n    whatchdog \"5s\"\n}\n"
+);
+snapshot!(
+    defaults_watchdog_without_ready_notify,
+    "defaults {\n    watchdog \"5s\"\n}\nservice \"a\" { exec \"a\"; ready-notify #true }\nservice \"b\" { exec \"b\" }\n"
 );
 snapshot!(
     pid_file_without_forking,

@@ -82,6 +82,7 @@ pub fn changed_keys(old: &ServiceConfig, new: &ServiceConfig) -> Vec<&'static st
         critical,
         ready_fd,
         ready_notify,
+        watchdog,
         start_timeout,
         stop_signal,
         stop_timeout,
@@ -133,6 +134,7 @@ pub fn changed_keys(old: &ServiceConfig, new: &ServiceConfig) -> Vec<&'static st
     check(*critical != new.critical, "critical");
     check(*ready_fd != new.ready_fd, "ready-fd");
     check(*ready_notify != new.ready_notify, "ready-notify");
+    check(*watchdog != new.watchdog, "watchdog");
     check(*start_timeout != new.start_timeout, "start-timeout");
     check(*stop_signal != new.stop_signal, "stop-signal");
     check(*stop_timeout != new.stop_timeout, "stop-timeout");

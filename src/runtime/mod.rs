@@ -338,6 +338,12 @@ impl Runtime {
                 .prepare(registry, service, run_as(&plan), config)?;
             if let Some(socket) = &ready.notify_socket {
                 plan.set_env("NOTIFY_SOCKET", socket)?;
+                // systemd's names: the period, and who must send.
+                if let Some(watchdog) = config.watchdog {
+                    let usec = watchdog.as_micros().to_string();
+                    plan.set_env("WATCHDOG_USEC", std::ffi::OsStr::new(&usec))?;
+                    plan.set_own_pid_env("WATCHDOG_PID")?;
+                }
             }
             let mut io = spawn::ChildIo {
                 stdout: self.output.stdio(service),

@@ -1,7 +1,8 @@
 //! Readiness I/O: the `ready-fd` pipes (s6 style: a newline on fd N) and
-//! the sd_notify datagram socket (`ready-notify`: `READY=1`, `STATUS=…`).
-//! It turns bytes into `Event::Ready` / `Event::NotifyStatus`; whether that
-//! makes a service `up` is the supervisor's decision.
+//! the sd_notify datagram socket (`ready-notify`: `READY=1`, `STATUS=…`,
+//! `WATCHDOG=1`, `WATCHDOG=trigger`). It turns bytes into `Event::Ready` /
+//! `Event::NotifyStatus` / `Event::Watchdog`; whether that makes a service
+//! `up`, or what a missed watchdog does, is the supervisor's decision.
 //!
 //! Decisions where SPEC.md is silent:
 //! - One notify socket **per service**, in the abstract namespace with a
@@ -17,7 +18,10 @@
 //!   svinit's own user or the user the service runs as; anything else is
 //!   logged at debug level (`notify: ignored …`) and dropped. Processes of
 //!   one user are one trust domain (they could ptrace each other anyway).
-//! - `READY=1` and `STATUS=…` are read; other assignments are ignored.
+//! - `READY=1`, `STATUS=…`, `WATCHDOG=1` and `WATCHDOG=trigger` are read;
+//!   other assignments are ignored (`WATCHDOG_USEC=`, which changes the
+//!   timeout in systemd, among them). In one message they are acted on in
+//!   that order: `READY=1` arms the watchdog, which `WATCHDOG=1` resets.
 //!   File descriptors passed along (`FDSTORE=1`) are closed at once.
 //! - A `ready-fd` pipe is closed as soon as a newline came, at EOF without
 //!   one or after `READY_FD_MAX` bytes without one (logged: the service
@@ -42,7 +46,7 @@ use nix::sys::socket::{
 
 use super::slab::Slab;
 use crate::config::ServiceConfig;
-use crate::supervisor::{Event, ServiceId, SpawnFailure, SpawnStage, StateKind};
+use crate::supervisor::{Event, ServiceId, SpawnFailure, SpawnStage, StateKind, WatchdogMessage};
 use crate::{debug, warn};
 
 /// Bytes read from a `ready-fd` pipe without a newline before svinit gives
@@ -113,6 +117,8 @@ pub enum PipeOutcome {
 pub struct NotifyMessage {
     pub ready: bool,
     pub status: Option<String>,
+    /// `WATCHDOG=1` or `WATCHDOG=trigger` (the last one given).
+    pub watchdog: Option<WatchdogMessage>,
 }
 
 pub struct Readiness {
@@ -480,6 +486,10 @@ pub fn parse_notify(text: &[u8]) -> NotifyMessage {
     for line in text.split(|&b| b == b'\n') {
         if line == b"READY=1" {
             message.ready = true;
+        } else if line == b"WATCHDOG=1" {
+            message.watchdog = Some(WatchdogMessage::KeepAlive);
+        } else if line == b"WATCHDOG=trigger" {
+            message.watchdog = Some(WatchdogMessage::Trigger);
         } else if let Some(status) = line.strip_prefix(b"STATUS=") {
             message.status = Some(status_text(status));
         }
@@ -543,6 +553,10 @@ impl super::Runtime {
             }
             if message.ready {
                 self.supervisor.handle_event(now, Event::Ready { service });
+            }
+            if let Some(message) = message.watchdog {
+                self.supervisor
+                    .handle_event(now, Event::Watchdog { service, message });
             }
         }
     }
@@ -620,19 +634,35 @@ mod tests {
             parse_notify(b"READY=1\nSTATUS=Accepting connections\n"),
             NotifyMessage {
                 ready: true,
-                status: Some("Accepting connections".into())
+                status: Some("Accepting connections".into()),
+                watchdog: None
             }
         );
         assert_eq!(parse_notify(b"READY=0"), NotifyMessage::default());
+        assert_eq!(parse_notify(b"MAINPID=7"), NotifyMessage::default());
         assert_eq!(
-            parse_notify(b"MAINPID=7\nWATCHDOG=1"),
-            NotifyMessage::default()
+            parse_notify(b"MAINPID=7\nWATCHDOG=1").watchdog,
+            Some(WatchdogMessage::KeepAlive)
         );
+        assert_eq!(
+            parse_notify(b"WATCHDOG=trigger\nREADY=1"),
+            NotifyMessage {
+                ready: true,
+                status: None,
+                watchdog: Some(WatchdogMessage::Trigger)
+            }
+        );
+        // Neither a ping nor a trigger: WATCHDOG_USEC= (a new timeout) is
+        // not supported, WATCHDOG=0 means nothing.
+        for text in [&b"WATCHDOG_USEC=5000000"[..], b"WATCHDOG=0", b"WATCHDOG=1x"] {
+            assert_eq!(parse_notify(text).watchdog, None);
+        }
         assert_eq!(
             parse_notify(b"STATUS=\xff half"),
             NotifyMessage {
                 ready: false,
-                status: Some("\u{fffd} half".into())
+                status: Some("\u{fffd} half".into()),
+                watchdog: None
             }
         );
         assert!(parse_notify(b"X=1\nREADY=1").ready);

@@ -267,6 +267,9 @@ struct ChildSetup<'p> {
     plan: &'p SpawnPlan,
     argv: Vec<*const c_char>,
     envp: Vec<*const c_char>,
+    /// `NAME=` and room for a pid and a NUL, in `envp`: the child writes
+    /// its own pid there (`SpawnPlan::set_own_pid_env`).
+    own_pid: Option<OwnPidEntry>,
     moves: Vec<FdMove>,
     /// Targets above 2, sorted: the fds other than 0..=2 the child keeps.
     keep: Vec<RawFd>,
@@ -276,6 +279,61 @@ struct ChildSetup<'p> {
     max_signal: c_int,
     full_mask: libc::sigset_t,
     empty_mask: libc::sigset_t,
+}
+
+/// An environment string the child completes with its own pid.
+struct OwnPidEntry {
+    buffer: Vec<u8>,
+    /// Where the digits go: just after `NAME=`.
+    at: usize,
+}
+
+/// Decimal digits of a pid (at most 10 for an i32) and the NUL.
+const PID_ROOM: usize = 11;
+
+impl OwnPidEntry {
+    fn new(name: &[u8]) -> OwnPidEntry {
+        let mut buffer = Vec::with_capacity(name.len() + 1 + PID_ROOM);
+        buffer.extend_from_slice(name);
+        buffer.push(b'=');
+        let at = buffer.len();
+        buffer.resize(at + PID_ROOM, 0);
+        OwnPidEntry { buffer, at }
+    }
+
+    /// The string for `envp`; valid while `buffer` is neither moved out of
+    /// nor reallocated (it never is once made).
+    fn as_ptr(&mut self) -> *const c_char {
+        self.buffer.as_mut_ptr().cast_const().cast()
+    }
+
+    /// Writes `pid` in decimal and a NUL. Async-signal-safe: no allocation,
+    /// only stores into memory laid out before the fork.
+    fn write(&mut self, pid: libc::pid_t) {
+        let mut digits = [0u8; PID_ROOM];
+        let mut len = 0;
+        let mut rest = pid.unsigned_abs();
+        loop {
+            digits[len] = b'0' + (rest % 10) as u8;
+            len += 1;
+            rest /= 10;
+            if rest == 0 || len == PID_ROOM - 1 {
+                break;
+            }
+        }
+        if self.at + len >= self.buffer.len() {
+            return;
+        }
+        // Through the same kind of pointer `envp` holds (no reference to
+        // the buffer is made), within its length (checked above).
+        let base = self.buffer.as_mut_ptr();
+        for (offset, digit) in digits[..len].iter().rev().enumerate() {
+            // SAFETY: `self.at + offset < self.at + len < buffer.len()`.
+            unsafe { base.add(self.at + offset).write(*digit) };
+        }
+        // SAFETY: `self.at + len < buffer.len()`.
+        unsafe { base.add(self.at + len).write(0) };
+    }
 }
 
 /// A kernel `struct sigaction` (not libc's) for `SIG_DFL`: all zero on every
@@ -328,10 +386,15 @@ impl<'p> ChildSetup<'p> {
             libc::sigfillset(&mut full_mask);
             libc::sigemptyset(&mut empty_mask);
         }
+        let mut own_pid = plan.own_pid_env.as_deref().map(OwnPidEntry::new);
+        let mut envp: Vec<*const c_char> = plan.env.iter().map(|s| s.as_ptr()).collect();
+        envp.extend(own_pid.as_mut().map(OwnPidEntry::as_ptr));
+        envp.push(ptr::null());
         ChildSetup {
             plan,
             argv: pointers(&plan.argv),
-            envp: pointers(&plan.env),
+            envp,
+            own_pid,
             moves,
             keep,
             high,
@@ -451,6 +514,9 @@ unsafe fn run_child(setup: &mut ChildSetup<'_>, report: RawFd) -> ! {
             && libc::setuid(uid) < 0
         {
             fail(report, Setuid, 0);
+        }
+        if let Some(entry) = setup.own_pid.as_mut() {
+            entry.write(libc::getpid());
         }
         libc::sigprocmask(libc::SIG_SETMASK, &setup.empty_mask, ptr::null_mut());
         libc::execve(

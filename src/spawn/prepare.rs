@@ -169,6 +169,9 @@ pub struct SpawnPlan {
     pub(super) group_label: String,
     /// svinit's session and the terminal's foreground instead of a new session.
     pub(super) foreground: bool,
+    /// The name of a variable whose value is the child's own pid, which the
+    /// child writes itself (`WATCHDOG_PID`).
+    pub(super) own_pid_env: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,14 +208,20 @@ impl SpawnPlan {
     /// any value of the same name.
     pub fn set_env(&mut self, name: &str, value: &OsStr) -> Result<(), SpawnFailure> {
         let entry = env_entry(name.as_bytes(), value.as_bytes())?;
-        match self.env.iter_mut().find(|line| {
-            line.as_bytes()
-                .strip_prefix(name.as_bytes())
-                .is_some_and(|rest| rest.starts_with(b"="))
-        }) {
+        match self.env.iter_mut().find(|line| assigns(line, name)) {
             Some(line) => *line = entry.line,
             None => self.env.push(entry.line),
         }
+        Ok(())
+    }
+
+    /// Sets `name` to the child's own pid, known only after the fork: the
+    /// child writes it between fork and exec (`WATCHDOG_PID`, as systemd
+    /// sets it). Replaces any value of the same name.
+    pub fn set_own_pid_env(&mut self, name: &str) -> Result<(), SpawnFailure> {
+        env_entry(name.as_bytes(), b"")?;
+        self.env.retain(|line| !assigns(line, name));
+        self.own_pid_env = Some(name.as_bytes().to_vec());
         Ok(())
     }
 
@@ -322,6 +331,7 @@ pub fn prepare(service: &ServiceConfig, ctx: &SpawnContext) -> Result<SpawnPlan,
         user_label: ids.user_label,
         group_label: ids.group_label,
         foreground: false,
+        own_pid_env: None,
     })
 }
 
@@ -358,6 +368,13 @@ fn prepare_failure(detail: impl Into<String>, message: impl Into<String>) -> Spa
         errno: 0,
         message: Some(message.into()),
     }
+}
+
+/// Whether the `NAME=value` string `line` gives `name`.
+fn assigns(line: &CString, name: &str) -> bool {
+    line.as_bytes()
+        .strip_prefix(name.as_bytes())
+        .is_some_and(|rest| rest.starts_with(b"="))
 }
 
 fn c_string(bytes: &[u8], what: impl FnOnce() -> String) -> Result<CString, SpawnFailure> {

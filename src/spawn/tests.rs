@@ -156,6 +156,28 @@ fn sorted_numbers(text: &str) -> Vec<u32> {
     numbers
 }
 
+/// `WATCHDOG_PID` (systemd): the child's own pid, known only after the
+/// fork, written by the child into memory laid out before it; an inherited
+/// value is replaced, once.
+#[test]
+fn a_variable_set_to_the_childs_own_pid() {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let inherited = [
+        (OsString::from("PATH"), path),
+        (OsString::from("WATCHDOG_PID"), OsString::from("1")),
+    ];
+    let ctx = SpawnContext::new(inherited, None, UserDb::load());
+    let service = shell("echo $$ $WATCHDOG_PID; env | grep -c ^WATCHDOG_PID=");
+    let mut plan = prepare(&service, &ctx).expect("plan");
+    plan.set_own_pid_env("WATCHDOG_PID").expect("set");
+    let run = run_plan(&plan, Vec::new());
+    let shown: Vec<&str> = run.stdout.split_whitespace().collect();
+    assert_eq!(shown.len(), 3, "{}", run.stdout);
+    assert_eq!(shown[0], shown[1], "the shell's pid: {}", run.stdout);
+    assert_eq!(shown[2], "1", "one WATCHDOG_PID");
+    assert!(plan.set_own_pid_env("A=B").is_err());
+}
+
 #[test]
 fn runs_a_shell_and_reports_execed() {
     assert_eq!(observe(&shell("echo hello; echo oops >&2")), "hello\n");

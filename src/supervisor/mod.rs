@@ -25,10 +25,17 @@
 //! - `start` of a wanted service (running, waiting, in backoff) changes
 //!   nothing; of a `done` longrun runs it again; a `done` oneshot stays
 //!   done (`restart` runs it again).
-//! - `restart` stops and starts only that service, dependents untouched,
-//!   with a fresh crash count; in backoff it starts at once.
+//! - `restart` stops and starts that service with a fresh crash count (in
+//!   backoff it starts at once), and with it every running service that
+//!   requires it, transitively through running ones (systemd's semantics,
+//!   SPEC §5): a flag (`restart_pending`) makes each stop once its running
+//!   requirers have stopped, and not count as ready meanwhile, so they come
+//!   back in dependency order. `wants`/`after` dependents, and requirers
+//!   that do not run (down, waiting, in backoff, failed), are left alone.
 //! - `restart "always"`: every restart goes through the backoff, so a
 //!   service that keeps exiting (even cleanly) gives up without `forever`.
+//! - `restart "never"`: every crash is `failed` at once with its reason,
+//!   not only an exit: a failed exec, a start timeout, a refused pid file.
 //! - `start-timeout` runs from the spawn until ready (longrun: exec;
 //!   ready-fd/notify: `Ready`; oneshot: its exit). When it passes the
 //!   process group gets SIGKILL, and once reaped that is a crash with
@@ -74,10 +81,17 @@
 //!   runtime only reports the facts of the file and of /proc. A
 //!   stop while the pid file is awaited has no process to signal: `down`
 //!   (the orphan sweep catches the daemon at shutdown).
-//! - Main command: it starts when every autostart service is up, done,
-//!   failed, or stopped by an operator (each at the moment of the check: a
-//!   service in backoff is not settled). Its exit starts the shutdown with
-//!   its status (128+N for a signal). A shutdown it did not cause (critical,
+//! - Main command: it starts when every service the boot wants (the
+//!   autostart ones and what they require or want) has had its first try
+//!   (SPEC §2): it has been up, done, failed or in backoff (the flag
+//!   `first_try_ended` stays), or is stopped, or is `waiting` (for one
+//!   still in its first try, which holds the boot by itself, or for one
+//!   whose first try ended without it being ready: its own cannot come).
+//!   So a never-ready sidecar holds it one `start-timeout`, `forever` or
+//!   not, and a `critical` one that gives up later still ends svinit.
+//!   `--detach` returns at the same moment (`Action::BootSettled`). The
+//!   main command's exit starts the shutdown with its status (128+N for a
+//!   signal). A shutdown it did not cause (critical,
 //!   `svctl`) sends it SIGTERM first and holds every unit's stop until it is
 //!   gone; SIGKILL to its group after `shutdown-timeout`, else 10 s. The
 //!   first cause of a shutdown sets the exit status. Before it starts,
@@ -86,6 +100,15 @@
 //!   oneshot's `done` is its success). Exit status: its exit code, 128+N,
 //!   126/127 for an exec failure, else 1; a failure never exits 0. A stop by
 //!   an operator, a removal by reload or an end during shutdown is not one.
+//! - `watchdog` (SPEC §3): armed when the service becomes `up` (the
+//!   deadline is its `Up` state's), moved by each `WATCHDOG=1`. A missed
+//!   deadline or `WATCHDOG=trigger` stops it like any stop, with
+//!   `StopCause::Unhealthy`: its exit, or its being given up on as
+//!   unkillable, is a crash judged by neither `exit-codes` nor `restart`
+//!   (the reset after a long run first), reason `WatchdogTimeout` or
+//!   `WatchdogTriggered`. Not armed before `up`; disarmed while wanted
+//!   down or restarting (its stop is coming); messages without a
+//!   `watchdog` key are ignored.
 //! - `STATUS=` text is kept after the process exits (it may say why) and
 //!   reset at the next start.
 
@@ -105,6 +128,8 @@ mod harness;
 mod system_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod watchdog_tests;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Instant;
@@ -143,9 +168,9 @@ pub struct Supervisor {
     shutdown: Option<Shutdown>,
     /// `svinit -- COMMAND`: started once the boot settles.
     main: MainCommand,
-    /// While the main command waits for the boot: services before this
-    /// index in `order` were settled when last looked at.
-    boot_scan: usize,
+    /// How many services are in their first try (`Service::in_first_try`):
+    /// the main command waits until none is (SPEC §2).
+    first_try: usize,
     /// `Action::BootSettled` is still to be emitted (`svinit --detach`).
     report_boot: bool,
     /// A `critical` service ending for good shuts svinit down (container
@@ -208,7 +233,7 @@ impl Supervisor {
             orphans_reaped: 0,
             shutdown: None,
             main: MainCommand::Absent,
-            boot_scan: 0,
+            first_try: 0,
             report_boot: false,
             exit_on_critical: true,
             system: false,
@@ -228,7 +253,7 @@ impl Supervisor {
     }
 
     /// There is a main command: it starts (`Action::StartMain`) once every
-    /// autostart service is up, done or failed, and its exit shuts svinit
+    /// service the boot wants has had its first try, and its exit shuts svinit
     /// down with its status. Call before `boot`.
     pub fn set_main_command(&mut self) {
         if self.main == MainCommand::Absent {
@@ -237,8 +262,8 @@ impl Supervisor {
     }
 
     /// Emit `Action::BootSettled` once, at the moment a main command would
-    /// start (every autostart service up, done or failed), main command or
-    /// not. Not emitted when a shutdown begins first. Call before `boot`.
+    /// start (every service the boot wants has had its first try), main
+    /// command or not. Not emitted when a shutdown begins first. Call before `boot`.
     pub fn report_boot_settled(&mut self) {
         self.report_boot = true;
     }
@@ -317,6 +342,9 @@ impl Supervisor {
                 }
             }
             Event::Ready { service } => self.step(now, service, Input::Ready, None),
+            Event::Watchdog { service, message } => {
+                self.step(now, service, Input::Watchdog(message), None)
+            }
             Event::NotifyStatus { service, text } => {
                 if let Some(service) = self.get_mut(service)
                     && (service.state.has_process()
@@ -597,19 +625,49 @@ impl Supervisor {
     }
 
     /// `svctl restart`: stop the process if there is one and start again,
-    /// with a fresh crash count. What depends on it is left alone.
+    /// with a fresh crash count; and so for every running service that
+    /// requires it, directly or through other running ones (systemd's
+    /// semantics, SPEC §5). The stops go in reverse dependency order, the
+    /// starts in dependency order: each waits for what it requires to be
+    /// ready again. `wants` and `after` dependents are left alone, and so
+    /// is a requirer that does not run (down, waiting, in backoff, failed).
     pub fn restart(&mut self, now: Instant, id: ServiceId) {
-        if self.shutdown.is_some() {
+        if self.shutdown.is_some() || self.get(id).is_none_or(|s| s.removed) {
             return;
         }
-        let Some(service) = self.get_mut(id).filter(|s| !s.removed) else {
-            return;
-        };
-        service.crashes = 0;
         self.activate(now, vec![id], true);
-        self.step(now, id, Input::Restart, None);
-        self.queue_with_neighbours(id);
+        for restarted in self.running_requirers(id) {
+            if let Some(service) = self.get_mut(restarted) {
+                service.crashes = 0;
+            }
+            self.step(now, restarted, Input::Restart, None);
+            self.queue_with_neighbours(restarted);
+        }
         self.drain(now);
+    }
+
+    /// `id` and every running service (wanted up, `starting` or `up`) that
+    /// requires it, directly or through other running ones.
+    fn running_requirers(&self, id: ServiceId) -> Vec<ServiceId> {
+        let mut found = vec![id];
+        let mut seen = HashSet::from([id]);
+        let mut next = 0;
+        while let Some(&current) = found.get(next) {
+            next += 1;
+            let Some(service) = self.get(current) else {
+                continue;
+            };
+            for edge in service.links.before.iter().filter(|edge| edge.required) {
+                let running = self.get(edge.id).is_some_and(|dependent| {
+                    dependent.want == Want::Up
+                        && matches!(dependent.state, State::Starting { .. } | State::Up { .. })
+                });
+                if running && seen.insert(edge.id) {
+                    found.push(edge.id);
+                }
+            }
+        }
+        found
     }
 
     /// Apply a new config: new services are added (and started if
@@ -635,6 +693,7 @@ impl Supervisor {
                 continue;
             };
             let id = service.id;
+            let first_try = service.in_first_try();
             if service.removed {
                 service.removed = false;
                 summary.added.push(config.name.clone());
@@ -653,6 +712,8 @@ impl Supervisor {
                 service.active = config.clone();
                 service.pending = None;
             }
+            let still = service.in_first_try();
+            self.count_first_try(first_try, still);
             order.push(id);
         }
 
@@ -665,8 +726,10 @@ impl Supervisor {
                 continue;
             };
             if !service.removed {
+                let first_try = service.in_first_try();
                 service.removed = true;
                 summary.removed.push(service.name().to_string());
+                self.count_first_try(first_try, false);
             }
             order.push(id);
         }
@@ -769,7 +832,13 @@ impl Supervisor {
         if service.want == want {
             return;
         }
+        let first_try = service.in_first_try();
         service.want = want;
+        let still = service.in_first_try();
+        self.count_first_try(first_try, still);
+        let Some(service) = self.get_mut(id) else {
+            return;
+        };
         let links = std::mem::take(&mut service.links);
         for edge in links.before.iter().filter(|edge| edge.required) {
             if let Some(dependent) = self.get_mut(edge.id) {
@@ -918,35 +987,12 @@ impl Supervisor {
         }
     }
 
-    /// While the main command waits: is every autostart service up, done,
-    /// failed, or stopped by an operator? Scans on from where the last
-    /// unsettled one was, and re-checks everything once before saying yes.
-    fn boot_settled(&mut self) -> bool {
-        let settled = |s: &Service| {
-            s.removed
-                || !s.latest_config().autostart
-                || matches!(
-                    s.state,
-                    State::Up { .. } | State::Done | State::Failed { .. }
-                )
-                || (s.want == Want::Down && !s.state.has_process())
-        };
-        while let Some(&id) = self.order.get(self.boot_scan) {
-            if !self.get(id).is_none_or(settled) {
-                return false;
-            }
-            self.boot_scan += 1;
-        }
-        match self
-            .order
-            .iter()
-            .position(|&id| !self.get(id).is_none_or(settled))
-        {
-            Some(index) => {
-                self.boot_scan = index;
-                false
-            }
-            None => true,
+    /// `first_try` follows a service leaving or entering its first try.
+    fn count_first_try(&mut self, before: bool, after: bool) {
+        match (before, after) {
+            (false, true) => self.first_try += 1,
+            (true, false) => self.first_try = self.first_try.saturating_sub(1),
+            _ => {}
         }
     }
 
@@ -965,13 +1011,13 @@ impl Supervisor {
         while let Some(id) = self.work.pop() {
             self.evaluate(now, id);
         }
-        if self.report_boot && self.shutdown.is_none() && self.boot_settled() {
+        if self.report_boot && self.shutdown.is_none() && self.first_try == 0 {
             self.report_boot = false;
             self.actions.push_back(Action::BootSettled);
         }
         if self.main == MainCommand::WaitingForBoot
             && self.shutdown.is_none()
-            && self.boot_settled()
+            && self.first_try == 0
         {
             self.main = MainCommand::Starting;
             self.actions.push_back(Action::StartMain);
@@ -1022,7 +1068,9 @@ impl Supervisor {
                     service.start_scan_hint = at;
                 }
             }
-            (State::Starting { .. } | State::Up { .. }, Want::Down) => {
+            (State::Starting { .. } | State::Up { .. }, want)
+                if want == Want::Down || service.restart_pending =>
+            {
                 let edges = &service.links.before;
                 let blocker = first_match(edges, service.stop_scan_hint, |e| self.blocks_stop(e));
                 // At shutdown the main command, started after every unit,
@@ -1104,6 +1152,7 @@ impl Supervisor {
         let Some(service) = self.get_mut(id) else {
             return;
         };
+        let first_try = service.in_first_try();
         let old = std::mem::replace(&mut service.state, next);
         let new = &service.state;
         let (old_pid, new_pid) = (old.pid(), new.pid());
@@ -1115,6 +1164,17 @@ impl Supervisor {
         if kind_changed {
             service.since = now;
         }
+        if matches!(
+            new,
+            State::Up { .. } | State::Done | State::Failed { .. } | State::Backoff { .. }
+        ) {
+            service.first_try_ended = true;
+        }
+        if !matches!(new, State::Starting { .. } | State::Up { .. }) {
+            service.restart_pending = false;
+        }
+        let still = service.in_first_try();
+        self.count_first_try(first_try, still);
 
         if old_pid != new_pid {
             if let Some(pid) = old_pid
@@ -1221,6 +1281,11 @@ impl Supervisor {
             if matches!(service.state, State::Failed { .. }) && service.want != Want::Down {
                 return Err(format!("{name}: failed but wanted up"));
             }
+            if service.restart_pending
+                && !matches!(service.state, State::Starting { .. } | State::Up { .. })
+            {
+                return Err(format!("{name}: restart pending but {:?}", service.state));
+            }
             if self.shutdown.is_some() && service.want == Want::Up {
                 return Err(format!("{name}: wanted up during shutdown"));
             }
@@ -1252,6 +1317,16 @@ impl Supervisor {
         if live != self.live {
             return Err(format!("live count {} but {live} processes", self.live));
         }
+        let first_try = self
+            .ids()
+            .filter(|&id| self.get(id).is_some_and(Service::in_first_try))
+            .count();
+        if first_try != self.first_try {
+            return Err(format!(
+                "{} in their first try counted, {first_try} are",
+                self.first_try
+            ));
+        }
         Ok(())
     }
 
@@ -1260,6 +1335,7 @@ impl Supervisor {
         let Some(service) = self.table.get_mut(id.0).and_then(Option::take) else {
             return;
         };
+        self.count_first_try(service.in_first_try(), false);
         if self.by_name.get(service.name()) == Some(&id) {
             self.by_name.remove(service.name());
         }

@@ -14,7 +14,7 @@ use super::backoff::{BackoffPolicy, SplitMix64};
 use super::deps::Links;
 use super::{
     Action, ExitRecord, ExitStatus, PidFileProblem, Reason, ServiceId, SpawnFailure, StateKind,
-    Want,
+    Want, WatchdogMessage,
 };
 
 /// `type "forking"`: the first re-read of a missing or unusable pid file
@@ -55,9 +55,12 @@ pub enum State {
         reads: u32,
         problem: PidFileProblem,
     },
+    /// Ready since `since`. With `watchdog`: stopped as a crash unless a
+    /// `WATCHDOG=1` comes by `watchdog` (`None`: not watched now).
     Up {
         pid: i32,
         since: Instant,
+        watchdog: Option<Instant>,
     },
     /// Signalled (or, with `pid: None`, to be signalled when `Spawned`
     /// arrives). At `deadline`: SIGKILL to the group, or, once `killed`,
@@ -89,6 +92,10 @@ pub enum StopCause {
     StartTimeout(Duration),
     /// SIGKILLed because the shutdown's `shutdown-timeout` ran out.
     ShutdownTimeout(Duration),
+    /// A liveness check failed (`watchdog`): when it is gone, that is a
+    /// crash with this reason, judged by neither `exit-codes` nor
+    /// `restart`; `up_since` for the reset after a long run.
+    Unhealthy { reason: Reason, up_since: Instant },
 }
 
 impl State {
@@ -123,15 +130,12 @@ impl State {
         match self {
             State::Starting { deadline, .. } => Some(*deadline),
             State::Stopping { deadline, .. } => Some(*deadline),
+            State::Up { watchdog, .. } => *watchdog,
             State::Backoff { until, .. } => Some(*until),
             State::AwaitingPidFile {
                 deadline, retry_at, ..
             } => Some((*retry_at).min(*deadline)),
-            State::Down { .. }
-            | State::Waiting
-            | State::Up { .. }
-            | State::Failed { .. }
-            | State::Done => None,
+            State::Down { .. } | State::Waiting | State::Failed { .. } | State::Done => None,
         }
     }
 
@@ -152,6 +156,8 @@ pub enum Input<'a> {
     SpawnFailed(&'a SpawnFailure),
     Execed,
     Ready,
+    /// `WATCHDOG=1` or `WATCHDOG=trigger`.
+    Watchdog(WatchdogMessage),
     /// What `Action::ReadPidFile` found.
     PidFile(&'a Result<i32, PidFileProblem>),
     Exited(ExitStatus),
@@ -160,8 +166,9 @@ pub enum Input<'a> {
     /// The shutdown deadline (`shutdown-timeout`, given) passed: SIGKILL
     /// whatever runs.
     KillNow(Duration),
-    /// `svctl restart`: stop what runs (to start again), or leave backoff,
-    /// `done` or `failed` for `down` at once.
+    /// `svctl restart`, of it or of what it requires: stop what runs (to
+    /// start again) once its running requirers have stopped, or leave
+    /// backoff, `done` or `failed` for `down` at once.
     Restart,
     /// `svctl start` of a `failed` (or finished) service, `svctl stop` of
     /// one: forget the outcome, be `down`.
@@ -244,6 +251,13 @@ pub struct Service {
     pub removed: bool,
     /// The last `STATUS=…` (sd_notify) of its current process.
     pub status_text: Option<String>,
+    /// `svctl restart`: to stop (and start again) once what requires it
+    /// has stopped; not ready for its dependents meanwhile. Only while
+    /// `starting` or `up`.
+    pub restart_pending: bool,
+    /// Its first try has ended: it has been `up`, `done`, `failed` or in
+    /// `backoff`. The main command waits for nothing more (SPEC §2).
+    pub first_try_ended: bool,
 }
 
 impl Service {
@@ -268,6 +282,8 @@ impl Service {
             stop_scan_hint: 0,
             removed: false,
             status_text: None,
+            restart_pending: false,
+            first_try_ended: false,
         }
     }
 
@@ -280,9 +296,24 @@ impl Service {
         self.pending.as_ref().unwrap_or(&self.active)
     }
 
-    /// Dependents may start: `up`, or `done` (finished successfully).
+    /// Dependents may start: `up` (and not about to restart), or `done`
+    /// (finished successfully).
     pub fn is_ready(&self) -> bool {
-        matches!(self.state, State::Up { .. } | State::Done)
+        matches!(self.state, State::Up { .. } | State::Done) && !self.restart_pending
+    }
+
+    /// Still in its first try, for the main command (SPEC §2): wanted up
+    /// (or being stopped) and never yet up, done, failed or in backoff,
+    /// and not `waiting`. A waiting service needs no look of its own: what
+    /// it waits for is in its first try too (and holds the boot), or has
+    /// had it without being ready, and then its own first try cannot come.
+    pub fn in_first_try(&self) -> bool {
+        !self.removed
+            && !self.first_try_ended
+            && match self.want {
+                Want::Up => !matches!(self.state, State::Waiting),
+                Want::Down => self.state.has_process(),
+            }
     }
 
     /// Wanted and not there yet: ordered dependents wait for it.
@@ -333,7 +364,9 @@ impl Service {
                 Want::Up => None,
             },
             (State::Starting { .. } | State::Up { .. }, Settle(around)) => {
-                (self.want == Want::Down && !around.stop_blocked).then(|| self.begin_stop(now, out))
+                let stop = self.want == Want::Down || self.restart_pending;
+                (stop && !around.stop_blocked)
+                    .then(|| self.begin_stop(now, StopCause::Requested, out))
             }
             (State::Stopping { .. } | State::Failed { .. } | State::Done, Settle(_)) => None,
             // The daemon's pid is not known: nothing to signal. svinit's
@@ -432,8 +465,24 @@ impl Service {
             {
                 Some(self.become_up(now, pid))
             }
+            (
+                &State::Up {
+                    pid,
+                    since,
+                    watchdog: Some(_),
+                },
+                Watchdog(WatchdogMessage::KeepAlive),
+            ) => Some(State::Up {
+                pid,
+                since,
+                watchdog: self.watchdog_deadline(now),
+            }),
+            (&State::Up { since, .. }, Watchdog(WatchdogMessage::Trigger)) if self.watched() => {
+                Some(self.stop_unhealthy(now, since, Reason::WatchdogTriggered, out))
+            }
             // Already exec'd or ready, not starting, or readiness it does
-            // not use.
+            // not use; a watchdog message while not up or not watched (no
+            // `watchdog`, wanted down, restarting).
             (
                 State::Down { .. }
                 | State::Waiting
@@ -444,7 +493,7 @@ impl Service {
                 | State::Backoff { .. }
                 | State::Failed { .. }
                 | State::Done,
-                Execed | Ready,
+                Execed | Ready | Watchdog(_),
             ) => None,
 
             (&State::Starting { deadline, .. }, Exited(ExitStatus::Exited(0)))
@@ -472,6 +521,19 @@ impl Service {
                 Exited(status),
             ) if self.want == Want::Up => {
                 Some(self.crash(now, Reason::StartTimeout(*waited), Some(status), out))
+            }
+            (
+                &State::Stopping {
+                    cause:
+                        StopCause::Unhealthy {
+                            ref reason,
+                            up_since,
+                        },
+                    ..
+                },
+                Exited(status),
+            ) if self.want == Want::Up => {
+                Some(self.unhealthy_crash(now, reason.clone(), up_since, Some(status), out))
             }
             (State::Stopping { killed, cause, .. }, Exited(_)) => {
                 let note = match cause {
@@ -606,9 +668,12 @@ impl Service {
                     pid,
                     after: UNKILLABLE_AFTER,
                 };
-                Some(match cause {
+                Some(match *cause {
                     StopCause::StartTimeout(_) if self.want == Want::Up => {
                         self.crash(now, reason, None, out)
+                    }
+                    StopCause::Unhealthy { up_since, .. } if self.want == Want::Up => {
+                        self.unhealthy_crash(now, reason, up_since, None, out)
                     }
                     _ => self.finish_stop(Some(reason)),
                 })
@@ -659,6 +724,24 @@ impl Service {
                     problem: problem.clone(),
                 })
             }
+            (
+                &State::Up {
+                    pid,
+                    since,
+                    watchdog: Some(at),
+                },
+                Deadline,
+            ) if at <= now => Some(match self.active.watchdog {
+                Some(limit) if self.watched() => {
+                    self.stop_unhealthy(now, since, Reason::WatchdogTimeout(limit), out)
+                }
+                // Wanted down or restarting: its stop is coming.
+                _ => State::Up {
+                    pid,
+                    since,
+                    watchdog: None,
+                },
+            }),
             // A backoff deadline is handled by `Settle` (it needs the surroundings).
             (
                 State::Down { .. }
@@ -692,7 +775,10 @@ impl Service {
                 KillNow(_),
             ) => None,
 
-            (State::Starting { .. } | State::Up { .. }, Restart) => Some(self.begin_stop(now, out)),
+            (State::Starting { .. } | State::Up { .. }, Restart) => {
+                self.restart_pending = true;
+                None
+            }
             (
                 State::Backoff { .. }
                 | State::Failed { .. }
@@ -768,10 +854,58 @@ impl Service {
 
     fn become_up(&mut self, now: Instant, pid: i32) -> State {
         self.ready_at = Some(now);
-        State::Up { pid, since: now }
+        State::Up {
+            pid,
+            since: now,
+            watchdog: self.watchdog_deadline(now),
+        }
     }
 
-    fn begin_stop(&mut self, now: Instant, out: &mut Outbox<'_>) -> State {
+    /// When the next `WATCHDOG=1` is due, with a `watchdog`.
+    fn watchdog_deadline(&self, now: Instant) -> Option<Instant> {
+        self.active.watchdog.map(|limit| now + limit)
+    }
+
+    /// The watchdog may act: it has one, and no stop is wanted or coming
+    /// (SPEC §3: no on-failure action while wanted down or in shutdown).
+    fn watched(&self) -> bool {
+        self.active.watchdog.is_some() && self.want == Want::Up && !self.restart_pending
+    }
+
+    /// A failed liveness check (`watchdog`): stop it like any stop; its
+    /// exit will be a crash with `reason`.
+    fn stop_unhealthy(
+        &mut self,
+        now: Instant,
+        up_since: Instant,
+        reason: Reason,
+        out: &mut Outbox<'_>,
+    ) -> State {
+        self.begin_stop(now, StopCause::Unhealthy { reason, up_since }, out)
+    }
+
+    /// The process stopped for a failed liveness check has gone: a crash,
+    /// whatever its status (the reset after a long run applies first).
+    fn unhealthy_crash(
+        &mut self,
+        now: Instant,
+        reason: Reason,
+        up_since: Instant,
+        status: Option<ExitStatus>,
+        out: &mut Outbox<'_>,
+    ) -> State {
+        self.forgive_a_long_run(now, up_since);
+        self.count_crash(now, reason, status, out)
+    }
+
+    /// A run `up` longer than `backoff-limit` starts the crash count again.
+    fn forgive_a_long_run(&mut self, now: Instant, up_since: Instant) {
+        if now.saturating_duration_since(up_since) > self.active.backoff_limit {
+            self.crashes = 0;
+        }
+    }
+
+    fn begin_stop(&mut self, now: Instant, cause: StopCause, out: &mut Outbox<'_>) -> State {
         let pid = self.state.pid();
         if let Some(pid) = pid {
             out.stop_signal(
@@ -784,7 +918,7 @@ impl Service {
             pid,
             deadline: now + self.active.stop_timeout,
             killed: false,
-            cause: StopCause::Requested,
+            cause,
         }
     }
 
@@ -838,31 +972,36 @@ impl Service {
         }
         let config = &self.active;
         let clean = matches!(status, ExitStatus::Exited(code) if config.exit_codes.contains(&code));
-        match config.restart {
-            RestartPolicy::Always => {}
-            _ if clean => {
-                if self.ready_at.is_none() {
-                    self.ready_at = Some(now);
-                }
-                return State::Done;
+        if clean && config.restart != RestartPolicy::Always {
+            if self.ready_at.is_none() {
+                self.ready_at = Some(now);
             }
-            RestartPolicy::Never => {
-                return State::Failed {
-                    reason: Reason::Exited(status),
-                };
-            }
-            RestartPolicy::OnFailure => {}
+            return State::Done;
         }
-        if let Some(since) = up_since
-            && now.saturating_duration_since(since) > config.backoff_limit
-        {
-            self.crashes = 0;
+        if let Some(since) = up_since {
+            self.forgive_a_long_run(now, since);
         }
         self.crash(now, Reason::Exited(status), Some(status), out)
     }
 
-    /// Count a crash: wait for the next start, or give up.
+    /// A crash (an exit it is restarted for, a failed exec, a start
+    /// timeout, a refused pid file): with `restart "never"` it is `failed`
+    /// at once (SPEC §4 "Exec failure"), else it counts for the backoff.
     fn crash(
+        &mut self,
+        now: Instant,
+        cause: Reason,
+        status: Option<ExitStatus>,
+        out: &mut Outbox<'_>,
+    ) -> State {
+        if self.active.restart == RestartPolicy::Never {
+            return State::Failed { reason: cause };
+        }
+        self.count_crash(now, cause, status, out)
+    }
+
+    /// Count a crash: wait for the next start, or give up.
+    fn count_crash(
         &mut self,
         now: Instant,
         cause: Reason,
@@ -898,6 +1037,10 @@ impl Service {
                 cause: StopCause::StartTimeout(waited),
                 ..
             } => Some(Reason::StartTimeout(*waited)),
+            State::Stopping {
+                cause: StopCause::Unhealthy { reason, .. },
+                ..
+            } => Some(reason.clone()),
             State::Stopping { .. }
             | State::Up { .. }
             | State::Starting { .. }

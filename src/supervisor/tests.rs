@@ -175,11 +175,31 @@ fn an_exit_code_in_exit_codes_is_done_even_with_forever() {
     for code in [0, 2] {
         let mut web = service("web");
         web.forever = true;
+        web.exit_codes = vec![0, 2];
         let clean = Behaviour::Crash(ExitStatus::Exited(code));
         let mut h = Harness::new(config(vec![web])).with("web", clean).booted();
         h.drive();
         assert_eq!(h.state("web"), StateKind::Done);
         assert_eq!(h.starts("web"), 1);
+    }
+}
+
+#[test]
+fn any_status_but_0_is_a_failure_by_default_exit_2_included() {
+    for code in [1, 2, 3, 255] {
+        let web = service("web");
+        let mut setup = service("setup");
+        setup.service_type = ServiceType::Oneshot;
+        setup.restart = RestartPolicy::Never;
+        let crash = Behaviour::Crash(ExitStatus::Exited(code));
+        let h = Harness::new(config(vec![web, setup]))
+            .with("web", crash.clone())
+            .with("setup", crash)
+            .booted();
+        assert_eq!(h.state("web"), StateKind::Backoff, "exit {code}");
+        assert_eq!(h.state("setup"), StateKind::Failed, "exit {code}");
+        let reason = Reason::Exited(ExitStatus::Exited(code));
+        assert_eq!(h.status("setup").reason, Some(reason));
     }
 }
 
@@ -277,6 +297,74 @@ fn a_spawn_failure_counts_as_a_crash_and_its_reason_is_kept() {
     assert_eq!(h.status("web").reason.as_ref(), Some(&reason));
     let shown = reason.to_string();
     assert_eq!(shown, "exec /usr/bin/nope: No such file or directory");
+}
+
+/// SPEC §4 "Exec failure": with `restart "never"` (a oneshot's default)
+/// a crash is `failed` at once, whatever the crash: a failed exec, a start
+/// timeout, a refused pid file, an exit. With `on-failure` each is a
+/// backoff.
+#[test]
+fn with_restart_never_every_crash_is_failed_at_once() {
+    let spawn_failure = Reason::SpawnFailed(exec_failure());
+    let timeout = Reason::StartTimeout(secs(5));
+    let refused = Reason::PidFile {
+        path: "/run/x.pid".into(),
+        problem: PidFileProblem::Dead(555),
+        waited: secs(60),
+    };
+    let exit = Reason::Exited(ExitStatus::Exited(1));
+    for (restart, oneshot) in [
+        (RestartPolicy::Never, true),
+        (RestartPolicy::Never, false),
+        (RestartPolicy::OnFailure, false),
+    ] {
+        for reason in [&spawn_failure, &timeout, &refused, &exit] {
+            let mut x = service("x");
+            x.restart = restart;
+            let behaviour = match reason {
+                Reason::SpawnFailed(failure) => Behaviour::FailSpawn(failure.clone()),
+                Reason::StartTimeout(waited) => {
+                    x.ready_fd = Some(3);
+                    x.start_timeout = *waited;
+                    Behaviour::Run
+                }
+                Reason::PidFile { .. } => {
+                    x.service_type = ServiceType::Forking;
+                    x.pid_file = Some("/run/x.pid".into());
+                    Behaviour::Crash(ExitStatus::Exited(0))
+                }
+                _ => Behaviour::Crash(ExitStatus::Exited(1)),
+            };
+            if oneshot && x.service_type == ServiceType::Longrun {
+                x.service_type = ServiceType::Oneshot;
+                x.ready_fd = None;
+            }
+            let mut h = Harness::new(config(vec![x])).with("x", behaviour).booted();
+            match reason {
+                Reason::StartTimeout(waited) => h.advance(*waited),
+                Reason::PidFile { .. } => {
+                    let service = h.id("x");
+                    h.event(Event::PidFile {
+                        service,
+                        result: Err(PidFileProblem::Dead(555)),
+                    });
+                }
+                _ => {}
+            }
+            let case = format!("{restart:?}, oneshot {oneshot}, {reason}");
+            let expected = match restart {
+                RestartPolicy::Never => StateKind::Failed,
+                _ => StateKind::Backoff,
+            };
+            assert_eq!(h.state("x"), expected, "{case}");
+            assert_eq!(h.status("x").reason.as_ref(), Some(reason), "{case}");
+            h.drive();
+            if restart == RestartPolicy::Never {
+                assert_eq!(h.starts("x"), 1, "{case}");
+                assert_eq!(h.status("x").restarts, 0, "{case}");
+            }
+        }
+    }
 }
 
 #[test]
@@ -559,6 +647,83 @@ fn restart_stops_and_starts_with_a_fresh_crash_count() {
     );
     h.exit("web", 1);
     assert_eq!(h.status("web").next_restart, Some(h.now + secs(1)));
+}
+
+/// SPEC §5, systemd's semantics: `restart db` also restarts what runs and
+/// requires db, transitively: they stop first (reverse order), db stops,
+/// then db starts and they follow once it is ready. `wants` and `after`
+/// dependents are left alone, and so is a requirer that was not running.
+#[test]
+fn restart_also_restarts_the_running_services_that_require_it() {
+    let mut db = service("db");
+    db.ready_fd = Some(3);
+    let mut app = service("app");
+    app.requires = names(&["db"]);
+    let mut web = service("web");
+    web.requires = names(&["app"]);
+    let mut fan = service("fan");
+    fan.wants = names(&["db"]);
+    let mut late = service("late");
+    late.after = names(&["db"]);
+    let mut lazy = service("lazy");
+    lazy.requires = names(&["db"]);
+    lazy.autostart = false;
+    let services = vec![db, app, web, fan, late, lazy];
+    let mut h = Harness::new(config(services)).with("db", Behaviour::RunReady);
+    h.obey_signals = false;
+    let mut h = h.booted();
+    let (db, app, web) = (h.pid("db"), h.pid("app"), h.pid("web"));
+    let (fan, late) = (h.pid("fan"), h.pid("late"));
+    h.clear_log();
+    h.set("db", Behaviour::Run);
+    h.restart("db");
+    assert_eq!(h.signals(), vec![term(web)], "the last dependent first");
+    assert_eq!(h.state("db"), StateKind::Up);
+    h.exit_status("web", ExitStatus::Exited(0));
+    assert_eq!(h.state("web"), StateKind::Waiting, "until app is back");
+    assert_eq!(h.signals(), vec![term(web), term(app)]);
+    h.exit_status("app", ExitStatus::Exited(0));
+    assert_eq!(h.signals(), vec![term(web), term(app), term(db)]);
+    h.exit_status("db", ExitStatus::Exited(0));
+    assert_eq!(h.reached(StateKind::Down), names(&["web", "app", "db"]));
+    assert_eq!(h.state("db"), StateKind::Starting);
+    assert_eq!(
+        (h.starts("app"), h.starts("web")),
+        (0, 0),
+        "db is not ready"
+    );
+    h.ready("db");
+    assert_eq!(h.reached(StateKind::Up), names(&["db", "app", "web"]));
+    assert_ne!(h.pid("app"), app);
+    assert_ne!(h.pid("web"), web);
+    assert_ne!(h.pid("db"), db);
+    assert_eq!((h.pid("fan"), h.pid("late")), (fan, late), "not restarted");
+    assert_eq!(h.state("lazy"), StateKind::Down);
+    assert_eq!(h.starts("lazy"), 0, "was not running: not started");
+    for name in ["db", "app", "web"] {
+        assert_eq!(h.status(name).restarts, 0, "{name}: an operator's restart");
+    }
+}
+
+/// A requirer that is not running (in backoff, here) is not restarted; it
+/// starts, as it would have, once db is ready again.
+#[test]
+fn restart_leaves_a_requirer_in_backoff_to_its_backoff() {
+    let db = service("db");
+    let mut app = service("app");
+    app.requires = names(&["db"]);
+    let mut h = Harness::boot(config(vec![db, app]));
+    h.exit("app", 1);
+    assert_eq!(h.state("app"), StateKind::Backoff);
+    let db = h.pid("db");
+    h.clear_log();
+    h.restart("db");
+    assert_eq!(h.signals(), vec![term(db)]);
+    assert_eq!(h.state("db"), StateKind::Up);
+    assert_eq!(h.state("app"), StateKind::Backoff);
+    h.advance(secs(1));
+    assert_eq!(h.state("app"), StateKind::Up);
+    assert_eq!(h.starts("app"), 1);
 }
 
 #[test]

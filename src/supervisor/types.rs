@@ -136,6 +136,11 @@ pub enum Event {
     Ready { service: ServiceId },
     /// A service sent `STATUS=…` (sd_notify): kept and shown in status.
     NotifyStatus { service: ServiceId, text: String },
+    /// A service sent `WATCHDOG=1` or `WATCHDOG=trigger` (sd_notify).
+    Watchdog {
+        service: ServiceId,
+        message: WatchdogMessage,
+    },
     /// The answer to `Action::ReadPidFile` (`type "forking"`): the pid it
     /// names, alive and a child of svinit, with what the supervisor needs
     /// to judge whose it is; or what was wrong with the file or the pid.
@@ -157,6 +162,15 @@ pub enum Event {
     /// System mode: stop everything, then reboot, halt or power off
     /// (signals, `svctl reboot|halt|poweroff`). The first kind asked wins.
     Power { kind: PowerKind },
+}
+
+/// What a service said to its `watchdog` (sd_notify).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchdogMessage {
+    /// `WATCHDOG=1`: alive; the deadline starts again.
+    KeepAlive,
+    /// `WATCHDOG=trigger`: act as if the deadline had passed.
+    Trigger,
 }
 
 /// What a system-mode shutdown ends with (`reboot(2)`).
@@ -206,8 +220,8 @@ pub enum Action {
     /// System mode: shutdown is complete (every process gone or killed):
     /// sync, remount read-only, `reboot(2)`. Takes the place of `Exit`.
     Power { kind: PowerKind },
-    /// Every autostart service is up, done or failed: fork the main
-    /// command; answer with `Event::MainSpawned` or `MainSpawnFailed`.
+    /// Every autostart service has had its first try (SPEC §2): fork the
+    /// main command; answer with `Event::MainSpawned` or `MainSpawnFailed`.
     StartMain,
     /// The same moment as `StartMain`, for whoever asked with
     /// `Supervisor::report_boot_settled` (`svinit --detach`): emitted once.
@@ -292,6 +306,10 @@ pub enum Reason {
     SpawnFailed(SpawnFailure),
     /// Not ready within start-timeout.
     StartTimeout(Duration),
+    /// `watchdog`: no `WATCHDOG=1` within this long while up.
+    WatchdogTimeout(Duration),
+    /// `watchdog`: the service sent `WATCHDOG=trigger`.
+    WatchdogTriggered,
     /// Needed SIGKILL after stop-timeout.
     StopTimeout(Duration),
     /// SIGKILLed because the shutdown's `shutdown-timeout` ran out.
@@ -445,6 +463,12 @@ impl fmt::Display for Reason {
             Reason::Exited(status) => write!(f, "{status}"),
             Reason::SpawnFailed(failure) => write!(f, "{failure}"),
             Reason::StartTimeout(d) => write!(f, "not ready within {}", format_duration(*d)),
+            Reason::WatchdogTimeout(d) => write!(
+                f,
+                "watchdog timeout: no WATCHDOG=1 within {}",
+                format_duration(*d)
+            ),
+            Reason::WatchdogTriggered => write!(f, "watchdog timeout: WATCHDOG=trigger"),
             Reason::StopTimeout(d) => {
                 write!(f, "did not stop within {}, killed", format_duration(*d))
             }
