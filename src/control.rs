@@ -1050,6 +1050,38 @@ mod tests {
     }
 
     #[test]
+    fn all_several_log_names_and_group_kills_are_requests() {
+        for line in [
+            r#"{"v":1,"cmd":"start","all":true}"#,
+            r#"{"v":1,"cmd":"stop","names":[],"all":true}"#,
+            r#"{"v":1,"cmd":"restart","all":true}"#,
+            r#"{"v":1,"cmd":"logs"}"#,
+            r#"{"v":1,"cmd":"logs","names":["a","b"],"follow":true}"#,
+            r#"{"v":1,"cmd":"logs","name":"a","lines":3}"#,
+            r#"{"v":1,"cmd":"kill","name":"a","signal":"TERM","group":true}"#,
+            r#"{"v":1,"cmd":"kill","name":"a","signal":"0"}"#,
+        ] {
+            if let Err(err) = parse(line) {
+                panic!("{line}: {err}");
+            }
+        }
+        assert!(
+            parse(r#"{"v":1,"cmd":"logs","follow":true}"#)
+                .unwrap()
+                .follows()
+        );
+        for line in [
+            // Nothing to act on, or two ways of naming at once.
+            r#"{"v":1,"cmd":"start","names":[]}"#,
+            r#"{"v":1,"cmd":"restart","names":["a"],"all":true}"#,
+            r#"{"v":1,"cmd":"logs","name":"a","names":["b"]}"#,
+        ] {
+            let err = parse(line).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::BadRequest, "{line}: {err}");
+        }
+    }
+
+    #[test]
     fn requests_over_64_kib_are_refused_before_parsing() {
         let names = vec!["x".repeat(MAX_REQUEST_BYTES)];
         let line = Request::Status { names }.to_line();
@@ -1291,7 +1323,9 @@ mod tests {
         assert_eq!(parse_signal("sighup"), Some(libc::SIGHUP));
         assert_eq!(parse_signal("SIGUSR1"), Some(libc::SIGUSR1));
         assert_eq!(parse_signal("9"), Some(9));
-        assert_eq!(parse_signal("0"), None);
+        // 0 sends nothing: `svctl kill NAME 0` asks whether the process exists.
+        assert_eq!(parse_signal("0"), Some(0));
+        assert_eq!(parse_signal("-1"), None);
         assert_eq!(parse_signal("65"), None);
         assert_eq!(parse_signal("NOPE"), None);
         assert_eq!(parse_signal(""), None);

@@ -106,9 +106,11 @@ fn usage_errors_are_reported() {
         "start --timeout soon web",
         "kill web",
         "kill web NOTASIGNAL",
-        "logs",
-        "logs a b",
         "logs -n many web",
+        "start --all web",
+        "kill --group web",
+        "kill web -1",
+        "kill web 65",
         "events --since x",
         "reload now",
         "status --bogus",
@@ -117,6 +119,88 @@ fn usage_errors_are_reported() {
         "-s",
     ] {
         assert!(command(bad).is_err(), "`{bad}` should be a usage error");
+    }
+}
+
+fn usage_error(text: &str) -> String {
+    match parse_args(args(text)) {
+        Ok(cli) => panic!("`{text}` should be a usage error, got {:?}", cli.command),
+        Err(err) => err.to_string(),
+    }
+}
+
+#[test]
+fn the_habits_of_other_supervisors_parse() {
+    // supervisorctl `restart all`, `docker compose logs`, `kill --group`.
+    for good in [
+        "start --all",
+        "stop --all --no-wait",
+        "restart --timeout 5s --all",
+        "logs",
+        "logs web db",
+        "logs -f",
+        "logs -f -n 5 web db",
+        "kill --group web TERM",
+        "kill web --group 9",
+        "kill web 0",
+        "kill --group web 0",
+    ] {
+        if let Err(err) = parse_args(args(good)) {
+            panic!("`{good}` should parse: {err}");
+        }
+    }
+}
+
+#[test]
+fn a_usage_error_names_the_one_wrong_thing_and_suggests() {
+    let cases = [
+        ("stauts", "unknown command `stauts`; did you mean `status`?"),
+        (
+            "restrat web",
+            "unknown command `restrat`; did you mean `restart`?",
+        ),
+        ("stat", "unknown command `stat`; did you mean `status`?"),
+        (
+            "status --jsn",
+            "status: unknown option `--jsn`; did you mean `--json`?",
+        ),
+        (
+            "logs --follw web",
+            "logs: unknown option `--follw`; did you mean `--follow`?",
+        ),
+        (
+            "start --al",
+            "start: unknown option `--al`; did you mean `--all`?",
+        ),
+        (
+            "reload --dryrun",
+            "reload: unknown option `--dryrun`; did you mean `--dry-run`?",
+        ),
+    ];
+    for (text, wanted) in cases {
+        let message = usage_error(text);
+        assert!(message.starts_with(wanted), "`{text}`: {message}");
+        assert!(
+            message.contains("svctl --help"),
+            "`{text}`: a hint: {message}"
+        );
+        assert_eq!(message.lines().count(), 1, "`{text}`: one line: {message}");
+    }
+    // Nothing close: no guess, still the hint.
+    let message = usage_error("frobnicate");
+    assert!(
+        message.starts_with("unknown command `frobnicate`"),
+        "{message}"
+    );
+    assert!(!message.contains("did you mean"), "{message}");
+    assert!(message.contains("svctl --help"), "{message}");
+    let message = usage_error("status --xyzzy");
+    assert!(!message.contains("did you mean"), "{message}");
+    // Every other usage error carries the hint too.
+    for text in ["kill web", "start", "logs -n many web", "tree a b"] {
+        let message = usage_error(text);
+        assert!(message.contains("svctl --help"), "`{text}`: {message}");
+        assert_eq!(message.lines().count(), 1, "`{text}`: {message}");
     }
 }
 
