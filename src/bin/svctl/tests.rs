@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use svinit::control::{ExitJson, Request, Running, ServiceStatusJson, State, TreeNode, TreeReport};
 
-use crate::args::{parse_args, parse_duration};
+use crate::args::{UsageError, closest, parse_args, parse_duration};
 use crate::change::{Progress, Waiter};
 use crate::reports::{render_dot, render_tree};
 use crate::status::{format_age, status_info};
@@ -15,7 +15,7 @@ fn args(text: &str) -> Vec<String> {
     text.split_whitespace().map(String::from).collect()
 }
 
-fn command(text: &str) -> Result<Command, String> {
+fn command(text: &str) -> Result<Command, UsageError> {
     parse_args(args(text)).map(|cli| cli.command)
 }
 
@@ -39,6 +39,7 @@ fn arguments_parse_into_commands() {
         Command::Change {
             verb: Verb::Restart,
             names: vec!["web".into()],
+            all: false,
             wait: false,
             timeout: Duration::from_secs(2)
         }
@@ -48,6 +49,7 @@ fn arguments_parse_into_commands() {
         Command::Change {
             verb: Verb::Stop,
             names: vec!["web".into()],
+            all: false,
             wait: true,
             timeout: DEFAULT_WAIT
         }
@@ -55,9 +57,35 @@ fn arguments_parse_into_commands() {
     assert_eq!(
         command("logs -f -n 20 web").unwrap(),
         Command::Logs {
-            name: "web".into(),
+            names: vec!["web".into()],
             lines: Some(20),
             follow: true
+        }
+    );
+    assert_eq!(
+        command("stop --all --no-wait").unwrap(),
+        Command::Change {
+            verb: Verb::Stop,
+            names: vec![],
+            all: true,
+            wait: false,
+            timeout: DEFAULT_WAIT
+        }
+    );
+    assert_eq!(
+        command("logs -n 5").unwrap(),
+        Command::Logs {
+            names: vec![],
+            lines: Some(5),
+            follow: false
+        }
+    );
+    assert_eq!(
+        command("kill --group web 0").unwrap(),
+        Command::Kill {
+            name: "web".into(),
+            signal: "0".into(),
+            group: true
         }
     );
     assert_eq!(
@@ -88,7 +116,8 @@ fn arguments_parse_into_commands() {
         command("kill web hup").unwrap(),
         Command::Kill {
             name: "web".into(),
-            signal: "hup".into()
+            signal: "hup".into(),
+            group: false
         }
     );
     assert_eq!(command("halt").unwrap(), Command::Power(Request::Halt));
@@ -196,12 +225,38 @@ fn a_usage_error_names_the_one_wrong_thing_and_suggests() {
     assert!(message.contains("svctl --help"), "{message}");
     let message = usage_error("status --xyzzy");
     assert!(!message.contains("did you mean"), "{message}");
+    let message = usage_error("kill -9 web");
+    assert!(
+        message.starts_with("kill: give the signal after the name, without `-`: svctl kill NAME 9"),
+        "{message}"
+    );
     // Every other usage error carries the hint too.
     for text in ["kill web", "start", "logs -n many web", "tree a b"] {
         let message = usage_error(text);
         assert!(message.contains("svctl --help"), "`{text}`: {message}");
         assert_eq!(message.lines().count(), 1, "`{text}`: {message}");
     }
+}
+
+#[test]
+fn suggestions_are_only_made_when_one_candidate_stands_out() {
+    let commands = ["status", "start", "stop", "restart", "reload", "reopen"];
+    assert_eq!(closest("stauts", &commands), Some("status"));
+    assert_eq!(
+        closest("stat", &commands),
+        Some("status"),
+        "the only one it begins"
+    );
+    assert_eq!(closest("sop", &commands), Some("stop"));
+    assert_eq!(closest("re", &commands), None, "begins three");
+    assert_eq!(closest("relod", &commands), Some("reload"));
+    assert_eq!(closest("xyz", &commands), None);
+    // `-x` is one change from both `-f` and `-n`: no guess.
+    assert_eq!(closest("-x", &["-f", "--follow", "-n", "--lines"]), None);
+    assert_eq!(
+        closest("--lnes", &["-f", "--follow", "-n", "--lines"]),
+        Some("--lines")
+    );
 }
 
 #[test]
