@@ -3,7 +3,8 @@
 //! each carrying `"v": 1`. Requests are `{"v":1,"cmd":"status",...}`; replies
 //! are `{"v":1,"ok":true,"data":...}` or `{"v":1,"ok":false,"error":{"kind":
 //! "unknown-service","message":"..."}}`; streams (`events`, `logs -f`) follow
-//! an ok reply with `{"v":1,"event":{...}}` / `{"v":1,"log":"..."}` lines.
+//! an ok reply with `{"v":1,"event":{...}}` / `{"v":1,"log":"..."}` lines
+//! (`"service"` too when `logs` named its services with `names`).
 //! Also the default socket path of SPEC.md §1, which both binaries compute.
 //! Nothing here does I/O on the socket.
 

@@ -30,6 +30,10 @@
 //!   timer and no idle wakeup; until then lines are dropped from it (still
 //!   in the ring buffer) and counted (`output_dropped` of `svctl status`).
 //!   The end of a problem is logged with the count.
+//! - Every push to a ring buffer gets the next number of one count over all
+//!   services (`Shared::arrivals`): `svctl logs` of several services puts
+//!   their lines in the order svinit read them, and `logs -f` follows all
+//!   its services from one number (see `RingBuffer`).
 //! - `output "syslog"` (see `syslog.rs`): stdout and stderr need their own
 //!   pipes there (stderr is sent at a higher priority), so a syslog service
 //!   gets a second kept pipe for its stderr; other services keep one pipe
