@@ -88,13 +88,6 @@ impl Runtime {
             if !control.is_connected(follower.client) {
                 return false;
             }
-            let services: Vec<(ServiceId, &str)> = match &follower.services {
-                Some(ids) => ids
-                    .iter()
-                    .filter_map(|&id| Some((id, output.captured_name(id)?)))
-                    .collect(),
-                None => output.captured().collect(),
-            };
             if !follower.labelled
                 && let Some(ids) = &follower.services
                 && ids.iter().all(|&id| supervisor.try_status(id).is_none())
@@ -114,6 +107,13 @@ impl Runtime {
             if latest == follower.cursor {
                 return true;
             }
+            let services: Vec<(ServiceId, &str)> = match &follower.services {
+                Some(ids) => ids
+                    .iter()
+                    .filter_map(|&id| Some((id, output.captured_name(id)?)))
+                    .collect(),
+                None => output.captured().collect(),
+            };
             let label = |name: &str| follower.labelled.then(|| name.to_string());
             let mut news: Vec<(u64, StreamLine)> = Vec::new();
             for (id, name) in services {

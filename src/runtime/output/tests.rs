@@ -232,3 +232,34 @@ fn forget_and_mode_changes_close_the_pipe() {
     assert!(matches!(output.stdio(id), Stdio::Inherit));
     assert!(logs(&output, id, None).is_none());
 }
+
+#[test]
+fn arrivals_are_numbered_over_all_services_in_reading_order() {
+    let poll = Poll::new().unwrap();
+    let mut output = Output::new();
+    let (a, b) = (ServiceId(0), ServiceId(1));
+    output.prepare(poll.registry(), a, &service("a"));
+    output.prepare(poll.registry(), b, &service("b"));
+    let start = output.last_arrival();
+    for (id, slot, text) in [(a, 0, "a1\n"), (b, 1, "b1\n"), (a, 0, "a2\n")] {
+        write_as_service(&output, id, text.as_bytes());
+        output.readable(slot);
+        output.pump();
+    }
+    let arrival = |id: ServiceId| -> Vec<(u64, String)> {
+        let lines = output.lines_after(id, start).unwrap().lines;
+        lines.into_iter().map(|l| (l.arrival, l.text)).collect()
+    };
+    let (from_a, from_b) = (arrival(a), arrival(b));
+    assert_eq!(from_a.len(), 2);
+    assert_eq!(from_b.len(), 1);
+    assert!(from_a[0].0 < from_b[0].0 && from_b[0].0 < from_a[1].0);
+    assert_eq!(output.last_arrival(), from_a[1].0);
+    assert!(output.lines_after(a, from_a[1].0).unwrap().lines.is_empty());
+    let names: Vec<&str> = {
+        let mut names: Vec<&str> = output.captured().map(|(_, name)| name).collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names, ["a", "b"]);
+}
