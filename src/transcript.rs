@@ -17,6 +17,7 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -153,6 +154,50 @@ struct Arrival {
 pub struct NumberedLine {
     pub arrival: u64,
     pub text: String,
+}
+
+/// The lines of a ring at one moment (a copy), each with its arrival,
+/// oldest first; the text of each is made only when asked for, so that
+/// merging many rings costs little for the lines left out.
+#[derive(Debug, Clone, Default)]
+pub struct RingLines {
+    bytes: Vec<u8>,
+    /// Arrival and the line's bytes, without its `\n`.
+    lines: Vec<(u64, Range<usize>)>,
+}
+
+impl RingLines {
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    pub fn arrival(&self, index: usize) -> u64 {
+        self.lines[index].0
+    }
+
+    /// The length of line `index` in bytes.
+    pub fn text_len(&self, index: usize) -> usize {
+        self.lines[index].1.len()
+    }
+
+    /// Line `index`, invalid UTF-8 replaced.
+    pub fn text(&self, index: usize) -> String {
+        String::from_utf8_lossy(&self.bytes[self.lines[index].1.clone()]).into_owned()
+    }
+
+    /// The lines from `first` on, with their text.
+    pub fn numbered(&self, first: usize) -> Vec<NumberedLine> {
+        (first.min(self.len())..self.len())
+            .map(|index| NumberedLine {
+                arrival: self.arrival(index),
+                text: self.text(index),
+            })
+            .collect()
+    }
 }
 
 /// The whole lines that arrived after a given arrival (`svctl logs -f`).
@@ -327,11 +372,14 @@ impl RingBuffer {
     /// each with its arrival. `whole`: without an unterminated last line
     /// (it is not over yet); else it counts as arrived with its last bytes.
     pub fn numbered_lines(&self, count: Option<usize>, whole: bool) -> Vec<NumberedLine> {
-        let mut lines = self.numbered_from(self.start(), whole);
-        if let Some(count) = count {
-            lines.drain(..lines.len().saturating_sub(count));
-        }
-        lines
+        let lines = self.lines(whole);
+        let first = count.map_or(0, |count| lines.len().saturating_sub(count));
+        lines.numbered(first)
+    }
+
+    /// Every line kept (see [`RingBuffer::numbered_lines`]), text on demand.
+    pub fn lines(&self, whole: bool) -> RingLines {
+        self.lines_from(self.start(), whole)
     }
 
     /// The whole lines that arrived after arrival `after`, oldest first. An
@@ -353,15 +401,20 @@ impl RingBuffer {
         while line_start > self.start() && self.byte_at(line_start - 1) != b'\n' {
             line_start -= 1;
         }
-        let mut lines = self.numbered_from(line_start, true);
-        lines.retain(|line| line.arrival > after);
-        LinesAfter { lines, skipped }
+        let lines = self.lines_from(line_start, true);
+        let first = lines
+            .lines
+            .partition_point(|(arrival, _)| *arrival <= after);
+        LinesAfter {
+            lines: lines.numbered(first),
+            skipped,
+        }
     }
 
     /// The lines from position `from` (a line start, or the oldest byte
     /// kept: then a line cut by the wrap-around is left out) with the
     /// arrival of their newline.
-    fn numbered_from(&self, from: u64, whole: bool) -> Vec<NumberedLine> {
+    fn lines_from(&self, from: u64, whole: bool) -> RingLines {
         let base = from.max(self.start());
         let bytes = self.copy_from(base);
         let mut begin = 0;
@@ -379,20 +432,14 @@ impl RingBuffer {
         let mut lines = Vec::new();
         for (i, &byte) in bytes.iter().enumerate().skip(begin) {
             if byte == b'\n' {
-                lines.push(NumberedLine {
-                    arrival: arrival_at(base + i as u64),
-                    text: String::from_utf8_lossy(&bytes[begin..i]).into_owned(),
-                });
+                lines.push((arrival_at(base + i as u64), begin..i));
                 begin = i + 1;
             }
         }
         if !whole && begin < bytes.len() {
-            lines.push(NumberedLine {
-                arrival: self.last_arrival(),
-                text: String::from_utf8_lossy(&bytes[begin..]).into_owned(),
-            });
+            lines.push((self.last_arrival(), begin..bytes.len()));
         }
-        lines
+        RingLines { bytes, lines }
     }
 }
 

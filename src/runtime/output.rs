@@ -57,8 +57,8 @@ use crate::config::{OutputMode, ServiceConfig, Transcript};
 use crate::spawn::Stdio;
 use crate::supervisor::ServiceId;
 use crate::transcript::{
-    LineBuffer, LinesAfter, NumberedLine, Piece, RING_CAPACITY, RingBuffer, TranscriptFile,
-    lines_dropped_text, prefix_lines,
+    LineBuffer, LinesAfter, NumberedLine, Piece, RING_CAPACITY, RingBuffer, RingLines,
+    TranscriptFile, lines_dropped_text, prefix_lines,
 };
 use crate::{info, warn};
 
@@ -566,6 +566,12 @@ impl Output {
         whole: bool,
     ) -> Option<Vec<NumberedLine>> {
         Some(self.pipe(service)?.ring.numbered_lines(lines, whole))
+    }
+
+    /// Every line of `service` kept now, text on demand (see
+    /// [`Output::recent_lines`]).
+    pub fn ring_lines(&self, service: ServiceId, whole: bool) -> Option<RingLines> {
+        Some(self.pipe(service)?.ring.lines(whole))
     }
 
     /// The same as raw bytes, as written.

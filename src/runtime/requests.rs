@@ -3,7 +3,7 @@
 //! supervisor; this file only translates (names to ids, states to JSON)
 //! and fills in what the runtime itself knows (mode, config path).
 
-use std::collections::HashSet;
+use std::collections::{BinaryHeap, HashSet};
 use std::time::Instant;
 
 use crate::config;
@@ -14,6 +14,7 @@ use crate::control::{
 };
 use crate::mode::Mode;
 use crate::supervisor::{Event, PowerKind, ServiceId, StateKind, Want};
+use crate::transcript::RingLines;
 use crate::{error, info};
 
 use super::Runtime;
@@ -394,39 +395,21 @@ impl Runtime {
                     .collect::<Result<_, _>>()?,
             ),
         };
-        let wanted = lines.map(|n| n as usize);
-        let mut merged: Vec<(u64, ServiceLine)> = Vec::new();
-        for (id, name) in self.output.captured() {
-            if services.as_ref().is_some_and(|ids| !ids.contains(&id)) {
-                continue;
-            }
-            let recent = self
-                .output
-                .recent_lines(id, wanted, follow)
-                .unwrap_or_default();
-            merged.extend(recent.into_iter().map(|line| {
-                let entry = ServiceLine {
-                    service: name.to_string(),
-                    line: line.text,
-                };
-                (line.arrival, entry)
-            }));
-        }
-        merged.sort_by_key(|(arrival, _)| *arrival);
-        // The last `lines`, then the newest of those that fit.
-        let asked = merged.len().saturating_sub(wanted.unwrap_or(usize::MAX));
-        let mut first = asked;
-        let mut bytes = 0;
-        for (index, (_, entry)) in merged.iter().enumerate().skip(asked).rev() {
-            bytes += entry.service.len() + entry.line.len();
-            if bytes > MAX_LOGS_REPLY_BYTES {
-                first = index + 1;
-                break;
-            }
-        }
-        let omitted = (first - asked) as u64;
+        let rings: Vec<(&str, RingLines)> = self
+            .output
+            .captured()
+            .filter(|(id, _)| services.as_ref().is_none_or(|ids| ids.contains(id)))
+            .filter_map(|(id, name)| Some((name, self.output.ring_lines(id, follow)?)))
+            .collect();
+        let (picked, omitted) = newest_lines(&rings, lines.map(|n| n as usize));
         let reply = Reply::ok(MergedLogsReport {
-            lines: merged.drain(first..).map(|(_, entry)| entry).collect(),
+            lines: picked
+                .into_iter()
+                .map(|(ring, index)| ServiceLine {
+                    service: rings[ring].0.to_string(),
+                    line: rings[ring].1.text(index),
+                })
+                .collect(),
             omitted,
         });
         Ok(self.logs_answer(reply, client, services, true, follow))
@@ -672,9 +655,99 @@ impl Runtime {
     }
 }
 
+/// The newest `count` lines (all when `None`) of several rings as
+/// `(ring, line)` indexes in arrival order, then of those the newest that
+/// hold `MAX_LOGS_REPLY_BYTES` of text; and how many of the `count` did not
+/// fit. Merged from the newest back, so the lines left out cost nothing.
+fn newest_lines(rings: &[(&str, RingLines)], count: Option<usize>) -> (Vec<(usize, usize)>, u64) {
+    let count = count.unwrap_or(usize::MAX);
+    // Per ring, the lines not taken yet: 0..left[ring].
+    let mut left: Vec<usize> = rings.iter().map(|(_, lines)| lines.len()).collect();
+    let mut newest: BinaryHeap<(u64, usize)> = rings
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, lines))| !lines.is_empty())
+        .map(|(ring, (_, lines))| (lines.arrival(lines.len() - 1), ring))
+        .collect();
+    let mut picked = Vec::new();
+    let mut bytes = 0;
+    let mut omitted = 0;
+    while picked.len() < count {
+        let Some((_, ring)) = newest.pop() else {
+            break;
+        };
+        let (name, lines) = &rings[ring];
+        let index = left[ring] - 1;
+        bytes += name.len() + lines.text_len(index);
+        if bytes > MAX_LOGS_REPLY_BYTES {
+            let unread: usize = left.iter().sum();
+            omitted = unread.min(count - picked.len()) as u64;
+            break;
+        }
+        picked.push((ring, index));
+        left[ring] = index;
+        if index > 0 {
+            newest.push((lines.arrival(index - 1), ring));
+        }
+    }
+    picked.reverse();
+    (picked, omitted)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Change {
     Start,
     Stop,
     Restart,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transcript::RingBuffer;
+
+    fn ring(lines: &[(u64, &str)]) -> RingLines {
+        let mut ring = RingBuffer::new(2 * MAX_LOGS_REPLY_BYTES);
+        for (arrival, text) in lines {
+            ring.push(format!("{text}\n").as_bytes(), *arrival);
+        }
+        ring.lines(true)
+    }
+
+    fn texts(rings: &[(&str, RingLines)], picked: &[(usize, usize)]) -> Vec<String> {
+        picked
+            .iter()
+            .map(|&(r, i)| format!("{} | {}", rings[r].0, rings[r].1.text(i)))
+            .collect()
+    }
+
+    #[test]
+    fn newest_lines_merge_by_arrival_and_keep_the_newest_that_fit() {
+        let rings = [
+            ("a", ring(&[(1, "a1"), (4, "a2"), (5, "a3")])),
+            ("b", ring(&[(2, "b1"), (3, "b2"), (6, "b3")])),
+            ("c", ring(&[])),
+        ];
+        let (picked, omitted) = newest_lines(&rings, None);
+        assert_eq!(
+            texts(&rings, &picked),
+            ["a | a1", "b | b1", "b | b2", "a | a2", "a | a3", "b | b3"]
+        );
+        assert_eq!(omitted, 0);
+        let (picked, omitted) = newest_lines(&rings, Some(2));
+        assert_eq!(texts(&rings, &picked), ["a | a3", "b | b3"]);
+        assert_eq!(omitted, 0, "-n is not an omission");
+
+        // Over the byte bound: the newest that fit, the rest counted.
+        let long = "x".repeat(MAX_LOGS_REPLY_BYTES / 3);
+        let rings = [(
+            "big",
+            ring(&[(1, &long), (2, &long), (3, &long), (4, "last")]),
+        )];
+        let (picked, omitted) = newest_lines(&rings, None);
+        assert_eq!(picked, [(0, 1), (0, 2), (0, 3)]);
+        assert_eq!(omitted, 1);
+        let (_, omitted) = newest_lines(&rings, Some(4));
+        assert_eq!(omitted, 1);
+    }
 }
