@@ -37,14 +37,15 @@ _svctl() {
     local options="" names=yes
     case $command in
         status) options="--json" ;;
-        start | stop | restart) options="--no-wait --timeout" ;;
+        start | stop | restart) options="--all --no-wait --timeout" ;;
         logs) options="-f -n" ;;
         tree) options="--dot" ;;
         kill)
-            # kill NAME SIGNAL: a signal once the name is there.
+            # kill [--group] NAME SIGNAL: a signal once the name is there.
+            options="--group"
             local args=0
             for ((i = i + 1; i < cword; i++)); do [[ ${words[i]} == -* ]] || ((args++)); done
-            if [ "$args" -ge 1 ]; then
+            if [ "$args" -ge 1 ] && [[ $cur != -* ]]; then
                 COMPREPLY=($(compgen -W "TERM KILL HUP INT QUIT USR1 USR2 STOP CONT WINCH ALRM" -- "$cur"))
                 return
             fi

@@ -20,7 +20,7 @@ complete -c svctl -n $global -s h -l help -d 'show help'
 complete -c svctl -n $global -s V -l version -d 'show version'
 set -l descriptions 'state of services' 'start and wait until up' 'stop and wait until down' \
     'restart and wait until up' 'send a signal to a service' 'reopen transcripts' \
-    'recent output of a service' 're-read the configuration' 'validate a configuration offline' \
+    'recent output of services' 're-read the configuration' 'validate a configuration offline' \
     'state changes as JSON lines' 'dependency tree' 'start-up time of each service' \
     'stop every service and end svinit' 'power off (system mode)' 'reboot (system mode)' 'halt (system mode)'
 for i in (seq (count $commands))
@@ -28,8 +28,10 @@ for i in (seq (count $commands))
 end
 complete -c svctl -n "__fish_seen_subcommand_from status start stop restart kill reopen logs tree" -a '(__svctl_services)'
 complete -c svctl -n "__fish_seen_subcommand_from status" -l json -d 'stable JSON output'
+complete -c svctl -n "__fish_seen_subcommand_from start stop restart" -l all -d 'every service'
 complete -c svctl -n "__fish_seen_subcommand_from start stop restart shutdown" -l no-wait -d 'do not wait'
 complete -c svctl -n "__fish_seen_subcommand_from start stop restart shutdown" -l timeout -x -d 'how long to wait'
+complete -c svctl -n "__fish_seen_subcommand_from kill" -l group -d 'to its process group'
 complete -c svctl -n "__fish_seen_subcommand_from logs" -s f -d follow
 complete -c svctl -n "__fish_seen_subcommand_from logs" -s n -x -d lines
 complete -c svctl -n "__fish_seen_subcommand_from reload" -l dry-run -d 'show what would change'

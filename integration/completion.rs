@@ -119,6 +119,13 @@ fn bash_completes_commands_options_signals_and_service_names() {
         (format!("svctl -s {socket} status --j"), &["--json"]),
         (format!("svctl -s {socket} kill web HU"), &["HUP"]),
         (format!("svctl -s {socket} reload --"), &["--dry-run"]),
+        (
+            format!("svctl -s {socket} restart --"),
+            &["--all", "--no-wait", "--timeout"],
+        ),
+        (format!("svctl -s {socket} kill --"), &["--group"]),
+        (format!("svctl -s {socket} kill --group web HU"), &["HUP"]),
+        (format!("svctl -s {socket} logs web w"), &["web", "worker"]),
         // svinit not reachable: no names, no error.
         ("svctl -s /nonexistent/sock status ".into(), &[]),
     ];
@@ -137,6 +144,9 @@ fn fish_completes_commands_and_service_names() {
         ("svctl rel".into(), &["reload"]),
         (format!("svctl -s {socket} logs w"), &["web", "worker"]),
         (format!("svctl -s {socket} events --s"), &["--since"]),
+        (format!("svctl -s {socket} stop --a"), &["--all"]),
+        (format!("svctl -s {socket} kill --g"), &["--group"]),
+        (format!("svctl -s {socket} logs web w"), &["web", "worker"]),
     ];
     for (line, expected) in cases {
         let script = format!("source {}; complete -C '{line}'", completions("svctl.fish"));

@@ -414,12 +414,7 @@ fn kill_reopen_logs_reload_tree_blame_power_and_usage() {
         0,
     );
 
-    for usage in [
-        &["bogus"][..],
-        &["status", "--bogus"],
-        &["logs"],
-        &["kill", "web"],
-    ] {
+    for usage in [&["bogus"][..], &["status", "--bogus"], &["kill", "web"]] {
         expect(&sv, &dir, usage, 2);
     }
 }

@@ -24,3 +24,4 @@ mod reaping;
 mod reload;
 mod shutdown;
 mod spawn_failures;
+mod svctl_habits;

@@ -3,7 +3,8 @@
 //! each carrying `"v": 1`. Requests are `{"v":1,"cmd":"status",...}`; replies
 //! are `{"v":1,"ok":true,"data":...}` or `{"v":1,"ok":false,"error":{"kind":
 //! "unknown-service","message":"..."}}`; streams (`events`, `logs -f`) follow
-//! an ok reply with `{"v":1,"event":{...}}` / `{"v":1,"log":"..."}` lines.
+//! an ok reply with `{"v":1,"event":{...}}` / `{"v":1,"log":"..."}` lines
+//! (`"service"` too when `logs` named its services with `names`).
 //! Also the default socket path of SPEC.md §1, which both binaries compute.
 //! Nothing here does I/O on the socket.
 
@@ -36,20 +37,37 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         names: Vec<String>,
     },
+    /// Start the named services, or with `all` every service except those
+    /// with `autostart #false` that are not wanted up (SPEC.md §5).
     Start {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
         names: Vec<String>,
+        #[serde(default, skip_serializing_if = "is_false")]
+        all: bool,
     },
+    /// Stop the named services, or with `all` every service.
     Stop {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
         names: Vec<String>,
+        #[serde(default, skip_serializing_if = "is_false")]
+        all: bool,
     },
+    /// Restart the named services, or with `all` the services `Start`
+    /// takes.
     Restart {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
         names: Vec<String>,
+        #[serde(default, skip_serializing_if = "is_false")]
+        all: bool,
     },
-    /// Send `signal` (a name like `HUP`/`SIGHUP` or a number) to the
-    /// service's main process.
+    /// Send `signal` (a name like `HUP`/`SIGHUP` or a number, 0 to check
+    /// that the process exists) to the service's main process, or with
+    /// `group` to its process group.
     Kill {
         name: String,
         signal: String,
+        #[serde(default, skip_serializing_if = "is_false")]
+        group: bool,
     },
     /// Reopen the transcripts of the named services, or of all.
     Reopen {
@@ -57,9 +75,16 @@ pub enum Request {
         names: Vec<String>,
     },
     /// The last `lines` lines of output (all the ring holds when absent);
-    /// `follow`: then stream new lines.
+    /// `follow`: then stream new lines. `name`: one service, its bare
+    /// lines ([`LogsReport`], stream lines without `service`, the form of
+    /// svinit 0.1). Else `names`, or every service whose output is kept
+    /// when empty: the lines of all, in the order they arrived, each with
+    /// its service ([`MergedLogsReport`], stream lines with `service`).
     Logs {
-        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        names: Vec<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         lines: Option<u32>,
         #[serde(default, skip_serializing_if = "is_false")]
@@ -166,16 +191,26 @@ impl Request {
             text.push_str(word);
         };
         match self {
+            Request::Start { all: true, .. }
+            | Request::Stop { all: true, .. }
+            | Request::Restart { all: true, .. } => push("--all"),
             Request::Status { names }
-            | Request::Start { names }
-            | Request::Stop { names }
-            | Request::Restart { names }
+            | Request::Start { names, .. }
+            | Request::Stop { names, .. }
+            | Request::Restart { names, .. }
             | Request::Reopen { names } => names.iter().for_each(|n| push(n)),
-            Request::Kill { name, signal } => {
+            Request::Kill {
+                name,
+                signal,
+                group,
+            } => {
+                if *group {
+                    push("--group");
+                }
                 push(name);
                 push(signal);
             }
-            Request::Logs { name, .. } => push(name),
+            Request::Logs { name, names, .. } => name.iter().chain(names).for_each(|n| push(n)),
             Request::Reload { dry_run: true } => push("--dry-run"),
             Request::Tree { name: Some(name) } => push(name),
             Request::Reload { dry_run: false }
@@ -260,7 +295,7 @@ impl Request {
             ));
         }
         // serde's messages quote the offending key or value whole.
-        serde_json::from_value(Value::Object(fields)).map_err(|err| {
+        let request: Request = serde_json::from_value(Value::Object(fields)).map_err(|err| {
             ProtocolError::new(
                 ErrorKind::BadRequest,
                 format!(
@@ -268,7 +303,36 @@ impl Request {
                     truncate(&err.to_string(), 256)
                 ),
             )
-        })
+        })?;
+        request.check_targets()?;
+        Ok(request)
+    }
+
+    /// What serde cannot say: start/stop/restart name services or say
+    /// `all`, exactly one of the two; `logs` takes `name` or `names`.
+    fn check_targets(&self) -> Result<(), ProtocolError> {
+        let problem = match self {
+            Request::Start { names, all }
+            | Request::Stop { names, all }
+            | Request::Restart { names, all } => match (names.is_empty(), *all) {
+                (true, false) => Some("name at least one service, or give `all`"),
+                (false, true) => Some("give `names` or `all`, not both"),
+                _ => None,
+            },
+            Request::Logs {
+                name: Some(_),
+                names,
+                ..
+            } if !names.is_empty() => Some("give `name` or `names`, not both"),
+            _ => None,
+        };
+        match problem {
+            Some(problem) => Err(ProtocolError::new(
+                ErrorKind::BadRequest,
+                format!("bad arguments to `{}`: {problem}", self.command()),
+            )),
+            None => Ok(()),
+        }
     }
 }
 
@@ -446,6 +510,10 @@ pub struct StreamLine {
     pub event: Option<EventRecord>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log: Option<String>,
+    /// The service a `log` line came from, when the request named its
+    /// services with `names` (or none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
 }
 
 impl StreamLine {
@@ -454,14 +522,18 @@ impl StreamLine {
             v: PROTOCOL_VERSION,
             event: Some(event),
             log: None,
+            service: None,
         }
     }
 
-    pub fn log(line: impl Into<String>) -> StreamLine {
+    /// A line of output; `service` names where it came from, unless the
+    /// request asked for one service by `name`.
+    pub fn log(line: impl Into<String>, service: Option<String>) -> StreamLine {
         StreamLine {
             v: PROTOCOL_VERSION,
             event: None,
             log: Some(line.into()),
+            service,
         }
     }
 
@@ -790,12 +862,35 @@ pub struct BlameEntry {
     pub ready_after: Option<f64>,
 }
 
-/// Reply data of `logs`: the recent lines, oldest first.
+/// Reply data of `logs` with `name`: the recent lines, oldest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogsReport {
     pub name: String,
     pub lines: Vec<String>,
 }
+
+/// Reply data of `logs` with `names` (or none): the recent lines of all
+/// those services, in the order svinit received them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MergedLogsReport {
+    pub lines: Vec<ServiceLine>,
+    /// Older lines left out to keep the reply within
+    /// [`MAX_LOGS_REPLY_BYTES`].
+    #[serde(default)]
+    pub omitted: u64,
+}
+
+/// One line of output and the service that wrote it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceLine {
+    pub service: String,
+    pub line: String,
+}
+
+/// The recent lines a `logs` reply for several services holds at most (the
+/// newest, counted in bytes of text): four rings' worth, so that one
+/// request cannot make svinit build a reply of every ring it has.
+pub const MAX_LOGS_REPLY_BYTES: usize = 256 * 1024;
 
 /// Converts the loop's `Instant`s to wall-clock Unix time, from one
 /// reading of both clocks.
@@ -849,10 +944,11 @@ pub fn round_unix_millis(seconds: f64) -> f64 {
     (seconds * 1000.0).round() / 1000.0
 }
 
-/// Parses a signal given as `HUP`, `SIGHUP`, `hup` or `1`.
+/// Parses a signal given as `HUP`, `SIGHUP`, `hup` or `1`; `0` is kill(2)'s
+/// "no signal, only check that the process exists".
 pub fn parse_signal(text: &str) -> Option<i32> {
     if let Ok(number) = text.parse::<i32>() {
-        return (1..=64).contains(&number).then_some(number);
+        return (0..=64).contains(&number).then_some(number);
     }
     let upper = text.to_ascii_uppercase();
     let full = if upper.starts_with("SIG") {
@@ -934,22 +1030,42 @@ mod tests {
             },
             Request::Start {
                 names: vec!["web".into()],
+                all: false,
+            },
+            Request::Start {
+                names: vec![],
+                all: true,
             },
             Request::Stop {
                 names: vec!["web".into()],
+                all: false,
             },
             Request::Restart {
                 names: vec!["a".into(), "b".into()],
+                all: false,
             },
             Request::Kill {
                 name: "web".into(),
                 signal: "HUP".into(),
+                group: false,
+            },
+            Request::Kill {
+                name: "web".into(),
+                signal: "0".into(),
+                group: true,
             },
             Request::Reopen { names: vec![] },
             Request::Logs {
-                name: "web".into(),
+                name: Some("web".into()),
+                names: vec![],
                 lines: Some(20),
                 follow: true,
+            },
+            Request::Logs {
+                name: None,
+                names: vec!["web".into(), "db".into()],
+                lines: None,
+                follow: false,
             },
             Request::Reload { dry_run: true },
             Request::Reload { dry_run: false },
@@ -996,6 +1112,26 @@ mod tests {
             "{\"v\":1,\"cmd\":\"status\",\"names\":[\"web\"]}\n"
         );
         assert_eq!(Request::Blame.to_line(), "{\"v\":1,\"cmd\":\"blame\"}\n");
+        // The single-service forms are those of svinit 0.1, so an older
+        // svinit understands a newer svctl asking for one service.
+        assert_eq!(
+            Request::Logs {
+                name: Some("web".into()),
+                names: vec![],
+                lines: None,
+                follow: true
+            }
+            .to_line(),
+            "{\"v\":1,\"cmd\":\"logs\",\"name\":\"web\",\"follow\":true}\n"
+        );
+        assert_eq!(
+            Request::Stop {
+                names: vec!["web".into()],
+                all: false
+            }
+            .to_line(),
+            "{\"v\":1,\"cmd\":\"stop\",\"names\":[\"web\"]}\n"
+        );
         // Defaults: a hand-written minimal request works.
         assert_eq!(
             parse(r#"{"v":1,"cmd":"events"}"#).unwrap(),
@@ -1047,6 +1183,38 @@ mod tests {
             let err = parse(line).unwrap_err();
             assert_eq!(err.kind, kind, "{line}: {}", err.message);
             assert!(!err.message.is_empty());
+        }
+    }
+
+    #[test]
+    fn all_several_log_names_and_group_kills_are_requests() {
+        for line in [
+            r#"{"v":1,"cmd":"start","all":true}"#,
+            r#"{"v":1,"cmd":"stop","names":[],"all":true}"#,
+            r#"{"v":1,"cmd":"restart","all":true}"#,
+            r#"{"v":1,"cmd":"logs"}"#,
+            r#"{"v":1,"cmd":"logs","names":["a","b"],"follow":true}"#,
+            r#"{"v":1,"cmd":"logs","name":"a","lines":3}"#,
+            r#"{"v":1,"cmd":"kill","name":"a","signal":"TERM","group":true}"#,
+            r#"{"v":1,"cmd":"kill","name":"a","signal":"0"}"#,
+        ] {
+            if let Err(err) = parse(line) {
+                panic!("{line}: {err}");
+            }
+        }
+        assert!(
+            parse(r#"{"v":1,"cmd":"logs","follow":true}"#)
+                .unwrap()
+                .follows()
+        );
+        for line in [
+            // Nothing to act on, or two ways of naming at once.
+            r#"{"v":1,"cmd":"start","names":[]}"#,
+            r#"{"v":1,"cmd":"restart","names":["a"],"all":true}"#,
+            r#"{"v":1,"cmd":"logs","name":"a","names":["b"]}"#,
+        ] {
+            let err = parse(line).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::BadRequest, "{line}: {err}");
         }
     }
 
@@ -1292,7 +1460,9 @@ mod tests {
         assert_eq!(parse_signal("sighup"), Some(libc::SIGHUP));
         assert_eq!(parse_signal("SIGUSR1"), Some(libc::SIGUSR1));
         assert_eq!(parse_signal("9"), Some(9));
-        assert_eq!(parse_signal("0"), None);
+        // 0 sends nothing: `svctl kill NAME 0` asks whether the process exists.
+        assert_eq!(parse_signal("0"), Some(0));
+        assert_eq!(parse_signal("-1"), None);
         assert_eq!(parse_signal("65"), None);
         assert_eq!(parse_signal("NOPE"), None);
         assert_eq!(parse_signal(""), None);

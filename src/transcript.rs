@@ -14,8 +14,10 @@
 //! still gets everything. A transcript is a path its service may control:
 //! it is only ever opened through `crate::untrusted`.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -111,8 +113,16 @@ impl LineBuffer {
 }
 
 /// The last [`RING_CAPACITY`] (or `capacity`) bytes a service wrote, as
-/// written (no timestamps, no prefix). Memory grows with use, up to the
-/// capacity: a quiet service costs nothing.
+/// written (no timestamps, no prefix), and which read brought them. Memory
+/// grows with use, up to the capacity: a quiet service costs nothing.
+///
+/// Arrivals: the caller numbers every push with a count it keeps over all
+/// its rings (`runtime/output.rs`: one per read of any service), so the
+/// lines of several services can be put in the order svinit received them
+/// (`svctl logs web db`). A line's arrival is the one that brought its
+/// newline. Each push starts a mark of 16 bytes; at most [`ARRIVAL_MARKS`]
+/// are kept (a quarter of the ring): past that the oldest stretch counts
+/// as arriving with the next, a little later than it did.
 #[derive(Debug)]
 pub struct RingBuffer {
     /// Oldest byte at `data[write..]` then `data[..write]` once full;
@@ -122,17 +132,80 @@ pub struct RingBuffer {
     capacity: usize,
     /// Bytes ever pushed: the position just after the newest byte.
     total: u64,
+    /// Oldest first: the bytes after the previous mark's `end` up to this
+    /// `end` came with arrival `number`.
+    arrivals: VecDeque<Arrival>,
+    /// The newest arrival whose bytes have all been overwritten (0: none).
+    lost: u64,
 }
 
-/// New complete lines since a cursor (`svctl logs -f`).
+/// Arrival marks a ring keeps: 16 bytes each, 16 KiB in all.
+pub const ARRIVAL_MARKS: usize = 1024;
+
+#[derive(Debug, Clone, Copy)]
+struct Arrival {
+    end: u64,
+    number: u64,
+}
+
+/// One line of a ring, without its `\n` (invalid UTF-8 replaced), and the
+/// arrival that completed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NumberedLine {
+    pub arrival: u64,
+    pub text: String,
+}
+
+/// The lines of a ring at one moment (a copy), each with its arrival,
+/// oldest first; the text of each is made only when asked for, so that
+/// merging many rings costs little for the lines left out.
+#[derive(Debug, Clone, Default)]
+pub struct RingLines {
+    bytes: Vec<u8>,
+    /// Arrival and the line's bytes, without its `\n`.
+    lines: Vec<(u64, Range<usize>)>,
+}
+
+impl RingLines {
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    pub fn arrival(&self, index: usize) -> u64 {
+        self.lines[index].0
+    }
+
+    /// The length of line `index` in bytes.
+    pub fn text_len(&self, index: usize) -> usize {
+        self.lines[index].1.len()
+    }
+
+    /// Line `index`, invalid UTF-8 replaced.
+    pub fn text(&self, index: usize) -> String {
+        String::from_utf8_lossy(&self.bytes[self.lines[index].1.clone()]).into_owned()
+    }
+
+    /// The lines from `first` on, with their text.
+    pub fn numbered(&self, first: usize) -> Vec<NumberedLine> {
+        (first.min(self.len())..self.len())
+            .map(|index| NumberedLine {
+                arrival: self.arrival(index),
+                text: self.text(index),
+            })
+            .collect()
+    }
+}
+
+/// The whole lines that arrived after a given arrival (`svctl logs -f`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct LinesSince {
-    /// Each line without its `\n`, invalid UTF-8 replaced.
-    pub lines: Vec<String>,
-    /// The cursor to ask with next time.
-    pub next: u64,
-    /// Output between the cursor and the oldest byte kept was overwritten
-    /// before it was read (a slow follower).
+pub struct LinesAfter {
+    pub lines: Vec<NumberedLine>,
+    /// Some of them were overwritten before they were asked for (a
+    /// follower that fell behind).
     pub skipped: bool,
 }
 
@@ -143,6 +216,8 @@ impl RingBuffer {
             write: 0,
             capacity,
             total: 0,
+            arrivals: VecDeque::new(),
+            lost: 0,
         }
     }
 
@@ -164,9 +239,18 @@ impl RingBuffer {
         self.total - self.data.len() as u64
     }
 
-    pub fn push(&mut self, bytes: &[u8]) {
+    /// The arrival of the newest bytes kept (0: none).
+    pub fn last_arrival(&self) -> u64 {
+        self.arrivals.back().map_or(0, |mark| mark.number)
+    }
+
+    /// Appends `bytes`, which came with arrival `arrival` (numbers never
+    /// go down from one push to the next).
+    pub fn push(&mut self, bytes: &[u8], arrival: u64) {
+        let old_start = self.start();
         self.total += bytes.len() as u64;
         if self.capacity == 0 {
+            self.lost = self.lost.max(arrival);
             return;
         }
         let mut rest = if bytes.len() > self.capacity {
@@ -186,6 +270,43 @@ impl RingBuffer {
             self.data[self.write..self.write + n].copy_from_slice(&rest[..n]);
             self.write = (self.write + n) % self.capacity;
             rest = &rest[n..];
+        }
+        self.mark(arrival, old_start);
+    }
+
+    /// Notes that the bytes up to the end came with `arrival`, and which
+    /// arrivals the push overwrote (bytes from `old_start` on).
+    fn mark(&mut self, arrival: u64, old_start: u64) {
+        match self.arrivals.back_mut() {
+            Some(last) if last.number == arrival => last.end = self.total,
+            _ => self.arrivals.push_back(Arrival {
+                end: self.total,
+                number: arrival,
+            }),
+        }
+        let start = self.start();
+        if start > old_start {
+            // The newest byte overwritten is the one just before `start`.
+            let newest_lost = self.arrivals.iter().find(|mark| mark.end >= start);
+            self.lost = self
+                .lost
+                .max(newest_lost.map_or(arrival, |mark| mark.number));
+        }
+        while let Some(oldest) = self.arrivals.front() {
+            if oldest.end > start && self.arrivals.len() <= ARRIVAL_MARKS {
+                break;
+            }
+            self.arrivals.pop_front();
+        }
+    }
+
+    /// The byte at position `at` (which must be kept).
+    fn byte_at(&self, at: u64) -> u8 {
+        let offset = (at - self.start()) as usize;
+        if self.data.len() < self.capacity {
+            self.data[offset]
+        } else {
+            self.data[(self.write + offset) % self.capacity]
         }
     }
 
@@ -247,44 +368,78 @@ impl RingBuffer {
         body[from..].to_vec()
     }
 
-    /// Whole lines written since `cursor` (a value of [`RingBuffer::end`]
-    /// or of `LinesSince::next`). An unterminated last line waits for its
-    /// newline.
-    pub fn lines_since(&self, cursor: u64) -> LinesSince {
-        let start = self.start();
-        let skipped = cursor < start;
-        let bytes = self.copy_from(cursor);
-        let mut from = 0;
-        if skipped {
-            // Resume at a line boundary.
-            from = bytes
+    /// The last `count` lines (all kept lines when `None`), oldest first,
+    /// each with its arrival. `whole`: without an unterminated last line
+    /// (it is not over yet); else it counts as arrived with its last bytes.
+    pub fn numbered_lines(&self, count: Option<usize>, whole: bool) -> Vec<NumberedLine> {
+        let lines = self.lines(whole);
+        let first = count.map_or(0, |count| lines.len().saturating_sub(count));
+        lines.numbered(first)
+    }
+
+    /// Every line kept (see [`RingBuffer::numbered_lines`]), text on demand.
+    pub fn lines(&self, whole: bool) -> RingLines {
+        self.lines_from(self.start(), whole)
+    }
+
+    /// The whole lines that arrived after arrival `after`, oldest first. An
+    /// unterminated last line waits for its newline.
+    pub fn lines_after(&self, after: u64) -> LinesAfter {
+        let skipped = self.lost > after;
+        let Some(first_new) = self.arrivals.iter().position(|mark| mark.number > after) else {
+            return LinesAfter {
+                lines: Vec::new(),
+                skipped,
+            };
+        };
+        let new_from = match first_new {
+            0 => self.start(),
+            i => self.arrivals[i - 1].end,
+        };
+        // The line the new bytes complete began earlier.
+        let mut line_start = new_from;
+        while line_start > self.start() && self.byte_at(line_start - 1) != b'\n' {
+            line_start -= 1;
+        }
+        let lines = self.lines_from(line_start, true);
+        let first = lines
+            .lines
+            .partition_point(|(arrival, _)| *arrival <= after);
+        LinesAfter {
+            lines: lines.numbered(first),
+            skipped,
+        }
+    }
+
+    /// The lines from position `from` (a line start, or the oldest byte
+    /// kept: then a line cut by the wrap-around is left out) with the
+    /// arrival of their newline.
+    fn lines_from(&self, from: u64, whole: bool) -> RingLines {
+        let base = from.max(self.start());
+        let bytes = self.copy_from(base);
+        let mut begin = 0;
+        if base == self.start() && base > 0 {
+            begin = bytes
                 .iter()
                 .position(|&b| b == b'\n')
                 .map_or(bytes.len(), |i| i + 1);
         }
-        let base = cursor.max(start);
-        let Some(last) = bytes.iter().rposition(|&b| b == b'\n') else {
-            return LinesSince {
-                lines: Vec::new(),
-                next: if skipped { base + from as u64 } else { base },
-                skipped,
-            };
+        let mut marks = self.arrivals.iter().peekable();
+        let mut arrival_at = |at: u64| {
+            while marks.next_if(|mark| mark.end <= at).is_some() {}
+            marks.peek().map_or(self.last_arrival(), |mark| mark.number)
         };
-        let whole = if from <= last {
-            &bytes[from..last]
-        } else {
-            &bytes[..0]
-        };
-        let lines = if from <= last {
-            split_lines(whole)
-        } else {
-            Vec::new()
-        };
-        LinesSince {
-            lines,
-            next: base + last as u64 + 1,
-            skipped,
+        let mut lines = Vec::new();
+        for (i, &byte) in bytes.iter().enumerate().skip(begin) {
+            if byte == b'\n' {
+                lines.push((arrival_at(base + i as u64), begin..i));
+                begin = i + 1;
+            }
         }
+        if !whole && begin < bytes.len() {
+            lines.push((self.last_arrival(), begin..bytes.len()));
+        }
+        RingLines { bytes, lines }
     }
 }
 

@@ -30,6 +30,10 @@
 //!   timer and no idle wakeup; until then lines are dropped from it (still
 //!   in the ring buffer) and counted (`output_dropped` of `svctl status`).
 //!   The end of a problem is logged with the count.
+//! - Every push to a ring buffer gets the next number of one count over all
+//!   services (`Shared::arrivals`): `svctl logs` of several services puts
+//!   their lines in the order svinit read them, and `logs -f` follows all
+//!   its services from one number (see `RingBuffer`).
 //! - `output "syslog"` (see `syslog.rs`): stdout and stderr need their own
 //!   pipes there (stderr is sent at a higher priority), so a syslog service
 //!   gets a second kept pipe for its stderr; other services keep one pipe
@@ -53,8 +57,8 @@ use crate::config::{OutputMode, ServiceConfig, Transcript};
 use crate::spawn::Stdio;
 use crate::supervisor::ServiceId;
 use crate::transcript::{
-    LineBuffer, LinesSince, Piece, RING_CAPACITY, RingBuffer, TranscriptFile, lines_dropped_text,
-    prefix_lines, split_lines,
+    LineBuffer, LinesAfter, NumberedLine, Piece, RING_CAPACITY, RingBuffer, RingLines,
+    TranscriptFile, lines_dropped_text, prefix_lines,
 };
 use crate::{info, warn};
 
@@ -92,6 +96,12 @@ enum Wanted {
 enum DirectKind {
     Inherit,
     Null,
+}
+
+/// Whether `config` has svinit capture the service's output (into its
+/// ring buffer, for `svctl logs`): not `inherit`, `null` or a `tty`.
+pub fn captures(config: &ServiceConfig) -> bool {
+    !matches!(wanted(config), Wanted::Direct(_))
 }
 
 fn wanted(config: &ServiceConfig) -> Wanted {
@@ -154,10 +164,14 @@ impl ServicePipe {
     }
 }
 
-/// What the sinks share: the console buffer and the syslog sender.
+/// What the sinks share: the console buffer, the syslog sender and the
+/// count of arrivals.
 struct Shared {
     console: Vec<u8>,
     syslog: SyslogClient,
+    /// Every push to any ring buffer gets the next number: `svctl logs`
+    /// of several services puts their lines in this order.
+    arrivals: u64,
 }
 
 /// Every captured service's pipe and sinks.
@@ -201,6 +215,7 @@ impl Output {
             shared: Shared {
                 console: Vec::new(),
                 syslog: SyslogClient::from_env(),
+                arrivals: 0,
             },
         }
     }
@@ -540,12 +555,23 @@ impl Output {
         }
     }
 
-    /// `svctl logs`: the last `lines` lines (all kept when `None`), without
-    /// their newline, oldest first; `None` when `service`'s output is not
-    /// captured (`inherit`, `null`, `tty`, or not started yet).
-    pub fn logs(&self, service: ServiceId, lines: Option<usize>) -> Option<Vec<String>> {
-        let pipe = self.pipe(service)?;
-        Some(split_lines(&pipe.ring.last_lines(lines)))
+    /// `svctl logs`: the last `lines` lines (all kept when `None`), oldest
+    /// first, each with its arrival; `whole`: without an unterminated last
+    /// line. `None` when `service`'s output is not captured (`inherit`,
+    /// `null`, `tty`, or it has not run yet).
+    pub fn recent_lines(
+        &self,
+        service: ServiceId,
+        lines: Option<usize>,
+        whole: bool,
+    ) -> Option<Vec<NumberedLine>> {
+        Some(self.pipe(service)?.ring.numbered_lines(lines, whole))
+    }
+
+    /// Every line of `service` kept now, text on demand (see
+    /// [`Output::recent_lines`]).
+    pub fn ring_lines(&self, service: ServiceId, whole: bool) -> Option<RingLines> {
+        Some(self.pipe(service)?.ring.lines(whole))
     }
 
     /// The same as raw bytes, as written.
@@ -553,26 +579,35 @@ impl Output {
         Some(self.pipe(service)?.ring.last_lines(lines))
     }
 
-    /// `svctl logs -f`: the position to follow from (everything written
-    /// after this call), `None` when output is not captured.
-    pub fn follow_cursor(&self, service: ServiceId) -> Option<u64> {
-        Some(self.pipe(service)?.ring.end())
+    /// The number of the latest arrival, of any service: `svctl logs -f`
+    /// follows what comes after it.
+    pub fn last_arrival(&self) -> u64 {
+        self.shared.arrivals
     }
 
-    /// The whole lines written since `cursor`; call again with
-    /// `LinesSince::next`. Cheap when nothing is new: callers may ask every
-    /// loop iteration. `skipped` says the follower was too slow and lines
-    /// were overwritten in the ring.
-    pub fn lines_since(&self, service: ServiceId, cursor: u64) -> Option<LinesSince> {
+    /// The whole lines of `service` that arrived after arrival `after`.
+    /// Cheap when nothing is new: callers may ask every loop iteration.
+    /// `None` when its output is not captured (now).
+    pub fn lines_after(&self, service: ServiceId, after: u64) -> Option<LinesAfter> {
         let ring = &self.pipe(service)?.ring;
-        if cursor == ring.end() {
-            return Some(LinesSince {
-                lines: Vec::new(),
-                next: cursor,
-                skipped: false,
-            });
+        if ring.last_arrival() <= after {
+            return Some(LinesAfter::default());
         }
-        Some(ring.lines_since(cursor))
+        Some(ring.lines_after(after))
+    }
+
+    /// The name of `service` when its output is captured now.
+    pub fn captured_name(&self, service: ServiceId) -> Option<&str> {
+        Some(self.pipe(service)?.name.as_str())
+    }
+
+    /// The services whose output is captured now, with their names.
+    pub fn captured(&self) -> impl Iterator<Item = (ServiceId, &str)> + '_ {
+        self.by_service.iter().filter_map(|(&service, &slot)| {
+            self.pipes
+                .get(slot)
+                .map(|pipe| (service, pipe.name.as_str()))
+        })
     }
 
     fn pipe(&self, service: ServiceId) -> Option<&ServicePipe> {
@@ -674,7 +709,8 @@ fn deliver(
         _ => out,
     };
     if !to.by_line {
-        to.ring.push(chunk);
+        shared.arrivals += 1;
+        to.ring.push(chunk, shared.arrivals);
     }
     lines.push(chunk, now, &mut |piece| to.emit(stream, piece, shared));
     report_problem(pipe);
@@ -732,7 +768,8 @@ impl<'a> Emitter<'a> {
 
     fn emit(&mut self, stream: Stream, piece: Piece<'_>, shared: &mut Shared) {
         if self.by_line {
-            self.ring.push(piece_bytes(piece));
+            shared.arrivals += 1;
+            self.ring.push(piece_bytes(piece), shared.arrivals);
         }
         match self.sink {
             Sink::Transcript(file) => file.write(piece, self.now, self.wall),

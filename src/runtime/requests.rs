@@ -3,17 +3,18 @@
 //! supervisor; this file only translates (names to ids, states to JSON)
 //! and fills in what the runtime itself knows (mode, config path).
 
-use std::collections::HashSet;
+use std::collections::{BinaryHeap, HashSet};
 use std::time::Instant;
 
 use crate::config;
 use crate::control::{
-    BlameEntry, ErrorKind, LogsReport, ProtocolError, ReloadReport, Reply, Request,
-    ServiceStatusJson, StatusReport, StreamLine, TreeNode, TreeReport, WallClock, parse_signal,
-    round_millis, round_unix_millis,
+    BlameEntry, ErrorKind, LogsReport, MAX_LOGS_REPLY_BYTES, MergedLogsReport, ProtocolError,
+    ReloadReport, Reply, Request, ServiceLine, ServiceStatusJson, StatusReport, StreamLine,
+    TreeNode, TreeReport, WallClock, parse_signal, round_millis, round_unix_millis,
 };
 use crate::mode::Mode;
-use crate::supervisor::{Event, PowerKind, ServiceId, StateKind};
+use crate::supervisor::{Event, PowerKind, ServiceId, StateKind, Want};
+use crate::transcript::RingLines;
 use crate::{error, info};
 
 use super::Runtime;
@@ -24,19 +25,24 @@ use super::control::{AccessPolicy, AccountFiles, ClientId, IncomingRequest};
 /// stream (`logs -f`).
 pub(super) enum Answer {
     Reply(Reply),
-    /// `logs -f`: the reply, then every line of `service` written after
-    /// `cursor` in its ring buffer.
+    /// `logs -f`: the reply, then the follower's new lines as they come.
     FollowLogs {
         reply: Reply,
-        service: ServiceId,
-        cursor: u64,
+        follower: LogFollower,
     },
 }
 
-/// A `svctl logs -f` client and how far it has read.
+/// A `svctl logs -f` client: which services it follows and how far.
 pub(super) struct LogFollower {
     client: ClientId,
-    service: ServiceId,
+    /// The services followed; `None`: every service whose output is
+    /// captured, those a reload adds included.
+    services: Option<Vec<ServiceId>>,
+    /// Asked for by `names` (or none): each line carries its service. One
+    /// service asked for by `name` gets bare lines, and its stream ends when
+    /// a reload removes the service; with `names` its lines just stop.
+    labelled: bool,
+    /// Every line that arrived up to this arrival has been sent.
     cursor: u64,
 }
 
@@ -58,25 +64,18 @@ impl Runtime {
             if let Some(control) = self.control.as_mut() {
                 match answer {
                     Answer::Reply(reply) => control.reply(incoming.client, &reply, now),
-                    Answer::FollowLogs {
-                        reply,
-                        service,
-                        cursor,
-                    } => {
+                    Answer::FollowLogs { reply, follower } => {
                         control.begin_stream(incoming.client, &reply, now);
-                        self.log_followers.push(LogFollower {
-                            client: incoming.client,
-                            service,
-                            cursor,
-                        });
+                        self.log_followers.push(follower);
                     }
                 }
             }
         }
     }
 
-    /// Sends `logs -f` clients what their services wrote since last time;
-    /// forgets clients that went away and services no longer captured.
+    /// Sends `logs -f` clients the lines that arrived since last time, of
+    /// all their services in the order they arrived; forgets clients that
+    /// went away.
     pub(super) fn feed_log_followers(&mut self) {
         let Some(control) = self.control.as_mut() else {
             self.log_followers.clear();
@@ -84,11 +83,16 @@ impl Runtime {
         };
         let now = Instant::now();
         let output = &self.output;
+        let supervisor = &self.supervisor;
+        let latest = output.last_arrival();
         self.log_followers.retain_mut(|follower| {
             if !control.is_connected(follower.client) {
                 return false;
             }
-            let Some(news) = output.lines_since(follower.service, follower.cursor) else {
+            if !follower.labelled
+                && let Some(ids) = &follower.services
+                && ids.iter().all(|&id| supervisor.try_status(id).is_none())
+            {
                 // Removed by a reload: say so and hang up, rather than
                 // leave `svctl logs -f` waiting for lines that cannot come.
                 control.end_stream(
@@ -100,18 +104,40 @@ impl Runtime {
                     now,
                 );
                 return false;
+            }
+            if latest == follower.cursor {
+                return true;
+            }
+            let services: Vec<(ServiceId, &str)> = match &follower.services {
+                Some(ids) => ids
+                    .iter()
+                    .filter_map(|&id| Some((id, output.captured_name(id)?)))
+                    .collect(),
+                None => output.captured().collect(),
             };
-            if news.skipped {
-                control.stream(
-                    follower.client,
-                    &StreamLine::log("svctl: [output skipped: the follower fell behind]"),
-                    now,
+            let label = |name: &str| follower.labelled.then(|| name.to_string());
+            let mut news: Vec<(u64, StreamLine)> = Vec::new();
+            for (id, name) in services {
+                let Some(after) = output.lines_after(id, follower.cursor) else {
+                    continue;
+                };
+                if after.skipped {
+                    let notice = "svctl: [output skipped: the follower fell behind]";
+                    news.push((follower.cursor, StreamLine::log(notice, label(name))));
+                }
+                news.extend(
+                    after
+                        .lines
+                        .into_iter()
+                        .map(|line| (line.arrival, StreamLine::log(line.text, label(name)))),
                 );
             }
-            for line in news.lines {
-                control.stream(follower.client, &StreamLine::log(line), now);
+            // Stable: the lines of one arrival are one service's, in order.
+            news.sort_by_key(|(arrival, _)| *arrival);
+            for (_, line) in news {
+                control.stream(follower.client, &line, now);
             }
-            follower.cursor = news.next;
+            follower.cursor = latest;
             true
         });
     }
@@ -120,16 +146,31 @@ impl Runtime {
         let now = Instant::now();
         match &incoming.request {
             Request::Status { names } => self.status(names).into(),
-            Request::Start { names } => self.change(names, now, Change::Start).into(),
-            Request::Stop { names } => self.change(names, now, Change::Stop).into(),
-            Request::Restart { names } => self.change(names, now, Change::Restart).into(),
-            Request::Kill { name, signal } => self.kill(name, signal).into(),
+            Request::Start { names, all } => self.change(names, *all, now, Change::Start).into(),
+            Request::Stop { names, all } => self.change(names, *all, now, Change::Stop).into(),
+            Request::Restart { names, all } => {
+                self.change(names, *all, now, Change::Restart).into()
+            }
+            Request::Kill {
+                name,
+                signal,
+                group,
+            } => self.kill(name, signal, *group).into(),
             Request::Reopen { names } => self.reopen(names).into(),
             Request::Logs {
-                name,
+                name: Some(name),
                 lines,
                 follow,
-            } => self.logs(name, *lines, *follow),
+                ..
+            } => self.logs(incoming.client, name, *lines, *follow),
+            Request::Logs {
+                name: None,
+                names,
+                lines,
+                follow,
+            } => self
+                .merged_logs(incoming.client, names, *lines, *follow)
+                .unwrap_or_else(|error| Answer::Reply(Reply::error(error))),
             Request::Reload { dry_run } => self.reload_request(*dry_run).into(),
             Request::Tree { name } => self.tree(name.as_deref()).into(),
             Request::Blame => Answer::Reply(self.blame()),
@@ -192,19 +233,31 @@ impl Runtime {
         }))
     }
 
+    /// `svctl start|stop|restart`: the named services, or `all`: for a
+    /// stop every service, for a start or restart every service but those
+    /// with `autostart #false` that nobody wants up (on-demand jobs stay
+    /// down unless started by hand or needed by another service).
     fn change(
         &mut self,
         names: &[String],
+        all: bool,
         now: Instant,
         change: Change,
     ) -> Result<Reply, ProtocolError> {
-        if names.is_empty() {
+        if names.is_empty() && !all {
             return Err(ProtocolError::new(
                 ErrorKind::BadRequest,
                 "name at least one service",
             ));
         }
-        let ids = self.resolve(names)?;
+        let ids = if all {
+            self.supervisor
+                .ids()
+                .filter(|&id| change == Change::Stop || self.in_all(id))
+                .collect()
+        } else {
+            self.resolve(names)?
+        };
         if self.supervisor.is_shutting_down() && change != Change::Stop {
             return Err(ProtocolError::new(
                 ErrorKind::Failed,
@@ -221,7 +274,18 @@ impl Runtime {
         Ok(Reply::ok(self.status_entries(&ids, &WallClock::now())))
     }
 
-    fn kill(&self, name: &str, signal: &str) -> Result<Reply, ProtocolError> {
+    /// Whether `start --all` and `restart --all` take `id`: a service of
+    /// the configuration that starts by itself or is wanted up now.
+    fn in_all(&self, id: ServiceId) -> bool {
+        let status = self.supervisor.status(id);
+        !status.removed && (self.supervisor.service_config(id).autostart || status.want == Want::Up)
+    }
+
+    /// `svctl kill`: `signal` (0: only whether it exists) to the service's
+    /// main process, or with `group` to the process group that process is
+    /// in (a `shell` service's daemon is a child of its /bin/sh). Never to
+    /// svinit's own group: `signals::send` refuses it, and pids 0, 1, -1.
+    fn kill(&self, name: &str, signal: &str, group: bool) -> Result<Reply, ProtocolError> {
         let id = self
             .supervisor
             .id_of(name)
@@ -236,17 +300,39 @@ impl Runtime {
                 format!("{name} has no running process (state {})", status.state),
             ));
         };
-        super::signals::send(pid, number).map_err(|errno| {
+        let failed = |target: String, errno: nix::errno::Errno| {
+            let signal = match number {
+                0 => "0".to_string(),
+                _ => format!("SIG{}", crate::supervisor::signal_name(number)),
+            };
             ProtocolError::new(
                 ErrorKind::Failed,
-                format!(
-                    "kill({pid}, SIG{}): {}",
-                    crate::supervisor::signal_name(number),
-                    errno.desc()
-                ),
+                format!("kill({target}, {signal}): {}", errno.desc()),
             )
-        })?;
-        Ok(Reply::ok(()))
+        };
+        let target = if group {
+            // The process is svinit's child, reaped only by this loop: its
+            // pid, and so its group, cannot be another's meanwhile.
+            let pgid = nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(pid)))
+                .map_err(|errno| failed(format!("group of {pid}"), errno))?
+                .as_raw();
+            -pgid
+        } else {
+            pid
+        };
+        match super::signals::send(target, number) {
+            // Signal 0 to a process of another user: it exists.
+            Ok(()) | Err(nix::errno::Errno::EPERM) if number == 0 => Ok(Reply::ok(())),
+            Ok(()) => Ok(Reply::ok(())),
+            Err(nix::errno::Errno::EINVAL) if group => Err(ProtocolError::new(
+                ErrorKind::Failed,
+                format!(
+                    "{name}: its process {pid} is in process group {}, which svinit cannot signal (its own, or init's)",
+                    -target
+                ),
+            )),
+            Err(errno) => Err(failed(target.to_string(), errno)),
+        }
     }
 
     /// `svctl reopen`: every transcript, or those of the named services.
@@ -276,35 +362,102 @@ impl Runtime {
         }
     }
 
-    /// `svctl logs`: the last lines from the service's ring buffer; with
-    /// `follow`, the stream then goes on with every new line.
-    fn logs(&self, name: &str, lines: Option<u32>, follow: bool) -> Answer {
-        let Some(id) = self.supervisor.id_of(name) else {
-            return Answer::Reply(Reply::error(ProtocolError::unknown_service(name)));
+    /// `svctl logs NAME`: the last lines from the service's ring buffer,
+    /// bare; with `follow`, the stream then goes on with every new line.
+    fn logs(&self, client: ClientId, name: &str, lines: Option<u32>, follow: bool) -> Answer {
+        let id = match self.logged_service(name) {
+            Ok(id) => id,
+            Err(error) => return Answer::Reply(Reply::error(error)),
         };
-        let wanted = lines.map(|n| n as usize);
-        let (Some(recent), Some(cursor)) =
-            (self.output.logs(id, wanted), self.output.follow_cursor(id))
-        else {
-            return Answer::Reply(Reply::failure(
-                ErrorKind::NotAvailable,
-                format!(
-                    "the output of {name} is not captured (output \"inherit\", \"null\", a tty, or it never ran)"
-                ),
-            ));
-        };
+        let recent = self
+            .output
+            .recent_lines(id, lines.map(|n| n as usize), follow)
+            .unwrap_or_default();
         let reply = Reply::ok(LogsReport {
             name: name.to_string(),
-            lines: recent,
+            lines: recent.into_iter().map(|line| line.text).collect(),
         });
-        if follow {
-            Answer::FollowLogs {
-                reply,
-                service: id,
-                cursor,
-            }
-        } else {
-            Answer::Reply(reply)
+        self.logs_answer(reply, client, Some(vec![id]), false, follow)
+    }
+
+    /// `svctl logs [NAME...]` but one name: the last lines of the named
+    /// services, or of every service whose output is captured, in the
+    /// order they arrived, each with its service; the newest
+    /// `MAX_LOGS_REPLY_BYTES` at most. With `follow`, the stream then goes
+    /// on with the lines of all of them as they come, on this connection.
+    fn merged_logs(
+        &self,
+        client: ClientId,
+        names: &[String],
+        lines: Option<u32>,
+        follow: bool,
+    ) -> Result<Answer, ProtocolError> {
+        let services: Option<Vec<ServiceId>> = match names {
+            [] => None,
+            names => Some(
+                names
+                    .iter()
+                    .map(|name| self.logged_service(name))
+                    .collect::<Result<_, _>>()?,
+            ),
+        };
+        let rings: Vec<(&str, RingLines)> = self
+            .output
+            .captured()
+            .filter(|(id, _)| services.as_ref().is_none_or(|ids| ids.contains(id)))
+            .filter_map(|(id, name)| Some((name, self.output.ring_lines(id, follow)?)))
+            .collect();
+        let (picked, omitted) = newest_lines(&rings, lines.map(|n| n as usize));
+        let reply = Reply::ok(MergedLogsReport {
+            lines: picked
+                .into_iter()
+                .map(|(ring, index)| ServiceLine {
+                    service: rings[ring].0.to_string(),
+                    line: rings[ring].1.text(index),
+                })
+                .collect(),
+            omitted,
+        });
+        Ok(self.logs_answer(reply, client, services, true, follow))
+    }
+
+    /// A service `logs` may name: known, and its output captured by its
+    /// config (it may not have run yet: its lines come when it does).
+    fn logged_service(&self, name: &str) -> Result<ServiceId, ProtocolError> {
+        let id = self
+            .supervisor
+            .id_of(name)
+            .ok_or_else(|| ProtocolError::unknown_service(name))?;
+        if !super::output::captures(self.supervisor.service_config(id)) {
+            return Err(ProtocolError::new(
+                ErrorKind::NotAvailable,
+                format!(
+                    "the output of {name} is not kept (output \"inherit\" or \"null\", or a tty)"
+                ),
+            ));
+        }
+        Ok(id)
+    }
+
+    fn logs_answer(
+        &self,
+        reply: Reply,
+        client: ClientId,
+        services: Option<Vec<ServiceId>>,
+        labelled: bool,
+        follow: bool,
+    ) -> Answer {
+        if !follow {
+            return Answer::Reply(reply);
+        }
+        Answer::FollowLogs {
+            reply,
+            follower: LogFollower {
+                client,
+                services,
+                labelled,
+                cursor: self.output.last_arrival(),
+            },
         }
     }
 
@@ -508,9 +661,99 @@ impl Runtime {
     }
 }
 
+/// The newest `count` lines (all when `None`) of several rings as
+/// `(ring, line)` indexes in arrival order, then of those the newest that
+/// hold `MAX_LOGS_REPLY_BYTES` of text; and how many of the `count` did not
+/// fit. Merged from the newest back, so the lines left out cost nothing.
+fn newest_lines(rings: &[(&str, RingLines)], count: Option<usize>) -> (Vec<(usize, usize)>, u64) {
+    let count = count.unwrap_or(usize::MAX);
+    // Per ring, the lines not taken yet: 0..left[ring].
+    let mut left: Vec<usize> = rings.iter().map(|(_, lines)| lines.len()).collect();
+    let mut newest: BinaryHeap<(u64, usize)> = rings
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, lines))| !lines.is_empty())
+        .map(|(ring, (_, lines))| (lines.arrival(lines.len() - 1), ring))
+        .collect();
+    let mut picked = Vec::new();
+    let mut bytes = 0;
+    let mut omitted = 0;
+    while picked.len() < count {
+        let Some((_, ring)) = newest.pop() else {
+            break;
+        };
+        let (name, lines) = &rings[ring];
+        let index = left[ring] - 1;
+        bytes += name.len() + lines.text_len(index);
+        if bytes > MAX_LOGS_REPLY_BYTES {
+            let unread: usize = left.iter().sum();
+            omitted = unread.min(count - picked.len()) as u64;
+            break;
+        }
+        picked.push((ring, index));
+        left[ring] = index;
+        if index > 0 {
+            newest.push((lines.arrival(index - 1), ring));
+        }
+    }
+    picked.reverse();
+    (picked, omitted)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Change {
     Start,
     Stop,
     Restart,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transcript::RingBuffer;
+
+    fn ring(lines: &[(u64, &str)]) -> RingLines {
+        let mut ring = RingBuffer::new(2 * MAX_LOGS_REPLY_BYTES);
+        for (arrival, text) in lines {
+            ring.push(format!("{text}\n").as_bytes(), *arrival);
+        }
+        ring.lines(true)
+    }
+
+    fn texts(rings: &[(&str, RingLines)], picked: &[(usize, usize)]) -> Vec<String> {
+        picked
+            .iter()
+            .map(|&(r, i)| format!("{} | {}", rings[r].0, rings[r].1.text(i)))
+            .collect()
+    }
+
+    #[test]
+    fn newest_lines_merge_by_arrival_and_keep_the_newest_that_fit() {
+        let rings = [
+            ("a", ring(&[(1, "a1"), (4, "a2"), (5, "a3")])),
+            ("b", ring(&[(2, "b1"), (3, "b2"), (6, "b3")])),
+            ("c", ring(&[])),
+        ];
+        let (picked, omitted) = newest_lines(&rings, None);
+        assert_eq!(
+            texts(&rings, &picked),
+            ["a | a1", "b | b1", "b | b2", "a | a2", "a | a3", "b | b3"]
+        );
+        assert_eq!(omitted, 0);
+        let (picked, omitted) = newest_lines(&rings, Some(2));
+        assert_eq!(texts(&rings, &picked), ["a | a3", "b | b3"]);
+        assert_eq!(omitted, 0, "-n is not an omission");
+
+        // Over the byte bound: the newest that fit, the rest counted.
+        let long = "x".repeat(MAX_LOGS_REPLY_BYTES / 3);
+        let rings = [(
+            "big",
+            ring(&[(1, &long), (2, &long), (3, &long), (4, "last")]),
+        )];
+        let (picked, omitted) = newest_lines(&rings, None);
+        assert_eq!(picked, [(0, 1), (0, 2), (0, 3)]);
+        assert_eq!(omitted, 1);
+        let (_, omitted) = newest_lines(&rings, Some(4));
+        assert_eq!(omitted, 1);
+    }
 }

@@ -62,11 +62,15 @@ impl SignalSource {
 /// The highest signal number on Linux (`SIGRTMAX`).
 pub const MAX_SIGNAL: i32 = 64;
 
-/// `kill(target, signal)` for any signal 1–64; `target` as kill(2) takes
-/// it (negative: a process group). Never to pid 0, 1 or -1: those would
-/// reach svinit's own group, svinit or every process.
+/// `kill(target, signal)` for any signal 1–64, or 0 to check that the
+/// target exists; `target` as kill(2) takes it (negative: a process
+/// group). Never to pid 0, 1 or -1, nor to svinit's own process group:
+/// those would reach svinit's group, svinit or every process.
 pub fn send(target: i32, signal: i32) -> Result<(), Errno> {
-    if !(1..=MAX_SIGNAL).contains(&signal) || (-1..=1).contains(&target) {
+    if !(0..=MAX_SIGNAL).contains(&signal) || (-1..=1).contains(&target) {
+        return Err(Errno::EINVAL);
+    }
+    if target < 0 && target.checked_neg() == Some(nix::unistd::getpgrp().as_raw()) {
         return Err(Errno::EINVAL);
     }
     // SAFETY: kill(2) with checked arguments; it touches no memory.
@@ -84,11 +88,16 @@ mod tests {
             .spawn()
             .expect("spawn sleep");
         let pid = child.id() as i32;
-        assert_eq!(send(pid, 0), Err(Errno::EINVAL));
+        // Signal 0 only asks whether the process exists.
+        assert_eq!(send(pid, 0), Ok(()));
         assert_eq!(send(pid, 65), Err(Errno::EINVAL));
         for target in [-1, 0, 1] {
             assert_eq!(send(target, libc::SIGTERM), Err(Errno::EINVAL));
         }
+        // Never svinit's own process group (a group kill of a service that
+        // shares it): signal 0, so that a failure here harms nobody.
+        let own_group = nix::unistd::getpgrp().as_raw();
+        assert_eq!(send(-own_group, 0), Err(Errno::EINVAL));
         assert_eq!(send(pid, 50), Ok(()));
         let status = child.wait().expect("wait");
         assert_eq!(

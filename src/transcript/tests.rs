@@ -75,19 +75,19 @@ fn flush_passes_the_tail_as_partial_once() {
 #[test]
 fn ring_keeps_the_newest_bytes_within_capacity() {
     let mut ring = RingBuffer::new(10);
-    ring.push(b"0123");
+    ring.push(b"0123", 1);
     assert_eq!(ring.copy_from(0), b"0123");
-    ring.push(b"456789ab");
+    ring.push(b"456789ab", 1);
     assert_eq!(ring.len(), 10);
     assert_eq!(ring.end(), 12);
     assert_eq!(ring.start(), 2);
     assert_eq!(ring.copy_from(0), b"23456789ab");
     assert_eq!(ring.copy_from(5), b"56789ab");
-    ring.push(b"this is longer than ten");
+    ring.push(b"this is longer than ten", 1);
     assert_eq!(ring.len(), 10);
     assert_eq!(ring.copy_from(0), b"r than ten");
     for i in 0..1000u32 {
-        ring.push(format!("{i}").as_bytes());
+        ring.push(format!("{i}").as_bytes(), 1);
         assert!(ring.len() <= 10);
     }
     assert_eq!(ring.copy_from(ring.start()), b"6997998999");
@@ -96,7 +96,7 @@ fn ring_keeps_the_newest_bytes_within_capacity() {
 #[test]
 fn ring_with_zero_capacity_keeps_nothing() {
     let mut ring = RingBuffer::new(0);
-    ring.push(b"abc\n");
+    ring.push(b"abc\n", 1);
     assert!(ring.is_empty());
     assert_eq!(ring.end(), 4);
     assert!(ring.last_lines(None).is_empty());
@@ -105,42 +105,97 @@ fn ring_with_zero_capacity_keeps_nothing() {
 #[test]
 fn last_lines_counts_from_the_end_and_drops_a_cut_first_line() {
     let mut ring = RingBuffer::new(64);
-    ring.push(b"one\ntwo\nthree\nfour");
+    ring.push(b"one\ntwo\nthree\nfour", 1);
     assert_eq!(ring.last_lines(Some(2)), b"three\nfour");
     assert_eq!(ring.last_lines(Some(0)), b"");
     assert_eq!(ring.last_lines(None), b"one\ntwo\nthree\nfour");
-    ring.push(b"\n");
+    ring.push(b"\n", 1);
     assert_eq!(ring.last_lines(Some(1)), b"four\n");
     assert_eq!(ring.last_lines(Some(99)), b"one\ntwo\nthree\nfour\n");
     let mut small = RingBuffer::new(12);
-    small.push(b"first line\nsecond\nthird\n");
+    small.push(b"first line\nsecond\nthird\n", 1);
     // Kept: "econd\nthird\n": the cut "econd" is not shown.
     assert_eq!(small.last_lines(None), b"third\n");
 }
 
+fn texts(lines: &[NumberedLine]) -> Vec<(u64, &str)> {
+    lines
+        .iter()
+        .map(|line| (line.arrival, line.text.as_str()))
+        .collect()
+}
+
 #[test]
-fn lines_since_follows_whole_lines_and_notices_overwrites() {
+fn lines_are_numbered_by_the_arrival_of_their_newline() {
+    let mut ring = RingBuffer::new(64);
+    ring.push(b"one\ntw", 3);
+    ring.push(b"o\nthr", 5);
+    ring.push(b"ee\nfour", 9);
+    assert_eq!(
+        texts(&ring.numbered_lines(None, false)),
+        [(3, "one"), (5, "two"), (9, "three"), (9, "four")]
+    );
+    assert_eq!(
+        texts(&ring.numbered_lines(Some(2), true)),
+        [(5, "two"), (9, "three")]
+    );
+    assert_eq!(ring.last_arrival(), 9);
+    // Several pushes of one arrival are one stretch.
+    ring.push(b"\nfive\n", 12);
+    ring.push(b"six\n", 12);
+    assert_eq!(
+        texts(&ring.numbered_lines(Some(3), true)),
+        [(12, "four"), (12, "five"), (12, "six")]
+    );
+}
+
+#[test]
+fn lines_after_follow_whole_lines_and_notice_overwrites() {
     let mut ring = RingBuffer::new(16);
-    let cursor = ring.end();
-    ring.push(b"a\nb");
-    let got = ring.lines_since(cursor);
-    assert_eq!(got.lines, vec!["a"]);
+    ring.push(b"a\nb", 1);
+    let got = ring.lines_after(0);
+    assert_eq!(texts(&got.lines), [(1, "a")]);
     assert!(!got.skipped);
-    assert_eq!(got.next, 2);
-    let got = ring.lines_since(got.next);
-    assert!(got.lines.is_empty());
-    assert_eq!(got.next, 2);
-    ring.push(b"c\nd\n");
-    let got = ring.lines_since(got.next);
-    assert_eq!(got.lines, vec!["bc", "d"]);
-    assert_eq!(got.next, ring.end());
+    assert!(ring.lines_after(1).lines.is_empty());
+    // The held-back "b" is sent whole once its newline comes.
+    ring.push(b"c\nd\n", 2);
+    let got = ring.lines_after(1);
+    assert_eq!(texts(&got.lines), [(2, "bc"), (2, "d")]);
+    assert!(!got.skipped);
     // A slow follower: 40 bytes pass a 16-byte ring.
-    let cursor = ring.end();
-    ring.push(b"line-0001\nline-0002\nline-0003\nline-0004\n");
-    let got = ring.lines_since(cursor);
+    ring.push(b"line-0001\nline-0002\nline-0003\nline-0004\n", 3);
+    let got = ring.lines_after(2);
     assert!(got.skipped);
-    assert_eq!(got.lines, vec!["line-0004"]);
-    assert_eq!(got.next, ring.end());
+    assert_eq!(texts(&got.lines), [(3, "line-0004")]);
+    // What was only overwritten after it was read is not news.
+    ring.push(b"x\n", 4);
+    let got = ring.lines_after(3);
+    assert!(!got.skipped);
+    assert_eq!(texts(&got.lines), [(4, "x")]);
+}
+
+#[test]
+fn arrival_marks_are_bounded_and_only_delay_the_oldest_lines() {
+    let mut ring = RingBuffer::new(RING_CAPACITY);
+    let total = ARRIVAL_MARKS as u64 + 100;
+    for arrival in 1..=total {
+        ring.push(format!("{arrival}\n").as_bytes(), arrival);
+    }
+    let lines = ring.numbered_lines(None, true);
+    assert_eq!(lines.len() as u64, total, "every line is kept");
+    // The newest lines keep their own arrival; the oldest ones count as
+    // arriving with the oldest mark kept, never earlier than they did.
+    for line in &lines {
+        let written: u64 = line.text.parse().unwrap();
+        assert!(line.arrival >= written, "{line:?}");
+        if written > total - ARRIVAL_MARKS as u64 {
+            assert_eq!(line.arrival, written, "{line:?}");
+        }
+    }
+    assert!(lines.windows(2).all(|w| w[0].arrival <= w[1].arrival));
+    // A follower that is up to date misses nothing and gets nothing twice.
+    ring.push(b"last\n", total + 1);
+    assert_eq!(texts(&ring.lines_after(total).lines), [(total + 1, "last")]);
 }
 
 #[test]

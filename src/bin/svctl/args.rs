@@ -1,6 +1,9 @@
-//! Command-line arguments: words to a `Cli`, or a usage error.
+//! Command-line arguments: words to a `Cli`, or a usage error that names
+//! the one wrong thing, with a suggestion when a command or option is
+//! close to what was typed (`stauts`: did you mean `status`?).
 
 use std::collections::HashMap;
+use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -8,7 +11,142 @@ use svinit::control::{Request, parse_signal};
 
 use crate::{Cli, Command, DEFAULT_WAIT, Verb};
 
-pub(crate) fn parse_args(args: Vec<String>) -> Result<Cli, String> {
+/// The commands, for suggestions.
+const COMMANDS: &[&str] = &[
+    "status", "start", "stop", "restart", "kill", "reopen", "logs", "reload", "check", "events",
+    "tree", "blame", "shutdown", "poweroff", "reboot", "halt", "help",
+];
+
+/// The options before the command.
+const GLOBAL_OPTIONS: &[&str] = &["-s", "--socket", "-h", "--help", "-V", "--version"];
+
+/// What was wrong with the command line, said in one line.
+#[derive(Debug, PartialEq)]
+pub(crate) struct UsageError {
+    message: String,
+    /// Where to read more: `svctl --help` for …
+    more: &'static str,
+    /// Nothing was given at all: the whole usage is the answer.
+    pub(crate) nothing_given: bool,
+}
+
+impl UsageError {
+    fn new(message: impl Into<String>) -> UsageError {
+        UsageError {
+            message: message.into(),
+            more: "usage",
+            nothing_given: false,
+        }
+    }
+
+    fn unknown_command(word: &str) -> UsageError {
+        let message = if word.starts_with('-') {
+            format!(
+                "unknown option `{word}`{}",
+                suggestion(word, GLOBAL_OPTIONS)
+            )
+        } else {
+            format!("unknown command `{word}`{}", suggestion(word, COMMANDS))
+        };
+        UsageError {
+            message,
+            more: "all commands",
+            nothing_given: false,
+        }
+    }
+
+    fn unknown_option(command: &str, option: &str, allowed: &[&str]) -> UsageError {
+        UsageError::new(format!(
+            "{command}: unknown option `{option}`{}",
+            suggestion(option, allowed)
+        ))
+    }
+}
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (svctl --help for {})", self.message, self.more)
+    }
+}
+
+impl From<String> for UsageError {
+    fn from(message: String) -> UsageError {
+        UsageError::new(message)
+    }
+}
+
+impl From<&str> for UsageError {
+    fn from(message: &str) -> UsageError {
+        UsageError::new(message)
+    }
+}
+
+/// `; did you mean `X`?` when `word` is most likely `X` (see `closest`),
+/// else nothing.
+fn suggestion(word: &str, candidates: &[&str]) -> String {
+    closest(word, candidates)
+        .map(|meant| format!("; did you mean `{meant}`?"))
+        .unwrap_or_default()
+}
+
+/// The one candidate `word` begins, else the one nearest to it within a
+/// typo (two for longer words: a letter left out, added, changed or two
+/// swapped counts as one), when no other is as near.
+pub(crate) fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let begun: Vec<&str> = candidates
+        .iter()
+        .copied()
+        .filter(|candidate| candidate.len() > word.len() && candidate.starts_with(word))
+        .collect();
+    if let [only] = begun[..] {
+        return Some(only);
+    }
+    let limit = if word.trim_start_matches('-').chars().count() <= 4 {
+        1
+    } else {
+        2
+    };
+    let mut scored: Vec<(usize, &str)> = candidates
+        .iter()
+        .map(|candidate| (edit_distance(word, candidate), *candidate))
+        .filter(|&(distance, _)| distance <= limit)
+        .collect();
+    scored.sort();
+    match scored[..] {
+        [(best, meant), (next, _), ..] if next > best => Some(meant),
+        [(_, meant)] => Some(meant),
+        _ => None,
+    }
+}
+
+/// Optimal string alignment distance: insertions, deletions, changes and
+/// swaps of two neighbours each cost one.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in rows.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in rows[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let change = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (rows[i - 1][j] + 1)
+                .min(rows[i][j - 1] + 1)
+                .min(rows[i - 1][j - 1] + change);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = best;
+        }
+    }
+    rows[a.len()][b.len()]
+}
+
+pub(crate) fn parse_args(args: Vec<String>) -> Result<Cli, UsageError> {
     let mut socket = None;
     let mut words = Vec::new();
     let mut args = args.into_iter();
@@ -37,7 +175,11 @@ pub(crate) fn parse_args(args: Vec<String>) -> Result<Cli, String> {
         }
     }
     let mut words = words.into_iter();
-    let verb = words.next().ok_or("no command given")?;
+    let verb = words.next().ok_or(UsageError {
+        message: "no command given".into(),
+        more: "all commands",
+        nothing_given: true,
+    })?;
     let rest: Vec<String> = words.collect();
     let command = parse_command(&verb, rest)?;
     Ok(Cli { socket, command })
@@ -53,7 +195,7 @@ pub(crate) fn split_flags(
     args: Vec<String>,
     allowed: &[&str],
     valued: &[&str],
-) -> Result<(Flags, Vec<String>), String> {
+) -> Result<(Flags, Vec<String>), UsageError> {
     let mut flags = HashMap::new();
     let mut positional = Vec::new();
     let mut args = args.into_iter();
@@ -72,7 +214,7 @@ pub(crate) fn split_flags(
                 None => (arg.clone(), None),
             };
             if !allowed.contains(&name.as_str()) {
-                return Err(format!("{command}: unknown option `{arg}`"));
+                return Err(UsageError::unknown_option(command, &arg, allowed));
             }
             let value = if valued.contains(&name.as_str()) {
                 match inline {
@@ -83,7 +225,7 @@ pub(crate) fn split_flags(
                     ),
                 }
             } else if inline.is_some() {
-                return Err(format!("{command}: {name} takes no value"));
+                return Err(format!("{command}: {name} takes no value").into());
             } else {
                 None
             };
@@ -95,7 +237,7 @@ pub(crate) fn split_flags(
     Ok((flags, positional))
 }
 
-pub(crate) fn parse_command(verb: &str, args: Vec<String>) -> Result<Command, String> {
+pub(crate) fn parse_command(verb: &str, args: Vec<String>) -> Result<Command, UsageError> {
     let flag_value = |flags: &Flags, names: &[&str]| {
         names
             .iter()
@@ -113,13 +255,18 @@ pub(crate) fn parse_command(verb: &str, args: Vec<String>) -> Result<Command, St
             }
         }
         "start" | "stop" | "restart" => {
-            let Some((wait, timeout, names)) = wait_flags(verb, args)? else {
+            let Some(waiting) = wait_flags(verb, args, true)? else {
                 return Ok(Command::Help);
             };
-            if names.is_empty() {
-                return Err(format!("{verb}: name at least one service"));
+            match (waiting.words.is_empty(), waiting.all) {
+                (true, false) => {
+                    return Err(format!("{verb}: name at least one service, or --all").into());
+                }
+                (false, true) => {
+                    return Err(format!("{verb}: give service names or --all, not both").into());
+                }
+                _ => {}
             }
-            let timeout = timeout.unwrap_or(DEFAULT_WAIT);
             let verb = match verb {
                 "start" => Verb::Start,
                 "stop" => Verb::Stop,
@@ -127,24 +274,41 @@ pub(crate) fn parse_command(verb: &str, args: Vec<String>) -> Result<Command, St
             };
             Command::Change {
                 verb,
-                names,
-                wait,
-                timeout,
+                names: waiting.words,
+                all: waiting.all,
+                wait: waiting.wait,
+                timeout: waiting.timeout.unwrap_or(DEFAULT_WAIT),
             }
         }
         "kill" => {
-            let (flags, words) = split_flags(verb, args, &[], &[])?;
+            // kill(1)'s habit: `kill -9 NAME`.
+            if let Some(dashed) = args.iter().find(|arg| {
+                arg.strip_prefix('-')
+                    .is_some_and(|signal| parse_signal(signal).is_some())
+            }) {
+                return Err(format!(
+                    "kill: give the signal after the name, without `-`: svctl kill NAME {}",
+                    &dashed[1..]
+                )
+                .into());
+            }
+            let (flags, words) = split_flags(verb, args, &["--group"], &[])?;
             if flags.contains_key("--help") {
                 return Ok(Command::Help);
             }
             let [name, signal] = <[String; 2]>::try_from(words)
-                .map_err(|_| "kill: give a service name and a signal".to_string())?;
+                .map_err(|_| "kill: give a service name and a signal")?;
             if parse_signal(&signal).is_none() {
                 return Err(format!(
-                    "kill: unknown signal `{signal}` (a name like HUP or a number)"
-                ));
+                    "kill: unknown signal `{signal}` (a name like HUP, a number from 1 to 64, or 0 to check that it runs)"
+                )
+                .into());
             }
-            Command::Kill { name, signal }
+            Command::Kill {
+                name,
+                signal,
+                group: flags.contains_key("--group"),
+            }
         }
         "reopen" => {
             let (flags, names) = split_flags(verb, args, &[], &[])?;
@@ -163,8 +327,6 @@ pub(crate) fn parse_command(verb: &str, args: Vec<String>) -> Result<Command, St
             if flags.contains_key("--help") {
                 return Ok(Command::Help);
             }
-            let [name] = <[String; 1]>::try_from(words)
-                .map_err(|_| "logs: give exactly one service name".to_string())?;
             let lines = match flag_value(&flags, &["-n", "--lines"]) {
                 Some(text) => Some(
                     text.parse::<u32>()
@@ -173,7 +335,7 @@ pub(crate) fn parse_command(verb: &str, args: Vec<String>) -> Result<Command, St
                 None => None,
             };
             Command::Logs {
-                name,
+                names: words,
                 lines,
                 follow: flags.contains_key("-f") || flags.contains_key("--follow"),
             }
@@ -244,29 +406,42 @@ pub(crate) fn parse_command(verb: &str, args: Vec<String>) -> Result<Command, St
             }
         }
         "shutdown" => {
-            let Some((wait, timeout, words)) = wait_flags(verb, args)? else {
+            let Some(waiting) = wait_flags(verb, args, false)? else {
                 return Ok(Command::Help);
             };
-            no_words(verb, &words)?;
-            Command::Shutdown { wait, timeout }
+            no_words(verb, &waiting.words)?;
+            Command::Shutdown {
+                wait: waiting.wait,
+                timeout: waiting.timeout,
+            }
         }
         "help" => Command::Help,
-        other => return Err(format!("unknown command `{other}`")),
+        other => return Err(UsageError::unknown_command(other)),
     };
     Ok(command)
 }
 
-/// `[--no-wait] [--timeout|-t DUR] WORDS…`: whether to wait, the timeout
-/// and the words; `None` for `--help`.
-type WaitFlags = (bool, Option<Duration>, Vec<String>);
+/// `[--no-wait] [--timeout|-t DUR] [--all] WORDS…`.
+pub(crate) struct Waiting {
+    wait: bool,
+    timeout: Option<Duration>,
+    all: bool,
+    words: Vec<String>,
+}
 
-pub(crate) fn wait_flags(verb: &str, args: Vec<String>) -> Result<Option<WaitFlags>, String> {
-    let (flags, words) = split_flags(
-        verb,
-        args,
-        &["--no-wait", "--timeout", "-t"],
-        &["--timeout", "-t"],
-    )?;
+/// The waiting flags of `verb` (and `--all` when it `takes_all`); `None`
+/// for `--help`.
+pub(crate) fn wait_flags(
+    verb: &str,
+    args: Vec<String>,
+    takes_all: bool,
+) -> Result<Option<Waiting>, UsageError> {
+    let allowed: &[&str] = if takes_all {
+        &["--no-wait", "--timeout", "-t", "--all"]
+    } else {
+        &["--no-wait", "--timeout", "-t"]
+    };
+    let (flags, words) = split_flags(verb, args, allowed, &["--timeout", "-t"])?;
     if flags.contains_key("--help") {
         return Ok(None);
     }
@@ -280,12 +455,17 @@ pub(crate) fn wait_flags(verb: &str, args: Vec<String>) -> Result<Option<WaitFla
         ),
         None => None,
     };
-    Ok(Some((!flags.contains_key("--no-wait"), timeout, words)))
+    Ok(Some(Waiting {
+        wait: !flags.contains_key("--no-wait"),
+        timeout,
+        all: flags.contains_key("--all"),
+        words,
+    }))
 }
 
-pub(crate) fn no_words(command: &str, words: &[String]) -> Result<(), String> {
+pub(crate) fn no_words(command: &str, words: &[String]) -> Result<(), UsageError> {
     match words.first() {
-        Some(word) => Err(format!("{command}: unexpected argument `{word}`")),
+        Some(word) => Err(format!("{command}: unexpected argument `{word}`").into()),
         None => Ok(()),
     }
 }

@@ -117,24 +117,21 @@ pub(crate) fn format_duration(d: Duration) -> String {
     }
 }
 
+/// Asks for the change of `names` (or `all`), then, when `wait`, polls
+/// the status of the services the reply lists until each is done.
 pub(crate) fn change(
     connection: &mut Connection,
     verb: Verb,
     names: Vec<String>,
+    all: bool,
     wait: bool,
     timeout: Duration,
 ) -> Result<u8, Failure> {
     let started = Instant::now();
     let request = match verb {
-        Verb::Start => Request::Start {
-            names: names.clone(),
-        },
-        Verb::Stop => Request::Stop {
-            names: names.clone(),
-        },
-        Verb::Restart => Request::Restart {
-            names: names.clone(),
-        },
+        Verb::Start => Request::Start { names, all },
+        Verb::Stop => Request::Stop { names, all },
+        Verb::Restart => Request::Restart { names, all },
     };
     let initial: Vec<ServiceStatusJson> = connection.ask(&request)?;
     if !wait {

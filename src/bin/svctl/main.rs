@@ -14,11 +14,13 @@ const USAGE: &str = "\
 usage: svctl [-s SOCKET] COMMAND [ARGS]
 
   status [--json] [NAME...]            state of services (all when no NAME)
-  start|stop|restart [--no-wait] [--timeout DUR] NAME...
+  start|stop|restart [--no-wait] [--timeout DUR] NAME...|--all
                                        and wait until up (oneshot: done) or down
-  kill NAME SIGNAL                     send SIGNAL (HUP, SIGUSR1, 9 ...) to NAME
+  kill [--group] NAME SIGNAL           send SIGNAL (HUP, SIGUSR1, 9 ...; 0: does
+                                       it run?) to NAME, or to its process group
   reopen [NAME...]                     reopen transcripts (all when no NAME)
-  logs [-f] [-n LINES] NAME            recent output of NAME (-f: and follow)
+  logs [-f] [-n LINES] [NAME...]       recent output (-f: and follow); several
+                                       or no NAME: all of them, `NAME | line`
   reload [--dry-run]                   re-read the configuration
   check [-c PATH]                      validate a configuration offline
   events [--since SEQ] [--no-follow]   state changes as JSON lines
@@ -92,18 +94,20 @@ enum Command {
     Change {
         verb: Verb,
         names: Vec<String>,
+        all: bool,
         wait: bool,
         timeout: Duration,
     },
     Kill {
         name: String,
         signal: String,
+        group: bool,
     },
     Reopen {
         names: Vec<String>,
     },
     Logs {
-        name: String,
+        names: Vec<String>,
         lines: Option<u32>,
         follow: bool,
     },
@@ -140,8 +144,12 @@ struct Cli {
 fn main() -> ExitCode {
     let cli = match parse_args(std::env::args().skip(1).collect()) {
         Ok(cli) => cli,
-        Err(message) => {
-            eprintln!("svctl: {message}\n\n{USAGE}");
+        Err(error) if error.nothing_given => {
+            eprint!("{USAGE}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+        Err(error) => {
+            eprintln!("svctl: {error}");
             return ExitCode::from(EXIT_USAGE);
         }
     };
@@ -174,16 +182,28 @@ fn run(cli: Cli) -> u8 {
         Command::Change {
             verb,
             names,
+            all,
             wait,
             timeout,
-        } => change(&mut connection, verb, names, wait, timeout),
-        Command::Kill { name, signal } => simple(&mut connection, &Request::Kill { name, signal }),
+        } => change(&mut connection, verb, names, all, wait, timeout),
+        Command::Kill {
+            name,
+            signal,
+            group,
+        } => simple(
+            &mut connection,
+            &Request::Kill {
+                name,
+                signal,
+                group,
+            },
+        ),
         Command::Reopen { names } => simple(&mut connection, &Request::Reopen { names }),
         Command::Logs {
-            name,
+            names,
             lines,
             follow,
-        } => logs(&mut connection, name, lines, follow),
+        } => logs(&mut connection, names, lines, follow),
         Command::Reload { dry_run } => reload(&mut connection, dry_run),
         Command::Events { since, follow } => events(&mut connection, since, follow),
         Command::Tree { name, dot } => tree(&mut connection, name, dot),

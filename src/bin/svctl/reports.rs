@@ -5,36 +5,59 @@ use std::io;
 use std::io::Write;
 
 use svinit::control::{
-    BlameEntry, EventsReport, LogsReport, ReloadReport, Request, TreeNode, TreeReport,
+    BlameEntry, EventsReport, LogsReport, MAX_LOGS_REPLY_BYTES, MergedLogsReport, ReloadReport,
+    Request, TreeNode, TreeReport,
 };
 
 use crate::EXIT_OK;
 use crate::connection::{Connection, Failure};
 
+/// `svctl logs`: one name prints its bare lines; several or none print
+/// every line as `NAME | line`, in the order svinit received them.
 pub(crate) fn logs(
     connection: &mut Connection,
-    name: String,
+    names: Vec<String>,
     lines: Option<u32>,
     follow: bool,
 ) -> Result<u8, Failure> {
-    let report: LogsReport = connection.ask(&Request::Logs {
-        name,
-        lines,
-        follow,
-    })?;
-    for line in &report.lines {
-        say!("{line}");
-    }
-    if follow {
-        connection.follow();
-        while let Some(line) = connection.next_stream_line()? {
-            if let Some(text) = line.log {
-                say!("{text}");
-            }
+    if let [name] = &names[..] {
+        let report: LogsReport = connection.ask(&Request::Logs {
+            name: Some(name.clone()),
+            names: Vec::new(),
+            lines,
+            follow,
+        })?;
+        report.lines.iter().for_each(|line| say!("{line}"));
+    } else {
+        let report: MergedLogsReport = connection.ask(&Request::Logs {
+            name: None,
+            names,
+            lines,
+            follow,
+        })?;
+        if report.omitted > 0 {
+            eprintln!(
+                "svctl: {} older lines left out (a reply holds at most {} KiB; use -n or name fewer services)",
+                report.omitted,
+                MAX_LOGS_REPLY_BYTES / 1024
+            );
         }
-        return Err(connection.stream_lost());
+        for entry in &report.lines {
+            say!("{} | {}", entry.service, entry.line);
+        }
     }
-    Ok(EXIT_OK)
+    if !follow {
+        return Ok(EXIT_OK);
+    }
+    connection.follow();
+    while let Some(line) = connection.next_stream_line()? {
+        match (line.service, line.log) {
+            (Some(service), Some(text)) => say!("{service} | {text}"),
+            (None, Some(text)) => say!("{text}"),
+            (_, None) => {}
+        }
+    }
+    Err(connection.stream_lost())
 }
 
 pub(crate) fn reload(connection: &mut Connection, dry_run: bool) -> Result<u8, Failure> {

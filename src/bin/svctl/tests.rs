@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use svinit::control::{ExitJson, Request, Running, ServiceStatusJson, State, TreeNode, TreeReport};
 
-use crate::args::{parse_args, parse_duration};
+use crate::args::{UsageError, closest, parse_args, parse_duration};
 use crate::change::{Progress, Waiter};
 use crate::reports::{render_dot, render_tree};
 use crate::status::{format_age, status_info};
@@ -15,7 +15,7 @@ fn args(text: &str) -> Vec<String> {
     text.split_whitespace().map(String::from).collect()
 }
 
-fn command(text: &str) -> Result<Command, String> {
+fn command(text: &str) -> Result<Command, UsageError> {
     parse_args(args(text)).map(|cli| cli.command)
 }
 
@@ -39,6 +39,7 @@ fn arguments_parse_into_commands() {
         Command::Change {
             verb: Verb::Restart,
             names: vec!["web".into()],
+            all: false,
             wait: false,
             timeout: Duration::from_secs(2)
         }
@@ -48,6 +49,7 @@ fn arguments_parse_into_commands() {
         Command::Change {
             verb: Verb::Stop,
             names: vec!["web".into()],
+            all: false,
             wait: true,
             timeout: DEFAULT_WAIT
         }
@@ -55,9 +57,35 @@ fn arguments_parse_into_commands() {
     assert_eq!(
         command("logs -f -n 20 web").unwrap(),
         Command::Logs {
-            name: "web".into(),
+            names: vec!["web".into()],
             lines: Some(20),
             follow: true
+        }
+    );
+    assert_eq!(
+        command("stop --all --no-wait").unwrap(),
+        Command::Change {
+            verb: Verb::Stop,
+            names: vec![],
+            all: true,
+            wait: false,
+            timeout: DEFAULT_WAIT
+        }
+    );
+    assert_eq!(
+        command("logs -n 5").unwrap(),
+        Command::Logs {
+            names: vec![],
+            lines: Some(5),
+            follow: false
+        }
+    );
+    assert_eq!(
+        command("kill --group web 0").unwrap(),
+        Command::Kill {
+            name: "web".into(),
+            signal: "0".into(),
+            group: true
         }
     );
     assert_eq!(
@@ -88,7 +116,8 @@ fn arguments_parse_into_commands() {
         command("kill web hup").unwrap(),
         Command::Kill {
             name: "web".into(),
-            signal: "hup".into()
+            signal: "hup".into(),
+            group: false
         }
     );
     assert_eq!(command("halt").unwrap(), Command::Power(Request::Halt));
@@ -106,9 +135,11 @@ fn usage_errors_are_reported() {
         "start --timeout soon web",
         "kill web",
         "kill web NOTASIGNAL",
-        "logs",
-        "logs a b",
         "logs -n many web",
+        "start --all web",
+        "kill --group web",
+        "kill web -1",
+        "kill web 65",
         "events --since x",
         "reload now",
         "status --bogus",
@@ -118,6 +149,114 @@ fn usage_errors_are_reported() {
     ] {
         assert!(command(bad).is_err(), "`{bad}` should be a usage error");
     }
+}
+
+fn usage_error(text: &str) -> String {
+    match parse_args(args(text)) {
+        Ok(cli) => panic!("`{text}` should be a usage error, got {:?}", cli.command),
+        Err(err) => err.to_string(),
+    }
+}
+
+#[test]
+fn the_habits_of_other_supervisors_parse() {
+    // supervisorctl `restart all`, `docker compose logs`, `kill --group`.
+    for good in [
+        "start --all",
+        "stop --all --no-wait",
+        "restart --timeout 5s --all",
+        "logs",
+        "logs web db",
+        "logs -f",
+        "logs -f -n 5 web db",
+        "kill --group web TERM",
+        "kill web --group 9",
+        "kill web 0",
+        "kill --group web 0",
+    ] {
+        if let Err(err) = parse_args(args(good)) {
+            panic!("`{good}` should parse: {err}");
+        }
+    }
+}
+
+#[test]
+fn a_usage_error_names_the_one_wrong_thing_and_suggests() {
+    let cases = [
+        ("stauts", "unknown command `stauts`; did you mean `status`?"),
+        (
+            "restrat web",
+            "unknown command `restrat`; did you mean `restart`?",
+        ),
+        ("stat", "unknown command `stat`; did you mean `status`?"),
+        (
+            "status --jsn",
+            "status: unknown option `--jsn`; did you mean `--json`?",
+        ),
+        (
+            "logs --follw web",
+            "logs: unknown option `--follw`; did you mean `--follow`?",
+        ),
+        (
+            "start --al",
+            "start: unknown option `--al`; did you mean `--all`?",
+        ),
+        (
+            "reload --dryrun",
+            "reload: unknown option `--dryrun`; did you mean `--dry-run`?",
+        ),
+    ];
+    for (text, wanted) in cases {
+        let message = usage_error(text);
+        assert!(message.starts_with(wanted), "`{text}`: {message}");
+        assert!(
+            message.contains("svctl --help"),
+            "`{text}`: a hint: {message}"
+        );
+        assert_eq!(message.lines().count(), 1, "`{text}`: one line: {message}");
+    }
+    // Nothing close: no guess, still the hint.
+    let message = usage_error("frobnicate");
+    assert!(
+        message.starts_with("unknown command `frobnicate`"),
+        "{message}"
+    );
+    assert!(!message.contains("did you mean"), "{message}");
+    assert!(message.contains("svctl --help"), "{message}");
+    let message = usage_error("status --xyzzy");
+    assert!(!message.contains("did you mean"), "{message}");
+    let message = usage_error("kill -9 web");
+    assert!(
+        message.starts_with("kill: give the signal after the name, without `-`: svctl kill NAME 9"),
+        "{message}"
+    );
+    // Every other usage error carries the hint too.
+    for text in ["kill web", "start", "logs -n many web", "tree a b"] {
+        let message = usage_error(text);
+        assert!(message.contains("svctl --help"), "`{text}`: {message}");
+        assert_eq!(message.lines().count(), 1, "`{text}`: {message}");
+    }
+}
+
+#[test]
+fn suggestions_are_only_made_when_one_candidate_stands_out() {
+    let commands = ["status", "start", "stop", "restart", "reload", "reopen"];
+    assert_eq!(closest("stauts", &commands), Some("status"));
+    assert_eq!(
+        closest("stat", &commands),
+        Some("status"),
+        "the only one it begins"
+    );
+    assert_eq!(closest("sop", &commands), Some("stop"));
+    assert_eq!(closest("re", &commands), None, "begins three");
+    assert_eq!(closest("relod", &commands), Some("reload"));
+    assert_eq!(closest("xyz", &commands), None);
+    // `-x` is one change from both `-f` and `-n`: no guess.
+    assert_eq!(closest("-x", &["-f", "--follow", "-n", "--lines"]), None);
+    assert_eq!(
+        closest("--lnes", &["-f", "--follow", "-n", "--lines"]),
+        Some("--lines")
+    );
 }
 
 #[test]

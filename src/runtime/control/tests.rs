@@ -441,7 +441,7 @@ fn a_stream_started_by_the_runtime_carries_its_lines() {
         .begin_stream(incoming.client, &Reply::ok(()), now);
     fixture
         .server
-        .stream(incoming.client, &StreamLine::log("hello"), now);
+        .stream(incoming.client, &StreamLine::log("hello", None), now);
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     assert_eq!(read_reply(&mut reader)["ok"], true);
     assert_eq!(read_reply(&mut reader)["log"], "hello");

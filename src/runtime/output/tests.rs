@@ -16,6 +16,12 @@ fn service(name: &str) -> ServiceConfig {
     ServiceConfig::new(name, Command::Exec(vec!["true".into()]))
 }
 
+/// The recent lines of `id` as `svctl logs` shows them.
+fn logs(output: &Output, id: ServiceId, lines: Option<usize>) -> Option<Vec<String>> {
+    let lines = output.recent_lines(id, lines, false)?;
+    Some(lines.into_iter().map(|line| line.text).collect())
+}
+
 /// Writes `bytes` on the service's end of its pipe, as the service would.
 fn write_as_service(output: &Output, id: ServiceId, bytes: &[u8]) {
     let Stdio::Fd(fd) = output.stdio(id) else {
@@ -73,8 +79,10 @@ fn inherit_null_and_tty_get_no_pipe() {
     assert!(matches!(output.stdio(ServiceId(0)), Stdio::Inherit));
     assert!(matches!(output.stdio(ServiceId(1)), Stdio::Null));
     assert!(matches!(output.stdio(ServiceId(2)), Stdio::Inherit));
-    assert!(output.logs(ServiceId(0), None).is_none());
-    assert!(output.follow_cursor(ServiceId(1)).is_none());
+    assert!(logs(&output, ServiceId(0), None).is_none());
+    assert!(output.lines_after(ServiceId(1), 0).is_none());
+    assert!(!captures(&inherit) && !captures(&null) && !captures(&tty));
+    assert!(captures(&service("d")));
 }
 
 #[test]
@@ -86,13 +94,16 @@ fn the_pipe_is_kept_across_prepares_and_feeds_the_ring() {
     let id = ServiceId(3);
     output.prepare(poll.registry(), id, &config);
     let first = pipe_fd(&output, id);
-    let cursor = output.follow_cursor(id).unwrap();
+    let cursor = output.last_arrival();
     write_as_service(&output, id, b"one\ntwo\nthr");
     output.readable(0);
     output.pump();
-    assert_eq!(output.logs(id, Some(1)).unwrap(), vec!["thr"]);
-    let since = output.lines_since(id, cursor).unwrap();
-    assert_eq!(since.lines, vec!["one", "two"]);
+    assert_eq!(logs(&output, id, Some(1)).unwrap(), vec!["thr"]);
+    let since = output.lines_after(id, cursor).unwrap();
+    let texts: Vec<&str> = since.lines.iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(texts, ["one", "two"]);
+    assert!(since.lines.iter().all(|l| l.arrival > cursor));
+    assert!(output.last_arrival() > cursor);
     assert!(
         output.poll_timeout().is_some(),
         "a held line has a deadline"
@@ -190,7 +201,7 @@ fn a_broken_transcript_is_a_status_problem_and_the_ring_still_fills() {
     write_as_service(&output, id, b"still here\n");
     output.readable(0);
     output.pump();
-    assert_eq!(output.logs(id, None).unwrap(), vec!["still here"]);
+    assert_eq!(logs(&output, id, None).unwrap(), vec!["still here"]);
     assert!(output.reopen(id).is_err());
     assert_eq!(output.reopen_all().len(), 1);
     std::fs::create_dir(dir.join("missing")).unwrap();
@@ -212,12 +223,43 @@ fn forget_and_mode_changes_close_the_pipe() {
     output.prepare(poll.registry(), id, &null);
     assert!(matches!(output.stdio(id), Stdio::Null));
     assert!(
-        output.logs(id, None).is_none(),
+        logs(&output, id, None).is_none(),
         "the pipe and its ring are gone"
     );
     output.prepare(poll.registry(), id, &config);
     assert!(matches!(output.stdio(id), Stdio::Fd(_)));
     output.forget_gone(poll.registry(), |gone| gone == id);
     assert!(matches!(output.stdio(id), Stdio::Inherit));
-    assert!(output.logs(id, None).is_none());
+    assert!(logs(&output, id, None).is_none());
+}
+
+#[test]
+fn arrivals_are_numbered_over_all_services_in_reading_order() {
+    let poll = Poll::new().unwrap();
+    let mut output = Output::new();
+    let (a, b) = (ServiceId(0), ServiceId(1));
+    output.prepare(poll.registry(), a, &service("a"));
+    output.prepare(poll.registry(), b, &service("b"));
+    let start = output.last_arrival();
+    for (id, slot, text) in [(a, 0, "a1\n"), (b, 1, "b1\n"), (a, 0, "a2\n")] {
+        write_as_service(&output, id, text.as_bytes());
+        output.readable(slot);
+        output.pump();
+    }
+    let arrival = |id: ServiceId| -> Vec<(u64, String)> {
+        let lines = output.lines_after(id, start).unwrap().lines;
+        lines.into_iter().map(|l| (l.arrival, l.text)).collect()
+    };
+    let (from_a, from_b) = (arrival(a), arrival(b));
+    assert_eq!(from_a.len(), 2);
+    assert_eq!(from_b.len(), 1);
+    assert!(from_a[0].0 < from_b[0].0 && from_b[0].0 < from_a[1].0);
+    assert_eq!(output.last_arrival(), from_a[1].0);
+    assert!(output.lines_after(a, from_a[1].0).unwrap().lines.is_empty());
+    let names: Vec<&str> = {
+        let mut names: Vec<&str> = output.captured().map(|(_, name)| name).collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names, ["a", "b"]);
 }
