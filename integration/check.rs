@@ -185,3 +185,37 @@ fn invalid_config_at_start_in_user_mode_exits_1() {
         sv.fail("the diagnostics (file, unknown dependency) must be on stderr");
     }
 }
+
+/// The first line of `out` that is only a severity (`Error: `), which
+/// reads as an empty error before each diagnostic.
+fn bare_severity_line(out: &str) -> Option<&str> {
+    out.lines()
+        .find(|line| matches!(line.trim(), "Error:" | "Warning:" | "Advice:"))
+}
+
+#[test]
+fn no_diagnostic_is_preceded_by_an_empty_error_line() {
+    let dir = TempDir::new("check-bare");
+    dir.write(
+        "conf/a.kdl",
+        "service \"one\" {\n    exec \"/bin/true\"\n    umsk 0o022\n    requires \"two\"\n}\n",
+    );
+    dir.write(
+        "conf/b.kdl",
+        "service \"two\" {\n    exec \"/bin/true\"\n    requires \"one\"\n}\n",
+    );
+    let (status, out) = check(&dir, "conf");
+    assert_eq!(status.code(), Some(1), "output:\n{out}");
+    assert_eq!(bare_severity_line(&out), None, "--check:\n{out}");
+    let sv = Svinit::user(&dir);
+    let status = sv.wait_exit(Duration::from_secs(10));
+    let log = sv.log();
+    if status.code() != Some(1) || !log.contains("umsk") {
+        sv.fail(&format!(
+            "svinit exited with {status}, want 1 with the diagnostics"
+        ));
+    }
+    if let Some(line) = bare_severity_line(&log) {
+        sv.fail(&format!("a bare {line:?} line at start-up"));
+    }
+}

@@ -531,6 +531,35 @@ servce "c" {}
 
 // ------------------------------------------------------ diagnostics per kind
 
+/// A report line that is only a severity (`Error: `, `Advice: `): miette
+/// writes one before every related diagnostic, which reads as an empty
+/// error. Neither a fresh report nor any stored snapshot may have one.
+#[test]
+fn no_report_has_a_bare_severity_line() {
+    let bare = |text: &str| {
+        text.lines()
+            .find(|line| matches!(line.trim(), "Error:" | "Warning:" | "Advice:"))
+            .map(str::to_owned)
+    };
+    let report = render_errors(&[
+        (
+            "a.kdl",
+            "service \"a\" {\n    exec \"a\"\n    requires \"b\"\n    umsk 1\n}\n",
+        ),
+        (
+            "b.kdl",
+            "service \"b\" {\n    exec \"b\"\n    requires \"a\"\n}\n",
+        ),
+    ]);
+    assert_eq!(bare(&report), None, "{report}");
+    let snapshots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/config/snapshots");
+    for entry in std::fs::read_dir(snapshots).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(bare(&text), None, "{}:\n{text}", path.display());
+    }
+}
+
 snapshot!(
     unknown_key_with_suggestion,
     "service \"web\" {\n    exec \"web\"\n    umsk 0o022\n}\n"
