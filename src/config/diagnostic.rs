@@ -67,6 +67,15 @@ impl Problem {
         }
     }
 
+    /// A warning: something svinit would meet at start-up, not an error
+    /// of the config (`--check` prints it and still exits 0).
+    pub(crate) fn warning(message: impl Into<String>) -> Self {
+        Problem {
+            severity: Severity::Warning,
+            ..Problem::error(message)
+        }
+    }
+
     /// Add a labelled span. The first file labelled becomes this problem's
     /// source; a label in another file goes into a nested problem for that
     /// file, so miette shows each span in its own file.
