@@ -184,17 +184,21 @@ pub fn start_plan(config: &Config, source: &Path) -> String {
 /// `/etc/svinit` for root, else `$XDG_CONFIG_HOME/svinit`, else
 /// `~/.config/svinit`.
 pub fn default_config_path() -> PathBuf {
-    let home = std::env::var_os("HOME").map(PathBuf::from).or_else(|| {
+    default_config_path_for(
+        nix::unistd::geteuid().is_root(),
+        std::env::var_os("XDG_CONFIG_HOME").map(PathBuf::from),
+        home_dir(),
+    )
+}
+
+/// `$HOME`, else the home directory of svinit's user in the user database.
+pub fn home_dir() -> Option<PathBuf> {
+    std::env::var_os("HOME").map(PathBuf::from).or_else(|| {
         nix::unistd::User::from_uid(nix::unistd::geteuid())
             .ok()
             .flatten()
             .map(|user| user.dir)
-    });
-    default_config_path_for(
-        nix::unistd::geteuid().is_root(),
-        std::env::var_os("XDG_CONFIG_HOME").map(PathBuf::from),
-        home,
-    )
+    })
 }
 
 /// The config path to use: `-c PATH` if given, else `SVINIT_CONFIG` if set

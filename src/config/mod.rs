@@ -26,7 +26,7 @@ pub(crate) mod fuzz_tests;
 #[cfg(test)]
 mod tests;
 
-pub use check::{check_command, default_config_path, resolve_config_path, start_plan};
+pub use check::{check_command, default_config_path, home_dir, resolve_config_path, start_plan};
 pub use diagnostic::{ConfigError, Problem, SourceFile, render_problems};
 pub use load::{has_config, load_path, load_sources};
 pub use model::*;
