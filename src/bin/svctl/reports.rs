@@ -97,21 +97,29 @@ pub(crate) fn events(
 }
 
 pub(crate) fn blame(connection: &mut Connection) -> Result<u8, Failure> {
-    let mut entries: Vec<BlameEntry> = connection.ask(&Request::Blame)?;
+    let entries: Vec<BlameEntry> = connection.ask(&Request::Blame)?;
+    for line in blame_lines(entries) {
+        say!("{line}");
+    }
+    Ok(EXIT_OK)
+}
+
+/// The lines of `svctl blame`.
+pub(crate) fn blame_lines(mut entries: Vec<BlameEntry>) -> Vec<String> {
     entries.sort_by(|a, b| {
         b.ready_after
             .unwrap_or(-1.0)
             .total_cmp(&a.ready_after.unwrap_or(-1.0))
             .then_with(|| a.name.cmp(&b.name))
     });
-    for entry in entries {
-        match (entry.ready_after, entry.spawned) {
-            (Some(seconds), _) => say!("{:>10.3}s  {}", seconds, entry.name),
-            (None, Some(_)) => say!("{:>11}  {} (not ready: {})", "-", entry.name, entry.state),
-            (None, None) => say!("{:>11}  {} (not started: {})", "-", entry.name, entry.state),
-        }
-    }
-    Ok(EXIT_OK)
+    entries
+        .into_iter()
+        .map(|entry| match (entry.ready_after, entry.spawned) {
+            (Some(seconds), _) => format!("{:>10.3}s  {}", seconds, entry.name),
+            (None, Some(_)) => format!("{:>11}  {} (not ready: {})", "-", entry.name, entry.state),
+            (None, None) => format!("{:>11}  {} (not started: {})", "-", entry.name, entry.state),
+        })
+        .collect()
 }
 
 pub(crate) fn tree(

@@ -90,8 +90,14 @@ pub(crate) fn status_info(service: &ServiceStatusJson) -> String {
     parts.join("; ")
 }
 
+/// The SINCE column: how long the service has been in its state, `now`
+/// being unix seconds.
+pub(crate) fn since_cell(service: &ServiceStatusJson, now: f64) -> String {
+    format_age(now as i64 - service.since)
+}
+
 pub(crate) fn print_status_table(report: &StatusReport, whole: bool) {
-    let now = unix_now() as i64;
+    let now = unix_now();
     let rows: Vec<[String; 6]> = report
         .services
         .iter()
@@ -100,7 +106,7 @@ pub(crate) fn print_status_table(report: &StatusReport, whole: bool) {
                 service.name.clone(),
                 service.state.to_string(),
                 service.pid.map_or("-".into(), |pid| pid.to_string()),
-                format_age(now - service.since),
+                since_cell(service, now),
                 service.restarts.to_string(),
                 status_info(service),
             ]
