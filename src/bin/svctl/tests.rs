@@ -3,12 +3,14 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use svinit::control::{ExitJson, Request, Running, ServiceStatusJson, State, TreeNode, TreeReport};
+use svinit::control::{
+    BlameEntry, ExitJson, Request, Running, ServiceStatusJson, State, TreeNode, TreeReport,
+};
 
 use crate::args::{parse_args, parse_duration};
 use crate::change::{Progress, Waiter};
-use crate::reports::{render_dot, render_tree};
-use crate::status::{format_age, status_info};
+use crate::reports::{blame_lines, render_dot, render_tree};
+use crate::status::{format_age, since_cell, status_info};
 use crate::{Command, DEFAULT_WAIT, Verb};
 
 fn args(text: &str) -> Vec<String> {
@@ -309,5 +311,61 @@ fn trees_render_from_the_top_services() {
     assert_eq!(
         render_tree(&cyclic),
         "a (up)\n└── b (up)\n    └── a (cycle)\n"
+    );
+}
+
+#[test]
+fn since_shows_sub_second_ages_in_milliseconds() {
+    let mut web = service("web", State::Up, Some(7));
+    web.since = 1000;
+    // 0.2 s old, though a second boundary passed between the two clocks.
+    web.age = Some(0.2);
+    assert_eq!(since_cell(&web, 1001.1), "200ms");
+    web.age = Some(0.0004);
+    assert_eq!(since_cell(&web, 1001.1), "0ms");
+    web.age = Some(1.999);
+    assert_eq!(since_cell(&web, 1001.1), "1s");
+    web.age = Some(192.5);
+    assert_eq!(since_cell(&web, 1001.1), "3m12s");
+    // The reply of an older svinit, without `age`: whole seconds.
+    web.age = None;
+    assert_eq!(since_cell(&web, 1192.7), "3m12s");
+    assert_eq!(since_cell(&web, 999.0), "0s");
+}
+
+fn blame_entry(name: &str, state: State, ready_after: Option<f64>) -> BlameEntry {
+    BlameEntry {
+        name: name.into(),
+        state,
+        spawned: (state != State::Waiting).then_some(1_700_000_000.0),
+        ready_after,
+    }
+}
+
+#[test]
+fn blame_lists_the_ready_and_shows_failed_services_apart() {
+    let lines = blame_lines(vec![
+        blame_entry("db", State::Up, Some(2.003)),
+        // Up at its exec, then crashed until svinit gave up.
+        blame_entry("bad", State::Failed, Some(0.0)),
+        blame_entry("flaky", State::Backoff, Some(0.0)),
+        blame_entry("web", State::Up, Some(0.011)),
+        blame_entry("setup", State::Done, Some(0.5)),
+        blame_entry("slow", State::Starting, None),
+        blame_entry("later", State::Waiting, None),
+        blame_entry("broken", State::Failed, None),
+    ]);
+    assert_eq!(
+        lines,
+        [
+            "     2.003s  db",
+            "     0.500s  setup",
+            "     0.011s  web",
+            "          -  bad (failed)",
+            "          -  broken (failed)",
+            "          -  flaky (backoff)",
+            "          -  later (not started: waiting)",
+            "          -  slow (not ready: starting)",
+        ]
     );
 }
