@@ -137,11 +137,14 @@ fn durations_take_units() {
 
 #[test]
 fn ages_are_short() {
-    assert_eq!(format_age(-3), "0s");
-    assert_eq!(format_age(59), "59s");
-    assert_eq!(format_age(192), "3m12s");
-    assert_eq!(format_age(18_120), "5h2m");
-    assert_eq!(format_age(183_600), "2d3h");
+    assert_eq!(format_age(-3.0), "0ms");
+    assert_eq!(format_age(0.2), "200ms");
+    assert_eq!(format_age(0.9999), "999ms");
+    assert_eq!(format_age(1.0), "1s");
+    assert_eq!(format_age(59.9), "59s");
+    assert_eq!(format_age(192.0), "3m12s");
+    assert_eq!(format_age(18_120.0), "5h2m");
+    assert_eq!(format_age(183_600.0), "2d3h");
 }
 
 fn service(name: &str, state: State, pid: Option<i32>) -> ServiceStatusJson {
