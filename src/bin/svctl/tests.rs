@@ -372,3 +372,30 @@ fn blame_lists_the_ready_and_shows_failed_services_apart() {
         ]
     );
 }
+
+/// svctl(8) documents every field of `status --json` and of the status
+/// reply (`.B field` under JSON FORMATS), so a field added later without
+/// its documentation fails here.
+#[test]
+fn the_man_page_documents_every_status_field() {
+    let page =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("man/svctl.8"))
+            .unwrap();
+    let formats = page.split(".SH JSON FORMATS").nth(1).unwrap_or_default();
+    let report = svinit::control::StatusReport {
+        services: vec![service("web", State::Up, Some(7))],
+        orphans_reaped: 0,
+        mode: "user".into(),
+        pid: 1,
+        console_lines_dropped: 0,
+    };
+    let value = serde_json::to_value(&report).unwrap();
+    let service_fields = value["services"][0].as_object().unwrap().keys();
+    let report_fields = value.as_object().unwrap().keys();
+    for field in service_fields.chain(report_fields) {
+        assert!(
+            formats.contains(&format!("\n.B {field}\n")),
+            "svctl(8) JSON FORMATS does not document `{field}`"
+        );
+    }
+}
