@@ -1085,3 +1085,22 @@ fn the_man_page_example_passes_check() {
         .unwrap();
     load(example);
 }
+
+/// Roff that renders a stray space before a comma: `.B -v ", " --verbose`
+/// (a bold macro takes `", "` as one more word: `-v ,  --verbose`; the
+/// alternating `.BR` is meant) or `\fR... , \fB` in a tag.
+#[test]
+fn no_man_page_puts_a_space_before_a_comma() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("man");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let page = std::fs::read_to_string(&path).unwrap();
+        for (number, line) in page.lines().enumerate() {
+            let single_font = [".B ", ".I "].iter().any(|m| line.starts_with(m));
+            let bad = (single_font && line.contains("\", \""))
+                || line.contains("\\fR , ")
+                || line.contains("\\fR... , ");
+            assert!(!bad, "{}:{}: {line}", path.display(), number + 1);
+        }
+    }
+}
