@@ -9,7 +9,8 @@
 //! - `values`: durations, sizes, signals, umasks, ids, limits, suggestions.
 //! - `validate`: checks across services (names, dependencies, cycles).
 //! - `diagnostic`: `Problem` and `ConfigError`, rendered by miette.
-//! - `check`: `--check`, and the default config path.
+//! - `check`: `--check` (the plan, and warnings of what would fail at
+//!   start-up on this machine), and the default config path.
 
 mod check;
 mod diagnostic;
