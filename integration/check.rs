@@ -185,3 +185,127 @@ fn invalid_config_at_start_in_user_mode_exits_1() {
         sv.fail("the diagnostics (file, unknown dependency) must be on stderr");
     }
 }
+
+/// The first line of `out` that is only a severity (`Error: `), which
+/// reads as an empty error before each diagnostic.
+fn bare_severity_line(out: &str) -> Option<&str> {
+    out.lines()
+        .find(|line| matches!(line.trim(), "Error:" | "Warning:" | "Advice:"))
+}
+
+#[test]
+fn no_diagnostic_is_preceded_by_an_empty_error_line() {
+    let dir = TempDir::new("check-bare");
+    dir.write(
+        "conf/a.kdl",
+        "service \"one\" {\n    exec \"/bin/true\"\n    umsk 0o022\n    requires \"two\"\n}\n",
+    );
+    dir.write(
+        "conf/b.kdl",
+        "service \"two\" {\n    exec \"/bin/true\"\n    requires \"one\"\n}\n",
+    );
+    let (status, out) = check(&dir, "conf");
+    assert_eq!(status.code(), Some(1), "output:\n{out}");
+    assert_eq!(bare_severity_line(&out), None, "--check:\n{out}");
+    let sv = Svinit::user(&dir);
+    let status = sv.wait_exit(Duration::from_secs(10));
+    let log = sv.log();
+    if status.code() != Some(1) || !log.contains("umsk") {
+        sv.fail(&format!(
+            "svinit exited with {status}, want 1 with the diagnostics"
+        ));
+    }
+    if let Some(line) = bare_severity_line(&log) {
+        sv.fail(&format!("a bare {line:?} line at start-up"));
+    }
+}
+
+/// What spawn would refuse at start-up but the config language cannot
+/// know (names missing from /etc/passwd and /etc/group, an
+/// environment-file that cannot be read as one) is a warning of
+/// `--check`: exit 0 with the plan, each warning naming the service, the
+/// value and where it is written. What spawn accepts is not warned about.
+#[test]
+fn check_warns_about_unknown_users_groups_and_unreadable_environment_files() {
+    let dir = TempDir::new("check-warn");
+    dir.write("good.env", "# comment\nexport A=1\nB='two'\n");
+    dir.write("bad.env", "not an assignment\n");
+    std::fs::create_dir_all(dir.join("dir.env")).expect("mkdir");
+    dir.write(
+        "conf/a.kdl",
+        &dir.expand(
+            r#"service "fine" {
+    exec "/bin/true"
+    user "nobody"
+    group "nogroup"
+    groups "root" 4242
+    environment-file "$DIR/good.env"
+}
+service "numeric" {
+    exec "/bin/true"
+    user 4242
+    group "4243"
+}
+service "u" {
+    exec "/bin/true"
+    user "svit-no-such-user"
+}
+service "g" {
+    exec "/bin/true"
+    user "nobody"
+    group "svit-no-such-group"
+}
+service "gs" {
+    exec "/bin/true"
+    groups "root" "svit-no-such-extra"
+}
+service "missing" {
+    exec "/bin/true"
+    environment-file "$DIR/missing.env"
+}
+service "unparsable" {
+    exec "/bin/true"
+    environment-file "$DIR/bad.env"
+}
+service "directory" {
+    exec "/bin/true"
+    environment-file "$DIR/dir.env"
+}
+"#,
+        ),
+    );
+    let (status, out) = check(&dir, "conf/a.kdl");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "warnings do not fail --check:\n{out}"
+    );
+    assert!(out.contains("config OK: 8 services"), "the plan:\n{out}");
+    for (service, value, line) in [
+        ("u", "svit-no-such-user", 15),
+        ("g", "svit-no-such-group", 20),
+        ("gs", "svit-no-such-extra", 24),
+        ("missing", "missing.env", 28),
+        ("unparsable", "bad.env", 32),
+        ("directory", "dir.env", 36),
+    ] {
+        let warning = out
+            .lines()
+            .find(|l| l.contains(&format!("`{service}`")) && l.contains(value))
+            .unwrap_or_else(|| panic!("no warning naming `{service}` and {value}:\n{out}"));
+        assert!(
+            warning.to_lowercase().contains("warning") || warning.contains('⚠'),
+            "{warning}"
+        );
+        assert!(
+            out.contains(&format!("a.kdl:{line}:")),
+            "the warning about `{service}` points at line {line}:\n{out}"
+        );
+    }
+    for quiet in ["`fine`", "`numeric`", "4242", "4243", "good.env"] {
+        assert!(
+            !out.lines().any(|l| l.contains(quiet) && !l.contains('│')),
+            "{quiet} is accepted at start-up: no warning:\n{out}"
+        );
+    }
+}

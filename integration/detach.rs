@@ -5,7 +5,9 @@
 //! a second svinit on the same socket is refused, a stale socket replaced;
 //! syslog lines reach a datagram listener standing in for /dev/log.
 
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixDatagram, UnixListener};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -24,12 +26,45 @@ fn socket(dir: &TempDir) -> PathBuf {
     dir.join("control.sock")
 }
 
-/// `svinit --detach ARGS` in `dir` with `env`: exit code and output. The
-/// foreground must return within `DEADLINE` (it is killed otherwise).
+/// Root's default log of `--detach` (no `--log`).
+const ROOT_LOG: &str = "/var/log/svinit/svinit.log";
+
+/// `svinit --detach ARGS` in `dir` with `env`: exit code and output. It
+/// runs in a mount namespace of its own whose /var/log is an empty tmpfs,
+/// so its default log (`ROOT_LOG`) never touches the host's /var/log; read
+/// it through `/proc/PID/root`.
 fn detach(dir: &TempDir, args: &[&str], env: &[(&str, &Path)]) -> (i32, String) {
+    let mut command = Command::new("unshare");
+    command.args([
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        "mount -t tmpfs -o mode=0755 svit-log /var/log && exec \"$@\"",
+        "sh",
+        &svinit_bin(),
+    ]);
+    run_detach(command, dir, args, env)
+}
+
+/// `svinit --detach ARGS` as the user `uid`, with no namespace of its own.
+fn detach_as(uid: u32, dir: &TempDir, args: &[&str], env: &[(&str, &Path)]) -> (i32, String) {
+    let mut command = Command::new(svinit_bin());
+    command.uid(uid).gid(uid).env_remove("XDG_STATE_HOME");
+    run_detach(command, dir, args, env)
+}
+
+fn run_detach(
+    mut command: Command,
+    dir: &TempDir,
+    args: &[&str],
+    env: &[(&str, &Path)],
+) -> (i32, String) {
+    // The foreground must return within `DEADLINE` (it is killed
+    // otherwise, and the background svinit shut down).
     let out_path = dir.join("detach.out");
     let out = std::fs::File::create(&out_path).expect("create detach.out");
-    let mut command = Command::new(svinit_bin());
     command
         .arg("--detach")
         .args(args)
@@ -77,13 +112,24 @@ fn status_json(dir: &TempDir, name: &str) -> Value {
     all[0].clone()
 }
 
-/// The pid in `svinit: started in the background (pid N): …`.
+/// The pid in `svinit: started in the background (pid N, log PATH): …`.
 fn background_pid(text: &str) -> i32 {
     text.split("(pid ")
         .nth(1)
-        .and_then(|rest| rest.split(')').next())
-        .and_then(|pid| pid.parse().ok())
+        .map(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|pid| pid?.parse().ok())
         .unwrap_or_else(|| panic!("no background pid in {text:?}"))
+}
+
+/// Waits until the file at `path` holds `wanted`; its text.
+fn wait_for_text(path: &Path, wanted: &str) -> String {
+    let mut text = String::new();
+    let found = poll_until(DEADLINE, || {
+        text = std::fs::read_to_string(path).unwrap_or_default();
+        text.contains(wanted)
+    });
+    assert!(found, "{} never held {wanted:?}:\n{text}", path.display());
+    text
 }
 
 /// A background svinit: `svctl shutdown` on drop, SIGKILL if it lingers.
@@ -134,7 +180,7 @@ service "web" {
     let _guard = Background { dir: &dir, pid };
     assert_eq!(
         text.trim(),
-        format!("svinit: started in the background (pid {pid}): 2 up, 1 done")
+        format!("svinit: started in the background (pid {pid}, log {ROOT_LOG}): 2 up, 1 done")
     );
     // Answering as soon as --detach returned.
     let (code, status) = svctl(&dir, &["status", "web", "db", "setup"]);
@@ -377,4 +423,70 @@ service "talk" {
     let (code, logs) = svctl(&dir, &["logs", "talk"]);
     assert_eq!(code, 0);
     assert!(logs.contains("hello") && logs.contains("oops"), "{logs}");
+}
+
+/// Without `--log`, the services' console output and svinit's own log go
+/// to a file, said on the line `--detach` prints: for root
+/// /var/log/svinit/svinit.log, its directory created, the file 0600.
+#[test]
+fn detach_as_root_logs_to_var_log_svinit_by_default() {
+    let dir = TempDir::new("detach-log-root");
+    dir.write(
+        "conf/a.kdl",
+        "service \"talk\" { shell \"echo hello from talk; exec sleep 100\"; }\n",
+    );
+    let (code, text) = detach(&dir, &["-c", "conf"], &[]);
+    assert_eq!(code, 0, "{text}");
+    let pid = background_pid(&text);
+    let _guard = Background { dir: &dir, pid };
+    assert!(
+        text.contains(&format!("log {ROOT_LOG})")),
+        "the start-up line says where the output goes: {text}"
+    );
+    let log = PathBuf::from(format!("/proc/{pid}/root{ROOT_LOG}"));
+    let content = wait_for_text(&log, "talk | hello from talk");
+    assert!(
+        content.contains("svinit: starting in user mode"),
+        "{content}"
+    );
+    let mode = std::fs::metadata(&log)
+        .expect("stat the log")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "the log may hold secrets: {mode:o}");
+}
+
+/// For a user: $XDG_STATE_HOME/svinit/svinit.log, the directories made;
+/// a second start appends to what the first wrote.
+#[test]
+fn detach_as_a_user_appends_to_the_xdg_state_log() {
+    let dir = TempDir::new("detach-log-user");
+    dir.write(
+        "conf/a.kdl",
+        "service \"talk\" { shell \"echo hello from talk; exec sleep 100\"; }\n",
+    );
+    let state = dir.join("state");
+    let log = state.join("svinit/svinit.log");
+    let nobody = 65534;
+    for run in 1..=2 {
+        let (code, text) = detach_as(nobody, &dir, &["-c", "conf"], &[("XDG_STATE_HOME", &state)]);
+        assert_eq!(code, 0, "run {run}: {text}");
+        let pid = background_pid(&text);
+        let guard = Background { dir: &dir, pid };
+        assert!(
+            text.contains(&format!("log {})", log.display())),
+            "run {run}: the start-up line says where the output goes: {text}"
+        );
+        let content = wait_for_text(&log, "talk | hello from talk");
+        assert_eq!(
+            content.matches("svinit: starting in user mode").count(),
+            run,
+            "run {run} appends:\n{content}"
+        );
+        drop(guard);
+        assert!(
+            poll_until(DEADLINE, || !alive(pid)),
+            "run {run} did not end"
+        );
+    }
 }

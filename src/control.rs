@@ -718,6 +718,11 @@ pub struct ServiceStatusJson {
     /// The last `STATUS=` a `ready-notify` service sent, or null.
     #[serde(default)]
     pub status_text: Option<String>,
+    /// Seconds since it entered its state, when the reply was made, with
+    /// millisecond precision (`since` is whole seconds). Absent from the
+    /// replies of older versions.
+    #[serde(default)]
+    pub age: Option<f64>,
 }
 
 impl ServiceStatusJson {
@@ -762,6 +767,9 @@ impl ServiceStatusJson {
             output_problem: None,
             output_dropped: 0,
             status_text: status.status_text.clone(),
+            age: Some(round_millis(
+                clock.instant.saturating_duration_since(status.since),
+            )),
         }
     }
 }
@@ -1376,7 +1384,8 @@ mod tests {
                 "removed": false,
                 "output_problem": null,
                 "output_dropped": 0,
-                "status_text": null
+                "status_text": null,
+                "age": 3.0
             })
         );
         let back: ServiceStatusJson = serde_json::from_value(value).unwrap();

@@ -2,13 +2,24 @@
 //!
 //! The foreground process forks once, before the loop exists (no threads,
 //! no descriptors but the ones made here). The child starts a new session,
-//! puts stdin on /dev/null and stdout/stderr on /dev/null or on the log
-//! file, and keeps the write end of a pipe. It writes exactly one line on
-//! it when the supervisor says the boot has settled (`Action::BootSettled`:
-//! every autostart service has had its first try), or when it fails before
-//! that (socket in use, exit during start-up), then closes it. The parent
+//! puts stdin on /dev/null and stdout/stderr on the log file, and keeps
+//! the write end of a pipe. It writes exactly one line on it when the
+//! supervisor says the boot has settled (`Action::BootSettled`: every
+//! autostart service has had its first try), or when it fails before that
+//! (socket in use, exit during start-up), then closes it. The parent
 //! waits for that line, prints it and exits 0 (all up/done) or 1; EOF
 //! without a line means the child died, and its status is reported.
+//!
+//! The log file (svinit's log and what services write to its stdout) is
+//! `--log FILE`, else [`default_log_path`]: `/var/log/svinit/svinit.log`
+//! for root, `$XDG_STATE_HOME/svinit/svinit.log` (else
+//! `~/.local/state/svinit/svinit.log`) for a user, its directory made
+//! (0750 for root, 0700 for a user). Always appended to, mode 0600 when
+//! made, never truncated, rotated or reopened by svinit (it keeps the one
+//! descriptor): rotate it with a `copytruncate` tool. The default file is
+//! opened without following a symlink, in a directory that must be a real
+//! one owned by svinit's user; `--log` is the operator's path, taken as
+//! given. The line `--detach` prints names the file.
 //!
 //! Line protocol on the pipe: `0 TEXT\n` (success) or `1 TEXT\n` (failure).
 //!
@@ -20,7 +31,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use nix::sys::wait::{WaitStatus, waitpid};
@@ -34,6 +45,8 @@ use crate::supervisor::{Reason, StateKind};
 #[derive(Debug)]
 pub struct Detached {
     pipe: Option<File>,
+    /// Where its stdout and stderr go, for the summary line.
+    log: PathBuf,
 }
 
 impl Detached {
@@ -41,7 +54,7 @@ impl Detached {
     /// is not up after its first try.
     pub fn settled(&mut self, summary: &Summary) {
         let code = if summary.succeeded() { 0 } else { 1 };
-        self.send(code, &summary.line(std::process::id()));
+        self.send(code, &summary.line(std::process::id(), &self.log));
     }
 
     /// svinit could not start, or is exiting before the boot settled.
@@ -89,26 +102,108 @@ pub enum Fork {
 }
 
 /// Where the background svinit's stdout and stderr go.
-pub fn log_path(log: Option<PathBuf>, verbose: bool, socket: &Path) -> Option<PathBuf> {
-    log.or_else(|| verbose.then(|| socket.with_extension("log")))
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogFile {
+    /// `--log FILE`: the operator's path, opened as given.
+    Given(PathBuf),
+    /// [`default_log_path`]: its directory made, guarded.
+    Default(PathBuf),
+    /// No home directory to put the default in.
+    Discarded,
+}
+
+impl LogFile {
+    /// `--log FILE` if given, else the default of this user.
+    pub fn choose(given: Option<PathBuf>) -> LogFile {
+        match given {
+            Some(path) => LogFile::Given(path),
+            None => default_log_path(
+                nix::unistd::geteuid().is_root(),
+                std::env::var_os("XDG_STATE_HOME").map(PathBuf::from),
+                crate::config::home_dir(),
+            )
+            .map_or(LogFile::Discarded, LogFile::Default),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        match self {
+            LogFile::Given(path) | LogFile::Default(path) => path,
+            LogFile::Discarded => Path::new("/dev/null"),
+        }
+    }
+
+    /// Opened for appending (made 0600), with its directory when default.
+    fn open(&self) -> io::Result<File> {
+        let path = self.path();
+        let named =
+            |err: io::Error| io::Error::new(err.kind(), format!("{}: {err}", path.display()));
+        let mut options = OpenOptions::new();
+        options.create(true).append(true).mode(0o600);
+        if let LogFile::Default(_) = self {
+            if let Some(dir) = path.parent() {
+                make_own_directory(dir).map_err(named)?;
+            }
+            options.custom_flags(libc::O_NOFOLLOW);
+        }
+        options.open(path).map_err(named)
+    }
+}
+
+/// The log of `--detach` without `--log`: `/var/log/svinit/svinit.log`
+/// for root; for a user `$XDG_STATE_HOME/svinit/svinit.log`, else
+/// `~/.local/state/svinit/svinit.log`; `None` without a home.
+pub fn default_log_path(
+    is_root: bool,
+    xdg_state_home: Option<PathBuf>,
+    home: Option<PathBuf>,
+) -> Option<PathBuf> {
+    let dir = if is_root {
+        PathBuf::from("/var/log")
+    } else if let Some(state) = xdg_state_home.filter(|dir| dir.is_absolute()) {
+        // The XDG spec says a relative $XDG_STATE_HOME is invalid and ignored.
+        state
+    } else {
+        home?.join(".local").join("state")
+    };
+    Some(dir.join("svinit").join("svinit.log"))
+}
+
+/// `dir` and its missing parents made (0750 for root, else 0700); `dir`
+/// itself must then be a real directory owned by svinit's user, so no one
+/// else can put a symlink or another file where the log goes.
+fn make_own_directory(dir: &Path) -> io::Result<()> {
+    let euid = nix::unistd::geteuid();
+    let mode = if euid.is_root() { 0o750 } else { 0o700 };
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(mode)
+        .create(dir)?;
+    let meta = std::fs::symlink_metadata(dir)?;
+    if !meta.is_dir() {
+        return Err(io::Error::other(format!(
+            "{} is not a directory (a symlink is not followed)",
+            dir.display()
+        )));
+    }
+    if meta.uid() != euid.as_raw() {
+        return Err(io::Error::other(format!(
+            "{} belongs to uid {}, not to svinit's user",
+            dir.display(),
+            meta.uid()
+        )));
+    }
+    Ok(())
 }
 
 /// Forks into the background. The log file is opened first, so a bad path
 /// is reported in the foreground.
-pub fn detach(log: Option<&Path>) -> io::Result<Fork> {
+pub fn detach(log: &LogFile) -> io::Result<Fork> {
     let devnull = OpenOptions::new()
         .read(true)
         .write(true)
         .open("/dev/null")?;
-    let output: File = match log {
-        Some(path) => OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(|err| io::Error::new(err.kind(), format!("{}: {err}", path.display())))?,
-        None => devnull.try_clone()?,
-    };
+    let output = log.open()?;
     let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
     // SAFETY: svinit has one thread here (the loop does not exist yet).
     match unsafe { fork() }? {
@@ -120,6 +215,7 @@ pub fn detach(log: Option<&Path>) -> io::Result<Fork> {
             dup2_stderr(&output)?;
             Ok(Fork::Child(Detached {
                 pipe: Some(File::from(write)),
+                log: log.path().to_path_buf(),
             }))
         }
         ForkResult::Parent { child } => {
@@ -201,10 +297,11 @@ impl Summary {
         self.failed.is_empty() && self.not_up.is_empty()
     }
 
-    /// `svinit: started in the background (pid 42): 5 up, 1 done`, with
-    /// `, 1 failed: web (REASON)` when something failed and `, 1 not up:
-    /// sidecar (backoff: REASON)` when something is still being retried.
-    pub fn line(&self, pid: u32) -> String {
+    /// `svinit: started in the background (pid 42, log PATH): 5 up, 1
+    /// done`, with `, 1 failed: web (REASON)` when something failed and `,
+    /// 1 not up: sidecar (backoff: REASON)` when something is still being
+    /// retried.
+    pub fn line(&self, pid: u32, log: &Path) -> String {
         let mut counts = Vec::new();
         if self.up > 0 {
             counts.push(format!("{} up", self.up));
@@ -229,7 +326,8 @@ impl Summary {
             counts.push("no services".to_string());
         }
         format!(
-            "svinit: started in the background (pid {pid}): {}",
+            "svinit: started in the background (pid {pid}, log {}): {}",
+            log.display(),
             counts.join(", ")
         )
     }
@@ -285,9 +383,10 @@ mod tests {
         summary.add("b", StateKind::Up, None);
         summary.add("c", StateKind::Done, None);
         summary.add("d", StateKind::Down, None);
+        let log = Path::new("/l.log");
         assert_eq!(
-            summary.line(7),
-            "svinit: started in the background (pid 7): 2 up, 1 done"
+            summary.line(7, log),
+            "svinit: started in the background (pid 7, log /l.log): 2 up, 1 done"
         );
         let failure = Reason::SpawnFailed(SpawnFailure {
             stage: SpawnStage::Exec,
@@ -296,16 +395,16 @@ mod tests {
             message: None,
         });
         summary.add("web", StateKind::Failed, Some(&failure));
-        let line = summary.line(7);
+        let line = summary.line(7, log);
         assert!(
             line.starts_with(
-                "svinit: started in the background (pid 7): 2 up, 1 done, 1 failed: web ("
+                "svinit: started in the background (pid 7, log /l.log): 2 up, 1 done, 1 failed: web ("
             ),
             "{line}"
         );
         assert_eq!(
-            Summary::default().line(1),
-            "svinit: started in the background (pid 1): no services"
+            Summary::default().line(1, log),
+            "svinit: started in the background (pid 1, log /l.log): no services"
         );
     }
 
@@ -322,6 +421,7 @@ mod tests {
         let (read, write) = nix::unistd::pipe().expect("pipe");
         let mut detached = Detached {
             pipe: Some(File::from(write)),
+            log: PathBuf::from("/l.log"),
         };
         detached.settled(&summary);
         drop(detached);
@@ -333,7 +433,7 @@ mod tests {
         assert_eq!(
             report,
             format!(
-                "1 svinit: started in the background (pid {pid}): 1 up, \
+                "1 svinit: started in the background (pid {pid}, log /l.log): 1 up, \
                  2 not up: sidecar (backoff: not ready within 1s), app (waiting)\n"
             )
         );
@@ -360,16 +460,64 @@ mod tests {
     }
 
     #[test]
-    fn the_log_defaults_next_to_the_socket_with_v() {
-        let socket = Path::new("/tmp/x/control.sock");
-        assert_eq!(log_path(None, false, socket), None);
+    fn the_default_log_is_made_in_a_directory_of_our_own_only() {
+        let base = std::env::temp_dir().join(format!("svinit-detach-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let log = LogFile::Default(base.join("state/svinit/svinit.log"));
+        let file = log.open().expect("made with its directories");
+        assert_eq!(file.metadata().unwrap().mode() & 0o777, 0o600);
+        let dir = std::fs::metadata(base.join("state/svinit")).unwrap();
+        let own = if nix::unistd::geteuid().is_root() {
+            0o750
+        } else {
+            0o700
+        };
+        assert_eq!(dir.mode() & 0o777, own);
+        // A symlink where the directory goes is not followed.
+        std::fs::create_dir_all(base.join("elsewhere")).unwrap();
+        std::os::unix::fs::symlink(base.join("elsewhere"), base.join("link")).unwrap();
+        let linked = LogFile::Default(base.join("link/svinit.log"));
+        let err = linked.open().expect_err("a symlinked directory");
+        assert!(err.to_string().contains("not a directory"), "{err}");
+        assert!(!base.join("elsewhere/svinit.log").exists());
+        // Nor one at the file.
+        std::os::unix::fs::symlink(base.join("elsewhere/x"), base.join("state/svinit/l.log"))
+            .unwrap();
+        assert!(
+            LogFile::Default(base.join("state/svinit/l.log"))
+                .open()
+                .is_err()
+        );
+        assert!(!base.join("elsewhere/x").exists());
+        let _ = std::fs::remove_dir_all(&base);
+    }
+
+    #[test]
+    fn the_default_log_is_in_var_log_for_root_and_the_state_home_for_a_user() {
+        let home = Some(PathBuf::from("/home/ann"));
+        let state = Some(PathBuf::from("/st"));
+        let path = |p: &str| Some(PathBuf::from(p));
         assert_eq!(
-            log_path(None, true, socket),
-            Some(PathBuf::from("/tmp/x/control.log"))
+            default_log_path(true, state.clone(), home.clone()),
+            path("/var/log/svinit/svinit.log")
         );
         assert_eq!(
-            log_path(Some("/l".into()), true, socket),
-            Some(PathBuf::from("/l"))
+            default_log_path(false, state, home.clone()),
+            path("/st/svinit/svinit.log")
         );
+        assert_eq!(
+            default_log_path(false, Some("rel".into()), home.clone()),
+            path("/home/ann/.local/state/svinit/svinit.log")
+        );
+        assert_eq!(
+            default_log_path(false, None, home),
+            path("/home/ann/.local/state/svinit/svinit.log")
+        );
+        assert_eq!(default_log_path(false, None, None), None);
+        assert_eq!(
+            LogFile::choose(Some("/l".into())),
+            LogFile::Given("/l".into())
+        );
+        assert_eq!(LogFile::Discarded.path(), Path::new("/dev/null"));
     }
 }

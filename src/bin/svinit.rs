@@ -32,8 +32,10 @@ usage: svinit [-c PATH] [-s SOCKET] [--system | --container] [-v | -q] [-- COMMA
                       failed, exit 0 or 1 with one line saying which; with
                       `-- COMMAND` the command is a service of its own
       --log FILE      with --detach: svinit's log and the services' console
-                      output go to FILE (default with -v: the socket path
-                      with .log; otherwise /dev/null)
+                      output are appended to FILE (default: for root
+                      /var/log/svinit/svinit.log, else
+                      $XDG_STATE_HOME/svinit/svinit.log or
+                      ~/.local/state/svinit/svinit.log)
   -- COMMAND ARG...   the main command (like tini/dumb-init): started once the
                       units are up, signals forwarded to it, its exit status
                       is svinit's; with no config at PATH it runs alone
@@ -218,10 +220,10 @@ fn run() -> ExitCode {
     // inherited, and the loop's descriptors belong to the background.
     let mut detached = None;
     if cli.detach {
-        let log_path = detach::log_path(cli.log, cli.level == Level::Debug, &socket_path);
+        let log = detach::LogFile::choose(cli.log);
         // What is queued goes to the terminal now, not to the log as well.
         console::flush_before_exit(console::EXIT_FLUSH);
-        match detach::detach(log_path.as_deref()) {
+        match detach::detach(&log) {
             Ok(detach::Fork::Parent(code)) => return ExitCode::from(code),
             Ok(detach::Fork::Child(child)) => {
                 console::capture();

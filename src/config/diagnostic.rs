@@ -67,6 +67,15 @@ impl Problem {
         }
     }
 
+    /// A warning: something svinit would meet at start-up, not an error
+    /// of the config (`--check` prints it and still exits 0).
+    pub(crate) fn warning(message: impl Into<String>) -> Self {
+        Problem {
+            severity: Severity::Warning,
+            ..Problem::error(message)
+        }
+    }
+
     /// Add a labelled span. The first file labelled becomes this problem's
     /// source; a label in another file goes into a nested problem for that
     /// file, so miette shows each span in its own file.
@@ -239,27 +248,101 @@ impl ConfigError {
     }
 
     /// The report as text: miette's graphical format, `REPORT_WIDTH`
-    /// columns, unicode, ANSI colors only when `color`.
+    /// columns, unicode, ANSI colors only when `color`. The summary line,
+    /// then every problem as a report of its own.
     pub fn render(&self, color: bool) -> String {
-        let theme = if color {
-            GraphicalTheme::unicode()
-        } else {
-            GraphicalTheme::unicode_nocolor()
-        };
-        let handler = GraphicalReportHandler::new_themed(theme)
-            .with_width(REPORT_WIDTH)
-            .with_links(false);
+        let handler = report_handler(color);
         let mut out = String::new();
-        if handler.render_report(&mut out, self).is_err() {
-            // Rendering only fails on a span that does not fit its source,
-            // which `Location` rules out; keep the plain messages anyway.
-            out = self.to_string();
-            for problem in &self.problems {
-                out.push_str("\n  - ");
-                out.push_str(problem.message());
-            }
+        let summary = handler.render_report(&mut out, &WithoutRelated(self));
+        if summary.is_err() {
+            out = format!("  × {self}\n");
+        }
+        for problem in &self.problems {
+            out.push('\n');
+            render_problem(&handler, problem, &mut out);
         }
         out
+    }
+}
+
+/// `problems` (warnings, say) rendered one after another, as
+/// [`ConfigError::render`] renders its problems.
+pub fn render_problems(problems: &[Problem], color: bool) -> String {
+    let handler = report_handler(color);
+    let mut out = String::new();
+    for (index, problem) in problems.iter().enumerate() {
+        if index > 0 {
+            out.push('\n');
+        }
+        render_problem(&handler, problem, &mut out);
+    }
+    out
+}
+
+fn report_handler(color: bool) -> GraphicalReportHandler {
+    let theme = if color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    GraphicalReportHandler::new_themed(theme)
+        .with_width(REPORT_WIDTH)
+        .with_links(false)
+}
+
+/// One problem, then its nested problems (its labels in other files), each
+/// as a report of its own.
+fn render_problem(handler: &GraphicalReportHandler, problem: &Problem, out: &mut String) {
+    let mut text = String::new();
+    if handler
+        .render_report(&mut text, &WithoutRelated(problem))
+        .is_err()
+    {
+        // Rendering only fails on a span that does not fit its source,
+        // which `Location` rules out; keep the plain message anyway.
+        text = format!("  × {}\n", problem.message());
+    }
+    out.push_str(&text);
+    for nested in problem.nested() {
+        out.push('\n');
+        render_problem(handler, nested, out);
+    }
+}
+
+/// A diagnostic shown without its related diagnostics. miette's handler
+/// puts a line of its own (`Error: `, `Advice: `) before each related
+/// one, which reads as an empty error, so they are rendered one by one.
+struct WithoutRelated<'a, D: Diagnostic>(&'a D);
+
+impl<D: Diagnostic> fmt::Debug for WithoutRelated<'_, D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.0, f)
+    }
+}
+
+impl<D: Diagnostic> fmt::Display for WithoutRelated<'_, D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self.0, f)
+    }
+}
+
+impl<D: Diagnostic> std::error::Error for WithoutRelated<'_, D> {}
+
+impl<D: Diagnostic> Diagnostic for WithoutRelated<'_, D> {
+    fn severity(&self) -> Option<Severity> {
+        self.0.severity()
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.0.help()
+    }
+
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        self.0.source_code()
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        self.0.labels()
     }
 }
 

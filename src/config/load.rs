@@ -21,13 +21,30 @@ use super::values;
 /// Load a config file, or every `*.kdl` file of a directory (not
 /// recursive, hidden files skipped) in name order.
 pub fn load_path(path: &Path) -> Result<Config, ConfigError> {
-    let sources = read_sources(path).map_err(ConfigError::new)?;
-    load_sources(sources)
+    load_path_located(path).map(|loaded| loaded.config)
 }
 
 /// Load a config from `(file name, text)` pairs, in order. The names are
 /// only used in diagnostics.
 pub fn load_sources(sources: Vec<(String, String)>) -> Result<Config, ConfigError> {
+    load_sources_located(sources).map(|loaded| loaded.config)
+}
+
+/// A valid config with where its services and `control` node are written,
+/// for the checks that point at a value (`--check`'s warnings).
+pub(crate) struct Located {
+    pub config: Config,
+    /// In the order of `config.services`, `defaults` merged.
+    pub services: Vec<ServiceEntry>,
+    pub control_at: Option<Location>,
+}
+
+pub(crate) fn load_path_located(path: &Path) -> Result<Located, ConfigError> {
+    let sources = read_sources(path).map_err(ConfigError::new)?;
+    load_sources_located(sources)
+}
+
+pub(crate) fn load_sources_located(sources: Vec<(String, String)>) -> Result<Located, ConfigError> {
     let mut problems = Vec::new();
     let mut top = TopLevel::default();
     let mut files = Vec::with_capacity(sources.len());
@@ -69,15 +86,20 @@ pub fn load_sources(sources: Vec<(String, String)>) -> Result<Config, ConfigErro
         }
         configs.push(finish_service(&entry.draft, &entry.name_at, &mut problems));
     }
+    let (control, control_at) = top.control.unzip();
     let config = Config {
         services: configs,
-        control: top.control.map(|(control, _)| control).unwrap_or_default(),
+        control: control.unwrap_or_default(),
         shutdown_timeout: top.shutdown_timeout.map(|(timeout, _)| timeout),
     };
     check_services(&services, &config, !syntax_errors, &mut problems);
 
     if problems.is_empty() {
-        Ok(config)
+        Ok(Located {
+            config,
+            services,
+            control_at,
+        })
     } else {
         sort_by_position(&mut problems, &files);
         Err(ConfigError::new(problems))

@@ -9,7 +9,8 @@
 //! - `values`: durations, sizes, signals, umasks, ids, limits, suggestions.
 //! - `validate`: checks across services (names, dependencies, cycles).
 //! - `diagnostic`: `Problem` and `ConfigError`, rendered by miette.
-//! - `check`: `--check`, and the default config path.
+//! - `check`: `--check` (the plan, and warnings of what would fail at
+//!   start-up on this machine), and the default config path.
 
 mod check;
 mod diagnostic;
@@ -26,8 +27,8 @@ pub(crate) mod fuzz_tests;
 #[cfg(test)]
 mod tests;
 
-pub use check::{check_command, default_config_path, resolve_config_path, start_plan};
-pub use diagnostic::{ConfigError, Problem, SourceFile};
+pub use check::{check_command, default_config_path, home_dir, resolve_config_path, start_plan};
+pub use diagnostic::{ConfigError, Problem, SourceFile, render_problems};
 pub use load::{has_config, load_path, load_sources};
 pub use model::*;
 pub use parse::DEFAULT_TRANSCRIPT_KEEP;

@@ -563,6 +563,35 @@ servce "c" {}
 
 // ------------------------------------------------------ diagnostics per kind
 
+/// A report line that is only a severity (`Error: `, `Advice: `): miette
+/// writes one before every related diagnostic, which reads as an empty
+/// error. Neither a fresh report nor any stored snapshot may have one.
+#[test]
+fn no_report_has_a_bare_severity_line() {
+    let bare = |text: &str| {
+        text.lines()
+            .find(|line| matches!(line.trim(), "Error:" | "Warning:" | "Advice:"))
+            .map(str::to_owned)
+    };
+    let report = render_errors(&[
+        (
+            "a.kdl",
+            "service \"a\" {\n    exec \"a\"\n    requires \"b\"\n    umsk 1\n}\n",
+        ),
+        (
+            "b.kdl",
+            "service \"b\" {\n    exec \"b\"\n    requires \"a\"\n}\n",
+        ),
+    ]);
+    assert_eq!(bare(&report), None, "{report}");
+    let snapshots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/config/snapshots");
+    for entry in std::fs::read_dir(snapshots).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(bare(&text), None, "{}:\n{text}", path.display());
+    }
+}
+
 snapshot!(
     unknown_key_with_suggestion,
     "service \"web\" {\n    exec \"web\"\n    umsk 0o022\n}\n"
@@ -1107,4 +1136,23 @@ fn the_man_page_example_passes_check() {
         .and_then(|rest| rest.split("\n.RE").next())
         .unwrap();
     load(example);
+}
+
+/// Roff that renders a stray space before a comma: `.B -v ", " --verbose`
+/// (a bold macro takes `", "` as one more word: `-v ,  --verbose`; the
+/// alternating `.BR` is meant) or `\fR... , \fB` in a tag.
+#[test]
+fn no_man_page_puts_a_space_before_a_comma() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("man");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let page = std::fs::read_to_string(&path).unwrap();
+        for (number, line) in page.lines().enumerate() {
+            let single_font = [".B ", ".I "].iter().any(|m| line.starts_with(m));
+            let bad = (single_font && line.contains("\", \""))
+                || line.contains("\\fR , ")
+                || line.contains("\\fR... , ");
+            assert!(!bad, "{}:{}: {line}", path.display(), number + 1);
+        }
+    }
 }

@@ -60,4 +60,6 @@ mod tests;
 
 pub use envfile::{EnvFileError, EnvVar, parse_environment_file};
 pub use execute::{Child, ChildIo, ExecStatus, Stdio, execute, read_exec_status};
-pub use prepare::{DEFAULT_PATH, SpawnContext, SpawnPlan, prepare, raise_own_nofile};
+pub use prepare::{
+    DEFAULT_PATH, SpawnContext, SpawnPlan, prepare, raise_own_nofile, read_environment_file,
+};

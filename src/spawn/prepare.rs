@@ -438,7 +438,9 @@ impl<'c> EnvBuilder<'c> {
     }
 }
 
-fn read_environment_file(path: &Path) -> Result<Vec<EnvVar>, SpawnFailure> {
+/// Reads and parses a service's `environment-file` as each start does
+/// (also `--check`, to warn before the start fails).
+pub fn read_environment_file(path: &Path) -> Result<Vec<EnvVar>, SpawnFailure> {
     let detail = || format!("environment-file {}", path.display());
     let errno_failure = |errno: i32| SpawnFailure {
         stage: SpawnStage::Prepare,

@@ -1,12 +1,13 @@
 //! The other commands: logs, reload, events, blame, tree (text and dot).
 
+use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::io::Write;
 
 use svinit::control::{
     BlameEntry, EventsReport, LogsReport, MAX_LOGS_REPLY_BYTES, MergedLogsReport, ReloadReport,
-    Request, TreeNode, TreeReport,
+    Request, State, TreeNode, TreeReport,
 };
 
 use crate::EXIT_OK;
@@ -120,21 +121,48 @@ pub(crate) fn events(
 }
 
 pub(crate) fn blame(connection: &mut Connection) -> Result<u8, Failure> {
-    let mut entries: Vec<BlameEntry> = connection.ask(&Request::Blame)?;
-    entries.sort_by(|a, b| {
-        b.ready_after
-            .unwrap_or(-1.0)
-            .total_cmp(&a.ready_after.unwrap_or(-1.0))
-            .then_with(|| a.name.cmp(&b.name))
-    });
-    for entry in entries {
-        match (entry.ready_after, entry.spawned) {
-            (Some(seconds), _) => say!("{:>10.3}s  {}", seconds, entry.name),
-            (None, Some(_)) => say!("{:>11}  {} (not ready: {})", "-", entry.name, entry.state),
-            (None, None) => say!("{:>11}  {} (not started: {})", "-", entry.name, entry.state),
-        }
+    let entries: Vec<BlameEntry> = connection.ask(&Request::Blame)?;
+    for line in blame_lines(entries) {
+        say!("{line}");
     }
     Ok(EXIT_OK)
+}
+
+/// The lines of `svctl blame`: the services whose last start became
+/// ready, slowest first, with the time from spawn to ready; then, apart
+/// and by name, the failed ones, those in backoff (a time from a run that
+/// then crashed would read as a start that went well), and those not ready
+/// or not started.
+pub(crate) fn blame_lines(mut entries: Vec<BlameEntry>) -> Vec<String> {
+    let timed = |entry: &BlameEntry| {
+        entry
+            .ready_after
+            .filter(|_| !matches!(entry.state, State::Failed | State::Backoff))
+    };
+    entries.sort_by(|a, b| {
+        let rank = |entry: &BlameEntry| (entry.state != State::Failed) as u8;
+        match (timed(a), timed(b)) {
+            (Some(a), Some(b)) => b.total_cmp(&a),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => rank(a).cmp(&rank(b)),
+        }
+        .then_with(|| a.name.cmp(&b.name))
+    });
+    entries
+        .iter()
+        .map(|entry| {
+            let name = &entry.name;
+            match (timed(entry), entry.state, entry.spawned) {
+                (Some(seconds), _, _) => format!("{seconds:>10.3}s  {name}"),
+                (None, State::Failed | State::Backoff, _) => {
+                    format!("{:>11}  {name} ({})", "-", entry.state)
+                }
+                (None, state, Some(_)) => format!("{:>11}  {name} (not ready: {state})", "-"),
+                (None, state, None) => format!("{:>11}  {name} (not started: {state})", "-"),
+            }
+        })
+        .collect()
 }
 
 pub(crate) fn tree(

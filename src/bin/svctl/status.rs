@@ -40,9 +40,13 @@ pub(crate) fn unix_now() -> f64 {
         .unwrap_or(0.0)
 }
 
-/// `45s`, `3m12s`, `5h2m`, `2d3h`.
-pub(crate) fn format_age(seconds: i64) -> String {
-    let s = seconds.max(0);
+/// `200ms`, `45s`, `3m12s`, `5h2m`, `2d3h`: milliseconds under a second,
+/// else whole units, rounded down.
+pub(crate) fn format_age(seconds: f64) -> String {
+    if seconds < 1.0 {
+        return format!("{}ms", (seconds.max(0.0) * 1000.0) as u64);
+    }
+    let s = seconds as u64;
     match s {
         0..=59 => format!("{s}s"),
         60..=3599 => format!("{}m{}s", s / 60, s % 60),
@@ -90,8 +94,21 @@ pub(crate) fn status_info(service: &ServiceStatusJson) -> String {
     parts.join("; ")
 }
 
+/// The SINCE column: how long the service has been in its state. `age`
+/// is exact; without it (an older svinit) `since` and `now` (unix seconds)
+/// are whole seconds, so an age under a second shows as `0s`.
+pub(crate) fn since_cell(service: &ServiceStatusJson, now: f64) -> String {
+    match service.age {
+        Some(age) => format_age(age),
+        None => match now as i64 - service.since {
+            ..=0 => "0s".to_owned(),
+            whole => format_age(whole as f64),
+        },
+    }
+}
+
 pub(crate) fn print_status_table(report: &StatusReport, whole: bool) {
-    let now = unix_now() as i64;
+    let now = unix_now();
     let rows: Vec<[String; 6]> = report
         .services
         .iter()
@@ -100,7 +117,7 @@ pub(crate) fn print_status_table(report: &StatusReport, whole: bool) {
                 service.name.clone(),
                 service.state.to_string(),
                 service.pid.map_or("-".into(), |pid| pid.to_string()),
-                format_age(now - service.since),
+                since_cell(service, now),
                 service.restarts.to_string(),
                 status_info(service),
             ]

@@ -3,12 +3,14 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use svinit::control::{ExitJson, Request, Running, ServiceStatusJson, State, TreeNode, TreeReport};
+use svinit::control::{
+    BlameEntry, ExitJson, Request, Running, ServiceStatusJson, State, TreeNode, TreeReport,
+};
 
 use crate::args::{UsageError, closest, parse_args, parse_duration};
 use crate::change::{Progress, Waiter};
-use crate::reports::{render_dot, render_tree};
-use crate::status::{format_age, status_info};
+use crate::reports::{blame_lines, render_dot, render_tree};
+use crate::status::{format_age, since_cell, status_info};
 use crate::{Command, DEFAULT_WAIT, Verb};
 
 fn args(text: &str) -> Vec<String> {
@@ -274,11 +276,14 @@ fn durations_take_units() {
 
 #[test]
 fn ages_are_short() {
-    assert_eq!(format_age(-3), "0s");
-    assert_eq!(format_age(59), "59s");
-    assert_eq!(format_age(192), "3m12s");
-    assert_eq!(format_age(18_120), "5h2m");
-    assert_eq!(format_age(183_600), "2d3h");
+    assert_eq!(format_age(-3.0), "0ms");
+    assert_eq!(format_age(0.2), "200ms");
+    assert_eq!(format_age(0.9999), "999ms");
+    assert_eq!(format_age(1.0), "1s");
+    assert_eq!(format_age(59.9), "59s");
+    assert_eq!(format_age(192.0), "3m12s");
+    assert_eq!(format_age(18_120.0), "5h2m");
+    assert_eq!(format_age(183_600.0), "2d3h");
 }
 
 fn service(name: &str, state: State, pid: Option<i32>) -> ServiceStatusJson {
@@ -305,6 +310,7 @@ fn service(name: &str, state: State, pid: Option<i32>) -> ServiceStatusJson {
         output_problem: None,
         output_dropped: 0,
         status_text: None,
+        age: None,
     }
 }
 
@@ -448,4 +454,87 @@ fn trees_render_from_the_top_services() {
         render_tree(&cyclic),
         "a (up)\n└── b (up)\n    └── a (cycle)\n"
     );
+}
+
+#[test]
+fn since_shows_sub_second_ages_in_milliseconds() {
+    let mut web = service("web", State::Up, Some(7));
+    web.since = 1000;
+    // 0.2 s old, though a second boundary passed between the two clocks.
+    web.age = Some(0.2);
+    assert_eq!(since_cell(&web, 1001.1), "200ms");
+    web.age = Some(0.0004);
+    assert_eq!(since_cell(&web, 1001.1), "0ms");
+    web.age = Some(1.999);
+    assert_eq!(since_cell(&web, 1001.1), "1s");
+    web.age = Some(192.5);
+    assert_eq!(since_cell(&web, 1001.1), "3m12s");
+    // The reply of an older svinit, without `age`: whole seconds.
+    web.age = None;
+    assert_eq!(since_cell(&web, 1192.7), "3m12s");
+    assert_eq!(since_cell(&web, 999.0), "0s");
+}
+
+fn blame_entry(name: &str, state: State, ready_after: Option<f64>) -> BlameEntry {
+    BlameEntry {
+        name: name.into(),
+        state,
+        spawned: (state != State::Waiting).then_some(1_700_000_000.0),
+        ready_after,
+    }
+}
+
+#[test]
+fn blame_lists_the_ready_and_shows_failed_services_apart() {
+    let lines = blame_lines(vec![
+        blame_entry("db", State::Up, Some(2.003)),
+        // Up at its exec, then crashed until svinit gave up.
+        blame_entry("bad", State::Failed, Some(0.0)),
+        blame_entry("flaky", State::Backoff, Some(0.0)),
+        blame_entry("web", State::Up, Some(0.011)),
+        blame_entry("setup", State::Done, Some(0.5)),
+        blame_entry("slow", State::Starting, None),
+        blame_entry("later", State::Waiting, None),
+        blame_entry("broken", State::Failed, None),
+    ]);
+    assert_eq!(
+        lines,
+        [
+            "     2.003s  db",
+            "     0.500s  setup",
+            "     0.011s  web",
+            "          -  bad (failed)",
+            "          -  broken (failed)",
+            "          -  flaky (backoff)",
+            "          -  later (not started: waiting)",
+            "          -  slow (not ready: starting)",
+        ]
+    );
+}
+
+/// svctl(8) documents every field of `status --json` and of the status
+/// reply (`.B field` under JSON FORMATS), so a field added later without
+/// its documentation fails here.
+#[test]
+fn the_man_page_documents_every_status_field() {
+    let page =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("man/svctl.8"))
+            .unwrap();
+    let formats = page.split(".SH JSON FORMATS").nth(1).unwrap_or_default();
+    let report = svinit::control::StatusReport {
+        services: vec![service("web", State::Up, Some(7))],
+        orphans_reaped: 0,
+        mode: "user".into(),
+        pid: 1,
+        console_lines_dropped: 0,
+    };
+    let value = serde_json::to_value(&report).unwrap();
+    let service_fields = value["services"][0].as_object().unwrap().keys();
+    let report_fields = value.as_object().unwrap().keys();
+    for field in service_fields.chain(report_fields) {
+        assert!(
+            formats.contains(&format!("\n.B {field}\n")),
+            "svctl(8) JSON FORMATS does not document `{field}`"
+        );
+    }
 }
