@@ -9,6 +9,7 @@ pub mod control;
 mod forking;
 mod main_command;
 pub mod output;
+mod own_limits;
 pub(crate) mod passed_fds;
 mod proc_stat;
 mod readiness;
@@ -131,7 +132,7 @@ impl Runtime {
         supervisor.set_system(options.mode == Mode::System);
         let default_directory = (options.mode == Mode::System).then(|| PathBuf::from("/"));
         let mut spawn_context = SpawnContext::from_process(default_directory);
-        if let Some(original) = spawn::raise_own_nofile() {
+        if let Some(original) = own_limits::raise_own_nofile() {
             spawn_context.set_inherited_nofile(original);
         }
         Ok(Runtime {

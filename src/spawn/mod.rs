@@ -52,14 +52,15 @@
 //! - Each environment-file is read at each start: an edit applies at the
 //!   next restart, like the rest of a changed config.
 
+mod credentials;
+mod env;
 mod envfile;
 mod execute;
 mod prepare;
 #[cfg(test)]
 mod tests;
 
+pub use env::{DEFAULT_PATH, read_environment_file};
 pub use envfile::{EnvFileError, EnvVar, parse_environment_file};
 pub use execute::{Child, ChildIo, ExecStatus, Stdio, execute, read_exec_status};
-pub use prepare::{
-    DEFAULT_PATH, SpawnContext, SpawnPlan, prepare, raise_own_nofile, read_environment_file,
-};
+pub use prepare::{SpawnContext, SpawnPlan, prepare};

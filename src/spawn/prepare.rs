@@ -1,24 +1,19 @@
 //! The pure half of spawning: a service's config → a [`SpawnPlan`] of
 //! resolved ids, paths and `CString`s that the forked child only reads.
+//! The plan and what every spawn shares ([`SpawnContext`]) are here; the
+//! environment is built in `env.rs`, the credentials resolved in
+//! `credentials.rs`.
 
 use std::ffi::{CStr, CString, OsStr, OsString};
-use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use super::envfile::{EnvVar, parse_environment_file};
-use crate::config::{Command, IdRef, ServiceConfig};
+use super::credentials::resolve_ids;
+use super::env::{DEFAULT_PATH, EnvEntry, assigns, env_entry, is_env_name, service_environment};
+use crate::config::{Command, ServiceConfig};
 use crate::supervisor::{SpawnFailure, SpawnStage};
-use crate::untrusted::{PathProblem, Purpose, open_untrusted};
 use crate::users::UserDb;
-
-/// `PATH` of a service started with `clear-environment`, or whose
-/// environment has no `PATH`, for the program lookup.
-pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-/// An environment-file larger than this is refused: it is surely not one.
-const MAX_ENVIRONMENT_FILE: u64 = 1 << 20;
 
 /// What every spawn shares, built once: svinit's environment (already as
 /// `NAME=value` C strings), the users database, the default directory.
@@ -29,7 +24,7 @@ pub struct SpawnContext {
     users: UserDb,
     euid: u32,
     /// The open-files limit svinit was started with, when it raised its own
-    /// (see [`raise_own_nofile`]): what services get unless they set `nofile`.
+    /// (`runtime/own_limits.rs`): what services get unless they set `nofile`.
     inherited_nofile: Option<(libc::rlim_t, libc::rlim_t)>,
 }
 
@@ -69,7 +64,8 @@ impl SpawnContext {
         &self.users
     }
 
-    /// Replaces the users database (re-read on reload).
+    /// Replaces the users database. Nothing calls it: the account files
+    /// are read once, when svinit starts, and not again at a reload.
     pub fn set_users(&mut self, users: UserDb) {
         self.users = users;
     }
@@ -83,70 +79,6 @@ impl SpawnContext {
     pub fn set_inherited_nofile(&mut self, limit: (libc::rlim_t, libc::rlim_t)) {
         self.inherited_nofile = Some(limit);
     }
-}
-
-/// Raises svinit's own soft open-files limit to the hard one, as systemd
-/// does: it keeps a pipe or two per service, and a soft limit of 1,024
-/// would cap it at a few hundred services. Returns the limit it had, which
-/// services keep (programs using `select()` break above 1,024), or `None`
-/// when nothing changed. Raises once; later calls return the same answer.
-pub fn raise_own_nofile() -> Option<(libc::rlim_t, libc::rlim_t)> {
-    static ORIGINAL: std::sync::OnceLock<Option<(libc::rlim_t, libc::rlim_t)>> =
-        std::sync::OnceLock::new();
-    *ORIGINAL.get_or_init(raise_nofile_to_hard)
-}
-
-fn raise_nofile_to_hard() -> Option<(libc::rlim_t, libc::rlim_t)> {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `limit` is a valid rlimit for getrlimit to fill in.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0
-        || limit.rlim_cur >= limit.rlim_max
-    {
-        return None;
-    }
-    let original = (limit.rlim_cur, limit.rlim_max);
-    let raised = libc::rlimit {
-        rlim_cur: limit.rlim_max,
-        rlim_max: limit.rlim_max,
-    };
-    // SAFETY: `raised` is a valid rlimit.
-    (unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0).then_some(original)
-}
-
-/// One `NAME=value` environment string.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct EnvEntry {
-    line: CString,
-    name_len: usize,
-}
-
-impl EnvEntry {
-    /// `None` when either part holds a NUL byte.
-    fn new(name: &[u8], value: &[u8]) -> Option<EnvEntry> {
-        let mut line = Vec::with_capacity(name.len() + value.len() + 2);
-        line.extend_from_slice(name);
-        line.push(b'=');
-        line.extend_from_slice(value);
-        Some(EnvEntry {
-            line: CString::new(line).ok()?,
-            name_len: name.len(),
-        })
-    }
-
-    fn name(&self) -> &[u8] {
-        &self.line.as_bytes()[..self.name_len]
-    }
-
-    fn value(&self) -> &[u8] {
-        &self.line.as_bytes()[self.name_len + 1..]
-    }
-}
-
-fn is_env_name(name: &[u8]) -> bool {
-    !name.is_empty() && !name.contains(&b'=') && !name.contains(&0)
 }
 
 /// Everything the child needs to become the service, resolved and checked.
@@ -257,30 +189,9 @@ impl SpawnPlan {
 
 /// Builds the plan for one start of `service`.
 pub fn prepare(service: &ServiceConfig, ctx: &SpawnContext) -> Result<SpawnPlan, SpawnFailure> {
-    let ids = resolve_ids(service, ctx)?;
+    let ids = resolve_ids(service, &ctx.users, ctx.euid)?;
 
-    let mut env = EnvBuilder::new(if service.clear_environment {
-        &[]
-    } else {
-        &ctx.inherited_env
-    });
-    if service.clear_environment {
-        env.set(b"PATH", DEFAULT_PATH.as_bytes())?;
-    }
-    if let Some(user) = &ids.user_env {
-        env.set(b"HOME", user.home.as_bytes())?;
-        env.set(b"USER", user.name.as_bytes())?;
-        env.set(b"LOGNAME", user.name.as_bytes())?;
-        env.set(b"SHELL", user.shell.as_bytes())?;
-    }
-    if let Some(path) = &service.environment_file {
-        for (name, value) in read_environment_file(path)? {
-            env.set(&name, &value)?;
-        }
-    }
-    for (name, value) in &service.environment {
-        env.set(name.as_bytes(), value.as_bytes())?;
-    }
+    let env = service_environment(service, &ctx.inherited_env, ids.user_env.as_ref())?;
 
     let (program, argv) = match &service.command {
         Command::Exec(args) => {
@@ -361,7 +272,10 @@ fn prepare_limits(service: &ServiceConfig, ctx: &SpawnContext) -> Vec<PreparedLi
     limits
 }
 
-fn prepare_failure(detail: impl Into<String>, message: impl Into<String>) -> SpawnFailure {
+pub(super) fn prepare_failure(
+    detail: impl Into<String>,
+    message: impl Into<String>,
+) -> SpawnFailure {
     SpawnFailure {
         stage: SpawnStage::Prepare,
         detail: detail.into(),
@@ -370,100 +284,8 @@ fn prepare_failure(detail: impl Into<String>, message: impl Into<String>) -> Spa
     }
 }
 
-/// Whether the `NAME=value` string `line` gives `name`.
-fn assigns(line: &CString, name: &str) -> bool {
-    line.as_bytes()
-        .strip_prefix(name.as_bytes())
-        .is_some_and(|rest| rest.starts_with(b"="))
-}
-
 fn c_string(bytes: &[u8], what: impl FnOnce() -> String) -> Result<CString, SpawnFailure> {
     CString::new(bytes).map_err(|_| prepare_failure(what(), "contains a NUL byte"))
-}
-
-fn env_entry(name: &[u8], value: &[u8]) -> Result<EnvEntry, SpawnFailure> {
-    let what = || format!("environment {}", String::from_utf8_lossy(name));
-    if !is_env_name(name) {
-        return Err(prepare_failure(what(), "invalid variable name"));
-    }
-    EnvEntry::new(name, value).ok_or_else(|| prepare_failure(what(), "contains a NUL byte"))
-}
-
-/// The inherited environment plus overrides, without copying the inherited
-/// part until the end.
-struct EnvBuilder<'c> {
-    base: &'c [EnvEntry],
-    overrides: Vec<EnvEntry>,
-}
-
-impl<'c> EnvBuilder<'c> {
-    fn new(base: &'c [EnvEntry]) -> Self {
-        EnvBuilder {
-            base,
-            overrides: Vec::new(),
-        }
-    }
-
-    fn set(&mut self, name: &[u8], value: &[u8]) -> Result<(), SpawnFailure> {
-        let entry = env_entry(name, value)?;
-        match self.overrides.iter_mut().find(|e| e.name() == name) {
-            Some(slot) => *slot = entry,
-            None => self.overrides.push(entry),
-        }
-        Ok(())
-    }
-
-    fn get(&self, name: &[u8]) -> Option<&[u8]> {
-        self.overrides
-            .iter()
-            .chain(self.base)
-            .find(|e| e.name() == name)
-            .map(EnvEntry::value)
-    }
-
-    /// Inherited variables keep their place, with overridden values; new
-    /// ones follow in the order they were first set.
-    fn finish(self) -> Vec<CString> {
-        let mut overrides: Vec<Option<EnvEntry>> = self.overrides.into_iter().map(Some).collect();
-        let mut env = Vec::with_capacity(self.base.len() + overrides.len());
-        for entry in self.base {
-            let replacement = overrides
-                .iter_mut()
-                .find(|o| o.as_ref().is_some_and(|o| o.name() == entry.name()))
-                .and_then(Option::take);
-            env.push(replacement.unwrap_or_else(|| entry.clone()).line);
-        }
-        env.extend(overrides.into_iter().flatten().map(|e| e.line));
-        env
-    }
-}
-
-/// Reads and parses a service's `environment-file` as each start does
-/// (also `--check`, to warn before the start fails).
-pub fn read_environment_file(path: &Path) -> Result<Vec<EnvVar>, SpawnFailure> {
-    let detail = || format!("environment-file {}", path.display());
-    let errno_failure = |errno: i32| SpawnFailure {
-        stage: SpawnStage::Prepare,
-        detail: detail(),
-        errno,
-        message: None,
-    };
-    // A fifo or a device would block the read or never end; a symlink
-    // could point anywhere root can read.
-    let opened = open_untrusted(path, Purpose::Read).map_err(|problem| match problem {
-        PathProblem::Open(errno) => errno_failure(errno),
-        problem => prepare_failure(detail(), problem.to_string()),
-    })?;
-    let mut text = Vec::new();
-    opened
-        .file
-        .take(MAX_ENVIRONMENT_FILE + 1)
-        .read_to_end(&mut text)
-        .map_err(|error| errno_failure(error.raw_os_error().unwrap_or(libc::EIO)))?;
-    if text.len() as u64 > MAX_ENVIRONMENT_FILE {
-        return Err(prepare_failure(detail(), "larger than 1 MiB"));
-    }
-    parse_environment_file(&text).map_err(|error| prepare_failure(detail(), error.to_string()))
 }
 
 /// `name` itself when it has a `/`, else the first executable regular file
@@ -497,119 +319,10 @@ fn find_program(name: &str, path: &[u8]) -> Result<CString, SpawnFailure> {
     Err(not_found())
 }
 
-/// The credentials part of a plan.
-struct Ids {
-    uid: Option<u32>,
-    gid: Option<u32>,
-    groups: Option<Vec<u32>>,
-    user_label: String,
-    group_label: String,
-    user_env: Option<UserEnv>,
-}
-
-/// `HOME`, `USER`/`LOGNAME`, `SHELL` for a configured user.
-struct UserEnv {
-    home: String,
-    name: String,
-    shell: String,
-}
-
-fn resolve_ids(service: &ServiceConfig, ctx: &SpawnContext) -> Result<Ids, SpawnFailure> {
-    let db = &ctx.users;
-    let user = match &service.user {
-        None => None,
-        Some(id) => {
-            let entry = match id {
-                IdRef::Name(name) => db.user_by_name(name),
-                IdRef::Id(uid) => db.user_by_uid(*uid),
-            };
-            Some(match (entry, numeric(id)) {
-                (Some(entry), _) => (entry.uid, entry.gid, Some(entry)),
-                (None, Some(uid)) => (uid, uid, None),
-                (None, None) => return Err(prepare_failure(label("user", id), "no such user")),
-            })
-        }
-    };
-    let resolve_group = |id: &IdRef| match id {
-        IdRef::Name(name) => db
-            .group_by_name(name)
-            .map(|g| g.gid)
-            .or_else(|| numeric(id))
-            .ok_or_else(|| prepare_failure(label("group", id), "no such group")),
-        IdRef::Id(gid) => Ok(*gid),
-    };
-    let group = service.group.as_ref().map(resolve_group).transpose()?;
-    let explicit_groups = match &service.groups {
-        Some(ids) => Some(
-            ids.iter()
-                .map(resolve_group)
-                .collect::<Result<Vec<_>, _>>()?,
-        ),
-        None => None,
-    };
-
-    let gid = group.or(user.map(|(_, gid, _)| gid));
-    let groups = match (explicit_groups, user, gid) {
-        (Some(groups), _, _) => Some(groups),
-        (None, _, _) if ctx.euid != 0 => None,
-        (None, Some((_, _, Some(entry))), Some(gid)) => {
-            Some(db.supplementary_gids(&entry.name, gid))
-        }
-        (None, _, Some(gid)) => Some(vec![gid]),
-        (None, _, None) => None,
-    };
-    let user_label = match user {
-        Some((_, _, Some(entry))) => entry.name.clone(),
-        Some((uid, _, None)) => uid.to_string(),
-        None => String::new(),
-    };
-    let group_label = gid.map_or_else(String::new, |gid| {
-        db.group_by_gid(gid)
-            .map_or_else(|| gid.to_string(), |g| g.name.clone())
-    });
-    let user_env = user.map(|(uid, _, entry)| match entry {
-        Some(entry) => UserEnv {
-            home: or_default(&entry.home, "/"),
-            name: entry.name.clone(),
-            shell: or_default(&entry.shell, "/bin/sh"),
-        },
-        None => UserEnv {
-            home: "/".to_string(),
-            name: uid.to_string(),
-            shell: "/bin/sh".to_string(),
-        },
-    });
-    Ok(Ids {
-        uid: user.map(|(uid, _, _)| uid),
-        gid,
-        groups,
-        user_label,
-        group_label,
-        user_env,
-    })
-}
-
-fn numeric(id: &IdRef) -> Option<u32> {
-    match id {
-        IdRef::Id(id) => Some(*id),
-        IdRef::Name(name) => name.parse().ok(),
-    }
-}
-
-fn label(kind: &str, id: &IdRef) -> String {
-    match id {
-        IdRef::Name(name) => format!("{kind} {name}"),
-        IdRef::Id(id) => format!("{kind} {id}"),
-    }
-}
-
-fn or_default(value: &str, default: &str) -> String {
-    if value.is_empty() { default } else { value }.to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::IdRef;
     use crate::spawn::tests::{TempDir, exec, nofile_100_200_core_unlimited, shell};
 
     const PASSWD: &str = "root:x:0:0:root:/root:/bin/bash
