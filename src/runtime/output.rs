@@ -574,11 +574,6 @@ impl Output {
         Some(self.pipe(service)?.ring.lines(whole))
     }
 
-    /// The same as raw bytes, as written.
-    pub fn logs_bytes(&self, service: ServiceId, lines: Option<usize>) -> Option<Vec<u8>> {
-        Some(self.pipe(service)?.ring.last_lines(lines))
-    }
-
     /// The number of the latest arrival, of any service: `svctl logs -f`
     /// follows what comes after it.
     pub fn last_arrival(&self) -> u64 {
