@@ -3,7 +3,7 @@
 //! the transcript file with reopen, size rotation and timestamps
 //! ([`TranscriptFile`]), the `NAME | line` console format ([`prefix_lines`];
 //! `crate::console` writes it) and the per-service ring buffer behind
-//! `svctl logs` ([`RingBuffer`]). The runtime (`runtime/output.rs`) reads
+//! `svctl logs` ([`RingBuffer`]). The runtime (`runtime/output/`) reads
 //! the pipes and feeds these; everything here is plain data plus file I/O
 //! on paths it is given, unit-tested without processes.
 //!
@@ -117,7 +117,7 @@ impl LineBuffer {
 /// grows with use, up to the capacity: a quiet service costs nothing.
 ///
 /// Arrivals: the caller numbers every push with a count it keeps over all
-/// its rings (`runtime/output.rs`: one per read of any service), so the
+/// its rings (`runtime/output/sink.rs`: one per push of any service), so the
 /// lines of several services can be put in the order svinit received them
 /// (`svctl logs web db`). A line's arrival is the one that brought its
 /// newline. Each push starts a mark of 16 bytes; at most [`ARRIVAL_MARKS`]

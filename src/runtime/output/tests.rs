@@ -2,15 +2,17 @@
 //! fd `Output::stdio` hands out reaches its sinks, in bounded rounds.
 
 use std::io::Write;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use mio::Poll;
+use nix::fcntl::{FcntlArg, fcntl};
 
 use super::*;
-use crate::config::{Command, ServiceConfig};
+use crate::config::{Command, OutputMode, ServiceConfig};
+use crate::spawn::Stdio;
 
 fn service(name: &str) -> ServiceConfig {
     ServiceConfig::new(name, Command::Exec(vec!["true".into()]))
