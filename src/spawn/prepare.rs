@@ -452,6 +452,24 @@ audio:x:29:bob,alice
         );
     }
 
+    /// svinit's own supervisor's notification variables (svinit run under
+    /// systemd or another svinit) are not passed on: a service would
+    /// send READY=1 or WATCHDOG=1 for svinit, to the wrong manager.
+    #[test]
+    fn the_notification_variables_svinit_inherited_are_not_passed_on() {
+        let ctx = ctx(&[
+            ("NOTIFY_SOCKET", "/run/systemd/notify"),
+            ("WATCHDOG_USEC", "30000000"),
+            ("WATCHDOG_PID", "1"),
+            ("LISTEN_FDS", "2"),
+            ("LISTEN_PID", "1"),
+            ("LISTEN_FDNAMES", "a:b"),
+            ("KEEP", "1"),
+        ]);
+        let plan = prepare(&shell("true"), &ctx).expect("plan");
+        assert_eq!(env_of(&plan), ["KEEP=1"]);
+    }
+
     #[test]
     fn inherited_env_is_sanitised_once() {
         let ctx = ctx(&[("A", "1"), ("A", "2"), ("", "x"), ("B=C", "y")]);
