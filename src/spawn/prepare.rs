@@ -28,6 +28,19 @@ pub struct SpawnContext {
     inherited_nofile: Option<(libc::rlim_t, libc::rlim_t)>,
 }
 
+/// What svinit's own service manager (systemd, another svinit) set for
+/// svinit: a service must not notify or take sockets meant for svinit.
+/// svinit sets `NOTIFY_SOCKET` and `WATCHDOG_*` itself for the services
+/// that use them.
+const MANAGER_VARIABLES: &[&[u8]] = &[
+    b"NOTIFY_SOCKET",
+    b"WATCHDOG_USEC",
+    b"WATCHDOG_PID",
+    b"LISTEN_FDS",
+    b"LISTEN_PID",
+    b"LISTEN_FDNAMES",
+];
+
 impl SpawnContext {
     /// `default_directory`: where a service without `directory` starts;
     /// `None` leaves it in svinit's own directory.
@@ -39,7 +52,10 @@ impl SpawnContext {
         let mut env: Vec<EnvEntry> = Vec::new();
         for (name, value) in inherited_env {
             let (name, value) = (name.as_bytes(), value.as_bytes());
-            if !is_env_name(name) || env.iter().any(|e| e.name() == name) {
+            if !is_env_name(name)
+                || MANAGER_VARIABLES.contains(&name)
+                || env.iter().any(|e| e.name() == name)
+            {
                 continue;
             }
             if let Some(entry) = EnvEntry::new(name, value) {
