@@ -6,7 +6,7 @@
 use std::collections::BinaryHeap;
 use std::time::Instant;
 
-use crate::config;
+use crate::config::{self, RunConfigError};
 use crate::control::{
     BlameEntry, ErrorKind, LogsReport, MAX_LOGS_REPLY_BYTES, MergedLogsReport, ProtocolError,
     ReloadReport, Reply, Request, ServiceLine, ServiceStatusJson, StatusReport, StreamLine,
@@ -472,27 +472,20 @@ impl Runtime {
     /// `svctl reload` and SIGHUP. The error is the rendered diagnostics.
     pub(super) fn reload_config(&mut self, dry_run: bool) -> Result<ReloadReport, String> {
         let path = self.options.config_path.clone();
-        // `svinit --detach -- COMMAND` with no config (no such path, or a
-        // directory without a `*.kdl` file): the command alone, as at start.
-        let alone = !self.options.extra_services.is_empty() && !config::has_config(&path);
-        let loaded = if alone {
-            Ok(config::Config::default())
-        } else {
-            config::load_path(&path)
-        };
+        let loaded = config::config_to_run(
+            &path,
+            self.options.main_command.as_deref(),
+            &self.options.extra_services,
+        );
         let new_config = match loaded {
-            Ok(mut config) => {
-                if let Err(text) =
-                    crate::detach::add_services(&mut config, &self.options.extra_services)
-                {
-                    if !dry_run {
-                        error!("", "reload refused: {text}");
-                    }
-                    return Err(text);
+            Ok(loaded) => loaded.config,
+            Err(RunConfigError::NameTaken(text)) => {
+                if !dry_run {
+                    error!("", "reload refused: {text}");
                 }
-                config
+                return Err(text);
             }
-            Err(diagnostics) => {
+            Err(RunConfigError::Invalid(diagnostics)) => {
                 let text = diagnostics.render(false);
                 if !dry_run {
                     error!(
