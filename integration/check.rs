@@ -309,3 +309,78 @@ service "directory" {
         );
     }
 }
+
+/// `svctl tree` of a running svinit and `svinit --check` of the same config
+/// read one dependency model: the tree draws exactly the edges the config
+/// declares (a name given twice once, `before` as the other's `after`),
+/// each to a service of a lower level of the plan, and both know every
+/// service.
+#[test]
+fn the_tree_of_a_running_svinit_agrees_with_the_check_plan() {
+    let dir = TempDir::new("check-tree");
+    dir.write(
+        "conf/units.kdl",
+        r#"
+service "web" { exec "sleep" "1000"; requires "app" "app"; after "log"; }
+service "app" { exec "sleep" "1000"; requires "db"; wants "cache"; after "db"; }
+service "db" { exec "sleep" "1000"; before "cache"; }
+service "cache" { exec "sleep" "1000"; }
+service "log" { exec "sleep" "1000"; before "db" "app"; }
+service "lone" { exec "sleep" "1000"; }
+"#,
+    );
+    let (status, plan) = check(&dir, "conf");
+    assert_eq!(status.code(), Some(0), "--check:\n{plan}");
+    let mut level_of = std::collections::HashMap::new();
+    for line in plan.lines().filter(|l| l.starts_with("level ")) {
+        let (level, names) = line.split_once(": ").expect("level N: NAMES");
+        let level: usize = level["level ".len()..].parse().expect("a level number");
+        for name in names.split(' ') {
+            level_of.insert(name.to_string(), level);
+        }
+    }
+
+    let sv = crate::control::container(&dir);
+    crate::control::wait_for_socket(&sv, &dir);
+    let run = crate::control::expect(&sv, &dir, &["tree", "--dot"], 0);
+    let mut edges: Vec<String> = run
+        .stdout
+        .lines()
+        .filter(|line| line.contains(" -> "))
+        .map(|line| line.trim().replace('"', ""))
+        .collect();
+    edges.sort();
+    let want = [
+        "app -> cache [style=dashed];",
+        "app -> db [style=dotted];",
+        "app -> db;",
+        "app -> log [style=dotted];",
+        "cache -> db [style=dotted];",
+        "db -> log [style=dotted];",
+        "web -> app;",
+        "web -> log [style=dotted];",
+    ];
+    assert_eq!(edges, want, "svctl tree --dot:\n{run}\n--check:\n{plan}");
+    for edge in &edges {
+        let (later, rest) = edge.split_once(" -> ").expect("an edge");
+        let earlier = rest
+            .trim_end_matches(';')
+            .split(' ')
+            .next()
+            .expect("a name");
+        assert!(
+            level_of[later] > level_of[earlier],
+            "{edge}: not in the plan's order\n{plan}"
+        );
+    }
+    let mut in_tree: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|line| line.contains("[label="))
+        .filter_map(|line| line.trim().split('"').nth(1))
+        .collect();
+    let mut in_plan: Vec<&str> = level_of.keys().map(String::as_str).collect();
+    in_tree.sort_unstable();
+    in_plan.sort_unstable();
+    assert_eq!(in_tree, in_plan, "{run}\n{plan}");
+}

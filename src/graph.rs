@@ -1,16 +1,21 @@
-//! The dependency graph of a `Config`, on service indices (positions in
-//! `Config::services`): which services each one starts after (its
-//! `requires`, `wants`, `after`, and every other service's `before` naming
-//! it), the reverse lookups the supervisor needs for stop order and failure
-//! propagation, the start levels printed by `--check`, and cycle finding
-//! for the validator. Everything is O(V + E).
+//! The dependency model of a set of services, built once per config: every
+//! name given to `requires`, `wants`, `after` and `before` resolved to a
+//! service index (a position in `Config::services`), and what each reader
+//! needs computed from that one resolution:
+//! - the start order, one edge per pair of services with the kind that
+//!   made it, and its reverse (who must stop first): the supervisor's
+//!   links (`supervisor/deps.rs`);
+//! - the edges as declared, per key, and what a service pulls in: `svctl
+//!   tree`;
+//! - the start levels: `--check`'s plan; the cycles: the validator.
 //!
-//! Names that match no service and edges from a service to itself are left
-//! out: the validator reports them separately.
+//! Everything is O(V + E). Names that match no service, edges from a
+//! service to itself and a name given twice are left out: the validator
+//! reports the first two, and the third changes nothing.
 
 use std::collections::{HashMap, VecDeque};
 
-use crate::config::Config;
+use crate::config::{Config, ServiceConfig};
 
 /// Which key declared an ordering edge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -67,98 +72,107 @@ impl Edge {
 pub struct Graph {
     names: Vec<String>,
     index: HashMap<String, usize>,
-    /// For each service, the services it starts after (no duplicates,
-    /// declaration order), and the kind of the first edge to each.
-    starts_after: Vec<Vec<usize>>,
-    starts_after_kind: Vec<Vec<DependencyKind>>,
-    /// Reverse of `starts_after`: the services that start after this one
-    /// (and so must stop before it).
-    dependents: Vec<Vec<usize>>,
+    /// What each service's `requires` names, in declaration order.
     requires: Vec<Vec<usize>>,
+    /// What each service's `wants` names, in declaration order.
     wants: Vec<Vec<usize>>,
-    requirers: Vec<Vec<usize>>,
-    wanters: Vec<Vec<usize>>,
+    /// What each service starts after by an ordering key: its `after`, then
+    /// every service whose `before` names it (in index order).
+    ordering: Vec<Vec<usize>>,
+    /// For each service, one edge to each service it starts after, in
+    /// declaration order: its requires, wants and after, then every service
+    /// whose `before` names it. The edge has the kind of the first
+    /// declaration; requires come first, so it is `Requires` whenever the
+    /// service requires the other.
+    starts_after: Vec<Vec<Edge>>,
+    /// The reverse of `starts_after`: for each service, the edges of the
+    /// services that start after it (so must stop before it), in index
+    /// order of those.
+    dependents: Vec<Vec<Edge>>,
 }
 
 impl Graph {
     pub fn new(config: &Config) -> Graph {
-        let count = config.services.len();
+        Graph::of_services(&config.services)
+    }
+
+    /// The graph of `services` among themselves, indexed in the order given.
+    pub fn of_services<'a>(services: impl IntoIterator<Item = &'a ServiceConfig>) -> Graph {
+        let services: Vec<&ServiceConfig> = services.into_iter().collect();
+        let count = services.len();
         let mut index = HashMap::with_capacity(count);
-        for (position, service) in config.services.iter().enumerate() {
+        for (position, service) in services.iter().enumerate() {
             index.entry(service.name.clone()).or_insert(position);
         }
-        let lookup = |name: &String| index.get(name.as_str()).copied();
-
-        let mut starts_after: Vec<Vec<(usize, DependencyKind)>> = vec![Vec::new(); count];
-        let mut requires = vec![Vec::new(); count];
-        let mut wants = vec![Vec::new(); count];
-        for (later, service) in config.services.iter().enumerate() {
-            let declared = [
-                (DependencyKind::Requires, &service.requires),
-                (DependencyKind::Wants, &service.wants),
-                (DependencyKind::After, &service.after),
-            ];
-            for (kind, names) in declared {
-                for earlier in names.iter().filter_map(lookup) {
-                    if earlier == later {
-                        continue;
-                    }
-                    starts_after[later].push((earlier, kind));
-                    match kind {
-                        DependencyKind::Requires => requires[later].push(earlier),
-                        DependencyKind::Wants => wants[later].push(earlier),
-                        _ => {}
-                    }
-                }
-            }
-        }
-        for (earlier, service) in config.services.iter().enumerate() {
-            for later in service.before.iter().filter_map(lookup) {
-                if later != earlier {
-                    starts_after[later].push((earlier, DependencyKind::Before));
-                }
-            }
-        }
-
         let mut seen = SeenMarker::new(count);
-        let mut graph = Graph {
-            names: config.services.iter().map(|s| s.name.clone()).collect(),
+        // The one place a name becomes an index: known, not the service
+        // itself, each once.
+        let mut resolve = |service: usize, names: &[String]| -> Vec<usize> {
+            seen.next_round();
+            names
+                .iter()
+                .filter_map(|name| index.get(name.as_str()).copied())
+                .filter(|&other| other != service && seen.first_time(other))
+                .collect()
+        };
+        let mut requires = Vec::with_capacity(count);
+        let mut wants = Vec::with_capacity(count);
+        let mut after = Vec::with_capacity(count);
+        let mut named_before_by: Vec<Vec<usize>> = vec![Vec::new(); count];
+        for (position, service) in services.iter().enumerate() {
+            requires.push(resolve(position, &service.requires));
+            wants.push(resolve(position, &service.wants));
+            after.push(resolve(position, &service.after));
+            for later in resolve(position, &service.before) {
+                named_before_by[later].push(position);
+            }
+        }
+
+        let mut ordering = Vec::with_capacity(count);
+        let mut starts_after = Vec::with_capacity(count);
+        let mut dependents: Vec<Vec<Edge>> = vec![Vec::new(); count];
+        for later in 0..count {
+            seen.next_round();
+            let mut ordered = Vec::with_capacity(after[later].len() + named_before_by[later].len());
+            for &earlier in after[later].iter().chain(&named_before_by[later]) {
+                if seen.first_time(earlier) {
+                    ordered.push(earlier);
+                }
+            }
+            ordering.push(ordered);
+
+            seen.next_round();
+            let declared = [
+                (DependencyKind::Requires, &requires[later]),
+                (DependencyKind::Wants, &wants[later]),
+                (DependencyKind::After, &after[later]),
+                (DependencyKind::Before, &named_before_by[later]),
+            ];
+            let mut edges = Vec::new();
+            for (kind, earliers) in declared {
+                for &earlier in earliers {
+                    if seen.first_time(earlier) {
+                        let edge = Edge {
+                            later,
+                            earlier,
+                            kind,
+                        };
+                        edges.push(edge);
+                        dependents[earlier].push(edge);
+                    }
+                }
+            }
+            starts_after.push(edges);
+        }
+        Graph {
+            names: services.iter().map(|s| s.name.clone()).collect(),
             index,
-            starts_after: Vec::with_capacity(count),
-            starts_after_kind: Vec::with_capacity(count),
-            dependents: vec![Vec::new(); count],
             requires,
             wants,
-            requirers: vec![Vec::new(); count],
-            wanters: vec![Vec::new(); count],
-        };
-        for (later, edges) in starts_after.into_iter().enumerate() {
-            seen.next_round();
-            let mut targets = Vec::with_capacity(edges.len());
-            let mut kinds = Vec::with_capacity(edges.len());
-            for (earlier, kind) in edges {
-                if seen.first_time(earlier) {
-                    targets.push(earlier);
-                    kinds.push(kind);
-                    graph.dependents[earlier].push(later);
-                }
-            }
-            graph.starts_after.push(targets);
-            graph.starts_after_kind.push(kinds);
+            ordering,
+            starts_after,
+            dependents,
         }
-        for service in 0..count {
-            seen.next_round();
-            graph.requires[service].retain(|&other| seen.first_time(other));
-            for &required in &graph.requires[service] {
-                graph.requirers[required].push(service);
-            }
-            seen.next_round();
-            graph.wants[service].retain(|&other| seen.first_time(other));
-            for &wanted in &graph.wants[service] {
-                graph.wanters[wanted].push(service);
-            }
-        }
-        graph
     }
 
     pub fn len(&self) -> usize {
@@ -178,43 +192,53 @@ impl Graph {
         self.names.get(service).map_or("", String::as_str)
     }
 
-    /// The services `service` must start after: its `requires`, `wants`,
-    /// `after`, and those whose `before` names it.
-    pub fn starts_after(&self, service: usize) -> &[usize] {
-        row(&self.starts_after, service)
-    }
-
-    /// The services that start after `service`, so must stop before it.
-    pub fn dependents_of(&self, service: usize) -> &[usize] {
-        row(&self.dependents, service)
-    }
-
-    /// The services `service` requires (activation + failure propagation).
+    /// What `service` requires: wanted up with it, ready before it starts,
+    /// and its failure or stop takes `service` down.
     pub fn requires_of(&self, service: usize) -> &[usize] {
         row(&self.requires, service)
     }
 
-    /// The services `service` wants (activation, failure tolerated).
+    /// What `service` wants: wanted up with it, failure tolerated.
     pub fn wants_of(&self, service: usize) -> &[usize] {
         row(&self.wants, service)
     }
 
-    /// The services whose `requires` names `service`: they are stopped or
-    /// not started when it fails or stops.
-    pub fn requirers_of(&self, service: usize) -> &[usize] {
-        row(&self.requirers, service)
+    /// What `service` starts after by an ordering key (its `after`, and
+    /// every service whose `before` names it), whether or not it also
+    /// requires or wants it: `svctl tree`'s ordering edges.
+    pub fn ordering_of(&self, service: usize) -> &[usize] {
+        row(&self.ordering, service)
     }
 
-    /// The services whose `wants` names `service`.
-    pub fn wanters_of(&self, service: usize) -> &[usize] {
-        row(&self.wanters, service)
+    /// One edge to each service `service` starts after (and stops before),
+    /// whatever key made it: `Requires` when it requires that one.
+    pub fn starts_after(&self, service: usize) -> &[Edge] {
+        row(&self.starts_after, service)
     }
 
-    /// The kind of the (first declared) edge making `later` start after `earlier`.
-    pub fn edge_kind(&self, later: usize, earlier: usize) -> Option<DependencyKind> {
-        let targets = self.starts_after.get(later)?;
-        let position = targets.iter().position(|&t| t == earlier)?;
-        self.starts_after_kind.get(later)?.get(position).copied()
+    /// One edge from each service that starts after `service` (and stops
+    /// before it), in index order: the reverse of [`Graph::starts_after`].
+    pub fn dependents_of(&self, service: usize) -> &[Edge] {
+        row(&self.dependents, service)
+    }
+
+    /// `root` and everything it requires or wants, transitively: what
+    /// starting it wants up. In index order.
+    pub fn pulled_in_by(&self, root: usize) -> Vec<usize> {
+        let mut pulled = vec![false; self.len()];
+        let mut stack = vec![root];
+        while let Some(service) = stack.pop() {
+            match pulled.get_mut(service) {
+                Some(seen) if !*seen => *seen = true,
+                _ => continue,
+            }
+            stack.extend(
+                self.requires_of(service)
+                    .iter()
+                    .chain(self.wants_of(service)),
+            );
+        }
+        (0..self.len()).filter(|&s| pulled[s]).collect()
     }
 
     /// Services grouped by start level: level 0 has no dependencies, level
@@ -231,7 +255,7 @@ impl Graph {
         while let Some(service) = ready.pop_front() {
             placed[service] = true;
             deepest = deepest.max(level[service]);
-            for &dependent in &self.dependents[service] {
+            for dependent in self.dependents[service].iter().map(|edge| edge.later) {
                 level[dependent] = level[dependent].max(level[service] + 1);
                 waiting_on[dependent] -= 1;
                 if waiting_on[dependent] == 0 {
@@ -247,11 +271,6 @@ impl Graph {
             levels[level[service]].push(service);
         }
         levels
-    }
-
-    /// One dependency cycle, if there is any (the first of [`Graph::cycles`]).
-    pub fn find_cycle(&self) -> Option<Vec<Edge>> {
-        self.cycles().into_iter().next()
     }
 
     /// One cycle for each group of services that depend on each other
@@ -297,7 +316,7 @@ impl Graph {
         came_from[start] = start;
         let mut closing = None;
         'search: while let Some(service) = queue.pop_front() {
-            for &next in &self.starts_after[service] {
+            for next in self.starts_after[service].iter().map(|edge| edge.earlier) {
                 if component[next] != inside {
                     continue;
                 }
@@ -332,12 +351,10 @@ impl Graph {
         let mut edges = Vec::with_capacity(path.len());
         for (position, &later) in path.iter().enumerate() {
             let earlier = path[(position + 1) % path.len()];
-            let kind = self.edge_kind(later, earlier)?;
-            edges.push(Edge {
-                later,
-                earlier,
-                kind,
-            });
+            let edge = self.starts_after[later]
+                .iter()
+                .find(|edge| edge.earlier == earlier)?;
+            edges.push(*edge);
         }
         Some(edges)
     }
@@ -365,7 +382,10 @@ impl Graph {
             on_stack[root] = true;
             calls.push((root, 0));
             while let Some(&mut (service, ref mut next_edge)) = calls.last_mut() {
-                if let Some(&target) = self.starts_after[service].get(*next_edge) {
+                if let Some(target) = self.starts_after[service]
+                    .get(*next_edge)
+                    .map(|e| e.earlier)
+                {
                     *next_edge += 1;
                     if order[target] == UNVISITED {
                         order[target] = next_order;
@@ -400,7 +420,7 @@ impl Graph {
 }
 
 /// Row `index` of an adjacency list; empty for an index out of range.
-fn row(lists: &[Vec<usize>], index: usize) -> &[usize] {
+fn row<T>(lists: &[Vec<T>], index: usize) -> &[T] {
     lists.get(index).map_or(&[], Vec::as_slice)
 }
 
@@ -449,6 +469,28 @@ mod tests {
         }
     }
 
+    fn earliers(graph: &Graph, later: usize) -> Vec<usize> {
+        graph
+            .starts_after(later)
+            .iter()
+            .map(|e| e.earlier)
+            .collect()
+    }
+
+    fn kind_of(graph: &Graph, later: usize, earlier: usize) -> Option<DependencyKind> {
+        let edge = graph
+            .starts_after(later)
+            .iter()
+            .find(|e| e.earlier == earlier);
+        edge.map(|e| e.kind)
+    }
+
+    fn requirers(graph: &Graph, earlier: usize) -> Vec<usize> {
+        let edges = graph.dependents_of(earlier).iter();
+        let required = edges.filter(|e| e.kind == DependencyKind::Requires);
+        required.map(|e| e.later).collect()
+    }
+
     fn level_names(graph: &Graph) -> Vec<Vec<&str>> {
         graph
             .start_levels()
@@ -472,9 +514,9 @@ mod tests {
         );
         let db = graph.index_of("db").unwrap();
         let web = graph.index_of("web").unwrap();
-        assert_eq!(graph.requirers_of(db), &[web]);
+        assert_eq!(requirers(&graph, db), vec![web]);
         assert_eq!(graph.dependents_of(db).len(), 2);
-        assert_eq!(graph.edge_kind(db, 3), Some(DependencyKind::Before));
+        assert_eq!(kind_of(&graph, db, 3), Some(DependencyKind::Before));
     }
 
     #[test]
@@ -483,11 +525,11 @@ mod tests {
             service("a", &["b", "b", "a", "nope"], &["b"], &[]),
             service("b", &[], &[], &["a"]),
         ]));
-        assert_eq!(graph.starts_after(0), &[1]);
+        assert_eq!(earliers(&graph, 0), vec![1]);
         assert_eq!(graph.requires_of(0), &[1]);
-        assert_eq!(graph.requirers_of(1), &[0]);
-        assert_eq!(graph.edge_kind(0, 1), Some(DependencyKind::Requires));
-        assert!(graph.find_cycle().is_none());
+        assert_eq!(requirers(&graph, 1), vec![0]);
+        assert_eq!(kind_of(&graph, 0, 1), Some(DependencyKind::Requires));
+        assert!(graph.cycles().is_empty());
     }
 
     #[test]
@@ -531,14 +573,72 @@ mod tests {
             service("a", &[], &[], &["b"]),
             service("b", &[], &["a"], &[]),
         ]));
-        assert_eq!(graph.starts_after(1), &[0]);
-        assert_eq!(graph.edge_kind(1, 0), Some(DependencyKind::After));
+        assert_eq!(earliers(&graph, 1), vec![0]);
+        assert_eq!(kind_of(&graph, 1, 0), Some(DependencyKind::After));
+        assert_eq!(graph.ordering_of(1), &[0]);
         let edge = Edge {
             later: 1,
             earlier: 0,
             kind: DependencyKind::Before,
         };
         assert_eq!((edge.declared_in(), edge.names()), (0, 1));
+    }
+
+    /// `svctl tree` (the edges per key) and `--check` (the start plan)
+    /// read one graph: every edge the tree shows is one of the start order,
+    /// every edge of the start order is shown, and each goes to a lower
+    /// level of the plan.
+    #[test]
+    fn the_tree_and_the_check_plan_agree() {
+        const UNITS: &str = r#"
+            service "web" { exec "web"; requires "app" "app"; after "log" }
+            service "app" { exec "app"; requires "db"; wants "cache"; after "db" }
+            service "db" { exec "db"; before "cache" }
+            service "cache" { exec "cache" }
+            service "log" { exec "log"; before "db" "app" }
+            service "lone" { exec "lone" }
+        "#;
+        let sources = vec![("a.kdl".to_string(), UNITS.to_string())];
+        let config = crate::config::load_sources(sources).unwrap();
+        let graph = Graph::new(&config);
+        let plan = crate::config::start_plan(&config, std::path::Path::new("a.kdl"));
+        let mut level_of = HashMap::new();
+        for line in plan.lines().skip(1) {
+            let (level, names) = line.split_once(": ").unwrap();
+            let level: usize = level.trim_start_matches("level ").parse().unwrap();
+            for name in names.split(' ') {
+                level_of.insert(graph.index_of(name).unwrap(), level);
+            }
+        }
+        assert_eq!(level_of.len(), graph.len(), "{plan}");
+        for service in 0..graph.len() {
+            let mut shown: Vec<usize> = graph.requires_of(service).to_vec();
+            shown.extend(graph.wants_of(service));
+            shown.extend(graph.ordering_of(service));
+            shown.sort_unstable();
+            shown.dedup();
+            let mut order = earliers(&graph, service);
+            order.sort_unstable();
+            assert_eq!(shown, order, "{}", graph.name(service));
+            for earlier in order {
+                assert!(level_of[&earlier] < level_of[&service], "{plan}");
+            }
+        }
+        let app = graph.index_of("app").unwrap();
+        // Both keys are shown: `app` requires `db` and is after it.
+        assert_eq!(graph.requires_of(app), &[2]);
+        assert_eq!(graph.ordering_of(app), &[2, 4]);
+        assert_eq!(
+            graph.requires_of(0),
+            &[app],
+            "a name given twice is one edge"
+        );
+        let pulled: Vec<&str> = graph
+            .pulled_in_by(0)
+            .into_iter()
+            .map(|s| graph.name(s))
+            .collect();
+        assert_eq!(pulled, ["web", "app", "db", "cache"]);
     }
 
     #[test]
@@ -551,7 +651,7 @@ mod tests {
             })
             .collect();
         let graph = Graph::new(&config(services));
-        let cycle = graph.find_cycle().unwrap();
+        let cycle = graph.cycles().remove(0);
         assert_eq!(cycle.len(), count);
     }
 }

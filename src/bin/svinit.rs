@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use svinit::config;
+use svinit::config::{self, RunConfigError};
 use svinit::console::{self, Out};
 use svinit::control;
 use svinit::detach;
@@ -182,40 +182,34 @@ fn run() -> ExitCode {
         _ => Vec::new(),
     };
     let main_command = if cli.detach { None } else { cli.main_command };
-    // `svinit -- COMMAND` with no config at all (no such path, or a
-    // directory without a `*.kdl` file, as an image that ships an empty
-    // /etc/svinit/): a drop-in for `tini --`.
-    let run_alone =
-        (main_command.is_some() || !extra_services.is_empty()) && !config::has_config(&config_path);
-    let loaded = if run_alone {
-        Some(Ok(config::Config::default()))
-    } else {
-        contain(BOOT_ATTEMPTS, "loading the config", || {
-            svinit::fault::point("config-load");
-            config::load_path(&config_path)
-        })
-    };
-    let config = match loaded {
-        Some(Ok(config)) => Some(config),
-        Some(Err(diagnostics)) => {
+    // Decided as at each reload: with a command and no config at all (no
+    // such path, or a directory without a `*.kdl` file, as an image that
+    // ships an empty /etc/svinit/), the command alone: a drop-in for `tini --`.
+    let loaded = contain(BOOT_ATTEMPTS, "loading the config", || {
+        svinit::fault::point("config-load");
+        config::config_to_run(&config_path, main_command.as_deref(), &extra_services)
+    });
+    let (config, run_alone) = match loaded {
+        Some(Ok(loaded)) => (Some(loaded.config), loaded.alone),
+        Some(Err(RunConfigError::Invalid(diagnostics))) => {
             say(&diagnostics.render(false));
             error!("", "invalid config at {}", config_path.display());
-            None
+            (None, false)
+        }
+        Some(Err(RunConfigError::NameTaken(message))) => {
+            error!("", "{message}");
+            return ExitCode::from(1);
         }
         None => {
             error!("", "cannot load the config at {}", config_path.display());
-            None
+            (None, false)
         }
     };
-    let mut config = match config {
+    let config = match config {
         Some(config) => config,
         None if mode != Mode::System => return ExitCode::from(1),
         None => system::emergency_boot_config(),
     };
-    if let Err(message) = detach::add_services(&mut config, &extra_services) {
-        error!("", "{message}");
-        return ExitCode::from(1);
-    }
     // Forks before anything else is made: the subreaper flag is not
     // inherited, and the loop's descriptors belong to the background.
     let mut detached = None;

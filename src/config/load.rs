@@ -296,7 +296,8 @@ fn service_name_error(name: &str) -> Option<values::ValueError> {
 
 /// Whether there is a config at `path` at all: a file, or a directory with
 /// at least one `*.kdl` file. `svinit -- COMMAND` runs the command alone
-/// when there is none (an image may ship an empty /etc/svinit/).
+/// when there is none (an image may ship an empty /etc/svinit/), at start
+/// and at reload: see `config_to_run`.
 pub fn has_config(path: &Path) -> bool {
     match fs::metadata(path) {
         Ok(meta) if meta.is_dir() => fs::read_dir(path).is_ok_and(|mut entries| {

@@ -9,6 +9,8 @@
 //! - `values`: durations, sizes, signals, umasks, ids, limits, suggestions.
 //! - `validate`: checks across services (names, dependencies, cycles).
 //! - `diagnostic`: `Problem` and `ConfigError`, rendered by miette.
+//! - `run`: the config svinit runs, at start-up and at reload (no config
+//!   and a command: the command alone; `--detach -- COMMAND`'s service).
 //! - `check`: `--check` (the plan, and warnings of what would fail at
 //!   start-up on this machine), and the default config path.
 
@@ -18,6 +20,7 @@ mod load;
 mod merge;
 mod model;
 mod parse;
+mod run;
 mod shape;
 mod validate;
 mod values;
@@ -32,4 +35,5 @@ pub use diagnostic::{ConfigError, Problem, SourceFile, render_problems};
 pub use load::{has_config, load_path, load_sources};
 pub use model::*;
 pub use parse::DEFAULT_TRANSCRIPT_KEEP;
+pub use run::{ConfigToRun, RunConfigError, config_to_run};
 pub use values::signal_name;

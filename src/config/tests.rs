@@ -515,6 +515,81 @@ fn a_missing_path_is_an_error() {
     );
 }
 
+// ------------------------------------------------------ config to run
+
+fn a_command() -> Vec<String> {
+    vec!["sleep".to_string(), "1".to_string()]
+}
+
+fn command_service(name: &str) -> ServiceConfig {
+    ServiceConfig::new(name, Command::Exec(a_command()))
+}
+
+fn names_to_run(loaded: &ConfigToRun) -> Vec<&str> {
+    let services = loaded.config.services.iter();
+    services.map(|s| s.name.as_str()).collect()
+}
+
+/// Start-up and reload both call `config_to_run`: an empty directory and
+/// a missing path are no config, and a command runs alone.
+#[test]
+fn no_config_and_a_command_runs_the_command_alone() {
+    let empty = TempDir::new("run-empty");
+    std::fs::write(empty.0.join("README"), "no units here\n").unwrap();
+    let missing = empty.0.join("nope");
+    let main = a_command();
+    for path in [&empty.0, &missing] {
+        let loaded = config_to_run(path, Some(&main), &[]).unwrap();
+        assert!(
+            loaded.alone && loaded.config == Config::default(),
+            "{path:?}"
+        );
+        let loaded = config_to_run(path, None, &[command_service("sleep")]).unwrap();
+        assert!(loaded.alone, "{path:?}");
+        assert_eq!(names_to_run(&loaded), ["sleep"]);
+        // Without a command there is nothing to run: the error says why.
+        let Err(RunConfigError::Invalid(error)) = config_to_run(path, None, &[]) else {
+            panic!("no config and no command must be an error: {path:?}");
+        };
+        assert!(error.render(false).contains(&*path.to_string_lossy()));
+    }
+}
+
+#[test]
+fn a_config_is_loaded_and_the_command_service_added() {
+    let units = TempDir::new("run-units");
+    std::fs::write(units.0.join("a.kdl"), "service \"web\" { exec \"web\" }\n").unwrap();
+    let loaded = config_to_run(&units.0, None, &[command_service("sleep")]).unwrap();
+    assert!(!loaded.alone);
+    assert_eq!(names_to_run(&loaded), ["web", "sleep"]);
+    let main = a_command();
+    let loaded = config_to_run(&units.0, Some(&main), &[]).unwrap();
+    assert_eq!(names_to_run(&loaded), ["web"]);
+    let taken = config_to_run(&units.0, None, &[command_service("web")]);
+    assert!(matches!(taken, Err(RunConfigError::NameTaken(text)) if text.contains("`web`")));
+}
+
+#[test]
+fn a_broken_config_is_an_error_with_or_without_a_command() {
+    let broken = TempDir::new("run-broken");
+    std::fs::write(broken.0.join("a.kdl"), "service \"web\" { exec }\n").unwrap();
+    let main = a_command();
+    let extra = [command_service("sleep")];
+    let asked: [(Option<&[String]>, &[ServiceConfig]); 3] =
+        [(None, &[]), (Some(&main), &[]), (None, &extra)];
+    let rendered: Vec<String> = asked
+        .into_iter()
+        .map(
+            |(main, extra)| match config_to_run(&broken.0, main, extra) {
+                Err(RunConfigError::Invalid(error)) => error.render(false),
+                other => panic!("a broken config must not run: {other:?}"),
+            },
+        )
+        .collect();
+    assert!(rendered[0].contains("a.kdl"), "{}", rendered[0]);
+    assert!(rendered.iter().all(|text| *text == rendered[0]));
+}
+
 #[test]
 fn a_file_that_is_not_utf8_is_an_error() {
     let dir = TempDir::new("utf8");

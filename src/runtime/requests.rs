@@ -3,10 +3,10 @@
 //! supervisor; this file only translates (names to ids, states to JSON)
 //! and fills in what the runtime itself knows (mode, config path).
 
-use std::collections::{BinaryHeap, HashSet};
+use std::collections::BinaryHeap;
 use std::time::Instant;
 
-use crate::config;
+use crate::config::{self, RunConfigError};
 use crate::control::{
     BlameEntry, ErrorKind, LogsReport, MAX_LOGS_REPLY_BYTES, MergedLogsReport, ProtocolError,
     ReloadReport, Reply, Request, ServiceLine, ServiceStatusJson, StatusReport, StreamLine,
@@ -472,27 +472,20 @@ impl Runtime {
     /// `svctl reload` and SIGHUP. The error is the rendered diagnostics.
     pub(super) fn reload_config(&mut self, dry_run: bool) -> Result<ReloadReport, String> {
         let path = self.options.config_path.clone();
-        // `svinit --detach -- COMMAND` with no config (no such path, or a
-        // directory without a `*.kdl` file): the command alone, as at start.
-        let alone = !self.options.extra_services.is_empty() && !config::has_config(&path);
-        let loaded = if alone {
-            Ok(config::Config::default())
-        } else {
-            config::load_path(&path)
-        };
+        let loaded = config::config_to_run(
+            &path,
+            self.options.main_command.as_deref(),
+            &self.options.extra_services,
+        );
         let new_config = match loaded {
-            Ok(mut config) => {
-                if let Err(text) =
-                    crate::detach::add_services(&mut config, &self.options.extra_services)
-                {
-                    if !dry_run {
-                        error!("", "reload refused: {text}");
-                    }
-                    return Err(text);
+            Ok(loaded) => loaded.config,
+            Err(RunConfigError::NameTaken(text)) => {
+                if !dry_run {
+                    error!("", "reload refused: {text}");
                 }
-                config
+                return Err(text);
             }
-            Err(diagnostics) => {
+            Err(RunConfigError::Invalid(diagnostics)) => {
                 let text = diagnostics.render(false);
                 if !dry_run {
                     error!(
@@ -539,7 +532,7 @@ impl Runtime {
     }
 
     fn tree(&self, name: Option<&str>) -> Result<Reply, ProtocolError> {
-        let config = self.supervisor.config();
+        let graph = self.supervisor.graph();
         let root = match name {
             Some(name) => {
                 self.supervisor
@@ -549,46 +542,34 @@ impl Runtime {
             }
             None => None,
         };
-        // Reachable from the root through requires and wants.
-        let wanted: Option<HashSet<&str>> = root.as_deref().map(|root| {
-            let mut seen = HashSet::from([root]);
-            let mut queue = vec![root];
-            while let Some(current) = queue.pop() {
-                if let Some(service) = config.service(current) {
-                    for next in service.requires.iter().chain(&service.wants) {
-                        if seen.insert(next.as_str()) {
-                            queue.push(next.as_str());
-                        }
-                    }
-                }
-            }
-            seen
-        });
-        let services = config
-            .services
-            .iter()
-            .filter(|service| {
-                wanted
-                    .as_ref()
-                    .is_none_or(|set| set.contains(service.name.as_str()))
-            })
+        // The root and what it pulls in; none for a removed service (not in
+        // the graph) that is still stopping.
+        let shown: Vec<usize> = match root.as_deref() {
+            Some(root) => graph
+                .index_of(root)
+                .map_or_else(Vec::new, |root| graph.pulled_in_by(root)),
+            None => (0..graph.len()).collect(),
+        };
+        let names = |services: &[usize]| -> Vec<String> {
+            services
+                .iter()
+                .map(|&s| graph.name(s).to_string())
+                .collect()
+        };
+        let services = shown
+            .into_iter()
             .map(|service| {
+                let name = graph.name(service);
                 let state = self
                     .supervisor
-                    .id_of(&service.name)
+                    .id_of(name)
                     .map_or(StateKind::Down, |id| self.supervisor.status(id).state);
-                let mut after = service.after.clone();
-                for other in &config.services {
-                    if other.before.contains(&service.name) && !after.contains(&other.name) {
-                        after.push(other.name.clone());
-                    }
-                }
                 TreeNode {
-                    name: service.name.clone(),
+                    name: name.to_string(),
                     state: state.into(),
-                    requires: service.requires.clone(),
-                    wants: service.wants.clone(),
-                    after,
+                    requires: names(graph.requires_of(service)),
+                    wants: names(graph.wants_of(service)),
+                    after: names(graph.ordering_of(service)),
                 }
             })
             .collect();

@@ -1,7 +1,10 @@
 //! Every deadline the supervisor holds, earliest first: one per service at
-//! most (start-timeout, stop-timeout or backoff), and the shutdown's. Kept
-//! exact (an entry is moved or removed when its state changes), so that
-//! `poll_timeout` is a lookup and never wakes the loop for nothing.
+//! most, its state's (`State::deadline`: start-timeout, stop-timeout then
+//! the wait for an unkillable process, backoff, watchdog, the next pid-file
+//! read), the main command's stop (SIGKILL, then giving up on it), and the
+//! shutdown's current phase. Kept exact (an entry is moved or removed when
+//! its state changes), so that `poll_timeout` is a lookup and never wakes
+//! the loop for nothing.
 
 use std::collections::BTreeSet;
 use std::time::Instant;
@@ -12,7 +15,7 @@ use super::ServiceId;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum TimerOwner {
     Shutdown,
-    /// The main command's stop: SIGKILL to its group.
+    /// The main command's stop: SIGKILL to its group, then giving up on it.
     Main,
     Service(ServiceId),
 }

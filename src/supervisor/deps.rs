@@ -1,11 +1,10 @@
-//! The dependency index: for every service, by id, whom it starts after (and
-//! must stop before) and who starts after it. Built once per config, in time
-//! linear in the number of services and edges, so that every start and stop
-//! decision reads only a service's own neighbours.
+//! The supervisor's view of the dependency graph: for every service, by id,
+//! whom it starts after (and must stop before) and who starts after it.
+//! Names are resolved once, by `graph`; this only puts service ids on its
+//! edges. Linear in the number of services and edges, so that every start
+//! and stop decision reads only a service's own neighbours.
 
-use std::collections::HashMap;
-
-use crate::config::ServiceConfig;
+use crate::graph::{DependencyKind, Graph};
 
 use super::ServiceId;
 
@@ -40,83 +39,43 @@ impl Links {
     }
 }
 
-/// The links of `members` among themselves, in the order given. Names that
-/// are not members (a validated config has none) and self-references are
-/// ignored.
-pub fn build_links(members: &[(ServiceId, &ServiceConfig)]) -> Vec<Links> {
-    let position: HashMap<&str, usize> = members
-        .iter()
-        .enumerate()
-        .map(|(i, (_, config))| (config.name.as_str(), i))
-        .collect();
-    let resolve = |names: &[String]| -> Vec<usize> {
-        names
-            .iter()
-            .filter_map(|name| position.get(name.as_str()).copied())
-            .collect()
+/// The links of the services of `graph`, whose ids are `ids` (by index
+/// in the graph).
+pub fn links_from_graph(graph: &Graph, ids: &[ServiceId]) -> Vec<Links> {
+    let id_of = |index: usize| ids.get(index).copied();
+    let ids_of = |indices: &[usize]| indices.iter().filter_map(|&i| id_of(i)).collect();
+    let edge_to = |index: usize, kind: DependencyKind| {
+        id_of(index).map(|id| Edge {
+            id,
+            required: kind == DependencyKind::Requires,
+        })
     };
-
-    // after[i]: (position, required) of what i starts after, duplicates allowed.
-    let mut after: Vec<Vec<(usize, bool)>> = vec![Vec::new(); members.len()];
-    let mut links: Vec<Links> = Vec::with_capacity(members.len());
-    for (i, (_, config)) in members.iter().enumerate() {
-        let requires = resolve(&config.requires);
-        let wants = resolve(&config.wants);
-        after[i].extend(requires.iter().map(|&j| (j, true)));
-        after[i].extend(wants.iter().map(|&j| (j, false)));
-        after[i].extend(resolve(&config.after).into_iter().map(|j| (j, false)));
-        for j in resolve(&config.before) {
-            after[j].push((i, false));
-        }
-        let id_of = |positions: Vec<usize>| -> Vec<ServiceId> {
-            let mut ids: Vec<ServiceId> = positions
-                .into_iter()
-                .filter(|&j| j != i)
-                .map(|j| members[j].0)
-                .collect();
-            ids.dedup();
-            ids
-        };
-        links.push(Links {
-            requires: id_of(requires),
-            wants: id_of(wants),
-            after: Vec::new(),
-            before: Vec::new(),
-        });
-    }
-
-    for (i, mut edges) in after.into_iter().enumerate() {
-        // One edge per neighbour, `required` winning: sort puts `true` last.
-        edges.sort_unstable();
-        edges.dedup_by(|later, earlier| {
-            if later.0 == earlier.0 {
-                earlier.1 |= later.1;
-                true
-            } else {
-                false
+    (0..graph.len())
+        .map(|service| {
+            // By position, as `WaitingFor` lists them.
+            let mut after: Vec<_> = graph.starts_after(service).to_vec();
+            after.sort_unstable_by_key(|edge| edge.earlier);
+            Links {
+                requires: ids_of(graph.requires_of(service)),
+                wants: ids_of(graph.wants_of(service)),
+                after: after
+                    .iter()
+                    .filter_map(|edge| edge_to(edge.earlier, edge.kind))
+                    .collect(),
+                before: graph
+                    .dependents_of(service)
+                    .iter()
+                    .filter_map(|edge| edge_to(edge.later, edge.kind))
+                    .collect(),
             }
-        });
-        for (j, required) in edges {
-            if j == i {
-                continue;
-            }
-            links[i].after.push(Edge {
-                id: members[j].0,
-                required,
-            });
-            links[j].before.push(Edge {
-                id: members[i].0,
-                required,
-            });
-        }
-    }
-    links
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Command;
+    use crate::config::{Command, ServiceConfig};
 
     fn service(name: &str, edit: impl FnOnce(&mut ServiceConfig)) -> ServiceConfig {
         let mut config = ServiceConfig::new(name, Command::Shell("true".into()));
@@ -134,21 +93,18 @@ mod tests {
             service("db", |c| c.before = names(&["web"])),
             service("web", |c| {
                 c.requires = names(&["db"]);
-                c.wants = names(&["db", "cache"]);
+                c.wants = names(&["cache", "db"]);
                 c.after = names(&["web"]);
             }),
             service("cache", |_| {}),
         ];
-        let members: Vec<(ServiceId, &ServiceConfig)> = configs
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (ServiceId(10 + i), c))
-            .collect();
-        let links = build_links(&members);
+        let ids: Vec<ServiceId> = (10..13).map(ServiceId).collect();
+        let links = links_from_graph(&Graph::of_services(&configs), &ids);
         let (db, web, cache) = (ServiceId(10), ServiceId(11), ServiceId(12));
 
         assert_eq!(links[1].requires, vec![db]);
-        assert_eq!(links[1].wants, vec![db, cache]);
+        assert_eq!(links[1].wants, vec![cache, db]);
+        // `after` goes by position, whatever the order of the keys.
         assert_eq!(
             links[1].after,
             vec![
@@ -182,7 +138,21 @@ mod tests {
     #[test]
     fn unknown_names_are_ignored() {
         let configs = [service("a", |c| c.requires = names(&["ghost"]))];
-        let links = build_links(&[(ServiceId(0), &configs[0])]);
+        let links = links_from_graph(&Graph::of_services(&configs), &[ServiceId(0)]);
         assert_eq!(links[0], Links::default());
+    }
+
+    #[test]
+    fn a_name_given_twice_is_one_link() {
+        let configs = [
+            service("a", |_| {}),
+            service("b", |_| {}),
+            service("c", |c| c.requires = names(&["a", "b", "a"])),
+        ];
+        let ids: Vec<ServiceId> = (0..3).map(ServiceId).collect();
+        let links = links_from_graph(&Graph::of_services(&configs), &ids);
+        assert_eq!(links[2].requires, vec![ServiceId(0), ServiceId(1)]);
+        assert_eq!(links[2].after.len(), 2);
+        assert_eq!(links[0].before.len(), 1);
     }
 }

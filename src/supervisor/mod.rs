@@ -135,10 +135,11 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Instant;
 
 use crate::config::{Command, Config, ServiceConfig, ServiceType};
+use crate::graph::Graph;
 
 pub use backoff::{BackoffPolicy, SplitMix64};
 use deadlines::{Deadlines, TimerOwner};
-use deps::{Edge, build_links};
+use deps::{Edge, links_from_graph};
 pub use main_command::{
     MAIN_STOP_TIMEOUT, MainCommand, MainSignal, critical_exit_code, spawn_failure_code,
 };
@@ -149,6 +150,8 @@ pub use types::*;
 pub struct Supervisor {
     /// The latest config (after a reload: the new one).
     config: Config,
+    /// The dependency graph of `config`.
+    graph: Graph,
     /// Every service ever known, by id; `None` once forgotten.
     table: Vec<Option<Box<Service>>>,
     /// Services in display order: the config's, then removed ones still
@@ -221,6 +224,7 @@ impl Supervisor {
     pub fn new(config: Config, now: Instant, seed: u64) -> Supervisor {
         let mut supervisor = Supervisor {
             config: Config::default(),
+            graph: Graph::default(),
             table: Vec::with_capacity(config.services.len()),
             order: Vec::with_capacity(config.services.len()),
             by_name: HashMap::with_capacity(config.services.len()),
@@ -521,6 +525,11 @@ impl Supervisor {
         &self.config
     }
 
+    /// The dependency graph of `config()`, indexed as its services.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
     /// The config a spawn of `id` must use now (after a reload: the new one).
     pub fn service_config(&self, id: ServiceId) -> &ServiceConfig {
         self.get(id)
@@ -783,22 +792,27 @@ impl Supervisor {
         id
     }
 
-    /// Rebuild every service's links: the config's services among
-    /// themselves, removed ones (still stopping) among themselves.
+    /// Rebuild the graph and every service's links: the config's services
+    /// among themselves (`order` starts with them, in the config's order),
+    /// removed ones (still stopping) among themselves.
     fn relink(&mut self) {
+        self.graph = Graph::new(&self.config);
         let (removed, current): (Vec<ServiceId>, Vec<ServiceId>) = self
             .order
             .iter()
             .copied()
             .partition(|&id| self.get(id).is_some_and(|s| s.removed));
-        for group in [current, removed] {
-            let links = {
-                let members: Vec<(ServiceId, &ServiceConfig)> = group
-                    .iter()
-                    .filter_map(|&id| self.get(id).map(|s| (id, s.latest_config())))
-                    .collect();
-                build_links(&members)
-            };
+        let removed: Vec<(ServiceId, &ServiceConfig)> = removed
+            .iter()
+            .filter_map(|&id| self.get(id).map(|s| (id, s.latest_config())))
+            .collect();
+        let removed_graph = Graph::of_services(removed.iter().map(|&(_, config)| config));
+        let removed: Vec<ServiceId> = removed.into_iter().map(|(id, _)| id).collect();
+        let groups = [
+            (links_from_graph(&self.graph, &current), current),
+            (links_from_graph(&removed_graph, &removed), removed),
+        ];
+        for (links, group) in groups {
             for (id, links) in group.into_iter().zip(links) {
                 if let Some(service) = self.get_mut(id) {
                     service.links = links;
