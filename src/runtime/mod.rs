@@ -121,15 +121,12 @@ impl Runtime {
         )?;
         let control = open_control_socket(&poll, &options, &config.control)?;
         let now = Instant::now();
-        let mut supervisor = Supervisor::new(config, now, random_seed());
+        let mut supervisor = Supervisor::new(config, options.mode, now, random_seed());
         let main = options.main_command.clone().map(MainProcess::new);
         if main.is_some() {
             supervisor.set_main_command();
         }
-        // System mode never exits: a critical service is only reported.
-        supervisor.set_exit_on_critical(options.mode != Mode::System);
-        supervisor.set_system(options.mode == Mode::System);
-        let default_directory = (options.mode == Mode::System).then(|| PathBuf::from("/"));
+        let default_directory = options.mode.default_directory().map(PathBuf::from);
         let mut spawn_context = SpawnContext::from_process(default_directory);
         if let Some(original) = spawn::raise_own_nofile() {
             spawn_context.set_inherited_nofile(original);
@@ -271,6 +268,10 @@ impl Runtime {
                     signal,
                     log_survivors,
                 } => self.sweep_orphans(signal, log_survivors),
+                Action::SweepEveryone {
+                    signal,
+                    log_survivors,
+                } => self.sweep_everyone(signal, log_survivors),
                 Action::StateChanged(transition) => {
                     let restart_in = (transition.to == StateKind::Backoff)
                         .then(|| self.supervisor.status(transition.service).next_restart)
@@ -286,9 +287,6 @@ impl Runtime {
                             .forget_service(self.poll.registry(), transition.service);
                         self.service_uids.remove(&transition.service);
                     }
-                }
-                Action::Exit { .. } if self.options.mode == Mode::System => {
-                    self.power_off(crate::supervisor::PowerKind::Poweroff)
                 }
                 Action::Exit { code } => {
                     if let Some(mut detached) = self.detached.take() {
@@ -522,9 +520,6 @@ impl Runtime {
     }
 
     fn sweep_orphans(&mut self, signal: i32, log_survivors: bool) {
-        if self.options.mode == Mode::System {
-            return self.sweep_everyone(signal, log_survivors);
-        }
         for (pid, command) in reaper::children_of_self() {
             if log_survivors {
                 warn!(
@@ -614,7 +609,8 @@ fn open_control_socket(
             debug!("", "control socket at {}", server.path().display());
             Ok(Some(server))
         }
-        Err(err @ control::BindError::InUse { .. }) if options.mode != Mode::System => {
+        // A second svinit refuses to start, unless it may never exit.
+        Err(err @ control::BindError::InUse { .. }) if options.mode.may_exit() => {
             Err(io::Error::new(io::ErrorKind::AddrInUse, err.to_string()))
         }
         Err(err) => {

@@ -456,9 +456,7 @@ fn in_system_mode_a_critical_end_is_only_reported() {
     let mut app = service("app");
     app.critical = true;
     app.restart = RestartPolicy::Never;
-    let mut h = Harness::new(config(vec![app, service("web")]));
-    h.sup.set_exit_on_critical(false);
-    let mut h = h.booted();
+    let mut h = Harness::with_role(config(vec![app, service("web")]), Role::System).booted();
     h.exit("app", 1);
     assert!(h.effects().contains(&Action::CriticalEnded {
         service: h.id("app"),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::config::{Command, Config, ServiceConfig};
 
 use super::{
-    Action, Event, ExitStatus, PowerKind, ServiceId, ServiceStatus, SpawnFailure, SpawnStage,
+    Action, Event, ExitStatus, PowerKind, Role, ServiceId, ServiceStatus, SpawnFailure, SpawnStage,
     StateKind, Supervisor, Transition,
 };
 
@@ -89,11 +89,16 @@ pub fn exec_failure() -> SpawnFailure {
 }
 
 impl Harness {
-    /// A supervisor on `config`, not booted yet.
+    /// A supervisor on `config` in the user role, not booted yet.
     pub fn new(config: Config) -> Harness {
+        Harness::with_role(config, Role::User)
+    }
+
+    /// A supervisor on `config` in `role`, not booted yet.
+    pub fn with_role(config: Config, role: Role) -> Harness {
         let t0 = Instant::now();
         Harness {
-            sup: Supervisor::new(config, t0, 0x5eed),
+            sup: Supervisor::new(config, role, t0, 0x5eed),
             t0,
             now: t0,
             log: Vec::new(),
@@ -172,6 +177,7 @@ impl Harness {
                     self.sup.handle_event(self.now, Event::MainSpawned { pid });
                 }
                 Action::SweepOrphans { .. }
+                | Action::SweepEveryone { .. }
                 | Action::BootSettled
                 | Action::StateChanged(_)
                 | Action::Exit { .. }

@@ -116,6 +116,7 @@ mod backoff;
 mod deadlines;
 mod deps;
 mod main_command;
+mod role;
 mod service;
 mod shutdown;
 mod types;
@@ -142,6 +143,7 @@ use deps::{Edge, build_links};
 pub use main_command::{
     MAIN_STOP_TIMEOUT, MainCommand, MainSignal, critical_exit_code, spawn_failure_code,
 };
+pub use role::{Role, SignalMeaning};
 use service::{Input, Outbox, Service, State, Surroundings, UNKILLABLE_AFTER};
 use shutdown::{Shutdown, ShutdownStep};
 pub use types::*;
@@ -173,11 +175,9 @@ pub struct Supervisor {
     first_try: usize,
     /// `Action::BootSettled` is still to be emitted (`svinit --detach`).
     report_boot: bool,
-    /// A `critical` service ending for good shuts svinit down (container
-    /// and user mode); `false` in system mode, where it is only reported.
-    exit_on_critical: bool,
-    /// System mode: the shutdown ends with `Action::Power`, never `Exit`.
-    system: bool,
+    /// System, container or user: what signals mean, whether svinit may
+    /// exit, what a `critical` service's end does.
+    role: Role,
     /// What the system shutdown ends with; poweroff unless asked otherwise.
     power: Option<PowerKind>,
     created_at: Instant,
@@ -218,7 +218,7 @@ impl WorkQueue {
 }
 
 impl Supervisor {
-    pub fn new(config: Config, now: Instant, seed: u64) -> Supervisor {
+    pub fn new(config: Config, role: Role, now: Instant, seed: u64) -> Supervisor {
         let mut supervisor = Supervisor {
             config: Config::default(),
             table: Vec::with_capacity(config.services.len()),
@@ -235,8 +235,7 @@ impl Supervisor {
             main: MainCommand::Absent,
             first_try: 0,
             report_boot: false,
-            exit_on_critical: true,
-            system: false,
+            role,
             power: None,
             created_at: now,
             placeholder: ServiceConfig::new("", Command::Exec(Vec::new())),
@@ -277,16 +276,8 @@ impl Supervisor {
         self.main.pid()
     }
 
-    /// Whether a `critical` service ending shuts svinit down (the default)
-    /// or is only reported (`Action::CriticalEnded`; system mode).
-    pub fn set_exit_on_critical(&mut self, exit: bool) {
-        self.exit_on_critical = exit;
-    }
-
-    /// System mode: svinit never exits; a finished shutdown asks for
-    /// `reboot(2)` (`Action::Power`) instead of `Action::Exit`.
-    pub fn set_system(&mut self, system: bool) {
-        self.system = system;
+    pub fn role(&self) -> Role {
+        self.role
     }
 
     /// A signal svinit received while it has a main command (TERM, INT,
@@ -486,25 +477,35 @@ impl Supervisor {
         }
     }
 
-    /// In system mode the end of a shutdown is `reboot(2)`, not an exit:
-    /// poweroff unless a reboot or halt was asked for.
+    /// In the system role the end of a shutdown is `reboot(2)`, not an
+    /// exit (poweroff unless a reboot or halt was asked for), and the sweep
+    /// after the services reaches every process, not only svinit's
+    /// children. A SIGTERM sweep is followed by a SIGCONT one.
     fn push_shutdown_action(&mut self, action: Action) {
-        let action = match action {
-            Action::Exit { .. } if self.system => Action::Power {
-                kind: *self.power.get_or_insert(PowerKind::Poweroff),
-            },
-            other => other,
-        };
+        let system = !self.role.may_exit();
         let cont = match action {
             Action::SweepOrphans { signal, .. } => service::continue_after(signal),
             _ => None,
         };
-        self.actions.push_back(action);
-        if let Some(signal) = cont {
-            self.actions.push_back(Action::SweepOrphans {
-                signal,
-                log_survivors: false,
-            });
+        let sweeps = std::iter::once(action).chain(cont.map(|signal| Action::SweepOrphans {
+            signal,
+            log_survivors: false,
+        }));
+        for action in sweeps {
+            let action = match action {
+                Action::Exit { .. } if system => Action::Power {
+                    kind: *self.power.get_or_insert(PowerKind::Poweroff),
+                },
+                Action::SweepOrphans {
+                    signal,
+                    log_survivors,
+                } if system => Action::SweepEveryone {
+                    signal,
+                    log_survivors,
+                },
+                other => other,
+            };
+            self.actions.push_back(action);
         }
     }
 
@@ -1240,7 +1241,7 @@ impl Supervisor {
             service: id,
             exit_code,
         });
-        if self.exit_on_critical {
+        if self.role.may_exit() {
             if matches!(
                 self.main,
                 MainCommand::WaitingForBoot | MainCommand::Starting

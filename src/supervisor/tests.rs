@@ -149,7 +149,7 @@ fn jitter_depends_on_the_seed_only() {
         let mut web = service("web");
         web.backoff = BackoffKind::Exponential;
         let t0 = Instant::now();
-        let mut sup = Supervisor::new(config(vec![web]), t0, seed);
+        let mut sup = Supervisor::new(config(vec![web]), Role::User, t0, seed);
         sup.boot(t0);
         let id = sup.id_of("web").unwrap();
         sup.handle_event(
@@ -592,7 +592,7 @@ fn a_service_stopped_before_exec_is_signalled_too() {
 
 #[test]
 fn a_service_stopped_before_spawned_is_signalled_once_spawned() {
-    let mut sup = Supervisor::new(config(vec![service("web")]), Instant::now(), 1);
+    let mut sup = Supervisor::new(config(vec![service("web")]), Role::User, Instant::now(), 1);
     let now = Instant::now();
     sup.boot(now);
     let id = sup.id_of("web").unwrap();
@@ -1110,11 +1110,17 @@ fn random_event_sequences_keep_the_invariants() {
         let count = config.services.len();
         let t0 = Instant::now();
         let mut now = t0;
-        let mut sup = Supervisor::new(config.clone(), now, rng.next_u64());
-        if rng.next_u64().is_multiple_of(3) {
+        let seed = rng.next_u64();
+        let main_command = rng.next_u64().is_multiple_of(3);
+        let role = match rng.next_u64() % 8 {
+            0 | 1 => Role::System,
+            2..=4 => Role::Container,
+            _ => Role::User,
+        };
+        let mut sup = Supervisor::new(config.clone(), role, now, seed);
+        if main_command {
             sup.set_main_command();
         }
-        sup.set_exit_on_critical(!rng.next_u64().is_multiple_of(4));
         let mut pids: Vec<i32> = Vec::new();
         let mut next_pid = 10;
         let mut trace: Vec<String> = Vec::new();
@@ -1560,7 +1566,7 @@ fn no_sigcont_after_a_stop_signal_that_is_sigcont_or_sigkill() {
 
 #[test]
 fn a_stop_before_spawned_sends_sigcont_too_once_spawned() {
-    let mut sup = Supervisor::new(config(vec![service("web")]), Instant::now(), 1);
+    let mut sup = Supervisor::new(config(vec![service("web")]), Role::User, Instant::now(), 1);
     let now = Instant::now();
     sup.boot(now);
     let id = sup.id_of("web").unwrap();

@@ -213,6 +213,9 @@ pub enum Action {
     /// Send `signal` to every remaining child of svinit (adopted orphans);
     /// `log_survivors`: log the pids signalled (the final SIGKILL round).
     SweepOrphans { signal: i32, log_survivors: bool },
+    /// The system role's `SweepOrphans`: every process of the machine but
+    /// PID 1 and kernel threads (`kill(-1, signal)`), after the services.
+    SweepEveryone { signal: i32, log_survivors: bool },
     /// A service changed state; the runtime logs it and feeds `svctl events`.
     StateChanged(Transition),
     /// Shutdown is complete: exit the process with this code.
@@ -230,7 +233,7 @@ pub enum Action {
     /// exited successfully; answer with `Event::PidFile`.
     ReadPidFile { service: ServiceId },
     /// A `critical` service ended for good: svinit exits with `exit_code`
-    /// after an orderly shutdown (unless told not to: system mode).
+    /// after an orderly shutdown (unless its role may not exit: system).
     CriticalEnded { service: ServiceId, exit_code: i32 },
     /// The main command's process `pid` was still there `after` its
     /// SIGKILL: given up on; the shutdown goes on without it.
