@@ -28,7 +28,6 @@ use std::time::{Duration, Instant};
 
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll};
-use nix::sys::signal::Signal;
 
 use crate::config;
 use crate::control::WallClock;
@@ -309,6 +308,11 @@ impl Runtime {
                     "main command unkillable (pid {pid}): still there {} after SIGKILL, given up on",
                     format_duration(after)
                 ),
+                Action::Reload => self.reload(),
+                Action::ReopenTranscripts => self.reopen_all_transcripts(),
+                Action::Notice(notice) => {
+                    log::write_line(notice.level(), notice.subject(), format_args!("{notice}"))
+                }
             }
         }
         None
@@ -433,36 +437,15 @@ impl Runtime {
         Some(watch)
     }
 
+    /// SIGCHLD reaps; what any other signal means is the supervisor's call.
     fn on_signals(&mut self) {
         crate::fault::point("signals");
         while let Some(signal) = self.signals.next() {
-            match Signal::try_from(signal) {
-                Ok(Signal::SIGCHLD) => self.reap_all(),
-                Ok(_) if self.main.is_some() && signal != libc::SIGPIPE => self.signal_main(signal),
-                Ok(_) if self.options.mode == Mode::System => {
-                    match crate::supervisor::PowerKind::from_signal(signal) {
-                        Some(kind) => {
-                            let from = format!("SIG{}", signal_label(signal));
-                            self.request_power(kind, &from)
-                        }
-                        None if signal == libc::SIGHUP => self.reload(),
-                        None => debug!("", "ignored signal {}", signal_label(signal)),
-                    }
-                }
-                Ok(Signal::SIGTERM | Signal::SIGINT) => {
-                    if !self.supervisor.is_shutting_down() {
-                        info!("", "received SIG{}, shutting down", signal_label(signal));
-                    }
-                    self.supervisor
-                        .handle_event(Instant::now(), Event::Shutdown { exit_code: 0 });
-                }
-                Ok(Signal::SIGHUP) => self.reload(),
-                // SIGUSR1 is halt in system mode (and, with a main command,
-                // forwarded to it); otherwise it reopens every transcript.
-                Ok(Signal::SIGUSR1) if self.options.mode != Mode::System => {
-                    self.reopen_all_transcripts()
-                }
-                _ => debug!("", "ignored signal {}", signal_label(signal)),
+            if signal == libc::SIGCHLD {
+                self.reap_all();
+            } else {
+                self.supervisor
+                    .handle_event(Instant::now(), Event::Signal(signal));
             }
         }
     }
@@ -564,7 +547,8 @@ impl Runtime {
             .unwrap_or_else(|| nix::unistd::geteuid().as_raw())
     }
 
-    /// Reopens every transcript (SIGUSR1, `svctl reopen` without names).
+    /// Reopens every transcript (`Action::ReopenTranscripts`, `svctl
+    /// reopen` without names).
     fn reopen_all_transcripts(&mut self) {
         info!("", "reopening transcripts");
         for (service, err) in self.output.reopen_all() {
@@ -572,7 +556,8 @@ impl Runtime {
         }
     }
 
-    /// SIGHUP: like `svctl reload`, with the outcome in the log only.
+    /// `Action::Reload` (SIGHUP): like `svctl reload`, with the outcome in
+    /// the log only.
     fn reload(&mut self) {
         let _ = self.reload_config(false);
     }

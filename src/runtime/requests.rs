@@ -12,8 +12,7 @@ use crate::control::{
     ReloadReport, Reply, Request, ServiceLine, ServiceStatusJson, StatusReport, StreamLine,
     TreeNode, TreeReport, WallClock, parse_signal, round_millis, round_unix_millis,
 };
-use crate::mode::Mode;
-use crate::supervisor::{Event, PowerKind, ServiceId, StateKind, Want};
+use crate::supervisor::{PowerKind, ServiceId, StateKind, Want};
 use crate::transcript::RingLines;
 use crate::{error, info};
 
@@ -624,17 +623,12 @@ impl Runtime {
     /// `svctl shutdown`: the orderly shutdown of SIGTERM, exit 0 (user and
     /// container mode; a booted system has poweroff, reboot and halt).
     fn shutdown_request(&mut self, now: Instant) -> Result<Reply, ProtocolError> {
-        if self.options.mode == Mode::System {
-            return Err(ProtocolError::new(
+        self.supervisor.request_shutdown(now).map_err(|_| {
+            ProtocolError::new(
                 ErrorKind::NotSupported,
                 "shutdown is for user and container mode; use poweroff, reboot or halt in system mode",
-            ));
-        }
-        if !self.supervisor.is_shutting_down() {
-            info!("", "shutting down (svctl shutdown)");
-        }
-        self.supervisor
-            .handle_event(now, Event::Shutdown { exit_code: 0 });
+            )
+        })?;
         Ok(Reply::ok(serde_json::json!({ "pid": std::process::id() })))
     }
 
@@ -642,21 +636,23 @@ impl Runtime {
     /// reply goes out before the services stop.
     fn power(&mut self, request: &Request, peer: &str) -> Result<Reply, ProtocolError> {
         let command = request.command();
-        if self.options.mode != Mode::System {
-            return Err(ProtocolError::new(
-                ErrorKind::NotSupported,
-                format!(
-                    "{command} is only available in system mode; svinit runs in {} mode (stop it with SIGTERM)",
-                    self.options.mode
-                ),
-            ));
-        }
         let kind = match request {
             Request::Reboot => PowerKind::Reboot,
             Request::Halt => PowerKind::Halt,
             _ => PowerKind::Poweroff,
         };
-        self.request_power(kind, &format!("svctl {command} ({peer})"));
+        let by = format!("svctl {command} ({peer})");
+        self.supervisor
+            .request_power(Instant::now(), kind, &by)
+            .map_err(|_| {
+                ProtocolError::new(
+                    ErrorKind::NotSupported,
+                    format!(
+                        "{command} is only available in system mode; svinit runs in {} mode (stop it with SIGTERM)",
+                        self.supervisor.role()
+                    ),
+                )
+            })?;
         Ok(Reply::ok(serde_json::Value::Null))
     }
 }

@@ -8,27 +8,13 @@ use std::time::Instant;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::supervisor::{Event, PowerKind};
+use crate::supervisor::PowerKind;
 use crate::system;
 use crate::{error, info, warn};
 
 use super::Runtime;
 
 impl Runtime {
-    /// SIGINT/SIGTERM (reboot), SIGUSR1 (halt), SIGUSR2 (poweroff), or
-    /// `svctl reboot|halt|poweroff`: stop everything, then `reboot(2)`.
-    pub(super) fn request_power(&mut self, kind: PowerKind, from: &str) {
-        if !self.supervisor.is_shutting_down() {
-            info!(
-                "",
-                "{from}: {}, stopping services in reverse order",
-                kind.as_str()
-            );
-        }
-        self.supervisor
-            .handle_event(Instant::now(), Event::Power { kind });
-    }
-
     /// After the services: every remaining process of the system gets
     /// `signal` (`kill(-1)` spares PID 1 and kernel threads).
     pub(super) fn sweep_everyone(&mut self, signal: i32, log_survivors: bool) {

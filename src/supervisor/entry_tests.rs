@@ -252,12 +252,11 @@ fn signals_are_forwarded_to_the_main_commands_group() {
         libc::SIGTSTP,
         libc::SIGCONT,
     ] {
-        let now = h.now;
+        h.event(Event::Signal(signal));
         assert_eq!(
-            h.sup.signal_main(now, signal),
-            MainSignal::Forwarded { pid: main }
+            h.notices().last(),
+            Some(&Notice::SignalForwarded { signal, pid: main })
         );
-        h.pump();
         let sent = h.all_signals();
         if signal == libc::SIGTERM {
             // So that a stopped command acts on it.
@@ -278,12 +277,22 @@ fn term_before_the_main_command_started_shuts_down_with_128_plus_15() {
     let mut db = service("db");
     db.ready_notify = true;
     let mut h = with_main(config(vec![db]));
-    let now = h.now;
-    assert_eq!(h.sup.signal_main(now, libc::SIGHUP), MainSignal::Dropped);
+    h.event(Event::Signal(libc::SIGHUP));
+    assert_eq!(
+        h.notices(),
+        vec![Notice::SignalDropped {
+            signal: libc::SIGHUP
+        }]
+    );
     assert!(!h.sup.is_shutting_down());
-    let decision = h.sup.signal_main(now, libc::SIGTERM);
-    h.pump();
-    assert_eq!(decision, MainSignal::Shutdown { exit_code: 143 });
+    h.event(Event::Signal(libc::SIGTERM));
+    assert_eq!(
+        h.notices().last(),
+        Some(&Notice::ShutdownBySignal {
+            signal: libc::SIGTERM,
+            before_main: true
+        })
+    );
     assert_eq!(h.state("db"), StateKind::Down);
     assert_eq!(finish(&mut h), Some(143));
     assert!(!h.main_started());

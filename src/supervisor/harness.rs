@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use crate::config::{Command, Config, ServiceConfig};
 
 use super::{
-    Action, Event, ExitStatus, PowerKind, Role, ServiceId, ServiceStatus, SpawnFailure, SpawnStage,
-    StateKind, Supervisor, Transition,
+    Action, Event, ExitStatus, Notice, PowerKind, Role, ServiceId, ServiceStatus, SpawnFailure,
+    SpawnStage, StateKind, Supervisor, Transition,
 };
 
 /// How the fake process layer answers `Action::Spawn` for a service.
@@ -184,7 +184,10 @@ impl Harness {
                 | Action::Power { .. }
                 | Action::ReadPidFile { .. }
                 | Action::CriticalEnded { .. }
-                | Action::MainUnkillable { .. } => {}
+                | Action::MainUnkillable { .. }
+                | Action::Reload
+                | Action::ReopenTranscripts
+                | Action::Notice(_) => {}
             }
         }
     }
@@ -433,12 +436,23 @@ impl Harness {
     }
 
     /// The actions polled since the log was last cleared, other than
-    /// `StateChanged`.
+    /// `StateChanged` and `Notice` (see `transitions`, `notices`).
     pub fn effects(&self) -> Vec<Action> {
         self.log
             .iter()
             .map(|(_, action)| action.clone())
-            .filter(|action| !matches!(action, Action::StateChanged(_)))
+            .filter(|action| !matches!(action, Action::StateChanged(_) | Action::Notice(_)))
+            .collect()
+    }
+
+    /// The notices (log lines) polled since the log was last cleared.
+    pub fn notices(&self) -> Vec<Notice> {
+        self.log
+            .iter()
+            .filter_map(|(_, action)| match action {
+                Action::Notice(notice) => Some(notice.clone()),
+                _ => None,
+            })
             .collect()
     }
 

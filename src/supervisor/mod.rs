@@ -116,6 +116,7 @@ mod backoff;
 mod deadlines;
 mod deps;
 mod main_command;
+mod notice;
 mod role;
 mod service;
 mod shutdown;
@@ -125,6 +126,8 @@ mod types;
 mod entry_tests;
 #[cfg(test)]
 mod harness;
+#[cfg(test)]
+mod role_tests;
 #[cfg(test)]
 mod system_tests;
 #[cfg(test)]
@@ -140,9 +143,9 @@ use crate::config::{Command, Config, ServiceConfig, ServiceType};
 pub use backoff::{BackoffPolicy, SplitMix64};
 use deadlines::{Deadlines, TimerOwner};
 use deps::{Edge, build_links};
-pub use main_command::{
-    MAIN_STOP_TIMEOUT, MainCommand, MainSignal, critical_exit_code, spawn_failure_code,
-};
+use main_command::MainSignal;
+pub use main_command::{MAIN_STOP_TIMEOUT, MainCommand, critical_exit_code, spawn_failure_code};
+pub use notice::Notice;
 pub use role::{Role, SignalMeaning};
 use service::{Input, Outbox, Service, State, Surroundings, UNKILLABLE_AFTER};
 use shutdown::{Shutdown, ShutdownStep};
@@ -280,22 +283,95 @@ impl Supervisor {
         self.role
     }
 
-    /// A signal svinit received while it has a main command (TERM, INT,
-    /// HUP, QUIT, USR1, USR2, WINCH, TSTP, TTIN, TTOU, CONT): forwarded to
-    /// the main command's process group, or, before it started, TERM and
-    /// INT shut down. Returns what was decided, for the log.
-    pub fn signal_main(&mut self, now: Instant, signal: i32) -> MainSignal {
-        let decision = main_command::route_signal(&self.main, signal);
-        match decision {
-            MainSignal::Forwarded { pid } => self.signal_main_group(pid, signal),
+    /// A signal svinit received (SIGCHLD aside). With a main command every
+    /// one but SIGPIPE is the command's (TERM, INT, HUP, QUIT, USR1, USR2,
+    /// WINCH, TSTP, TTIN, TTOU, CONT): forwarded to its process group, or,
+    /// before it started, TERM and INT shut down with 128+N. Otherwise the
+    /// role says what it means (`Role::signal_meaning`).
+    fn on_signal(&mut self, now: Instant, signal: i32) {
+        if self.main != MainCommand::Absent && signal != libc::SIGPIPE {
+            return self.signal_main(now, signal);
+        }
+        match self.role.signal_meaning(signal) {
+            SignalMeaning::Shutdown => {
+                if self.shutdown.is_none() {
+                    self.notice(Notice::ShutdownBySignal {
+                        signal,
+                        before_main: false,
+                    });
+                }
+                self.begin_shutdown(0, now);
+            }
+            SignalMeaning::Power(kind) => {
+                let by = format!("SIG{}", signal_name(signal));
+                self.power_off(now, kind, by);
+            }
+            SignalMeaning::Reload => self.actions.push_back(Action::Reload),
+            SignalMeaning::ReopenTranscripts => self.actions.push_back(Action::ReopenTranscripts),
+            SignalMeaning::Ignored => self.notice(Notice::SignalIgnored { signal }),
+        }
+    }
+
+    fn signal_main(&mut self, now: Instant, signal: i32) {
+        match main_command::route_signal(&self.main, signal) {
+            MainSignal::Forwarded { pid } => {
+                self.notice(Notice::SignalForwarded { signal, pid });
+                self.signal_main_group(pid, signal);
+            }
             MainSignal::Shutdown { exit_code } => {
+                self.notice(Notice::ShutdownBySignal {
+                    signal,
+                    before_main: true,
+                });
                 self.main = MainCommand::Finished;
                 self.begin_shutdown(exit_code, now);
-                self.drain(now);
             }
-            MainSignal::Dropped => {}
+            MainSignal::Dropped => self.notice(Notice::SignalDropped { signal }),
         }
-        decision
+    }
+
+    /// Stop everything, then `kind` (the first kind asked for stands);
+    /// `by` says who asked, for the log.
+    fn power_off(&mut self, now: Instant, kind: PowerKind, by: String) {
+        if self.shutdown.is_none() {
+            self.notice(Notice::PowerRequested { kind, by });
+        }
+        self.power.get_or_insert(kind);
+        self.begin_shutdown(0, now);
+    }
+
+    /// `svctl poweroff|reboot|halt`, asked for `by` (the peer): only an
+    /// init of a booted system may.
+    pub fn request_power(
+        &mut self,
+        now: Instant,
+        kind: PowerKind,
+        by: &str,
+    ) -> Result<(), Refusal> {
+        if self.role.may_exit() {
+            return Err(Refusal::NotInRole(self.role));
+        }
+        self.power_off(now, kind, by.to_string());
+        self.drain(now);
+        Ok(())
+    }
+
+    /// `svctl shutdown`: the orderly shutdown of SIGTERM, exit 0; not for
+    /// a booted system, which has poweroff, reboot and halt.
+    pub fn request_shutdown(&mut self, now: Instant) -> Result<(), Refusal> {
+        if !self.role.may_exit() {
+            return Err(Refusal::NotInRole(self.role));
+        }
+        if self.shutdown.is_none() {
+            self.notice(Notice::ShutdownRequested);
+        }
+        self.begin_shutdown(0, now);
+        self.drain(now);
+        Ok(())
+    }
+
+    fn notice(&mut self, notice: Notice) {
+        self.actions.push_back(Action::Notice(notice));
     }
 
     /// Want up every autostart service and what it requires or wants.
@@ -383,6 +459,7 @@ impl Supervisor {
                 self.power.get_or_insert(kind);
                 self.begin_shutdown(0, now);
             }
+            Event::Signal(signal) => self.on_signal(now, signal),
         }
         self.drain(now);
     }

@@ -1196,7 +1196,7 @@ fn random_event_sequences_keep_the_invariants() {
                 }
                 15 => {
                     let signal = [libc::SIGTERM, libc::SIGHUP, libc::SIGINT][pick(&mut rng, 3)];
-                    let _ = sup.signal_main(now, signal);
+                    sup.handle_event(now, Event::Signal(signal));
                 }
                 16 => sup.handle_event(now, Event::MainSpawned { pid }),
                 17 => sup.handle_event(

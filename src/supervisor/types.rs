@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use crate::untrusted::PathProblem;
 
+use super::{Notice, Role};
+
 /// Index of a service in the supervisor's table. Stable for the life of the
 /// supervisor: a reload appends new services and never reuses an index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -162,6 +164,10 @@ pub enum Event {
     /// System mode: stop everything, then reboot, halt or power off
     /// (signals, `svctl reboot|halt|poweroff`). The first kind asked wins.
     Power { kind: PowerKind },
+    /// A signal svinit received, other than SIGCHLD (which only makes the
+    /// runtime reap): what it means is decided here, by role and main
+    /// command.
+    Signal(i32),
 }
 
 /// What a service said to its `watchdog` (sd_notify).
@@ -238,6 +244,24 @@ pub enum Action {
     /// The main command's process `pid` was still there `after` its
     /// SIGKILL: given up on; the shutdown goes on without it.
     MainUnkillable { pid: i32, after: Duration },
+    /// Read the config again and hand it to `Supervisor::reload` (SIGHUP);
+    /// an invalid one changes nothing and is logged.
+    Reload,
+    /// Reopen every transcript (SIGUSR1 outside the system role).
+    ReopenTranscripts,
+    /// A line for svinit's log.
+    Notice(Notice),
+}
+
+/// Why the supervisor did not do what it was asked; the runtime words the
+/// reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// svinit is shutting down: nothing starts any more.
+    ShuttingDown,
+    /// Not in this role (power requests are the system role's, `shutdown`
+    /// the others').
+    NotInRole(Role),
 }
 
 /// One state change, as logged and as streamed by `svctl events`.

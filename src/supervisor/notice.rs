@@ -1,0 +1,97 @@
+//! What the supervisor has to say that no other action shows: why a signal
+//! did what it did, why a shutdown began, an event it ignored. The core
+//! cannot log (it has no clock, no stderr); it emits `Action::Notice` and
+//! the runtime writes the line, at the level and with the subject the
+//! notice gives. The wording is part of the log format people grep.
+
+use std::fmt;
+
+use crate::log::Level;
+
+use super::{PowerKind, signal_name};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// A signal that means nothing in svinit's role (and no main command
+    /// takes it).
+    SignalIgnored { signal: i32 },
+    /// Passed on to the main command's process group.
+    SignalForwarded { signal: i32, pid: i32 },
+    /// A signal for the main command, which does not run (yet, or any
+    /// more).
+    SignalDropped { signal: i32 },
+    /// SIGTERM or SIGINT began an orderly shutdown; `before_main`: the main
+    /// command had not started.
+    ShutdownBySignal { signal: i32, before_main: bool },
+    /// `svctl shutdown` began an orderly shutdown.
+    ShutdownRequested,
+    /// System role: a stop of everything, then `kind`, asked for by `by`
+    /// (`SIGTERM`, `svctl reboot (uid 0 pid 7)`).
+    PowerRequested { kind: PowerKind, by: String },
+}
+
+impl Notice {
+    pub fn level(&self) -> Level {
+        match self {
+            Notice::SignalIgnored { .. }
+            | Notice::SignalForwarded { .. }
+            | Notice::SignalDropped { .. } => Level::Debug,
+            Notice::ShutdownBySignal { .. }
+            | Notice::ShutdownRequested
+            | Notice::PowerRequested { .. } => Level::Info,
+        }
+    }
+
+    /// Whom the log line is about: a service's name, or empty for svinit.
+    pub fn subject(&self) -> &str {
+        match self {
+            Notice::SignalIgnored { .. }
+            | Notice::SignalForwarded { .. }
+            | Notice::SignalDropped { .. }
+            | Notice::ShutdownBySignal { .. }
+            | Notice::ShutdownRequested
+            | Notice::PowerRequested { .. } => "",
+        }
+    }
+}
+
+impl fmt::Display for Notice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Notice::SignalIgnored { signal } => {
+                write!(f, "ignored signal {}", signal_name(*signal))
+            }
+            Notice::SignalForwarded { signal, pid } => write!(
+                f,
+                "forwarding SIG{} to the main command's group {pid}",
+                signal_name(*signal)
+            ),
+            Notice::SignalDropped { signal } => write!(
+                f,
+                "ignored SIG{}: no main command running",
+                signal_name(*signal)
+            ),
+            Notice::ShutdownBySignal {
+                signal,
+                before_main,
+            } => {
+                let when = if *before_main {
+                    " before the main command started"
+                } else {
+                    ""
+                };
+                write!(
+                    f,
+                    "received SIG{}{when}, shutting down",
+                    signal_name(*signal)
+                )
+            }
+            Notice::ShutdownRequested => write!(f, "shutting down (svctl shutdown)"),
+            Notice::PowerRequested { kind, by } => write!(
+                f,
+                "{by}: {}, stopping services in reverse order",
+                kind.as_str()
+            ),
+        }
+    }
+}

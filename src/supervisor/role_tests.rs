@@ -1,0 +1,199 @@
+//! The decisions that once lived in the runtime, on the fake clock: what a
+//! signal svinit receives means in each role, with and without a main
+//! command; the refusals returned to `svctl`.
+
+use super::harness::{Harness, config, names, service};
+use super::*;
+
+const ROLES: [Role; 3] = [Role::System, Role::Container, Role::User];
+
+fn chain(role: Role) -> Harness {
+    let mut web = service("web");
+    web.requires = names(&["db"]);
+    Harness::with_role(config(vec![service("db"), web]), role).booted()
+}
+
+fn with_main(role: Role) -> Harness {
+    let mut h = Harness::with_role(config(vec![service("web")]), role);
+    h.sup.set_main_command();
+    h.booted()
+}
+
+#[test]
+fn term_and_int_shut_down_with_0_outside_the_system_role_once_logged() {
+    for role in [Role::Container, Role::User] {
+        for signal in [libc::SIGTERM, libc::SIGINT] {
+            let mut h = chain(role);
+            h.event(Event::Signal(signal));
+            assert!(h.sup.is_shutting_down());
+            assert_eq!(h.reached(StateKind::Down), names(&["web", "db"]));
+            h.event(Event::Signal(signal));
+            let said: Vec<Notice> = h.notices();
+            assert_eq!(
+                said,
+                vec![Notice::ShutdownBySignal {
+                    signal,
+                    before_main: false
+                }],
+                "a second signal is not logged again"
+            );
+            h.event(Event::NoChildren);
+            assert_eq!(h.exit_code(), Some(0));
+            assert_eq!(h.power(), None);
+        }
+    }
+}
+
+#[test]
+fn on_a_booted_system_signals_ask_for_reboot_halt_or_poweroff() {
+    for (signal, kind) in [
+        (libc::SIGTERM, PowerKind::Reboot),
+        (libc::SIGINT, PowerKind::Reboot),
+        (libc::SIGUSR1, PowerKind::Halt),
+        (libc::SIGUSR2, PowerKind::Poweroff),
+    ] {
+        let mut h = chain(Role::System);
+        h.event(Event::Signal(signal));
+        assert_eq!(h.reached(StateKind::Down), names(&["web", "db"]));
+        assert_eq!(
+            h.notices(),
+            vec![Notice::PowerRequested {
+                kind,
+                by: format!("SIG{}", signal_name(signal)),
+            }]
+        );
+        h.event(Event::NoChildren);
+        assert_eq!(h.power(), Some(kind));
+        assert_eq!(h.exit_code(), None);
+        assert!(!h.effects().contains(&Action::ReopenTranscripts));
+    }
+}
+
+#[test]
+fn hup_reloads_and_usr1_reopens_transcripts_outside_the_system_role() {
+    for role in ROLES {
+        let mut h = chain(role);
+        h.clear_log();
+        h.event(Event::Signal(libc::SIGHUP));
+        assert_eq!(h.effects(), vec![Action::Reload], "{role}");
+        h.clear_log();
+        h.event(Event::Signal(libc::SIGUSR1));
+        if role == Role::System {
+            assert!(h.sup.is_shutting_down(), "USR1 halts a booted system");
+        } else {
+            assert_eq!(h.effects(), vec![Action::ReopenTranscripts], "{role}");
+            assert!(!h.sup.is_shutting_down());
+        }
+    }
+}
+
+#[test]
+fn other_signals_are_ignored_and_said_so() {
+    for role in ROLES {
+        let mut h = chain(role);
+        h.clear_log();
+        let mut ignored = vec![libc::SIGQUIT, libc::SIGWINCH, libc::SIGPIPE, libc::SIGCONT];
+        if role != Role::System {
+            ignored.push(libc::SIGUSR2);
+        }
+        for &signal in &ignored {
+            h.event(Event::Signal(signal));
+        }
+        assert!(h.effects().is_empty(), "{role}: {:?}", h.effects());
+        assert!(!h.sup.is_shutting_down());
+        let expected: Vec<Notice> = ignored
+            .iter()
+            .map(|&signal| Notice::SignalIgnored { signal })
+            .collect();
+        assert_eq!(h.notices(), expected);
+        assert!(
+            h.notices()
+                .iter()
+                .all(|n| n.level() == crate::log::Level::Debug)
+        );
+    }
+}
+
+#[test]
+fn with_a_main_command_every_signal_but_pipe_is_the_commands_in_every_role() {
+    for role in ROLES {
+        let mut h = with_main(role);
+        h.obey_signals = false;
+        let main = h.sup.main_pid().expect("main runs");
+        // What each role would make of them alone: shutdown, power, reload.
+        let svinits = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGUSR1];
+        for signal in svinits.into_iter().chain([libc::SIGUSR2]) {
+            h.event(Event::Signal(signal));
+            assert_eq!(h.signals().last(), Some(&(main, signal, true)), "{role}");
+        }
+        assert!(!h.sup.is_shutting_down(), "{role}: the command's to act on");
+        assert!(!h.effects().contains(&Action::Reload));
+        h.clear_log();
+        h.event(Event::Signal(libc::SIGPIPE));
+        assert!(h.signals().is_empty(), "{role}: SIGPIPE is svinit's own");
+        assert_eq!(
+            h.notices(),
+            vec![Notice::SignalIgnored {
+                signal: libc::SIGPIPE
+            }]
+        );
+    }
+}
+
+#[test]
+fn a_signal_for_a_main_command_that_is_gone_is_dropped() {
+    let mut h = with_main(Role::Container);
+    h.main_exit(ExitStatus::Exited(0));
+    h.pump();
+    h.clear_log();
+    h.event(Event::Signal(libc::SIGHUP));
+    assert!(h.signals().is_empty());
+    assert_eq!(
+        h.notices(),
+        vec![Notice::SignalDropped {
+            signal: libc::SIGHUP
+        }]
+    );
+}
+
+#[test]
+fn power_requests_are_the_system_roles_and_shutdown_requests_the_others() {
+    for role in [Role::Container, Role::User] {
+        let mut h = chain(role);
+        let now = h.now;
+        assert_eq!(
+            h.sup.request_power(now, PowerKind::Reboot, "svctl reboot"),
+            Err(Refusal::NotInRole(role))
+        );
+        assert!(!h.sup.is_shutting_down());
+        assert_eq!(h.sup.request_shutdown(now), Ok(()));
+        h.pump();
+        assert_eq!(h.notices(), vec![Notice::ShutdownRequested]);
+        assert!(h.sup.is_shutting_down());
+    }
+    let mut h = chain(Role::System);
+    let now = h.now;
+    assert_eq!(
+        h.sup.request_shutdown(now),
+        Err(Refusal::NotInRole(Role::System))
+    );
+    assert!(!h.sup.is_shutting_down());
+    let by = "svctl halt (uid 0 pid 7)";
+    assert_eq!(h.sup.request_power(now, PowerKind::Halt, by), Ok(()));
+    h.pump();
+    assert_eq!(
+        h.sup.request_power(now, PowerKind::Reboot, by),
+        Ok(()),
+        "a second request is no error"
+    );
+    h.pump();
+    assert_eq!(
+        h.notices(),
+        vec![Notice::PowerRequested {
+            kind: PowerKind::Halt,
+            by: by.to_string()
+        }]
+    );
+    h.drive();
+    assert_eq!(h.power(), Some(PowerKind::Halt), "the first kind stands");
+}
