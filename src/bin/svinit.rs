@@ -207,10 +207,13 @@ fn run() -> ExitCode {
             None
         }
     };
+    // An invalid config ends svinit, unless it may never exit: then the
+    // supervisor boots without one (the emergency shell).
+    let config_invalid = config.is_none();
     let mut config = match config {
         Some(config) => config,
-        None if mode != Mode::System => return ExitCode::from(1),
-        None => system::emergency_boot_config(),
+        None if mode.may_exit() => return ExitCode::from(1),
+        None => config::Config::default(),
     };
     if let Err(message) = detach::add_services(&mut config, &extra_services) {
         error!("", "{message}");
@@ -265,6 +268,7 @@ fn run() -> ExitCode {
         socket_is_default,
         main_command,
         extra_services,
+        config_invalid,
     };
     if mode == Mode::System {
         announce();

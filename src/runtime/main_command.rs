@@ -122,19 +122,4 @@ impl super::Runtime {
         }
         true
     }
-
-    /// `Action::CriticalEnded`: logged; the supervisor shuts down unless in
-    /// system mode.
-    pub(super) fn critical_ended(&mut self, service: crate::supervisor::ServiceId, exit_code: i32) {
-        let name = self.supervisor.status(service).name;
-        if self.options.mode == crate::mode::Mode::System {
-            crate::error!(&name, "critical service ended (status {exit_code})");
-            self.start_emergency_shell();
-        } else {
-            crate::warn!(
-                &name,
-                "critical service ended: stopping everything, exit status {exit_code}"
-            );
-        }
-    }
 }

@@ -65,6 +65,10 @@ pub struct Options {
     /// Services that are not in the config files (`svinit --detach --
     /// COMMAND`): added again at each reload.
     pub extra_services: Vec<config::ServiceConfig>,
+    /// The config at `config_path` could not be loaded (its diagnostics
+    /// were shown): the supervisor boots without one (system mode: the
+    /// emergency shell, until `svctl reload`).
+    pub config_invalid: bool,
 }
 
 /// A child between fork and exec: its status pipe tells which step failed,
@@ -125,6 +129,11 @@ impl Runtime {
         if main.is_some() {
             supervisor.set_main_command();
         }
+        if options.mode.has_emergency_shell()
+            && let Some(unit) = crate::system::emergency_shell_unit(&crate::system::console_tty())
+        {
+            supervisor.set_emergency_shell(unit);
+        }
         let default_directory = options.mode.default_directory().map(PathBuf::from);
         let mut spawn_context = SpawnContext::from_process(default_directory);
         if let Some(original) = spawn::raise_own_nofile() {
@@ -176,7 +185,11 @@ impl Runtime {
         // Booting is declarative (wanted services up): again is harmless.
         contain(BOOT_ATTEMPTS, "booting the services", || {
             crate::fault::point("boot");
-            self.supervisor.boot(Instant::now());
+            if self.options.config_invalid {
+                self.supervisor.boot_without_config(Instant::now());
+            } else {
+                self.supervisor.boot(Instant::now());
+            }
         });
         let mut events = Events::with_capacity(256);
         loop {
@@ -300,9 +313,6 @@ impl Runtime {
                 Action::StartMain => self.start_main(),
                 Action::BootSettled => self.boot_settled(),
                 Action::ReadPidFile { service } => self.read_pid_file(service),
-                Action::CriticalEnded { service, exit_code } => {
-                    self.critical_ended(service, exit_code)
-                }
                 Action::MainUnkillable { pid, after } => warn!(
                     "",
                     "main command unkillable (pid {pid}): still there {} after SIGKILL, given up on",

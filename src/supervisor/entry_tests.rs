@@ -404,9 +404,10 @@ fn a_critical_service_failing_stops_everything_in_reverse_order_with_its_status(
     h.clear_log();
     h.exit("worker", 3);
     assert_eq!(h.state("worker"), StateKind::Failed);
-    assert!(h.effects().contains(&Action::CriticalEnded {
-        service: h.id("worker"),
-        exit_code: 3
+    assert!(h.notices().contains(&Notice::CriticalEnded {
+        service: "worker".into(),
+        exit_code: 3,
+        shutdown: true
     }));
     let stopped: Vec<i32> = h.signals().iter().map(|s| s.0).collect();
     assert_eq!(stopped, pids.to_vec(), "app and proxy before db");
@@ -467,9 +468,10 @@ fn in_system_mode_a_critical_end_is_only_reported() {
     app.restart = RestartPolicy::Never;
     let mut h = Harness::with_role(config(vec![app, service("web")]), Role::System).booted();
     h.exit("app", 1);
-    assert!(h.effects().contains(&Action::CriticalEnded {
-        service: h.id("app"),
-        exit_code: 1
+    assert!(h.notices().contains(&Notice::CriticalEnded {
+        service: "app".into(),
+        exit_code: 1,
+        shutdown: false
     }));
     assert!(!h.sup.is_shutting_down());
     assert_eq!(h.state("web"), StateKind::Up);

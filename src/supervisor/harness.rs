@@ -183,7 +183,6 @@ impl Harness {
                 | Action::Exit { .. }
                 | Action::Power { .. }
                 | Action::ReadPidFile { .. }
-                | Action::CriticalEnded { .. }
                 | Action::MainUnkillable { .. }
                 | Action::Reload
                 | Action::ReopenTranscripts

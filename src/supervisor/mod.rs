@@ -181,6 +181,9 @@ pub struct Supervisor {
     /// System, container or user: what signals mean, whether svinit may
     /// exit, what a `critical` service's end does.
     role: Role,
+    /// The system role's emergency shell (`/bin/sh` on the console), a
+    /// unit added when needed; `None` when there is no shell.
+    emergency_shell: Option<ServiceConfig>,
     /// What the system shutdown ends with; poweroff unless asked otherwise.
     power: Option<PowerKind>,
     created_at: Instant,
@@ -239,6 +242,7 @@ impl Supervisor {
             first_try: 0,
             report_boot: false,
             role,
+            emergency_shell: None,
             power: None,
             created_at: now,
             placeholder: ServiceConfig::new("", Command::Exec(Vec::new())),
@@ -281,6 +285,13 @@ impl Supervisor {
 
     pub fn role(&self) -> Role {
         self.role
+    }
+
+    /// The unit to start when the system needs a shell (an invalid config
+    /// at boot, a `critical` service's end; system role only). Call before
+    /// `boot`.
+    pub fn set_emergency_shell(&mut self, unit: ServiceConfig) {
+        self.emergency_shell = Some(unit);
     }
 
     /// A signal svinit received (SIGCHLD aside). With a main command every
@@ -372,6 +383,20 @@ impl Supervisor {
 
     fn notice(&mut self, notice: Notice) {
         self.actions.push_back(Action::Notice(notice));
+    }
+
+    /// The config at boot could not be loaded (its diagnostics were
+    /// shown), so the supervisor has none: in the system role the
+    /// emergency shell starts, and the control socket waits for a reload;
+    /// in the others svinit exits 1 (`svinit` does so before it has a
+    /// supervisor).
+    pub fn boot_without_config(&mut self, now: Instant) {
+        if self.role.has_emergency_shell() {
+            self.start_emergency_shell(now, true);
+        } else {
+            self.begin_shutdown(1, now);
+        }
+        self.drain(now);
     }
 
     /// Want up every autostart service and what it requires or wants.
@@ -1314,11 +1339,13 @@ impl Supervisor {
             return;
         }
         let exit_code = critical_exit_code(failed, service.last_exit);
-        self.actions.push_back(Action::CriticalEnded {
-            service: id,
+        let shutdown = !self.role.has_emergency_shell();
+        self.notice(Notice::CriticalEnded {
+            service: service.name().to_string(),
             exit_code,
+            shutdown,
         });
-        if self.role.may_exit() {
+        if shutdown {
             if matches!(
                 self.main,
                 MainCommand::WaitingForBoot | MainCommand::Starting
@@ -1326,7 +1353,38 @@ impl Supervisor {
                 self.main = MainCommand::Finished;
             }
             self.begin_shutdown(exit_code, now);
+        } else {
+            self.start_emergency_shell(now, false);
         }
+    }
+
+    /// Add the emergency shell and want it up, beside whatever runs; once
+    /// (it stays until a reload, whose config does not have it, removes
+    /// it).
+    fn start_emergency_shell(&mut self, now: Instant, at_boot: bool) {
+        let Some(unit) = self.emergency_shell.clone() else {
+            self.notice(Notice::NoEmergencyShell { at_boot });
+            return;
+        };
+        if self.id_of(&unit.name).is_some() {
+            return;
+        }
+        let tty = unit.tty.as_deref().unwrap_or(std::path::Path::new(""));
+        self.notice(Notice::EmergencyShell {
+            tty: tty.display().to_string(),
+            at_boot,
+        });
+        let id = self.add_service(unit.clone(), now);
+        // Where a reload adding it would put it: after the config's services.
+        let at = self
+            .order
+            .iter()
+            .position(|&other| self.get(other).is_some_and(|s| s.removed))
+            .unwrap_or(self.order.len());
+        self.order.insert(at, id);
+        self.config.services.push(unit);
+        self.relink();
+        self.activate(now, vec![id], false);
     }
 
     fn count_work(&self) -> &Self {

@@ -28,6 +28,19 @@ pub enum Notice {
     /// System role: a stop of everything, then `kind`, asked for by `by`
     /// (`SIGTERM`, `svctl reboot (uid 0 pid 7)`).
     PowerRequested { kind: PowerKind, by: String },
+    /// A `critical` service ended for good with `exit_code`: svinit stops
+    /// everything and exits with it (`shutdown`), or, in the system role,
+    /// starts the emergency shell.
+    CriticalEnded {
+        service: String,
+        exit_code: i32,
+        shutdown: bool,
+    },
+    /// The emergency shell starts on `tty`: the config at boot was invalid
+    /// (`at_boot`), or a `critical` service ended.
+    EmergencyShell { tty: String, at_boot: bool },
+    /// It would, but there is no shell to start.
+    NoEmergencyShell { at_boot: bool },
 }
 
 impl Notice {
@@ -38,7 +51,14 @@ impl Notice {
             | Notice::SignalDropped { .. } => Level::Debug,
             Notice::ShutdownBySignal { .. }
             | Notice::ShutdownRequested
-            | Notice::PowerRequested { .. } => Level::Info,
+            | Notice::PowerRequested { .. }
+            | Notice::EmergencyShell { at_boot: false, .. } => Level::Info,
+            Notice::CriticalEnded { shutdown: true, .. } => Level::Warn,
+            Notice::CriticalEnded {
+                shutdown: false, ..
+            }
+            | Notice::EmergencyShell { at_boot: true, .. }
+            | Notice::NoEmergencyShell { .. } => Level::Error,
         }
     }
 
@@ -50,7 +70,10 @@ impl Notice {
             | Notice::SignalDropped { .. }
             | Notice::ShutdownBySignal { .. }
             | Notice::ShutdownRequested
-            | Notice::PowerRequested { .. } => "",
+            | Notice::PowerRequested { .. }
+            | Notice::EmergencyShell { .. }
+            | Notice::NoEmergencyShell { .. } => "",
+            Notice::CriticalEnded { service, .. } => service,
         }
     }
 }
@@ -92,6 +115,32 @@ impl fmt::Display for Notice {
                 "{by}: {}, stopping services in reverse order",
                 kind.as_str()
             ),
+            Notice::CriticalEnded {
+                exit_code,
+                shutdown: true,
+                ..
+            } => write!(
+                f,
+                "critical service ended: stopping everything, exit status {exit_code}"
+            ),
+            Notice::CriticalEnded {
+                exit_code,
+                shutdown: false,
+                ..
+            } => write!(f, "critical service ended (status {exit_code})"),
+            Notice::EmergencyShell { tty, at_boot } => {
+                write!(f, "starting the emergency shell on {tty}")?;
+                if *at_boot {
+                    write!(f, "; fix the config, then `svctl reload`")?;
+                }
+                Ok(())
+            }
+            Notice::NoEmergencyShell { at_boot: true } => {
+                write!(f, "no /bin/sh: waiting for `svctl reload`")
+            }
+            Notice::NoEmergencyShell { at_boot: false } => {
+                write!(f, "no /bin/sh: no emergency shell")
+            }
         }
     }
 }

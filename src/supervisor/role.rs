@@ -53,6 +53,12 @@ impl Role {
         self != Role::System
     }
 
+    /// Whether svinit falls back on an emergency shell (an invalid config
+    /// at boot, a `critical` service's end) rather than exiting.
+    pub fn has_emergency_shell(self) -> bool {
+        self == Role::System
+    }
+
     /// The working directory of a service without `directory`: `/` on a
     /// booted system, svinit's own otherwise (SPEC §3).
     pub fn default_directory(self) -> Option<&'static Path> {

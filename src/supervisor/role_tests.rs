@@ -197,3 +197,124 @@ fn power_requests_are_the_system_roles_and_shutdown_requests_the_others() {
     h.drive();
     assert_eq!(h.power(), Some(PowerKind::Halt), "the first kind stands");
 }
+
+fn shell_unit() -> crate::config::ServiceConfig {
+    let mut shell = service("emergency-shell");
+    shell.tty = Some("/dev/ttyS0".into());
+    shell
+}
+
+#[test]
+fn an_invalid_config_at_boot_starts_the_emergency_shell_until_a_reload() {
+    let mut h = Harness::with_role(config(Vec::new()), Role::System);
+    h.sup.set_emergency_shell(shell_unit());
+    let now = h.now;
+    h.sup.boot_without_config(now);
+    h.pump();
+    assert_eq!(
+        h.notices(),
+        vec![Notice::EmergencyShell {
+            tty: "/dev/ttyS0".into(),
+            at_boot: true
+        }]
+    );
+    assert_eq!(h.state("emergency-shell"), StateKind::Up);
+    assert!(!h.sup.is_shutting_down());
+    h.sup.check_invariants().unwrap();
+
+    // The fixed config replaces it.
+    let summary = h.sup.reload(now, config(vec![service("web")]));
+    h.pump();
+    assert_eq!(summary.added, names(&["web"]));
+    assert_eq!(summary.removed, names(&["emergency-shell"]));
+    assert_eq!(h.state("web"), StateKind::Up);
+    assert_eq!(
+        h.sup.id_of("emergency-shell"),
+        None,
+        "stopped and forgotten"
+    );
+}
+
+#[test]
+fn without_a_shell_an_invalid_config_waits_for_a_reload() {
+    let mut h = Harness::with_role(config(Vec::new()), Role::System);
+    let now = h.now;
+    h.sup.boot_without_config(now);
+    h.pump();
+    assert_eq!(
+        h.notices(),
+        vec![Notice::NoEmergencyShell { at_boot: true }]
+    );
+    assert_eq!(h.sup.ids().count(), 0);
+    assert!(!h.sup.is_shutting_down(), "a booted system never exits");
+}
+
+#[test]
+fn an_invalid_config_at_boot_exits_1_where_svinit_may_exit() {
+    for role in [Role::Container, Role::User] {
+        let mut h = Harness::with_role(config(Vec::new()), role);
+        h.sup.set_emergency_shell(shell_unit());
+        let now = h.now;
+        h.sup.boot_without_config(now);
+        h.pump();
+        h.event(Event::NoChildren);
+        assert_eq!(h.exit_code(), Some(1));
+        assert_eq!(h.sup.id_of("emergency-shell"), None);
+    }
+}
+
+#[test]
+fn a_critical_end_on_a_booted_system_starts_the_emergency_shell_once() {
+    let mut app = service("app");
+    app.critical = true;
+    app.restart = crate::config::RestartPolicy::Never;
+    let mut db = app.clone();
+    db.name = "db".into();
+    let mut h = Harness::with_role(config(vec![app, db, service("web")]), Role::System);
+    h.sup.set_emergency_shell(shell_unit());
+    let mut h = h.booted();
+    h.clear_log();
+    h.exit("app", 3);
+    assert_eq!(
+        h.notices(),
+        vec![
+            Notice::CriticalEnded {
+                service: "app".into(),
+                exit_code: 3,
+                shutdown: false
+            },
+            Notice::EmergencyShell {
+                tty: "/dev/ttyS0".into(),
+                at_boot: false
+            },
+        ]
+    );
+    assert_eq!(h.state("emergency-shell"), StateKind::Up);
+    assert_eq!(h.state("web"), StateKind::Up, "the rest runs on");
+    assert!(!h.sup.is_shutting_down());
+    assert_eq!(
+        h.transitions().last().map(|t| t.name.as_str()),
+        Some("emergency-shell"),
+        "the shell starts after the failure is reported"
+    );
+    h.clear_log();
+    h.exit("db", 4);
+    assert_eq!(h.starts("emergency-shell"), 0, "one shell");
+    assert_eq!(h.notices().len(), 1, "{:?}", h.notices());
+    h.sup.check_invariants().unwrap();
+}
+
+#[test]
+fn a_critical_end_where_svinit_may_exit_starts_no_shell() {
+    let mut app = service("app");
+    app.critical = true;
+    app.restart = crate::config::RestartPolicy::Never;
+    let mut h = Harness::with_role(config(vec![app]), Role::Container);
+    h.sup.set_emergency_shell(shell_unit());
+    let mut h = h.booted();
+    h.exit("app", 3);
+    assert!(h.sup.is_shutting_down());
+    assert_eq!(h.sup.id_of("emergency-shell"), None);
+    h.event(Event::NoChildren);
+    assert_eq!(h.exit_code(), Some(3));
+}

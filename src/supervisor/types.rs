@@ -238,9 +238,6 @@ pub enum Action {
     /// Read the `pid-file` of a `type "forking"` service whose launcher
     /// exited successfully; answer with `Event::PidFile`.
     ReadPidFile { service: ServiceId },
-    /// A `critical` service ended for good: svinit exits with `exit_code`
-    /// after an orderly shutdown (unless its role may not exit: system).
-    CriticalEnded { service: ServiceId, exit_code: i32 },
     /// The main command's process `pid` was still there `after` its
     /// SIGKILL: given up on; the shutdown goes on without it.
     MainUnkillable { pid: i32, after: Duration },
