@@ -32,6 +32,7 @@ use std::ffi::OsString;
 use std::io::IoSliceMut;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStringExt;
+use std::time::Instant;
 
 use mio::unix::SourceFd;
 use mio::{Interest, Registry};
@@ -46,7 +47,9 @@ use nix::sys::socket::{
 
 use super::slab::Slab;
 use crate::config::ServiceConfig;
-use crate::supervisor::{Event, ServiceId, SpawnFailure, SpawnStage, StateKind, WatchdogMessage};
+use crate::supervisor::{
+    Event, ReadyFdProblem, ServiceId, SpawnFailure, SpawnStage, WatchdogMessage,
+};
 use crate::{debug, warn};
 
 /// Bytes read from a `ready-fd` pipe without a newline before svinit gives
@@ -509,50 +512,46 @@ fn failure(stage: SpawnStage, detail: String, errno: Errno) -> SpawnFailure {
 impl super::Runtime {
     /// A `ready-fd` pipe is readable.
     pub(super) fn on_ready_pipe(&mut self, slot: usize) {
-        match self.readiness.on_pipe(self.poll.registry(), slot) {
+        let (service, pid, problem) = match self.readiness.on_pipe(self.poll.registry(), slot) {
             PipeOutcome::Ready { service, pid } => {
-                // Only for the process that got the pipe.
-                if self.supervisor.status(service).pid == Some(pid) {
-                    self.supervisor
-                        .handle_event(std::time::Instant::now(), Event::Ready { service });
-                }
+                let ready = Event::Ready {
+                    service,
+                    pid: Some(pid),
+                };
+                return self.supervisor.handle_event(Instant::now(), ready);
             }
             PipeOutcome::ClosedWithoutNewline { service, pid } => {
-                let status = self.supervisor.status(service);
-                if status.pid == Some(pid) && status.state == StateKind::Starting {
-                    warn!(
-                        &status.name,
-                        "closed its ready-fd without writing a newline: not ready"
-                    );
-                }
+                (service, pid, ReadyFdProblem::ClosedWithoutNewline)
             }
-            PipeOutcome::Flooded { service, pid } => {
-                let status = self.supervisor.status(service);
-                if status.pid == Some(pid) {
-                    warn!(
-                        &status.name,
-                        "wrote {READY_FD_MAX} bytes to its ready-fd without a newline: not ready, the pipe is closed"
-                    );
-                }
-            }
-            PipeOutcome::Pending => {}
-        }
+            PipeOutcome::Flooded { service, pid } => (
+                service,
+                pid,
+                ReadyFdProblem::Flooded {
+                    bytes: READY_FD_MAX,
+                },
+            ),
+            PipeOutcome::Pending => return,
+        };
+        let failed = Event::ReadyFdFailed {
+            service,
+            pid,
+            problem,
+        };
+        self.supervisor.handle_event(Instant::now(), failed);
     }
 
-    /// A notify socket is readable (or had more than a batch last turn).
+    /// A notify socket is readable (or had more than a batch last turn):
+    /// each message, in the order of SPEC's assignments, to the supervisor.
     pub(super) fn on_notify(&mut self, slot: usize) {
-        let now = std::time::Instant::now();
+        let now = Instant::now();
         for (service, message) in self.readiness.on_notify(slot) {
-            if !self.supervisor.service_config(service).ready_notify {
-                continue;
-            }
             if let Some(text) = message.status {
-                debug!(&self.supervisor.status(service).name, "STATUS={text}");
                 self.supervisor
                     .handle_event(now, Event::NotifyStatus { service, text });
             }
             if message.ready {
-                self.supervisor.handle_event(now, Event::Ready { service });
+                let ready = Event::Ready { service, pid: None };
+                self.supervisor.handle_event(now, ready);
             }
             if let Some(message) = message.watchdog {
                 self.supervisor

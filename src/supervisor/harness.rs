@@ -212,9 +212,13 @@ impl Harness {
         }
         self.sup.handle_event(self.now, Event::Execed { pid });
         match behaviour {
-            Behaviour::RunReady => self
-                .sup
-                .handle_event(self.now, Event::Ready { service: id }),
+            Behaviour::RunReady => self.sup.handle_event(
+                self.now,
+                Event::Ready {
+                    service: id,
+                    pid: Some(pid),
+                },
+            ),
             Behaviour::Crash(status) => {
                 self.procs.remove(&pid);
                 self.sup
@@ -323,7 +327,9 @@ impl Harness {
 
     pub fn ready(&mut self, name: &str) {
         let service = self.id(name);
-        self.event(Event::Ready { service });
+        // From its process (a ready-fd pipe) when it has one.
+        let pid = self.sup.status(service).pid;
+        self.event(Event::Ready { service, pid });
     }
 
     pub fn start(&mut self, name: &str) {

@@ -433,18 +433,18 @@ impl Supervisor {
                     self.step(now, id, Input::Execed, None);
                 }
             }
-            Event::Ready { service } => self.step(now, service, Input::Ready, None),
+            Event::Ready { service, pid } => self.ready(now, service, pid),
+            Event::ReadyFdFailed {
+                service,
+                pid,
+                problem,
+            } => self.ready_fd_failed(service, pid, problem),
             Event::Watchdog { service, message } => {
-                self.step(now, service, Input::Watchdog(message), None)
-            }
-            Event::NotifyStatus { service, text } => {
-                if let Some(service) = self.get_mut(service)
-                    && (service.state.has_process()
-                        || matches!(service.state, State::AwaitingPidFile { .. }))
-                {
-                    service.status_text = Some(text);
+                if self.listens_to_notify(service) {
+                    self.step(now, service, Input::Watchdog(message), None)
                 }
             }
+            Event::NotifyStatus { service, text } => self.status_text(service, text),
             Event::PidFile { service, result } => {
                 let result = result.and_then(|claim| self.judge_pid_claim(service, &claim));
                 self.step(now, service, Input::PidFile(&result), None)
@@ -487,6 +487,62 @@ impl Supervisor {
             Event::Signal(signal) => self.on_signal(now, signal),
         }
         self.drain(now);
+    }
+
+    /// Readiness from `pid` (a `ready-fd` pipe) counts only for the
+    /// service's current process; readiness from its notify socket (`pid`
+    /// unknown) only while its config has `ready-notify`.
+    fn ready(&mut self, now: Instant, id: ServiceId, pid: Option<i32>) {
+        let current = self.get(id).and_then(|s| s.state.pid());
+        match pid {
+            Some(pid) if current != Some(pid) => {
+                if let Some(service) = self.name_of(id) {
+                    self.notice(Notice::StaleReadiness { service, pid });
+                }
+            }
+            None if !self.listens_to_notify(id) => {}
+            _ => self.step(now, id, Input::Ready, None),
+        }
+    }
+
+    /// Messages on a service's notify socket count while its config (the
+    /// latest: a reload may have dropped it) has `ready-notify`.
+    fn listens_to_notify(&self, id: ServiceId) -> bool {
+        self.service_config(id).ready_notify
+    }
+
+    /// `STATUS=…` is logged, and kept while the service has a process (or
+    /// awaits its pid file).
+    fn status_text(&mut self, id: ServiceId, text: String) {
+        if !self.listens_to_notify(id) {
+            return;
+        }
+        let service = self.name_of(id).unwrap_or_default();
+        self.notice(Notice::StatusText {
+            service,
+            text: text.clone(),
+        });
+        if let Some(service) = self.get_mut(id)
+            && (service.state.has_process()
+                || matches!(service.state, State::AwaitingPidFile { .. }))
+        {
+            service.status_text = Some(text);
+        }
+    }
+
+    /// A `ready-fd` pipe that ended without a newline is worth a warning
+    /// while its process is the service's, and, when closed, still
+    /// starting.
+    fn ready_fd_failed(&mut self, id: ServiceId, pid: i32, problem: ReadyFdProblem) {
+        let Some(service) = self.get(id).filter(|s| s.state.pid() == Some(pid)) else {
+            return;
+        };
+        let starting = service.state.kind() == StateKind::Starting;
+        if problem == ReadyFdProblem::ClosedWithoutNewline && !starting {
+            return;
+        }
+        let service = service.name().to_string();
+        self.notice(Notice::ReadyFdFailed { service, problem });
     }
 
     /// SPEC.md §7 "Pids": may `service` take the pid its pid file names?

@@ -8,7 +8,7 @@ use std::fmt;
 
 use crate::log::Level;
 
-use super::{PowerKind, signal_name};
+use super::{PowerKind, ReadyFdProblem, signal_name};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
@@ -41,6 +41,16 @@ pub enum Notice {
     EmergencyShell { tty: String, at_boot: bool },
     /// It would, but there is no shell to start.
     NoEmergencyShell { at_boot: bool },
+    /// Readiness from `pid`, which is not the service's process (any more).
+    StaleReadiness { service: String, pid: i32 },
+    /// The `ready-fd` pipe of the service's starting process ended without
+    /// a newline: it stays `starting` until its start-timeout.
+    ReadyFdFailed {
+        service: String,
+        problem: ReadyFdProblem,
+    },
+    /// `STATUS=…` from a `ready-notify` service.
+    StatusText { service: String, text: String },
 }
 
 impl Notice {
@@ -48,7 +58,10 @@ impl Notice {
         match self {
             Notice::SignalIgnored { .. }
             | Notice::SignalForwarded { .. }
-            | Notice::SignalDropped { .. } => Level::Debug,
+            | Notice::SignalDropped { .. }
+            | Notice::StaleReadiness { .. }
+            | Notice::StatusText { .. } => Level::Debug,
+            Notice::ReadyFdFailed { .. } => Level::Warn,
             Notice::ShutdownBySignal { .. }
             | Notice::ShutdownRequested
             | Notice::PowerRequested { .. }
@@ -73,7 +86,10 @@ impl Notice {
             | Notice::PowerRequested { .. }
             | Notice::EmergencyShell { .. }
             | Notice::NoEmergencyShell { .. } => "",
-            Notice::CriticalEnded { service, .. } => service,
+            Notice::CriticalEnded { service, .. }
+            | Notice::StaleReadiness { service, .. }
+            | Notice::ReadyFdFailed { service, .. }
+            | Notice::StatusText { service, .. } => service,
         }
     }
 }
@@ -141,6 +157,24 @@ impl fmt::Display for Notice {
             Notice::NoEmergencyShell { at_boot: false } => {
                 write!(f, "no /bin/sh: no emergency shell")
             }
+            Notice::StaleReadiness { pid, .. } => {
+                write!(f, "ignored readiness of pid {pid}: not its process")
+            }
+            Notice::ReadyFdFailed {
+                problem: ReadyFdProblem::ClosedWithoutNewline,
+                ..
+            } => write!(
+                f,
+                "closed its ready-fd without writing a newline: not ready"
+            ),
+            Notice::ReadyFdFailed {
+                problem: ReadyFdProblem::Flooded { bytes },
+                ..
+            } => write!(
+                f,
+                "wrote {bytes} bytes to its ready-fd without a newline: not ready, the pipe is closed"
+            ),
+            Notice::StatusText { text, .. } => write!(f, "STATUS={text}"),
         }
     }
 }

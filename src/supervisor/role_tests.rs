@@ -2,7 +2,7 @@
 //! signal svinit receives means in each role, with and without a main
 //! command; the refusals returned to `svctl`.
 
-use super::harness::{Harness, config, names, service};
+use super::harness::{Harness, config, names, secs, service};
 use super::*;
 
 const ROLES: [Role; 3] = [Role::System, Role::Container, Role::User];
@@ -317,4 +317,131 @@ fn a_critical_end_where_svinit_may_exit_starts_no_shell() {
     assert_eq!(h.sup.id_of("emergency-shell"), None);
     h.event(Event::NoChildren);
     assert_eq!(h.exit_code(), Some(3));
+}
+
+/// A `ready-fd` service `db`, spawned and exec'd, not ready yet.
+fn starting_db() -> Harness {
+    let mut db = service("db");
+    db.ready_fd = Some(3);
+    let mut h = Harness::new(config(vec![db]))
+        .with("db", super::harness::Behaviour::Hold)
+        .booted();
+    h.exec("db");
+    h
+}
+
+#[test]
+fn readiness_from_a_process_that_is_not_the_services_is_stale() {
+    let mut h = starting_db();
+    let db = h.id("db");
+    let old = h.pid("db");
+    h.restart("db");
+    let new = h.pid("db");
+    assert_ne!(old, new);
+    h.exec("db");
+    h.clear_log();
+    h.event(Event::Ready {
+        service: db,
+        pid: Some(old),
+    });
+    assert_eq!(h.state("db"), StateKind::Starting, "the old run's newline");
+    assert_eq!(
+        h.notices(),
+        vec![Notice::StaleReadiness {
+            service: "db".into(),
+            pid: old
+        }]
+    );
+    h.event(Event::Ready {
+        service: db,
+        pid: Some(new),
+    });
+    assert_eq!(h.state("db"), StateKind::Up);
+}
+
+#[test]
+fn notify_messages_count_while_the_config_has_ready_notify() {
+    let mut db = service("db");
+    db.ready_notify = true;
+    db.watchdog = Some(secs(5));
+    let mut h = Harness::new(config(vec![db.clone(), service("web")]))
+        .with("db", super::harness::Behaviour::Hold)
+        .booted();
+    let id = h.id("db");
+    h.exec("db");
+    // Whoever sent it: the socket is the service's.
+    h.event(Event::Ready {
+        service: id,
+        pid: None,
+    });
+    assert_eq!(h.state("db"), StateKind::Up);
+    let text = |text: &str| Event::NotifyStatus {
+        service: id,
+        text: text.into(),
+    };
+    h.event(text("serving"));
+    assert_eq!(h.status("db").status_text.as_deref(), Some("serving"));
+
+    // A reload drops ready-notify: the running process's socket is not
+    // listened to any more, for any message.
+    db.ready_notify = false;
+    db.watchdog = None;
+    let now = h.now;
+    h.sup.reload(now, config(vec![db, service("web")]));
+    h.clear_log();
+    h.event(text("ignored"));
+    h.event(Event::Watchdog {
+        service: id,
+        message: WatchdogMessage::Trigger,
+    });
+    assert_eq!(h.status("db").status_text.as_deref(), Some("serving"));
+    assert_eq!(h.state("db"), StateKind::Up, "the trigger is not heard");
+    assert!(h.notices().is_empty());
+    // A ready-fd service does not take READY=1 from a socket it has not.
+    let web = h.id("web");
+    h.event(Event::Ready {
+        service: web,
+        pid: None,
+    });
+    assert!(h.notices().is_empty());
+}
+
+#[test]
+fn a_ready_fd_that_ends_without_a_newline_is_reported_for_the_current_start_only() {
+    let mut h = starting_db();
+    let db = h.id("db");
+    let pid = h.pid("db");
+    let closed = |pid| Event::ReadyFdFailed {
+        service: db,
+        pid,
+        problem: ReadyFdProblem::ClosedWithoutNewline,
+    };
+    h.event(closed(pid + 1));
+    assert!(h.notices().is_empty(), "not its process");
+    h.event(closed(pid));
+    assert_eq!(
+        h.notices(),
+        vec![Notice::ReadyFdFailed {
+            service: "db".into(),
+            problem: ReadyFdProblem::ClosedWithoutNewline
+        }]
+    );
+    assert_eq!(h.notices()[0].level(), crate::log::Level::Warn);
+    assert_eq!(h.state("db"), StateKind::Starting, "until start-timeout");
+
+    // Once up, closing the pipe is nothing; a flood is still said.
+    h.ready("db");
+    h.clear_log();
+    h.event(closed(pid));
+    assert!(h.notices().is_empty());
+    let flooded = ReadyFdProblem::Flooded { bytes: 4096 };
+    h.event(Event::ReadyFdFailed {
+        service: db,
+        pid,
+        problem: flooded,
+    });
+    assert_eq!(
+        h.notices().last().map(ToString::to_string).as_deref(),
+        Some("wrote 4096 bytes to its ready-fd without a newline: not ready, the pipe is closed")
+    );
 }

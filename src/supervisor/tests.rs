@@ -1004,8 +1004,14 @@ fn impossible_events_are_ignored() {
     let failure = exec_failure();
     let bogus = ServiceId(999);
     for event in [
-        Event::Ready { service: web },
-        Event::Ready { service: bogus },
+        Event::Ready {
+            service: web,
+            pid: None,
+        },
+        Event::Ready {
+            service: bogus,
+            pid: None,
+        },
         Event::Execed { pid: 77 },
         Event::Execed { pid },
         Event::Spawned {
@@ -1039,7 +1045,10 @@ fn impossible_events_are_ignored() {
     h.exit("web", 1);
     h.event(Event::Exited { pid, status });
     assert_eq!(h.state("web"), StateKind::Backoff);
-    h.event(Event::Ready { service: web });
+    h.event(Event::Ready {
+        service: web,
+        pid: None,
+    });
     assert_eq!(h.state("web"), StateKind::Backoff);
     assert!(h.signals().iter().all(|&(pid, _, _)| pid > 1));
     let placeholder = h.sup.status(bogus);
@@ -1157,7 +1166,10 @@ fn random_event_sequences_keep_the_invariants() {
                 }
                 3 => sup.handle_event(now, Event::Exited { pid, status }),
                 4 => sup.handle_event(now, Event::Execed { pid }),
-                5 => sup.handle_event(now, Event::Ready { service: id }),
+                5 => {
+                    let pid = rng.next_u64().is_multiple_of(2).then_some(pid);
+                    sup.handle_event(now, Event::Ready { service: id, pid })
+                }
                 6 => {
                     let failure = exec_failure();
                     sup.handle_event(

@@ -134,9 +134,27 @@ pub enum Event {
     },
     /// The child of `pid` has exec'd its program.
     Execed { pid: i32 },
-    /// A service signalled readiness (ready-fd newline, READY=1).
-    Ready { service: ServiceId },
+    /// A service signalled readiness. `pid`: the process it came from, when
+    /// known (the newline on a `ready-fd` pipe, which belongs to the process
+    /// it was made for): readiness of any other process than the service's
+    /// current one is stale and ignored. `None`: `READY=1` on the service's
+    /// notify socket, whose sender's pid is no evidence (it may have exited,
+    /// and SPEC §7 lets a helper speak for the service): it is the current
+    /// process's, and counts only while the service's config has
+    /// `ready-notify`.
+    Ready {
+        service: ServiceId,
+        pid: Option<i32>,
+    },
+    /// The `ready-fd` pipe given to `pid` ended without a newline.
+    ReadyFdFailed {
+        service: ServiceId,
+        pid: i32,
+        problem: ReadyFdProblem,
+    },
     /// A service sent `STATUS=…` (sd_notify): kept and shown in status.
+    /// Like the `WATCHDOG=` messages, only while its config has
+    /// `ready-notify`.
     NotifyStatus { service: ServiceId, text: String },
     /// A service sent `WATCHDOG=1` or `WATCHDOG=trigger` (sd_notify).
     Watchdog {
@@ -168,6 +186,15 @@ pub enum Event {
     /// runtime reap): what it means is decided here, by role and main
     /// command.
     Signal(i32),
+}
+
+/// How a `ready-fd` pipe ended without the newline that means ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadyFdProblem {
+    /// EOF: the process closed it.
+    ClosedWithoutNewline,
+    /// This many bytes came without a newline: svinit closed it.
+    Flooded { bytes: usize },
 }
 
 /// What a service said to its `watchdog` (sd_notify).
