@@ -36,8 +36,8 @@ use crate::log::{self, Level};
 use crate::mode::Mode;
 use crate::spawn::{self, ExecStatus, SpawnContext};
 use crate::supervisor::{
-    Action, Event, ExitStatus, Reason, ServiceId, SpawnFailure, StateKind, Supervisor, Transition,
-    format_duration,
+    Action, Event, ExitStatus, Reason, ServiceId, SignalOrder, SpawnFailure, StateKind, Supervisor,
+    Transition, format_duration,
 };
 use crate::{debug, error, info, warn};
 
@@ -275,7 +275,9 @@ impl Runtime {
         while let Some(action) = self.supervisor.poll_action() {
             match action {
                 Action::Spawn { service } => self.spawn(service),
-                Action::Signal { pid, signal, group } => send_signal(pid, signal, group),
+                Action::Signal { pid, signal, group } => {
+                    let _ = send_signal(SignalOrder { pid, signal, group });
+                }
                 Action::SweepOrphans {
                     signal,
                     log_survivors,
@@ -293,12 +295,11 @@ impl Runtime {
                     if let Some(control) = self.control.as_mut() {
                         control.publish(&transition, &WallClock::now());
                     }
-                    if self.supervisor.try_status(transition.service).is_none() {
-                        self.output.forget(self.poll.registry(), transition.service);
-                        self.readiness
-                            .forget_service(self.poll.registry(), transition.service);
-                        self.service_uids.remove(&transition.service);
-                    }
+                }
+                Action::Forget { service } => {
+                    self.output.forget(self.poll.registry(), service);
+                    self.readiness.forget_service(self.poll.registry(), service);
+                    self.service_uids.remove(&service);
                 }
                 Action::Exit { code } => {
                     if let Some(mut detached) = self.detached.take() {
@@ -527,26 +528,13 @@ impl Runtime {
                     signal_label(signal)
                 );
             }
-            send_signal(pid, signal, false);
+            let _ = send_signal(SignalOrder {
+                pid,
+                signal,
+                group: false,
+            });
         }
         self.reap_all();
-    }
-
-    /// Closes the output of services the supervisor has forgotten. A
-    /// removed service that was already down is forgotten during the
-    /// reload itself, without a state change: call this after each reload.
-    fn forget_gone_outputs(&mut self) {
-        let supervisor = &self.supervisor;
-        self.output.forget_gone(self.poll.registry(), |id| {
-            supervisor.try_status(id).is_none()
-        });
-        for service in self.readiness.notify_services() {
-            if self.supervisor.try_status(service).is_none() {
-                self.readiness.forget_service(self.poll.registry(), service);
-            }
-        }
-        self.service_uids
-            .retain(|&id, _| supervisor.try_status(id).is_some());
     }
 
     /// The uid `service` was last started as (svinit's own before that).
@@ -615,16 +603,20 @@ fn open_control_socket(
     }
 }
 
-fn send_signal(pid: i32, signal: i32, group: bool) {
+/// Executes `Action::Signal` (or `svctl kill`'s order, whose outcome is
+/// the reply).
+fn send_signal(order: SignalOrder) -> Result<(), nix::errno::Errno> {
+    let SignalOrder { pid, signal, group } = order;
     // pid 0 or 1 would signal svinit's own group or every process: never.
     if pid <= 1 {
-        return;
+        return Err(nix::errno::Errno::EINVAL);
     }
     let target = if group { -pid } else { pid };
     // A process that is not a group leader (a forking daemon that did not
     // setsid) has no group of its pid: it still gets the signal.
-    if signals::send(target, signal) == Err(nix::errno::Errno::ESRCH) && group {
-        let _ = signals::send(pid, signal);
+    match signals::send(target, signal) {
+        Err(nix::errno::Errno::ESRCH) if group => signals::send(pid, signal),
+        sent => sent,
     }
 }
 

@@ -294,7 +294,8 @@ impl Readiness {
         }
     }
 
-    /// The services whose sockets are open, to find the forgotten ones.
+    /// The services whose sockets are open.
+    #[cfg(test)]
     pub fn notify_services(&self) -> Vec<ServiceId> {
         self.socket_of.keys().copied().collect()
     }

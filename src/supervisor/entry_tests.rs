@@ -99,7 +99,7 @@ fn boot_settled_is_reported_once_without_a_main_command() {
     assert!(!h.main_started());
     h.advance(secs(1));
     assert_eq!(h.state("flaky"), StateKind::Failed);
-    h.sup.start(h.now, h.id("flaky"));
+    let _ = h.sup.start(h.now, h.id("flaky"));
     h.pump();
     h.advance(secs(5));
     assert_eq!(h.boot_settled_count(), 1, "only once");

@@ -751,13 +751,12 @@ impl Supervisor {
 
     /// `svctl start`: want it up, with what it requires and wants. A failed
     /// service (or dependency) gets a fresh start; a finished longrun runs
-    /// again; a `done` oneshot stays done. Ignored while shutting down.
-    pub fn start(&mut self, now: Instant, id: ServiceId) {
-        if self.shutdown.is_some() {
-            return;
-        }
+    /// again; a `done` oneshot stays done. Refused while shutting down;
+    /// a removed service (still stopping) is left alone.
+    pub fn start(&mut self, now: Instant, id: ServiceId) -> Result<(), Refusal> {
+        self.may_start()?;
         let Some(service) = self.get_mut(id).filter(|s| !s.removed) else {
-            return;
+            return Ok(());
         };
         let finished_longrun = matches!(service.state, State::Done)
             && service.latest_config().service_type != ServiceType::Oneshot;
@@ -769,6 +768,15 @@ impl Supervisor {
         }
         self.activate(now, vec![id], true);
         self.drain(now);
+        Ok(())
+    }
+
+    /// Nothing starts once a shutdown has begun.
+    fn may_start(&self) -> Result<(), Refusal> {
+        match self.shutdown {
+            Some(_) => Err(Refusal::ShuttingDown),
+            None => Ok(()),
+        }
     }
 
     /// `svctl stop`: want it down; what requires it goes down first. A
@@ -790,9 +798,10 @@ impl Supervisor {
     /// starts in dependency order: each waits for what it requires to be
     /// ready again. `wants` and `after` dependents are left alone, and so
     /// is a requirer that does not run (down, waiting, in backoff, failed).
-    pub fn restart(&mut self, now: Instant, id: ServiceId) {
-        if self.shutdown.is_some() || self.get(id).is_none_or(|s| s.removed) {
-            return;
+    pub fn restart(&mut self, now: Instant, id: ServiceId) -> Result<(), Refusal> {
+        self.may_start()?;
+        if self.get(id).is_none_or(|s| s.removed) {
+            return Ok(());
         }
         self.activate(now, vec![id], true);
         for restarted in self.running_requirers(id) {
@@ -803,6 +812,44 @@ impl Supervisor {
             self.queue_with_neighbours(restarted);
         }
         self.drain(now);
+        Ok(())
+    }
+
+    /// `svctl kill`: the signal to send at once (the runtime's outcome is
+    /// the reply), validated here: `signal` 0–64 (0 only asks whether the
+    /// process exists), to the service's current process, or to the
+    /// process group `target` says that process is in, never to pid 0 or
+    /// 1, init's group or svinit's own.
+    pub fn kill(
+        &self,
+        id: ServiceId,
+        signal: i32,
+        target: KillTarget,
+    ) -> Result<SignalOrder, Refusal> {
+        if !(0..=MAX_SIGNAL).contains(&signal) {
+            return Err(Refusal::NoSuchSignal(signal));
+        }
+        let state = self.get(id).map(|s| &s.state);
+        let Some(pid) = state.and_then(State::pid).filter(|&pid| pid > 1) else {
+            let kind = state.map_or(StateKind::Down, State::kind);
+            return Err(Refusal::NotRunning(kind));
+        };
+        match target {
+            KillTarget::Process => Ok(SignalOrder {
+                pid,
+                signal,
+                group: false,
+            }),
+            KillTarget::Group { pid: of, .. } if of != pid => Err(Refusal::NotItsProcess(of)),
+            KillTarget::Group {
+                pgid, svinit_pgid, ..
+            } if pgid <= 1 || pgid == svinit_pgid => Err(Refusal::ForbiddenGroup { pid, pgid }),
+            KillTarget::Group { pgid, .. } => Ok(SignalOrder {
+                pid: pgid,
+                signal,
+                group: true,
+            }),
+        }
     }
 
     /// `id` and every running service (wanted up, `starting` or `up`) that
@@ -1536,6 +1583,7 @@ impl Supervisor {
         for neighbour in service.links.neighbours() {
             self.work.push(neighbour);
         }
+        self.actions.push_back(Action::Forget { service: id });
     }
 }
 

@@ -445,3 +445,126 @@ fn a_ready_fd_that_ends_without_a_newline_is_reported_for_the_current_start_only
         Some("wrote 4096 bytes to its ready-fd without a newline: not ready, the pipe is closed")
     );
 }
+
+#[test]
+fn starts_and_restarts_are_refused_once_shutting_down_stops_are_not() {
+    let mut h = chain(Role::Container);
+    let (db, web) = (h.id("db"), h.id("web"));
+    let now = h.now;
+    assert_eq!(h.sup.restart(now, web), Ok(()));
+    h.pump();
+    h.shutdown(0);
+    h.clear_log();
+    assert_eq!(h.sup.start(now, db), Err(Refusal::ShuttingDown));
+    assert_eq!(h.sup.restart(now, web), Err(Refusal::ShuttingDown));
+    h.sup.stop(now, db);
+    h.pump();
+    assert!(
+        h.effects()
+            .iter()
+            .all(|a| !matches!(a, Action::Spawn { .. }))
+    );
+}
+
+#[test]
+fn kill_signals_the_services_process_or_its_group_never_init_or_svinits() {
+    let mut h = chain(Role::Container);
+    let db = h.id("db");
+    let pid = h.pid("db");
+    let group = |pgid| KillTarget::Group {
+        pid,
+        pgid,
+        svinit_pgid: 7,
+    };
+    let order = |pid, group| SignalOrder {
+        pid,
+        signal: libc::SIGUSR1,
+        group,
+    };
+    assert_eq!(
+        h.sup.kill(db, libc::SIGUSR1, KillTarget::Process),
+        Ok(order(pid, false))
+    );
+    // A daemon of a `shell` service is in its /bin/sh's group.
+    assert_eq!(
+        h.sup.kill(db, libc::SIGUSR1, group(42)),
+        Ok(order(42, true))
+    );
+    for pgid in [0, 1, 7] {
+        assert_eq!(
+            h.sup.kill(db, libc::SIGUSR1, group(pgid)),
+            Err(Refusal::ForbiddenGroup { pid, pgid })
+        );
+    }
+    let stale = KillTarget::Group {
+        pid: pid + 1,
+        pgid: 42,
+        svinit_pgid: 7,
+    };
+    assert_eq!(
+        h.sup.kill(db, libc::SIGUSR1, stale),
+        Err(Refusal::NotItsProcess(pid + 1))
+    );
+    assert_eq!(
+        h.sup.kill(db, 0, KillTarget::Process),
+        Ok(SignalOrder {
+            signal: 0,
+            ..order(pid, false)
+        })
+    );
+    assert_eq!(
+        h.sup.kill(db, 65, KillTarget::Process),
+        Err(Refusal::NoSuchSignal(65))
+    );
+    h.stop("web");
+    h.stop("db");
+    assert_eq!(
+        h.sup.kill(db, libc::SIGUSR1, KillTarget::Process),
+        Err(Refusal::NotRunning(StateKind::Down))
+    );
+    assert_eq!(
+        h.sup
+            .kill(ServiceId(99), libc::SIGUSR1, KillTarget::Process),
+        Err(Refusal::NotRunning(StateKind::Down))
+    );
+    assert!(
+        h.effects().iter().all(|a| !matches!(
+            a,
+            Action::Signal {
+                signal: libc::SIGUSR1,
+                ..
+            }
+        )),
+        "an order is the runtime's to send, at once"
+    );
+}
+
+#[test]
+fn a_removed_service_is_forgotten_by_an_action_once_stopped() {
+    let mut h = Harness::boot(config(vec![service("db"), service("web"), service("idle")]));
+    let (web, idle) = (h.id("web"), h.id("idle"));
+    h.stop("idle");
+    h.obey_signals = false;
+    h.clear_log();
+    let now = h.now;
+    h.sup.reload(now, config(vec![service("db")]));
+    h.pump();
+    // Down already: forgotten during the reload itself.
+    let forgotten = |h: &Harness| {
+        h.effects()
+            .into_iter()
+            .filter(|action| matches!(action, Action::Forget { .. }))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(forgotten(&h), vec![Action::Forget { service: idle }]);
+    assert_eq!(h.state("web"), StateKind::Stopping);
+    h.exit("web", 0);
+    assert_eq!(
+        forgotten(&h),
+        vec![
+            Action::Forget { service: idle },
+            Action::Forget { service: web }
+        ]
+    );
+    assert_eq!(h.sup.try_status(web), None);
+}

@@ -1054,9 +1054,9 @@ fn impossible_events_are_ignored() {
     let placeholder = h.sup.status(bogus);
     assert_eq!(placeholder.state, StateKind::Down);
     assert_eq!(h.sup.service_config(bogus).name, "");
-    h.sup.start(h.now, bogus);
+    let _ = h.sup.start(h.now, bogus);
     h.sup.stop(h.now, bogus);
-    h.sup.restart(h.now, bogus);
+    let _ = h.sup.restart(h.now, bogus);
     h.sup.check_invariants().unwrap();
 }
 
@@ -1180,9 +1180,13 @@ fn random_event_sequences_keep_the_invariants() {
                         },
                     );
                 }
-                7 => sup.start(now, id),
+                7 => {
+                    let _ = sup.start(now, id);
+                }
                 8 => sup.stop(now, id),
-                9 => sup.restart(now, id),
+                9 => {
+                    let _ = sup.restart(now, id);
+                }
                 10 => sup.handle_event(now, Event::NoChildren),
                 11 if pick(&mut rng, 8) == 0 => {
                     let exit_code = pick(&mut rng, 3) as i32;

@@ -275,6 +275,9 @@ pub enum Action {
     ReopenTranscripts,
     /// A line for svinit's log.
     Notice(Notice),
+    /// `service` is gone for good (removed by a reload, then stopped):
+    /// close what the runtime holds for it (output, notify socket).
+    Forget { service: ServiceId },
 }
 
 /// Why the supervisor did not do what it was asked; the runtime words the
@@ -286,6 +289,42 @@ pub enum Refusal {
     /// Not in this role (power requests are the system role's, `shutdown`
     /// the others').
     NotInRole(Role),
+    /// `svctl kill`: the service has no process (it is in this state).
+    NotRunning(StateKind),
+    /// `svctl kill`: not a signal number (0–64).
+    NoSuchSignal(i32),
+    /// `svctl kill --group`: the process group was looked up for a pid
+    /// that is not the service's process (any more).
+    NotItsProcess(i32),
+    /// `svctl kill --group`: the service's process `pid` is in process
+    /// group `pgid`, init's or svinit's own, which are never signalled.
+    ForbiddenGroup { pid: i32, pgid: i32 },
+}
+
+/// The highest signal number on Linux (`SIGRTMAX`).
+pub const MAX_SIGNAL: i32 = 64;
+
+/// Whom `svctl kill` signals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KillTarget {
+    /// The service's process.
+    Process,
+    /// The process group its process `pid` is in: `pgid`, as the runtime
+    /// found it, beside svinit's own group.
+    Group {
+        pid: i32,
+        pgid: i32,
+        svinit_pgid: i32,
+    },
+}
+
+/// A signal to send now, as `Action::Signal` would: `kill(pid, signal)`,
+/// or `kill(-pid, signal)` when `group`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignalOrder {
+    pub pid: i32,
+    pub signal: i32,
+    pub group: bool,
 }
 
 /// One state change, as logged and as streamed by `svctl events`.
