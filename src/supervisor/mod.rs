@@ -115,6 +115,7 @@
 mod backoff;
 mod deadlines;
 mod deps;
+mod escalation;
 mod main_command;
 mod notice;
 mod role;
@@ -143,11 +144,11 @@ use crate::config::{Command, Config, ServiceConfig, ServiceType};
 pub use backoff::{BackoffPolicy, SplitMix64};
 use deadlines::{Deadlines, TimerOwner};
 use deps::{Edge, build_links};
-use main_command::MainSignal;
 pub use main_command::{MAIN_STOP_TIMEOUT, MainCommand, critical_exit_code, spawn_failure_code};
+use main_command::{MainInput, MainOutbox};
 pub use notice::Notice;
 pub use role::{Role, SignalMeaning};
-use service::{Input, Outbox, Service, State, Surroundings, UNKILLABLE_AFTER};
+use service::{Input, Outbox, Service, State, Surroundings};
 use shutdown::{Shutdown, ShutdownStep};
 pub use types::*;
 
@@ -262,9 +263,7 @@ impl Supervisor {
     /// service the boot wants has had its first try, and its exit shuts svinit
     /// down with its status. Call before `boot`.
     pub fn set_main_command(&mut self) {
-        if self.main == MainCommand::Absent {
-            self.main = MainCommand::WaitingForBoot;
-        }
+        self.step_main(self.created_at, MainInput::Given);
     }
 
     /// Emit `Action::BootSettled` once, at the moment a main command would
@@ -301,7 +300,7 @@ impl Supervisor {
     /// role says what it means (`Role::signal_meaning`).
     fn on_signal(&mut self, now: Instant, signal: i32) {
         if self.main != MainCommand::Absent && signal != libc::SIGPIPE {
-            return self.signal_main(now, signal);
+            return self.step_main(now, MainInput::Signal(signal));
         }
         match self.role.signal_meaning(signal) {
             SignalMeaning::Shutdown => {
@@ -320,24 +319,6 @@ impl Supervisor {
             SignalMeaning::Reload => self.actions.push_back(Action::Reload),
             SignalMeaning::ReopenTranscripts => self.actions.push_back(Action::ReopenTranscripts),
             SignalMeaning::Ignored => self.notice(Notice::SignalIgnored { signal }),
-        }
-    }
-
-    fn signal_main(&mut self, now: Instant, signal: i32) {
-        match main_command::route_signal(&self.main, signal) {
-            MainSignal::Forwarded { pid } => {
-                self.notice(Notice::SignalForwarded { signal, pid });
-                self.signal_main_group(pid, signal);
-            }
-            MainSignal::Shutdown { exit_code } => {
-                self.notice(Notice::ShutdownBySignal {
-                    signal,
-                    before_main: true,
-                });
-                self.main = MainCommand::Finished;
-                self.begin_shutdown(exit_code, now);
-            }
-            MainSignal::Dropped => self.notice(Notice::SignalDropped { signal }),
         }
     }
 
@@ -449,20 +430,18 @@ impl Supervisor {
                 let result = result.and_then(|claim| self.judge_pid_claim(service, &claim));
                 self.step(now, service, Input::PidFile(&result), None)
             }
-            Event::MainSpawned { pid } => self.main_spawned(now, pid),
-            Event::MainSpawnFailed { failure } => {
-                // Reported before `MainSpawned` (fork failed) or after (the
-                // child reported a failed exec and was reaped).
-                if matches!(
-                    self.main,
-                    MainCommand::Starting | MainCommand::Running { .. }
-                ) {
-                    self.set_main(MainCommand::Finished);
-                    self.begin_shutdown(spawn_failure_code(&failure), now);
+            Event::MainSpawned { pid } => {
+                self.step_main(now, MainInput::Spawned(pid));
+                if self.shutdown.is_some() {
+                    // A shutdown began between `StartMain` and the fork.
+                    self.step_main(now, MainInput::Stop(self.main_stop_timeout()));
                 }
             }
+            Event::MainSpawnFailed { failure } => {
+                self.step_main(now, MainInput::SpawnFailed(&failure))
+            }
             Event::Exited { pid, status } if self.main.pid() == Some(pid) => {
-                self.main_exited(now, status)
+                self.step_main(now, MainInput::Exited(status))
             }
             Event::Exited { pid, status } => match self.by_pid.get(&pid).copied() {
                 Some(id) => {
@@ -594,34 +573,10 @@ impl Supervisor {
                     Some(_) => self.step(now, id, Input::Deadline, None),
                     None => {}
                 },
-                TimerOwner::Main => match self.main {
-                    MainCommand::Stopping {
-                        pid, killed: false, ..
-                    } => self.kill_main(now, pid),
-                    MainCommand::Stopping {
-                        pid, killed: true, ..
-                    } => {
-                        // Still there after SIGKILL: the shutdown goes on.
-                        self.actions.push_back(Action::MainUnkillable {
-                            pid,
-                            after: UNKILLABLE_AFTER,
-                        });
-                        self.set_main(MainCommand::Finished);
-                        for id in self.order.clone() {
-                            self.work.push(id);
-                        }
-                    }
-                    _ => {}
-                },
+                TimerOwner::Main => self.step_main(now, MainInput::Deadline),
                 TimerOwner::Shutdown => match self.with_shutdown(|s| s.deadline_passed(now)) {
                     Some(ShutdownStep::KillServices) => {
-                        if let MainCommand::Running { pid }
-                        | MainCommand::Stopping {
-                            pid, killed: false, ..
-                        } = self.main
-                        {
-                            self.kill_main(now, pid);
-                        }
+                        self.step_main(now, MainInput::KillNow);
                         let timeout = self.config.shutdown_timeout.unwrap_or_default();
                         for id in self.order.clone() {
                             self.step(now, id, Input::KillNow(timeout), None);
@@ -1113,84 +1068,45 @@ impl Supervisor {
         self.shutdown = Some(Shutdown::new(exit_code, now, timeout));
         let deadline = self.shutdown.as_ref().and_then(|s| s.deadline);
         self.deadlines.change(TimerOwner::Shutdown, None, deadline);
-        if let MainCommand::Running { pid } = self.main {
-            // The main command goes first: it started after every unit.
-            self.stop_main(now, pid);
-        }
+        // The main command goes first: it started after every unit.
+        self.step_main(now, MainInput::Stop(self.main_stop_timeout()));
         for id in self.order.clone() {
             self.set_want(id, Want::Down);
             self.work.push(id);
         }
     }
 
-    /// The one place the main command's state changes: keeps its deadline.
-    fn set_main(&mut self, next: MainCommand) {
+    /// Feed `input` to the main command and commit the state it returns:
+    /// its deadline, the shutdown it asks for, and the units it held up at
+    /// shutdown, which may stop once it has no process.
+    fn step_main(&mut self, now: Instant, input: MainInput<'_>) {
+        let mut out = MainOutbox {
+            actions: &mut self.actions,
+            shutdown: None,
+        };
+        let next = self.main.step(now, input, &mut out);
+        let shutdown = out.shutdown;
+        let Some(next) = next else {
+            return;
+        };
+        let released = self.main.has_process() && !next.has_process();
         let old = std::mem::replace(&mut self.main, next);
         self.deadlines
             .change(TimerOwner::Main, old.deadline(), self.main.deadline());
-    }
-
-    fn main_spawned(&mut self, now: Instant, pid: i32) {
-        if self.main != MainCommand::Starting || pid <= 1 {
-            return;
+        if let Some(exit_code) = shutdown {
+            self.begin_shutdown(exit_code, now);
         }
-        self.set_main(MainCommand::Running { pid });
-        if self.shutdown.is_some() {
-            // A shutdown began between `StartMain` and the fork.
-            self.stop_main(now, pid);
+        if released {
+            for id in self.order.clone() {
+                self.work.push(id);
+            }
         }
     }
 
-    /// SIGTERM (and SIGCONT) to the main command's group; SIGKILL after
+    /// Between the main command's SIGTERM and its SIGKILL: the
     /// `shutdown-timeout`, else `MAIN_STOP_TIMEOUT`.
-    fn stop_main(&mut self, now: Instant, pid: i32) {
-        let timeout = self.config.shutdown_timeout.unwrap_or(MAIN_STOP_TIMEOUT);
-        self.set_main(MainCommand::Stopping {
-            pid,
-            deadline: now + timeout,
-            killed: false,
-        });
-        self.signal_main_group(pid, libc::SIGTERM);
-    }
-
-    /// SIGKILL to the main command's group; given up on as unkillable if
-    /// it is still there `UNKILLABLE_AFTER`.
-    fn kill_main(&mut self, now: Instant, pid: i32) {
-        self.set_main(MainCommand::Stopping {
-            pid,
-            deadline: now + UNKILLABLE_AFTER,
-            killed: true,
-        });
-        self.signal_main_group(pid, libc::SIGKILL);
-    }
-
-    /// `signal` to the main command's group, and SIGCONT after a signal a
-    /// stopped command would leave pending: a forwarded or shutdown SIGTERM.
-    fn signal_main_group(&mut self, pid: i32, signal: i32) {
-        if pid <= 1 {
-            return;
-        }
-        let cont = (signal == libc::SIGTERM)
-            .then(|| service::continue_after(signal))
-            .flatten();
-        for signal in std::iter::once(signal).chain(cont) {
-            self.actions.push_back(Action::Signal {
-                pid,
-                signal,
-                group: true,
-            });
-        }
-    }
-
-    /// The main command exited: svinit shuts down with its status (unless
-    /// a shutdown with another cause is under way); the units it held up
-    /// may stop now.
-    fn main_exited(&mut self, now: Instant, status: ExitStatus) {
-        self.set_main(MainCommand::Finished);
-        self.begin_shutdown(status.as_shell_code(), now);
-        for id in self.order.clone() {
-            self.work.push(id);
-        }
+    fn main_stop_timeout(&self) -> std::time::Duration {
+        self.config.shutdown_timeout.unwrap_or(MAIN_STOP_TIMEOUT)
     }
 
     /// `first_try` follows a service leaving or entering its first try.
@@ -1221,12 +1137,8 @@ impl Supervisor {
             self.report_boot = false;
             self.actions.push_back(Action::BootSettled);
         }
-        if self.main == MainCommand::WaitingForBoot
-            && self.shutdown.is_none()
-            && self.first_try == 0
-        {
-            self.main = MainCommand::Starting;
-            self.actions.push_back(Action::StartMain);
+        if self.shutdown.is_none() && self.first_try == 0 {
+            self.step_main(now, MainInput::BootSettled);
         }
         if self.live == 0
             && !self.main.has_process()
@@ -1449,12 +1361,7 @@ impl Supervisor {
             shutdown,
         });
         if shutdown {
-            if matches!(
-                self.main,
-                MainCommand::WaitingForBoot | MainCommand::Starting
-            ) {
-                self.main = MainCommand::Finished;
-            }
+            self.step_main(now, MainInput::Abandon);
             self.begin_shutdown(exit_code, now);
         } else {
             self.start_emergency_shell(now, false);

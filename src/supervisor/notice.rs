@@ -51,6 +51,12 @@ pub enum Notice {
     },
     /// `STATUS=…` from a `ready-notify` service.
     StatusText { service: String, text: String },
+    /// An event about the main command that does not fit its state
+    /// (`Spawned` after it was given up, say): nothing done.
+    MainIgnored {
+        event: &'static str,
+        state: &'static str,
+    },
 }
 
 impl Notice {
@@ -60,7 +66,8 @@ impl Notice {
             | Notice::SignalForwarded { .. }
             | Notice::SignalDropped { .. }
             | Notice::StaleReadiness { .. }
-            | Notice::StatusText { .. } => Level::Debug,
+            | Notice::StatusText { .. }
+            | Notice::MainIgnored { .. } => Level::Debug,
             Notice::ReadyFdFailed { .. } => Level::Warn,
             Notice::ShutdownBySignal { .. }
             | Notice::ShutdownRequested
@@ -85,7 +92,8 @@ impl Notice {
             | Notice::ShutdownRequested
             | Notice::PowerRequested { .. }
             | Notice::EmergencyShell { .. }
-            | Notice::NoEmergencyShell { .. } => "",
+            | Notice::NoEmergencyShell { .. }
+            | Notice::MainIgnored { .. } => "",
             Notice::CriticalEnded { service, .. }
             | Notice::StaleReadiness { service, .. }
             | Notice::ReadyFdFailed { service, .. }
@@ -175,6 +183,9 @@ impl fmt::Display for Notice {
                 "wrote {bytes} bytes to its ready-fd without a newline: not ready, the pipe is closed"
             ),
             Notice::StatusText { text, .. } => write!(f, "STATUS={text}"),
+            Notice::MainIgnored { event, state } => {
+                write!(f, "main command: ignored {event} while {state}")
+            }
         }
     }
 }

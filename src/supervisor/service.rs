@@ -12,6 +12,7 @@ use crate::config::{KillMode, RestartPolicy, ServiceConfig, ServiceType};
 
 use super::backoff::{BackoffPolicy, SplitMix64};
 use super::deps::Links;
+use super::escalation::{Escalation, UNKILLABLE_AFTER};
 use super::{
     Action, ExitRecord, ExitStatus, PidFileProblem, Reason, ServiceId, SpawnFailure, StateKind,
     Want, WatchdogMessage,
@@ -25,11 +26,6 @@ pub const PID_FILE_RETRY_MAX: Duration = Duration::from_secs(1);
 
 /// How many exits `status` keeps.
 pub const HISTORY_LEN: usize = 8;
-
-/// A process still there this long after SIGKILL (uninterruptible sleep:
-/// a hung disk or NFS server, a frozen cgroup) is given up on as
-/// unkillable: its service counts as down and stops and shutdowns go on.
-pub const UNKILLABLE_AFTER: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum State {
@@ -63,12 +59,11 @@ pub enum State {
         watchdog: Option<Instant>,
     },
     /// Signalled (or, with `pid: None`, to be signalled when `Spawned`
-    /// arrives). At `deadline`: SIGKILL to the group, or, once `killed`,
-    /// the process is given up on as unkillable.
+    /// arrives): SIGKILL to the group, then given up on as unkillable, as
+    /// `escalation` says when.
     Stopping {
         pid: Option<i32>,
-        deadline: Instant,
-        killed: bool,
+        escalation: Escalation,
         cause: StopCause,
     },
     /// Crashed; the next start is at `until`. `cause`: why it crashed.
@@ -129,7 +124,7 @@ impl State {
     pub fn deadline(&self) -> Option<Instant> {
         match self {
             State::Starting { deadline, .. } => Some(*deadline),
-            State::Stopping { deadline, .. } => Some(*deadline),
+            State::Stopping { escalation, .. } => Some(escalation.deadline()),
             State::Up { watchdog, .. } => *watchdog,
             State::Backoff { until, .. } => Some(*until),
             State::AwaitingPidFile {
@@ -395,13 +390,12 @@ impl Service {
             (
                 &State::Stopping {
                     pid: None,
-                    deadline,
-                    killed,
+                    escalation,
                     ref cause,
                 },
                 Spawned(pid),
             ) => {
-                if killed {
+                if escalation.is_killed() {
                     out.signal(pid, libc::SIGKILL, true);
                 } else {
                     out.stop_signal(
@@ -412,8 +406,7 @@ impl Service {
                 }
                 Some(State::Stopping {
                     pid: Some(pid),
-                    deadline,
-                    killed,
+                    escalation,
                     cause: cause.clone(),
                 })
             }
@@ -535,9 +528,14 @@ impl Service {
             ) if self.want == Want::Up => {
                 Some(self.unhealthy_crash(now, reason.clone(), up_since, Some(status), out))
             }
-            (State::Stopping { killed, cause, .. }, Exited(_)) => {
+            (
+                State::Stopping {
+                    escalation, cause, ..
+                },
+                Exited(_),
+            ) => {
                 let note = match cause {
-                    StopCause::Requested if *killed => {
+                    StopCause::Requested if escalation.is_killed() => {
                         Some(Reason::StopTimeout(self.active.stop_timeout))
                     }
                     StopCause::ShutdownTimeout(timeout) => Some(Reason::ShutdownTimeout(*timeout)),
@@ -614,8 +612,7 @@ impl Service {
                 let waited = self.active.start_timeout;
                 Some(State::Stopping {
                     pid: Some(pid),
-                    deadline: now + UNKILLABLE_AFTER,
-                    killed: true,
+                    escalation: Escalation::killed(now),
                     cause: StopCause::StartTimeout(waited),
                 })
             }
@@ -638,29 +635,26 @@ impl Service {
             (
                 &State::Stopping {
                     pid: Some(pid),
-                    deadline,
-                    killed: false,
+                    escalation: Escalation::KillAt(at),
                     ref cause,
                 },
                 Deadline,
-            ) if deadline <= now => {
+            ) if at <= now => {
                 out.signal(pid, libc::SIGKILL, true);
                 Some(State::Stopping {
                     pid: Some(pid),
-                    deadline: now + UNKILLABLE_AFTER,
-                    killed: true,
+                    escalation: Escalation::killed(now),
                     cause: cause.clone(),
                 })
             }
             (
                 &State::Stopping {
                     pid: Some(pid),
-                    deadline,
-                    killed: true,
+                    escalation: Escalation::GiveUpAt(at),
                     ref cause,
                 },
                 Deadline,
-            ) if deadline <= now => {
+            ) if at <= now => {
                 // Still there after SIGKILL: given up on, so that stops and
                 // the shutdown go on. Its exit, if it ever comes, is an
                 // orphan's.
@@ -681,11 +675,11 @@ impl Service {
             (
                 &State::Stopping {
                     pid: None,
-                    deadline,
+                    escalation,
                     ..
                 },
                 Deadline,
-            ) if deadline <= now => {
+            ) if escalation.deadline() <= now => {
                 // `Spawned` never came: nothing to wait for.
                 Some(self.finish_stop(None))
             }
@@ -757,7 +751,13 @@ impl Service {
             ) => None,
 
             // Already killed: its unkillable deadline stands.
-            (State::Stopping { killed: true, .. }, KillNow(_)) => None,
+            (
+                State::Stopping {
+                    escalation: Escalation::GiveUpAt(_),
+                    ..
+                },
+                KillNow(_),
+            ) => None,
             (State::Starting { pid, .. } | State::Stopping { pid, .. }, KillNow(timeout)) => {
                 let pid = *pid;
                 self.kill_now(now, pid, timeout, out)
@@ -916,8 +916,7 @@ impl Service {
         }
         State::Stopping {
             pid,
-            deadline: now + self.active.stop_timeout,
-            killed: false,
+            escalation: Escalation::KillAt(now + self.active.stop_timeout),
             cause,
         }
     }
@@ -941,15 +940,14 @@ impl Service {
         };
         Some(State::Stopping {
             pid,
-            deadline: now + UNKILLABLE_AFTER,
-            killed: true,
+            escalation: Escalation::killed(now),
             cause,
         })
     }
 
     /// Where a stop ends: `failed` when a dependency doomed it, else `down`
     /// (to be started again by `Settle` if it is still wanted), noting why
-    /// it needed SIGKILL (`killed`) if it did, or that it survived it.
+    /// it needed SIGKILL (`killed`: why) if it did, or that it survived it.
     fn finish_stop(&mut self, killed: Option<Reason>) -> State {
         if let Some(reason) = self.fate.take() {
             return State::Failed { reason };
