@@ -391,7 +391,7 @@ impl Supervisor {
             .copied()
             .filter(|&id| {
                 self.get(id)
-                    .is_some_and(|s| !s.removed && s.latest_config().autostart)
+                    .is_some_and(|s| !s.is_removed() && s.latest_config().autostart)
             })
             .collect();
         self.activate(now, roots, false);
@@ -472,7 +472,7 @@ impl Supervisor {
     /// service's current process; readiness from its notify socket (`pid`
     /// unknown) only while its config has `ready-notify`.
     fn ready(&mut self, now: Instant, id: ServiceId, pid: Option<i32>) {
-        let current = self.get(id).and_then(|s| s.state.pid());
+        let current = self.get(id).and_then(|s| s.state().pid());
         match pid {
             Some(pid) if current != Some(pid) => {
                 if let Some(service) = self.name_of(id) {
@@ -501,11 +501,8 @@ impl Supervisor {
             service,
             text: text.clone(),
         });
-        if let Some(service) = self.get_mut(id)
-            && (service.state.has_process()
-                || matches!(service.state, State::AwaitingPidFile { .. }))
-        {
-            service.status_text = Some(text);
+        if let Some(service) = self.get_mut(id) {
+            service.keep_status_text(text);
         }
     }
 
@@ -513,10 +510,10 @@ impl Supervisor {
     /// while its process is the service's, and, when closed, still
     /// starting.
     fn ready_fd_failed(&mut self, id: ServiceId, pid: i32, problem: ReadyFdProblem) {
-        let Some(service) = self.get(id).filter(|s| s.state.pid() == Some(pid)) else {
+        let Some(service) = self.get(id).filter(|s| s.state().pid() == Some(pid)) else {
             return;
         };
-        let starting = service.state.kind() == StateKind::Starting;
+        let starting = service.state().kind() == StateKind::Starting;
         if problem == ReadyFdProblem::ClosedWithoutNewline && !starting {
             return;
         }
@@ -567,7 +564,7 @@ impl Supervisor {
                 continue;
             }
             match owner {
-                TimerOwner::Service(id) => match self.get(id).map(|s| &s.state) {
+                TimerOwner::Service(id) => match self.get(id).map(Service::state) {
                     // Restarting needs the surroundings: a settle does it.
                     Some(State::Backoff { .. }) => self.evaluate(now, id),
                     Some(_) => self.step(now, id, Input::Deadline, None),
@@ -682,26 +679,7 @@ impl Supervisor {
 
     pub fn try_status(&self, id: ServiceId) -> Option<ServiceStatus> {
         let service = self.get(id)?;
-        Some(ServiceStatus {
-            name: service.name().to_string(),
-            state: service.state.kind(),
-            want: service.want,
-            pid: service.state.pid(),
-            since: service.since,
-            restarts: service.restarts,
-            last_exit: service.last_exit,
-            reason: self.reason_of(service),
-            next_restart: match service.state {
-                State::Backoff { until, .. } => Some(until),
-                _ => None,
-            },
-            history: service.history.iter().cloned().collect(),
-            config_changed: service.pending.is_some(),
-            removed: service.removed,
-            spawned_at: service.spawned_at,
-            ready_at: service.ready_at,
-            status_text: service.status_text.clone(),
-        })
+        Some(service.status(self.reason_of(service)))
     }
 
     /// `svctl start`: want it up, with what it requires and wants. A failed
@@ -710,13 +688,13 @@ impl Supervisor {
     /// a removed service (still stopping) is left alone.
     pub fn start(&mut self, now: Instant, id: ServiceId) -> Result<(), Refusal> {
         self.may_start()?;
-        let Some(service) = self.get_mut(id).filter(|s| !s.removed) else {
+        let Some(service) = self.get_mut(id).filter(|s| !s.is_removed()) else {
             return Ok(());
         };
-        let finished_longrun = matches!(service.state, State::Done)
+        let finished_longrun = matches!(service.state(), State::Done)
             && service.latest_config().service_type != ServiceType::Oneshot;
-        if service.want == Want::Down || finished_longrun {
-            service.crashes = 0;
+        if service.want() == Want::Down || finished_longrun {
+            service.forgive_crashes();
         }
         if finished_longrun {
             self.step(now, id, Input::Clear, None);
@@ -740,7 +718,7 @@ impl Supervisor {
         let Some(service) = self.get_mut(id) else {
             return;
         };
-        service.fate = None;
+        service.set_fate(None);
         self.set_want(id, Want::Down);
         self.step(now, id, Input::Clear, None);
         self.drain(now);
@@ -755,13 +733,13 @@ impl Supervisor {
     /// is a requirer that does not run (down, waiting, in backoff, failed).
     pub fn restart(&mut self, now: Instant, id: ServiceId) -> Result<(), Refusal> {
         self.may_start()?;
-        if self.get(id).is_none_or(|s| s.removed) {
+        if self.get(id).is_none_or(Service::is_removed) {
             return Ok(());
         }
         self.activate(now, vec![id], true);
         for restarted in self.running_requirers(id) {
             if let Some(service) = self.get_mut(restarted) {
-                service.crashes = 0;
+                service.forgive_crashes();
             }
             self.step(now, restarted, Input::Restart, None);
             self.queue_with_neighbours(restarted);
@@ -784,7 +762,7 @@ impl Supervisor {
         if !(0..=MAX_SIGNAL).contains(&signal) {
             return Err(Refusal::NoSuchSignal(signal));
         }
-        let state = self.get(id).map(|s| &s.state);
+        let state = self.get(id).map(Service::state);
         let Some(pid) = state.and_then(State::pid).filter(|&pid| pid > 1) else {
             let kind = state.map_or(StateKind::Down, State::kind);
             return Err(Refusal::NotRunning(kind));
@@ -818,10 +796,10 @@ impl Supervisor {
             let Some(service) = self.get(current) else {
                 continue;
             };
-            for edge in service.links.before.iter().filter(|edge| edge.required) {
+            for edge in service.links().before.iter().filter(|edge| edge.required) {
                 let running = self.get(edge.id).is_some_and(|dependent| {
-                    dependent.want == Want::Up
-                        && matches!(dependent.state, State::Starting { .. } | State::Up { .. })
+                    dependent.want() == Want::Up
+                        && matches!(dependent.state(), State::Starting { .. } | State::Up { .. })
                 });
                 if running && seen.insert(edge.id) {
                     found.push(edge.id);
@@ -853,26 +831,21 @@ impl Supervisor {
                 order.push(id);
                 continue;
             };
-            let id = service.id;
+            let id = service.id();
             let first_try = service.in_first_try();
-            if service.removed {
-                service.removed = false;
+            if service.is_removed() {
+                service.set_removed(false);
                 summary.added.push(config.name.clone());
                 if config.autostart {
                     roots.push(id);
                 }
             } else if service.latest_config() != config {
                 summary.changed.push(config.name.clone());
-                if service.want == Want::Up {
+                if service.want() == Want::Up {
                     roots.push(id);
                 }
             }
-            if service.state.has_process() {
-                service.pending = (service.active != *config).then(|| config.clone());
-            } else {
-                service.active = config.clone();
-                service.pending = None;
-            }
+            service.reconfigure(config);
             let still = service.in_first_try();
             self.count_first_try(first_try, still);
             order.push(id);
@@ -886,9 +859,9 @@ impl Supervisor {
             let Some(service) = self.get_mut(id) else {
                 continue;
             };
-            if !service.removed {
+            if !service.is_removed() {
                 let first_try = service.in_first_try();
-                service.removed = true;
+                service.set_removed(true);
                 summary.removed.push(service.name().to_string());
                 self.count_first_try(first_try, false);
             }
@@ -901,7 +874,7 @@ impl Supervisor {
             .order
             .iter()
             .copied()
-            .filter(|&id| self.get(id).is_some_and(|s| s.removed))
+            .filter(|&id| self.get(id).is_some_and(Service::is_removed))
             .collect();
         for id in removed {
             self.set_want(id, Want::Down);
@@ -951,7 +924,7 @@ impl Supervisor {
             .order
             .iter()
             .copied()
-            .partition(|&id| self.get(id).is_some_and(|s| s.removed));
+            .partition(|&id| self.get(id).is_some_and(Service::is_removed));
         for group in [current, removed] {
             let links = {
                 let members: Vec<(ServiceId, &ServiceConfig)> = group
@@ -962,9 +935,7 @@ impl Supervisor {
             };
             for (id, links) in group.into_iter().zip(links) {
                 if let Some(service) = self.get_mut(id) {
-                    service.links = links;
-                    service.start_scan_hint = 0;
-                    service.stop_scan_hint = 0;
+                    service.relink(links);
                 }
             }
         }
@@ -973,13 +944,13 @@ impl Supervisor {
                 continue;
             };
             let required_down = service
-                .links
+                .links()
                 .requires
                 .iter()
-                .filter(|&&dep| self.get(dep).is_none_or(|d| d.want == Want::Down))
+                .filter(|&&dep| self.get(dep).is_none_or(|d| d.want() == Want::Down))
                 .count();
             if let Some(service) = self.get_mut(id) {
-                service.required_down = required_down;
+                service.set_required_down(required_down);
             }
         }
     }
@@ -990,27 +961,20 @@ impl Supervisor {
         let Some(service) = self.get_mut(id) else {
             return;
         };
-        if service.want == want {
+        let first_try = service.in_first_try();
+        if !service.set_want(want) {
             return;
         }
-        let first_try = service.in_first_try();
-        service.want = want;
         let still = service.in_first_try();
         self.count_first_try(first_try, still);
-        let Some(service) = self.get_mut(id) else {
-            return;
-        };
-        let links = std::mem::take(&mut service.links);
-        for edge in links.before.iter().filter(|edge| edge.required) {
-            if let Some(dependent) = self.get_mut(edge.id) {
-                dependent.required_down = match want {
-                    Want::Down => dependent.required_down.saturating_add(1),
-                    Want::Up => dependent.required_down.saturating_sub(1),
-                };
+        let dependents = self.get(id).map_or(0, |s| s.links().before.len());
+        for at in 0..dependents {
+            let edge = self.get(id).and_then(|s| s.links().before.get(at).copied());
+            if let Some(edge) = edge.filter(|edge| edge.required)
+                && let Some(dependent) = self.get_mut(edge.id)
+            {
+                dependent.requirement_wanted(want);
             }
-        }
-        if let Some(service) = self.get_mut(id) {
-            service.links = links;
         }
         self.queue_with_neighbours(id);
     }
@@ -1018,10 +982,10 @@ impl Supervisor {
     /// Why `service` is where it is; for `waiting`, every dependency it
     /// waits for.
     fn reason_of(&self, service: &Service) -> Option<Reason> {
-        match service.state {
+        match service.state() {
             State::Waiting => Some(Reason::WaitingFor(
                 service
-                    .links
+                    .links()
                     .after
                     .iter()
                     .filter(|edge| self.blocks_start(edge))
@@ -1045,14 +1009,15 @@ impl Supervisor {
             let Some(service) = self.get_mut(id) else {
                 continue;
             };
-            let failed = matches!(service.state, State::Failed { .. });
-            if service.removed || (failed && !revive) {
+            let failed = matches!(service.state(), State::Failed { .. });
+            if service.is_removed() || (failed && !revive) {
                 continue;
             }
-            stack.extend(service.links.requires.iter().chain(&service.links.wants));
-            service.fate = None;
+            let links = service.links();
+            stack.extend(links.requires.iter().chain(&links.wants));
+            service.set_fate(None);
             if failed {
-                service.crashes = 0;
+                service.forgive_crashes();
                 self.step(now, id, Input::Clear, None);
             }
             self.set_want(id, Want::Up);
@@ -1151,7 +1116,7 @@ impl Supervisor {
     fn queue_with_neighbours(&mut self, id: ServiceId) {
         self.work.push(id);
         if let Some(service) = self.table.get(id.0).and_then(|slot| slot.as_deref()) {
-            for neighbour in service.links.neighbours() {
+            for neighbour in service.links().neighbours() {
                 self.work.push(neighbour);
             }
         }
@@ -1164,12 +1129,12 @@ impl Supervisor {
         let Some(service) = self.get(id) else {
             return;
         };
-        if service.want == Want::Up
-            && service.required_down > 0
+        if service.want() == Want::Up
+            && service.required_down() > 0
             && let Some(fate) = self.required_dependency_gone(service)
         {
             if let Some(service) = self.get_mut(id) {
-                service.fate = fate;
+                service.set_fate(fate);
             }
             self.set_want(id, Want::Down);
         }
@@ -1177,26 +1142,27 @@ impl Supervisor {
             return;
         };
         let mut around = Surroundings::default();
-        match (&service.state, service.want) {
+        let (start_hint, stop_hint) = service.scan_hints();
+        match (service.state(), service.want()) {
             (State::Down { .. } | State::Waiting | State::Backoff { .. }, Want::Up) => {
-                let edges = &service.links.after;
-                let blocker = first_match(edges, service.start_scan_hint, |e| self.blocks_start(e));
+                let edges = &service.links().after;
+                let blocker = first_match(edges, start_hint, |e| self.blocks_start(e));
                 around.start_blocked = blocker.is_some();
                 if let (Some(at), Some(service)) = (blocker, self.get_mut(id)) {
-                    service.start_scan_hint = at;
+                    service.set_scan_hints(Some(at), None);
                 }
             }
             (State::Starting { .. } | State::Up { .. }, want)
-                if want == Want::Down || service.restart_pending =>
+                if want == Want::Down || service.restart_pending() =>
             {
-                let edges = &service.links.before;
-                let blocker = first_match(edges, service.stop_scan_hint, |e| self.blocks_stop(e));
+                let edges = &service.links().before;
+                let blocker = first_match(edges, stop_hint, |e| self.blocks_stop(e));
                 // At shutdown the main command, started after every unit,
                 // stops before any of them.
                 around.stop_blocked =
                     blocker.is_some() || (self.shutdown.is_some() && self.main.has_process());
                 if let (Some(at), Some(service)) = (blocker, self.get_mut(id)) {
-                    service.stop_scan_hint = at;
+                    service.set_scan_hints(None, Some(at));
                 }
             }
             _ => {}
@@ -1204,7 +1170,7 @@ impl Supervisor {
         self.step(now, id, Input::Settle(&around), None);
         if self
             .get(id)
-            .is_some_and(|s| s.removed && !s.state.has_process())
+            .is_some_and(|s| s.is_removed() && !s.state().has_process())
         {
             self.forget(id);
         }
@@ -1215,13 +1181,13 @@ impl Supervisor {
     /// was merely stopped.
     fn required_dependency_gone(&self, service: &Service) -> Option<Option<Reason>> {
         service
-            .links
+            .links()
             .requires
             .iter()
             .find_map(|&dep| match self.count_work().get(dep) {
                 None => Some(None),
-                Some(dep) if dep.want == Want::Down => {
-                    let failed = matches!(dep.state, State::Failed { .. }) || dep.fate.is_some();
+                Some(dep) if dep.want() == Want::Down => {
+                    let failed = matches!(dep.state(), State::Failed { .. }) || dep.is_doomed();
                     Some(failed.then(|| Reason::DependencyFailed(dep.name().to_string())))
                 }
                 Some(_) => None,
@@ -1242,7 +1208,7 @@ impl Supervisor {
     fn blocks_stop(&self, edge: &Edge) -> bool {
         self.count_work();
         self.get(edge.id).is_some_and(|dependent| {
-            dependent.state.has_process() && (dependent.want == Want::Down || edge.required)
+            dependent.state().has_process() && (dependent.want() == Want::Down || edge.required)
         })
     }
 
@@ -1271,26 +1237,14 @@ impl Supervisor {
             return;
         };
         let first_try = service.in_first_try();
-        let old = std::mem::replace(&mut service.state, next);
-        let new = &service.state;
+        let old = service.enter(now, next);
+        let new = service.state();
         let (old_pid, new_pid) = (old.pid(), new.pid());
         let old_deadline = old.deadline();
         let new_deadline = new.deadline();
         let live_change = (old.has_process(), new.has_process());
         let kind_changed = old.kind() != new.kind();
         let failed = matches!(new, State::Failed { .. });
-        if kind_changed {
-            service.since = now;
-        }
-        if matches!(
-            new,
-            State::Up { .. } | State::Done | State::Failed { .. } | State::Backoff { .. }
-        ) {
-            service.first_try_ended = true;
-        }
-        if !matches!(new, State::Starting { .. } | State::Up { .. }) {
-            service.restart_pending = false;
-        }
         let still = service.in_first_try();
         self.count_first_try(first_try, still);
 
@@ -1325,7 +1279,7 @@ impl Supervisor {
             service: id,
             name: service.name().to_string(),
             from: old.kind(),
-            to: service.state.kind(),
+            to: service.state().kind(),
             pid: new_pid.or(old_pid),
             exit,
             reason: self.reason_of(service),
@@ -1341,8 +1295,8 @@ impl Supervisor {
         let Some(service) = self.get(id) else {
             return;
         };
-        let config = &service.active;
-        let ended = match &service.state {
+        let config = service.active_config();
+        let ended = match service.state() {
             State::Failed { reason } => Some(Some(reason)),
             State::Done if config.service_type != ServiceType::Oneshot => Some(None),
             _ => None,
@@ -1350,10 +1304,10 @@ impl Supervisor {
         let Some(failed) = ended else {
             return;
         };
-        if !config.critical || service.removed || self.shutdown.is_some() {
+        if !config.critical || service.is_removed() || self.shutdown.is_some() {
             return;
         }
-        let exit_code = critical_exit_code(failed, service.last_exit);
+        let exit_code = critical_exit_code(failed, service.last_exit());
         let shutdown = !self.role.has_emergency_shell();
         self.notice(Notice::CriticalEnded {
             service: service.name().to_string(),
@@ -1389,7 +1343,7 @@ impl Supervisor {
         let at = self
             .order
             .iter()
-            .position(|&other| self.get(other).is_some_and(|s| s.removed))
+            .position(|&other| self.get(other).is_some_and(Service::is_removed))
             .unwrap_or(self.order.len());
         self.order.insert(at, id);
         self.config.services.push(unit);
@@ -1413,32 +1367,33 @@ impl Supervisor {
                 continue;
             };
             let name = service.name();
-            if let Some(at) = service.state.deadline() {
+            let state = service.state();
+            if let Some(at) = state.deadline() {
                 timers += 1;
                 if !self.deadlines.contains(at, TimerOwner::Service(id)) {
-                    return Err(format!("{name}: deadline of {:?} not held", service.state));
+                    return Err(format!("{name}: deadline of {state:?} not held"));
                 }
             }
-            if let Some(pid) = service.state.pid()
+            if let Some(pid) = state.pid()
                 && self.by_pid.get(&pid) != Some(&id)
             {
                 return Err(format!("{name}: pid {pid} not indexed"));
             }
-            if matches!(service.state, State::Failed { .. }) && service.want != Want::Down {
+            if matches!(state, State::Failed { .. }) && service.want() != Want::Down {
                 return Err(format!("{name}: failed but wanted up"));
             }
-            if service.restart_pending
-                && !matches!(service.state, State::Starting { .. } | State::Up { .. })
+            if service.restart_pending()
+                && !matches!(state, State::Starting { .. } | State::Up { .. })
             {
-                return Err(format!("{name}: restart pending but {:?}", service.state));
+                return Err(format!("{name}: restart pending but {state:?}"));
             }
-            if self.shutdown.is_some() && service.want == Want::Up {
+            if self.shutdown.is_some() && service.want() == Want::Up {
                 return Err(format!("{name}: wanted up during shutdown"));
             }
-            live += usize::from(service.state.has_process());
+            live += usize::from(state.has_process());
         }
         for (&pid, &id) in &self.by_pid {
-            if self.get(id).and_then(|s| s.state.pid()) != Some(pid) {
+            if self.get(id).and_then(|s| s.state().pid()) != Some(pid) {
                 return Err(format!("pid {pid} indexed for {id:?}, not its process"));
             }
         }
@@ -1486,8 +1441,8 @@ impl Supervisor {
             self.by_name.remove(service.name());
         }
         self.deadlines
-            .change(TimerOwner::Service(id), service.state.deadline(), None);
-        for neighbour in service.links.neighbours() {
+            .change(TimerOwner::Service(id), service.state().deadline(), None);
+        for neighbour in service.links().neighbours() {
             self.work.push(neighbour);
         }
         self.actions.push_back(Action::Forget { service: id });

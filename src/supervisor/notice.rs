@@ -8,7 +8,7 @@ use std::fmt;
 
 use crate::log::Level;
 
-use super::{PowerKind, ReadyFdProblem, signal_name};
+use super::{PowerKind, ReadyFdProblem, StateKind, signal_name};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
@@ -51,6 +51,14 @@ pub enum Notice {
     },
     /// `STATUS=…` from a `ready-notify` service.
     StatusText { service: String, text: String },
+    /// An event about a service that does not fit its state (an exec
+    /// report after its stop, a pid file read after it stopped): nothing
+    /// done.
+    Ignored {
+        service: String,
+        event: &'static str,
+        state: StateKind,
+    },
     /// An event about the main command that does not fit its state
     /// (`Spawned` after it was given up, say): nothing done.
     MainIgnored {
@@ -67,6 +75,7 @@ impl Notice {
             | Notice::SignalDropped { .. }
             | Notice::StaleReadiness { .. }
             | Notice::StatusText { .. }
+            | Notice::Ignored { .. }
             | Notice::MainIgnored { .. } => Level::Debug,
             Notice::ReadyFdFailed { .. } => Level::Warn,
             Notice::ShutdownBySignal { .. }
@@ -97,7 +106,8 @@ impl Notice {
             Notice::CriticalEnded { service, .. }
             | Notice::StaleReadiness { service, .. }
             | Notice::ReadyFdFailed { service, .. }
-            | Notice::StatusText { service, .. } => service,
+            | Notice::StatusText { service, .. }
+            | Notice::Ignored { service, .. } => service,
         }
     }
 }
@@ -183,6 +193,7 @@ impl fmt::Display for Notice {
                 "wrote {bytes} bytes to its ready-fd without a newline: not ready, the pipe is closed"
             ),
             Notice::StatusText { text, .. } => write!(f, "STATUS={text}"),
+            Notice::Ignored { event, state, .. } => write!(f, "ignored {event} while {state}"),
             Notice::MainIgnored { event, state } => {
                 write!(f, "main command: ignored {event} while {state}")
             }

@@ -568,3 +568,41 @@ fn a_removed_service_is_forgotten_by_an_action_once_stopped() {
     );
     assert_eq!(h.sup.try_status(web), None);
 }
+
+#[test]
+fn events_that_do_not_fit_the_state_are_logged_at_debug_level() {
+    let mut h = Harness::boot(config(vec![service("web")]));
+    let web = h.id("web");
+    let pid = h.pid("web");
+    h.clear_log();
+    h.event(Event::Execed { pid });
+    h.event(Event::SpawnFailed {
+        service: web,
+        failure: super::harness::exec_failure(),
+    });
+    h.event(Event::PidFile {
+        service: web,
+        result: Ok(PidClaim::trusted(pid)),
+    });
+    assert_eq!(h.state("web"), StateKind::Up);
+    let ignored = |event| Notice::Ignored {
+        service: "web".into(),
+        event,
+        state: StateKind::Up,
+    };
+    assert_eq!(
+        h.notices(),
+        vec![
+            ignored("exec"),
+            ignored("spawn failure"),
+            ignored("pid file")
+        ]
+    );
+    assert_eq!(h.notices()[0].to_string(), "ignored exec while up");
+    assert!(
+        h.notices()
+            .iter()
+            .all(|n| n.level() == crate::log::Level::Debug)
+    );
+    assert!(h.effects().is_empty(), "nothing else happens");
+}
