@@ -4,14 +4,32 @@
 //! status svinit ends with (its own, a critical service's, 126/127 when it
 //! could not be started). Its state changes in one place, `step`, one
 //! exhaustive `match (state, input)` in the style of `Service::step`; the
-//! supervisor commits the state it returns and holds its deadline.
+//! supervisor commits the state it returns and holds its deadline
+//! (`Supervisor::step_main`).
+//!
+//! Decisions where SPEC.md is silent:
+//! - Main command: it starts when every service the boot wants (the
+//!   autostart ones and what they require or want) has had its first try
+//!   (SPEC §2): it has been up, done, failed or in backoff (the flag
+//!   `first_try_ended` stays), or is stopped, or is `waiting` (for one
+//!   still in its first try, which holds the boot by itself, or for one
+//!   whose first try ended without it being ready: its own cannot come).
+//!   So a never-ready sidecar holds it one `start-timeout`, `forever` or
+//!   not, and a `critical` one that gives up later still ends svinit.
+//!   `--detach` returns at the same moment (`Action::BootSettled`). The
+//!   main command's exit starts the shutdown with its status (128+N for a
+//!   signal). A shutdown it did not cause (critical,
+//!   `svctl`) sends it SIGTERM first and holds every unit's stop until it is
+//!   gone; SIGKILL to its group after `shutdown-timeout`, else 10 s. The
+//!   first cause of a shutdown sets the exit status. Before it starts,
+//!   SIGTERM/SIGINT shut down with 128+N; other signals are dropped.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::escalation::{Escalation, UNKILLABLE_AFTER};
 use super::service::continue_after;
-use super::{Action, ExitStatus, Notice, Reason, SpawnFailure, SpawnStage};
+use super::{Action, ExitStatus, Notice, Reason, SpawnFailure, SpawnStage, Supervisor, TimerOwner};
 
 /// How long the main command gets between the shutdown's SIGTERM and the
 /// SIGKILL to its group, when the config sets no `shutdown-timeout`
@@ -299,6 +317,41 @@ pub fn critical_exit_code(failed: Option<&Reason>, last_exit: Option<ExitStatus>
     match (failed, code) {
         (Some(_), 0) => 1,
         (_, code) => code,
+    }
+}
+
+impl Supervisor {
+    /// Feed `input` to the main command and commit the state it returns:
+    /// its deadline, the shutdown it asks for, and the units it held up at
+    /// shutdown, which may stop once it has no process.
+    pub(super) fn step_main(&mut self, now: Instant, input: MainInput<'_>) {
+        let mut out = MainOutbox {
+            actions: &mut self.actions,
+            shutdown: None,
+        };
+        let next = self.main.step(now, input, &mut out);
+        let shutdown = out.shutdown;
+        let Some(next) = next else {
+            return;
+        };
+        let released = self.main.has_process() && !next.has_process();
+        let old = std::mem::replace(&mut self.main, next);
+        self.deadlines
+            .change(TimerOwner::Main, old.deadline(), self.main.deadline());
+        if let Some(exit_code) = shutdown {
+            self.begin_shutdown(exit_code, now);
+        }
+        if released {
+            for id in self.order.clone() {
+                self.work.push(id);
+            }
+        }
+    }
+
+    /// Between the main command's SIGTERM and its SIGKILL: the
+    /// `shutdown-timeout`, else `MAIN_STOP_TIMEOUT`.
+    pub(super) fn main_stop_timeout(&self) -> std::time::Duration {
+        self.config.shutdown_timeout.unwrap_or(MAIN_STOP_TIMEOUT)
     }
 }
 

@@ -1,12 +1,19 @@
 //! The pure, sans-IO supervisor: every rule of SPEC.md §4 as a state machine
-//! driven by events and a clock it is handed, emitting actions.
+//! driven by events and a clock it is handed, emitting actions. Every
+//! decision is made here; the runtime executes the actions and writes the
+//! notices (`Action::Notice`) to the log.
 //!
-//! This module owns the table of services (indexed by `ServiceId`, never
-//! reused), the pid index, the deadlines, the action queue and the work
-//! queue through which dependency effects propagate to a fixed point: a
-//! change to a service queues its neighbours, and each queued service is
-//! re-evaluated (`Input::Settle`) until nothing changes. One service's
-//! transitions live in `service.rs`.
+//! This module, the core, owns the table of services (indexed by
+//! `ServiceId`, never reused), the pid index, the deadlines, the action
+//! queue and the work queue through which dependency effects propagate to
+//! a fixed point: a change to a service queues its neighbours, and each
+//! queued service is re-evaluated (`Input::Settle`) until nothing changes.
+//! Around it: `service.rs` (one service's transitions), `main_command.rs`
+//! (the main command's), `commands.rs` (svctl requests and the signals
+//! svinit receives, with their refusals), `reload.rs` (a new config,
+//! forgetting removed services, the emergency shell), `role.rs` (what
+//! depends on system, container or user alone), `notice.rs` (the log
+//! lines), `invariants.rs` (the bookkeeping checked, for tests).
 //!
 //! What the runtime must do: answer every `Action::Spawn` with `Spawned`
 //! (then `Execed`) or `SpawnFailed`, and not also report `Exited` for a
@@ -16,22 +23,6 @@
 //! `poll_timeout` is due.
 //!
 //! Decisions where SPEC.md §4 is silent:
-//! - `failed` means not wanted any more (`want` becomes `Down`): nothing
-//!   restarts it by itself. `start` revives it, and every failed service in
-//!   its requires/wants closure, with a fresh crash count; `stop` clears a
-//!   `failed` or `done` service to `down`.
-//! - `done` counts as ready for dependents, for a longrun too; a longrun
-//!   that ends `done` does not take its running dependents down.
-//! - `start` of a wanted service (running, waiting, in backoff) changes
-//!   nothing; of a `done` longrun runs it again; a `done` oneshot stays
-//!   done (`restart` runs it again).
-//! - `restart` stops and starts that service with a fresh crash count (in
-//!   backoff it starts at once), and with it every running service that
-//!   requires it, transitively through running ones (systemd's semantics,
-//!   SPEC §5): a flag (`restart_pending`) makes each stop once its running
-//!   requirers have stopped, and not count as ready meanwhile, so they come
-//!   back in dependency order. `wants`/`after` dependents, and requirers
-//!   that do not run (down, waiting, in backoff, failed), are left alone.
 //! - `restart "always"`: every restart goes through the backoff, so a
 //!   service that keeps exiting (even cleanly) gives up without `forever`.
 //! - `restart "never"`: every crash is `failed` at once with its reason,
@@ -48,12 +39,6 @@
 //!   service's list of awaited names and a starting one's pid are not.
 //! - A dependent holds up a stop while it has a process and either wants
 //!   down too or requires the stopping service.
-//! - Reload: a changed service without a process takes its new config at
-//!   once; with one, at its next spawn (`config_changed` until then). A
-//!   wanted changed service gets its new requires/wants activated; a change
-//!   of `autostart` alone starts or stops nothing. Removed services stop in
-//!   their old order among themselves; one re-added before it is forgotten
-//!   keeps its id. A reload during shutdown is ignored (empty summary).
 //! - A second `Shutdown` is ignored. `failed` and `done` services keep
 //!   their state through a shutdown.
 //! - A `Spawned` nobody waits for (its start was abandoned) gets SIGKILL to
@@ -81,25 +66,21 @@
 //!   runtime only reports the facts of the file and of /proc. A
 //!   stop while the pid file is awaited has no process to signal: `down`
 //!   (the orphan sweep catches the daemon at shutdown).
-//! - Main command: it starts when every service the boot wants (the
-//!   autostart ones and what they require or want) has had its first try
-//!   (SPEC §2): it has been up, done, failed or in backoff (the flag
-//!   `first_try_ended` stays), or is stopped, or is `waiting` (for one
-//!   still in its first try, which holds the boot by itself, or for one
-//!   whose first try ended without it being ready: its own cannot come).
-//!   So a never-ready sidecar holds it one `start-timeout`, `forever` or
-//!   not, and a `critical` one that gives up later still ends svinit.
-//!   `--detach` returns at the same moment (`Action::BootSettled`). The
-//!   main command's exit starts the shutdown with its status (128+N for a
-//!   signal). A shutdown it did not cause (critical,
-//!   `svctl`) sends it SIGTERM first and holds every unit's stop until it is
-//!   gone; SIGKILL to its group after `shutdown-timeout`, else 10 s. The
-//!   first cause of a shutdown sets the exit status. Before it starts,
-//!   SIGTERM/SIGINT shut down with 128+N; other signals are dropped.
 //! - `critical`: ends for good = `failed`, or `done` unless a oneshot (a
 //!   oneshot's `done` is its success). Exit status: its exit code, 128+N,
 //!   126/127 for an exec failure, else 1; a failure never exits 0. A stop by
 //!   an operator, a removal by reload or an end during shutdown is not one.
+//!   In the system role svinit never exits: the end is reported and the
+//!   emergency shell starts beside what runs.
+//! - Readiness from a `ready-fd` pipe (`Event::Ready` with a pid) counts
+//!   only for the service's current process. The notify socket is the
+//!   service's and its messages carry no pid worth trusting (the sender may
+//!   have exited), so `READY=1` (no pid), `STATUS=` and `WATCHDOG=` are the
+//!   current process's, while the service's latest config has
+//!   `ready-notify`.
+//! - An event from outside that does not fit the state it finds (stale, or
+//!   out of order) changes nothing and is logged at debug level
+//!   (`Notice::Ignored`, `Notice::MainIgnored`, `Notice::StaleReadiness`).
 //! - `watchdog` (SPEC §3): armed when the service becomes `up` (the
 //!   deadline is its `Up` state's), moved by each `WATCHDOG=1`. A missed
 //!   deadline or `WATCHDOG=trigger` stops it like any stop, with
@@ -113,11 +94,15 @@
 //!   reset at the next start.
 
 mod backoff;
+mod commands;
 mod deadlines;
 mod deps;
 mod escalation;
+#[cfg(test)]
+mod invariants;
 mod main_command;
 mod notice;
+mod reload;
 mod role;
 mod service;
 mod shutdown;
@@ -143,9 +128,9 @@ use crate::config::{Command, Config, ServiceConfig, ServiceType};
 
 pub use backoff::{BackoffPolicy, SplitMix64};
 use deadlines::{Deadlines, TimerOwner};
-use deps::{Edge, build_links};
+use deps::Edge;
+use main_command::MainInput;
 pub use main_command::{MAIN_STOP_TIMEOUT, MainCommand, critical_exit_code, spawn_failure_code};
-use main_command::{MainInput, MainOutbox};
 pub use notice::Notice;
 pub use role::{Role, SignalMeaning};
 use service::{Input, Outbox, Service, State, Surroundings};
@@ -291,75 +276,6 @@ impl Supervisor {
     /// `boot`.
     pub fn set_emergency_shell(&mut self, unit: ServiceConfig) {
         self.emergency_shell = Some(unit);
-    }
-
-    /// A signal svinit received (SIGCHLD aside). With a main command every
-    /// one but SIGPIPE is the command's (TERM, INT, HUP, QUIT, USR1, USR2,
-    /// WINCH, TSTP, TTIN, TTOU, CONT): forwarded to its process group, or,
-    /// before it started, TERM and INT shut down with 128+N. Otherwise the
-    /// role says what it means (`Role::signal_meaning`).
-    fn on_signal(&mut self, now: Instant, signal: i32) {
-        if self.main != MainCommand::Absent && signal != libc::SIGPIPE {
-            return self.step_main(now, MainInput::Signal(signal));
-        }
-        match self.role.signal_meaning(signal) {
-            SignalMeaning::Shutdown => {
-                if self.shutdown.is_none() {
-                    self.notice(Notice::ShutdownBySignal {
-                        signal,
-                        before_main: false,
-                    });
-                }
-                self.begin_shutdown(0, now);
-            }
-            SignalMeaning::Power(kind) => {
-                let by = format!("SIG{}", signal_name(signal));
-                self.power_off(now, kind, by);
-            }
-            SignalMeaning::Reload => self.actions.push_back(Action::Reload),
-            SignalMeaning::ReopenTranscripts => self.actions.push_back(Action::ReopenTranscripts),
-            SignalMeaning::Ignored => self.notice(Notice::SignalIgnored { signal }),
-        }
-    }
-
-    /// Stop everything, then `kind` (the first kind asked for stands);
-    /// `by` says who asked, for the log.
-    fn power_off(&mut self, now: Instant, kind: PowerKind, by: String) {
-        if self.shutdown.is_none() {
-            self.notice(Notice::PowerRequested { kind, by });
-        }
-        self.power.get_or_insert(kind);
-        self.begin_shutdown(0, now);
-    }
-
-    /// `svctl poweroff|reboot|halt`, asked for `by` (the peer): only an
-    /// init of a booted system may.
-    pub fn request_power(
-        &mut self,
-        now: Instant,
-        kind: PowerKind,
-        by: &str,
-    ) -> Result<(), Refusal> {
-        if self.role.may_exit() {
-            return Err(Refusal::NotInRole(self.role));
-        }
-        self.power_off(now, kind, by.to_string());
-        self.drain(now);
-        Ok(())
-    }
-
-    /// `svctl shutdown`: the orderly shutdown of SIGTERM, exit 0; not for
-    /// a booted system, which has poweroff, reboot and halt.
-    pub fn request_shutdown(&mut self, now: Instant) -> Result<(), Refusal> {
-        if !self.role.may_exit() {
-            return Err(Refusal::NotInRole(self.role));
-        }
-        if self.shutdown.is_none() {
-            self.notice(Notice::ShutdownRequested);
-        }
-        self.begin_shutdown(0, now);
-        self.drain(now);
-        Ok(())
     }
 
     fn notice(&mut self, notice: Notice) {
@@ -682,211 +598,6 @@ impl Supervisor {
         Some(service.status(self.reason_of(service)))
     }
 
-    /// `svctl start`: want it up, with what it requires and wants. A failed
-    /// service (or dependency) gets a fresh start; a finished longrun runs
-    /// again; a `done` oneshot stays done. Refused while shutting down;
-    /// a removed service (still stopping) is left alone.
-    pub fn start(&mut self, now: Instant, id: ServiceId) -> Result<(), Refusal> {
-        self.may_start()?;
-        let Some(service) = self.get_mut(id).filter(|s| !s.is_removed()) else {
-            return Ok(());
-        };
-        let finished_longrun = matches!(service.state(), State::Done)
-            && service.latest_config().service_type != ServiceType::Oneshot;
-        if service.want() == Want::Down || finished_longrun {
-            service.forgive_crashes();
-        }
-        if finished_longrun {
-            self.step(now, id, Input::Clear, None);
-        }
-        self.activate(now, vec![id], true);
-        self.drain(now);
-        Ok(())
-    }
-
-    /// Nothing starts once a shutdown has begun.
-    fn may_start(&self) -> Result<(), Refusal> {
-        match self.shutdown {
-            Some(_) => Err(Refusal::ShuttingDown),
-            None => Ok(()),
-        }
-    }
-
-    /// `svctl stop`: want it down; what requires it goes down first. A
-    /// `failed` or `done` service becomes `down`.
-    pub fn stop(&mut self, now: Instant, id: ServiceId) {
-        let Some(service) = self.get_mut(id) else {
-            return;
-        };
-        service.set_fate(None);
-        self.set_want(id, Want::Down);
-        self.step(now, id, Input::Clear, None);
-        self.drain(now);
-    }
-
-    /// `svctl restart`: stop the process if there is one and start again,
-    /// with a fresh crash count; and so for every running service that
-    /// requires it, directly or through other running ones (systemd's
-    /// semantics, SPEC §5). The stops go in reverse dependency order, the
-    /// starts in dependency order: each waits for what it requires to be
-    /// ready again. `wants` and `after` dependents are left alone, and so
-    /// is a requirer that does not run (down, waiting, in backoff, failed).
-    pub fn restart(&mut self, now: Instant, id: ServiceId) -> Result<(), Refusal> {
-        self.may_start()?;
-        if self.get(id).is_none_or(Service::is_removed) {
-            return Ok(());
-        }
-        self.activate(now, vec![id], true);
-        for restarted in self.running_requirers(id) {
-            if let Some(service) = self.get_mut(restarted) {
-                service.forgive_crashes();
-            }
-            self.step(now, restarted, Input::Restart, None);
-            self.queue_with_neighbours(restarted);
-        }
-        self.drain(now);
-        Ok(())
-    }
-
-    /// `svctl kill`: the signal to send at once (the runtime's outcome is
-    /// the reply), validated here: `signal` 0–64 (0 only asks whether the
-    /// process exists), to the service's current process, or to the
-    /// process group `target` says that process is in, never to pid 0 or
-    /// 1, init's group or svinit's own.
-    pub fn kill(
-        &self,
-        id: ServiceId,
-        signal: i32,
-        target: KillTarget,
-    ) -> Result<SignalOrder, Refusal> {
-        if !(0..=MAX_SIGNAL).contains(&signal) {
-            return Err(Refusal::NoSuchSignal(signal));
-        }
-        let state = self.get(id).map(Service::state);
-        let Some(pid) = state.and_then(State::pid).filter(|&pid| pid > 1) else {
-            let kind = state.map_or(StateKind::Down, State::kind);
-            return Err(Refusal::NotRunning(kind));
-        };
-        match target {
-            KillTarget::Process => Ok(SignalOrder {
-                pid,
-                signal,
-                group: false,
-            }),
-            KillTarget::Group { pid: of, .. } if of != pid => Err(Refusal::NotItsProcess(of)),
-            KillTarget::Group {
-                pgid, svinit_pgid, ..
-            } if pgid <= 1 || pgid == svinit_pgid => Err(Refusal::ForbiddenGroup { pid, pgid }),
-            KillTarget::Group { pgid, .. } => Ok(SignalOrder {
-                pid: pgid,
-                signal,
-                group: true,
-            }),
-        }
-    }
-
-    /// `id` and every running service (wanted up, `starting` or `up`) that
-    /// requires it, directly or through other running ones.
-    fn running_requirers(&self, id: ServiceId) -> Vec<ServiceId> {
-        let mut found = vec![id];
-        let mut seen = HashSet::from([id]);
-        let mut next = 0;
-        while let Some(&current) = found.get(next) {
-            next += 1;
-            let Some(service) = self.get(current) else {
-                continue;
-            };
-            for edge in service.links().before.iter().filter(|edge| edge.required) {
-                let running = self.get(edge.id).is_some_and(|dependent| {
-                    dependent.want() == Want::Up
-                        && matches!(dependent.state(), State::Starting { .. } | State::Up { .. })
-                });
-                if running && seen.insert(edge.id) {
-                    found.push(edge.id);
-                }
-            }
-        }
-        found
-    }
-
-    /// Apply a new config: new services are added (and started if
-    /// autostart), removed ones stopped and then forgotten, changed ones get
-    /// their new config at their next spawn (at once if they have no
-    /// process). Ignored while shutting down.
-    pub fn reload(&mut self, now: Instant, new: Config) -> ReloadSummary {
-        let mut summary = ReloadSummary::default();
-        if self.shutdown.is_some() {
-            return summary;
-        }
-        let mut order = Vec::with_capacity(new.services.len());
-        let mut roots = Vec::new();
-        for config in &new.services {
-            let known = self.id_of(&config.name);
-            let Some(service) = known.and_then(|id| self.get_mut(id)) else {
-                let id = self.add_service(config.clone(), now);
-                summary.added.push(config.name.clone());
-                if config.autostart {
-                    roots.push(id);
-                }
-                order.push(id);
-                continue;
-            };
-            let id = service.id();
-            let first_try = service.in_first_try();
-            if service.is_removed() {
-                service.set_removed(false);
-                summary.added.push(config.name.clone());
-                if config.autostart {
-                    roots.push(id);
-                }
-            } else if service.latest_config() != config {
-                summary.changed.push(config.name.clone());
-                if service.want() == Want::Up {
-                    roots.push(id);
-                }
-            }
-            service.reconfigure(config);
-            let still = service.in_first_try();
-            self.count_first_try(first_try, still);
-            order.push(id);
-        }
-
-        let kept: HashSet<ServiceId> = order.iter().copied().collect();
-        for id in std::mem::take(&mut self.order) {
-            if kept.contains(&id) {
-                continue;
-            }
-            let Some(service) = self.get_mut(id) else {
-                continue;
-            };
-            if !service.is_removed() {
-                let first_try = service.in_first_try();
-                service.set_removed(true);
-                summary.removed.push(service.name().to_string());
-                self.count_first_try(first_try, false);
-            }
-            order.push(id);
-        }
-        self.order = order;
-        self.config = new;
-        self.relink();
-        let removed: Vec<ServiceId> = self
-            .order
-            .iter()
-            .copied()
-            .filter(|&id| self.get(id).is_some_and(Service::is_removed))
-            .collect();
-        for id in removed {
-            self.set_want(id, Want::Down);
-        }
-        self.activate(now, roots, false);
-        for id in self.order.clone() {
-            self.work.push(id);
-        }
-        self.drain(now);
-        summary
-    }
-
     pub fn orphans_reaped(&self) -> u64 {
         self.orphans_reaped
     }
@@ -907,52 +618,6 @@ impl Supervisor {
 
     fn name_of(&self, id: ServiceId) -> Option<String> {
         self.get(id).map(|s| s.name().to_string())
-    }
-
-    fn add_service(&mut self, config: ServiceConfig, now: Instant) -> ServiceId {
-        let id = ServiceId(self.table.len());
-        self.by_name.insert(config.name.clone(), id);
-        self.table
-            .push(Some(Box::new(Service::new(id, config, now))));
-        id
-    }
-
-    /// Rebuild every service's links: the config's services among
-    /// themselves, removed ones (still stopping) among themselves.
-    fn relink(&mut self) {
-        let (removed, current): (Vec<ServiceId>, Vec<ServiceId>) = self
-            .order
-            .iter()
-            .copied()
-            .partition(|&id| self.get(id).is_some_and(Service::is_removed));
-        for group in [current, removed] {
-            let links = {
-                let members: Vec<(ServiceId, &ServiceConfig)> = group
-                    .iter()
-                    .filter_map(|&id| self.get(id).map(|s| (id, s.latest_config())))
-                    .collect();
-                build_links(&members)
-            };
-            for (id, links) in group.into_iter().zip(links) {
-                if let Some(service) = self.get_mut(id) {
-                    service.relink(links);
-                }
-            }
-        }
-        for id in self.order.clone() {
-            let Some(service) = self.get(id) else {
-                continue;
-            };
-            let required_down = service
-                .links()
-                .requires
-                .iter()
-                .filter(|&&dep| self.get(dep).is_none_or(|d| d.want() == Want::Down))
-                .count();
-            if let Some(service) = self.get_mut(id) {
-                service.set_required_down(required_down);
-            }
-        }
     }
 
     /// The one place a service's want changes: keeps its dependents'
@@ -1039,39 +704,6 @@ impl Supervisor {
             self.set_want(id, Want::Down);
             self.work.push(id);
         }
-    }
-
-    /// Feed `input` to the main command and commit the state it returns:
-    /// its deadline, the shutdown it asks for, and the units it held up at
-    /// shutdown, which may stop once it has no process.
-    fn step_main(&mut self, now: Instant, input: MainInput<'_>) {
-        let mut out = MainOutbox {
-            actions: &mut self.actions,
-            shutdown: None,
-        };
-        let next = self.main.step(now, input, &mut out);
-        let shutdown = out.shutdown;
-        let Some(next) = next else {
-            return;
-        };
-        let released = self.main.has_process() && !next.has_process();
-        let old = std::mem::replace(&mut self.main, next);
-        self.deadlines
-            .change(TimerOwner::Main, old.deadline(), self.main.deadline());
-        if let Some(exit_code) = shutdown {
-            self.begin_shutdown(exit_code, now);
-        }
-        if released {
-            for id in self.order.clone() {
-                self.work.push(id);
-            }
-        }
-    }
-
-    /// Between the main command's SIGTERM and its SIGKILL: the
-    /// `shutdown-timeout`, else `MAIN_STOP_TIMEOUT`.
-    fn main_stop_timeout(&self) -> std::time::Duration {
-        self.config.shutdown_timeout.unwrap_or(MAIN_STOP_TIMEOUT)
     }
 
     /// `first_try` follows a service leaving or entering its first try.
@@ -1322,130 +954,10 @@ impl Supervisor {
         }
     }
 
-    /// Add the emergency shell and want it up, beside whatever runs; once
-    /// (it stays until a reload, whose config does not have it, removes
-    /// it).
-    fn start_emergency_shell(&mut self, now: Instant, at_boot: bool) {
-        let Some(unit) = self.emergency_shell.clone() else {
-            self.notice(Notice::NoEmergencyShell { at_boot });
-            return;
-        };
-        if self.id_of(&unit.name).is_some() {
-            return;
-        }
-        let tty = unit.tty.as_deref().unwrap_or(std::path::Path::new(""));
-        self.notice(Notice::EmergencyShell {
-            tty: tty.display().to_string(),
-            at_boot,
-        });
-        let id = self.add_service(unit.clone(), now);
-        // Where a reload adding it would put it: after the config's services.
-        let at = self
-            .order
-            .iter()
-            .position(|&other| self.get(other).is_some_and(Service::is_removed))
-            .unwrap_or(self.order.len());
-        self.order.insert(at, id);
-        self.config.services.push(unit);
-        self.relink();
-        self.activate(now, vec![id], false);
-    }
-
     fn count_work(&self) -> &Self {
         #[cfg(test)]
         self.work_done.set(self.work_done.get() + 1);
         self
-    }
-
-    /// The bookkeeping agrees with the states; for tests.
-    #[cfg(test)]
-    fn check_invariants(&self) -> Result<(), String> {
-        let mut live = 0;
-        let mut timers = 0;
-        for id in self.ids() {
-            let Some(service) = self.get(id) else {
-                continue;
-            };
-            let name = service.name();
-            let state = service.state();
-            if let Some(at) = state.deadline() {
-                timers += 1;
-                if !self.deadlines.contains(at, TimerOwner::Service(id)) {
-                    return Err(format!("{name}: deadline of {state:?} not held"));
-                }
-            }
-            if let Some(pid) = state.pid()
-                && self.by_pid.get(&pid) != Some(&id)
-            {
-                return Err(format!("{name}: pid {pid} not indexed"));
-            }
-            if matches!(state, State::Failed { .. }) && service.want() != Want::Down {
-                return Err(format!("{name}: failed but wanted up"));
-            }
-            if service.restart_pending()
-                && !matches!(state, State::Starting { .. } | State::Up { .. })
-            {
-                return Err(format!("{name}: restart pending but {state:?}"));
-            }
-            if self.shutdown.is_some() && service.want() == Want::Up {
-                return Err(format!("{name}: wanted up during shutdown"));
-            }
-            live += usize::from(state.has_process());
-        }
-        for (&pid, &id) in &self.by_pid {
-            if self.get(id).and_then(|s| s.state().pid()) != Some(pid) {
-                return Err(format!("pid {pid} indexed for {id:?}, not its process"));
-            }
-        }
-        if let Some(at) = self.main.deadline() {
-            timers += 1;
-            if !self.deadlines.contains(at, TimerOwner::Main) {
-                return Err("main command deadline not held".into());
-            }
-        }
-        if let Some(at) = self.shutdown.as_ref().and_then(|s| s.deadline) {
-            timers += 1;
-            if !self.deadlines.contains(at, TimerOwner::Shutdown) {
-                return Err("shutdown deadline not held".into());
-            }
-        }
-        if timers != self.deadlines.len() {
-            return Err(format!(
-                "{} deadlines held, {timers} due",
-                self.deadlines.len()
-            ));
-        }
-        if live != self.live {
-            return Err(format!("live count {} but {live} processes", self.live));
-        }
-        let first_try = self
-            .ids()
-            .filter(|&id| self.get(id).is_some_and(Service::in_first_try))
-            .count();
-        if first_try != self.first_try {
-            return Err(format!(
-                "{} in their first try counted, {first_try} are",
-                self.first_try
-            ));
-        }
-        Ok(())
-    }
-
-    /// Drop a removed service that has stopped.
-    fn forget(&mut self, id: ServiceId) {
-        let Some(service) = self.table.get_mut(id.0).and_then(Option::take) else {
-            return;
-        };
-        self.count_first_try(service.in_first_try(), false);
-        if self.by_name.get(service.name()) == Some(&id) {
-            self.by_name.remove(service.name());
-        }
-        self.deadlines
-            .change(TimerOwner::Service(id), service.state().deadline(), None);
-        for neighbour in service.links().neighbours() {
-            self.work.push(neighbour);
-        }
-        self.actions.push_back(Action::Forget { service: id });
     }
 }
 
