@@ -1,8 +1,10 @@
 //! Readiness I/O: the `ready-fd` pipes (s6 style: a newline on fd N) and
 //! the sd_notify datagram socket (`ready-notify`: `READY=1`, `STATUS=…`,
 //! `WATCHDOG=1`, `WATCHDOG=trigger`). It turns bytes into `Event::Ready` /
-//! `Event::NotifyStatus` / `Event::Watchdog`; whether that makes a service
-//! `up`, or what a missed watchdog does, is the supervisor's decision.
+//! `Event::ReadyFdFailed` / `Event::NotifyStatus` / `Event::Watchdog`, with
+//! the pid a pipe was made for; whether that makes a service `up` (or is
+//! stale, or comes from a config without `ready-notify`), what a missed
+//! watchdog does and what is worth a log line is the supervisor's decision.
 //!
 //! Decisions where SPEC.md is silent:
 //! - One notify socket **per service**, in the abstract namespace with a
@@ -24,8 +26,9 @@
 //!   that order: `READY=1` arms the watchdog, which `WATCHDOG=1` resets.
 //!   File descriptors passed along (`FDSTORE=1`) are closed at once.
 //! - A `ready-fd` pipe is closed as soon as a newline came, at EOF without
-//!   one or after `READY_FD_MAX` bytes without one (logged: the service
-//!   stays `starting` until start-timeout), or when its process is reaped.
+//!   one or after `READY_FD_MAX` bytes without one (the supervisor logs it:
+//!   the service stays `starting` until start-timeout), or when its process
+//!   is reaped.
 
 use std::collections::HashMap;
 use std::ffi::OsString;

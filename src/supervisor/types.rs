@@ -176,11 +176,14 @@ pub enum Event {
     Exited { pid: i32, status: ExitStatus },
     /// `waitpid` said ECHILD: svinit has no children left.
     NoChildren,
-    /// Orderly shutdown of everything requested (SIGTERM/SIGINT, svctl).
-    /// `exit_code` is what svinit exits with when done.
+    /// Orderly shutdown of everything, `exit_code` what svinit exits with
+    /// when done: what SIGTERM (`Event::Signal`) and `svctl shutdown`
+    /// (`Supervisor::request_shutdown`) come to, without their checks.
     Shutdown { exit_code: i32 },
-    /// System mode: stop everything, then reboot, halt or power off
-    /// (signals, `svctl reboot|halt|poweroff`). The first kind asked wins.
+    /// Stop everything, then reboot, halt or power off (in the system role;
+    /// elsewhere it ends in an exit): what the power signals and
+    /// `svctl reboot|halt|poweroff` come to, without their checks. The
+    /// first kind asked wins.
     Power { kind: PowerKind },
     /// A signal svinit received, other than SIGCHLD (which only makes the
     /// runtime reap): what it means is decided here, by role and main
