@@ -1,30 +1,10 @@
 //! Which kind of init svinit is this time: system (PID 1 booted by a
-//! kernel), container (PID 1 of a child PID namespace) or user (not PID 1).
+//! kernel), container (PID 1 of a child PID namespace) or user (not PID 1),
+//! chosen from the flags or detected. What each mode means is the
+//! supervisor's `Role`.
 
-use std::fmt;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    System,
-    Container,
-    User,
-}
-
-impl Mode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::System => "system",
-            Mode::Container => "container",
-            Mode::User => "user",
-        }
-    }
-}
-
-impl fmt::Display for Mode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// The user's word for the supervisor's `Role`: one type for one fact.
+pub use crate::supervisor::Role as Mode;
 
 /// The mode to run in: `forced` by `--system`/`--container`, else
 /// detected. `--system` is refused when svinit is not PID 1: system mode

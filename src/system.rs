@@ -1,6 +1,6 @@
 //! PID-1 duties of system mode (SPEC.md §4 "System mode"): the early boot
 //! (API filesystems, console, hostname, ctrl-alt-del), the emergency shell
-//! unit, and the last steps of a shutdown (sync, read-only remounts,
+//! unit (which the supervisor starts), and the last steps of a shutdown (sync, read-only remounts,
 //! `reboot(2)`). Mechanism only: when to do each is the supervisor's call.
 
 use std::fs;
@@ -11,7 +11,7 @@ use nix::mount::{MsFlags, mount};
 use nix::sys::reboot::{RebootMode, reboot, set_cad_enabled};
 use nix::sys::stat::Mode as FileMode;
 
-use crate::config::{self, Config};
+use crate::config::{self, Config, ServiceConfig};
 use crate::runtime::{BOOT_ATTEMPTS, Options, Runtime, contain};
 use crate::supervisor::PowerKind;
 use crate::{error, info, warn};
@@ -212,8 +212,9 @@ pub fn console_tty() -> String {
 }
 
 /// The emergency shell as a unit: `/bin/sh` on the console terminal,
-/// restarted whenever it exits. `None` when there is no /bin/sh.
-pub fn emergency_shell_unit(tty: &str) -> Option<Config> {
+/// restarted whenever it exits; the supervisor adds it when the system
+/// needs it. `None` when there is no /bin/sh.
+pub fn emergency_shell_unit(tty: &str) -> Option<ServiceConfig> {
     if !Path::new(SHELL).exists() {
         return None;
     }
@@ -229,35 +230,8 @@ pub fn emergency_shell_unit(tty: &str) -> Option<Config> {
          \x20   stop-timeout \"2s\"\n\
          }}\n"
     );
-    config::load_sources(vec![("<emergency shell>".to_string(), kdl)]).ok()
-}
-
-/// `base` plus the emergency shell (replacing one already there).
-pub fn with_emergency_shell(base: &Config) -> Option<Config> {
-    let shell = emergency_shell_unit(&console_tty())?;
-    let mut config = base.clone();
-    config.services.retain(|s| s.name != EMERGENCY_SHELL);
-    config.services.extend(shell.services);
-    Some(config)
-}
-
-/// An invalid config at boot: only the emergency shell runs, and the
-/// control socket waits for `svctl reload` once the config is fixed.
-pub fn emergency_boot_config() -> Config {
-    let tty = console_tty();
-    match emergency_shell_unit(&tty) {
-        Some(config) => {
-            error!(
-                "",
-                "starting the emergency shell on {tty}; fix the config, then `svctl reload`"
-            );
-            config
-        }
-        None => {
-            error!("", "no {SHELL}: waiting for `svctl reload`");
-            Config::default()
-        }
-    }
+    let config = config::load_sources(vec![("<emergency shell>".to_string(), kdl)]).ok()?;
+    config.services.into_iter().next()
 }
 
 /// System mode's main: the loop never returns; if it does (it should
@@ -417,8 +391,8 @@ mod tests {
     #[test]
     fn the_emergency_shell_unit_is_valid() {
         // /bin/sh exists on every machine these tests run on.
-        let config = emergency_shell_unit("/dev/ttyS0").expect("a valid unit");
-        assert_eq!(config.services.len(), 1);
-        assert_eq!(config.services[0].name, EMERGENCY_SHELL);
+        let unit = emergency_shell_unit("/dev/ttyS0").expect("a valid unit");
+        assert_eq!(unit.name, EMERGENCY_SHELL);
+        assert_eq!(unit.tty.as_deref(), Some(Path::new("/dev/ttyS0")));
     }
 }

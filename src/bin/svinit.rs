@@ -205,10 +205,13 @@ fn run() -> ExitCode {
             (None, false)
         }
     };
+    // An invalid config ends svinit, unless it may never exit: then the
+    // supervisor boots without one (the emergency shell).
+    let config_invalid = config.is_none();
     let config = match config {
         Some(config) => config,
-        None if mode != Mode::System => return ExitCode::from(1),
-        None => system::emergency_boot_config(),
+        None if mode.may_exit() => return ExitCode::from(1),
+        None => config::Config::default(),
     };
     // Forks before anything else is made: the subreaper flag is not
     // inherited, and the loop's descriptors belong to the background.
@@ -259,6 +262,7 @@ fn run() -> ExitCode {
         socket_is_default,
         main_command,
         extra_services,
+        config_invalid,
     };
     if mode == Mode::System {
         announce();

@@ -101,29 +101,6 @@ impl super::Runtime {
         );
     }
 
-    /// A signal svinit received, with a main command: forwarded to its
-    /// process group, or (before it started) a shutdown for TERM and INT.
-    pub(super) fn signal_main(&mut self, signal: i32) {
-        let name = crate::supervisor::signal_name(signal);
-        match self
-            .supervisor
-            .signal_main(std::time::Instant::now(), signal)
-        {
-            crate::supervisor::MainSignal::Forwarded { pid } => {
-                crate::debug!("", "forwarding SIG{name} to the main command's group {pid}");
-            }
-            crate::supervisor::MainSignal::Shutdown { .. } => {
-                crate::info!(
-                    "",
-                    "received SIG{name} before the main command started, shutting down"
-                );
-            }
-            crate::supervisor::MainSignal::Dropped => {
-                crate::debug!("", "ignored SIG{name}: no main command running");
-            }
-        }
-    }
-
     /// `true` when `pid` was the main command (and has been reported).
     pub(super) fn main_reaped(&mut self, pid: i32, status: crate::supervisor::ExitStatus) -> bool {
         let Some(main) = self.main.as_mut() else {
@@ -144,20 +121,5 @@ impl super::Runtime {
             }
         }
         true
-    }
-
-    /// `Action::CriticalEnded`: logged; the supervisor shuts down unless in
-    /// system mode.
-    pub(super) fn critical_ended(&mut self, service: crate::supervisor::ServiceId, exit_code: i32) {
-        let name = self.supervisor.status(service).name;
-        if self.options.mode == crate::mode::Mode::System {
-            crate::error!(&name, "critical service ended (status {exit_code})");
-            self.start_emergency_shell();
-        } else {
-            crate::warn!(
-                &name,
-                "critical service ended: stopping everything, exit status {exit_code}"
-            );
-        }
     }
 }

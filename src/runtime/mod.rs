@@ -29,7 +29,6 @@ use std::time::{Duration, Instant};
 
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll};
-use nix::sys::signal::Signal;
 
 use crate::config;
 use crate::control::WallClock;
@@ -38,8 +37,8 @@ use crate::log::{self, Level};
 use crate::mode::Mode;
 use crate::spawn::{self, ExecStatus, SpawnContext};
 use crate::supervisor::{
-    Action, Event, ExitStatus, Reason, ServiceId, SpawnFailure, StateKind, Supervisor, Transition,
-    format_duration,
+    Action, Event, ExitStatus, Reason, ServiceId, SignalOrder, SpawnFailure, StateKind, Supervisor,
+    Transition, format_duration,
 };
 use crate::{debug, error, info, warn};
 
@@ -67,6 +66,10 @@ pub struct Options {
     /// Services that are not in the config files (`svinit --detach --
     /// COMMAND`): added again at each reload.
     pub extra_services: Vec<config::ServiceConfig>,
+    /// The config at `config_path` could not be loaded (its diagnostics
+    /// were shown): the supervisor boots without one (system mode: the
+    /// emergency shell, until `svctl reload`).
+    pub config_invalid: bool,
 }
 
 /// A child between fork and exec: its status pipe tells which step failed,
@@ -122,15 +125,17 @@ impl Runtime {
         )?;
         let control = open_control_socket(&poll, &options, &config.control)?;
         let now = Instant::now();
-        let mut supervisor = Supervisor::new(config, now, random_seed());
+        let mut supervisor = Supervisor::new(config, options.mode, now, random_seed());
         let main = options.main_command.clone().map(MainProcess::new);
         if main.is_some() {
             supervisor.set_main_command();
         }
-        // System mode never exits: a critical service is only reported.
-        supervisor.set_exit_on_critical(options.mode != Mode::System);
-        supervisor.set_system(options.mode == Mode::System);
-        let default_directory = (options.mode == Mode::System).then(|| PathBuf::from("/"));
+        if options.mode.has_emergency_shell()
+            && let Some(unit) = crate::system::emergency_shell_unit(&crate::system::console_tty())
+        {
+            supervisor.set_emergency_shell(unit);
+        }
+        let default_directory = options.mode.default_directory().map(PathBuf::from);
         let mut spawn_context = SpawnContext::from_process(default_directory);
         if let Some(original) = own_limits::raise_own_nofile() {
             spawn_context.set_inherited_nofile(original);
@@ -181,7 +186,11 @@ impl Runtime {
         // Booting is declarative (wanted services up): again is harmless.
         contain(BOOT_ATTEMPTS, "booting the services", || {
             crate::fault::point("boot");
-            self.supervisor.boot(Instant::now());
+            if self.options.config_invalid {
+                self.supervisor.boot_without_config(Instant::now());
+            } else {
+                self.supervisor.boot(Instant::now());
+            }
         });
         let mut events = Events::with_capacity(256);
         loop {
@@ -267,11 +276,17 @@ impl Runtime {
         while let Some(action) = self.supervisor.poll_action() {
             match action {
                 Action::Spawn { service } => self.spawn(service),
-                Action::Signal { pid, signal, group } => send_signal(pid, signal, group),
+                Action::Signal { pid, signal, group } => {
+                    let _ = send_signal(SignalOrder { pid, signal, group });
+                }
                 Action::SweepOrphans {
                     signal,
                     log_survivors,
                 } => self.sweep_orphans(signal, log_survivors),
+                Action::SweepEveryone {
+                    signal,
+                    log_survivors,
+                } => self.sweep_everyone(signal, log_survivors),
                 Action::StateChanged(transition) => {
                     let restart_in = (transition.to == StateKind::Backoff)
                         .then(|| self.supervisor.status(transition.service).next_restart)
@@ -281,15 +296,11 @@ impl Runtime {
                     if let Some(control) = self.control.as_mut() {
                         control.publish(&transition, &WallClock::now());
                     }
-                    if self.supervisor.try_status(transition.service).is_none() {
-                        self.output.forget(self.poll.registry(), transition.service);
-                        self.readiness
-                            .forget_service(self.poll.registry(), transition.service);
-                        self.service_uids.remove(&transition.service);
-                    }
                 }
-                Action::Exit { .. } if self.options.mode == Mode::System => {
-                    self.power_off(crate::supervisor::PowerKind::Poweroff)
+                Action::Forget { service } => {
+                    self.output.forget(self.poll.registry(), service);
+                    self.readiness.forget_service(self.poll.registry(), service);
+                    self.service_uids.remove(&service);
                 }
                 Action::Exit { code } => {
                     if let Some(mut detached) = self.detached.take() {
@@ -304,14 +315,16 @@ impl Runtime {
                 Action::StartMain => self.start_main(),
                 Action::BootSettled => self.boot_settled(),
                 Action::ReadPidFile { service } => self.read_pid_file(service),
-                Action::CriticalEnded { service, exit_code } => {
-                    self.critical_ended(service, exit_code)
-                }
                 Action::MainUnkillable { pid, after } => warn!(
                     "",
                     "main command unkillable (pid {pid}): still there {} after SIGKILL, given up on",
                     format_duration(after)
                 ),
+                Action::Reload => self.reload(),
+                Action::ReopenTranscripts => self.reopen_all_transcripts(),
+                Action::Notice(notice) => {
+                    log::write_line(notice.level(), notice.subject(), format_args!("{notice}"))
+                }
             }
         }
         None
@@ -436,36 +449,15 @@ impl Runtime {
         Some(watch)
     }
 
+    /// SIGCHLD reaps; what any other signal means is the supervisor's call.
     fn on_signals(&mut self) {
         crate::fault::point("signals");
         while let Some(signal) = self.signals.next() {
-            match Signal::try_from(signal) {
-                Ok(Signal::SIGCHLD) => self.reap_all(),
-                Ok(_) if self.main.is_some() && signal != libc::SIGPIPE => self.signal_main(signal),
-                Ok(_) if self.options.mode == Mode::System => {
-                    match crate::supervisor::PowerKind::from_signal(signal) {
-                        Some(kind) => {
-                            let from = format!("SIG{}", signal_label(signal));
-                            self.request_power(kind, &from)
-                        }
-                        None if signal == libc::SIGHUP => self.reload(),
-                        None => debug!("", "ignored signal {}", signal_label(signal)),
-                    }
-                }
-                Ok(Signal::SIGTERM | Signal::SIGINT) => {
-                    if !self.supervisor.is_shutting_down() {
-                        info!("", "received SIG{}, shutting down", signal_label(signal));
-                    }
-                    self.supervisor
-                        .handle_event(Instant::now(), Event::Shutdown { exit_code: 0 });
-                }
-                Ok(Signal::SIGHUP) => self.reload(),
-                // SIGUSR1 is halt in system mode (and, with a main command,
-                // forwarded to it); otherwise it reopens every transcript.
-                Ok(Signal::SIGUSR1) if self.options.mode != Mode::System => {
-                    self.reopen_all_transcripts()
-                }
-                _ => debug!("", "ignored signal {}", signal_label(signal)),
+            if signal == libc::SIGCHLD {
+                self.reap_all();
+            } else {
+                self.supervisor
+                    .handle_event(Instant::now(), Event::Signal(signal));
             }
         }
     }
@@ -523,9 +515,6 @@ impl Runtime {
     }
 
     fn sweep_orphans(&mut self, signal: i32, log_survivors: bool) {
-        if self.options.mode == Mode::System {
-            return self.sweep_everyone(signal, log_survivors);
-        }
         for (pid, command) in reaper::children_of_self() {
             if log_survivors {
                 warn!(
@@ -540,26 +529,13 @@ impl Runtime {
                     signal_label(signal)
                 );
             }
-            send_signal(pid, signal, false);
+            let _ = send_signal(SignalOrder {
+                pid,
+                signal,
+                group: false,
+            });
         }
         self.reap_all();
-    }
-
-    /// Closes the output of services the supervisor has forgotten. A
-    /// removed service that was already down is forgotten during the
-    /// reload itself, without a state change: call this after each reload.
-    fn forget_gone_outputs(&mut self) {
-        let supervisor = &self.supervisor;
-        self.output.forget_gone(self.poll.registry(), |id| {
-            supervisor.try_status(id).is_none()
-        });
-        for service in self.readiness.notify_services() {
-            if self.supervisor.try_status(service).is_none() {
-                self.readiness.forget_service(self.poll.registry(), service);
-            }
-        }
-        self.service_uids
-            .retain(|&id, _| supervisor.try_status(id).is_some());
     }
 
     /// The uid `service` was last started as (svinit's own before that).
@@ -570,7 +546,8 @@ impl Runtime {
             .unwrap_or_else(|| nix::unistd::geteuid().as_raw())
     }
 
-    /// Reopens every transcript (SIGUSR1, `svctl reopen` without names).
+    /// Reopens every transcript (`Action::ReopenTranscripts`, `svctl
+    /// reopen` without names).
     fn reopen_all_transcripts(&mut self) {
         info!("", "reopening transcripts");
         for (service, err) in self.output.reopen_all() {
@@ -578,7 +555,8 @@ impl Runtime {
         }
     }
 
-    /// SIGHUP: like `svctl reload`, with the outcome in the log only.
+    /// `Action::Reload` (SIGHUP): like `svctl reload`, with the outcome in
+    /// the log only.
     fn reload(&mut self) {
         let _ = self.reload_config(false);
     }
@@ -615,7 +593,8 @@ fn open_control_socket(
             debug!("", "control socket at {}", server.path().display());
             Ok(Some(server))
         }
-        Err(err @ control::BindError::InUse { .. }) if options.mode != Mode::System => {
+        // A second svinit refuses to start, unless it may never exit.
+        Err(err @ control::BindError::InUse { .. }) if options.mode.may_exit() => {
             Err(io::Error::new(io::ErrorKind::AddrInUse, err.to_string()))
         }
         Err(err) => {
@@ -625,16 +604,20 @@ fn open_control_socket(
     }
 }
 
-fn send_signal(pid: i32, signal: i32, group: bool) {
+/// Executes `Action::Signal` (or `svctl kill`'s order, whose outcome is
+/// the reply).
+fn send_signal(order: SignalOrder) -> Result<(), nix::errno::Errno> {
+    let SignalOrder { pid, signal, group } = order;
     // pid 0 or 1 would signal svinit's own group or every process: never.
     if pid <= 1 {
-        return;
+        return Err(nix::errno::Errno::EINVAL);
     }
     let target = if group { -pid } else { pid };
     // A process that is not a group leader (a forking daemon that did not
     // setsid) has no group of its pid: it still gets the signal.
-    if signals::send(target, signal) == Err(nix::errno::Errno::ESRCH) && group {
-        let _ = signals::send(pid, signal);
+    match signals::send(target, signal) {
+        Err(nix::errno::Errno::ESRCH) if group => signals::send(pid, signal),
+        sent => sent,
     }
 }
 

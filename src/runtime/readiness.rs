@@ -1,8 +1,10 @@
 //! Readiness I/O: the `ready-fd` pipes (s6 style: a newline on fd N) and
 //! the sd_notify datagram socket (`ready-notify`: `READY=1`, `STATUS=…`,
 //! `WATCHDOG=1`, `WATCHDOG=trigger`). It turns bytes into `Event::Ready` /
-//! `Event::NotifyStatus` / `Event::Watchdog`; whether that makes a service
-//! `up`, or what a missed watchdog does, is the supervisor's decision.
+//! `Event::ReadyFdFailed` / `Event::NotifyStatus` / `Event::Watchdog`, with
+//! the pid a pipe was made for; whether that makes a service `up` (or is
+//! stale, or comes from a config without `ready-notify`), what a missed
+//! watchdog does and what is worth a log line is the supervisor's decision.
 //!
 //! Decisions where SPEC.md is silent:
 //! - One notify socket **per service**, in the abstract namespace with a
@@ -24,14 +26,16 @@
 //!   that order: `READY=1` arms the watchdog, which `WATCHDOG=1` resets.
 //!   File descriptors passed along (`FDSTORE=1`) are closed at once.
 //! - A `ready-fd` pipe is closed as soon as a newline came, at EOF without
-//!   one or after `READY_FD_MAX` bytes without one (logged: the service
-//!   stays `starting` until start-timeout), or when its process is reaped.
+//!   one or after `READY_FD_MAX` bytes without one (the supervisor logs it:
+//!   the service stays `starting` until start-timeout), or when its process
+//!   is reaped.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::io::IoSliceMut;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStringExt;
+use std::time::Instant;
 
 use mio::unix::SourceFd;
 use mio::{Interest, Registry};
@@ -46,7 +50,9 @@ use nix::sys::socket::{
 
 use super::slab::Slab;
 use crate::config::ServiceConfig;
-use crate::supervisor::{Event, ServiceId, SpawnFailure, SpawnStage, StateKind, WatchdogMessage};
+use crate::supervisor::{
+    Event, ReadyFdProblem, ServiceId, SpawnFailure, SpawnStage, WatchdogMessage,
+};
 use crate::{debug, warn};
 
 /// Bytes read from a `ready-fd` pipe without a newline before svinit gives
@@ -291,7 +297,8 @@ impl Readiness {
         }
     }
 
-    /// The services whose sockets are open, to find the forgotten ones.
+    /// The services whose sockets are open.
+    #[cfg(test)]
     pub fn notify_services(&self) -> Vec<ServiceId> {
         self.socket_of.keys().copied().collect()
     }
@@ -509,50 +516,46 @@ fn failure(stage: SpawnStage, detail: String, errno: Errno) -> SpawnFailure {
 impl super::Runtime {
     /// A `ready-fd` pipe is readable.
     pub(super) fn on_ready_pipe(&mut self, slot: usize) {
-        match self.readiness.on_pipe(self.poll.registry(), slot) {
+        let (service, pid, problem) = match self.readiness.on_pipe(self.poll.registry(), slot) {
             PipeOutcome::Ready { service, pid } => {
-                // Only for the process that got the pipe.
-                if self.supervisor.status(service).pid == Some(pid) {
-                    self.supervisor
-                        .handle_event(std::time::Instant::now(), Event::Ready { service });
-                }
+                let ready = Event::Ready {
+                    service,
+                    pid: Some(pid),
+                };
+                return self.supervisor.handle_event(Instant::now(), ready);
             }
             PipeOutcome::ClosedWithoutNewline { service, pid } => {
-                let status = self.supervisor.status(service);
-                if status.pid == Some(pid) && status.state == StateKind::Starting {
-                    warn!(
-                        &status.name,
-                        "closed its ready-fd without writing a newline: not ready"
-                    );
-                }
+                (service, pid, ReadyFdProblem::ClosedWithoutNewline)
             }
-            PipeOutcome::Flooded { service, pid } => {
-                let status = self.supervisor.status(service);
-                if status.pid == Some(pid) {
-                    warn!(
-                        &status.name,
-                        "wrote {READY_FD_MAX} bytes to its ready-fd without a newline: not ready, the pipe is closed"
-                    );
-                }
-            }
-            PipeOutcome::Pending => {}
-        }
+            PipeOutcome::Flooded { service, pid } => (
+                service,
+                pid,
+                ReadyFdProblem::Flooded {
+                    bytes: READY_FD_MAX,
+                },
+            ),
+            PipeOutcome::Pending => return,
+        };
+        let failed = Event::ReadyFdFailed {
+            service,
+            pid,
+            problem,
+        };
+        self.supervisor.handle_event(Instant::now(), failed);
     }
 
-    /// A notify socket is readable (or had more than a batch last turn).
+    /// A notify socket is readable (or had more than a batch last turn):
+    /// each message, in the order of SPEC's assignments, to the supervisor.
     pub(super) fn on_notify(&mut self, slot: usize) {
-        let now = std::time::Instant::now();
+        let now = Instant::now();
         for (service, message) in self.readiness.on_notify(slot) {
-            if !self.supervisor.service_config(service).ready_notify {
-                continue;
-            }
             if let Some(text) = message.status {
-                debug!(&self.supervisor.status(service).name, "STATUS={text}");
                 self.supervisor
                     .handle_event(now, Event::NotifyStatus { service, text });
             }
             if message.ready {
-                self.supervisor.handle_event(now, Event::Ready { service });
+                let ready = Event::Ready { service, pid: None };
+                self.supervisor.handle_event(now, ready);
             }
             if let Some(message) = message.watchdog {
                 self.supervisor

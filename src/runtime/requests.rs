@@ -12,8 +12,7 @@ use crate::control::{
     ReloadReport, Reply, Request, ServiceLine, ServiceStatusJson, StatusReport, StreamLine,
     TreeNode, TreeReport, WallClock, parse_signal, round_millis, round_unix_millis,
 };
-use crate::mode::Mode;
-use crate::supervisor::{Event, PowerKind, ServiceId, StateKind, Want};
+use crate::supervisor::{KillTarget, PowerKind, Refusal, ServiceId, StateKind, Want};
 use crate::transcript::RingLines;
 use crate::{error, info};
 
@@ -258,18 +257,16 @@ impl Runtime {
         } else {
             self.resolve(names)?
         };
-        if self.supervisor.is_shutting_down() && change != Change::Stop {
-            return Err(ProtocolError::new(
-                ErrorKind::Failed,
-                "svinit is shutting down",
-            ));
-        }
         for &id in &ids {
             match change {
                 Change::Start => self.supervisor.start(now, id),
-                Change::Stop => self.supervisor.stop(now, id),
+                Change::Stop => {
+                    self.supervisor.stop(now, id);
+                    Ok(())
+                }
                 Change::Restart => self.supervisor.restart(now, id),
             }
+            .map_err(|refusal| refused(&self.supervisor.status(id).name, refusal))?;
         }
         Ok(Reply::ok(self.status_entries(&ids, &WallClock::now())))
     }
@@ -283,8 +280,9 @@ impl Runtime {
 
     /// `svctl kill`: `signal` (0: only whether it exists) to the service's
     /// main process, or with `group` to the process group that process is
-    /// in (a `shell` service's daemon is a child of its /bin/sh). Never to
-    /// svinit's own group: `signals::send` refuses it, and pids 0, 1, -1.
+    /// in (a `shell` service's daemon is a child of its /bin/sh). The
+    /// supervisor says whom, or refuses; the outcome of kill(2) is the
+    /// reply.
     fn kill(&self, name: &str, signal: &str, group: bool) -> Result<Reply, ProtocolError> {
         let id = self
             .supervisor
@@ -293,13 +291,6 @@ impl Runtime {
         let number = parse_signal(signal).ok_or_else(|| {
             ProtocolError::new(ErrorKind::BadRequest, format!("unknown signal `{signal}`"))
         })?;
-        let status = self.supervisor.status(id);
-        let Some(pid) = status.pid.filter(|&pid| pid > 1) else {
-            return Err(ProtocolError::new(
-                ErrorKind::NotRunning,
-                format!("{name} has no running process (state {})", status.state),
-            ));
-        };
         let failed = |target: String, errno: nix::errno::Errno| {
             let signal = match number {
                 0 => "0".to_string(),
@@ -310,28 +301,30 @@ impl Runtime {
                 format!("kill({target}, {signal}): {}", errno.desc()),
             )
         };
-        let target = if group {
+        let target = match self.supervisor.status(id).pid {
             // The process is svinit's child, reaped only by this loop: its
             // pid, and so its group, cannot be another's meanwhile.
-            let pgid = nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(pid)))
-                .map_err(|errno| failed(format!("group of {pid}"), errno))?
-                .as_raw();
-            -pgid
-        } else {
-            pid
+            Some(pid) if group => KillTarget::Group {
+                pid,
+                pgid: nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(pid)))
+                    .map_err(|errno| failed(format!("group of {pid}"), errno))?
+                    .as_raw(),
+                svinit_pgid: nix::unistd::getpgrp().as_raw(),
+            },
+            _ => KillTarget::Process,
         };
-        match super::signals::send(target, number) {
+        let order = self
+            .supervisor
+            .kill(id, number, target)
+            .map_err(|refusal| refused(name, refusal))?;
+        match super::send_signal(order) {
             // Signal 0 to a process of another user: it exists.
             Ok(()) | Err(nix::errno::Errno::EPERM) if number == 0 => Ok(Reply::ok(())),
             Ok(()) => Ok(Reply::ok(())),
-            Err(nix::errno::Errno::EINVAL) if group => Err(ProtocolError::new(
-                ErrorKind::Failed,
-                format!(
-                    "{name}: its process {pid} is in process group {}, which svinit cannot signal (its own, or init's)",
-                    -target
-                ),
-            )),
-            Err(errno) => Err(failed(target.to_string(), errno)),
+            Err(errno) => {
+                let target = if order.group { -order.pid } else { order.pid };
+                Err(failed(target.to_string(), errno))
+            }
         }
     }
 
@@ -505,7 +498,6 @@ impl Runtime {
         let summary = self.supervisor.reload(Instant::now(), new_config);
         info!("", "reload: {summary}");
         report.summary = Some(summary.to_string());
-        self.forget_gone_outputs();
         self.apply_control_config(&control);
         Ok(report)
     }
@@ -605,17 +597,12 @@ impl Runtime {
     /// `svctl shutdown`: the orderly shutdown of SIGTERM, exit 0 (user and
     /// container mode; a booted system has poweroff, reboot and halt).
     fn shutdown_request(&mut self, now: Instant) -> Result<Reply, ProtocolError> {
-        if self.options.mode == Mode::System {
-            return Err(ProtocolError::new(
+        self.supervisor.request_shutdown(now).map_err(|_| {
+            ProtocolError::new(
                 ErrorKind::NotSupported,
                 "shutdown is for user and container mode; use poweroff, reboot or halt in system mode",
-            ));
-        }
-        if !self.supervisor.is_shutting_down() {
-            info!("", "shutting down (svctl shutdown)");
-        }
-        self.supervisor
-            .handle_event(now, Event::Shutdown { exit_code: 0 });
+            )
+        })?;
         Ok(Reply::ok(serde_json::json!({ "pid": std::process::id() })))
     }
 
@@ -623,22 +610,52 @@ impl Runtime {
     /// reply goes out before the services stop.
     fn power(&mut self, request: &Request, peer: &str) -> Result<Reply, ProtocolError> {
         let command = request.command();
-        if self.options.mode != Mode::System {
-            return Err(ProtocolError::new(
-                ErrorKind::NotSupported,
-                format!(
-                    "{command} is only available in system mode; svinit runs in {} mode (stop it with SIGTERM)",
-                    self.options.mode
-                ),
-            ));
-        }
         let kind = match request {
             Request::Reboot => PowerKind::Reboot,
             Request::Halt => PowerKind::Halt,
             _ => PowerKind::Poweroff,
         };
-        self.request_power(kind, &format!("svctl {command} ({peer})"));
+        let by = format!("svctl {command} ({peer})");
+        self.supervisor
+            .request_power(Instant::now(), kind, &by)
+            .map_err(|_| {
+                ProtocolError::new(
+                    ErrorKind::NotSupported,
+                    format!(
+                        "{command} is only available in system mode; svinit runs in {} mode (stop it with SIGTERM)",
+                        self.supervisor.role()
+                    ),
+                )
+            })?;
         Ok(Reply::ok(serde_json::Value::Null))
+    }
+}
+
+/// The error reply for what the supervisor refused `name` (a service, or
+/// the services of a request).
+fn refused(name: &str, refusal: Refusal) -> ProtocolError {
+    match refusal {
+        Refusal::ShuttingDown => ProtocolError::new(ErrorKind::Failed, "svinit is shutting down"),
+        Refusal::NotRunning(state) => ProtocolError::new(
+            ErrorKind::NotRunning,
+            format!("{name} has no running process (state {state})"),
+        ),
+        Refusal::ForbiddenGroup { pid, pgid } => ProtocolError::new(
+            ErrorKind::Failed,
+            format!(
+                "{name}: its process {pid} is in process group {pgid}, which svinit cannot signal (its own, or init's)"
+            ),
+        ),
+        Refusal::NotItsProcess(pid) => ProtocolError::new(
+            ErrorKind::NotRunning,
+            format!("{name}: pid {pid} is not its process any more"),
+        ),
+        Refusal::NoSuchSignal(signal) => {
+            ProtocolError::new(ErrorKind::BadRequest, format!("unknown signal `{signal}`"))
+        }
+        Refusal::NotInRole(role) => {
+            ProtocolError::new(ErrorKind::NotSupported, format!("not in {role} mode"))
+        }
     }
 }
 

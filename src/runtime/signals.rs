@@ -59,8 +59,7 @@ impl SignalSource {
     }
 }
 
-/// The highest signal number on Linux (`SIGRTMAX`).
-pub const MAX_SIGNAL: i32 = 64;
+use crate::supervisor::MAX_SIGNAL;
 
 /// `kill(target, signal)` for any signal 1–64, or 0 to check that the
 /// target exists; `target` as kill(2) takes it (negative: a process

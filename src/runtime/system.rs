@@ -1,34 +1,17 @@
-//! The runtime's system-mode duties (PID 1 of a booted kernel): power
-//! requests from signals and `svctl`, the final sweep of every process with
-//! `kill(-1, …)`, the emergency shell, and the hand-over to `reboot(2)`.
-//! What to do and when stays the supervisor's decision.
-
-use std::time::Instant;
+//! The runtime's system-mode duties (PID 1 of a booted kernel): the final
+//! sweep of every process with `kill(-1, …)` and the hand-over to
+//! `reboot(2)`. What to do and when stays the supervisor's decision.
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::supervisor::{Event, PowerKind};
+use crate::supervisor::PowerKind;
 use crate::system;
-use crate::{error, info, warn};
+use crate::{info, warn};
 
 use super::Runtime;
 
 impl Runtime {
-    /// SIGINT/SIGTERM (reboot), SIGUSR1 (halt), SIGUSR2 (poweroff), or
-    /// `svctl reboot|halt|poweroff`: stop everything, then `reboot(2)`.
-    pub(super) fn request_power(&mut self, kind: PowerKind, from: &str) {
-        if !self.supervisor.is_shutting_down() {
-            info!(
-                "",
-                "{from}: {}, stopping services in reverse order",
-                kind.as_str()
-            );
-        }
-        self.supervisor
-            .handle_event(Instant::now(), Event::Power { kind });
-    }
-
     /// After the services: every remaining process of the system gets
     /// `signal` (`kill(-1)` spares PID 1 and kernel threads).
     pub(super) fn sweep_everyone(&mut self, signal: i32, log_survivors: bool) {
@@ -57,24 +40,5 @@ impl Runtime {
     pub(super) fn power_off(&mut self, kind: PowerKind) -> ! {
         self.finish_output();
         system::final_shutdown(kind)
-    }
-
-    /// A `critical` service ended in system mode: the emergency shell on
-    /// the console, beside whatever still runs.
-    pub(super) fn start_emergency_shell(&mut self) {
-        if self.supervisor.id_of(system::EMERGENCY_SHELL).is_some() {
-            return;
-        }
-        let Some(config) = system::with_emergency_shell(self.supervisor.config()) else {
-            error!("", "no /bin/sh: no emergency shell");
-            return;
-        };
-        info!(
-            "",
-            "starting the emergency shell on {}",
-            system::console_tty()
-        );
-        let summary = self.supervisor.reload(Instant::now(), config);
-        crate::debug!("", "emergency shell: {summary}");
     }
 }

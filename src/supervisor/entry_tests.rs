@@ -99,7 +99,7 @@ fn boot_settled_is_reported_once_without_a_main_command() {
     assert!(!h.main_started());
     h.advance(secs(1));
     assert_eq!(h.state("flaky"), StateKind::Failed);
-    h.sup.start(h.now, h.id("flaky"));
+    let _ = h.sup.start(h.now, h.id("flaky"));
     h.pump();
     h.advance(secs(5));
     assert_eq!(h.boot_settled_count(), 1, "only once");
@@ -252,12 +252,11 @@ fn signals_are_forwarded_to_the_main_commands_group() {
         libc::SIGTSTP,
         libc::SIGCONT,
     ] {
-        let now = h.now;
+        h.event(Event::Signal(signal));
         assert_eq!(
-            h.sup.signal_main(now, signal),
-            MainSignal::Forwarded { pid: main }
+            h.notices().last(),
+            Some(&Notice::SignalForwarded { signal, pid: main })
         );
-        h.pump();
         let sent = h.all_signals();
         if signal == libc::SIGTERM {
             // So that a stopped command acts on it.
@@ -278,12 +277,22 @@ fn term_before_the_main_command_started_shuts_down_with_128_plus_15() {
     let mut db = service("db");
     db.ready_notify = true;
     let mut h = with_main(config(vec![db]));
-    let now = h.now;
-    assert_eq!(h.sup.signal_main(now, libc::SIGHUP), MainSignal::Dropped);
+    h.event(Event::Signal(libc::SIGHUP));
+    assert_eq!(
+        h.notices(),
+        vec![Notice::SignalDropped {
+            signal: libc::SIGHUP
+        }]
+    );
     assert!(!h.sup.is_shutting_down());
-    let decision = h.sup.signal_main(now, libc::SIGTERM);
-    h.pump();
-    assert_eq!(decision, MainSignal::Shutdown { exit_code: 143 });
+    h.event(Event::Signal(libc::SIGTERM));
+    assert_eq!(
+        h.notices().last(),
+        Some(&Notice::ShutdownBySignal {
+            signal: libc::SIGTERM,
+            before_main: true
+        })
+    );
     assert_eq!(h.state("db"), StateKind::Down);
     assert_eq!(finish(&mut h), Some(143));
     assert!(!h.main_started());
@@ -395,9 +404,10 @@ fn a_critical_service_failing_stops_everything_in_reverse_order_with_its_status(
     h.clear_log();
     h.exit("worker", 3);
     assert_eq!(h.state("worker"), StateKind::Failed);
-    assert!(h.effects().contains(&Action::CriticalEnded {
-        service: h.id("worker"),
-        exit_code: 3
+    assert!(h.notices().contains(&Notice::CriticalEnded {
+        service: "worker".into(),
+        exit_code: 3,
+        shutdown: true
     }));
     let stopped: Vec<i32> = h.signals().iter().map(|s| s.0).collect();
     assert_eq!(stopped, pids.to_vec(), "app and proxy before db");
@@ -456,13 +466,12 @@ fn in_system_mode_a_critical_end_is_only_reported() {
     let mut app = service("app");
     app.critical = true;
     app.restart = RestartPolicy::Never;
-    let mut h = Harness::new(config(vec![app, service("web")]));
-    h.sup.set_exit_on_critical(false);
-    let mut h = h.booted();
+    let mut h = Harness::with_role(config(vec![app, service("web")]), Role::System).booted();
     h.exit("app", 1);
-    assert!(h.effects().contains(&Action::CriticalEnded {
-        service: h.id("app"),
-        exit_code: 1
+    assert!(h.notices().contains(&Notice::CriticalEnded {
+        service: "app".into(),
+        exit_code: 1,
+        shutdown: false
     }));
     assert!(!h.sup.is_shutting_down());
     assert_eq!(h.state("web"), StateKind::Up);

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use crate::config::{Command, Config, ServiceConfig};
 
 use super::{
-    Action, Event, ExitStatus, PowerKind, ServiceId, ServiceStatus, SpawnFailure, SpawnStage,
-    StateKind, Supervisor, Transition,
+    Action, Event, ExitStatus, Notice, PowerKind, Role, ServiceId, ServiceStatus, SpawnFailure,
+    SpawnStage, StateKind, Supervisor, Transition,
 };
 
 /// How the fake process layer answers `Action::Spawn` for a service.
@@ -89,11 +89,16 @@ pub fn exec_failure() -> SpawnFailure {
 }
 
 impl Harness {
-    /// A supervisor on `config`, not booted yet.
+    /// A supervisor on `config` in the user role, not booted yet.
     pub fn new(config: Config) -> Harness {
+        Harness::with_role(config, Role::User)
+    }
+
+    /// A supervisor on `config` in `role`, not booted yet.
+    pub fn with_role(config: Config, role: Role) -> Harness {
         let t0 = Instant::now();
         Harness {
-            sup: Supervisor::new(config, t0, 0x5eed),
+            sup: Supervisor::new(config, role, t0, 0x5eed),
             t0,
             now: t0,
             log: Vec::new(),
@@ -172,13 +177,17 @@ impl Harness {
                     self.sup.handle_event(self.now, Event::MainSpawned { pid });
                 }
                 Action::SweepOrphans { .. }
+                | Action::SweepEveryone { .. }
                 | Action::BootSettled
                 | Action::StateChanged(_)
                 | Action::Exit { .. }
                 | Action::Power { .. }
                 | Action::ReadPidFile { .. }
-                | Action::CriticalEnded { .. }
-                | Action::MainUnkillable { .. } => {}
+                | Action::MainUnkillable { .. }
+                | Action::Reload
+                | Action::ReopenTranscripts
+                | Action::Notice(_)
+                | Action::Forget { .. } => {}
             }
         }
     }
@@ -204,9 +213,13 @@ impl Harness {
         }
         self.sup.handle_event(self.now, Event::Execed { pid });
         match behaviour {
-            Behaviour::RunReady => self
-                .sup
-                .handle_event(self.now, Event::Ready { service: id }),
+            Behaviour::RunReady => self.sup.handle_event(
+                self.now,
+                Event::Ready {
+                    service: id,
+                    pid: Some(pid),
+                },
+            ),
             Behaviour::Crash(status) => {
                 self.procs.remove(&pid);
                 self.sup
@@ -315,12 +328,15 @@ impl Harness {
 
     pub fn ready(&mut self, name: &str) {
         let service = self.id(name);
-        self.event(Event::Ready { service });
+        // From its process (a ready-fd pipe) when it has one.
+        let pid = self.sup.status(service).pid;
+        self.event(Event::Ready { service, pid });
     }
 
     pub fn start(&mut self, name: &str) {
         let id = self.id(name);
-        self.sup.start(self.now, id);
+        // A refusal is seen in the states that do not change.
+        let _ = self.sup.start(self.now, id);
         self.pump();
     }
 
@@ -332,7 +348,8 @@ impl Harness {
 
     pub fn restart(&mut self, name: &str) {
         let id = self.id(name);
-        self.sup.restart(self.now, id);
+        // A refusal is seen in the states that do not change.
+        let _ = self.sup.restart(self.now, id);
         self.pump();
     }
 
@@ -427,12 +444,23 @@ impl Harness {
     }
 
     /// The actions polled since the log was last cleared, other than
-    /// `StateChanged`.
+    /// `StateChanged` and `Notice` (see `transitions`, `notices`).
     pub fn effects(&self) -> Vec<Action> {
         self.log
             .iter()
             .map(|(_, action)| action.clone())
-            .filter(|action| !matches!(action, Action::StateChanged(_)))
+            .filter(|action| !matches!(action, Action::StateChanged(_) | Action::Notice(_)))
+            .collect()
+    }
+
+    /// The notices (log lines) polled since the log was last cleared.
+    pub fn notices(&self) -> Vec<Notice> {
+        self.log
+            .iter()
+            .filter_map(|(_, action)| match action {
+                Action::Notice(notice) => Some(notice.clone()),
+                _ => None,
+            })
             .collect()
     }
 

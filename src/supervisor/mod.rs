@@ -1,12 +1,19 @@
 //! The pure, sans-IO supervisor: every rule of SPEC.md §4 as a state machine
-//! driven by events and a clock it is handed, emitting actions.
+//! driven by events and a clock it is handed, emitting actions. Every
+//! decision is made here; the runtime executes the actions and writes the
+//! notices (`Action::Notice`) to the log.
 //!
-//! This module owns the table of services (indexed by `ServiceId`, never
-//! reused), the pid index, the deadlines, the action queue and the work
-//! queue through which dependency effects propagate to a fixed point: a
-//! change to a service queues its neighbours, and each queued service is
-//! re-evaluated (`Input::Settle`) until nothing changes. One service's
-//! transitions live in `service.rs`.
+//! This module, the core, owns the table of services (indexed by
+//! `ServiceId`, never reused), the pid index, the deadlines, the action
+//! queue and the work queue through which dependency effects propagate to
+//! a fixed point: a change to a service queues its neighbours, and each
+//! queued service is re-evaluated (`Input::Settle`) until nothing changes.
+//! Around it: `service.rs` (one service's transitions), `main_command.rs`
+//! (the main command's), `commands.rs` (svctl requests and the signals
+//! svinit receives, with their refusals), `reload.rs` (a new config,
+//! forgetting removed services, the emergency shell), `role.rs` (what
+//! depends on system, container or user alone), `notice.rs` (the log
+//! lines), `invariants.rs` (the bookkeeping checked, for tests).
 //!
 //! What the runtime must do: answer every `Action::Spawn` with `Spawned`
 //! (then `Execed`) or `SpawnFailed`, and not also report `Exited` for a
@@ -16,22 +23,6 @@
 //! `poll_timeout` is due.
 //!
 //! Decisions where SPEC.md §4 is silent:
-//! - `failed` means not wanted any more (`want` becomes `Down`): nothing
-//!   restarts it by itself. `start` revives it, and every failed service in
-//!   its requires/wants closure, with a fresh crash count; `stop` clears a
-//!   `failed` or `done` service to `down`.
-//! - `done` counts as ready for dependents, for a longrun too; a longrun
-//!   that ends `done` does not take its running dependents down.
-//! - `start` of a wanted service (running, waiting, in backoff) changes
-//!   nothing; of a `done` longrun runs it again; a `done` oneshot stays
-//!   done (`restart` runs it again).
-//! - `restart` stops and starts that service with a fresh crash count (in
-//!   backoff it starts at once), and with it every running service that
-//!   requires it, transitively through running ones (systemd's semantics,
-//!   SPEC §5): a flag (`restart_pending`) makes each stop once its running
-//!   requirers have stopped, and not count as ready meanwhile, so they come
-//!   back in dependency order. `wants`/`after` dependents, and requirers
-//!   that do not run (down, waiting, in backoff, failed), are left alone.
 //! - `restart "always"`: every restart goes through the backoff, so a
 //!   service that keeps exiting (even cleanly) gives up without `forever`.
 //! - `restart "never"`: every crash is `failed` at once with its reason,
@@ -48,12 +39,6 @@
 //!   service's list of awaited names and a starting one's pid are not.
 //! - A dependent holds up a stop while it has a process and either wants
 //!   down too or requires the stopping service.
-//! - Reload: a changed service without a process takes its new config at
-//!   once; with one, at its next spawn (`config_changed` until then). A
-//!   wanted changed service gets its new requires/wants activated; a change
-//!   of `autostart` alone starts or stops nothing. Removed services stop in
-//!   their old order among themselves; one re-added before it is forgotten
-//!   keeps its id. A reload during shutdown is ignored (empty summary).
 //! - A second `Shutdown` is ignored. `failed` and `done` services keep
 //!   their state through a shutdown.
 //! - A `Spawned` nobody waits for (its start was abandoned) gets SIGKILL to
@@ -81,25 +66,21 @@
 //!   runtime only reports the facts of the file and of /proc. A
 //!   stop while the pid file is awaited has no process to signal: `down`
 //!   (the orphan sweep catches the daemon at shutdown).
-//! - Main command: it starts when every service the boot wants (the
-//!   autostart ones and what they require or want) has had its first try
-//!   (SPEC §2): it has been up, done, failed or in backoff (the flag
-//!   `first_try_ended` stays), or is stopped, or is `waiting` (for one
-//!   still in its first try, which holds the boot by itself, or for one
-//!   whose first try ended without it being ready: its own cannot come).
-//!   So a never-ready sidecar holds it one `start-timeout`, `forever` or
-//!   not, and a `critical` one that gives up later still ends svinit.
-//!   `--detach` returns at the same moment (`Action::BootSettled`). The
-//!   main command's exit starts the shutdown with its status (128+N for a
-//!   signal). A shutdown it did not cause (critical,
-//!   `svctl`) sends it SIGTERM first and holds every unit's stop until it is
-//!   gone; SIGKILL to its group after `shutdown-timeout`, else 10 s. The
-//!   first cause of a shutdown sets the exit status. Before it starts,
-//!   SIGTERM/SIGINT shut down with 128+N; other signals are dropped.
 //! - `critical`: ends for good = `failed`, or `done` unless a oneshot (a
 //!   oneshot's `done` is its success). Exit status: its exit code, 128+N,
 //!   126/127 for an exec failure, else 1; a failure never exits 0. A stop by
 //!   an operator, a removal by reload or an end during shutdown is not one.
+//!   In the system role svinit never exits: the end is reported and the
+//!   emergency shell starts beside what runs.
+//! - Readiness from a `ready-fd` pipe (`Event::Ready` with a pid) counts
+//!   only for the service's current process. The notify socket is the
+//!   service's and its messages carry no pid worth trusting (the sender may
+//!   have exited), so `READY=1` (no pid), `STATUS=` and `WATCHDOG=` are the
+//!   current process's, while the service's latest config has
+//!   `ready-notify`.
+//! - An event from outside that does not fit the state it finds (stale, or
+//!   out of order) changes nothing and is logged at debug level
+//!   (`Notice::Ignored`, `Notice::MainIgnored`, `Notice::StaleReadiness`).
 //! - `watchdog` (SPEC §3): armed when the service becomes `up` (the
 //!   deadline is its `Up` state's), moved by each `WATCHDOG=1`. A missed
 //!   deadline or `WATCHDOG=trigger` stops it like any stop, with
@@ -113,9 +94,16 @@
 //!   reset at the next start.
 
 mod backoff;
+mod commands;
 mod deadlines;
 mod deps;
+mod escalation;
+#[cfg(test)]
+mod invariants;
 mod main_command;
+mod notice;
+mod reload;
+mod role;
 mod service;
 mod shutdown;
 mod types;
@@ -124,6 +112,8 @@ mod types;
 mod entry_tests;
 #[cfg(test)]
 mod harness;
+#[cfg(test)]
+mod role_tests;
 #[cfg(test)]
 mod system_tests;
 #[cfg(test)]
@@ -139,11 +129,12 @@ use crate::graph::Graph;
 
 pub use backoff::{BackoffPolicy, SplitMix64};
 use deadlines::{Deadlines, TimerOwner};
-use deps::{Edge, links_from_graph};
-pub use main_command::{
-    MAIN_STOP_TIMEOUT, MainCommand, MainSignal, critical_exit_code, spawn_failure_code,
-};
-use service::{Input, Outbox, Service, State, Surroundings, UNKILLABLE_AFTER};
+use deps::Edge;
+use main_command::MainInput;
+pub use main_command::{MAIN_STOP_TIMEOUT, MainCommand, critical_exit_code, spawn_failure_code};
+pub use notice::Notice;
+pub use role::{Role, SignalMeaning};
+use service::{Input, Outbox, Service, State, Surroundings};
 use shutdown::{Shutdown, ShutdownStep};
 pub use types::*;
 
@@ -176,11 +167,12 @@ pub struct Supervisor {
     first_try: usize,
     /// `Action::BootSettled` is still to be emitted (`svinit --detach`).
     report_boot: bool,
-    /// A `critical` service ending for good shuts svinit down (container
-    /// and user mode); `false` in system mode, where it is only reported.
-    exit_on_critical: bool,
-    /// System mode: the shutdown ends with `Action::Power`, never `Exit`.
-    system: bool,
+    /// System, container or user: what signals mean, whether svinit may
+    /// exit, what a `critical` service's end does.
+    role: Role,
+    /// The system role's emergency shell (`/bin/sh` on the console), a
+    /// unit added when needed; `None` when there is no shell.
+    emergency_shell: Option<ServiceConfig>,
     /// What the system shutdown ends with; poweroff unless asked otherwise.
     power: Option<PowerKind>,
     created_at: Instant,
@@ -221,7 +213,7 @@ impl WorkQueue {
 }
 
 impl Supervisor {
-    pub fn new(config: Config, now: Instant, seed: u64) -> Supervisor {
+    pub fn new(config: Config, role: Role, now: Instant, seed: u64) -> Supervisor {
         let mut supervisor = Supervisor {
             config: Config::default(),
             graph: Graph::default(),
@@ -239,8 +231,8 @@ impl Supervisor {
             main: MainCommand::Absent,
             first_try: 0,
             report_boot: false,
-            exit_on_critical: true,
-            system: false,
+            role,
+            emergency_shell: None,
             power: None,
             created_at: now,
             placeholder: ServiceConfig::new("", Command::Exec(Vec::new())),
@@ -260,9 +252,7 @@ impl Supervisor {
     /// service the boot wants has had its first try, and its exit shuts svinit
     /// down with its status. Call before `boot`.
     pub fn set_main_command(&mut self) {
-        if self.main == MainCommand::Absent {
-            self.main = MainCommand::WaitingForBoot;
-        }
+        self.step_main(self.created_at, MainInput::Given);
     }
 
     /// Emit `Action::BootSettled` once, at the moment a main command would
@@ -281,34 +271,33 @@ impl Supervisor {
         self.main.pid()
     }
 
-    /// Whether a `critical` service ending shuts svinit down (the default)
-    /// or is only reported (`Action::CriticalEnded`; system mode).
-    pub fn set_exit_on_critical(&mut self, exit: bool) {
-        self.exit_on_critical = exit;
+    pub fn role(&self) -> Role {
+        self.role
     }
 
-    /// System mode: svinit never exits; a finished shutdown asks for
-    /// `reboot(2)` (`Action::Power`) instead of `Action::Exit`.
-    pub fn set_system(&mut self, system: bool) {
-        self.system = system;
+    /// The unit to start when the system needs a shell (an invalid config
+    /// at boot, a `critical` service's end; system role only). Call before
+    /// `boot`.
+    pub fn set_emergency_shell(&mut self, unit: ServiceConfig) {
+        self.emergency_shell = Some(unit);
     }
 
-    /// A signal svinit received while it has a main command (TERM, INT,
-    /// HUP, QUIT, USR1, USR2, WINCH, TSTP, TTIN, TTOU, CONT): forwarded to
-    /// the main command's process group, or, before it started, TERM and
-    /// INT shut down. Returns what was decided, for the log.
-    pub fn signal_main(&mut self, now: Instant, signal: i32) -> MainSignal {
-        let decision = main_command::route_signal(&self.main, signal);
-        match decision {
-            MainSignal::Forwarded { pid } => self.signal_main_group(pid, signal),
-            MainSignal::Shutdown { exit_code } => {
-                self.main = MainCommand::Finished;
-                self.begin_shutdown(exit_code, now);
-                self.drain(now);
-            }
-            MainSignal::Dropped => {}
+    fn notice(&mut self, notice: Notice) {
+        self.actions.push_back(Action::Notice(notice));
+    }
+
+    /// The config at boot could not be loaded (its diagnostics were
+    /// shown), so the supervisor has none: in the system role the
+    /// emergency shell starts, and the control socket waits for a reload;
+    /// in the others svinit exits 1 (`svinit` does so before it has a
+    /// supervisor).
+    pub fn boot_without_config(&mut self, now: Instant) {
+        if self.role.has_emergency_shell() {
+            self.start_emergency_shell(now, true);
+        } else {
+            self.begin_shutdown(1, now);
         }
-        decision
+        self.drain(now);
     }
 
     /// Want up every autostart service and what it requires or wants.
@@ -322,7 +311,7 @@ impl Supervisor {
             .copied()
             .filter(|&id| {
                 self.get(id)
-                    .is_some_and(|s| !s.removed && s.latest_config().autostart)
+                    .is_some_and(|s| !s.is_removed() && s.latest_config().autostart)
             })
             .collect();
         self.activate(now, roots, false);
@@ -345,36 +334,34 @@ impl Supervisor {
                     self.step(now, id, Input::Execed, None);
                 }
             }
-            Event::Ready { service } => self.step(now, service, Input::Ready, None),
+            Event::Ready { service, pid } => self.ready(now, service, pid),
+            Event::ReadyFdFailed {
+                service,
+                pid,
+                problem,
+            } => self.ready_fd_failed(service, pid, problem),
             Event::Watchdog { service, message } => {
-                self.step(now, service, Input::Watchdog(message), None)
-            }
-            Event::NotifyStatus { service, text } => {
-                if let Some(service) = self.get_mut(service)
-                    && (service.state.has_process()
-                        || matches!(service.state, State::AwaitingPidFile { .. }))
-                {
-                    service.status_text = Some(text);
+                if self.listens_to_notify(service) {
+                    self.step(now, service, Input::Watchdog(message), None)
                 }
             }
+            Event::NotifyStatus { service, text } => self.status_text(service, text),
             Event::PidFile { service, result } => {
                 let result = result.and_then(|claim| self.judge_pid_claim(service, &claim));
                 self.step(now, service, Input::PidFile(&result), None)
             }
-            Event::MainSpawned { pid } => self.main_spawned(now, pid),
-            Event::MainSpawnFailed { failure } => {
-                // Reported before `MainSpawned` (fork failed) or after (the
-                // child reported a failed exec and was reaped).
-                if matches!(
-                    self.main,
-                    MainCommand::Starting | MainCommand::Running { .. }
-                ) {
-                    self.set_main(MainCommand::Finished);
-                    self.begin_shutdown(spawn_failure_code(&failure), now);
+            Event::MainSpawned { pid } => {
+                self.step_main(now, MainInput::Spawned(pid));
+                if self.shutdown.is_some() {
+                    // A shutdown began between `StartMain` and the fork.
+                    self.step_main(now, MainInput::Stop(self.main_stop_timeout()));
                 }
             }
+            Event::MainSpawnFailed { failure } => {
+                self.step_main(now, MainInput::SpawnFailed(&failure))
+            }
             Event::Exited { pid, status } if self.main.pid() == Some(pid) => {
-                self.main_exited(now, status)
+                self.step_main(now, MainInput::Exited(status))
             }
             Event::Exited { pid, status } => match self.by_pid.get(&pid).copied() {
                 Some(id) => {
@@ -396,8 +383,62 @@ impl Supervisor {
                 self.power.get_or_insert(kind);
                 self.begin_shutdown(0, now);
             }
+            Event::Signal(signal) => self.on_signal(now, signal),
         }
         self.drain(now);
+    }
+
+    /// Readiness from `pid` (a `ready-fd` pipe) counts only for the
+    /// service's current process; readiness from its notify socket (`pid`
+    /// unknown) only while its config has `ready-notify`.
+    fn ready(&mut self, now: Instant, id: ServiceId, pid: Option<i32>) {
+        let current = self.get(id).and_then(|s| s.state().pid());
+        match pid {
+            Some(pid) if current != Some(pid) => {
+                if let Some(service) = self.name_of(id) {
+                    self.notice(Notice::StaleReadiness { service, pid });
+                }
+            }
+            None if !self.listens_to_notify(id) => {}
+            _ => self.step(now, id, Input::Ready, None),
+        }
+    }
+
+    /// Messages on a service's notify socket count while its config (the
+    /// latest: a reload may have dropped it) has `ready-notify`.
+    fn listens_to_notify(&self, id: ServiceId) -> bool {
+        self.service_config(id).ready_notify
+    }
+
+    /// `STATUS=…` is logged, and kept while the service has a process (or
+    /// awaits its pid file).
+    fn status_text(&mut self, id: ServiceId, text: String) {
+        if !self.listens_to_notify(id) {
+            return;
+        }
+        let service = self.name_of(id).unwrap_or_default();
+        self.notice(Notice::StatusText {
+            service,
+            text: text.clone(),
+        });
+        if let Some(service) = self.get_mut(id) {
+            service.keep_status_text(text);
+        }
+    }
+
+    /// A `ready-fd` pipe that ended without a newline is worth a warning
+    /// while its process is the service's, and, when closed, still
+    /// starting.
+    fn ready_fd_failed(&mut self, id: ServiceId, pid: i32, problem: ReadyFdProblem) {
+        let Some(service) = self.get(id).filter(|s| s.state().pid() == Some(pid)) else {
+            return;
+        };
+        let starting = service.state().kind() == StateKind::Starting;
+        if problem == ReadyFdProblem::ClosedWithoutNewline && !starting {
+            return;
+        }
+        let service = service.name().to_string();
+        self.notice(Notice::ReadyFdFailed { service, problem });
     }
 
     /// SPEC.md §7 "Pids": may `service` take the pid its pid file names?
@@ -443,40 +484,16 @@ impl Supervisor {
                 continue;
             }
             match owner {
-                TimerOwner::Service(id) => match self.get(id).map(|s| &s.state) {
+                TimerOwner::Service(id) => match self.get(id).map(Service::state) {
                     // Restarting needs the surroundings: a settle does it.
                     Some(State::Backoff { .. }) => self.evaluate(now, id),
                     Some(_) => self.step(now, id, Input::Deadline, None),
                     None => {}
                 },
-                TimerOwner::Main => match self.main {
-                    MainCommand::Stopping {
-                        pid, killed: false, ..
-                    } => self.kill_main(now, pid),
-                    MainCommand::Stopping {
-                        pid, killed: true, ..
-                    } => {
-                        // Still there after SIGKILL: the shutdown goes on.
-                        self.actions.push_back(Action::MainUnkillable {
-                            pid,
-                            after: UNKILLABLE_AFTER,
-                        });
-                        self.set_main(MainCommand::Finished);
-                        for id in self.order.clone() {
-                            self.work.push(id);
-                        }
-                    }
-                    _ => {}
-                },
+                TimerOwner::Main => self.step_main(now, MainInput::Deadline),
                 TimerOwner::Shutdown => match self.with_shutdown(|s| s.deadline_passed(now)) {
                     Some(ShutdownStep::KillServices) => {
-                        if let MainCommand::Running { pid }
-                        | MainCommand::Stopping {
-                            pid, killed: false, ..
-                        } = self.main
-                        {
-                            self.kill_main(now, pid);
-                        }
+                        self.step_main(now, MainInput::KillNow);
                         let timeout = self.config.shutdown_timeout.unwrap_or_default();
                         for id in self.order.clone() {
                             self.step(now, id, Input::KillNow(timeout), None);
@@ -490,25 +507,35 @@ impl Supervisor {
         }
     }
 
-    /// In system mode the end of a shutdown is `reboot(2)`, not an exit:
-    /// poweroff unless a reboot or halt was asked for.
+    /// In the system role the end of a shutdown is `reboot(2)`, not an
+    /// exit (poweroff unless a reboot or halt was asked for), and the sweep
+    /// after the services reaches every process, not only svinit's
+    /// children. A SIGTERM sweep is followed by a SIGCONT one.
     fn push_shutdown_action(&mut self, action: Action) {
-        let action = match action {
-            Action::Exit { .. } if self.system => Action::Power {
-                kind: *self.power.get_or_insert(PowerKind::Poweroff),
-            },
-            other => other,
-        };
+        let system = !self.role.may_exit();
         let cont = match action {
             Action::SweepOrphans { signal, .. } => service::continue_after(signal),
             _ => None,
         };
-        self.actions.push_back(action);
-        if let Some(signal) = cont {
-            self.actions.push_back(Action::SweepOrphans {
-                signal,
-                log_survivors: false,
-            });
+        let sweeps = std::iter::once(action).chain(cont.map(|signal| Action::SweepOrphans {
+            signal,
+            log_survivors: false,
+        }));
+        for action in sweeps {
+            let action = match action {
+                Action::Exit { .. } if system => Action::Power {
+                    kind: *self.power.get_or_insert(PowerKind::Poweroff),
+                },
+                Action::SweepOrphans {
+                    signal,
+                    log_survivors,
+                } if system => Action::SweepEveryone {
+                    signal,
+                    log_survivors,
+                },
+                other => other,
+            };
+            self.actions.push_back(action);
         }
     }
 
@@ -577,189 +604,7 @@ impl Supervisor {
 
     pub fn try_status(&self, id: ServiceId) -> Option<ServiceStatus> {
         let service = self.get(id)?;
-        Some(ServiceStatus {
-            name: service.name().to_string(),
-            state: service.state.kind(),
-            want: service.want,
-            pid: service.state.pid(),
-            since: service.since,
-            restarts: service.restarts,
-            last_exit: service.last_exit,
-            reason: self.reason_of(service),
-            next_restart: match service.state {
-                State::Backoff { until, .. } => Some(until),
-                _ => None,
-            },
-            history: service.history.iter().cloned().collect(),
-            config_changed: service.pending.is_some(),
-            removed: service.removed,
-            spawned_at: service.spawned_at,
-            ready_at: service.ready_at,
-            status_text: service.status_text.clone(),
-        })
-    }
-
-    /// `svctl start`: want it up, with what it requires and wants. A failed
-    /// service (or dependency) gets a fresh start; a finished longrun runs
-    /// again; a `done` oneshot stays done. Ignored while shutting down.
-    pub fn start(&mut self, now: Instant, id: ServiceId) {
-        if self.shutdown.is_some() {
-            return;
-        }
-        let Some(service) = self.get_mut(id).filter(|s| !s.removed) else {
-            return;
-        };
-        let finished_longrun = matches!(service.state, State::Done)
-            && service.latest_config().service_type != ServiceType::Oneshot;
-        if service.want == Want::Down || finished_longrun {
-            service.crashes = 0;
-        }
-        if finished_longrun {
-            self.step(now, id, Input::Clear, None);
-        }
-        self.activate(now, vec![id], true);
-        self.drain(now);
-    }
-
-    /// `svctl stop`: want it down; what requires it goes down first. A
-    /// `failed` or `done` service becomes `down`.
-    pub fn stop(&mut self, now: Instant, id: ServiceId) {
-        let Some(service) = self.get_mut(id) else {
-            return;
-        };
-        service.fate = None;
-        self.set_want(id, Want::Down);
-        self.step(now, id, Input::Clear, None);
-        self.drain(now);
-    }
-
-    /// `svctl restart`: stop the process if there is one and start again,
-    /// with a fresh crash count; and so for every running service that
-    /// requires it, directly or through other running ones (systemd's
-    /// semantics, SPEC §5). The stops go in reverse dependency order, the
-    /// starts in dependency order: each waits for what it requires to be
-    /// ready again. `wants` and `after` dependents are left alone, and so
-    /// is a requirer that does not run (down, waiting, in backoff, failed).
-    pub fn restart(&mut self, now: Instant, id: ServiceId) {
-        if self.shutdown.is_some() || self.get(id).is_none_or(|s| s.removed) {
-            return;
-        }
-        self.activate(now, vec![id], true);
-        for restarted in self.running_requirers(id) {
-            if let Some(service) = self.get_mut(restarted) {
-                service.crashes = 0;
-            }
-            self.step(now, restarted, Input::Restart, None);
-            self.queue_with_neighbours(restarted);
-        }
-        self.drain(now);
-    }
-
-    /// `id` and every running service (wanted up, `starting` or `up`) that
-    /// requires it, directly or through other running ones.
-    fn running_requirers(&self, id: ServiceId) -> Vec<ServiceId> {
-        let mut found = vec![id];
-        let mut seen = HashSet::from([id]);
-        let mut next = 0;
-        while let Some(&current) = found.get(next) {
-            next += 1;
-            let Some(service) = self.get(current) else {
-                continue;
-            };
-            for edge in service.links.before.iter().filter(|edge| edge.required) {
-                let running = self.get(edge.id).is_some_and(|dependent| {
-                    dependent.want == Want::Up
-                        && matches!(dependent.state, State::Starting { .. } | State::Up { .. })
-                });
-                if running && seen.insert(edge.id) {
-                    found.push(edge.id);
-                }
-            }
-        }
-        found
-    }
-
-    /// Apply a new config: new services are added (and started if
-    /// autostart), removed ones stopped and then forgotten, changed ones get
-    /// their new config at their next spawn (at once if they have no
-    /// process). Ignored while shutting down.
-    pub fn reload(&mut self, now: Instant, new: Config) -> ReloadSummary {
-        let mut summary = ReloadSummary::default();
-        if self.shutdown.is_some() {
-            return summary;
-        }
-        let mut order = Vec::with_capacity(new.services.len());
-        let mut roots = Vec::new();
-        for config in &new.services {
-            let known = self.id_of(&config.name);
-            let Some(service) = known.and_then(|id| self.get_mut(id)) else {
-                let id = self.add_service(config.clone(), now);
-                summary.added.push(config.name.clone());
-                if config.autostart {
-                    roots.push(id);
-                }
-                order.push(id);
-                continue;
-            };
-            let id = service.id;
-            let first_try = service.in_first_try();
-            if service.removed {
-                service.removed = false;
-                summary.added.push(config.name.clone());
-                if config.autostart {
-                    roots.push(id);
-                }
-            } else if service.latest_config() != config {
-                summary.changed.push(config.name.clone());
-                if service.want == Want::Up {
-                    roots.push(id);
-                }
-            }
-            if service.state.has_process() {
-                service.pending = (service.active != *config).then(|| config.clone());
-            } else {
-                service.active = config.clone();
-                service.pending = None;
-            }
-            let still = service.in_first_try();
-            self.count_first_try(first_try, still);
-            order.push(id);
-        }
-
-        let kept: HashSet<ServiceId> = order.iter().copied().collect();
-        for id in std::mem::take(&mut self.order) {
-            if kept.contains(&id) {
-                continue;
-            }
-            let Some(service) = self.get_mut(id) else {
-                continue;
-            };
-            if !service.removed {
-                let first_try = service.in_first_try();
-                service.removed = true;
-                summary.removed.push(service.name().to_string());
-                self.count_first_try(first_try, false);
-            }
-            order.push(id);
-        }
-        self.order = order;
-        self.config = new;
-        self.relink();
-        let removed: Vec<ServiceId> = self
-            .order
-            .iter()
-            .copied()
-            .filter(|&id| self.get(id).is_some_and(|s| s.removed))
-            .collect();
-        for id in removed {
-            self.set_want(id, Want::Down);
-        }
-        self.activate(now, roots, false);
-        for id in self.order.clone() {
-            self.work.push(id);
-        }
-        self.drain(now);
-        summary
+        Some(service.status(self.reason_of(service)))
     }
 
     pub fn orphans_reaped(&self) -> u64 {
@@ -784,86 +629,26 @@ impl Supervisor {
         self.get(id).map(|s| s.name().to_string())
     }
 
-    fn add_service(&mut self, config: ServiceConfig, now: Instant) -> ServiceId {
-        let id = ServiceId(self.table.len());
-        self.by_name.insert(config.name.clone(), id);
-        self.table
-            .push(Some(Box::new(Service::new(id, config, now))));
-        id
-    }
-
-    /// Rebuild the graph and every service's links: the config's services
-    /// among themselves (`order` starts with them, in the config's order),
-    /// removed ones (still stopping) among themselves.
-    fn relink(&mut self) {
-        self.graph = Graph::new(&self.config);
-        let (removed, current): (Vec<ServiceId>, Vec<ServiceId>) = self
-            .order
-            .iter()
-            .copied()
-            .partition(|&id| self.get(id).is_some_and(|s| s.removed));
-        let removed: Vec<(ServiceId, &ServiceConfig)> = removed
-            .iter()
-            .filter_map(|&id| self.get(id).map(|s| (id, s.latest_config())))
-            .collect();
-        let removed_graph = Graph::of_services(removed.iter().map(|&(_, config)| config));
-        let removed: Vec<ServiceId> = removed.into_iter().map(|(id, _)| id).collect();
-        let groups = [
-            (links_from_graph(&self.graph, &current), current),
-            (links_from_graph(&removed_graph, &removed), removed),
-        ];
-        for (links, group) in groups {
-            for (id, links) in group.into_iter().zip(links) {
-                if let Some(service) = self.get_mut(id) {
-                    service.links = links;
-                    service.start_scan_hint = 0;
-                    service.stop_scan_hint = 0;
-                }
-            }
-        }
-        for id in self.order.clone() {
-            let Some(service) = self.get(id) else {
-                continue;
-            };
-            let required_down = service
-                .links
-                .requires
-                .iter()
-                .filter(|&&dep| self.get(dep).is_none_or(|d| d.want == Want::Down))
-                .count();
-            if let Some(service) = self.get_mut(id) {
-                service.required_down = required_down;
-            }
-        }
-    }
-
     /// The one place a service's want changes: keeps its dependents'
     /// `required_down` counts and queues its neighbours.
     fn set_want(&mut self, id: ServiceId, want: Want) {
         let Some(service) = self.get_mut(id) else {
             return;
         };
-        if service.want == want {
+        let first_try = service.in_first_try();
+        if !service.set_want(want) {
             return;
         }
-        let first_try = service.in_first_try();
-        service.want = want;
         let still = service.in_first_try();
         self.count_first_try(first_try, still);
-        let Some(service) = self.get_mut(id) else {
-            return;
-        };
-        let links = std::mem::take(&mut service.links);
-        for edge in links.before.iter().filter(|edge| edge.required) {
-            if let Some(dependent) = self.get_mut(edge.id) {
-                dependent.required_down = match want {
-                    Want::Down => dependent.required_down.saturating_add(1),
-                    Want::Up => dependent.required_down.saturating_sub(1),
-                };
+        let dependents = self.get(id).map_or(0, |s| s.links().before.len());
+        for at in 0..dependents {
+            let edge = self.get(id).and_then(|s| s.links().before.get(at).copied());
+            if let Some(edge) = edge.filter(|edge| edge.required)
+                && let Some(dependent) = self.get_mut(edge.id)
+            {
+                dependent.requirement_wanted(want);
             }
-        }
-        if let Some(service) = self.get_mut(id) {
-            service.links = links;
         }
         self.queue_with_neighbours(id);
     }
@@ -871,10 +656,10 @@ impl Supervisor {
     /// Why `service` is where it is; for `waiting`, every dependency it
     /// waits for.
     fn reason_of(&self, service: &Service) -> Option<Reason> {
-        match service.state {
+        match service.state() {
             State::Waiting => Some(Reason::WaitingFor(
                 service
-                    .links
+                    .links()
                     .after
                     .iter()
                     .filter(|edge| self.blocks_start(edge))
@@ -898,14 +683,15 @@ impl Supervisor {
             let Some(service) = self.get_mut(id) else {
                 continue;
             };
-            let failed = matches!(service.state, State::Failed { .. });
-            if service.removed || (failed && !revive) {
+            let failed = matches!(service.state(), State::Failed { .. });
+            if service.is_removed() || (failed && !revive) {
                 continue;
             }
-            stack.extend(service.links.requires.iter().chain(&service.links.wants));
-            service.fate = None;
+            let links = service.links();
+            stack.extend(links.requires.iter().chain(&links.wants));
+            service.set_fate(None);
             if failed {
-                service.crashes = 0;
+                service.forgive_crashes();
                 self.step(now, id, Input::Clear, None);
             }
             self.set_want(id, Want::Up);
@@ -921,82 +707,10 @@ impl Supervisor {
         self.shutdown = Some(Shutdown::new(exit_code, now, timeout));
         let deadline = self.shutdown.as_ref().and_then(|s| s.deadline);
         self.deadlines.change(TimerOwner::Shutdown, None, deadline);
-        if let MainCommand::Running { pid } = self.main {
-            // The main command goes first: it started after every unit.
-            self.stop_main(now, pid);
-        }
+        // The main command goes first: it started after every unit.
+        self.step_main(now, MainInput::Stop(self.main_stop_timeout()));
         for id in self.order.clone() {
             self.set_want(id, Want::Down);
-            self.work.push(id);
-        }
-    }
-
-    /// The one place the main command's state changes: keeps its deadline.
-    fn set_main(&mut self, next: MainCommand) {
-        let old = std::mem::replace(&mut self.main, next);
-        self.deadlines
-            .change(TimerOwner::Main, old.deadline(), self.main.deadline());
-    }
-
-    fn main_spawned(&mut self, now: Instant, pid: i32) {
-        if self.main != MainCommand::Starting || pid <= 1 {
-            return;
-        }
-        self.set_main(MainCommand::Running { pid });
-        if self.shutdown.is_some() {
-            // A shutdown began between `StartMain` and the fork.
-            self.stop_main(now, pid);
-        }
-    }
-
-    /// SIGTERM (and SIGCONT) to the main command's group; SIGKILL after
-    /// `shutdown-timeout`, else `MAIN_STOP_TIMEOUT`.
-    fn stop_main(&mut self, now: Instant, pid: i32) {
-        let timeout = self.config.shutdown_timeout.unwrap_or(MAIN_STOP_TIMEOUT);
-        self.set_main(MainCommand::Stopping {
-            pid,
-            deadline: now + timeout,
-            killed: false,
-        });
-        self.signal_main_group(pid, libc::SIGTERM);
-    }
-
-    /// SIGKILL to the main command's group; given up on as unkillable if
-    /// it is still there `UNKILLABLE_AFTER`.
-    fn kill_main(&mut self, now: Instant, pid: i32) {
-        self.set_main(MainCommand::Stopping {
-            pid,
-            deadline: now + UNKILLABLE_AFTER,
-            killed: true,
-        });
-        self.signal_main_group(pid, libc::SIGKILL);
-    }
-
-    /// `signal` to the main command's group, and SIGCONT after a signal a
-    /// stopped command would leave pending: a forwarded or shutdown SIGTERM.
-    fn signal_main_group(&mut self, pid: i32, signal: i32) {
-        if pid <= 1 {
-            return;
-        }
-        let cont = (signal == libc::SIGTERM)
-            .then(|| service::continue_after(signal))
-            .flatten();
-        for signal in std::iter::once(signal).chain(cont) {
-            self.actions.push_back(Action::Signal {
-                pid,
-                signal,
-                group: true,
-            });
-        }
-    }
-
-    /// The main command exited: svinit shuts down with its status (unless
-    /// a shutdown with another cause is under way); the units it held up
-    /// may stop now.
-    fn main_exited(&mut self, now: Instant, status: ExitStatus) {
-        self.set_main(MainCommand::Finished);
-        self.begin_shutdown(status.as_shell_code(), now);
-        for id in self.order.clone() {
             self.work.push(id);
         }
     }
@@ -1029,12 +743,8 @@ impl Supervisor {
             self.report_boot = false;
             self.actions.push_back(Action::BootSettled);
         }
-        if self.main == MainCommand::WaitingForBoot
-            && self.shutdown.is_none()
-            && self.first_try == 0
-        {
-            self.main = MainCommand::Starting;
-            self.actions.push_back(Action::StartMain);
+        if self.shutdown.is_none() && self.first_try == 0 {
+            self.step_main(now, MainInput::BootSettled);
         }
         if self.live == 0
             && !self.main.has_process()
@@ -1047,7 +757,7 @@ impl Supervisor {
     fn queue_with_neighbours(&mut self, id: ServiceId) {
         self.work.push(id);
         if let Some(service) = self.table.get(id.0).and_then(|slot| slot.as_deref()) {
-            for neighbour in service.links.neighbours() {
+            for neighbour in service.links().neighbours() {
                 self.work.push(neighbour);
             }
         }
@@ -1060,12 +770,12 @@ impl Supervisor {
         let Some(service) = self.get(id) else {
             return;
         };
-        if service.want == Want::Up
-            && service.required_down > 0
+        if service.want() == Want::Up
+            && service.required_down() > 0
             && let Some(fate) = self.required_dependency_gone(service)
         {
             if let Some(service) = self.get_mut(id) {
-                service.fate = fate;
+                service.set_fate(fate);
             }
             self.set_want(id, Want::Down);
         }
@@ -1073,26 +783,27 @@ impl Supervisor {
             return;
         };
         let mut around = Surroundings::default();
-        match (&service.state, service.want) {
+        let (start_hint, stop_hint) = service.scan_hints();
+        match (service.state(), service.want()) {
             (State::Down { .. } | State::Waiting | State::Backoff { .. }, Want::Up) => {
-                let edges = &service.links.after;
-                let blocker = first_match(edges, service.start_scan_hint, |e| self.blocks_start(e));
+                let edges = &service.links().after;
+                let blocker = first_match(edges, start_hint, |e| self.blocks_start(e));
                 around.start_blocked = blocker.is_some();
                 if let (Some(at), Some(service)) = (blocker, self.get_mut(id)) {
-                    service.start_scan_hint = at;
+                    service.set_scan_hints(Some(at), None);
                 }
             }
             (State::Starting { .. } | State::Up { .. }, want)
-                if want == Want::Down || service.restart_pending =>
+                if want == Want::Down || service.restart_pending() =>
             {
-                let edges = &service.links.before;
-                let blocker = first_match(edges, service.stop_scan_hint, |e| self.blocks_stop(e));
+                let edges = &service.links().before;
+                let blocker = first_match(edges, stop_hint, |e| self.blocks_stop(e));
                 // At shutdown the main command, started after every unit,
                 // stops before any of them.
                 around.stop_blocked =
                     blocker.is_some() || (self.shutdown.is_some() && self.main.has_process());
                 if let (Some(at), Some(service)) = (blocker, self.get_mut(id)) {
-                    service.stop_scan_hint = at;
+                    service.set_scan_hints(None, Some(at));
                 }
             }
             _ => {}
@@ -1100,7 +811,7 @@ impl Supervisor {
         self.step(now, id, Input::Settle(&around), None);
         if self
             .get(id)
-            .is_some_and(|s| s.removed && !s.state.has_process())
+            .is_some_and(|s| s.is_removed() && !s.state().has_process())
         {
             self.forget(id);
         }
@@ -1111,13 +822,13 @@ impl Supervisor {
     /// was merely stopped.
     fn required_dependency_gone(&self, service: &Service) -> Option<Option<Reason>> {
         service
-            .links
+            .links()
             .requires
             .iter()
             .find_map(|&dep| match self.count_work().get(dep) {
                 None => Some(None),
-                Some(dep) if dep.want == Want::Down => {
-                    let failed = matches!(dep.state, State::Failed { .. }) || dep.fate.is_some();
+                Some(dep) if dep.want() == Want::Down => {
+                    let failed = matches!(dep.state(), State::Failed { .. }) || dep.is_doomed();
                     Some(failed.then(|| Reason::DependencyFailed(dep.name().to_string())))
                 }
                 Some(_) => None,
@@ -1138,7 +849,7 @@ impl Supervisor {
     fn blocks_stop(&self, edge: &Edge) -> bool {
         self.count_work();
         self.get(edge.id).is_some_and(|dependent| {
-            dependent.state.has_process() && (dependent.want == Want::Down || edge.required)
+            dependent.state().has_process() && (dependent.want() == Want::Down || edge.required)
         })
     }
 
@@ -1167,26 +878,14 @@ impl Supervisor {
             return;
         };
         let first_try = service.in_first_try();
-        let old = std::mem::replace(&mut service.state, next);
-        let new = &service.state;
+        let old = service.enter(now, next);
+        let new = service.state();
         let (old_pid, new_pid) = (old.pid(), new.pid());
         let old_deadline = old.deadline();
         let new_deadline = new.deadline();
         let live_change = (old.has_process(), new.has_process());
         let kind_changed = old.kind() != new.kind();
         let failed = matches!(new, State::Failed { .. });
-        if kind_changed {
-            service.since = now;
-        }
-        if matches!(
-            new,
-            State::Up { .. } | State::Done | State::Failed { .. } | State::Backoff { .. }
-        ) {
-            service.first_try_ended = true;
-        }
-        if !matches!(new, State::Starting { .. } | State::Up { .. }) {
-            service.restart_pending = false;
-        }
         let still = service.in_first_try();
         self.count_first_try(first_try, still);
 
@@ -1221,7 +920,7 @@ impl Supervisor {
             service: id,
             name: service.name().to_string(),
             from: old.kind(),
-            to: service.state.kind(),
+            to: service.state().kind(),
             pid: new_pid.or(old_pid),
             exit,
             reason: self.reason_of(service),
@@ -1237,8 +936,8 @@ impl Supervisor {
         let Some(service) = self.get(id) else {
             return;
         };
-        let config = &service.active;
-        let ended = match &service.state {
+        let config = service.active_config();
+        let ended = match service.state() {
             State::Failed { reason } => Some(Some(reason)),
             State::Done if config.service_type != ServiceType::Oneshot => Some(None),
             _ => None,
@@ -1246,22 +945,21 @@ impl Supervisor {
         let Some(failed) = ended else {
             return;
         };
-        if !config.critical || service.removed || self.shutdown.is_some() {
+        if !config.critical || service.is_removed() || self.shutdown.is_some() {
             return;
         }
-        let exit_code = critical_exit_code(failed, service.last_exit);
-        self.actions.push_back(Action::CriticalEnded {
-            service: id,
+        let exit_code = critical_exit_code(failed, service.last_exit());
+        let shutdown = !self.role.has_emergency_shell();
+        self.notice(Notice::CriticalEnded {
+            service: service.name().to_string(),
             exit_code,
+            shutdown,
         });
-        if self.exit_on_critical {
-            if matches!(
-                self.main,
-                MainCommand::WaitingForBoot | MainCommand::Starting
-            ) {
-                self.main = MainCommand::Finished;
-            }
+        if shutdown {
+            self.step_main(now, MainInput::Abandon);
             self.begin_shutdown(exit_code, now);
+        } else {
+            self.start_emergency_shell(now, false);
         }
     }
 
@@ -1269,95 +967,6 @@ impl Supervisor {
         #[cfg(test)]
         self.work_done.set(self.work_done.get() + 1);
         self
-    }
-
-    /// The bookkeeping agrees with the states; for tests.
-    #[cfg(test)]
-    fn check_invariants(&self) -> Result<(), String> {
-        let mut live = 0;
-        let mut timers = 0;
-        for id in self.ids() {
-            let Some(service) = self.get(id) else {
-                continue;
-            };
-            let name = service.name();
-            if let Some(at) = service.state.deadline() {
-                timers += 1;
-                if !self.deadlines.contains(at, TimerOwner::Service(id)) {
-                    return Err(format!("{name}: deadline of {:?} not held", service.state));
-                }
-            }
-            if let Some(pid) = service.state.pid()
-                && self.by_pid.get(&pid) != Some(&id)
-            {
-                return Err(format!("{name}: pid {pid} not indexed"));
-            }
-            if matches!(service.state, State::Failed { .. }) && service.want != Want::Down {
-                return Err(format!("{name}: failed but wanted up"));
-            }
-            if service.restart_pending
-                && !matches!(service.state, State::Starting { .. } | State::Up { .. })
-            {
-                return Err(format!("{name}: restart pending but {:?}", service.state));
-            }
-            if self.shutdown.is_some() && service.want == Want::Up {
-                return Err(format!("{name}: wanted up during shutdown"));
-            }
-            live += usize::from(service.state.has_process());
-        }
-        for (&pid, &id) in &self.by_pid {
-            if self.get(id).and_then(|s| s.state.pid()) != Some(pid) {
-                return Err(format!("pid {pid} indexed for {id:?}, not its process"));
-            }
-        }
-        if let Some(at) = self.main.deadline() {
-            timers += 1;
-            if !self.deadlines.contains(at, TimerOwner::Main) {
-                return Err("main command deadline not held".into());
-            }
-        }
-        if let Some(at) = self.shutdown.as_ref().and_then(|s| s.deadline) {
-            timers += 1;
-            if !self.deadlines.contains(at, TimerOwner::Shutdown) {
-                return Err("shutdown deadline not held".into());
-            }
-        }
-        if timers != self.deadlines.len() {
-            return Err(format!(
-                "{} deadlines held, {timers} due",
-                self.deadlines.len()
-            ));
-        }
-        if live != self.live {
-            return Err(format!("live count {} but {live} processes", self.live));
-        }
-        let first_try = self
-            .ids()
-            .filter(|&id| self.get(id).is_some_and(Service::in_first_try))
-            .count();
-        if first_try != self.first_try {
-            return Err(format!(
-                "{} in their first try counted, {first_try} are",
-                self.first_try
-            ));
-        }
-        Ok(())
-    }
-
-    /// Drop a removed service that has stopped.
-    fn forget(&mut self, id: ServiceId) {
-        let Some(service) = self.table.get_mut(id.0).and_then(Option::take) else {
-            return;
-        };
-        self.count_first_try(service.in_first_try(), false);
-        if self.by_name.get(service.name()) == Some(&id) {
-            self.by_name.remove(service.name());
-        }
-        self.deadlines
-            .change(TimerOwner::Service(id), service.state.deadline(), None);
-        for neighbour in service.links.neighbours() {
-            self.work.push(neighbour);
-        }
     }
 }
 

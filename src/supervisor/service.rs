@@ -12,9 +12,10 @@ use crate::config::{KillMode, RestartPolicy, ServiceConfig, ServiceType};
 
 use super::backoff::{BackoffPolicy, SplitMix64};
 use super::deps::Links;
+use super::escalation::{Escalation, UNKILLABLE_AFTER};
 use super::{
-    Action, ExitRecord, ExitStatus, PidFileProblem, Reason, ServiceId, SpawnFailure, StateKind,
-    Want, WatchdogMessage,
+    Action, ExitRecord, ExitStatus, Notice, PidFileProblem, Reason, ServiceId, ServiceStatus,
+    SpawnFailure, StateKind, Want, WatchdogMessage,
 };
 
 /// `type "forking"`: the first re-read of a missing or unusable pid file
@@ -25,11 +26,6 @@ pub const PID_FILE_RETRY_MAX: Duration = Duration::from_secs(1);
 
 /// How many exits `status` keeps.
 pub const HISTORY_LEN: usize = 8;
-
-/// A process still there this long after SIGKILL (uninterruptible sleep:
-/// a hung disk or NFS server, a frozen cgroup) is given up on as
-/// unkillable: its service counts as down and stops and shutdowns go on.
-pub const UNKILLABLE_AFTER: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum State {
@@ -63,12 +59,11 @@ pub enum State {
         watchdog: Option<Instant>,
     },
     /// Signalled (or, with `pid: None`, to be signalled when `Spawned`
-    /// arrives). At `deadline`: SIGKILL to the group, or, once `killed`,
-    /// the process is given up on as unkillable.
+    /// arrives): SIGKILL to the group, then given up on as unkillable, as
+    /// `escalation` says when.
     Stopping {
         pid: Option<i32>,
-        deadline: Instant,
-        killed: bool,
+        escalation: Escalation,
         cause: StopCause,
     },
     /// Crashed; the next start is at `until`. `cause`: why it crashed.
@@ -129,7 +124,7 @@ impl State {
     pub fn deadline(&self) -> Option<Instant> {
         match self {
             State::Starting { deadline, .. } => Some(*deadline),
-            State::Stopping { deadline, .. } => Some(*deadline),
+            State::Stopping { escalation, .. } => Some(escalation.deadline()),
             State::Up { watchdog, .. } => *watchdog,
             State::Backoff { until, .. } => Some(*until),
             State::AwaitingPidFile {
@@ -177,6 +172,26 @@ pub enum Input<'a> {
     Settle(&'a Surroundings),
 }
 
+impl Input<'_> {
+    /// How the log names it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Input::Spawned(_) => "spawn",
+            Input::SpawnFailed(_) => "spawn failure",
+            Input::Execed => "exec",
+            Input::Ready => "readiness",
+            Input::Watchdog(_) => "watchdog message",
+            Input::PidFile(_) => "pid file",
+            Input::Exited(_) => "exit",
+            Input::Deadline => "deadline",
+            Input::KillNow(_) => "shutdown kill",
+            Input::Restart => "restart",
+            Input::Clear => "clear",
+            Input::Settle(_) => "settle",
+        }
+    }
+}
+
 /// What the supervisor knows about a service's neighbours, for `Settle`.
 #[derive(Debug, Default)]
 pub struct Surroundings {
@@ -217,47 +232,50 @@ pub fn continue_after(signal: i32) -> Option<i32> {
     (signal != libc::SIGKILL && signal != libc::SIGCONT).then_some(libc::SIGCONT)
 }
 
+/// One service. Its fields are its own: the supervisor reads them through
+/// the methods below and changes them only by saying what happened
+/// (`step`, `enter`, `set_want`, `reconfigure` …).
 #[derive(Debug, Clone)]
 pub struct Service {
-    pub id: ServiceId,
+    id: ServiceId,
     /// What the current (or last) process was spawned with; rules its life.
-    pub active: ServiceConfig,
+    active: ServiceConfig,
     /// A reloaded config waiting for the next spawn.
-    pub pending: Option<ServiceConfig>,
-    pub state: State,
-    pub want: Want,
+    pending: Option<ServiceConfig>,
+    state: State,
+    want: Want,
     /// Wanted down because a required dependency failed: once stopped,
     /// `failed` with this reason instead of `down`.
-    pub fate: Option<Reason>,
+    fate: Option<Reason>,
     /// When `state` last changed kind.
-    pub since: Instant,
+    since: Instant,
     /// Crashes in a row, for the backoff.
-    pub crashes: u32,
+    crashes: u32,
     /// Starts svinit made by itself after a crash (`restarts` of status,
     /// systemd's NRestarts): operator starts and restarts are not counted.
-    pub restarts: u32,
-    pub spawned_at: Option<Instant>,
-    pub ready_at: Option<Instant>,
-    pub last_exit: Option<ExitStatus>,
-    pub history: VecDeque<ExitRecord>,
-    pub links: Links,
+    restarts: u32,
+    spawned_at: Option<Instant>,
+    ready_at: Option<Instant>,
+    last_exit: Option<ExitStatus>,
+    history: VecDeque<ExitRecord>,
+    links: Links,
     /// How many of its `requires` are wanted down or gone.
-    pub required_down: usize,
+    required_down: usize,
     /// Where the last scan of `links.after` / `links.before` found a
     /// blocker: the next scan starts there (a blocker tends to stay one).
-    pub start_scan_hint: usize,
-    pub stop_scan_hint: usize,
+    start_scan_hint: usize,
+    stop_scan_hint: usize,
     /// Gone from the config: stopping, then forgotten.
-    pub removed: bool,
+    removed: bool,
     /// The last `STATUS=…` (sd_notify) of its current process.
-    pub status_text: Option<String>,
+    status_text: Option<String>,
     /// `svctl restart`: to stop (and start again) once what requires it
     /// has stopped; not ready for its dependents meanwhile. Only while
     /// `starting` or `up`.
-    pub restart_pending: bool,
+    restart_pending: bool,
     /// Its first try has ended: it has been `up`, `done`, `failed` or in
     /// `backoff`. The main command waits for nothing more (SPEC §2).
-    pub first_try_ended: bool,
+    first_try_ended: bool,
 }
 
 impl Service {
@@ -287,8 +305,168 @@ impl Service {
         }
     }
 
+    pub fn id(&self) -> ServiceId {
+        self.id
+    }
+
     pub fn name(&self) -> &str {
         &self.active.name
+    }
+
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    pub fn want(&self) -> Want {
+        self.want
+    }
+
+    /// What the current (or last) process was spawned with.
+    pub fn active_config(&self) -> &ServiceConfig {
+        &self.active
+    }
+
+    pub fn links(&self) -> &Links {
+        &self.links
+    }
+
+    /// How many of its `requires` are wanted down or gone.
+    pub fn required_down(&self) -> usize {
+        self.required_down
+    }
+
+    /// Where the last scans of `links().after` / `links().before` found a
+    /// blocker.
+    pub fn scan_hints(&self) -> (usize, usize) {
+        (self.start_scan_hint, self.stop_scan_hint)
+    }
+
+    pub fn is_removed(&self) -> bool {
+        self.removed
+    }
+
+    pub fn restart_pending(&self) -> bool {
+        self.restart_pending
+    }
+
+    /// Wanted down because a required dependency failed: `failed` once
+    /// stopped.
+    pub fn is_doomed(&self) -> bool {
+        self.fate.is_some()
+    }
+
+    pub fn last_exit(&self) -> Option<ExitStatus> {
+        self.last_exit
+    }
+
+    /// Its status for `svctl status`, with `reason` (which the supervisor
+    /// knows for `waiting`).
+    pub fn status(&self, reason: Option<Reason>) -> ServiceStatus {
+        ServiceStatus {
+            name: self.name().to_string(),
+            state: self.state.kind(),
+            want: self.want,
+            pid: self.state.pid(),
+            since: self.since,
+            restarts: self.restarts,
+            last_exit: self.last_exit,
+            reason,
+            next_restart: match self.state {
+                State::Backoff { until, .. } => Some(until),
+                _ => None,
+            },
+            history: self.history.iter().cloned().collect(),
+            config_changed: self.pending.is_some(),
+            removed: self.removed,
+            spawned_at: self.spawned_at,
+            ready_at: self.ready_at,
+            status_text: self.status_text.clone(),
+        }
+    }
+
+    /// Move to `next` (the state `step` returned; the supervisor keeps the
+    /// indexes): `since` follows a change of kind, the first try ends at
+    /// `up`, `done`, `failed` or `backoff`, and a pending restart ends with
+    /// `starting` or `up`. Returns the state left.
+    pub fn enter(&mut self, now: Instant, next: State) -> State {
+        let old = std::mem::replace(&mut self.state, next);
+        if old.kind() != self.state.kind() {
+            self.since = now;
+        }
+        if matches!(
+            self.state,
+            State::Up { .. } | State::Done | State::Failed { .. } | State::Backoff { .. }
+        ) {
+            self.first_try_ended = true;
+        }
+        if !matches!(self.state, State::Starting { .. } | State::Up { .. }) {
+            self.restart_pending = false;
+        }
+        old
+    }
+
+    /// Whether `want` changed it.
+    pub fn set_want(&mut self, want: Want) -> bool {
+        std::mem::replace(&mut self.want, want) != want
+    }
+
+    /// What it becomes once stopped: `failed` with `fate`, or (`None`)
+    /// whatever its stop ends in.
+    pub fn set_fate(&mut self, fate: Option<Reason>) {
+        self.fate = fate;
+    }
+
+    /// A fresh crash count (`svctl start` of a stopped or failed service,
+    /// `svctl restart`).
+    pub fn forgive_crashes(&mut self) {
+        self.crashes = 0;
+    }
+
+    /// Keep `STATUS=…` while it has a process or awaits its pid file.
+    pub fn keep_status_text(&mut self, text: String) {
+        if self.state.has_process() || matches!(self.state, State::AwaitingPidFile { .. }) {
+            self.status_text = Some(text);
+        }
+    }
+
+    /// Its neighbours after a (re)load; the scans start over.
+    pub fn relink(&mut self, links: Links) {
+        self.links = links;
+        self.start_scan_hint = 0;
+        self.stop_scan_hint = 0;
+    }
+
+    pub fn set_required_down(&mut self, count: usize) {
+        self.required_down = count;
+    }
+
+    /// One of its `requires` is now wanted `want`.
+    pub fn requirement_wanted(&mut self, want: Want) {
+        self.required_down = match want {
+            Want::Down => self.required_down.saturating_add(1),
+            Want::Up => self.required_down.saturating_sub(1),
+        };
+    }
+
+    pub fn set_scan_hints(&mut self, start: Option<usize>, stop: Option<usize>) {
+        self.start_scan_hint = start.unwrap_or(self.start_scan_hint);
+        self.stop_scan_hint = stop.unwrap_or(self.stop_scan_hint);
+    }
+
+    /// Gone from the config (`true`), or back in it.
+    pub fn set_removed(&mut self, removed: bool) {
+        self.removed = removed;
+    }
+
+    /// A reload's config: at once without a process, else at its next
+    /// spawn (`config_changed` until then).
+    pub fn reconfigure(&mut self, config: &ServiceConfig) {
+        if self.state.has_process() {
+            self.pending = (self.active != *config).then(|| config.clone());
+        } else {
+            self.active = config.clone();
+            self.pending = None;
+        }
     }
 
     /// The config a spawn uses now: the reloaded one if there is one.
@@ -351,9 +529,12 @@ impl Service {
     }
 
     /// The next state after `input`, or `None` to stay. Actions go to `out`.
-    /// Impossible pairs (events from outside that do not fit) are ignored.
+    /// An event from outside that does not fit the state (stale, or out of
+    /// order: an exec report after a stop, a pid file read for a service
+    /// that stopped meanwhile) changes nothing and is logged at debug level.
     pub fn step(&mut self, now: Instant, input: Input<'_>, out: &mut Outbox<'_>) -> Option<State> {
         use Input::*;
+        let event = input.name();
         match (&self.state, input) {
             (State::Down { .. } | State::Waiting, Settle(around)) => {
                 self.settle_idle(now, around, out)
@@ -395,13 +576,12 @@ impl Service {
             (
                 &State::Stopping {
                     pid: None,
-                    deadline,
-                    killed,
+                    escalation,
                     ref cause,
                 },
                 Spawned(pid),
             ) => {
-                if killed {
+                if escalation.is_killed() {
                     out.signal(pid, libc::SIGKILL, true);
                 } else {
                     out.stop_signal(
@@ -412,8 +592,7 @@ impl Service {
                 }
                 Some(State::Stopping {
                     pid: Some(pid),
-                    deadline,
-                    killed,
+                    escalation,
                     cause: cause.clone(),
                 })
             }
@@ -440,7 +619,7 @@ impl Service {
                 | State::Failed { .. }
                 | State::Done,
                 SpawnFailed(_),
-            ) => None,
+            ) => self.ignored(event, out),
 
             (
                 &State::Starting {
@@ -494,7 +673,7 @@ impl Service {
                 | State::Failed { .. }
                 | State::Done,
                 Execed | Ready | Watchdog(_),
-            ) => None,
+            ) => self.ignored(event, out),
 
             (&State::Starting { deadline, .. }, Exited(ExitStatus::Exited(0)))
                 if self.is_forking() && self.want == Want::Up =>
@@ -535,9 +714,14 @@ impl Service {
             ) if self.want == Want::Up => {
                 Some(self.unhealthy_crash(now, reason.clone(), up_since, Some(status), out))
             }
-            (State::Stopping { killed, cause, .. }, Exited(_)) => {
+            (
+                State::Stopping {
+                    escalation, cause, ..
+                },
+                Exited(_),
+            ) => {
                 let note = match cause {
-                    StopCause::Requested if *killed => {
+                    StopCause::Requested if escalation.is_killed() => {
                         Some(Reason::StopTimeout(self.active.stop_timeout))
                     }
                     StopCause::ShutdownTimeout(timeout) => Some(Reason::ShutdownTimeout(*timeout)),
@@ -553,7 +737,7 @@ impl Service {
                 | State::Failed { .. }
                 | State::Done,
                 Exited(_),
-            ) => None,
+            ) => self.ignored(event, out),
 
             (&State::AwaitingPidFile { deadline, .. }, PidFile(Ok(pid))) if *pid > 1 => {
                 Some(if self.needs_ready_signal() {
@@ -600,7 +784,7 @@ impl Service {
                 | State::Failed { .. }
                 | State::Done,
                 PidFile(_),
-            ) => None,
+            ) => self.ignored(event, out),
 
             (
                 &State::Starting {
@@ -614,8 +798,7 @@ impl Service {
                 let waited = self.active.start_timeout;
                 Some(State::Stopping {
                     pid: Some(pid),
-                    deadline: now + UNKILLABLE_AFTER,
-                    killed: true,
+                    escalation: Escalation::killed(now),
                     cause: StopCause::StartTimeout(waited),
                 })
             }
@@ -638,29 +821,26 @@ impl Service {
             (
                 &State::Stopping {
                     pid: Some(pid),
-                    deadline,
-                    killed: false,
+                    escalation: Escalation::KillAt(at),
                     ref cause,
                 },
                 Deadline,
-            ) if deadline <= now => {
+            ) if at <= now => {
                 out.signal(pid, libc::SIGKILL, true);
                 Some(State::Stopping {
                     pid: Some(pid),
-                    deadline: now + UNKILLABLE_AFTER,
-                    killed: true,
+                    escalation: Escalation::killed(now),
                     cause: cause.clone(),
                 })
             }
             (
                 &State::Stopping {
                     pid: Some(pid),
-                    deadline,
-                    killed: true,
+                    escalation: Escalation::GiveUpAt(at),
                     ref cause,
                 },
                 Deadline,
-            ) if deadline <= now => {
+            ) if at <= now => {
                 // Still there after SIGKILL: given up on, so that stops and
                 // the shutdown go on. Its exit, if it ever comes, is an
                 // orphan's.
@@ -681,11 +861,11 @@ impl Service {
             (
                 &State::Stopping {
                     pid: None,
-                    deadline,
+                    escalation,
                     ..
                 },
                 Deadline,
-            ) if deadline <= now => {
+            ) if escalation.deadline() <= now => {
                 // `Spawned` never came: nothing to wait for.
                 Some(self.finish_stop(None))
             }
@@ -754,10 +934,16 @@ impl Service {
                 | State::Failed { .. }
                 | State::Done,
                 Deadline,
-            ) => None,
+            ) => self.ignored(event, out),
 
             // Already killed: its unkillable deadline stands.
-            (State::Stopping { killed: true, .. }, KillNow(_)) => None,
+            (
+                State::Stopping {
+                    escalation: Escalation::GiveUpAt(_),
+                    ..
+                },
+                KillNow(_),
+            ) => None,
             (State::Starting { pid, .. } | State::Stopping { pid, .. }, KillNow(timeout)) => {
                 let pid = *pid;
                 self.kill_now(now, pid, timeout, out)
@@ -794,6 +980,16 @@ impl Service {
                 None
             }
         }
+    }
+
+    /// Nothing happens on `event`; the log says so (debug).
+    fn ignored(&self, event: &'static str, out: &mut Outbox<'_>) -> Option<State> {
+        out.actions.push_back(Action::Notice(Notice::Ignored {
+            service: self.name().to_string(),
+            event,
+            state: self.state.kind(),
+        }));
+        None
     }
 
     /// `down` or `waiting`, wanted up: start when nothing is awaited. Wanted
@@ -916,8 +1112,7 @@ impl Service {
         }
         State::Stopping {
             pid,
-            deadline: now + self.active.stop_timeout,
-            killed: false,
+            escalation: Escalation::KillAt(now + self.active.stop_timeout),
             cause,
         }
     }
@@ -941,15 +1136,14 @@ impl Service {
         };
         Some(State::Stopping {
             pid,
-            deadline: now + UNKILLABLE_AFTER,
-            killed: true,
+            escalation: Escalation::killed(now),
             cause,
         })
     }
 
     /// Where a stop ends: `failed` when a dependency doomed it, else `down`
     /// (to be started again by `Settle` if it is still wanted), noting why
-    /// it needed SIGKILL (`killed`) if it did, or that it survived it.
+    /// it needed SIGKILL (`killed`: why) if it did, or that it survived it.
     fn finish_stop(&mut self, killed: Option<Reason>) -> State {
         if let Some(reason) = self.fate.take() {
             return State::Failed { reason };

@@ -5,10 +5,7 @@ use super::harness::{Harness, config, names, secs, service};
 use super::*;
 
 fn system(services: Vec<crate::config::ServiceConfig>) -> Harness {
-    let mut h = Harness::new(config(services));
-    h.sup.set_system(true);
-    h.sup.set_exit_on_critical(false);
-    h.booted()
+    Harness::with_role(config(services), Role::System).booted()
 }
 
 fn chain() -> Vec<crate::config::ServiceConfig> {

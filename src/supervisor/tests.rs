@@ -149,7 +149,7 @@ fn jitter_depends_on_the_seed_only() {
         let mut web = service("web");
         web.backoff = BackoffKind::Exponential;
         let t0 = Instant::now();
-        let mut sup = Supervisor::new(config(vec![web]), t0, seed);
+        let mut sup = Supervisor::new(config(vec![web]), Role::User, t0, seed);
         sup.boot(t0);
         let id = sup.id_of("web").unwrap();
         sup.handle_event(
@@ -592,7 +592,7 @@ fn a_service_stopped_before_exec_is_signalled_too() {
 
 #[test]
 fn a_service_stopped_before_spawned_is_signalled_once_spawned() {
-    let mut sup = Supervisor::new(config(vec![service("web")]), Instant::now(), 1);
+    let mut sup = Supervisor::new(config(vec![service("web")]), Role::User, Instant::now(), 1);
     let now = Instant::now();
     sup.boot(now);
     let id = sup.id_of("web").unwrap();
@@ -1004,8 +1004,14 @@ fn impossible_events_are_ignored() {
     let failure = exec_failure();
     let bogus = ServiceId(999);
     for event in [
-        Event::Ready { service: web },
-        Event::Ready { service: bogus },
+        Event::Ready {
+            service: web,
+            pid: None,
+        },
+        Event::Ready {
+            service: bogus,
+            pid: None,
+        },
         Event::Execed { pid: 77 },
         Event::Execed { pid },
         Event::Spawned {
@@ -1039,15 +1045,18 @@ fn impossible_events_are_ignored() {
     h.exit("web", 1);
     h.event(Event::Exited { pid, status });
     assert_eq!(h.state("web"), StateKind::Backoff);
-    h.event(Event::Ready { service: web });
+    h.event(Event::Ready {
+        service: web,
+        pid: None,
+    });
     assert_eq!(h.state("web"), StateKind::Backoff);
     assert!(h.signals().iter().all(|&(pid, _, _)| pid > 1));
     let placeholder = h.sup.status(bogus);
     assert_eq!(placeholder.state, StateKind::Down);
     assert_eq!(h.sup.service_config(bogus).name, "");
-    h.sup.start(h.now, bogus);
+    let _ = h.sup.start(h.now, bogus);
     h.sup.stop(h.now, bogus);
-    h.sup.restart(h.now, bogus);
+    let _ = h.sup.restart(h.now, bogus);
     h.sup.check_invariants().unwrap();
 }
 
@@ -1110,11 +1119,17 @@ fn random_event_sequences_keep_the_invariants() {
         let count = config.services.len();
         let t0 = Instant::now();
         let mut now = t0;
-        let mut sup = Supervisor::new(config.clone(), now, rng.next_u64());
-        if rng.next_u64().is_multiple_of(3) {
+        let seed = rng.next_u64();
+        let main_command = rng.next_u64().is_multiple_of(3);
+        let role = match rng.next_u64() % 8 {
+            0 | 1 => Role::System,
+            2..=4 => Role::Container,
+            _ => Role::User,
+        };
+        let mut sup = Supervisor::new(config.clone(), role, now, seed);
+        if main_command {
             sup.set_main_command();
         }
-        sup.set_exit_on_critical(!rng.next_u64().is_multiple_of(4));
         let mut pids: Vec<i32> = Vec::new();
         let mut next_pid = 10;
         let mut trace: Vec<String> = Vec::new();
@@ -1151,7 +1166,10 @@ fn random_event_sequences_keep_the_invariants() {
                 }
                 3 => sup.handle_event(now, Event::Exited { pid, status }),
                 4 => sup.handle_event(now, Event::Execed { pid }),
-                5 => sup.handle_event(now, Event::Ready { service: id }),
+                5 => {
+                    let pid = rng.next_u64().is_multiple_of(2).then_some(pid);
+                    sup.handle_event(now, Event::Ready { service: id, pid })
+                }
                 6 => {
                     let failure = exec_failure();
                     sup.handle_event(
@@ -1162,9 +1180,13 @@ fn random_event_sequences_keep_the_invariants() {
                         },
                     );
                 }
-                7 => sup.start(now, id),
+                7 => {
+                    let _ = sup.start(now, id);
+                }
                 8 => sup.stop(now, id),
-                9 => sup.restart(now, id),
+                9 => {
+                    let _ = sup.restart(now, id);
+                }
                 10 => sup.handle_event(now, Event::NoChildren),
                 11 if pick(&mut rng, 8) == 0 => {
                     let exit_code = pick(&mut rng, 3) as i32;
@@ -1190,7 +1212,7 @@ fn random_event_sequences_keep_the_invariants() {
                 }
                 15 => {
                     let signal = [libc::SIGTERM, libc::SIGHUP, libc::SIGINT][pick(&mut rng, 3)];
-                    let _ = sup.signal_main(now, signal);
+                    sup.handle_event(now, Event::Signal(signal));
                 }
                 16 => sup.handle_event(now, Event::MainSpawned { pid }),
                 17 => sup.handle_event(
@@ -1560,7 +1582,7 @@ fn no_sigcont_after_a_stop_signal_that_is_sigcont_or_sigkill() {
 
 #[test]
 fn a_stop_before_spawned_sends_sigcont_too_once_spawned() {
-    let mut sup = Supervisor::new(config(vec![service("web")]), Instant::now(), 1);
+    let mut sup = Supervisor::new(config(vec![service("web")]), Role::User, Instant::now(), 1);
     let now = Instant::now();
     sup.boot(now);
     let id = sup.id_of("web").unwrap();

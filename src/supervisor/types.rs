@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use crate::untrusted::PathProblem;
 
+use super::{Notice, Role};
+
 /// Index of a service in the supervisor's table. Stable for the life of the
 /// supervisor: a reload appends new services and never reuses an index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -132,9 +134,27 @@ pub enum Event {
     },
     /// The child of `pid` has exec'd its program.
     Execed { pid: i32 },
-    /// A service signalled readiness (ready-fd newline, READY=1).
-    Ready { service: ServiceId },
+    /// A service signalled readiness. `pid`: the process it came from, when
+    /// known (the newline on a `ready-fd` pipe, which belongs to the process
+    /// it was made for): readiness of any other process than the service's
+    /// current one is stale and ignored. `None`: `READY=1` on the service's
+    /// notify socket, whose sender's pid is no evidence (it may have exited,
+    /// and SPEC §7 lets a helper speak for the service): it is the current
+    /// process's, and counts only while the service's config has
+    /// `ready-notify`.
+    Ready {
+        service: ServiceId,
+        pid: Option<i32>,
+    },
+    /// The `ready-fd` pipe given to `pid` ended without a newline.
+    ReadyFdFailed {
+        service: ServiceId,
+        pid: i32,
+        problem: ReadyFdProblem,
+    },
     /// A service sent `STATUS=…` (sd_notify): kept and shown in status.
+    /// Like the `WATCHDOG=` messages, only while its config has
+    /// `ready-notify`.
     NotifyStatus { service: ServiceId, text: String },
     /// A service sent `WATCHDOG=1` or `WATCHDOG=trigger` (sd_notify).
     Watchdog {
@@ -156,12 +176,28 @@ pub enum Event {
     Exited { pid: i32, status: ExitStatus },
     /// `waitpid` said ECHILD: svinit has no children left.
     NoChildren,
-    /// Orderly shutdown of everything requested (SIGTERM/SIGINT, svctl).
-    /// `exit_code` is what svinit exits with when done.
+    /// Orderly shutdown of everything, `exit_code` what svinit exits with
+    /// when done: what SIGTERM (`Event::Signal`) and `svctl shutdown`
+    /// (`Supervisor::request_shutdown`) come to, without their checks.
     Shutdown { exit_code: i32 },
-    /// System mode: stop everything, then reboot, halt or power off
-    /// (signals, `svctl reboot|halt|poweroff`). The first kind asked wins.
+    /// Stop everything, then reboot, halt or power off (in the system role;
+    /// elsewhere it ends in an exit): what the power signals and
+    /// `svctl reboot|halt|poweroff` come to, without their checks. The
+    /// first kind asked wins.
     Power { kind: PowerKind },
+    /// A signal svinit received, other than SIGCHLD (which only makes the
+    /// runtime reap): what it means is decided here, by role and main
+    /// command.
+    Signal(i32),
+}
+
+/// How a `ready-fd` pipe ended without the newline that means ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadyFdProblem {
+    /// EOF: the process closed it.
+    ClosedWithoutNewline,
+    /// This many bytes came without a newline: svinit closed it.
+    Flooded { bytes: usize },
 }
 
 /// What a service said to its `watchdog` (sd_notify).
@@ -213,6 +249,9 @@ pub enum Action {
     /// Send `signal` to every remaining child of svinit (adopted orphans);
     /// `log_survivors`: log the pids signalled (the final SIGKILL round).
     SweepOrphans { signal: i32, log_survivors: bool },
+    /// The system role's `SweepOrphans`: every process of the machine but
+    /// PID 1 and kernel threads (`kill(-1, signal)`), after the services.
+    SweepEveryone { signal: i32, log_survivors: bool },
     /// A service changed state; the runtime logs it and feeds `svctl events`.
     StateChanged(Transition),
     /// Shutdown is complete: exit the process with this code.
@@ -229,12 +268,66 @@ pub enum Action {
     /// Read the `pid-file` of a `type "forking"` service whose launcher
     /// exited successfully; answer with `Event::PidFile`.
     ReadPidFile { service: ServiceId },
-    /// A `critical` service ended for good: svinit exits with `exit_code`
-    /// after an orderly shutdown (unless told not to: system mode).
-    CriticalEnded { service: ServiceId, exit_code: i32 },
     /// The main command's process `pid` was still there `after` its
     /// SIGKILL: given up on; the shutdown goes on without it.
     MainUnkillable { pid: i32, after: Duration },
+    /// Read the config again and hand it to `Supervisor::reload` (SIGHUP);
+    /// an invalid one changes nothing and is logged.
+    Reload,
+    /// Reopen every transcript (SIGUSR1 outside the system role).
+    ReopenTranscripts,
+    /// A line for svinit's log.
+    Notice(Notice),
+    /// `service` is gone for good (removed by a reload, then stopped):
+    /// close what the runtime holds for it (output, notify socket).
+    Forget { service: ServiceId },
+}
+
+/// Why the supervisor did not do what it was asked; the runtime words the
+/// reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// svinit is shutting down: nothing starts any more.
+    ShuttingDown,
+    /// Not in this role (power requests are the system role's, `shutdown`
+    /// the others').
+    NotInRole(Role),
+    /// `svctl kill`: the service has no process (it is in this state).
+    NotRunning(StateKind),
+    /// `svctl kill`: not a signal number (0–64).
+    NoSuchSignal(i32),
+    /// `svctl kill --group`: the process group was looked up for a pid
+    /// that is not the service's process (any more).
+    NotItsProcess(i32),
+    /// `svctl kill --group`: the service's process `pid` is in process
+    /// group `pgid`, init's or svinit's own, which are never signalled.
+    ForbiddenGroup { pid: i32, pgid: i32 },
+}
+
+/// The highest signal number on Linux (`SIGRTMAX`).
+pub const MAX_SIGNAL: i32 = 64;
+
+/// Whom `svctl kill` signals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KillTarget {
+    /// The service's process.
+    Process,
+    /// The process group its process `pid` is in: `pgid`, as the runtime
+    /// found it, beside svinit's own group.
+    Group {
+        pid: i32,
+        pgid: i32,
+        svinit_pgid: i32,
+    },
+}
+
+/// A signal to send now, as `Action::Signal` would: `kill(pid, signal)`,
+/// or `kill(-pid, signal)` when `group`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignalOrder {
+    pub pid: i32,
+    pub signal: i32,
+    pub group: bool,
 }
 
 /// One state change, as logged and as streamed by `svctl events`.

@@ -152,8 +152,8 @@ fn watchdog_crashes_count_for_the_backoff_and_give_up() {
         Some(Reason::WatchdogTimeout(secs(1)))
     );
     assert_eq!(h.status("dog").restarts, 2);
-    let ended = h.effects().into_iter().find_map(|action| match action {
-        Action::CriticalEnded { exit_code, .. } => Some(exit_code),
+    let ended = h.notices().into_iter().find_map(|notice| match notice {
+        Notice::CriticalEnded { exit_code, .. } => Some(exit_code),
         _ => None,
     });
     assert_eq!(
