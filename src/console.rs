@@ -58,9 +58,9 @@ pub enum Out {
 }
 
 /// Bytes of lines a stream holds while its destination does not take them.
-pub const QUEUE_LIMIT: usize = 64 * 1024;
+pub(crate) const QUEUE_LIMIT: usize = 64 * 1024;
 /// The largest write, unless one line is longer: `PIPE_BUF`, atomic on a pipe.
-pub const WRITE_MAX: usize = libc::PIPE_BUF;
+pub(crate) const WRITE_MAX: usize = libc::PIPE_BUF;
 /// How long what is still queued may take to go out when svinit exits.
 pub const EXIT_FLUSH: Duration = Duration::from_secs(1);
 
@@ -91,7 +91,7 @@ pub fn capture() {
 }
 
 /// Lines dropped since svinit started, on both streams.
-pub fn dropped_lines() -> u64 {
+pub(crate) fn dropped_lines() -> u64 {
     let dropped = with_console(|console| console.streams.iter().map(|s| s.dropped).sum::<u64>());
     dropped.unwrap_or(0) + LOST.load(Ordering::Relaxed)
 }
@@ -99,7 +99,7 @@ pub fn dropped_lines() -> u64 {
 /// Before the loop sleeps: registers with `registry` (as `token(index)`)
 /// each stream waiting for its destination to take more, and forgets the
 /// ones that have caught up.
-pub fn watch(registry: &Registry, token: impl Fn(usize) -> Token) {
+pub(crate) fn watch(registry: &Registry, token: impl Fn(usize) -> Token) {
     with_console(|console| {
         for (index, stream) in console.streams.iter_mut().enumerate() {
             stream.watch(registry, token(index));
@@ -108,7 +108,7 @@ pub fn watch(registry: &Registry, token: impl Fn(usize) -> Token) {
 }
 
 /// The poll said the destination of stream `index` takes more.
-pub fn writable(index: usize) {
+pub(crate) fn writable(index: usize) {
     with_console(|console| {
         if let Some(stream) = console.streams.get_mut(index) {
             stream.waiting = false;
@@ -119,7 +119,7 @@ pub fn writable(index: usize) {
 
 /// After a panic in the loop (its writable events may be lost): writes
 /// what every stream holds, as far as it goes.
-pub fn look_again() {
+pub(crate) fn look_again() {
     with_console(|console| {
         for stream in &mut console.streams {
             stream.waiting = false;
@@ -129,7 +129,7 @@ pub fn look_again() {
 }
 
 /// A new poll: nothing is registered with it yet.
-pub fn forget_watch() {
+pub(crate) fn forget_watch() {
     with_console(|console| {
         for stream in &mut console.streams {
             stream.watched = false;

@@ -52,7 +52,7 @@ pub struct Detached {
 impl Detached {
     /// Boot settled: the summary line, exit 0 unless something failed or
     /// is not up after its first try.
-    pub fn settled(&mut self, summary: &Summary) {
+    pub(crate) fn settled(&mut self, summary: &Summary) {
         let code = if summary.succeeded() { 0 } else { 1 };
         self.send(code, &summary.line(std::process::id(), &self.log));
     }
@@ -126,7 +126,7 @@ impl LogFile {
         }
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         match self {
             LogFile::Given(path) | LogFile::Default(path) => path,
             LogFile::Discarded => Path::new("/dev/null"),
@@ -153,7 +153,7 @@ impl LogFile {
 /// The log of `--detach` without `--log`: `/var/log/svinit/svinit.log`
 /// for root; for a user `$XDG_STATE_HOME/svinit/svinit.log`, else
 /// `~/.local/state/svinit/svinit.log`; `None` without a home.
-pub fn default_log_path(
+pub(crate) fn default_log_path(
     is_root: bool,
     xdg_state_home: Option<PathBuf>,
     home: Option<PathBuf>,
@@ -254,7 +254,7 @@ fn wait_for_report(read: OwnedFd, child: Pid) -> u8 {
 }
 
 /// `0 TEXT` / `1 TEXT` → (code, TEXT).
-pub fn parse_report(text: &str) -> Option<(u8, &str)> {
+pub(crate) fn parse_report(text: &str) -> Option<(u8, &str)> {
     let line = text.lines().next()?;
     let (code, message) = line.split_once(' ')?;
     Some((code.parse().ok()?, message))
@@ -262,19 +262,19 @@ pub fn parse_report(text: &str) -> Option<(u8, &str)> {
 
 /// The outcome of the boot, for the one line `--detach` prints.
 #[derive(Debug, Default, PartialEq)]
-pub struct Summary {
-    pub up: usize,
-    pub done: usize,
+pub(crate) struct Summary {
+    pub(crate) up: usize,
+    pub(crate) done: usize,
     /// Name and reason of each failed service.
-    pub failed: Vec<(String, Option<String>)>,
+    pub(crate) failed: Vec<(String, Option<String>)>,
     /// Name, state and reason of each service the boot stopped waiting for
     /// without it being up: in backoff after its first try, starting again,
     /// or waiting for such a one (SPEC §2).
-    pub not_up: Vec<(String, Option<String>)>,
+    pub(crate) not_up: Vec<(String, Option<String>)>,
 }
 
 impl Summary {
-    pub fn add(&mut self, name: &str, state: StateKind, reason: Option<&Reason>) {
+    pub(crate) fn add(&mut self, name: &str, state: StateKind, reason: Option<&Reason>) {
         let reason = reason.map(|r| r.to_string());
         match state {
             StateKind::Up => self.up += 1,
@@ -293,7 +293,7 @@ impl Summary {
     }
 
     /// Everything came up or finished: `--detach` exits 0.
-    pub fn succeeded(&self) -> bool {
+    pub(crate) fn succeeded(&self) -> bool {
         self.failed.is_empty() && self.not_up.is_empty()
     }
 
@@ -301,7 +301,7 @@ impl Summary {
     /// done`, with `, 1 failed: web (REASON)` when something failed and `,
     /// 1 not up: sidecar (backoff: REASON)` when something is still being
     /// retried.
-    pub fn line(&self, pid: u32, log: &Path) -> String {
+    pub(crate) fn line(&self, pid: u32, log: &Path) -> String {
         let mut counts = Vec::new();
         if self.up > 0 {
             counts.push(format!("{} up", self.up));
@@ -348,7 +348,7 @@ pub fn adhoc_service(command: &[String]) -> Option<ServiceConfig> {
 
 /// Adds the ad-hoc services to a loaded config; a name already taken is an
 /// error (at start and at each reload).
-pub fn add_services(config: &mut Config, extra: &[ServiceConfig]) -> Result<(), String> {
+pub(crate) fn add_services(config: &mut Config, extra: &[ServiceConfig]) -> Result<(), String> {
     for service in extra {
         if config.service(&service.name).is_some() {
             return Err(format!(

@@ -19,7 +19,7 @@ use crate::config::{Config, ServiceConfig};
 
 /// Which key declared an ordering edge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DependencyKind {
+pub(crate) enum DependencyKind {
     Requires,
     Wants,
     After,
@@ -28,7 +28,7 @@ pub enum DependencyKind {
 
 impl DependencyKind {
     /// The unit-file key.
-    pub fn key(self) -> &'static str {
+    pub(crate) fn key(self) -> &'static str {
         match self {
             DependencyKind::Requires => "requires",
             DependencyKind::Wants => "wants",
@@ -44,15 +44,15 @@ impl DependencyKind {
 /// block, naming `earlier`; for `before` it is declared in `earlier`'s
 /// block, naming `later`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Edge {
-    pub later: usize,
-    pub earlier: usize,
-    pub kind: DependencyKind,
+pub(crate) struct Edge {
+    pub(crate) later: usize,
+    pub(crate) earlier: usize,
+    pub(crate) kind: DependencyKind,
 }
 
 impl Edge {
     /// The service whose block declares this edge.
-    pub fn declared_in(&self) -> usize {
+    pub(crate) fn declared_in(&self) -> usize {
         match self.kind {
             DependencyKind::Before => self.earlier,
             _ => self.later,
@@ -60,7 +60,7 @@ impl Edge {
     }
 
     /// The service named by the declaration.
-    pub fn names(&self) -> usize {
+    pub(crate) fn names(&self) -> usize {
         match self.kind {
             DependencyKind::Before => self.later,
             _ => self.earlier,
@@ -97,7 +97,7 @@ impl Graph {
     }
 
     /// The graph of `services` among themselves, indexed in the order given.
-    pub fn of_services<'a>(services: impl IntoIterator<Item = &'a ServiceConfig>) -> Graph {
+    pub(crate) fn of_services<'a>(services: impl IntoIterator<Item = &'a ServiceConfig>) -> Graph {
         let services: Vec<&ServiceConfig> = services.into_iter().collect();
         let count = services.len();
         let mut index = HashMap::with_capacity(count);
@@ -175,56 +175,52 @@ impl Graph {
         }
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.names.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
-    }
-
     /// Index of the (first) service with this name.
-    pub fn index_of(&self, name: &str) -> Option<usize> {
+    pub(crate) fn index_of(&self, name: &str) -> Option<usize> {
         self.index.get(name).copied()
     }
 
-    pub fn name(&self, service: usize) -> &str {
+    pub(crate) fn name(&self, service: usize) -> &str {
         self.names.get(service).map_or("", String::as_str)
     }
 
     /// What `service` requires: wanted up with it, ready before it starts,
     /// and its failure or stop takes `service` down.
-    pub fn requires_of(&self, service: usize) -> &[usize] {
+    pub(crate) fn requires_of(&self, service: usize) -> &[usize] {
         row(&self.requires, service)
     }
 
     /// What `service` wants: wanted up with it, failure tolerated.
-    pub fn wants_of(&self, service: usize) -> &[usize] {
+    pub(crate) fn wants_of(&self, service: usize) -> &[usize] {
         row(&self.wants, service)
     }
 
     /// What `service` starts after by an ordering key (its `after`, and
     /// every service whose `before` names it), whether or not it also
     /// requires or wants it: `svctl tree`'s ordering edges.
-    pub fn ordering_of(&self, service: usize) -> &[usize] {
+    pub(crate) fn ordering_of(&self, service: usize) -> &[usize] {
         row(&self.ordering, service)
     }
 
     /// One edge to each service `service` starts after (and stops before),
     /// whatever key made it: `Requires` when it requires that one.
-    pub fn starts_after(&self, service: usize) -> &[Edge] {
+    pub(crate) fn starts_after(&self, service: usize) -> &[Edge] {
         row(&self.starts_after, service)
     }
 
     /// One edge from each service that starts after `service` (and stops
     /// before it), in index order: the reverse of [`Graph::starts_after`].
-    pub fn dependents_of(&self, service: usize) -> &[Edge] {
+    pub(crate) fn dependents_of(&self, service: usize) -> &[Edge] {
         row(&self.dependents, service)
     }
 
     /// `root` and everything it requires or wants, transitively: what
     /// starting it wants up. In index order.
-    pub fn pulled_in_by(&self, root: usize) -> Vec<usize> {
+    pub(crate) fn pulled_in_by(&self, root: usize) -> Vec<usize> {
         let mut pulled = vec![false; self.len()];
         let mut stack = vec![root];
         while let Some(service) = stack.pop() {
@@ -279,7 +275,7 @@ impl Graph {
     /// `later`, and the last edge's `earlier` is the first edge's `later`.
     /// The cycle starts at the component's first-declared service and is a
     /// shortest one through it. Ordered by that service.
-    pub fn cycles(&self) -> Vec<Vec<Edge>> {
+    pub(crate) fn cycles(&self) -> Vec<Vec<Edge>> {
         let component = self.strongly_connected_components();
         let count = self.len();
         let mut component_size = vec![0usize; count];

@@ -23,7 +23,7 @@ pub fn set_max_level(level: Level) {
     MAX_LEVEL.store(level as u8, Ordering::Relaxed);
 }
 
-pub fn enabled(level: Level) -> bool {
+pub(crate) fn enabled(level: Level) -> bool {
     level as u8 <= MAX_LEVEL.load(Ordering::Relaxed)
 }
 
@@ -41,7 +41,7 @@ pub fn write_line(level: Level, subject: &str, message: std::fmt::Arguments<'_>)
 
 /// A service state line, `svinit: NAME: STATE (details)`: filtered by
 /// `level` but never tagged, so every state line has the same shape.
-pub fn write_state_line(level: Level, subject: &str, message: std::fmt::Arguments<'_>) {
+pub(crate) fn write_state_line(level: Level, subject: &str, message: std::fmt::Arguments<'_>) {
     write_tagged(level, "", subject, message);
 }
 

@@ -31,7 +31,7 @@ const INITIAL_PID_NAMESPACE_INODE: u64 = 0xEFFF_FFFC;
 /// PID 1 in the initial PID namespace is system mode; PID 1 elsewhere is a
 /// container. When /proc is not mounted yet (an initramfs boot), a PID 1 can
 /// only be the kernel's init: system.
-pub fn detect() -> Mode {
+pub(crate) fn detect() -> Mode {
     if std::process::id() != 1 {
         return Mode::User;
     }

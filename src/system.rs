@@ -25,7 +25,7 @@ fn reboot_mode(kind: PowerKind) -> RebootMode {
 }
 
 /// The name of the unit svinit adds when the system needs a shell.
-pub const EMERGENCY_SHELL: &str = "emergency-shell";
+pub(crate) const EMERGENCY_SHELL: &str = "emergency-shell";
 const SHELL: &str = "/bin/sh";
 
 /// One API filesystem: where, what, and its mount options.
@@ -125,7 +125,7 @@ pub fn early_boot() {
 
 /// Mount points from /proc/self/mountinfo (field 5), in mount order.
 /// Octal escapes (`\040` for a space) are decoded.
-pub fn mount_points() -> Vec<String> {
+pub(crate) fn mount_points() -> Vec<String> {
     fs::read_to_string("/proc/self/mountinfo")
         .map(|text| parse_mount_points(&text))
         .unwrap_or_default()
@@ -202,7 +202,7 @@ fn set_hostname() {
 /// /sys/class/tty/console/active, e.g. /dev/ttyS0): a shell there gets a
 /// controlling terminal and job control, which /dev/console itself cannot
 /// give. /dev/console when it cannot be told.
-pub fn console_tty() -> String {
+pub(crate) fn console_tty() -> String {
     fs::read_to_string("/sys/class/tty/console/active")
         .ok()
         .and_then(|active| active.split_whitespace().last().map(str::to_string))
@@ -214,7 +214,7 @@ pub fn console_tty() -> String {
 /// The emergency shell as a unit: `/bin/sh` on the console terminal,
 /// restarted whenever it exits; the supervisor adds it when the system
 /// needs it. `None` when there is no /bin/sh.
-pub fn emergency_shell_unit(tty: &str) -> Option<ServiceConfig> {
+pub(crate) fn emergency_shell_unit(tty: &str) -> Option<ServiceConfig> {
     if !Path::new(SHELL).exists() {
         return None;
     }
@@ -258,13 +258,13 @@ pub fn run_forever(options: Options, config: Config) -> ! {
 /// How long the final sync and read-only remounts may take before the
 /// machine is rebooted anyway (a hung NFS server or disk must not keep it
 /// up for ever, SPEC §7 "Bounded shutdown").
-pub const FINAL_SYNC_LIMIT: Duration = Duration::from_secs(20);
+pub(crate) const FINAL_SYNC_LIMIT: Duration = Duration::from_secs(20);
 
 /// The end of a system-mode shutdown, once every process is gone: sync,
 /// remount every filesystem read-only (innermost first; failures are
 /// normal for busy or virtual ones and ignored), sync again, all within
 /// `FINAL_SYNC_LIMIT`, then `reboot(2)`. Never returns.
-pub fn final_shutdown(kind: PowerKind) -> ! {
+pub(crate) fn final_shutdown(kind: PowerKind) -> ! {
     info!("", "syncing filesystems");
     info!("", "remounting filesystems read-only");
     let mut points = mount_points();
@@ -308,7 +308,7 @@ pub fn final_shutdown(kind: PowerKind) -> ! {
 /// whether it finished. A child still busy (asleep in the kernel) is left
 /// behind; what comes next (reboot(2)) ends it. Without a child (fork
 /// failed), `job` runs here, unbounded.
-pub fn run_bounded(limit: Duration, job: impl FnOnce()) -> bool {
+pub(crate) fn run_bounded(limit: Duration, job: impl FnOnce()) -> bool {
     // SAFETY: svinit has one thread; the child runs `job` and exits
     // without returning into svinit's code.
     match unsafe { nix::unistd::fork() } {

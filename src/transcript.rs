@@ -16,7 +16,7 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -25,15 +25,15 @@ use crate::config::Transcript;
 use crate::untrusted::{FileKind, Purpose, open_untrusted};
 
 /// Bytes of recent output kept per service for `svctl logs`.
-pub const RING_CAPACITY: usize = 64 * 1024;
+pub(crate) const RING_CAPACITY: usize = 64 * 1024;
 /// An unterminated line is passed on once it holds this many bytes...
-pub const PARTIAL_LINE_LIMIT: usize = 4096;
+pub(crate) const PARTIAL_LINE_LIMIT: usize = 4096;
 /// ...or once it has waited this long for its newline.
-pub const PARTIAL_LINE_WAIT: Duration = Duration::from_millis(100);
+pub(crate) const PARTIAL_LINE_WAIT: Duration = Duration::from_millis(100);
 
 /// What a [`LineBuffer`] passes on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Piece<'a> {
+pub(crate) enum Piece<'a> {
     /// One or more whole lines, each ending in `\n`.
     Lines(&'a [u8]),
     /// The start of a line whose end has not come (too long, or waited too
@@ -43,20 +43,20 @@ pub enum Piece<'a> {
 
 /// Holds back an unterminated tail so that sinks see whole lines.
 #[derive(Debug, Default)]
-pub struct LineBuffer {
+pub(crate) struct LineBuffer {
     pending: Vec<u8>,
     /// When the oldest held-back byte arrived.
     since: Option<Instant>,
 }
 
 impl LineBuffer {
-    pub fn new() -> LineBuffer {
+    pub(crate) fn new() -> LineBuffer {
         LineBuffer::default()
     }
 
     /// Feeds `chunk`; whole lines are emitted at once, an unterminated tail
     /// is kept unless it reaches [`PARTIAL_LINE_LIMIT`].
-    pub fn push(&mut self, chunk: &[u8], now: Instant, emit: &mut dyn FnMut(Piece<'_>)) {
+    pub(crate) fn push(&mut self, chunk: &[u8], now: Instant, emit: &mut dyn FnMut(Piece<'_>)) {
         let Some(last_newline) = chunk.iter().rposition(|&b| b == b'\n') else {
             self.hold(chunk, now, emit);
             return;
@@ -91,7 +91,7 @@ impl LineBuffer {
     }
 
     /// Passes on a held-back tail, if any, as a [`Piece::Partial`].
-    pub fn flush(&mut self, emit: &mut dyn FnMut(Piece<'_>)) {
+    pub(crate) fn flush(&mut self, emit: &mut dyn FnMut(Piece<'_>)) {
         if !self.pending.is_empty() {
             emit(Piece::Partial(&self.pending));
             self.pending.clear();
@@ -103,11 +103,11 @@ impl LineBuffer {
     }
 
     /// When the held-back tail must be passed on, if there is one.
-    pub fn deadline(&self) -> Option<Instant> {
+    pub(crate) fn deadline(&self) -> Option<Instant> {
         self.since.map(|since| since + PARTIAL_LINE_WAIT)
     }
 
-    pub fn has_pending(&self) -> bool {
+    pub(crate) fn has_pending(&self) -> bool {
         !self.pending.is_empty()
     }
 }
@@ -124,7 +124,7 @@ impl LineBuffer {
 /// are kept (a quarter of the ring): past that the oldest stretch counts
 /// as arriving with the next, a little later than it did.
 #[derive(Debug)]
-pub struct RingBuffer {
+pub(crate) struct RingBuffer {
     /// Oldest byte at `data[write..]` then `data[..write]` once full;
     /// `data[..]` in order while it grows (`write == data.len()`).
     data: Vec<u8>,
@@ -140,7 +140,7 @@ pub struct RingBuffer {
 }
 
 /// Arrival marks a ring keeps: 16 bytes each, 16 KiB in all.
-pub const ARRIVAL_MARKS: usize = 1024;
+pub(crate) const ARRIVAL_MARKS: usize = 1024;
 
 #[derive(Debug, Clone, Copy)]
 struct Arrival {
@@ -151,46 +151,46 @@ struct Arrival {
 /// One line of a ring, without its `\n` (invalid UTF-8 replaced), and the
 /// arrival that completed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NumberedLine {
-    pub arrival: u64,
-    pub text: String,
+pub(crate) struct NumberedLine {
+    pub(crate) arrival: u64,
+    pub(crate) text: String,
 }
 
 /// The lines of a ring at one moment (a copy), each with its arrival,
 /// oldest first; the text of each is made only when asked for, so that
 /// merging many rings costs little for the lines left out.
 #[derive(Debug, Clone, Default)]
-pub struct RingLines {
+pub(crate) struct RingLines {
     bytes: Vec<u8>,
     /// Arrival and the line's bytes, without its `\n`.
     lines: Vec<(u64, Range<usize>)>,
 }
 
 impl RingLines {
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.lines.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.lines.is_empty()
     }
 
-    pub fn arrival(&self, index: usize) -> u64 {
+    pub(crate) fn arrival(&self, index: usize) -> u64 {
         self.lines[index].0
     }
 
     /// The length of line `index` in bytes.
-    pub fn text_len(&self, index: usize) -> usize {
+    pub(crate) fn text_len(&self, index: usize) -> usize {
         self.lines[index].1.len()
     }
 
     /// Line `index`, invalid UTF-8 replaced.
-    pub fn text(&self, index: usize) -> String {
+    pub(crate) fn text(&self, index: usize) -> String {
         String::from_utf8_lossy(&self.bytes[self.lines[index].1.clone()]).into_owned()
     }
 
     /// The lines from `first` on, with their text.
-    pub fn numbered(&self, first: usize) -> Vec<NumberedLine> {
+    pub(crate) fn numbered(&self, first: usize) -> Vec<NumberedLine> {
         (first.min(self.len())..self.len())
             .map(|index| NumberedLine {
                 arrival: self.arrival(index),
@@ -202,15 +202,15 @@ impl RingLines {
 
 /// The whole lines that arrived after a given arrival (`svctl logs -f`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct LinesAfter {
-    pub lines: Vec<NumberedLine>,
+pub(crate) struct LinesAfter {
+    pub(crate) lines: Vec<NumberedLine>,
     /// Some of them were overwritten before they were asked for (a
     /// follower that fell behind).
-    pub skipped: bool,
+    pub(crate) skipped: bool,
 }
 
 impl RingBuffer {
-    pub fn new(capacity: usize) -> RingBuffer {
+    pub(crate) fn new(capacity: usize) -> RingBuffer {
         RingBuffer {
             data: Vec::new(),
             write: 0,
@@ -221,32 +221,35 @@ impl RingBuffer {
         }
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.data.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.data.is_empty()
     }
 
+    #[cfg(test)]
     /// The position just after the newest byte (bytes ever pushed).
-    pub fn end(&self) -> u64 {
+    pub(crate) fn end(&self) -> u64 {
         self.total
     }
 
     /// The position of the oldest byte kept.
-    pub fn start(&self) -> u64 {
+    pub(crate) fn start(&self) -> u64 {
         self.total - self.data.len() as u64
     }
 
     /// The arrival of the newest bytes kept (0: none).
-    pub fn last_arrival(&self) -> u64 {
+    pub(crate) fn last_arrival(&self) -> u64 {
         self.arrivals.back().map_or(0, |mark| mark.number)
     }
 
     /// Appends `bytes`, which came with arrival `arrival` (numbers never
     /// go down from one push to the next).
-    pub fn push(&mut self, bytes: &[u8], arrival: u64) {
+    pub(crate) fn push(&mut self, bytes: &[u8], arrival: u64) {
         let old_start = self.start();
         self.total += bytes.len() as u64;
         if self.capacity == 0 {
@@ -311,7 +314,7 @@ impl RingBuffer {
     }
 
     /// A copy of everything from position `from` (clamped to what is kept).
-    pub fn copy_from(&self, from: u64) -> Vec<u8> {
+    pub(crate) fn copy_from(&self, from: u64) -> Vec<u8> {
         let skip = from
             .saturating_sub(self.start())
             .min(self.data.len() as u64) as usize;
@@ -330,10 +333,11 @@ impl RingBuffer {
         out
     }
 
+    #[cfg(test)]
     /// The last `count` lines (all kept lines when `None`), oldest first,
     /// an unterminated last line included. A line cut by the wrap-around is
     /// left out.
-    pub fn last_lines(&self, count: Option<usize>) -> Vec<u8> {
+    pub(crate) fn last_lines(&self, count: Option<usize>) -> Vec<u8> {
         let all = self.copy_from(self.start());
         let mut begin = 0;
         if self.start() > 0 {
@@ -371,20 +375,20 @@ impl RingBuffer {
     /// The last `count` lines (all kept lines when `None`), oldest first,
     /// each with its arrival. `whole`: without an unterminated last line
     /// (it is not over yet); else it counts as arrived with its last bytes.
-    pub fn numbered_lines(&self, count: Option<usize>, whole: bool) -> Vec<NumberedLine> {
+    pub(crate) fn numbered_lines(&self, count: Option<usize>, whole: bool) -> Vec<NumberedLine> {
         let lines = self.lines(whole);
         let first = count.map_or(0, |count| lines.len().saturating_sub(count));
         lines.numbered(first)
     }
 
     /// Every line kept (see [`RingBuffer::numbered_lines`]), text on demand.
-    pub fn lines(&self, whole: bool) -> RingLines {
+    pub(crate) fn lines(&self, whole: bool) -> RingLines {
         self.lines_from(self.start(), whole)
     }
 
     /// The whole lines that arrived after arrival `after`, oldest first. An
     /// unterminated last line waits for its newline.
-    pub fn lines_after(&self, after: u64) -> LinesAfter {
+    pub(crate) fn lines_after(&self, after: u64) -> LinesAfter {
         let skipped = self.lost > after;
         let Some(first_new) = self.arrivals.iter().position(|mark| mark.number > after) else {
             return LinesAfter {
@@ -443,9 +447,10 @@ impl RingBuffer {
     }
 }
 
+#[cfg(test)]
 /// Lines of `bytes` without their `\n`, invalid UTF-8 replaced. A final
 /// `\n` does not start an empty line.
-pub fn split_lines(bytes: &[u8]) -> Vec<String> {
+pub(crate) fn split_lines(bytes: &[u8]) -> Vec<String> {
     let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
     if bytes.is_empty() {
         return Vec::new();
@@ -458,7 +463,7 @@ pub fn split_lines(bytes: &[u8]) -> Vec<String> {
 
 /// Appends `NAME | line\n` for each line of `piece` to `out`; a partial
 /// line gets its `\n` too (the console is shared, so it cannot wait).
-pub fn prefix_lines(name: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
+pub(crate) fn prefix_lines(name: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
     let bytes = match piece {
         Piece::Lines(bytes) | Piece::Partial(bytes) => bytes,
     };
@@ -474,7 +479,7 @@ pub fn prefix_lines(name: &str, piece: Piece<'_>, out: &mut Vec<u8>) {
 
 /// `2024-05-01T12:34:56.789Z`: RFC 3339, UTC, milliseconds. Times before
 /// 1970 show as the epoch.
-pub fn rfc3339_millis(time: SystemTime) -> String {
+pub(crate) fn rfc3339_millis(time: SystemTime) -> String {
     let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs();
     let millis = since.subsec_millis();
@@ -505,7 +510,7 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 }
 
 /// `PATH.N`: the name of the `n`th rotated file, `.1` being the newest.
-pub fn rotated_path(path: &Path, n: u32) -> PathBuf {
+pub(crate) fn rotated_path(path: &Path, n: u32) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(format!(".{n}"));
     PathBuf::from(name)
@@ -513,7 +518,7 @@ pub fn rotated_path(path: &Path, n: u32) -> PathBuf {
 
 /// After a failure the transcript is opened again when output comes, at
 /// most this often.
-pub const TRANSCRIPT_RETRY: Duration = Duration::from_secs(1);
+pub(crate) const TRANSCRIPT_RETRY: Duration = Duration::from_secs(1);
 
 /// A service's transcript: `PATH` opened as an untrusted path for appending
 /// (`crate::untrusted`: no symlink followed, never blocking, a regular file
@@ -529,7 +534,7 @@ pub const TRANSCRIPT_RETRY: Duration = Duration::from_secs(1);
 /// without blocking: what it does not take (EAGAIN) is dropped and counted,
 /// and it is never rotated.
 #[derive(Debug)]
-pub struct TranscriptFile {
+pub(crate) struct TranscriptFile {
     config: Transcript,
     file: Option<File>,
     /// The open file is a character device.
@@ -558,7 +563,7 @@ pub struct TranscriptFile {
 
 impl TranscriptFile {
     /// Opens the file; a failure is recorded as the problem.
-    pub fn open(config: Transcript) -> TranscriptFile {
+    pub(crate) fn open(config: Transcript) -> TranscriptFile {
         let mut transcript = TranscriptFile {
             config,
             file: None,
@@ -578,26 +583,26 @@ impl TranscriptFile {
         transcript
     }
 
-    pub fn config(&self) -> &Transcript {
+    pub(crate) fn config(&self) -> &Transcript {
         &self.config
     }
 
-    pub fn is_open(&self) -> bool {
+    pub(crate) fn is_open(&self) -> bool {
         self.file.is_some()
     }
 
     /// Why output does not reach the file, while it does not.
-    pub fn problem(&self) -> Option<&str> {
+    pub(crate) fn problem(&self) -> Option<&str> {
         self.problem.as_deref()
     }
 
     /// Lines of output that did not reach the file, since it was set up.
-    pub fn dropped(&self) -> u64 {
+    pub(crate) fn dropped(&self) -> u64 {
         self.dropped
     }
 
     /// The problem that arose since the last call, once (to log it).
-    pub fn take_new_problem(&mut self) -> Option<String> {
+    pub(crate) fn take_new_problem(&mut self) -> Option<String> {
         if !std::mem::take(&mut self.new_problem) {
             return None;
         }
@@ -606,14 +611,14 @@ impl TranscriptFile {
 
     /// Output reaches the file again after a problem: how many lines were
     /// dropped meanwhile, once (to log it).
-    pub fn take_recovery(&mut self) -> Option<u64> {
+    pub(crate) fn take_recovery(&mut self) -> Option<u64> {
         self.recovered.take()
     }
 
     /// Closes the file and opens `PATH` again (after it was renamed away,
     /// or to retry after a failure). Bytes already written are in the old
     /// file; nothing is lost or written twice.
-    pub fn reopen(&mut self) -> Result<(), String> {
+    pub(crate) fn reopen(&mut self) -> Result<(), String> {
         match self.open_file() {
             Ok(()) => {
                 self.recover();
@@ -670,7 +675,7 @@ impl TranscriptFile {
     /// first when `max-size` would be passed. While the file is closed by a
     /// failure it is opened again first if its retry is due at `now`;
     /// otherwise the piece is dropped and counted.
-    pub fn write(&mut self, piece: Piece<'_>, now: Instant, wall: SystemTime) {
+    pub(crate) fn write(&mut self, piece: Piece<'_>, now: Instant, wall: SystemTime) {
         let (bytes, ends_line) = match piece {
             Piece::Lines(bytes) => (bytes, true),
             Piece::Partial(bytes) => (bytes, false),
@@ -795,7 +800,7 @@ impl TranscriptFile {
     /// `PATH.keep-1` → `PATH.keep` … `PATH` → `PATH.1`, then a new `PATH`.
     /// With `keep=0` the full file is removed. (rename and unlink act on
     /// a symlink itself, never on what it points to.)
-    pub fn rotate(&mut self) {
+    pub(crate) fn rotate(&mut self) {
         let path = self.config.path.clone();
         let keep = self.config.keep;
         let moved = if keep == 0 {
@@ -825,14 +830,6 @@ impl TranscriptFile {
             }
         }
     }
-
-    /// Forces everything written so far to the disk (used by tests and at
-    /// exit; transcripts are otherwise left to the page cache).
-    pub fn sync(&mut self) {
-        if let Some(file) = &mut self.file {
-            let _ = file.flush();
-        }
-    }
 }
 
 /// `1 line dropped`, `12 lines dropped`: for the log and `svctl status`.
@@ -856,7 +853,7 @@ fn count_line_starts(bytes: &[u8], at_line_start: bool) -> u64 {
 
 /// An error as people read it: "No space left on device", without Rust's
 /// "(os error 28)".
-pub fn describe(err: &io::Error) -> String {
+pub(crate) fn describe(err: &io::Error) -> String {
     match err.raw_os_error() {
         Some(errno) => nix::errno::Errno::from_raw(errno).desc().to_string(),
         None => err.to_string(),

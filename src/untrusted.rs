@@ -37,7 +37,7 @@ const CREATE_MODE: u32 = 0o640;
 
 /// What a file turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileKind {
+pub(crate) enum FileKind {
     Regular,
     Directory,
     Symlink,
@@ -83,7 +83,7 @@ impl fmt::Display for FileKind {
 
 /// What a caller will read or write through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Purpose {
+pub(crate) enum Purpose {
     /// A pid file or an environment-file: read, a regular file.
     Read,
     /// A transcript: appended to (created 0640 if missing), a regular file
@@ -109,7 +109,7 @@ impl Purpose {
 
 /// Why an untrusted path was not opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PathProblem {
+pub(crate) enum PathProblem {
     /// `open(2)` failed with this errno.
     Open(i32),
     /// The last component is a symbolic link: not followed.
@@ -122,7 +122,7 @@ pub enum PathProblem {
 
 impl PathProblem {
     /// The path does not exist.
-    pub fn is_missing(self) -> bool {
+    pub(crate) fn is_missing(self) -> bool {
         self == PathProblem::Open(libc::ENOENT)
     }
 }
@@ -148,19 +148,19 @@ impl fmt::Display for PathProblem {
 
 /// An open untrusted file and what `fstat` said of it.
 #[derive(Debug)]
-pub struct Opened {
-    pub file: File,
-    pub kind: FileKind,
+pub(crate) struct Opened {
+    pub(crate) file: File,
+    pub(crate) kind: FileKind,
     /// The file's owner.
-    pub owner: u32,
+    pub(crate) owner: u32,
     /// Its size (0 for a device).
-    pub size: u64,
+    pub(crate) size: u64,
 }
 
 /// Opens `path` for `purpose` without following a symlink in its last
 /// component and without blocking, and checks what it is (see the module
 /// header).
-pub fn open_untrusted(path: &Path, purpose: Purpose) -> Result<Opened, PathProblem> {
+pub(crate) fn open_untrusted(path: &Path, purpose: Purpose) -> Result<Opened, PathProblem> {
     let mut options = OpenOptions::new();
     match purpose {
         Purpose::Read => options.read(true),

@@ -8,25 +8,25 @@ use std::path::Path;
 
 /// One line of `/etc/passwd`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
-    pub name: String,
-    pub uid: u32,
-    pub gid: u32,
-    pub home: String,
-    pub shell: String,
+pub(crate) struct User {
+    pub(crate) name: String,
+    pub(crate) uid: u32,
+    pub(crate) gid: u32,
+    pub(crate) home: String,
+    pub(crate) shell: String,
 }
 
 /// One line of `/etc/group`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Group {
-    pub name: String,
-    pub gid: u32,
-    pub members: Vec<String>,
+pub(crate) struct Group {
+    pub(crate) name: String,
+    pub(crate) gid: u32,
+    pub(crate) members: Vec<String>,
 }
 
 /// Users and groups with indexes for every lookup spawn makes.
 #[derive(Debug, Clone, Default)]
-pub struct UserDb {
+pub(crate) struct UserDb {
     users: Vec<User>,
     groups: Vec<Group>,
     user_by_name: HashMap<String, usize>,
@@ -39,17 +39,18 @@ pub struct UserDb {
 
 impl UserDb {
     /// Reads `/etc/passwd` and `/etc/group`.
-    pub fn load() -> UserDb {
+    pub(crate) fn load() -> UserDb {
         UserDb::load_from(Path::new("/etc/passwd"), Path::new("/etc/group"))
     }
 
     /// Reads the given files; one that cannot be read counts as empty.
-    pub fn load_from(passwd: &Path, group: &Path) -> UserDb {
+    pub(crate) fn load_from(passwd: &Path, group: &Path) -> UserDb {
         let read = |path: &Path| std::fs::read(path).unwrap_or_default();
         UserDb::from_bytes(&read(passwd), &read(group))
     }
 
-    pub fn from_text(passwd: &str, group: &str) -> UserDb {
+    #[cfg(test)]
+    pub(crate) fn from_text(passwd: &str, group: &str) -> UserDb {
         UserDb::from_bytes(passwd.as_bytes(), group.as_bytes())
     }
 
@@ -76,25 +77,25 @@ impl UserDb {
         db
     }
 
-    pub fn user_by_name(&self, name: &str) -> Option<&User> {
+    pub(crate) fn user_by_name(&self, name: &str) -> Option<&User> {
         self.user_by_name.get(name).map(|&i| &self.users[i])
     }
 
-    pub fn user_by_uid(&self, uid: u32) -> Option<&User> {
+    pub(crate) fn user_by_uid(&self, uid: u32) -> Option<&User> {
         self.user_by_uid.get(&uid).map(|&i| &self.users[i])
     }
 
-    pub fn group_by_name(&self, name: &str) -> Option<&Group> {
+    pub(crate) fn group_by_name(&self, name: &str) -> Option<&Group> {
         self.group_by_name.get(name).map(|&i| &self.groups[i])
     }
 
-    pub fn group_by_gid(&self, gid: u32) -> Option<&Group> {
+    pub(crate) fn group_by_gid(&self, gid: u32) -> Option<&Group> {
         self.group_by_gid.get(&gid).map(|&i| &self.groups[i])
     }
 
     /// What `initgroups(user_name, primary_gid)` would set: the primary gid
     /// first, then every group that lists the user as a member, without repeats.
-    pub fn supplementary_gids(&self, user_name: &str, primary_gid: u32) -> Vec<u32> {
+    pub(crate) fn supplementary_gids(&self, user_name: &str, primary_gid: u32) -> Vec<u32> {
         let mut gids = vec![primary_gid];
         for &gid in self.member_of.get(user_name).into_iter().flatten() {
             if gid != primary_gid {

@@ -21,12 +21,12 @@ pub(crate) fn source_file(name: &str, text: String) -> SourceFile {
 /// A span in a given file: where a value, key or name was written.
 #[derive(Debug, Clone)]
 pub(crate) struct Location {
-    pub file: SourceFile,
-    pub span: SourceSpan,
+    pub(crate) file: SourceFile,
+    pub(crate) span: SourceSpan,
 }
 
 impl Location {
-    pub fn new(file: &SourceFile, span: SourceSpan) -> Self {
+    pub(crate) fn new(file: &SourceFile, span: SourceSpan) -> Self {
         Location {
             file: file.clone(),
             span: clamp_span(span, file.inner().len()),
@@ -148,31 +148,33 @@ impl Problem {
         problem
     }
 
-    pub fn message(&self) -> &str {
+    pub(crate) fn message(&self) -> &str {
         &self.message
     }
 
-    pub fn severity(&self) -> Severity {
+    #[cfg(test)]
+    pub(crate) fn severity(&self) -> Severity {
         self.severity
     }
 
     /// The file this problem points into, if any.
-    pub fn file_name(&self) -> Option<&str> {
+    pub(crate) fn file_name(&self) -> Option<&str> {
         self.source.as_ref().map(|file| file.name())
     }
 
     /// The labelled spans in this problem's own file.
-    pub fn spans(&self) -> &[LabeledSpan] {
+    pub(crate) fn spans(&self) -> &[LabeledSpan] {
         &self.labels
     }
 
     /// Problems nested under this one (labels in other files).
-    pub fn nested(&self) -> &[Problem] {
+    pub(crate) fn nested(&self) -> &[Problem] {
         &self.related
     }
 
+    #[cfg(test)]
     /// Length of the text this problem's spans refer to.
-    pub fn source_len(&self) -> Option<usize> {
+    pub(crate) fn source_len(&self) -> Option<usize> {
         self.source.as_ref().map(|file| file.inner().len())
     }
 }

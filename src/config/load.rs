@@ -33,10 +33,10 @@ pub fn load_sources(sources: Vec<(String, String)>) -> Result<Config, ConfigErro
 /// A valid config with where its services and `control` node are written,
 /// for the checks that point at a value (`--check`'s warnings).
 pub(crate) struct Located {
-    pub config: Config,
+    pub(crate) config: Config,
     /// In the order of `config.services`, `defaults` merged.
-    pub services: Vec<ServiceEntry>,
-    pub control_at: Option<Location>,
+    pub(crate) services: Vec<ServiceEntry>,
+    pub(crate) control_at: Option<Location>,
 }
 
 pub(crate) fn load_path_located(path: &Path) -> Result<Located, ConfigError> {

@@ -34,6 +34,4 @@ pub use check::{check_command, default_config_path, home_dir, resolve_config_pat
 pub use diagnostic::{ConfigError, Problem, SourceFile, render_problems};
 pub use load::{has_config, load_path, load_sources};
 pub use model::*;
-pub use parse::DEFAULT_TRANSCRIPT_KEEP;
 pub use run::{ConfigToRun, RunConfigError, config_to_run};
-pub use values::signal_name;

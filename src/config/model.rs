@@ -10,10 +10,10 @@ use std::time::Duration;
 pub struct Config {
     /// Services in declaration order (files in name order, nodes in file order).
     pub services: Vec<ServiceConfig>,
-    pub control: ControlConfig,
+    pub(crate) control: ControlConfig,
     /// Global deadline for an orderly shutdown; `None`: no global deadline,
     /// each service's `stop-timeout` still applies.
-    pub shutdown_timeout: Option<Duration>,
+    pub(crate) shutdown_timeout: Option<Duration>,
 }
 
 impl Config {
@@ -24,20 +24,20 @@ impl Config {
 
 /// The `control` node: who may use the socket besides root and svinit's user.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct ControlConfig {
-    pub group: Option<IdRef>,
-    pub read_group: Option<IdRef>,
+pub(crate) struct ControlConfig {
+    pub(crate) group: Option<IdRef>,
+    pub(crate) read_group: Option<IdRef>,
 }
 
 /// A user or group given by name or by number.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum IdRef {
+pub(crate) enum IdRef {
     Name(String),
     Id(u32),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
+pub(crate) enum Command {
     /// argv; `argv[0]` is looked up on PATH when it has no `/`.
     Exec(Vec<String>),
     /// Run as `/bin/sh -c SCRIPT`.
@@ -45,7 +45,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ServiceType {
+pub(crate) enum ServiceType {
     #[default]
     Longrun,
     Oneshot,
@@ -53,21 +53,21 @@ pub enum ServiceType {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RestartPolicy {
+pub(crate) enum RestartPolicy {
     OnFailure,
     Always,
     Never,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum BackoffKind {
+pub(crate) enum BackoffKind {
     #[default]
     Linear,
     Exponential,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OutputMode {
+pub(crate) enum OutputMode {
     #[default]
     Prefix,
     Inherit,
@@ -76,80 +76,80 @@ pub enum OutputMode {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum KillMode {
+pub(crate) enum KillMode {
     #[default]
     Group,
     Process,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transcript {
-    pub path: PathBuf,
+pub(crate) struct Transcript {
+    pub(crate) path: PathBuf,
     /// Rotate when the file would grow past this many bytes.
-    pub max_size: Option<u64>,
+    pub(crate) max_size: Option<u64>,
     /// Rotated files kept: `PATH.1` … `PATH.keep`.
-    pub keep: u32,
-    pub timestamps: bool,
+    pub(crate) keep: u32,
+    pub(crate) timestamps: bool,
 }
 
 /// One rlimit: `limits { nofile 65536 }` sets soft = hard; `nofile 1024 65536` sets both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limit {
+pub(crate) struct Limit {
     /// `libc::RLIMIT_*` resource number.
-    pub resource: i32,
+    pub(crate) resource: i32,
     /// `None` = unlimited.
-    pub soft: Option<u64>,
-    pub hard: Option<u64>,
+    pub(crate) soft: Option<u64>,
+    pub(crate) hard: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServiceConfig {
-    pub name: String,
-    pub description: Option<String>,
-    pub command: Command,
-    pub service_type: ServiceType,
-    pub pid_file: Option<PathBuf>,
-    pub autostart: bool,
+    pub(crate) name: String,
+    pub(crate) description: Option<String>,
+    pub(crate) command: Command,
+    pub(crate) service_type: ServiceType,
+    pub(crate) pid_file: Option<PathBuf>,
+    pub(crate) autostart: bool,
     pub requires: Vec<String>,
     pub wants: Vec<String>,
-    pub after: Vec<String>,
-    pub before: Vec<String>,
-    pub directory: Option<PathBuf>,
-    pub user: Option<IdRef>,
-    pub group: Option<IdRef>,
-    pub groups: Option<Vec<IdRef>>,
-    pub umask: Option<u32>,
+    pub(crate) after: Vec<String>,
+    pub(crate) before: Vec<String>,
+    pub(crate) directory: Option<PathBuf>,
+    pub(crate) user: Option<IdRef>,
+    pub(crate) group: Option<IdRef>,
+    pub(crate) groups: Option<Vec<IdRef>>,
+    pub(crate) umask: Option<u32>,
     /// `environment { NAME "value" }` in declaration order.
-    pub environment: Vec<(String, String)>,
-    pub environment_file: Option<PathBuf>,
-    pub clear_environment: bool,
-    pub transcript: Option<Transcript>,
-    pub output: OutputMode,
-    pub tty: Option<PathBuf>,
+    pub(crate) environment: Vec<(String, String)>,
+    pub(crate) environment_file: Option<PathBuf>,
+    pub(crate) clear_environment: bool,
+    pub(crate) transcript: Option<Transcript>,
+    pub(crate) output: OutputMode,
+    pub(crate) tty: Option<PathBuf>,
     /// Already resolved: on-failure for longrun/forking, never for oneshot unless given.
-    pub restart: RestartPolicy,
-    pub exit_codes: Vec<i32>,
-    pub backoff_limit: Duration,
-    pub backoff: BackoffKind,
-    pub forever: bool,
-    pub critical: bool,
-    pub ready_fd: Option<i32>,
-    pub ready_notify: bool,
+    pub(crate) restart: RestartPolicy,
+    pub(crate) exit_codes: Vec<i32>,
+    pub(crate) backoff_limit: Duration,
+    pub(crate) backoff: BackoffKind,
+    pub(crate) forever: bool,
+    pub(crate) critical: bool,
+    pub(crate) ready_fd: Option<i32>,
+    pub(crate) ready_notify: bool,
     /// `ready-notify` only: `WATCHDOG=1` at least this often once `up`.
-    pub watchdog: Option<Duration>,
-    pub start_timeout: Duration,
+    pub(crate) watchdog: Option<Duration>,
+    pub(crate) start_timeout: Duration,
     /// Signal number (`libc::SIGTERM` …).
-    pub stop_signal: i32,
-    pub stop_timeout: Duration,
-    pub kill_mode: KillMode,
-    pub nice: Option<i32>,
-    pub limits: Vec<Limit>,
+    pub(crate) stop_signal: i32,
+    pub(crate) stop_timeout: Duration,
+    pub(crate) kill_mode: KillMode,
+    pub(crate) nice: Option<i32>,
+    pub(crate) limits: Vec<Limit>,
 }
 
 impl ServiceConfig {
     /// A service with every key at its default, running `command`.
     /// The loader starts from this; tests build configs with it.
-    pub fn new(name: impl Into<String>, command: Command) -> Self {
+    pub(crate) fn new(name: impl Into<String>, command: Command) -> Self {
         ServiceConfig {
             name: name.into(),
             description: None,

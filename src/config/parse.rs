@@ -17,7 +17,7 @@ use super::values::{self, ValueError, ValueResult};
 use crate::graph::DependencyKind;
 
 /// Rotated transcript files kept when `keep=` is not given.
-pub const DEFAULT_TRANSCRIPT_KEEP: u32 = 5;
+pub(crate) const DEFAULT_TRANSCRIPT_KEEP: u32 = 5;
 /// Highest accepted `keep=`.
 const MAX_TRANSCRIPT_KEEP: i128 = 1000;
 
@@ -63,7 +63,7 @@ pub(crate) enum Key {
 }
 
 impl Key {
-    pub const ALL: [Key; 36] = [
+    pub(crate) const ALL: [Key; 36] = [
         Key::Exec,
         Key::Shell,
         Key::Description,
@@ -104,7 +104,7 @@ impl Key {
 
     /// The name written in unit files, and an example of its use (shown as
     /// a hint when its shape is wrong).
-    pub fn spelling(self) -> (&'static str, &'static str) {
+    pub(crate) fn spelling(self) -> (&'static str, &'static str) {
         match self {
             Key::Exec => ("exec", "exec \"/usr/bin/program\" \"--flag\""),
             Key::Shell => ("shell", "shell \"echo hello; sleep 10\""),
@@ -148,20 +148,20 @@ impl Key {
         }
     }
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         self.spelling().0
     }
 
-    pub fn from_name(name: &str) -> Option<Key> {
+    pub(crate) fn from_name(name: &str) -> Option<Key> {
         Key::ALL.into_iter().find(|key| key.name() == name)
     }
 
     /// Dependency keys may be repeated; their names accumulate.
-    pub fn repeatable(self) -> bool {
+    pub(crate) fn repeatable(self) -> bool {
         self.dependency_kind().is_some()
     }
 
-    pub fn dependency_kind(self) -> Option<DependencyKind> {
+    pub(crate) fn dependency_kind(self) -> Option<DependencyKind> {
         match self {
             Key::Requires => Some(DependencyKind::Requires),
             Key::Wants => Some(DependencyKind::Wants),
@@ -171,7 +171,7 @@ impl Key {
         }
     }
 
-    pub fn shape(self) -> Shape<'static> {
+    pub(crate) fn shape(self) -> Shape<'static> {
         let (what, usage) = self.spelling();
         let (min, max) = match self {
             Key::Exec
@@ -211,11 +211,11 @@ impl Key {
 pub(crate) struct KeySet(u64);
 
 impl KeySet {
-    pub fn contains(self, key: Key) -> bool {
+    pub(crate) fn contains(self, key: Key) -> bool {
         self.0 & key.bit() != 0
     }
 
-    pub fn insert(&mut self, key: Key) {
+    pub(crate) fn insert(&mut self, key: Key) {
         self.0 |= key.bit();
     }
 }
@@ -223,9 +223,9 @@ impl KeySet {
 /// One name given to `requires`/`wants`/`after`/`before`, and where.
 #[derive(Debug, Clone)]
 pub(crate) struct DependencyRef {
-    pub kind: DependencyKind,
-    pub name: String,
-    pub at: Location,
+    pub(crate) kind: DependencyKind,
+    pub(crate) name: String,
+    pub(crate) at: Location,
 }
 
 /// A service (or the `defaults` block) as read, before merging: the typed
@@ -233,14 +233,14 @@ pub(crate) struct DependencyRef {
 /// located dependency names.
 #[derive(Debug, Clone)]
 pub(crate) struct ServiceDraft {
-    pub config: ServiceConfig,
-    pub given: KeySet,
+    pub(crate) config: ServiceConfig,
+    pub(crate) given: KeySet,
     /// Given keys whose shape or value was refused (and reported): checks
     /// that depend on them are skipped rather than piled on.
-    pub refused: KeySet,
+    pub(crate) refused: KeySet,
     /// Where each given key's node name was written (first occurrence).
-    pub key_at: Vec<(Key, Location)>,
-    pub dependencies: Vec<DependencyRef>,
+    pub(crate) key_at: Vec<(Key, Location)>,
+    pub(crate) dependencies: Vec<DependencyRef>,
 }
 
 impl ServiceDraft {
@@ -254,7 +254,7 @@ impl ServiceDraft {
         }
     }
 
-    pub fn location_of(&self, key: Key) -> Option<&Location> {
+    pub(crate) fn location_of(&self, key: Key) -> Option<&Location> {
         self.key_at
             .iter()
             .find(|(given, _)| *given == key)

@@ -14,17 +14,17 @@ use super::values::{self, ValueError, ValueResult};
 /// properties it accepts, whether it has a `{ … }` block.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Shape<'s> {
-    pub what: &'s str,
-    pub usage: &'s str,
-    pub min: usize,
-    pub max: usize,
-    pub properties: &'s [&'s str],
-    pub block: BlockRule,
+    pub(crate) what: &'s str,
+    pub(crate) usage: &'s str,
+    pub(crate) min: usize,
+    pub(crate) max: usize,
+    pub(crate) properties: &'s [&'s str],
+    pub(crate) block: BlockRule,
 }
 
 impl<'s> Shape<'s> {
     /// A node with `min..=max` positional values, no property, no block.
-    pub fn values(what: &'s str, usage: &'s str, min: usize, max: usize) -> Self {
+    pub(crate) fn values(what: &'s str, usage: &'s str, min: usize, max: usize) -> Self {
         Shape {
             what,
             usage,
@@ -47,8 +47,8 @@ pub(crate) enum BlockRule {
 
 /// Reports problems of one file while its nodes are read.
 pub(crate) struct Checker<'a> {
-    pub file: &'a SourceFile,
-    pub problems: &'a mut Vec<Problem>,
+    pub(crate) file: &'a SourceFile,
+    pub(crate) problems: &'a mut Vec<Problem>,
 }
 
 /// The span of an entry's value alone (without `key=` for a property).
@@ -73,16 +73,16 @@ pub(crate) fn value_text(entry: &KdlEntry) -> &str {
 }
 
 impl Checker<'_> {
-    pub fn at(&self, span: SourceSpan) -> Location {
+    pub(crate) fn at(&self, span: SourceSpan) -> Location {
         Location::new(self.file, span)
     }
 
-    pub fn push(&mut self, problem: Problem) {
+    pub(crate) fn push(&mut self, problem: Problem) {
         self.problems.push(problem);
     }
 
     /// Report a refused value at the value's span.
-    pub fn value_problem(&mut self, entry: &KdlEntry, error: ValueError) {
+    pub(crate) fn value_problem(&mut self, entry: &KdlEntry, error: ValueError) {
         let at = self.at(value_span(entry));
         self.push(
             Problem::error(error.message)
@@ -92,7 +92,7 @@ impl Checker<'_> {
     }
 
     /// Convert an entry's value, reporting a problem when it is refused.
-    pub fn value<T>(
+    pub(crate) fn value<T>(
         &mut self,
         entry: &KdlEntry,
         convert: impl FnOnce(&KdlEntry) -> ValueResult<T>,
@@ -108,7 +108,7 @@ impl Checker<'_> {
 
     /// Convert an entry's value into `target`, which keeps its value when
     /// the entry is refused (and reported).
-    pub fn set<T>(
+    pub(crate) fn set<T>(
         &mut self,
         entry: &KdlEntry,
         convert: impl FnOnce(&KdlEntry) -> ValueResult<T>,
@@ -122,7 +122,11 @@ impl Checker<'_> {
     /// Check `node` against `shape`, reporting everything wrong with it;
     /// the positional arguments when their count fits (and, for a block
     /// node, the block is there).
-    pub fn read<'n>(&mut self, node: &'n KdlNode, shape: Shape<'_>) -> Option<Vec<&'n KdlEntry>> {
+    pub(crate) fn read<'n>(
+        &mut self,
+        node: &'n KdlNode,
+        shape: Shape<'_>,
+    ) -> Option<Vec<&'n KdlEntry>> {
         self.annotations(node);
         let name_at = self.at(node.name().span());
         let mut arguments = Vec::new();
@@ -235,7 +239,7 @@ impl Checker<'_> {
 
     /// Type annotations like `(u8)5` mean nothing to svinit: report them
     /// rather than silently ignore them.
-    pub fn annotations(&mut self, node: &KdlNode) {
+    pub(crate) fn annotations(&mut self, node: &KdlNode) {
         let annotated = node
             .ty()
             .into_iter()
@@ -254,7 +258,7 @@ impl Checker<'_> {
     }
 
     /// Report a key given twice where it may appear once.
-    pub fn duplicate(&mut self, what: &str, again: SourceSpan, first: &Location) {
+    pub(crate) fn duplicate(&mut self, what: &str, again: SourceSpan, first: &Location) {
         let again = self.at(again);
         self.push(
             Problem::error(format!("`{what}` is given twice"))

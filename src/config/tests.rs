@@ -11,6 +11,7 @@ use std::time::Duration;
 use miette::Diagnostic;
 
 use super::*;
+use crate::config::parse::DEFAULT_TRANSCRIPT_KEEP;
 
 fn sources(files: &[(&str, &str)]) -> Vec<(String, String)> {
     files

@@ -13,8 +13,8 @@ use crate::graph::{DependencyKind, Edge, Graph};
 
 /// A service as read, with the location of its name.
 pub(crate) struct ServiceEntry {
-    pub draft: ServiceDraft,
-    pub name_at: Location,
+    pub(crate) draft: ServiceDraft,
+    pub(crate) name_at: Location,
 }
 
 /// Unknown dependency names for which a "did you mean" is searched among

@@ -16,13 +16,13 @@ use super::model::IdRef;
 /// span, and an optional hint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ValueError {
-    pub message: String,
-    pub label: String,
-    pub help: Option<String>,
+    pub(crate) message: String,
+    pub(crate) label: String,
+    pub(crate) help: Option<String>,
 }
 
 impl ValueError {
-    pub fn new(message: impl Into<String>, label: impl Into<String>) -> Self {
+    pub(crate) fn new(message: impl Into<String>, label: impl Into<String>) -> Self {
         ValueError {
             message: message.into(),
             label: label.into(),
@@ -30,7 +30,7 @@ impl ValueError {
         }
     }
 
-    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+    pub(crate) fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
     }
@@ -307,8 +307,9 @@ const SIGNALS: &[(&str, i32)] = &[
 /// Highest signal number on Linux (`SIGRTMAX`).
 const MAX_SIGNAL: i128 = 64;
 
+#[cfg(test)]
 /// The name of a signal number (`15` → `"TERM"`), for messages.
-pub fn signal_name(number: i32) -> Option<&'static str> {
+pub(crate) fn signal_name(number: i32) -> Option<&'static str> {
     SIGNALS
         .iter()
         .find(|(name, n)| *n == number && *name != "IOT" && *name != "POLL")

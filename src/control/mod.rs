@@ -31,8 +31,8 @@ pub use self::reply::{
 pub use self::request::{COMMANDS, MAX_REQUEST_BYTES, Request, parse_signal};
 pub use self::status::{
     ExitJson, HistoryEntry, Running, ServiceStatusJson, State, StatusReport, WallClock,
-    reason_code, reason_code_text, reason_text, round_millis, round_unix_millis,
 };
+pub(crate) use self::status::{reason_code_text, reason_text, round_millis, round_unix_millis};
 
 #[cfg(test)]
 mod fuzz_tests;

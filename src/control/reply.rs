@@ -44,7 +44,8 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    pub fn as_str(self) -> &'static str {
+    #[cfg(test)]
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ErrorKind::BadJson => "bad-json",
             ErrorKind::BadRequest => "bad-request",
@@ -72,14 +73,14 @@ pub struct ProtocolError {
 }
 
 impl ProtocolError {
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         ProtocolError {
             kind,
             message: message.into(),
         }
     }
 
-    pub fn unknown_service(name: &str) -> Self {
+    pub(crate) fn unknown_service(name: &str) -> Self {
         ProtocolError::new(
             ErrorKind::UnknownService,
             format!("unknown service `{}`", truncate(name, 128)),
@@ -106,7 +107,7 @@ pub struct Reply {
 
 impl Reply {
     /// Success with `data` (anything serializable; `()` gives no data).
-    pub fn ok(data: impl Serialize) -> Reply {
+    pub(crate) fn ok(data: impl Serialize) -> Reply {
         Reply {
             v: PROTOCOL_VERSION,
             ok: true,
@@ -124,7 +125,7 @@ impl Reply {
         }
     }
 
-    pub fn failure(kind: ErrorKind, message: impl Into<String>) -> Reply {
+    pub(crate) fn failure(kind: ErrorKind, message: impl Into<String>) -> Reply {
         Reply::error(ProtocolError::new(kind, message))
     }
 
@@ -167,7 +168,7 @@ pub struct StreamLine {
 }
 
 impl StreamLine {
-    pub fn event(event: EventRecord) -> StreamLine {
+    pub(crate) fn event(event: EventRecord) -> StreamLine {
         StreamLine {
             v: PROTOCOL_VERSION,
             event: Some(event),
@@ -178,7 +179,7 @@ impl StreamLine {
 
     /// A line of output; `service` names where it came from, unless the
     /// request asked for one service by `name`.
-    pub fn log(line: impl Into<String>, service: Option<String>) -> StreamLine {
+    pub(crate) fn log(line: impl Into<String>, service: Option<String>) -> StreamLine {
         StreamLine {
             v: PROTOCOL_VERSION,
             event: None,
@@ -187,7 +188,7 @@ impl StreamLine {
         }
     }
 
-    pub fn to_line(&self) -> String {
+    pub(crate) fn to_line(&self) -> String {
         let mut text = serde_json::to_string(self).unwrap_or_default();
         text.push('\n');
         text

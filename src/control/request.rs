@@ -129,7 +129,7 @@ const ARGUMENTLESS_COMMANDS: &[&str] = &["blame", "poweroff", "reboot", "halt", 
 
 impl Request {
     /// The `cmd` string of this request.
-    pub fn command(&self) -> &'static str {
+    pub(crate) fn command(&self) -> &'static str {
         match self {
             Request::Status { .. } => "status",
             Request::Start { .. } => "start",
@@ -150,7 +150,7 @@ impl Request {
     }
 
     /// What members of `control read-group=` may ask (SPEC.md §5).
-    pub fn is_read_only(&self) -> bool {
+    pub(crate) fn is_read_only(&self) -> bool {
         matches!(
             self,
             Request::Status { .. }
@@ -163,7 +163,7 @@ impl Request {
 
     /// Whether the request asks for a stream that stays open (`events`
     /// followed, `logs -f`).
-    pub fn follows(&self) -> bool {
+    pub(crate) fn follows(&self) -> bool {
         matches!(
             self,
             Request::Events { follow: true, .. } | Request::Logs { follow: true, .. }
@@ -171,7 +171,7 @@ impl Request {
     }
 
     /// A short human description for the audit log: `stop web db`.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let mut text = self.command().to_string();
         let mut push = |word: &str| {
             text.push(' ');

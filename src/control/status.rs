@@ -24,7 +24,7 @@ pub enum State {
 }
 
 impl State {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             State::Down => "down",
             State::Waiting => "waiting",
@@ -111,7 +111,7 @@ impl fmt::Display for ExitJson {
 }
 
 /// A short stable code for a `Reason`, so programs need not parse the text.
-pub fn reason_code(reason: &Reason) -> &'static str {
+pub(crate) fn reason_code(reason: &Reason) -> &'static str {
     match reason {
         Reason::WaitingFor(_) => "waiting-for",
         Reason::DependencyFailed(_) => "dependency-failed",
@@ -128,12 +128,12 @@ pub fn reason_code(reason: &Reason) -> &'static str {
 }
 
 /// The `reason` field: the reason as text.
-pub fn reason_text(reason: Option<&Reason>) -> Option<String> {
+pub(crate) fn reason_text(reason: Option<&Reason>) -> Option<String> {
     reason.map(ToString::to_string)
 }
 
 /// The `reason_code` field.
-pub fn reason_code_text(reason: Option<&Reason>) -> Option<String> {
+pub(crate) fn reason_code_text(reason: Option<&Reason>) -> Option<String> {
     reason.map(|reason| reason_code(reason).to_string())
 }
 
@@ -193,7 +193,7 @@ pub struct ServiceStatusJson {
 impl ServiceStatusJson {
     /// The wire form of the supervisor's view of one service; `clock`
     /// turns its instants into unix time.
-    pub fn from_status(
+    pub(crate) fn from_status(
         status: &ServiceStatus,
         description: Option<String>,
         clock: &WallClock,
@@ -264,7 +264,7 @@ pub struct WallClock {
 }
 
 impl WallClock {
-    pub fn now() -> WallClock {
+    pub(crate) fn now() -> WallClock {
         WallClock {
             instant: Instant::now(),
             system: SystemTime::now(),
@@ -272,7 +272,7 @@ impl WallClock {
     }
 
     /// Unix seconds (fractional) of `at`.
-    pub fn unix_seconds(&self, at: Instant) -> f64 {
+    pub(crate) fn unix_seconds(&self, at: Instant) -> f64 {
         let system = if at <= self.instant {
             self.system
                 .checked_sub(self.instant - at)
@@ -287,22 +287,22 @@ impl WallClock {
     }
 
     /// Whole unix seconds of `at`, rounded down.
-    pub fn unix_secs(&self, at: Instant) -> i64 {
+    pub(crate) fn unix_secs(&self, at: Instant) -> i64 {
         self.unix_seconds(at).floor() as i64
     }
 
     /// Seconds from now until `at` (0 when past), rounded to milliseconds.
-    pub fn seconds_until(&self, at: Instant) -> f64 {
+    pub(crate) fn seconds_until(&self, at: Instant) -> f64 {
         round_millis(at.saturating_duration_since(self.instant))
     }
 }
 
 /// Seconds with millisecond precision, as every fractional time on the wire.
-pub fn round_millis(duration: Duration) -> f64 {
+pub(crate) fn round_millis(duration: Duration) -> f64 {
     duration.as_millis() as f64 / 1000.0
 }
 
 /// Unix seconds with millisecond precision.
-pub fn round_unix_millis(seconds: f64) -> f64 {
+pub(crate) fn round_unix_millis(seconds: f64) -> f64 {
     (seconds * 1000.0).round() / 1000.0
 }

@@ -7,7 +7,7 @@ use crate::control::{ChangedService, ReloadReport};
 
 /// Compares the running config with a new one. Services keep the order of
 /// the config they are in (the new one for added and changed).
-pub fn diff_configs(old: &Config, new: &Config, dry_run: bool) -> ReloadReport {
+pub(crate) fn diff_configs(old: &Config, new: &Config, dry_run: bool) -> ReloadReport {
     let added = new
         .services
         .iter()
@@ -51,7 +51,7 @@ pub fn diff_configs(old: &Config, new: &Config, dry_run: bool) -> ReloadReport {
 
 /// The unit-file keys whose values differ between two versions of one
 /// service. Destructured in full so that a new field cannot be forgotten.
-pub fn changed_keys(old: &ServiceConfig, new: &ServiceConfig) -> Vec<&'static str> {
+pub(crate) fn changed_keys(old: &ServiceConfig, new: &ServiceConfig) -> Vec<&'static str> {
     let ServiceConfig {
         name: _,
         description,

@@ -56,28 +56,24 @@ use crate::control::{
 use crate::supervisor::Transition;
 use crate::{debug, info, warn};
 
-pub use self::access::{Access, AccessPolicy, AccountCache, AccountFiles, Peer, SocketPermissions};
-pub use self::events::{EVENT_RING_CAPACITY, EventRing};
-pub use self::socket::{BindError, BoundSocket};
+pub(crate) use self::access::{Access, AccessPolicy, AccountCache, AccountFiles, Peer};
+pub(crate) use self::events::{EVENT_RING_CAPACITY, EventRing};
+pub(crate) use self::socket::{BindError, BoundSocket};
 
 /// Clients served at once; one more gets a `too-many-clients` error.
-pub const MAX_CLIENTS: usize = 128;
-/// Of those, the most read-only peers may hold together.
-pub const READ_ONLY_CLIENTS: usize = Limits::for_slots(MAX_CLIENTS).read_only;
-/// Streams (`events`, `logs -f`) one uid may follow at once.
-pub const STREAMS_PER_UID: usize = Limits::for_slots(MAX_CLIENTS).streams_per_uid;
+pub(crate) const MAX_CLIENTS: usize = 128;
 /// Bytes read from one client in one loop turn.
-pub const READ_BUDGET: usize = 16 * 1024;
+pub(crate) const READ_BUDGET: usize = 16 * 1024;
 /// Lines (empty ones included) taken from one client in one loop turn.
-pub const LINE_BUDGET: usize = 64;
+pub(crate) const LINE_BUDGET: usize = 64;
 /// Connections accepted in one loop turn.
-pub const ACCEPT_BUDGET: usize = 32;
+pub(crate) const ACCEPT_BUDGET: usize = 32;
 /// Time for a whole request line to arrive, for an idle connection to send
 /// its next one, and for a client to take a reply or an error.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// Unsent stream output (events, logs -f) past which a follower that does
 /// not read is dropped.
-pub const STREAM_BACKLOG_LIMIT: usize = 1024 * 1024;
+pub(crate) const STREAM_BACKLOG_LIMIT: usize = 1024 * 1024;
 
 /// Buffers that grew past this (a big status reply) are freed once empty.
 const RETAINED_BUFFER: usize = 64 * 1024;
@@ -85,15 +81,15 @@ const RETAINED_BUFFER: usize = 64 * 1024;
 /// The mio tokens the runtime lends the server: one for the listener and
 /// `max_clients` consecutive ones for connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ControlTokens {
-    pub listener: Token,
-    pub first_client: usize,
-    pub max_clients: usize,
+pub(crate) struct ControlTokens {
+    pub(crate) listener: Token,
+    pub(crate) first_client: usize,
+    pub(crate) max_clients: usize,
 }
 
 impl ControlTokens {
     #[cfg(test)]
-    pub fn contains(&self, token: Token) -> bool {
+    pub(crate) fn contains(&self, token: Token) -> bool {
         token == self.listener
             || (self.first_client..self.first_client + self.max_clients).contains(&token.0)
     }
@@ -120,31 +116,31 @@ impl Limits {
 
 /// Where and how to listen.
 #[derive(Debug, Clone)]
-pub struct ControlSettings {
-    pub path: PathBuf,
+pub(crate) struct ControlSettings {
+    pub(crate) path: PathBuf,
     /// The socket's directory is svinit's own (the default path): create
     /// or adjust its mode, and refuse it if another user owns it. For a
     /// path given with `-s`, an existing directory is left as it is.
-    pub own_directory: bool,
-    pub policy: AccessPolicy,
-    pub tokens: ControlTokens,
-    pub accounts: AccountFiles,
+    pub(crate) own_directory: bool,
+    pub(crate) policy: AccessPolicy,
+    pub(crate) tokens: ControlTokens,
+    pub(crate) accounts: AccountFiles,
 }
 
 /// A connection, stable across slot reuse: a reply to a client that has
 /// gone is dropped rather than sent to its successor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ClientId {
+pub(crate) struct ClientId {
     slot: usize,
     generation: u64,
 }
 
 /// An authorized request for the runtime to execute and `reply()` to.
 #[derive(Debug, Clone, PartialEq)]
-pub struct IncomingRequest {
-    pub client: ClientId,
-    pub peer: Peer,
-    pub request: Request,
+pub(crate) struct IncomingRequest {
+    pub(crate) client: ClientId,
+    pub(crate) peer: Peer,
+    pub(crate) request: Request,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -278,7 +274,7 @@ enum Fill {
     Closed,
 }
 
-pub struct ControlServer {
+pub(crate) struct ControlServer {
     listener: UnixListener,
     registry: Registry,
     bound: BoundSocket,
@@ -303,7 +299,7 @@ pub struct ControlServer {
 impl ControlServer {
     /// Binds the socket (see `socket::bind_control_socket` for the
     /// permission dance) and registers the listener with `registry`.
-    pub fn bind(registry: &Registry, settings: ControlSettings) -> Result<Self, BindError> {
+    pub(crate) fn bind(registry: &Registry, settings: ControlSettings) -> Result<Self, BindError> {
         let io_error = |error| BindError::Io {
             path: settings.path.clone(),
             error,
@@ -343,32 +339,33 @@ impl ControlServer {
         })
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.bound.path
     }
 
     /// Whether `token` is one of the server's (the runtime routes tokens
     /// with `tokens::Source`).
     #[cfg(test)]
-    pub fn owns(&self, token: Token) -> bool {
+    pub(crate) fn owns(&self, token: Token) -> bool {
         self.tokens.contains(token)
     }
 
     /// Whether `client` is still connected (a follower may have left).
-    pub fn is_connected(&self, client: ClientId) -> bool {
+    pub(crate) fn is_connected(&self, client: ClientId) -> bool {
         self.clients
             .get(client.slot)
             .and_then(Option::as_ref)
             .is_some_and(|current| current.generation == client.generation)
     }
 
-    pub fn client_count(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn client_count(&self) -> usize {
         self.clients.iter().filter(|c| c.is_some()).count()
     }
 
     /// Changes who may connect (after a reload) and the socket's mode and
     /// group to match. Open connections are re-checked at their next request.
-    pub fn set_policy(&mut self, policy: AccessPolicy) -> Result<(), BindError> {
+    pub(crate) fn set_policy(&mut self, policy: AccessPolicy) -> Result<(), BindError> {
         if policy == self.policy {
             return Ok(());
         }
@@ -378,7 +375,7 @@ impl ControlServer {
 
     /// Readiness on one of the server's tokens: its owner gets its turn at
     /// the next `pump`.
-    pub fn handle(&mut self, token: Token) {
+    pub(crate) fn handle(&mut self, token: Token) {
         if token == self.tokens.listener {
             self.listener_ready = true;
         } else if let Some(slot) = token.0.checked_sub(self.tokens.first_client)
@@ -391,7 +388,7 @@ impl ControlServer {
     /// One loop turn: accepts up to [`ACCEPT_BUDGET`] connections, then
     /// serves every queued client once, within its budget; those with
     /// input left are queued for the next turn.
-    pub fn pump(&mut self, now: Instant) {
+    pub(crate) fn pump(&mut self, now: Instant) {
         if std::mem::take(&mut self.listener_ready) {
             self.accept_some(now);
         }
@@ -408,7 +405,7 @@ impl ControlServer {
 
     /// The earliest time the loop must call back: now when clients (or the
     /// listener) have work left over, else the earliest client deadline.
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         if self.listener_ready || !self.ready.is_empty() {
             return Some(Instant::now());
         }
@@ -416,19 +413,19 @@ impl ControlServer {
     }
 
     /// The next authorized request, in arrival order.
-    pub fn next_request(&mut self) -> Option<IncomingRequest> {
+    pub(crate) fn next_request(&mut self) -> Option<IncomingRequest> {
         self.requests.pop_front()
     }
 
     /// Sends the reply to a request from `next_request`. The connection
     /// then waits for the client's next request.
-    pub fn reply(&mut self, client: ClientId, reply: &Reply, now: Instant) {
+    pub(crate) fn reply(&mut self, client: ClientId, reply: &Reply, now: Instant) {
         self.answer(client, reply, Phase::Reading, now);
     }
 
     /// Answers a request with `reply` and keeps the connection as a stream
     /// (`logs -f`): further lines go out with `stream()`.
-    pub fn begin_stream(&mut self, client: ClientId, reply: &Reply, now: Instant) {
+    pub(crate) fn begin_stream(&mut self, client: ClientId, reply: &Reply, now: Instant) {
         self.answer(client, reply, Phase::Streaming, now);
     }
 
@@ -457,7 +454,7 @@ impl ControlServer {
 
     /// One more line for a streaming client. A client whose unsent backlog
     /// passes `STREAM_BACKLOG_LIMIT` is dropped.
-    pub fn stream(&mut self, client: ClientId, line: &StreamLine, now: Instant) {
+    pub(crate) fn stream(&mut self, client: ClientId, line: &StreamLine, now: Instant) {
         let Some(current) = self.client_mut(client) else {
             return;
         };
@@ -468,7 +465,7 @@ impl ControlServer {
     }
 
     /// Ends a stream with a final error line, then closes the connection.
-    pub fn end_stream(&mut self, client: ClientId, error: ProtocolError, now: Instant) {
+    pub(crate) fn end_stream(&mut self, client: ClientId, error: ProtocolError, now: Instant) {
         let Some(current) = self.client_mut(client) else {
             return;
         };
@@ -481,7 +478,7 @@ impl ControlServer {
 
     /// Records a state change in the events ring and streams it to every
     /// `events` follower.
-    pub fn publish(&mut self, transition: &Transition, clock: &WallClock) {
+    pub(crate) fn publish(&mut self, transition: &Transition, clock: &WallClock) {
         let line = StreamLine::event(self.events.record(transition, clock).clone()).to_line();
         for slot in 0..self.clients.len() {
             let follows = self.clients[slot]
@@ -493,12 +490,13 @@ impl ControlServer {
         }
     }
 
-    pub fn events(&self) -> &EventRing {
+    #[cfg(test)]
+    pub(crate) fn events(&self) -> &EventRing {
         &self.events
     }
 
     /// The earliest time a client must have made progress by.
-    pub fn next_deadline(&self) -> Option<Instant> {
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
         self.clients
             .iter()
             .flatten()
@@ -508,7 +506,7 @@ impl ControlServer {
 
     /// Ends the connections whose deadline has passed: a silent client
     /// gets a `timeout` error first; an idle one after a reply just closes.
-    pub fn handle_timeout(&mut self, now: Instant) {
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
         for slot in 0..self.clients.len() {
             let Some(client) = self.clients[slot].as_mut() else {
                 continue;
@@ -533,7 +531,7 @@ impl ControlServer {
 
     /// After a panic in the loop: each request taken by the runtime and
     /// never answered gets an error reply, so its client does not wait.
-    pub fn abandon_requests_in_progress(&mut self, now: Instant) {
+    pub(crate) fn abandon_requests_in_progress(&mut self, now: Instant) {
         for slot in 0..self.clients.len() {
             let Some(client) = self.clients[slot].as_ref() else {
                 continue;

@@ -22,7 +22,7 @@ const MAX_PID_FILE: u64 = 4096;
 /// Before the launcher runs: a pid file left by an earlier run would name
 /// a dead (or, worse, a reused) pid. (unlink never follows a symlink nor
 /// blocks on a fifo.)
-pub fn remove_stale(name: &str, path: &Path) {
+pub(crate) fn remove_stale(name: &str, path: &Path) {
     match std::fs::remove_file(path) {
         Ok(()) => debug!(name, "removed stale pid file {}", path.display()),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
@@ -32,7 +32,7 @@ pub fn remove_stale(name: &str, path: &Path) {
 
 /// The pid in `path` and its facts, if it names a live child of svinit
 /// other than svinit itself; `service_uid`: the uid the service runs as.
-pub fn read_pid_file(path: &Path, service_uid: u32) -> Result<PidClaim, PidFileProblem> {
+pub(crate) fn read_pid_file(path: &Path, service_uid: u32) -> Result<PidClaim, PidFileProblem> {
     let (pid, file_owner) = parse_pid_file(path)?;
     let me = std::process::id() as i32;
     if pid == me {

@@ -10,23 +10,23 @@ use crate::config::{Command, ServiceConfig};
 use crate::spawn::{self, ChildIo, ExecStatus, SpawnContext, SpawnPlan, Stdio};
 use crate::supervisor::SpawnFailure;
 
-pub struct MainProcess {
+pub(crate) struct MainProcess {
     argv: Vec<String>,
     /// The forked child, until reaped: its exec-status pipe and plan.
     child: Option<(i32, OwnedFd, SpawnPlan)>,
 }
 
 impl MainProcess {
-    pub fn new(argv: Vec<String>) -> MainProcess {
+    pub(crate) fn new(argv: Vec<String>) -> MainProcess {
         MainProcess { argv, child: None }
     }
 
     /// How logs name it: the program as given.
-    pub fn label(&self) -> &str {
+    pub(crate) fn label(&self) -> &str {
         self.argv.first().map_or("", String::as_str)
     }
 
-    pub fn spawn(&mut self, context: &SpawnContext) -> Result<i32, SpawnFailure> {
+    pub(crate) fn spawn(&mut self, context: &SpawnContext) -> Result<i32, SpawnFailure> {
         let config = ServiceConfig::new("main", Command::Exec(self.argv.clone()));
         let mut plan = spawn::prepare(&config, context)?;
         plan.set_foreground();
@@ -43,7 +43,7 @@ impl MainProcess {
 
     /// `pid` was reaped: `None` when it is not the main command, else
     /// whether its exec had failed (and how).
-    pub fn reaped(&mut self, pid: i32) -> Option<Option<SpawnFailure>> {
+    pub(crate) fn reaped(&mut self, pid: i32) -> Option<Option<SpawnFailure>> {
         match &self.child {
             Some((child, _, _)) if *child == pid => {}
             _ => return None,

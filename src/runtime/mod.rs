@@ -5,10 +5,10 @@
 
 mod config_diff;
 mod containment;
-pub mod control;
+pub(crate) mod control;
 mod forking;
 mod main_command;
-pub mod output;
+pub(crate) mod output;
 mod own_limits;
 pub(crate) mod passed_fds;
 mod proc_stat;

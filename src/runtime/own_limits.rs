@@ -6,7 +6,7 @@
 /// would cap it at a few hundred services. Returns the limit it had, which
 /// services keep (programs using `select()` break above 1,024), or `None`
 /// when nothing changed. Raises once; later calls return the same answer.
-pub fn raise_own_nofile() -> Option<(libc::rlim_t, libc::rlim_t)> {
+pub(crate) fn raise_own_nofile() -> Option<(libc::rlim_t, libc::rlim_t)> {
     static ORIGINAL: std::sync::OnceLock<Option<(libc::rlim_t, libc::rlim_t)>> =
         std::sync::OnceLock::new();
     *ORIGINAL.get_or_init(raise_nofile_to_hard)

@@ -33,7 +33,7 @@ const DRAIN_READS: usize = 16;
 
 /// Makes `socket` refuse passed descriptors; `false` when the kernel
 /// cannot (they are then received and closed by [`recv`]).
-pub fn refuse(socket: BorrowedFd<'_>) -> bool {
+pub(crate) fn refuse(socket: BorrowedFd<'_>) -> bool {
     let off: libc::c_int = 0;
     // SAFETY: setsockopt with a pointer to an int and its size.
     let result = unsafe {
@@ -51,7 +51,7 @@ pub fn refuse(socket: BorrowedFd<'_>) -> bool {
 /// Closes descriptors received from elsewhere without waiting: a socket
 /// among them gets `SO_LINGER` 0 first (ENOTSOCK for anything else is
 /// ignored).
-pub fn close_received(fds: impl IntoIterator<Item = RawFd>) {
+pub(crate) fn close_received(fds: impl IntoIterator<Item = RawFd>) {
     let abort = libc::linger {
         l_onoff: 1,
         l_linger: 0,
@@ -76,7 +76,7 @@ pub fn close_received(fds: impl IntoIterator<Item = RawFd>) {
 /// A non-blocking read of a stream socket that takes passed descriptors
 /// in and closes them with [`close_received`]: `Ok(0)` at end of stream,
 /// `WouldBlock` when nothing waits.
-pub fn recv(socket: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+pub(crate) fn recv(socket: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
     let mut space = nix::cmsg_space!([RawFd; MAX_FDS_PER_MESSAGE]);
     let mut iov = [IoSliceMut::new(buf)];
     let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_CMSG_CLOEXEC;
@@ -95,7 +95,7 @@ pub fn recv(socket: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
 
 /// Before a control connection is closed: no more input, and what is
 /// queued read (its descriptors closed without waiting). Bounded.
-pub fn drain_before_close(socket: BorrowedFd<'_>) {
+pub(crate) fn drain_before_close(socket: BorrowedFd<'_>) {
     let _ = shutdown(socket.as_raw_fd(), Shutdown::Read);
     let mut scratch = [0u8; 4096];
     for _ in 0..DRAIN_READS {

@@ -4,20 +4,20 @@
 
 /// What /proc/PID/stat says about a process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProcStat {
-    pub state: char,
-    pub ppid: i32,
-    pub pgrp: i32,
-    pub session: i32,
+pub(crate) struct ProcStat {
+    pub(crate) state: char,
+    pub(crate) ppid: i32,
+    pub(crate) pgrp: i32,
+    pub(crate) session: i32,
 }
 
 /// `None` when the process does not exist (or /proc is not mounted).
-pub fn read(pid: i32) -> Option<ProcStat> {
+pub(crate) fn read(pid: i32) -> Option<ProcStat> {
     read_with_command(pid).map(|(_, stat)| stat)
 }
 
 /// The same, with the command name (`comm`).
-pub fn read_with_command(pid: i32) -> Option<(String, ProcStat)> {
+pub(crate) fn read_with_command(pid: i32) -> Option<(String, ProcStat)> {
     if pid <= 0 {
         return None;
     }
@@ -28,7 +28,7 @@ pub fn read_with_command(pid: i32) -> Option<(String, ProcStat)> {
 
 /// The real uid of `pid` (the first field of `Uid:` in /proc/PID/status);
 /// `None` when the process does not exist.
-pub fn real_uid(pid: i32) -> Option<u32> {
+pub(crate) fn real_uid(pid: i32) -> Option<u32> {
     if pid <= 0 {
         return None;
     }

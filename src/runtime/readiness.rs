@@ -57,7 +57,7 @@ use crate::{debug, warn};
 
 /// Bytes read from a `ready-fd` pipe without a newline before svinit gives
 /// up on it (a service writing without end must not keep the loop busy).
-pub const READY_FD_MAX: usize = 4096;
+pub(crate) const READY_FD_MAX: usize = 4096;
 
 /// The biggest notify message read; longer ones are dropped.
 const NOTIFY_MAX: usize = 4096;
@@ -87,20 +87,20 @@ struct NotifySocket {
 /// What a spawn needs for readiness: the write end to place at fd N, and
 /// the `NOTIFY_SOCKET` value.
 #[derive(Default)]
-pub struct ReadyIo {
+pub(crate) struct ReadyIo {
     pipe: Option<(RawFd, OwnedFd, OwnedFd)>,
-    pub notify_socket: Option<OsString>,
+    pub(crate) notify_socket: Option<OsString>,
 }
 
 impl ReadyIo {
     /// `(N, write end)` for `ChildIo::extra_fds`.
-    pub fn child_fd(&self) -> Option<(RawFd, std::os::fd::BorrowedFd<'_>)> {
+    pub(crate) fn child_fd(&self) -> Option<(RawFd, std::os::fd::BorrowedFd<'_>)> {
         self.pipe.as_ref().map(|(n, _, write)| (*n, write.as_fd()))
     }
 }
 
 /// What a readable `ready-fd` pipe said.
-pub enum PipeOutcome {
+pub(crate) enum PipeOutcome {
     Ready {
         service: ServiceId,
         pid: i32,
@@ -120,14 +120,14 @@ pub enum PipeOutcome {
 
 /// One sd_notify message from a known process.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct NotifyMessage {
-    pub ready: bool,
-    pub status: Option<String>,
+pub(crate) struct NotifyMessage {
+    pub(crate) ready: bool,
+    pub(crate) status: Option<String>,
     /// `WATCHDOG=1` or `WATCHDOG=trigger` (the last one given).
-    pub watchdog: Option<WatchdogMessage>,
+    pub(crate) watchdog: Option<WatchdogMessage>,
 }
 
-pub struct Readiness {
+pub(crate) struct Readiness {
     pipes: Slab<ReadyPipe>,
     pipe_by_pid: HashMap<i32, usize>,
     sockets: Slab<NotifySocket>,
@@ -138,7 +138,7 @@ pub struct Readiness {
 }
 
 impl Readiness {
-    pub fn new() -> Readiness {
+    pub(crate) fn new() -> Readiness {
         Readiness {
             pipes: Slab::new(),
             pipe_by_pid: HashMap::new(),
@@ -151,7 +151,7 @@ impl Readiness {
 
     /// Before a spawn of `service` (running as `uid`): the pipe for
     /// `ready-fd`, the socket for `ready-notify`.
-    pub fn prepare(
+    pub(crate) fn prepare(
         &mut self,
         registry: &Registry,
         service: ServiceId,
@@ -174,7 +174,13 @@ impl Readiness {
 
     /// After the fork: our copy of the write end is closed, the read end
     /// watched for `pid`.
-    pub fn spawned(&mut self, registry: &Registry, service: ServiceId, pid: i32, io: ReadyIo) {
+    pub(crate) fn spawned(
+        &mut self,
+        registry: &Registry,
+        service: ServiceId,
+        pid: i32,
+        io: ReadyIo,
+    ) {
         let Some((_, read, write)) = io.pipe else {
             return;
         };
@@ -202,11 +208,11 @@ impl Readiness {
 
     /// Reads a readable pipe; closes it once it has said something final.
     /// Every ready pipe's slot (to read them all after a panic).
-    pub fn pipe_slots(&self) -> Vec<usize> {
+    pub(crate) fn pipe_slots(&self) -> Vec<usize> {
         self.pipes.occupied()
     }
 
-    pub fn on_pipe(&mut self, registry: &Registry, slot: usize) -> PipeOutcome {
+    pub(crate) fn on_pipe(&mut self, registry: &Registry, slot: usize) -> PipeOutcome {
         let Some(pipe) = self.pipes.get_mut(slot) else {
             return PipeOutcome::Pending;
         };
@@ -230,7 +236,7 @@ impl Readiness {
     }
 
     /// The process `pid` was reaped: its pipe, if still open, goes.
-    pub fn forget_pid(&mut self, registry: &Registry, pid: i32) {
+    pub(crate) fn forget_pid(&mut self, registry: &Registry, pid: i32) {
         if let Some(&slot) = self.pipe_by_pid.get(&pid) {
             self.forget_slot(registry, slot);
         }
@@ -288,7 +294,7 @@ impl Readiness {
     }
 
     /// `service` is gone for good: its socket is closed.
-    pub fn forget_service(&mut self, registry: &Registry, service: ServiceId) {
+    pub(crate) fn forget_service(&mut self, registry: &Registry, service: ServiceId) {
         if let Some(slot) = self.socket_of.remove(&service)
             && let Some(socket) = self.sockets.remove(slot)
         {
@@ -299,28 +305,28 @@ impl Readiness {
 
     /// The services whose sockets are open.
     #[cfg(test)]
-    pub fn notify_services(&self) -> Vec<ServiceId> {
+    pub(crate) fn notify_services(&self) -> Vec<ServiceId> {
         self.socket_of.keys().copied().collect()
     }
 
     /// Every open notify socket's slot (after a panic: read them all).
-    pub fn notify_slots(&self) -> Vec<usize> {
+    pub(crate) fn notify_slots(&self) -> Vec<usize> {
         self.socket_of.values().copied().collect()
     }
 
     /// Whether a socket has more to read: the loop must not sleep.
-    pub fn has_more(&self) -> bool {
+    pub(crate) fn has_more(&self) -> bool {
         !self.more.is_empty()
     }
 
     /// The sockets whose batch ran out last turn, read again.
-    pub fn take_more(&mut self) -> Vec<usize> {
+    pub(crate) fn take_more(&mut self) -> Vec<usize> {
         std::mem::take(&mut self.more)
     }
 
     /// Reads up to a batch of what waits on socket `slot`: each message
     /// from an allowed sender, with the service it is for.
-    pub fn on_notify(&mut self, slot: usize) -> Vec<(ServiceId, NotifyMessage)> {
+    pub(crate) fn on_notify(&mut self, slot: usize) -> Vec<(ServiceId, NotifyMessage)> {
         self.read_notify(slot, NOTIFY_BATCH)
     }
 
@@ -467,7 +473,7 @@ fn discard_queued(fd: &OwnedFd) {
 
 /// The longest `STATUS=` text kept, in bytes: it is shown in every
 /// `status` reply and log line, and the service chooses it.
-pub const STATUS_TEXT_MAX: usize = 256;
+pub(crate) const STATUS_TEXT_MAX: usize = 256;
 
 /// A `STATUS=` value as kept: valid UTF-8, control characters (terminal
 /// escapes) replaced, at most [`STATUS_TEXT_MAX`] bytes, cut at a
@@ -488,7 +494,7 @@ fn status_text(raw: &[u8]) -> String {
 }
 
 /// The assignments of an sd_notify message that svinit acts on.
-pub fn parse_notify(text: &[u8]) -> NotifyMessage {
+pub(crate) fn parse_notify(text: &[u8]) -> NotifyMessage {
     let mut message = NotifyMessage::default();
     for line in text.split(|&b| b == b'\n') {
         if line == b"READY=1" {

@@ -13,7 +13,7 @@ use crate::warn;
 
 use super::proc_stat;
 
-pub enum Reaped {
+pub(crate) enum Reaped {
     Exited {
         pid: i32,
         status: ExitStatus,
@@ -26,7 +26,7 @@ pub enum Reaped {
 
 /// One `waitpid(-1, WNOHANG)`. Without `WUNTRACED`/`WCONTINUED` only
 /// exits and deaths by a signal are reported.
-pub fn reap_one() -> Reaped {
+pub(crate) fn reap_one() -> Reaped {
     loop {
         let mut raw: libc::c_int = 0;
         // SAFETY: waitpid only writes the status through the pointer.
@@ -52,7 +52,7 @@ pub fn reap_one() -> Reaped {
 
 /// An exit or a death by any signal 1–64, with the core flag; `None` for a
 /// stop or a continue report.
-pub fn decode_wait_status(raw: libc::c_int) -> Option<ExitStatus> {
+pub(crate) fn decode_wait_status(raw: libc::c_int) -> Option<ExitStatus> {
     if libc::WIFEXITED(raw) {
         Some(ExitStatus::Exited(libc::WEXITSTATUS(raw)))
     } else if libc::WIFSIGNALED(raw) {
@@ -66,7 +66,7 @@ pub fn decode_wait_status(raw: libc::c_int) -> Option<ExitStatus> {
 }
 
 /// The pids and command names of every live process whose parent is svinit.
-pub fn children_of_self() -> Vec<(i32, String)> {
+pub(crate) fn children_of_self() -> Vec<(i32, String)> {
     let me = std::process::id() as i32;
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();

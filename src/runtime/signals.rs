@@ -14,7 +14,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 /// Every signal svinit acts on or forwards. The job-control stops are
 /// among them so that svinit itself is never stopped: with a main command
 /// they are forwarded to it (like dumb-init), otherwise ignored.
-pub const HANDLED: &[Signal] = &[
+pub(crate) const HANDLED: &[Signal] = &[
     Signal::SIGCHLD,
     Signal::SIGTERM,
     Signal::SIGINT,
@@ -30,13 +30,13 @@ pub const HANDLED: &[Signal] = &[
     Signal::SIGCONT,
 ];
 
-pub struct SignalSource {
+pub(crate) struct SignalSource {
     fd: SignalFd,
 }
 
 impl SignalSource {
     /// Blocks `HANDLED` for the process and opens a non-blocking signalfd.
-    pub fn open() -> io::Result<SignalSource> {
+    pub(crate) fn open() -> io::Result<SignalSource> {
         let mut mask = SigSet::empty();
         for &signal in HANDLED {
             mask.add(signal);
@@ -46,12 +46,12 @@ impl SignalSource {
         Ok(SignalSource { fd })
     }
 
-    pub fn raw_fd(&self) -> RawFd {
+    pub(crate) fn raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
     }
 
     /// Next pending signal number, `None` when drained.
-    pub fn next(&mut self) -> Option<i32> {
+    pub(crate) fn next(&mut self) -> Option<i32> {
         match self.fd.read_signal() {
             Ok(Some(info)) => i32::try_from(info.ssi_signo).ok(),
             Ok(None) | Err(_) => None,
@@ -65,7 +65,7 @@ use crate::supervisor::MAX_SIGNAL;
 /// target exists; `target` as kill(2) takes it (negative: a process
 /// group). Never to pid 0, 1 or -1, nor to svinit's own process group:
 /// those would reach svinit's group, svinit or every process.
-pub fn send(target: i32, signal: i32) -> Result<(), Errno> {
+pub(crate) fn send(target: i32, signal: i32) -> Result<(), Errno> {
     if !(0..=MAX_SIGNAL).contains(&signal) || (-1..=1).contains(&target) {
         return Err(Errno::EINVAL);
     }

@@ -1,20 +1,20 @@
 //! A vector of optional entries with a free list: stable small indices for
 //! mio tokens, O(1) insert and remove.
 
-pub struct Slab<T> {
+pub(crate) struct Slab<T> {
     entries: Vec<Option<T>>,
     free: Vec<usize>,
 }
 
 impl<T> Slab<T> {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Slab {
             entries: Vec::new(),
             free: Vec::new(),
         }
     }
 
-    pub fn insert(&mut self, value: T) -> usize {
+    pub(crate) fn insert(&mut self, value: T) -> usize {
         match self.free.pop() {
             Some(index) => {
                 self.entries[index] = Some(value);
@@ -27,22 +27,22 @@ impl<T> Slab<T> {
         }
     }
 
-    pub fn get(&self, index: usize) -> Option<&T> {
+    pub(crate) fn get(&self, index: usize) -> Option<&T> {
         self.entries.get(index).and_then(Option::as_ref)
     }
 
-    pub fn get_mut(&mut self, index: usize) -> Option<&mut T> {
+    pub(crate) fn get_mut(&mut self, index: usize) -> Option<&mut T> {
         self.entries.get_mut(index).and_then(Option::as_mut)
     }
 
     /// The indices in use, to visit every entry while changing some.
-    pub fn occupied(&self) -> Vec<usize> {
+    pub(crate) fn occupied(&self) -> Vec<usize> {
         (0..self.entries.len())
             .filter(|&index| self.entries[index].is_some())
             .collect()
     }
 
-    pub fn remove(&mut self, index: usize) -> Option<T> {
+    pub(crate) fn remove(&mut self, index: usize) -> Option<T> {
         let value = self.entries.get_mut(index)?.take()?;
         self.free.push(index);
         Some(value)

@@ -23,26 +23,26 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::{info, warn};
 
-pub const DEFAULT_SOCKET: &str = "/dev/log";
+pub(crate) const DEFAULT_SOCKET: &str = "/dev/log";
 /// The environment variable that overrides [`DEFAULT_SOCKET`].
 pub const SOCKET_ENV: &str = "SVINIT_SYSLOG_SOCKET";
 /// After a failed send, the next attempt waits at least this long.
-pub const RETRY_INTERVAL: Duration = Duration::from_secs(1);
+pub(crate) const RETRY_INTERVAL: Duration = Duration::from_secs(1);
 /// Longer messages are cut (syslogd's usual limit is 8 KiB with header).
-pub const MAX_MESSAGE: usize = 8000;
+pub(crate) const MAX_MESSAGE: usize = 8000;
 
 const FACILITY_DAEMON: u8 = 3;
 
 /// Which stream a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stream {
+pub(crate) enum Stream {
     Stdout,
     Stderr,
 }
 
 impl Stream {
     /// `<PRI>`: daemon.info for stdout, daemon.err for stderr.
-    pub fn priority(self) -> u8 {
+    pub(crate) fn priority(self) -> u8 {
         let severity = match self {
             Stream::Stdout => 6,
             Stream::Stderr => 3,
@@ -53,18 +53,18 @@ impl Stream {
 
 /// A broken-down local time, as the header shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stamp {
+pub(crate) struct Stamp {
     /// 0 = January.
-    pub month: u8,
-    pub day: u8,
-    pub hour: u8,
-    pub minute: u8,
-    pub second: u8,
+    pub(crate) month: u8,
+    pub(crate) day: u8,
+    pub(crate) hour: u8,
+    pub(crate) minute: u8,
+    pub(crate) second: u8,
 }
 
 impl Stamp {
     /// `time` in the local time zone (UTC when it cannot be had).
-    pub fn local(time: SystemTime) -> Stamp {
+    pub(crate) fn local(time: SystemTime) -> Stamp {
         let secs = time
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -101,7 +101,7 @@ const MONTHS: [&str; 12] = [
 
 /// Writes one datagram into `out` (cleared first): header, then `line`
 /// without its line ending, cut at [`MAX_MESSAGE`] bytes.
-pub fn format_line(
+pub(crate) fn format_line(
     out: &mut Vec<u8>,
     stream: Stream,
     stamp: Stamp,
@@ -132,7 +132,7 @@ pub fn format_line(
 
 /// The shared sender.
 #[derive(Debug)]
-pub struct SyslogClient {
+pub(crate) struct SyslogClient {
     path: PathBuf,
     socket: Option<UnixDatagram>,
     /// Why lines do not reach syslog, while they do not.
@@ -143,7 +143,7 @@ pub struct SyslogClient {
 }
 
 impl SyslogClient {
-    pub fn new(path: PathBuf) -> SyslogClient {
+    pub(crate) fn new(path: PathBuf) -> SyslogClient {
         SyslogClient {
             path,
             socket: None,
@@ -154,20 +154,20 @@ impl SyslogClient {
     }
 
     /// At `SVINIT_SYSLOG_SOCKET`, else /dev/log.
-    pub fn from_env() -> SyslogClient {
+    pub(crate) fn from_env() -> SyslogClient {
         let path = std::env::var_os(SOCKET_ENV)
             .filter(|value| !value.is_empty())
             .map_or_else(|| PathBuf::from(DEFAULT_SOCKET), PathBuf::from);
         SyslogClient::new(path)
     }
 
-    pub fn problem(&self) -> Option<&str> {
+    pub(crate) fn problem(&self) -> Option<&str> {
         self.problem.as_deref()
     }
 
     /// Sends each line of `lines` (one or more, each ending in `\n`, or a
     /// partial line without) as its own datagram.
-    pub fn send_lines(
+    pub(crate) fn send_lines(
         &mut self,
         stream: Stream,
         tag: &str,

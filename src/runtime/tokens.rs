@@ -9,7 +9,7 @@ use mio::Token;
 const SLOTS: usize = 1 << 24;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
+pub(crate) enum Source {
     /// The signalfd.
     Signals,
     /// The control socket's listener.
@@ -32,7 +32,7 @@ pub enum Source {
 }
 
 impl Source {
-    pub fn token(self) -> Token {
+    pub(crate) fn token(self) -> Token {
         let (kind, slot) = match self {
             Source::Signals => (0, 0),
             Source::ControlListener => (1, 0),
@@ -49,7 +49,7 @@ impl Source {
     }
 
     /// The source a token was made for; `None` for a token no source makes.
-    pub fn of(token: Token) -> Option<Source> {
+    pub(crate) fn of(token: Token) -> Option<Source> {
         let (kind, slot) = (token.0 / SLOTS, token.0 % SLOTS);
         Some(match (kind, slot) {
             (0, 0) => Source::Signals,

@@ -17,7 +17,8 @@ use crate::untrusted::{PathProblem, Purpose, open_untrusted};
 
 /// `PATH` of a service started with `clear-environment`, or whose
 /// environment has no `PATH`, for the program lookup.
-pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub(crate) const DEFAULT_PATH: &str =
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// An environment-file larger than this is refused: it is surely not one.
 const MAX_ENVIRONMENT_FILE: u64 = 1 << 20;
@@ -154,7 +155,7 @@ impl<'c> EnvBuilder<'c> {
 
 /// Reads and parses a service's `environment-file` as each start does
 /// (also `--check`, to warn before the start fails).
-pub fn read_environment_file(path: &Path) -> Result<Vec<EnvVar>, SpawnFailure> {
+pub(crate) fn read_environment_file(path: &Path) -> Result<Vec<EnvVar>, SpawnFailure> {
     let detail = || format!("environment-file {}", path.display());
     let errno_failure = |errno: i32| SpawnFailure {
         stage: SpawnStage::Prepare,

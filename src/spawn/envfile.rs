@@ -4,10 +4,10 @@ use std::fmt;
 
 /// A line of an environment-file that does not parse.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EnvFileError {
+pub(crate) struct EnvFileError {
     /// 1-based.
-    pub line: usize,
-    pub message: &'static str,
+    pub(crate) line: usize,
+    pub(crate) message: &'static str,
 }
 
 impl fmt::Display for EnvFileError {
@@ -17,7 +17,7 @@ impl fmt::Display for EnvFileError {
 }
 
 /// One `NAME=value` of an environment-file, as bytes.
-pub type EnvVar = (Vec<u8>, Vec<u8>);
+pub(crate) type EnvVar = (Vec<u8>, Vec<u8>);
 
 /// Parses an environment-file into `(name, value)` pairs in file order
 /// (a later duplicate wins once applied).
@@ -31,7 +31,7 @@ pub type EnvVar = (Vec<u8>, Vec<u8>);
 ///   the closing quote is an error. An unquoted value is taken as written,
 ///   without trailing blanks. No variable expansion, no multi-line values.
 /// - Values are bytes: the file need not be UTF-8.
-pub fn parse_environment_file(text: &[u8]) -> Result<Vec<EnvVar>, EnvFileError> {
+pub(crate) fn parse_environment_file(text: &[u8]) -> Result<Vec<EnvVar>, EnvFileError> {
     let mut vars = Vec::new();
     for (index, line) in text.split(|&b| b == b'\n').enumerate() {
         let line = line.trim_ascii();

@@ -6,7 +6,7 @@
 //! no formatting, no panics.
 
 use std::ffi::CStr;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::ptr;
 
 use libc::{c_char, c_int, c_uint};
@@ -19,7 +19,7 @@ use crate::supervisor::{SpawnFailure, SpawnStage};
 
 /// Where one of the child's standard fds comes from.
 #[derive(Debug, Clone, Copy)]
-pub enum Stdio<'a> {
+pub(crate) enum Stdio<'a> {
     /// svinit's own fd of that number.
     Inherit,
     /// `/dev/null`, read-only for stdin, write-only for stdout/stderr.
@@ -30,13 +30,13 @@ pub enum Stdio<'a> {
 /// The child's fds. A plan with a `tty` puts the terminal on 0, 1 and 2
 /// instead of `stdin`/`stdout`/`stderr`.
 #[derive(Debug, Clone)]
-pub struct ChildIo<'a> {
-    pub stdin: Stdio<'a>,
-    pub stdout: Stdio<'a>,
-    pub stderr: Stdio<'a>,
+pub(crate) struct ChildIo<'a> {
+    pub(crate) stdin: Stdio<'a>,
+    pub(crate) stdout: Stdio<'a>,
+    pub(crate) stderr: Stdio<'a>,
     /// `(target, source)`: `source` becomes fd number `target` in the child
     /// (`ready-fd`). A source may carry the number of another target.
-    pub extra_fds: Vec<(RawFd, BorrowedFd<'a>)>,
+    pub(crate) extra_fds: Vec<(RawFd, BorrowedFd<'a>)>,
 }
 
 impl Default for ChildIo<'_> {
@@ -54,19 +54,20 @@ impl Default for ChildIo<'_> {
 /// A forked child. `status` (CLOEXEC, non-blocking) turns readable when the
 /// child has exec'd (EOF) or reported a failed step.
 #[derive(Debug)]
-pub struct Child {
-    pub pid: i32,
-    pub status: OwnedFd,
+pub(crate) struct Child {
+    pub(crate) pid: i32,
+    pub(crate) status: OwnedFd,
 }
 
 impl Child {
-    pub fn read_status(&self, plan: &SpawnPlan) -> ExecStatus {
-        read_exec_status(self.status.as_fd(), plan)
+    #[cfg(test)]
+    pub(crate) fn read_status(&self, plan: &SpawnPlan) -> ExecStatus {
+        read_exec_status(std::os::fd::AsFd::as_fd(&self.status), plan)
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ExecStatus {
+pub(crate) enum ExecStatus {
     /// Neither exec'd nor failed yet.
     Pending,
     Execed,
@@ -119,7 +120,7 @@ fn decode(report: Report) -> Option<(SpawnStage, u16, i32)> {
 /// `tcsetpgrp` on stdin; chdir; umask; nice; rlimits; setgroups, setgid,
 /// setuid; an empty signal mask; execve. A failing step is reported on
 /// `Child::status` and the child exits 127.
-pub fn execute(plan: &SpawnPlan, io: &ChildIo<'_>) -> Result<Child, SpawnFailure> {
+pub(crate) fn execute(plan: &SpawnPlan, io: &ChildIo<'_>) -> Result<Child, SpawnFailure> {
     let mut setup = ChildSetup::new(plan, io);
     let (status, report) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)
         .map_err(|errno| fork_failure("status pipe", errno))?;
@@ -152,7 +153,7 @@ fn fork_failure(detail: &str, errno: Errno) -> SpawnFailure {
 /// `Pending` in a single-threaded svinit, the write end being closed (with
 /// threads, a child forked meanwhile by another thread may hold it until it
 /// closes its fds). Once it is not `Pending`, the answer is final.
-pub fn read_exec_status(fd: BorrowedFd<'_>, plan: &SpawnPlan) -> ExecStatus {
+pub(crate) fn read_exec_status(fd: BorrowedFd<'_>, plan: &SpawnPlan) -> ExecStatus {
     let mut report: Report = [0; REPORT_LEN];
     loop {
         return match nix::unistd::read(fd, &mut report) {

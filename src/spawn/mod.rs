@@ -60,7 +60,6 @@ mod prepare;
 #[cfg(test)]
 mod tests;
 
-pub use env::{DEFAULT_PATH, read_environment_file};
-pub use envfile::{EnvFileError, EnvVar, parse_environment_file};
-pub use execute::{Child, ChildIo, ExecStatus, Stdio, execute, read_exec_status};
-pub use prepare::{SpawnContext, SpawnPlan, prepare};
+pub(crate) use env::{DEFAULT_PATH, read_environment_file};
+pub(crate) use execute::{ChildIo, ExecStatus, Stdio, execute, read_exec_status};
+pub(crate) use prepare::{SpawnContext, SpawnPlan, prepare};

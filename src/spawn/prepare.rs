@@ -4,7 +4,7 @@
 //! environment is built in `env.rs`, the credentials resolved in
 //! `credentials.rs`.
 
-use std::ffi::{CStr, CString, OsStr, OsString};
+use std::ffi::{CString, OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -18,7 +18,7 @@ use crate::users::UserDb;
 /// What every spawn shares, built once: svinit's environment (already as
 /// `NAME=value` C strings), the users database, the default directory.
 #[derive(Debug, Clone)]
-pub struct SpawnContext {
+pub(crate) struct SpawnContext {
     inherited_env: Vec<EnvEntry>,
     default_directory: Option<PathBuf>,
     users: UserDb,
@@ -44,7 +44,7 @@ const MANAGER_VARIABLES: &[&[u8]] = &[
 impl SpawnContext {
     /// `default_directory`: where a service without `directory` starts;
     /// `None` leaves it in svinit's own directory.
-    pub fn new(
+    pub(crate) fn new(
         inherited_env: impl IntoIterator<Item = (OsString, OsString)>,
         default_directory: Option<PathBuf>,
         users: UserDb,
@@ -72,34 +72,24 @@ impl SpawnContext {
     }
 
     /// svinit's own environment and `/etc/passwd`, `/etc/group`.
-    pub fn from_process(default_directory: Option<PathBuf>) -> SpawnContext {
+    pub(crate) fn from_process(default_directory: Option<PathBuf>) -> SpawnContext {
         SpawnContext::new(std::env::vars_os(), default_directory, UserDb::load())
     }
 
-    pub fn users(&self) -> &UserDb {
-        &self.users
-    }
-
-    /// Replaces the users database. Nothing calls it: the account files
-    /// are read once, when svinit starts, and not again at a reload.
-    pub fn set_users(&mut self, users: UserDb) {
-        self.users = users;
-    }
-
-    pub fn default_directory(&self) -> Option<&Path> {
+    pub(crate) fn default_directory(&self) -> Option<&Path> {
         self.default_directory.as_deref()
     }
 
     /// Services get this open-files limit (soft, hard) unless they set
     /// `limits nofile` themselves.
-    pub fn set_inherited_nofile(&mut self, limit: (libc::rlim_t, libc::rlim_t)) {
+    pub(crate) fn set_inherited_nofile(&mut self, limit: (libc::rlim_t, libc::rlim_t)) {
         self.inherited_nofile = Some(limit);
     }
 }
 
 /// Everything the child needs to become the service, resolved and checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SpawnPlan {
+pub(crate) struct SpawnPlan {
     pub(super) program: CString,
     pub(super) argv: Vec<CString>,
     pub(super) env: Vec<CString>,
@@ -130,21 +120,25 @@ pub(super) struct PreparedLimit {
 }
 
 impl SpawnPlan {
+    #[cfg(test)]
     /// The path given to `execve`.
-    pub fn program(&self) -> &CStr {
+    pub(crate) fn program(&self) -> &std::ffi::CStr {
         &self.program
     }
 
-    pub fn argv(&self) -> &[CString] {
+    #[cfg(test)]
+    pub(crate) fn argv(&self) -> &[CString] {
         &self.argv
     }
 
+    #[cfg(test)]
     /// `NAME=value` strings.
-    pub fn env(&self) -> &[CString] {
+    pub(crate) fn env(&self) -> &[CString] {
         &self.env
     }
 
-    pub fn env_var(&self, name: &str) -> Option<&[u8]> {
+    #[cfg(test)]
+    pub(crate) fn env_var(&self, name: &str) -> Option<&[u8]> {
         self.env.iter().find_map(|line| {
             line.as_bytes()
                 .strip_prefix(name.as_bytes())?
@@ -154,7 +148,7 @@ impl SpawnPlan {
 
     /// Sets a variable the runtime adds itself (`NOTIFY_SOCKET`), replacing
     /// any value of the same name.
-    pub fn set_env(&mut self, name: &str, value: &OsStr) -> Result<(), SpawnFailure> {
+    pub(crate) fn set_env(&mut self, name: &str, value: &OsStr) -> Result<(), SpawnFailure> {
         let entry = env_entry(name.as_bytes(), value.as_bytes())?;
         match self.env.iter_mut().find(|line| assigns(line, name)) {
             Some(line) => *line = entry.line,
@@ -166,31 +160,35 @@ impl SpawnPlan {
     /// Sets `name` to the child's own pid, known only after the fork: the
     /// child writes it between fork and exec (`WATCHDOG_PID`, as systemd
     /// sets it). Replaces any value of the same name.
-    pub fn set_own_pid_env(&mut self, name: &str) -> Result<(), SpawnFailure> {
+    pub(crate) fn set_own_pid_env(&mut self, name: &str) -> Result<(), SpawnFailure> {
         env_entry(name.as_bytes(), b"")?;
         self.env.retain(|line| !assigns(line, name));
         self.own_pid_env = Some(name.as_bytes().to_vec());
         Ok(())
     }
 
-    pub fn directory(&self) -> Option<&CStr> {
+    #[cfg(test)]
+    pub(crate) fn directory(&self) -> Option<&std::ffi::CStr> {
         self.directory.as_deref()
     }
 
-    pub fn uid(&self) -> Option<u32> {
+    pub(crate) fn uid(&self) -> Option<u32> {
         self.uid
     }
 
-    pub fn gid(&self) -> Option<u32> {
+    #[cfg(test)]
+    pub(crate) fn gid(&self) -> Option<u32> {
         self.gid
     }
 
+    #[cfg(test)]
     /// The supplementary groups to set, when they are set.
-    pub fn groups(&self) -> Option<&[u32]> {
+    pub(crate) fn groups(&self) -> Option<&[u32]> {
         self.groups.as_deref()
     }
 
-    pub fn tty(&self) -> Option<&CStr> {
+    #[cfg(test)]
+    pub(crate) fn tty(&self) -> Option<&std::ffi::CStr> {
         self.tty.as_deref()
     }
 
@@ -198,13 +196,16 @@ impl SpawnPlan {
     /// session of its own, a process group of its own in svinit's session,
     /// made the foreground group of the terminal on its stdin when that is
     /// svinit's controlling terminal. Not with `tty`, which needs a session.
-    pub fn set_foreground(&mut self) {
+    pub(crate) fn set_foreground(&mut self) {
         self.foreground = true;
     }
 }
 
 /// Builds the plan for one start of `service`.
-pub fn prepare(service: &ServiceConfig, ctx: &SpawnContext) -> Result<SpawnPlan, SpawnFailure> {
+pub(crate) fn prepare(
+    service: &ServiceConfig,
+    ctx: &SpawnContext,
+) -> Result<SpawnPlan, SpawnFailure> {
     let ids = resolve_ids(service, &ctx.users, ctx.euid)?;
 
     let env = service_environment(service, &ctx.inherited_env, ids.user_env.as_ref())?;

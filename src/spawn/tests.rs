@@ -14,6 +14,7 @@ use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{Pid, pipe2};
 
+use super::execute::Child;
 use super::*;
 use crate::config::{Command, IdRef, Limit, ServiceConfig};
 use crate::supervisor::{SpawnFailure, SpawnStage};

@@ -8,10 +8,10 @@ use crate::config::{BackoffKind, ServiceConfig};
 
 /// The restart rules of one service, read from its config.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BackoffPolicy {
-    pub kind: BackoffKind,
-    pub limit: Duration,
-    pub forever: bool,
+pub(crate) struct BackoffPolicy {
+    pub(crate) kind: BackoffKind,
+    pub(crate) limit: Duration,
+    pub(crate) forever: bool,
 }
 
 /// The first delay, and the step of the linear kind.
@@ -21,7 +21,7 @@ const STEP: Duration = Duration::from_secs(1);
 const MAX_DOUBLINGS: u32 = 30;
 
 impl BackoffPolicy {
-    pub fn of(config: &ServiceConfig) -> BackoffPolicy {
+    pub(crate) fn of(config: &ServiceConfig) -> BackoffPolicy {
         BackoffPolicy {
             kind: config.backoff,
             limit: config.backoff_limit,
@@ -34,7 +34,7 @@ impl BackoffPolicy {
     ///
     /// Without `forever`, give up when the un-jittered delay would reach the
     /// limit; with it, cap the delay at the limit.
-    pub fn delay(&self, crashes: u32, rng: &mut SplitMix64) -> Option<Duration> {
+    pub(crate) fn delay(&self, crashes: u32, rng: &mut SplitMix64) -> Option<Duration> {
         let crashes = crashes.max(1);
         let base = match self.kind {
             BackoffKind::Linear => STEP.saturating_mul(crashes),
@@ -53,16 +53,16 @@ impl BackoffPolicy {
 
 /// SplitMix64 (Steele, Lea, Flood 2014): tiny, fast, deterministic per seed.
 #[derive(Debug, Clone)]
-pub struct SplitMix64 {
+pub(crate) struct SplitMix64 {
     state: u64,
 }
 
 impl SplitMix64 {
-    pub fn new(seed: u64) -> SplitMix64 {
+    pub(crate) fn new(seed: u64) -> SplitMix64 {
         SplitMix64 { state: seed }
     }
 
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.state;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -71,12 +71,12 @@ impl SplitMix64 {
     }
 
     /// Uniform in [0, 1).
-    pub fn next_f64(&mut self) -> f64 {
+    pub(crate) fn next_f64(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 
     /// Uniform in [0.9, 1.1): ±10 %.
-    pub fn jitter_factor(&mut self) -> f64 {
+    pub(crate) fn jitter_factor(&mut self) -> f64 {
         0.9 + 0.2 * self.next_f64()
     }
 }

@@ -82,7 +82,7 @@ impl Supervisor {
 
     /// `svctl poweroff|reboot|halt`, asked for `by` (the peer): only an
     /// init of a booted system may.
-    pub fn request_power(
+    pub(crate) fn request_power(
         &mut self,
         now: Instant,
         kind: PowerKind,
@@ -98,7 +98,7 @@ impl Supervisor {
 
     /// `svctl shutdown`: the orderly shutdown of SIGTERM, exit 0; not for
     /// a booted system, which has poweroff, reboot and halt.
-    pub fn request_shutdown(&mut self, now: Instant) -> Result<(), Refusal> {
+    pub(crate) fn request_shutdown(&mut self, now: Instant) -> Result<(), Refusal> {
         if !self.role.may_exit() {
             return Err(Refusal::NotInRole(self.role));
         }
@@ -114,7 +114,7 @@ impl Supervisor {
     /// service (or dependency) gets a fresh start; a finished longrun runs
     /// again; a `done` oneshot stays done. Refused while shutting down;
     /// a removed service (still stopping) is left alone.
-    pub fn start(&mut self, now: Instant, id: ServiceId) -> Result<(), Refusal> {
+    pub(crate) fn start(&mut self, now: Instant, id: ServiceId) -> Result<(), Refusal> {
         self.may_start()?;
         let Some(service) = self.get_mut(id).filter(|s| !s.is_removed()) else {
             return Ok(());
@@ -142,7 +142,7 @@ impl Supervisor {
 
     /// `svctl stop`: want it down; what requires it goes down first. A
     /// `failed` or `done` service becomes `down`.
-    pub fn stop(&mut self, now: Instant, id: ServiceId) {
+    pub(crate) fn stop(&mut self, now: Instant, id: ServiceId) {
         let Some(service) = self.get_mut(id) else {
             return;
         };
@@ -159,7 +159,7 @@ impl Supervisor {
     /// starts in dependency order: each waits for what it requires to be
     /// ready again. `wants` and `after` dependents are left alone, and so
     /// is a requirer that does not run (down, waiting, in backoff, failed).
-    pub fn restart(&mut self, now: Instant, id: ServiceId) -> Result<(), Refusal> {
+    pub(crate) fn restart(&mut self, now: Instant, id: ServiceId) -> Result<(), Refusal> {
         self.may_start()?;
         if self.get(id).is_none_or(Service::is_removed) {
             return Ok(());
@@ -181,7 +181,7 @@ impl Supervisor {
     /// process exists), to the service's current process, or to the
     /// process group `target` says that process is in, never to pid 0 or
     /// 1, init's group or svinit's own.
-    pub fn kill(
+    pub(crate) fn kill(
         &self,
         id: ServiceId,
         signal: i32,

@@ -13,7 +13,7 @@ use super::ServiceId;
 
 /// Who a deadline belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum TimerOwner {
+pub(crate) enum TimerOwner {
     Shutdown,
     /// The main command's stop: SIGKILL to its group, then giving up on it.
     Main,
@@ -21,13 +21,13 @@ pub enum TimerOwner {
 }
 
 #[derive(Debug, Default)]
-pub struct Deadlines {
+pub(crate) struct Deadlines {
     entries: BTreeSet<(Instant, TimerOwner)>,
 }
 
 impl Deadlines {
     /// `owner`'s deadline was `old` and is now `new`.
-    pub fn change(&mut self, owner: TimerOwner, old: Option<Instant>, new: Option<Instant>) {
+    pub(crate) fn change(&mut self, owner: TimerOwner, old: Option<Instant>, new: Option<Instant>) {
         if old == new {
             return;
         }
@@ -39,12 +39,12 @@ impl Deadlines {
         }
     }
 
-    pub fn earliest(&self) -> Option<Instant> {
+    pub(crate) fn earliest(&self) -> Option<Instant> {
         self.entries.first().map(|&(at, _)| at)
     }
 
     /// Every entry due at `now`, earliest first.
-    pub fn due(&self, now: Instant) -> Vec<(Instant, TimerOwner)> {
+    pub(crate) fn due(&self, now: Instant) -> Vec<(Instant, TimerOwner)> {
         self.entries
             .iter()
             .take_while(|&&(at, _)| at <= now)
@@ -52,12 +52,12 @@ impl Deadlines {
             .collect()
     }
 
-    pub fn contains(&self, at: Instant, owner: TimerOwner) -> bool {
+    pub(crate) fn contains(&self, at: Instant, owner: TimerOwner) -> bool {
         self.entries.contains(&(at, owner))
     }
 
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
 }

@@ -10,38 +10,38 @@ use super::ServiceId;
 
 /// One edge of the start order, seen from one end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Edge {
-    pub id: ServiceId,
+pub(crate) struct Edge {
+    pub(crate) id: ServiceId,
     /// A `requires` edge: the later service cannot run without the earlier.
-    pub required: bool,
+    pub(crate) required: bool,
 }
 
 /// A service's neighbours in the start order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Links {
+pub(crate) struct Links {
     /// `requires`: activated with this one, must be ready before it starts.
-    pub requires: Vec<ServiceId>,
+    pub(crate) requires: Vec<ServiceId>,
     /// `wants`: activated with this one, failure tolerated.
-    pub wants: Vec<ServiceId>,
+    pub(crate) wants: Vec<ServiceId>,
     /// What this one starts after and stops before: its requires, wants,
     /// after, and every service that names it in `before`. One edge per
     /// service; `required` when one of them is a `requires`.
-    pub after: Vec<Edge>,
+    pub(crate) after: Vec<Edge>,
     /// The reverse of `after`: who starts after this one and stops before it;
     /// `required` when that one requires this one.
-    pub before: Vec<Edge>,
+    pub(crate) before: Vec<Edge>,
 }
 
 impl Links {
     /// Every service whose decisions may change when this one changes.
-    pub fn neighbours(&self) -> impl Iterator<Item = ServiceId> + '_ {
+    pub(crate) fn neighbours(&self) -> impl Iterator<Item = ServiceId> + '_ {
         self.after.iter().chain(&self.before).map(|edge| edge.id)
     }
 }
 
 /// The links of the services of `graph`, whose ids are `ids` (by index
 /// in the graph).
-pub fn links_from_graph(graph: &Graph, ids: &[ServiceId]) -> Vec<Links> {
+pub(crate) fn links_from_graph(graph: &Graph, ids: &[ServiceId]) -> Vec<Links> {
     let id_of = |index: usize| ids.get(index).copied();
     let ids_of = |indices: &[usize]| indices.iter().filter_map(|&i| id_of(i)).collect();
     let edge_to = |index: usize, kind: DependencyKind| {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::config::{RestartPolicy, ServiceType};
 
 use super::harness::{Behaviour, Harness, config, exec_failure, names, secs, service, term_sweep};
+use super::main_command::MAIN_STOP_TIMEOUT;
 use super::service::{PID_FILE_RETRY_MAX, PID_FILE_RETRY_MIN};
 use super::*;
 
@@ -214,7 +215,7 @@ fn boot_settled_is_not_reported_when_a_shutdown_comes_first() {
     let mut h = Harness::new(config(vec![db]));
     h.sup.report_boot_settled();
     let mut h = h.booted();
-    h.event(Event::Shutdown { exit_code: 0 });
+    h.shutdown(0);
     h.advance(secs(20));
     assert_eq!(h.boot_settled_count(), 0);
 }

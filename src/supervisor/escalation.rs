@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 /// A process still there this long after SIGKILL (uninterruptible sleep:
 /// a hung disk or NFS server, a frozen cgroup) is given up on as
 /// unkillable: its service counts as down and stops and shutdowns go on.
-pub const UNKILLABLE_AFTER: Duration = Duration::from_secs(5);
+pub(crate) const UNKILLABLE_AFTER: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Escalation {
+pub(crate) enum Escalation {
     /// Signalled (its stop signal, or TERM); SIGKILL at this time.
     KillAt(Instant),
     /// SIGKILLed; given up on as unkillable at this time.
@@ -21,15 +21,15 @@ pub enum Escalation {
 
 impl Escalation {
     /// SIGKILL sent `now`: given up on `UNKILLABLE_AFTER` later.
-    pub fn killed(now: Instant) -> Escalation {
+    pub(crate) fn killed(now: Instant) -> Escalation {
         Escalation::GiveUpAt(now + UNKILLABLE_AFTER)
     }
 
-    pub fn is_killed(self) -> bool {
+    pub(crate) fn is_killed(self) -> bool {
         matches!(self, Escalation::GiveUpAt(_))
     }
 
-    pub fn deadline(self) -> Instant {
+    pub(crate) fn deadline(self) -> Instant {
         match self {
             Escalation::KillAt(at) | Escalation::GiveUpAt(at) => at,
         }

@@ -14,7 +14,7 @@ use super::{
 
 /// How the fake process layer answers `Action::Spawn` for a service.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Behaviour {
+pub(crate) enum Behaviour {
     /// `Spawned` then `Execed`.
     Run,
     /// `Spawned`, `Execed`, `Ready`.
@@ -27,59 +27,59 @@ pub enum Behaviour {
     FailSpawn(SpawnFailure),
 }
 
-pub struct Harness {
-    pub sup: Supervisor,
-    pub t0: Instant,
-    pub now: Instant,
+pub(crate) struct Harness {
+    pub(crate) sup: Supervisor,
+    pub(crate) t0: Instant,
+    pub(crate) now: Instant,
     /// Every action polled, with the time it was polled.
-    pub log: Vec<(Instant, Action)>,
+    pub(crate) log: Vec<(Instant, Action)>,
     behaviour: HashMap<String, Behaviour>,
     /// Fake processes alive: pid → service name.
     procs: HashMap<i32, String>,
     next_pid: i32,
     /// Processes exit at once on any signal (`false`: tests exit them).
-    pub obey_signals: bool,
+    pub(crate) obey_signals: bool,
     /// Processes that ignore everything but SIGKILL.
     stubborn: Vec<String>,
     /// Processes that survive even SIGKILL (asleep in the kernel).
     unkillable: Vec<String>,
     /// The fake main command's pid, once `StartMain` was answered.
-    pub main_pid: Option<i32>,
+    pub(crate) main_pid: Option<i32>,
     /// The main command ignores SIGTERM (only SIGKILL ends it).
-    pub main_stubborn: bool,
+    pub(crate) main_stubborn: bool,
     /// The main command survives even SIGKILL.
-    pub main_unkillable: bool,
+    pub(crate) main_unkillable: bool,
 }
 
-pub fn service(name: &str) -> ServiceConfig {
+pub(crate) fn service(name: &str) -> ServiceConfig {
     ServiceConfig::new(name, Command::Shell(format!("run {name}")))
 }
 
-pub fn config(services: Vec<ServiceConfig>) -> Config {
+pub(crate) fn config(services: Vec<ServiceConfig>) -> Config {
     Config {
         services,
         ..Config::default()
     }
 }
 
-pub fn names(list: &[&str]) -> Vec<String> {
+pub(crate) fn names(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
-pub fn secs(n: u64) -> Duration {
+pub(crate) fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
 
 /// The shutdown's sweep of adopted orphans: SIGTERM, then SIGCONT so a
 /// stopped one acts on it.
-pub fn term_sweep() -> [Action; 2] {
+pub(crate) fn term_sweep() -> [Action; 2] {
     [libc::SIGTERM, libc::SIGCONT].map(|signal| Action::SweepOrphans {
         signal,
         log_survivors: false,
     })
 }
 
-pub fn exec_failure() -> SpawnFailure {
+pub(crate) fn exec_failure() -> SpawnFailure {
     SpawnFailure {
         stage: SpawnStage::Exec,
         detail: "/usr/bin/nope".into(),
@@ -90,12 +90,12 @@ pub fn exec_failure() -> SpawnFailure {
 
 impl Harness {
     /// A supervisor on `config` in the user role, not booted yet.
-    pub fn new(config: Config) -> Harness {
+    pub(crate) fn new(config: Config) -> Harness {
         Harness::with_role(config, Role::User)
     }
 
     /// A supervisor on `config` in `role`, not booted yet.
-    pub fn with_role(config: Config, role: Role) -> Harness {
+    pub(crate) fn with_role(config: Config, role: Role) -> Harness {
         let t0 = Instant::now();
         Harness {
             sup: Supervisor::new(config, role, t0, 0x5eed),
@@ -115,48 +115,48 @@ impl Harness {
     }
 
     /// A supervisor on `config`, booted.
-    pub fn boot(config: Config) -> Harness {
+    pub(crate) fn boot(config: Config) -> Harness {
         Harness::new(config).booted()
     }
 
-    pub fn booted(mut self) -> Harness {
+    pub(crate) fn booted(mut self) -> Harness {
         self.sup.boot(self.now);
         self.pump();
         self
     }
 
-    pub fn with(mut self, name: &str, behaviour: Behaviour) -> Harness {
+    pub(crate) fn with(mut self, name: &str, behaviour: Behaviour) -> Harness {
         self.set(name, behaviour);
         self
     }
 
-    pub fn set(&mut self, name: &str, behaviour: Behaviour) {
+    pub(crate) fn set(&mut self, name: &str, behaviour: Behaviour) {
         self.behaviour.insert(name.to_string(), behaviour);
     }
 
-    pub fn stubborn(&mut self, name: &str) {
+    pub(crate) fn stubborn(&mut self, name: &str) {
         self.stubborn.push(name.to_string());
     }
 
-    pub fn unkillable(&mut self, name: &str) {
+    pub(crate) fn unkillable(&mut self, name: &str) {
         self.unkillable.push(name.to_string());
     }
 
-    pub fn id(&self, name: &str) -> ServiceId {
+    pub(crate) fn id(&self, name: &str) -> ServiceId {
         self.sup
             .id_of(name)
             .unwrap_or_else(|| panic!("no service {name}"))
     }
 
-    pub fn status(&self, name: &str) -> ServiceStatus {
+    pub(crate) fn status(&self, name: &str) -> ServiceStatus {
         self.sup.status(self.id(name))
     }
 
-    pub fn state(&self, name: &str) -> StateKind {
+    pub(crate) fn state(&self, name: &str) -> StateKind {
         self.status(name).state
     }
 
-    pub fn pid(&self, name: &str) -> i32 {
+    pub(crate) fn pid(&self, name: &str) -> i32 {
         self.status(name)
             .pid
             .unwrap_or_else(|| panic!("{name} has no pid"))
@@ -164,7 +164,7 @@ impl Harness {
 
     /// Poll every action, answering spawns and signals as the fake
     /// processes would.
-    pub fn pump(&mut self) {
+    pub(crate) fn pump(&mut self) {
         while let Some(action) = self.sup.poll_action() {
             self.log.push((self.now, action.clone()));
             match action {
@@ -261,7 +261,7 @@ impl Harness {
     }
 
     /// The fake main command exits with `status`.
-    pub fn main_exit(&mut self, status: ExitStatus) {
+    pub(crate) fn main_exit(&mut self, status: ExitStatus) {
         if let Some(pid) = self.main_pid.take() {
             self.sup
                 .handle_event(self.now, Event::Exited { pid, status });
@@ -269,7 +269,7 @@ impl Harness {
     }
 
     /// The `Power` kind emitted (system mode), if any.
-    pub fn power(&self) -> Option<PowerKind> {
+    pub(crate) fn power(&self) -> Option<PowerKind> {
         self.log.iter().find_map(|(_, action)| match action {
             Action::Power { kind } => Some(*kind),
             _ => None,
@@ -277,7 +277,7 @@ impl Harness {
     }
 
     /// The `Exit` code emitted, if any.
-    pub fn exit_code(&self) -> Option<i32> {
+    pub(crate) fn exit_code(&self) -> Option<i32> {
         self.log.iter().find_map(|(_, action)| match action {
             Action::Exit { code } => Some(*code),
             _ => None,
@@ -285,80 +285,91 @@ impl Harness {
     }
 
     /// Whether `StartMain` was emitted.
-    pub fn main_started(&self) -> bool {
+    pub(crate) fn main_started(&self) -> bool {
         self.log
             .iter()
             .any(|(_, action)| *action == Action::StartMain)
     }
 
     /// How many times `BootSettled` was emitted.
-    pub fn boot_settled_count(&self) -> usize {
+    pub(crate) fn boot_settled_count(&self) -> usize {
         self.log
             .iter()
             .filter(|(_, action)| *action == Action::BootSettled)
             .count()
     }
 
-    pub fn event(&mut self, event: Event) {
+    pub(crate) fn event(&mut self, event: Event) {
         self.sup.handle_event(self.now, event);
         self.pump();
     }
 
     /// The fake process `pid` ends (a late exit: its service may have
     /// given up on it).
-    pub fn exit_pid(&mut self, pid: i32, status: ExitStatus) {
+    pub(crate) fn exit_pid(&mut self, pid: i32, status: ExitStatus) {
         self.procs.remove(&pid);
         self.event(Event::Exited { pid, status });
     }
 
-    pub fn exit_status(&mut self, name: &str, status: ExitStatus) {
+    pub(crate) fn exit_status(&mut self, name: &str, status: ExitStatus) {
         let pid = self.pid(name);
         self.procs.remove(&pid);
         self.event(Event::Exited { pid, status });
     }
 
-    pub fn exit(&mut self, name: &str, code: i32) {
+    pub(crate) fn exit(&mut self, name: &str, code: i32) {
         self.exit_status(name, ExitStatus::Exited(code));
     }
 
-    pub fn exec(&mut self, name: &str) {
+    pub(crate) fn exec(&mut self, name: &str) {
         let pid = self.pid(name);
         self.event(Event::Execed { pid });
     }
 
-    pub fn ready(&mut self, name: &str) {
+    pub(crate) fn ready(&mut self, name: &str) {
         let service = self.id(name);
         // From its process (a ready-fd pipe) when it has one.
         let pid = self.sup.status(service).pid;
         self.event(Event::Ready { service, pid });
     }
 
-    pub fn start(&mut self, name: &str) {
+    pub(crate) fn start(&mut self, name: &str) {
         let id = self.id(name);
         // A refusal is seen in the states that do not change.
         let _ = self.sup.start(self.now, id);
         self.pump();
     }
 
-    pub fn stop(&mut self, name: &str) {
+    pub(crate) fn stop(&mut self, name: &str) {
         let id = self.id(name);
         self.sup.stop(self.now, id);
         self.pump();
     }
 
-    pub fn restart(&mut self, name: &str) {
+    pub(crate) fn restart(&mut self, name: &str) {
         let id = self.id(name);
         // A refusal is seen in the states that do not change.
         let _ = self.sup.restart(self.now, id);
         self.pump();
     }
 
-    pub fn shutdown(&mut self, exit_code: i32) {
-        self.event(Event::Shutdown { exit_code });
+    /// The orderly shutdown SIGTERM and `svctl shutdown` come to, without
+    /// their checks, ending in `exit_code`.
+    pub(crate) fn shutdown(&mut self, exit_code: i32) {
+        self.sup.begin_shutdown(exit_code, self.now);
+        self.sup.drain(self.now);
+        self.pump();
+    }
+
+    /// `svctl reboot|halt|poweroff` (the role must allow it).
+    pub(crate) fn request_power(&mut self, kind: PowerKind) {
+        let asked = self.sup.request_power(self.now, kind, "test");
+        assert!(asked.is_ok(), "power refused: {asked:?}");
+        self.pump();
     }
 
     /// Move the clock forward and fire what is due.
-    pub fn advance(&mut self, by: Duration) {
+    pub(crate) fn advance(&mut self, by: Duration) {
         self.now += by;
         self.sup.handle_timeout(self.now);
         self.pump();
@@ -366,12 +377,12 @@ impl Harness {
 
     /// Jump the clock from deadline to deadline until none is left (or a
     /// bound of steps, for services that never settle).
-    pub fn drive(&mut self) {
+    pub(crate) fn drive(&mut self) {
         self.drive_until(self.now + Duration::from_secs(1_000_000_000));
     }
 
     /// `drive`, but not past `end`; the clock ends at `end` at the latest.
-    pub fn drive_until(&mut self, end: Instant) {
+    pub(crate) fn drive_until(&mut self, end: Instant) {
         for _ in 0..100_000 {
             match self.sup.poll_timeout() {
                 Some(at) if at <= end => {
@@ -386,7 +397,7 @@ impl Harness {
     }
 
     /// When each `Spawn` of `name` was emitted.
-    pub fn spawn_times(&self, name: &str) -> Vec<Duration> {
+    pub(crate) fn spawn_times(&self, name: &str) -> Vec<Duration> {
         let id = self.id(name);
         self.log
             .iter()
@@ -395,26 +406,26 @@ impl Harness {
             .collect()
     }
 
-    pub fn starts(&self, name: &str) -> usize {
+    pub(crate) fn starts(&self, name: &str) -> usize {
         self.spawn_times(name).len()
     }
 
     /// The gaps between consecutive spawns of `name`.
-    pub fn delays(&self, name: &str) -> Vec<Duration> {
+    pub(crate) fn delays(&self, name: &str) -> Vec<Duration> {
         let times = self.spawn_times(name);
         times.windows(2).map(|w| w[1] - w[0]).collect()
     }
 
     /// Every `Signal` sent but the SIGCONTs that follow stop signals:
     /// (pid, signal, group). `all_signals` has those too.
-    pub fn signals(&self) -> Vec<(i32, i32, bool)> {
+    pub(crate) fn signals(&self) -> Vec<(i32, i32, bool)> {
         let mut signals = self.all_signals();
         signals.retain(|&(_, signal, _)| signal != libc::SIGCONT);
         signals
     }
 
     /// Every `Signal` sent, in order: (pid, signal, group).
-    pub fn all_signals(&self) -> Vec<(i32, i32, bool)> {
+    pub(crate) fn all_signals(&self) -> Vec<(i32, i32, bool)> {
         self.log
             .iter()
             .filter_map(|(_, action)| match action {
@@ -424,7 +435,7 @@ impl Harness {
             .collect()
     }
 
-    pub fn transitions(&self) -> Vec<&Transition> {
+    pub(crate) fn transitions(&self) -> Vec<&Transition> {
         self.log
             .iter()
             .filter_map(|(_, action)| match action {
@@ -435,7 +446,7 @@ impl Harness {
     }
 
     /// The order in which services reached `state`.
-    pub fn reached(&self, state: StateKind) -> Vec<String> {
+    pub(crate) fn reached(&self, state: StateKind) -> Vec<String> {
         self.transitions()
             .into_iter()
             .filter(|t| t.to == state)
@@ -445,7 +456,7 @@ impl Harness {
 
     /// The actions polled since the log was last cleared, other than
     /// `StateChanged` and `Notice` (see `transitions`, `notices`).
-    pub fn effects(&self) -> Vec<Action> {
+    pub(crate) fn effects(&self) -> Vec<Action> {
         self.log
             .iter()
             .map(|(_, action)| action.clone())
@@ -454,7 +465,7 @@ impl Harness {
     }
 
     /// The notices (log lines) polled since the log was last cleared.
-    pub fn notices(&self) -> Vec<Notice> {
+    pub(crate) fn notices(&self) -> Vec<Notice> {
         self.log
             .iter()
             .filter_map(|(_, action)| match action {
@@ -464,7 +475,7 @@ impl Harness {
             .collect()
     }
 
-    pub fn clear_log(&mut self) {
+    pub(crate) fn clear_log(&mut self) {
         self.log.clear();
     }
 }

@@ -34,10 +34,10 @@ use super::{Action, ExitStatus, Notice, Reason, SpawnFailure, SpawnStage, Superv
 /// How long the main command gets between the shutdown's SIGTERM and the
 /// SIGKILL to its group, when the config sets no `shutdown-timeout`
 /// (the default `stop-timeout` of a service).
-pub const MAIN_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const MAIN_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MainCommand {
+pub(crate) enum MainCommand {
     /// No `-- COMMAND`: svinit supervises its units until told to stop.
     Absent,
     /// Waiting for every autostart service to be up, done or failed.
@@ -59,7 +59,7 @@ pub enum MainCommand {
 
 /// What happens to the main command.
 #[derive(Debug)]
-pub enum MainInput<'a> {
+pub(crate) enum MainInput<'a> {
     /// svinit was started with one (before the boot).
     Given,
     /// Every service the boot wants has had its first try, and no
@@ -101,10 +101,10 @@ impl MainInput<'_> {
 }
 
 /// Where a step puts what it does.
-pub struct MainOutbox<'a> {
-    pub actions: &'a mut VecDeque<Action>,
+pub(crate) struct MainOutbox<'a> {
+    pub(crate) actions: &'a mut VecDeque<Action>,
     /// svinit shuts down with this exit status.
-    pub shutdown: Option<i32>,
+    pub(crate) shutdown: Option<i32>,
 }
 
 impl MainOutbox<'_> {
@@ -133,7 +133,7 @@ impl MainOutbox<'_> {
 }
 
 impl MainCommand {
-    pub fn pid(&self) -> Option<i32> {
+    pub(crate) fn pid(&self) -> Option<i32> {
         match self {
             MainCommand::Running { pid } | MainCommand::Stopping { pid, .. } => Some(*pid),
             _ => None,
@@ -141,14 +141,14 @@ impl MainCommand {
     }
 
     /// Its process exists or is being created: units keep running.
-    pub fn has_process(&self) -> bool {
+    pub(crate) fn has_process(&self) -> bool {
         matches!(
             self,
             MainCommand::Starting | MainCommand::Running { .. } | MainCommand::Stopping { .. }
         )
     }
 
-    pub fn deadline(&self) -> Option<Instant> {
+    pub(crate) fn deadline(&self) -> Option<Instant> {
         match self {
             MainCommand::Stopping { escalation, .. } => Some(escalation.deadline()),
             _ => None,
@@ -168,7 +168,7 @@ impl MainCommand {
 
     /// The next state after `input`, or `None` to stay; actions go to
     /// `out`. An event from outside that does not fit is logged (debug).
-    pub fn step(
+    pub(crate) fn step(
         &self,
         now: Instant,
         input: MainInput<'_>,
@@ -294,7 +294,7 @@ fn kill(now: Instant, pid: i32, out: &mut MainOutbox<'_>) -> MainCommand {
 /// svinit's exit status when a command could not be started, as a shell
 /// (and tini) says it: 127 when the program is not found, 126 when it was
 /// found but cannot be executed, 1 for a failed step before exec.
-pub fn spawn_failure_code(failure: &SpawnFailure) -> i32 {
+pub(crate) fn spawn_failure_code(failure: &SpawnFailure) -> i32 {
     match (failure.stage, failure.errno) {
         (SpawnStage::Exec, libc::ENOENT | libc::ENOTDIR) => 127,
         (SpawnStage::Exec, _) => 126,
@@ -306,7 +306,7 @@ pub fn spawn_failure_code(failure: &SpawnFailure) -> i32 {
 /// code (128+N for a signal), 126/127 for a failed exec, 1 for any other
 /// failure. A failure never gives 0, even after clean exits (`restart
 /// "always"` giving up).
-pub fn critical_exit_code(failed: Option<&Reason>, last_exit: Option<ExitStatus>) -> i32 {
+pub(crate) fn critical_exit_code(failed: Option<&Reason>, last_exit: Option<ExitStatus>) -> i32 {
     let code = match failed {
         None => last_exit.map_or(0, ExitStatus::as_shell_code),
         Some(Reason::Exited(status)) => status.as_shell_code(),

@@ -127,18 +127,19 @@ use std::time::Instant;
 use crate::config::{Command, Config, ServiceConfig, ServiceType};
 use crate::graph::Graph;
 
-pub use backoff::{BackoffPolicy, SplitMix64};
+pub(crate) use backoff::SplitMix64;
 use deadlines::{Deadlines, TimerOwner};
 use deps::Edge;
 use main_command::MainInput;
-pub use main_command::{MAIN_STOP_TIMEOUT, MainCommand, critical_exit_code, spawn_failure_code};
-pub use notice::Notice;
-pub use role::{Role, SignalMeaning};
+pub(crate) use main_command::{MainCommand, critical_exit_code, spawn_failure_code};
+pub(crate) use notice::Notice;
+pub use role::Role;
+pub(crate) use role::SignalMeaning;
 use service::{Input, Outbox, Service, State, Surroundings};
 use shutdown::{Shutdown, ShutdownStep};
-pub use types::*;
+pub(crate) use types::*;
 
-pub struct Supervisor {
+pub(crate) struct Supervisor {
     /// The latest config (after a reload: the new one).
     config: Config,
     /// The dependency graph of `config`.
@@ -213,7 +214,7 @@ impl WorkQueue {
 }
 
 impl Supervisor {
-    pub fn new(config: Config, role: Role, now: Instant, seed: u64) -> Supervisor {
+    pub(crate) fn new(config: Config, role: Role, now: Instant, seed: u64) -> Supervisor {
         let mut supervisor = Supervisor {
             config: Config::default(),
             graph: Graph::default(),
@@ -251,34 +252,31 @@ impl Supervisor {
     /// There is a main command: it starts (`Action::StartMain`) once every
     /// service the boot wants has had its first try, and its exit shuts svinit
     /// down with its status. Call before `boot`.
-    pub fn set_main_command(&mut self) {
+    pub(crate) fn set_main_command(&mut self) {
         self.step_main(self.created_at, MainInput::Given);
     }
 
     /// Emit `Action::BootSettled` once, at the moment a main command would
     /// start (every service the boot wants has had its first try), main
     /// command or not. Not emitted when a shutdown begins first. Call before `boot`.
-    pub fn report_boot_settled(&mut self) {
+    pub(crate) fn report_boot_settled(&mut self) {
         self.report_boot = true;
     }
 
-    pub fn has_main_command(&self) -> bool {
-        self.main != MainCommand::Absent
-    }
-
+    #[cfg(test)]
     /// The main command's pid while it runs.
-    pub fn main_pid(&self) -> Option<i32> {
+    pub(crate) fn main_pid(&self) -> Option<i32> {
         self.main.pid()
     }
 
-    pub fn role(&self) -> Role {
+    pub(crate) fn role(&self) -> Role {
         self.role
     }
 
     /// The unit to start when the system needs a shell (an invalid config
     /// at boot, a `critical` service's end; system role only). Call before
     /// `boot`.
-    pub fn set_emergency_shell(&mut self, unit: ServiceConfig) {
+    pub(crate) fn set_emergency_shell(&mut self, unit: ServiceConfig) {
         self.emergency_shell = Some(unit);
     }
 
@@ -291,7 +289,7 @@ impl Supervisor {
     /// emergency shell starts, and the control socket waits for a reload;
     /// in the others svinit exits 1 (`svinit` does so before it has a
     /// supervisor).
-    pub fn boot_without_config(&mut self, now: Instant) {
+    pub(crate) fn boot_without_config(&mut self, now: Instant) {
         if self.role.has_emergency_shell() {
             self.start_emergency_shell(now, true);
         } else {
@@ -301,7 +299,7 @@ impl Supervisor {
     }
 
     /// Want up every autostart service and what it requires or wants.
-    pub fn boot(&mut self, now: Instant) {
+    pub(crate) fn boot(&mut self, now: Instant) {
         if self.is_shutting_down() {
             return;
         }
@@ -318,7 +316,7 @@ impl Supervisor {
         self.drain(now);
     }
 
-    pub fn handle_event(&mut self, now: Instant, event: Event) {
+    pub(crate) fn handle_event(&mut self, now: Instant, event: Event) {
         match event {
             Event::Spawned { service, pid } => {
                 let claimed_by_other = self.by_pid.get(&pid).is_some_and(|&id| id != service);
@@ -376,12 +374,6 @@ impl Supervisor {
                 if let Some(ShutdownStep::Act(action)) = self.with_shutdown(|s| s.no_children()) {
                     self.push_shutdown_action(action);
                 }
-            }
-            Event::Shutdown { exit_code } => self.begin_shutdown(exit_code, now),
-            Event::Power { kind } => {
-                // The first request's kind stands.
-                self.power.get_or_insert(kind);
-                self.begin_shutdown(0, now);
             }
             Event::Signal(signal) => self.on_signal(now, signal),
         }
@@ -476,7 +468,7 @@ impl Supervisor {
     /// Fire every deadline at or before `now`. Deadlines set while doing so
     /// (a zero start-timeout, a zero backoff) wait for the next call, after
     /// the runtime has executed the actions: no call can loop forever.
-    pub fn handle_timeout(&mut self, now: Instant) {
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
         for (at, owner) in self.deadlines.due(now) {
             // Fired entries are moved or removed by the state change they
             // cause; one moved by an earlier entry of this batch is not due.
@@ -539,41 +531,41 @@ impl Supervisor {
         }
     }
 
-    pub fn poll_action(&mut self) -> Option<Action> {
+    pub(crate) fn poll_action(&mut self) -> Option<Action> {
         self.actions.pop_front()
     }
 
     /// The earliest deadline held; `None`: sleep until an event.
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         self.deadlines.earliest()
     }
 
-    pub fn config(&self) -> &Config {
+    pub(crate) fn config(&self) -> &Config {
         &self.config
     }
 
     /// The dependency graph of `config()`, indexed as its services.
-    pub fn graph(&self) -> &Graph {
+    pub(crate) fn graph(&self) -> &Graph {
         &self.graph
     }
 
     /// The config a spawn of `id` must use now (after a reload: the new one).
-    pub fn service_config(&self, id: ServiceId) -> &ServiceConfig {
+    pub(crate) fn service_config(&self, id: ServiceId) -> &ServiceConfig {
         self.get(id)
             .map_or(&self.placeholder, |s| s.latest_config())
     }
 
-    pub fn id_of(&self, name: &str) -> Option<ServiceId> {
+    pub(crate) fn id_of(&self, name: &str) -> Option<ServiceId> {
         self.by_name.get(name).copied()
     }
 
     /// The service whose live process is `pid`; `None` for an adopted orphan.
-    pub fn service_of_pid(&self, pid: i32) -> Option<ServiceId> {
+    pub(crate) fn service_of_pid(&self, pid: i32) -> Option<ServiceId> {
         self.by_pid.get(&pid).copied()
     }
 
     /// Known services in display order (removed ones still stopping last).
-    pub fn ids(&self) -> impl Iterator<Item = ServiceId> + '_ {
+    pub(crate) fn ids(&self) -> impl Iterator<Item = ServiceId> + '_ {
         self.order
             .iter()
             .copied()
@@ -582,7 +574,7 @@ impl Supervisor {
 
     /// The status of `id`; a `down` placeholder with an empty name for an id
     /// that names nothing (see `try_status`).
-    pub fn status(&self, id: ServiceId) -> ServiceStatus {
+    pub(crate) fn status(&self, id: ServiceId) -> ServiceStatus {
         self.try_status(id).unwrap_or_else(|| ServiceStatus {
             name: String::new(),
             state: StateKind::Down,
@@ -602,16 +594,16 @@ impl Supervisor {
         })
     }
 
-    pub fn try_status(&self, id: ServiceId) -> Option<ServiceStatus> {
+    pub(crate) fn try_status(&self, id: ServiceId) -> Option<ServiceStatus> {
         let service = self.get(id)?;
         Some(service.status(self.reason_of(service)))
     }
 
-    pub fn orphans_reaped(&self) -> u64 {
+    pub(crate) fn orphans_reaped(&self) -> u64 {
         self.orphans_reaped
     }
 
-    pub fn is_shutting_down(&self) -> bool {
+    pub(crate) fn is_shutting_down(&self) -> bool {
         self.shutdown.is_some()
     }
 

@@ -11,7 +11,7 @@ use crate::log::Level;
 use super::{PowerKind, ReadyFdProblem, StateKind, signal_name};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Notice {
+pub(crate) enum Notice {
     /// A signal that means nothing in svinit's role (and no main command
     /// takes it).
     SignalIgnored { signal: i32 },
@@ -68,7 +68,7 @@ pub enum Notice {
 }
 
 impl Notice {
-    pub fn level(&self) -> Level {
+    pub(crate) fn level(&self) -> Level {
         match self {
             Notice::SignalIgnored { .. }
             | Notice::SignalForwarded { .. }
@@ -92,7 +92,7 @@ impl Notice {
     }
 
     /// Whom the log line is about: a service's name, or empty for svinit.
-    pub fn subject(&self) -> &str {
+    pub(crate) fn subject(&self) -> &str {
         match self {
             Notice::SignalIgnored { .. }
             | Notice::SignalForwarded { .. }

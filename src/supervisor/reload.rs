@@ -29,7 +29,7 @@ impl Supervisor {
     /// autostart), removed ones stopped and then forgotten, changed ones get
     /// their new config at their next spawn (at once if they have no
     /// process). Ignored while shutting down.
-    pub fn reload(&mut self, now: Instant, new: Config) -> ReloadSummary {
+    pub(crate) fn reload(&mut self, now: Instant, new: Config) -> ReloadSummary {
         let mut summary = ReloadSummary::default();
         if self.shutdown.is_some() {
             return summary;

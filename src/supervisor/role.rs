@@ -23,7 +23,7 @@ pub enum Role {
 
 /// What a signal svinit received means, with no main command to take it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SignalMeaning {
+pub(crate) enum SignalMeaning {
     /// An orderly shutdown, exit status 0.
     Shutdown,
     /// System role: stop everything, then reboot, halt or power off.
@@ -37,7 +37,7 @@ pub enum SignalMeaning {
 }
 
 impl Role {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Role::System => "system",
             Role::Container => "container",
@@ -55,13 +55,13 @@ impl Role {
 
     /// Whether svinit falls back on an emergency shell (an invalid config
     /// at boot, a `critical` service's end) rather than exiting.
-    pub fn has_emergency_shell(self) -> bool {
+    pub(crate) fn has_emergency_shell(self) -> bool {
         self == Role::System
     }
 
     /// The working directory of a service without `directory`: `/` on a
     /// booted system, svinit's own otherwise (SPEC §3).
-    pub fn default_directory(self) -> Option<&'static Path> {
+    pub(crate) fn default_directory(self) -> Option<&'static Path> {
         (self == Role::System).then(|| Path::new("/"))
     }
 
@@ -70,7 +70,7 @@ impl Role {
     /// SIGTERM reboot, SIGUSR1 halts, SIGUSR2 powers off; elsewhere SIGTERM
     /// and SIGINT shut down and SIGUSR1 reopens the transcripts. SIGHUP
     /// reloads in every role.
-    pub fn signal_meaning(self, signal: i32) -> SignalMeaning {
+    pub(crate) fn signal_meaning(self, signal: i32) -> SignalMeaning {
         match self {
             Role::System => match PowerKind::from_signal(signal) {
                 Some(kind) => SignalMeaning::Power(kind),

@@ -21,11 +21,11 @@ use super::{
 /// `type "forking"`: the first re-read of a missing or unusable pid file
 /// comes this long after the launcher's exit, each further one twice as
 /// long, up to `PID_FILE_RETRY_MAX`; all bounded by start-timeout.
-pub const PID_FILE_RETRY_MIN: Duration = Duration::from_millis(50);
-pub const PID_FILE_RETRY_MAX: Duration = Duration::from_secs(1);
+pub(crate) const PID_FILE_RETRY_MIN: Duration = Duration::from_millis(50);
+pub(crate) const PID_FILE_RETRY_MAX: Duration = Duration::from_secs(1);
 
 /// How many exits `status` keeps.
-pub const HISTORY_LEN: usize = 8;
+pub(crate) const HISTORY_LEN: usize = 8;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum State {
@@ -80,7 +80,7 @@ pub enum State {
 
 /// Why a process is being stopped.
 #[derive(Debug, Clone, PartialEq)]
-pub enum StopCause {
+pub(crate) enum StopCause {
     /// Not wanted any more, restarted, or shut down.
     Requested,
     /// Not ready in time: when it is gone, that counts as a crash.
@@ -94,7 +94,7 @@ pub enum StopCause {
 }
 
 impl State {
-    pub fn kind(&self) -> StateKind {
+    pub(crate) fn kind(&self) -> StateKind {
         match self {
             State::Down { .. } => StateKind::Down,
             State::Waiting => StateKind::Waiting,
@@ -107,7 +107,7 @@ impl State {
         }
     }
 
-    pub fn pid(&self) -> Option<i32> {
+    pub(crate) fn pid(&self) -> Option<i32> {
         match self {
             State::Starting { pid, .. } | State::Stopping { pid, .. } => *pid,
             State::Up { pid, .. } => Some(*pid),
@@ -121,7 +121,7 @@ impl State {
     }
 
     /// The one deadline this state holds, if any.
-    pub fn deadline(&self) -> Option<Instant> {
+    pub(crate) fn deadline(&self) -> Option<Instant> {
         match self {
             State::Starting { deadline, .. } => Some(*deadline),
             State::Stopping { escalation, .. } => Some(escalation.deadline()),
@@ -135,7 +135,7 @@ impl State {
     }
 
     /// A process exists or is being created: the service is not settled.
-    pub fn has_process(&self) -> bool {
+    pub(crate) fn has_process(&self) -> bool {
         matches!(
             self,
             State::Starting { .. } | State::Up { .. } | State::Stopping { .. }
@@ -146,7 +146,7 @@ impl State {
 /// What happens to a service: an event about its process, a passed
 /// deadline, an operator's command, or a change around it.
 #[derive(Debug)]
-pub enum Input<'a> {
+pub(crate) enum Input<'a> {
     Spawned(i32),
     SpawnFailed(&'a SpawnFailure),
     Execed,
@@ -174,7 +174,7 @@ pub enum Input<'a> {
 
 impl Input<'_> {
     /// How the log names it.
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             Input::Spawned(_) => "spawn",
             Input::SpawnFailed(_) => "spawn failure",
@@ -194,22 +194,22 @@ impl Input<'_> {
 
 /// What the supervisor knows about a service's neighbours, for `Settle`.
 #[derive(Debug, Default)]
-pub struct Surroundings {
+pub(crate) struct Surroundings {
     /// Wanted up: a dependency it must wait for is not there yet.
-    pub start_blocked: bool,
+    pub(crate) start_blocked: bool,
     /// Wanted down: a service that must stop before it still runs.
-    pub stop_blocked: bool,
+    pub(crate) stop_blocked: bool,
 }
 
 /// Where a step puts what it does.
-pub struct Outbox<'a> {
-    pub actions: &'a mut VecDeque<Action>,
-    pub rng: &'a mut SplitMix64,
+pub(crate) struct Outbox<'a> {
+    pub(crate) actions: &'a mut VecDeque<Action>,
+    pub(crate) rng: &'a mut SplitMix64,
 }
 
 impl Outbox<'_> {
     /// Never for pid 0, 1 or negatives: `kill(-1, …)` would reach everything.
-    pub fn signal(&mut self, pid: i32, signal: i32, group: bool) {
+    pub(crate) fn signal(&mut self, pid: i32, signal: i32, group: bool) {
         if pid > 1 {
             self.actions
                 .push_back(Action::Signal { pid, signal, group });
@@ -219,7 +219,7 @@ impl Outbox<'_> {
     /// A stop signal, then SIGCONT to the same target: a stopped process
     /// (SIGSTOP, a debugger, a suspended job) acts on it at once instead of
     /// at the SIGKILL. Neither after SIGKILL nor after SIGCONT itself.
-    pub fn stop_signal(&mut self, pid: i32, signal: i32, group: bool) {
+    pub(crate) fn stop_signal(&mut self, pid: i32, signal: i32, group: bool) {
         self.signal(pid, signal, group);
         if let Some(cont) = continue_after(signal) {
             self.signal(pid, cont, group);
@@ -228,7 +228,7 @@ impl Outbox<'_> {
 }
 
 /// SIGCONT when `signal` may be left pending by a stopped process.
-pub fn continue_after(signal: i32) -> Option<i32> {
+pub(crate) fn continue_after(signal: i32) -> Option<i32> {
     (signal != libc::SIGKILL && signal != libc::SIGCONT).then_some(libc::SIGCONT)
 }
 
@@ -236,7 +236,7 @@ pub fn continue_after(signal: i32) -> Option<i32> {
 /// the methods below and changes them only by saying what happened
 /// (`step`, `enter`, `set_want`, `reconfigure` …).
 #[derive(Debug, Clone)]
-pub struct Service {
+pub(crate) struct Service {
     id: ServiceId,
     /// What the current (or last) process was spawned with; rules its life.
     active: ServiceConfig,
@@ -279,7 +279,7 @@ pub struct Service {
 }
 
 impl Service {
-    pub fn new(id: ServiceId, config: ServiceConfig, now: Instant) -> Service {
+    pub(crate) fn new(id: ServiceId, config: ServiceConfig, now: Instant) -> Service {
         Service {
             id,
             active: config,
@@ -305,63 +305,63 @@ impl Service {
         }
     }
 
-    pub fn id(&self) -> ServiceId {
+    pub(crate) fn id(&self) -> ServiceId {
         self.id
     }
 
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.active.name
     }
 
-    pub fn state(&self) -> &State {
+    pub(crate) fn state(&self) -> &State {
         &self.state
     }
 
-    pub fn want(&self) -> Want {
+    pub(crate) fn want(&self) -> Want {
         self.want
     }
 
     /// What the current (or last) process was spawned with.
-    pub fn active_config(&self) -> &ServiceConfig {
+    pub(crate) fn active_config(&self) -> &ServiceConfig {
         &self.active
     }
 
-    pub fn links(&self) -> &Links {
+    pub(crate) fn links(&self) -> &Links {
         &self.links
     }
 
     /// How many of its `requires` are wanted down or gone.
-    pub fn required_down(&self) -> usize {
+    pub(crate) fn required_down(&self) -> usize {
         self.required_down
     }
 
     /// Where the last scans of `links().after` / `links().before` found a
     /// blocker.
-    pub fn scan_hints(&self) -> (usize, usize) {
+    pub(crate) fn scan_hints(&self) -> (usize, usize) {
         (self.start_scan_hint, self.stop_scan_hint)
     }
 
-    pub fn is_removed(&self) -> bool {
+    pub(crate) fn is_removed(&self) -> bool {
         self.removed
     }
 
-    pub fn restart_pending(&self) -> bool {
+    pub(crate) fn restart_pending(&self) -> bool {
         self.restart_pending
     }
 
     /// Wanted down because a required dependency failed: `failed` once
     /// stopped.
-    pub fn is_doomed(&self) -> bool {
+    pub(crate) fn is_doomed(&self) -> bool {
         self.fate.is_some()
     }
 
-    pub fn last_exit(&self) -> Option<ExitStatus> {
+    pub(crate) fn last_exit(&self) -> Option<ExitStatus> {
         self.last_exit
     }
 
     /// Its status for `svctl status`, with `reason` (which the supervisor
     /// knows for `waiting`).
-    pub fn status(&self, reason: Option<Reason>) -> ServiceStatus {
+    pub(crate) fn status(&self, reason: Option<Reason>) -> ServiceStatus {
         ServiceStatus {
             name: self.name().to_string(),
             state: self.state.kind(),
@@ -388,7 +388,7 @@ impl Service {
     /// indexes): `since` follows a change of kind, the first try ends at
     /// `up`, `done`, `failed` or `backoff`, and a pending restart ends with
     /// `starting` or `up`. Returns the state left.
-    pub fn enter(&mut self, now: Instant, next: State) -> State {
+    pub(crate) fn enter(&mut self, now: Instant, next: State) -> State {
         let old = std::mem::replace(&mut self.state, next);
         if old.kind() != self.state.kind() {
             self.since = now;
@@ -406,61 +406,61 @@ impl Service {
     }
 
     /// Whether `want` changed it.
-    pub fn set_want(&mut self, want: Want) -> bool {
+    pub(crate) fn set_want(&mut self, want: Want) -> bool {
         std::mem::replace(&mut self.want, want) != want
     }
 
     /// What it becomes once stopped: `failed` with `fate`, or (`None`)
     /// whatever its stop ends in.
-    pub fn set_fate(&mut self, fate: Option<Reason>) {
+    pub(crate) fn set_fate(&mut self, fate: Option<Reason>) {
         self.fate = fate;
     }
 
     /// A fresh crash count (`svctl start` of a stopped or failed service,
     /// `svctl restart`).
-    pub fn forgive_crashes(&mut self) {
+    pub(crate) fn forgive_crashes(&mut self) {
         self.crashes = 0;
     }
 
     /// Keep `STATUS=…` while it has a process or awaits its pid file.
-    pub fn keep_status_text(&mut self, text: String) {
+    pub(crate) fn keep_status_text(&mut self, text: String) {
         if self.state.has_process() || matches!(self.state, State::AwaitingPidFile { .. }) {
             self.status_text = Some(text);
         }
     }
 
     /// Its neighbours after a (re)load; the scans start over.
-    pub fn relink(&mut self, links: Links) {
+    pub(crate) fn relink(&mut self, links: Links) {
         self.links = links;
         self.start_scan_hint = 0;
         self.stop_scan_hint = 0;
     }
 
-    pub fn set_required_down(&mut self, count: usize) {
+    pub(crate) fn set_required_down(&mut self, count: usize) {
         self.required_down = count;
     }
 
     /// One of its `requires` is now wanted `want`.
-    pub fn requirement_wanted(&mut self, want: Want) {
+    pub(crate) fn requirement_wanted(&mut self, want: Want) {
         self.required_down = match want {
             Want::Down => self.required_down.saturating_add(1),
             Want::Up => self.required_down.saturating_sub(1),
         };
     }
 
-    pub fn set_scan_hints(&mut self, start: Option<usize>, stop: Option<usize>) {
+    pub(crate) fn set_scan_hints(&mut self, start: Option<usize>, stop: Option<usize>) {
         self.start_scan_hint = start.unwrap_or(self.start_scan_hint);
         self.stop_scan_hint = stop.unwrap_or(self.stop_scan_hint);
     }
 
     /// Gone from the config (`true`), or back in it.
-    pub fn set_removed(&mut self, removed: bool) {
+    pub(crate) fn set_removed(&mut self, removed: bool) {
         self.removed = removed;
     }
 
     /// A reload's config: at once without a process, else at its next
     /// spawn (`config_changed` until then).
-    pub fn reconfigure(&mut self, config: &ServiceConfig) {
+    pub(crate) fn reconfigure(&mut self, config: &ServiceConfig) {
         if self.state.has_process() {
             self.pending = (self.active != *config).then(|| config.clone());
         } else {
@@ -470,13 +470,13 @@ impl Service {
     }
 
     /// The config a spawn uses now: the reloaded one if there is one.
-    pub fn latest_config(&self) -> &ServiceConfig {
+    pub(crate) fn latest_config(&self) -> &ServiceConfig {
         self.pending.as_ref().unwrap_or(&self.active)
     }
 
     /// Dependents may start: `up` (and not about to restart), or `done`
     /// (finished successfully).
-    pub fn is_ready(&self) -> bool {
+    pub(crate) fn is_ready(&self) -> bool {
         matches!(self.state, State::Up { .. } | State::Done) && !self.restart_pending
     }
 
@@ -485,7 +485,7 @@ impl Service {
     /// and not `waiting`. A waiting service needs no look of its own: what
     /// it waits for is in its first try too (and holds the boot), or has
     /// had it without being ready, and then its own first try cannot come.
-    pub fn in_first_try(&self) -> bool {
+    pub(crate) fn in_first_try(&self) -> bool {
         !self.removed
             && !self.first_try_ended
             && match self.want {
@@ -495,7 +495,7 @@ impl Service {
     }
 
     /// Wanted and not there yet: ordered dependents wait for it.
-    pub fn is_pending_up(&self) -> bool {
+    pub(crate) fn is_pending_up(&self) -> bool {
         self.want == Want::Up
             && !matches!(
                 self.state,
@@ -516,7 +516,7 @@ impl Service {
         self.active.service_type == ServiceType::Forking
     }
 
-    pub fn record_exit(&mut self, now: Instant, pid: i32, status: ExitStatus) {
+    pub(crate) fn record_exit(&mut self, now: Instant, pid: i32, status: ExitStatus) {
         self.last_exit = Some(status);
         if self.history.len() == HISTORY_LEN {
             self.history.pop_front();
@@ -532,7 +532,12 @@ impl Service {
     /// An event from outside that does not fit the state (stale, or out of
     /// order: an exec report after a stop, a pid file read for a service
     /// that stopped meanwhile) changes nothing and is logged at debug level.
-    pub fn step(&mut self, now: Instant, input: Input<'_>, out: &mut Outbox<'_>) -> Option<State> {
+    pub(crate) fn step(
+        &mut self,
+        now: Instant,
+        input: Input<'_>,
+        out: &mut Outbox<'_>,
+    ) -> Option<State> {
         use Input::*;
         let event = input.name();
         match (&self.state, input) {
@@ -1223,7 +1228,7 @@ impl Service {
 
     /// Why it is where it is, for status and transitions; `None` for
     /// `waiting`, whose reason the supervisor knows.
-    pub fn reason(&self) -> Option<Reason> {
+    pub(crate) fn reason(&self) -> Option<Reason> {
         match &self.state {
             State::Down { note } => note.clone(),
             State::Waiting => None,

@@ -7,12 +7,12 @@ use std::time::{Duration, Instant};
 use super::Action;
 
 /// How long adopted orphans get between the TERM and the KILL sweep.
-pub const TERM_GRACE: Duration = Duration::from_secs(5);
+pub(crate) const TERM_GRACE: Duration = Duration::from_secs(5);
 /// How long after the KILL sweep svinit exits even if children remain.
-pub const KILL_GRACE: Duration = Duration::from_secs(1);
+pub(crate) const KILL_GRACE: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ShutdownPhase {
+pub(crate) enum ShutdownPhase {
     /// Services stop in reverse order; at the deadline everything left is
     /// SIGKILLed.
     StoppingServices,
@@ -26,7 +26,7 @@ pub enum ShutdownPhase {
 
 /// What the shutdown asks the supervisor to do next.
 #[derive(Debug, PartialEq)]
-pub enum ShutdownStep {
+pub(crate) enum ShutdownStep {
     /// SIGKILL every remaining service process group.
     KillServices,
     Act(Action),
@@ -34,15 +34,15 @@ pub enum ShutdownStep {
 }
 
 #[derive(Debug, Clone)]
-pub struct Shutdown {
-    pub exit_code: i32,
-    pub phase: ShutdownPhase,
+pub(crate) struct Shutdown {
+    pub(crate) exit_code: i32,
+    pub(crate) phase: ShutdownPhase,
     /// The deadline of the current phase.
-    pub deadline: Option<Instant>,
+    pub(crate) deadline: Option<Instant>,
 }
 
 impl Shutdown {
-    pub fn new(exit_code: i32, now: Instant, timeout: Option<Duration>) -> Shutdown {
+    pub(crate) fn new(exit_code: i32, now: Instant, timeout: Option<Duration>) -> Shutdown {
         Shutdown {
             exit_code,
             phase: ShutdownPhase::StoppingServices,
@@ -51,7 +51,7 @@ impl Shutdown {
     }
 
     /// No service process is left.
-    pub fn services_down(&mut self, now: Instant) -> Option<Action> {
+    pub(crate) fn services_down(&mut self, now: Instant) -> Option<Action> {
         if self.phase != ShutdownPhase::StoppingServices {
             return None;
         }
@@ -63,7 +63,7 @@ impl Shutdown {
         })
     }
 
-    pub fn deadline_passed(&mut self, now: Instant) -> ShutdownStep {
+    pub(crate) fn deadline_passed(&mut self, now: Instant) -> ShutdownStep {
         match self.phase {
             ShutdownPhase::StoppingServices => {
                 self.deadline = None;
@@ -83,7 +83,7 @@ impl Shutdown {
     }
 
     /// svinit has no children left.
-    pub fn no_children(&mut self) -> ShutdownStep {
+    pub(crate) fn no_children(&mut self) -> ShutdownStep {
         match self.phase {
             ShutdownPhase::TermSent | ShutdownPhase::KillSent => self.finish(),
             ShutdownPhase::StoppingServices | ShutdownPhase::Finished => ShutdownStep::Nothing,

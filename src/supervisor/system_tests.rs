@@ -17,9 +17,7 @@ fn chain() -> Vec<crate::config::ServiceConfig> {
 #[test]
 fn power_stops_in_reverse_order_then_asks_for_reboot() {
     let mut h = system(chain());
-    h.event(Event::Power {
-        kind: PowerKind::Reboot,
-    });
+    h.request_power(PowerKind::Reboot);
     assert_eq!(h.reached(StateKind::Down), names(&["web", "db"]));
     h.event(Event::NoChildren);
     assert_eq!(
@@ -34,12 +32,8 @@ fn power_stops_in_reverse_order_then_asks_for_reboot() {
 #[test]
 fn the_first_power_kind_asked_wins() {
     let mut h = system(chain());
-    h.event(Event::Power {
-        kind: PowerKind::Halt,
-    });
-    h.event(Event::Power {
-        kind: PowerKind::Reboot,
-    });
+    h.request_power(PowerKind::Halt);
+    h.request_power(PowerKind::Reboot);
     h.drive();
     assert_eq!(h.power(), Some(PowerKind::Halt));
 }
@@ -52,15 +46,4 @@ fn a_plain_shutdown_in_system_mode_powers_off_after_the_kill_sweep() {
     h.advance(secs(1));
     assert_eq!(h.power(), Some(PowerKind::Poweroff));
     assert_eq!(h.exit_code(), None);
-}
-
-#[test]
-fn outside_system_mode_power_still_exits() {
-    let mut h = Harness::boot(config(chain()));
-    h.event(Event::Power {
-        kind: PowerKind::Poweroff,
-    });
-    h.event(Event::NoChildren);
-    assert_eq!(h.exit_code(), Some(0));
-    assert_eq!(h.power(), None);
 }

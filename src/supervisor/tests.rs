@@ -1190,7 +1190,8 @@ fn random_event_sequences_keep_the_invariants() {
                 10 => sup.handle_event(now, Event::NoChildren),
                 11 if pick(&mut rng, 8) == 0 => {
                     let exit_code = pick(&mut rng, 3) as i32;
-                    sup.handle_event(now, Event::Shutdown { exit_code });
+                    sup.begin_shutdown(exit_code, now);
+                    sup.drain(now);
                 }
                 12 if pick(&mut rng, 4) == 0 => {
                     let _ = sup.reload(now, random_config(&mut rng));

@@ -11,18 +11,18 @@ use super::{Notice, Role};
 /// Index of a service in the supervisor's table. Stable for the life of the
 /// supervisor: a reload appends new services and never reuses an index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ServiceId(pub usize);
+pub(crate) struct ServiceId(pub usize);
 
 /// How a process ended, kept whole.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitStatus {
+pub(crate) enum ExitStatus {
     Exited(i32),
     Signaled { signal: i32, core: bool },
 }
 
 impl ExitStatus {
     /// Shell convention: the code, or 128 + signal.
-    pub fn as_shell_code(self) -> i32 {
+    pub(crate) fn as_shell_code(self) -> i32 {
         match self {
             ExitStatus::Exited(code) => code,
             ExitStatus::Signaled { signal, .. } => 128 + signal,
@@ -48,7 +48,7 @@ impl fmt::Display for ExitStatus {
 /// `TERM` for 15; the number itself (`40`) for a signal without a classic
 /// name: real-time signals are given by number (SPEC §3), since SIGRTMIN
 /// differs between C libraries.
-pub fn signal_name(signal: i32) -> String {
+pub(crate) fn signal_name(signal: i32) -> String {
     match nix::sys::signal::Signal::try_from(signal) {
         Ok(sig) => sig.as_str().trim_start_matches("SIG").to_string(),
         Err(_) => signal.to_string(),
@@ -57,7 +57,7 @@ pub fn signal_name(signal: i32) -> String {
 
 /// The step of starting a process that failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SpawnStage {
+pub(crate) enum SpawnStage {
     /// Building the plan before fork: PATH lookup, user/group lookup,
     /// environment-file, bad strings.
     Prepare,
@@ -76,7 +76,7 @@ pub enum SpawnStage {
 }
 
 impl SpawnStage {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             SpawnStage::Prepare => "prepare",
             SpawnStage::Fork => "fork",
@@ -98,13 +98,13 @@ impl SpawnStage {
 /// Why a start did not happen: the step, and what it said.
 /// `detail` names the object ("/usr/bin/x", "user www-data").
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SpawnFailure {
-    pub stage: SpawnStage,
-    pub detail: String,
+pub(crate) struct SpawnFailure {
+    pub(crate) stage: SpawnStage,
+    pub(crate) detail: String,
     /// errno when the step was a system call; 0 otherwise.
-    pub errno: i32,
+    pub(crate) errno: i32,
     /// A message when there is no errno (e.g. "no such user").
-    pub message: Option<String>,
+    pub(crate) message: Option<String>,
 }
 
 impl fmt::Display for SpawnFailure {
@@ -123,7 +123,7 @@ impl fmt::Display for SpawnFailure {
 
 /// Inputs to the supervisor. `pid`s are plain numbers.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Event {
+pub(crate) enum Event {
     /// The runtime forked a process for `service` after `Action::Spawn`.
     Spawned { service: ServiceId, pid: i32 },
     /// The process of `service` is not running: fork failed, or the child
@@ -176,15 +176,6 @@ pub enum Event {
     Exited { pid: i32, status: ExitStatus },
     /// `waitpid` said ECHILD: svinit has no children left.
     NoChildren,
-    /// Orderly shutdown of everything, `exit_code` what svinit exits with
-    /// when done: what SIGTERM (`Event::Signal`) and `svctl shutdown`
-    /// (`Supervisor::request_shutdown`) come to, without their checks.
-    Shutdown { exit_code: i32 },
-    /// Stop everything, then reboot, halt or power off (in the system role;
-    /// elsewhere it ends in an exit): what the power signals and
-    /// `svctl reboot|halt|poweroff` come to, without their checks. The
-    /// first kind asked wins.
-    Power { kind: PowerKind },
     /// A signal svinit received, other than SIGCHLD (which only makes the
     /// runtime reap): what it means is decided here, by role and main
     /// command.
@@ -193,7 +184,7 @@ pub enum Event {
 
 /// How a `ready-fd` pipe ended without the newline that means ready.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReadyFdProblem {
+pub(crate) enum ReadyFdProblem {
     /// EOF: the process closed it.
     ClosedWithoutNewline,
     /// This many bytes came without a newline: svinit closed it.
@@ -202,7 +193,7 @@ pub enum ReadyFdProblem {
 
 /// What a service said to its `watchdog` (sd_notify).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WatchdogMessage {
+pub(crate) enum WatchdogMessage {
     /// `WATCHDOG=1`: alive; the deadline starts again.
     KeepAlive,
     /// `WATCHDOG=trigger`: act as if the deadline had passed.
@@ -211,14 +202,14 @@ pub enum WatchdogMessage {
 
 /// What a system-mode shutdown ends with (`reboot(2)`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PowerKind {
+pub(crate) enum PowerKind {
     Reboot,
     Halt,
     Poweroff,
 }
 
 impl PowerKind {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             PowerKind::Reboot => "reboot",
             PowerKind::Halt => "halt",
@@ -228,7 +219,7 @@ impl PowerKind {
 
     /// SIGINT (ctrl-alt-del) and SIGTERM reboot, SIGUSR1 halts, SIGUSR2
     /// powers off (the sysvinit and busybox init convention).
-    pub fn from_signal(signal: i32) -> Option<PowerKind> {
+    pub(crate) fn from_signal(signal: i32) -> Option<PowerKind> {
         match signal {
             libc::SIGINT | libc::SIGTERM => Some(PowerKind::Reboot),
             libc::SIGUSR1 => Some(PowerKind::Halt),
@@ -240,7 +231,7 @@ impl PowerKind {
 
 /// Outputs of the supervisor, executed by the runtime in order.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Action {
+pub(crate) enum Action {
     /// Fork and exec the service with its current config; answer with
     /// `Event::Spawned` (+ `Execed`) or `Event::SpawnFailed`.
     Spawn { service: ServiceId },
@@ -286,7 +277,7 @@ pub enum Action {
 /// Why the supervisor did not do what it was asked; the runtime words the
 /// reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// svinit is shutting down: nothing starts any more.
     ShuttingDown,
     /// Not in this role (power requests are the system role's, `shutdown`
@@ -305,11 +296,11 @@ pub enum Refusal {
 }
 
 /// The highest signal number on Linux (`SIGRTMAX`).
-pub const MAX_SIGNAL: i32 = 64;
+pub(crate) const MAX_SIGNAL: i32 = 64;
 
 /// Whom `svctl kill` signals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KillTarget {
+pub(crate) enum KillTarget {
     /// The service's process.
     Process,
     /// The process group its process `pid` is in: `pgid`, as the runtime
@@ -324,34 +315,34 @@ pub enum KillTarget {
 /// A signal to send now, as `Action::Signal` would: `kill(pid, signal)`,
 /// or `kill(-pid, signal)` when `group`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SignalOrder {
-    pub pid: i32,
-    pub signal: i32,
-    pub group: bool,
+pub(crate) struct SignalOrder {
+    pub(crate) pid: i32,
+    pub(crate) signal: i32,
+    pub(crate) group: bool,
 }
 
 /// One state change, as logged and as streamed by `svctl events`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Transition {
-    pub service: ServiceId,
-    pub name: String,
-    pub from: StateKind,
-    pub to: StateKind,
-    pub pid: Option<i32>,
-    pub exit: Option<ExitStatus>,
-    pub reason: Option<Reason>,
+pub(crate) struct Transition {
+    pub(crate) service: ServiceId,
+    pub(crate) name: String,
+    pub(crate) from: StateKind,
+    pub(crate) to: StateKind,
+    pub(crate) pid: Option<i32>,
+    pub(crate) exit: Option<ExitStatus>,
+    pub(crate) reason: Option<Reason>,
 }
 
 /// What a service wants to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Want {
+pub(crate) enum Want {
     Up,
     Down,
 }
 
 /// The name of a state (SPEC.md §4), without its data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum StateKind {
+pub(crate) enum StateKind {
     Down,
     Waiting,
     Starting,
@@ -363,7 +354,7 @@ pub enum StateKind {
 }
 
 impl StateKind {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             StateKind::Down => "down",
             StateKind::Waiting => "waiting",
@@ -386,7 +377,7 @@ impl fmt::Display for StateKind {
 /// Why a service is failed, waiting or stopped. Data, so status and events
 /// can show it and tests can match it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reason {
+pub(crate) enum Reason {
     /// Waiting for these dependencies to be ready.
     WaitingFor(Vec<String>),
     /// A `requires` dependency failed or was stopped.
@@ -422,25 +413,25 @@ pub enum Reason {
 /// facts the supervisor judges it by (SPEC.md §7 "Pids"): its process
 /// group and session (whose process is it?), and the users involved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PidClaim {
-    pub pid: i32,
-    pub pgrp: i32,
-    pub session: i32,
+pub(crate) struct PidClaim {
+    pub(crate) pid: i32,
+    pub(crate) pgrp: i32,
+    pub(crate) session: i32,
     /// The pid file's owner.
-    pub file_owner: u32,
+    pub(crate) file_owner: u32,
     /// `file_owner` is root or svinit's own user: the file's word is enough.
-    pub owner_trusted: bool,
+    pub(crate) owner_trusted: bool,
     /// The real uid of the process.
-    pub process_uid: u32,
+    pub(crate) process_uid: u32,
     /// The uid the service runs as.
-    pub service_uid: u32,
+    pub(crate) service_uid: u32,
 }
 
 #[cfg(test)]
 impl PidClaim {
     /// A claim by a root-owned file about a root process leading its own
     /// group and session.
-    pub fn trusted(pid: i32) -> PidClaim {
+    pub(crate) fn trusted(pid: i32) -> PidClaim {
         PidClaim {
             pid,
             pgrp: pid,
@@ -455,7 +446,7 @@ impl PidClaim {
 
 /// What was wrong with a `pid-file` when it was last read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PidFileProblem {
+pub(crate) enum PidFileProblem {
     /// The file does not exist.
     Missing,
     /// It exists but could not be read (errno).
@@ -490,7 +481,7 @@ pub enum PidFileProblem {
 impl PidFileProblem {
     /// A refusal: the start has failed, at once. The others may be a pid
     /// file half written, or a daemon not yet reparented: read again.
-    pub fn is_refusal(&self) -> bool {
+    pub(crate) fn is_refusal(&self) -> bool {
         match self {
             PidFileProblem::Missing
             | PidFileProblem::Unreadable(_)
@@ -590,7 +581,7 @@ impl fmt::Display for Reason {
 }
 
 /// `1.5s`, `250ms`, `10s`.
-pub fn format_duration(d: Duration) -> String {
+pub(crate) fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
     if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
@@ -603,56 +594,56 @@ pub fn format_duration(d: Duration) -> String {
 
 /// A finished run of a service, for `history` in status.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ExitRecord {
-    pub at: Instant,
-    pub pid: i32,
-    pub status: ExitStatus,
+pub(crate) struct ExitRecord {
+    pub(crate) at: Instant,
+    pub(crate) pid: i32,
+    pub(crate) status: ExitStatus,
 }
 
 /// One service as `svctl status` shows it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ServiceStatus {
-    pub name: String,
-    pub state: StateKind,
-    pub want: Want,
+pub(crate) struct ServiceStatus {
+    pub(crate) name: String,
+    pub(crate) state: StateKind,
+    pub(crate) want: Want,
     /// The process, while starting, up or stopping.
-    pub pid: Option<i32>,
+    pub(crate) pid: Option<i32>,
     /// When the state last changed.
-    pub since: Instant,
+    pub(crate) since: Instant,
     /// Starts svinit made by itself after a crash; `svctl start` and
     /// `svctl restart` are not counted (systemd's NRestarts).
-    pub restarts: u32,
-    pub last_exit: Option<ExitStatus>,
+    pub(crate) restarts: u32,
+    pub(crate) last_exit: Option<ExitStatus>,
     /// Why it is failed, waiting, backing off (the crash) or down after a
     /// SIGKILL; `None` otherwise.
-    pub reason: Option<Reason>,
+    pub(crate) reason: Option<Reason>,
     /// In backoff: when it starts again.
-    pub next_restart: Option<Instant>,
+    pub(crate) next_restart: Option<Instant>,
     /// The last exits, oldest first (at most 8).
-    pub history: Vec<ExitRecord>,
+    pub(crate) history: Vec<ExitRecord>,
     /// Its process runs with an older config than the current one.
-    pub config_changed: bool,
+    pub(crate) config_changed: bool,
     /// Gone from the config by a reload: being stopped, then forgotten.
-    pub removed: bool,
+    pub(crate) removed: bool,
     /// When its current (or last) process was spawned, and when that one
     /// became ready (`up`, or `done` for a oneshot): `svctl blame`.
-    pub spawned_at: Option<Instant>,
-    pub ready_at: Option<Instant>,
+    pub(crate) spawned_at: Option<Instant>,
+    pub(crate) ready_at: Option<Instant>,
     /// The last `STATUS=…` its process sent (sd_notify); kept after it
     /// exits (it may say why), reset when it starts again.
-    pub status_text: Option<String>,
+    pub(crate) status_text: Option<String>,
 }
 
 /// What a reload did, by service name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ReloadSummary {
-    pub added: Vec<String>,
-    pub removed: Vec<String>,
-    pub changed: Vec<String>,
+pub(crate) struct ReloadSummary {
+    pub(crate) added: Vec<String>,
+    pub(crate) removed: Vec<String>,
+    pub(crate) changed: Vec<String>,
 }
 
 impl ReloadSummary {
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
     }
 }

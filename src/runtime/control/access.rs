@@ -16,21 +16,21 @@ use crate::users::UserDb;
 /// `connect()`. `groups`: its user's groups from /etc/passwd and
 /// /etc/group, filled only when the decision needs them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Peer {
-    pub pid: i32,
-    pub uid: u32,
-    pub gid: u32,
-    pub groups: Vec<u32>,
+pub(crate) struct Peer {
+    pub(crate) pid: i32,
+    pub(crate) uid: u32,
+    pub(crate) gid: u32,
+    pub(crate) groups: Vec<u32>,
 }
 
 impl Peer {
-    pub fn is_in_group(&self, gid: u32) -> bool {
+    pub(crate) fn is_in_group(&self, gid: u32) -> bool {
         self.gid == gid || self.groups.contains(&gid)
     }
 }
 
 /// Reads `SO_PEERCRED` of a connected stream.
-pub fn peer_credentials(stream: &UnixStream) -> io::Result<Peer> {
+pub(crate) fn peer_credentials(stream: &UnixStream) -> io::Result<Peer> {
     let credentials = getsockopt(stream, sockopt::PeerCredentials).map_err(io::Error::from)?;
     Ok(Peer {
         pid: credentials.pid(),
@@ -42,7 +42,7 @@ pub fn peer_credentials(stream: &UnixStream) -> io::Result<Peer> {
 
 /// What a peer may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
+pub(crate) enum Access {
     Full,
     ReadOnly,
     Denied,
@@ -50,24 +50,25 @@ pub enum Access {
 
 /// The resolved `control` node, plus svinit's own uid.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccessPolicy {
-    pub owner_uid: u32,
-    pub control_gid: Option<u32>,
-    pub read_gid: Option<u32>,
+pub(crate) struct AccessPolicy {
+    pub(crate) owner_uid: u32,
+    pub(crate) control_gid: Option<u32>,
+    pub(crate) read_gid: Option<u32>,
 }
 
 /// Mode and group of the socket file and of its parent directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SocketPermissions {
-    pub socket_mode: u32,
-    pub dir_mode: u32,
+pub(crate) struct SocketPermissions {
+    pub(crate) socket_mode: u32,
+    pub(crate) dir_mode: u32,
     /// The group that owns both, when one is configured.
-    pub group: Option<u32>,
+    pub(crate) group: Option<u32>,
 }
 
 impl AccessPolicy {
+    #[cfg(test)]
     /// Only root and `owner_uid`.
-    pub fn owner_only(owner_uid: u32) -> AccessPolicy {
+    pub(crate) fn owner_only(owner_uid: u32) -> AccessPolicy {
         AccessPolicy {
             owner_uid,
             control_gid: None,
@@ -77,7 +78,7 @@ impl AccessPolicy {
 
     /// Resolves group names of the `control` node with the given /etc/group.
     /// An unknown group name is left out, with a warning for the log.
-    pub fn from_config(
+    pub(crate) fn from_config(
         control: &ControlConfig,
         owner_uid: u32,
         files: &AccountFiles,
@@ -109,11 +110,11 @@ impl AccessPolicy {
     }
 
     /// Whether deciding for `uid` needs its supplementary groups.
-    pub fn needs_groups_of(&self, uid: u32) -> bool {
+    pub(crate) fn needs_groups_of(&self, uid: u32) -> bool {
         uid != 0 && uid != self.owner_uid && (self.control_gid.is_some() || self.read_gid.is_some())
     }
 
-    pub fn decide(&self, peer: &Peer) -> Access {
+    pub(crate) fn decide(&self, peer: &Peer) -> Access {
         if peer.uid == 0 || peer.uid == self.owner_uid {
             return Access::Full;
         }
@@ -129,7 +130,7 @@ impl AccessPolicy {
     /// SPEC.md §5: 0600 without groups; 0660 owned by the group when one of
     /// `group`/`read-group` is given; 0666 when both are (SO_PEERCRED alone
     /// then decides). The directory follows: 0700, 0750, 0755.
-    pub fn socket_permissions(&self) -> SocketPermissions {
+    pub(crate) fn socket_permissions(&self) -> SocketPermissions {
         match (self.control_gid, self.read_gid) {
             (None, None) => SocketPermissions {
                 socket_mode: 0o600,
@@ -159,9 +160,9 @@ impl AccessPolicy {
 /// when they change, so a `usermod -aG` applies at the next connection);
 /// tests point these elsewhere.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccountFiles {
-    pub passwd: PathBuf,
-    pub group: PathBuf,
+pub(crate) struct AccountFiles {
+    pub(crate) passwd: PathBuf,
+    pub(crate) group: PathBuf,
 }
 
 impl Default for AccountFiles {
@@ -174,12 +175,12 @@ impl Default for AccountFiles {
 }
 
 impl AccountFiles {
-    pub fn load(&self) -> UserDb {
+    pub(crate) fn load(&self) -> UserDb {
         UserDb::load_from(&self.passwd, &self.group)
     }
 
     /// The gid of group `name`, or `None`.
-    pub fn group_id(&self, name: &str) -> Option<u32> {
+    pub(crate) fn group_id(&self, name: &str) -> Option<u32> {
         self.load().group_by_name(name).map(|group| group.gid)
     }
 }
@@ -189,7 +190,7 @@ impl AccountFiles {
 /// applies at the next connection, and a flood of connections costs two
 /// stat(2) each instead of two parses.
 #[derive(Debug, Default)]
-pub struct AccountCache {
+pub(crate) struct AccountCache {
     stamps: Option<[FileStamp; 2]>,
     db: UserDb,
 }
@@ -219,7 +220,7 @@ impl FileStamp {
 impl AccountCache {
     /// The groups `uid`'s user is in: its passwd primary group and every
     /// group listing it as a member; empty when the uid has no entry.
-    pub fn groups_of(&mut self, files: &AccountFiles, uid: u32) -> Vec<u32> {
+    pub(crate) fn groups_of(&mut self, files: &AccountFiles, uid: u32) -> Vec<u32> {
         let stamps = FileStamp::of(&files.passwd).zip(FileStamp::of(&files.group));
         let current = stamps.map(|(passwd, group)| [passwd, group]);
         if current.is_none() || current != self.stamps {

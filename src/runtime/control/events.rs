@@ -12,16 +12,16 @@ use crate::control::{
 use crate::supervisor::Transition;
 
 /// Events kept for replay.
-pub const EVENT_RING_CAPACITY: usize = 1024;
+pub(crate) const EVENT_RING_CAPACITY: usize = 1024;
 
-pub struct EventRing {
+pub(crate) struct EventRing {
     events: VecDeque<EventRecord>,
     capacity: usize,
     next_seq: u64,
 }
 
 impl EventRing {
-    pub fn new(capacity: usize) -> EventRing {
+    pub(crate) fn new(capacity: usize) -> EventRing {
         EventRing {
             events: VecDeque::with_capacity(capacity.min(EVENT_RING_CAPACITY)),
             capacity: capacity.max(1),
@@ -31,7 +31,7 @@ impl EventRing {
 
     /// Records `transition` at the wall-clock time of `clock` and returns
     /// the stored event, numbered.
-    pub fn record(&mut self, transition: &Transition, clock: &WallClock) -> &EventRecord {
+    pub(crate) fn record(&mut self, transition: &Transition, clock: &WallClock) -> &EventRecord {
         let event = EventRecord {
             seq: self.next_seq,
             time: round_unix_millis(clock.unix_seconds(clock.instant)),
@@ -48,7 +48,7 @@ impl EventRing {
 
     /// Stores `event` under the next sequence number (its own `seq` is
     /// replaced).
-    pub fn push(&mut self, mut event: EventRecord) -> &EventRecord {
+    pub(crate) fn push(&mut self, mut event: EventRecord) -> &EventRecord {
         event.seq = self.next_seq;
         self.next_seq += 1;
         if self.events.len() == self.capacity {
@@ -60,12 +60,12 @@ impl EventRing {
     }
 
     /// The sequence number of the oldest event held, 0 when empty.
-    pub fn oldest(&self) -> u64 {
+    pub(crate) fn oldest(&self) -> u64 {
         self.events.front().map_or(0, |event| event.seq)
     }
 
     /// What a client asking for the events after `since` gets.
-    pub fn report(&self, since: Option<u64>) -> EventsReport {
+    pub(crate) fn report(&self, since: Option<u64>) -> EventsReport {
         let oldest = self.oldest();
         let first_available = if oldest == 0 { self.next_seq } else { oldest };
         let missed = match since {
@@ -80,7 +80,7 @@ impl EventRing {
     }
 
     /// The events with a sequence number greater than `since`, oldest first.
-    pub fn after(&self, since: u64) -> impl Iterator<Item = &EventRecord> {
+    pub(crate) fn after(&self, since: u64) -> impl Iterator<Item = &EventRecord> {
         let oldest = self.oldest();
         let skip = if oldest == 0 || since < oldest {
             0
@@ -90,12 +90,9 @@ impl EventRing {
         self.events.iter().skip(skip)
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.events.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.events.is_empty()
     }
 }
 

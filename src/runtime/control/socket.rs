@@ -33,7 +33,7 @@ use super::access::SocketPermissions;
 
 /// Why the socket could not be set up.
 #[derive(Debug)]
-pub enum BindError {
+pub(crate) enum BindError {
     /// Another svinit answers on this socket.
     InUse {
         path: PathBuf,
@@ -94,8 +94,8 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> BindError + '_ {
 /// swapped for a symlink, and so that it is removed at exit only if the
 /// path still names it (while held, its inode number cannot be reused).
 #[derive(Debug)]
-pub struct BoundSocket {
-    pub path: PathBuf,
+pub(crate) struct BoundSocket {
+    pub(crate) path: PathBuf,
     device: u64,
     inode: u64,
     file: OwnedFd,
@@ -107,7 +107,7 @@ pub struct BoundSocket {
 
 impl BoundSocket {
     /// Removes the socket file if it is still the one bound.
-    pub fn remove(&self) {
+    pub(crate) fn remove(&self) {
         if let Ok(meta) = fs::symlink_metadata(&self.path)
             && meta.file_type().is_socket()
             && (meta.dev(), meta.ino()) == (self.device, self.inode)
@@ -124,7 +124,7 @@ impl BoundSocket {
 /// path's directory, which is svinit's) and must then belong to `owner_uid`.
 /// A socket file left at `path` by a dead svinit is replaced; one with a
 /// live server behind it is `InUse`.
-pub fn bind_control_socket(
+pub(crate) fn bind_control_socket(
     path: &Path,
     permissions: SocketPermissions,
     owner_uid: u32,
@@ -198,7 +198,7 @@ fn open_socket_file(path: &Path, directory: Option<&OwnedFd>) -> io::Result<Owne
 /// (which would otherwise keep group members out, or let them reach a
 /// socket that is no longer theirs). The directory is closed to 0700 while
 /// the socket changes, so neither is ever looser than its final mode.
-pub fn change_permissions(
+pub(crate) fn change_permissions(
     bound: &BoundSocket,
     permissions: SocketPermissions,
 ) -> Result<(), BindError> {

@@ -65,9 +65,8 @@ use std::os::fd::OwnedFd;
 use crate::supervisor::ServiceId;
 use crate::transcript::{LinesAfter, NumberedLine, RingBuffer, RingLines};
 
-pub use self::pipes::captures;
-pub use self::reading::READ_BUDGET;
-pub use crate::transcript::{PARTIAL_LINE_LIMIT, PARTIAL_LINE_WAIT};
+pub(crate) use self::pipes::captures;
+pub(crate) use self::reading::READ_BUDGET;
 
 use self::pipes::DirectKind;
 use self::router::LineRouter;
@@ -115,7 +114,7 @@ struct Shared {
 }
 
 /// Every captured service's pipe and sinks.
-pub struct Output {
+pub(crate) struct Output {
     pipes: Slab<ServicePipe>,
     by_service: HashMap<ServiceId, usize>,
     /// Services with (maybe) more to read, in turn order.
@@ -136,7 +135,7 @@ impl Default for Output {
 }
 
 impl Output {
-    pub fn new() -> Output {
+    pub(crate) fn new() -> Output {
         Output {
             pipes: Slab::new(),
             by_service: HashMap::new(),
@@ -154,7 +153,7 @@ impl Output {
 
     /// Lines of `service`'s output that did not reach its transcript
     /// (`output_dropped` of `svctl status`).
-    pub fn dropped_lines(&self, service: ServiceId) -> u64 {
+    pub(crate) fn dropped_lines(&self, service: ServiceId) -> u64 {
         match self.pipe(service).map(|pipe| &pipe.sink) {
             Some(Sink::Transcript(file)) => file.dropped(),
             _ => 0,
@@ -163,7 +162,7 @@ impl Output {
 
     /// Why `service`'s output does not reach its transcript, while it does
     /// not (`output_problem` of `svctl status`).
-    pub fn status_problem(&self, service: ServiceId) -> Option<String> {
+    pub(crate) fn status_problem(&self, service: ServiceId) -> Option<String> {
         let pipe = self.pipe(service)?;
         match &pipe.sink {
             Sink::Transcript(file) => file.problem().map(str::to_string),
@@ -176,7 +175,7 @@ impl Output {
     /// first, each with its arrival; `whole`: without an unterminated last
     /// line. `None` when `service`'s output is not captured (`inherit`,
     /// `null`, `tty`, or it has not run yet).
-    pub fn recent_lines(
+    pub(crate) fn recent_lines(
         &self,
         service: ServiceId,
         lines: Option<usize>,
@@ -187,20 +186,20 @@ impl Output {
 
     /// Every line of `service` kept now, text on demand (see
     /// [`Output::recent_lines`]).
-    pub fn ring_lines(&self, service: ServiceId, whole: bool) -> Option<RingLines> {
+    pub(crate) fn ring_lines(&self, service: ServiceId, whole: bool) -> Option<RingLines> {
         Some(self.pipe(service)?.ring.lines(whole))
     }
 
     /// The number of the latest arrival, of any service: `svctl logs -f`
     /// follows what comes after it.
-    pub fn last_arrival(&self) -> u64 {
+    pub(crate) fn last_arrival(&self) -> u64 {
         self.shared.arrivals
     }
 
     /// The whole lines of `service` that arrived after arrival `after`.
     /// Cheap when nothing is new: callers may ask every loop iteration.
     /// `None` when its output is not captured (now).
-    pub fn lines_after(&self, service: ServiceId, after: u64) -> Option<LinesAfter> {
+    pub(crate) fn lines_after(&self, service: ServiceId, after: u64) -> Option<LinesAfter> {
         let ring = &self.pipe(service)?.ring;
         if ring.last_arrival() <= after {
             return Some(LinesAfter::default());
@@ -209,12 +208,12 @@ impl Output {
     }
 
     /// The name of `service` when its output is captured now.
-    pub fn captured_name(&self, service: ServiceId) -> Option<&str> {
+    pub(crate) fn captured_name(&self, service: ServiceId) -> Option<&str> {
         Some(self.pipe(service)?.name.as_str())
     }
 
     /// The services whose output is captured now, with their names.
-    pub fn captured(&self) -> impl Iterator<Item = (ServiceId, &str)> + '_ {
+    pub(crate) fn captured(&self) -> impl Iterator<Item = (ServiceId, &str)> + '_ {
         self.by_service.iter().filter_map(|(&service, &slot)| {
             self.pipes
                 .get(slot)

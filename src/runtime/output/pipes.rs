@@ -39,7 +39,7 @@ pub(super) enum DirectKind {
 
 /// Whether `config` has svinit capture the service's output (into its
 /// ring buffer, for `svctl logs`): not `inherit`, `null` or a `tty`.
-pub fn captures(config: &ServiceConfig) -> bool {
+pub(crate) fn captures(config: &ServiceConfig) -> bool {
     !matches!(wanted(config), Wanted::Direct(_))
 }
 
@@ -63,7 +63,12 @@ impl Output {
     /// Before spawning `service`: makes its output match `config` (a pipe
     /// made, kept, or closed; a transcript opened, changed or retried).
     /// Then [`Output::stdio`] says what the child gets on fds 1 and 2.
-    pub fn prepare(&mut self, registry: &Registry, service: ServiceId, config: &ServiceConfig) {
+    pub(crate) fn prepare(
+        &mut self,
+        registry: &Registry,
+        service: ServiceId,
+        config: &ServiceConfig,
+    ) {
         let wanted = wanted(config);
         let kind = match &wanted {
             Wanted::Direct(kind) => Some(*kind),
@@ -153,7 +158,7 @@ impl Output {
     }
 
     /// The child of `service` is `pid` (the tag of its syslog lines).
-    pub fn spawned(&mut self, service: ServiceId, pid: i32) {
+    pub(crate) fn spawned(&mut self, service: ServiceId, pid: i32) {
         if let Some(pipe) = self
             .by_service
             .get(&service)
@@ -165,7 +170,7 @@ impl Output {
 
     /// What the child of `service` gets as stderr: its own pipe for a
     /// syslog service, else the same as stdout.
-    pub fn stderr(&self, service: ServiceId) -> Stdio<'_> {
+    pub(crate) fn stderr(&self, service: ServiceId) -> Stdio<'_> {
         match self
             .by_service
             .get(&service)
@@ -179,7 +184,7 @@ impl Output {
 
     /// What the child of `service` gets as stdout and stderr (after
     /// [`Output::prepare`]).
-    pub fn stdio(&self, service: ServiceId) -> Stdio<'_> {
+    pub(crate) fn stdio(&self, service: ServiceId) -> Stdio<'_> {
         if let Some(kind) = self.direct.get(&service) {
             return match kind {
                 DirectKind::Inherit => Stdio::Inherit,
@@ -197,24 +202,10 @@ impl Output {
     }
 
     /// `service` is gone for good: its pipe and transcript are closed.
-    pub fn forget(&mut self, registry: &Registry, service: ServiceId) {
+    pub(crate) fn forget(&mut self, registry: &Registry, service: ServiceId) {
         self.direct.remove(&service);
         if let Some(slot) = self.by_service.get(&service).copied() {
             self.close(registry, slot);
-        }
-    }
-
-    /// Forgets every captured service for which `is_gone` holds.
-    pub fn forget_gone(&mut self, registry: &Registry, is_gone: impl Fn(ServiceId) -> bool) {
-        let gone: Vec<ServiceId> = self
-            .by_service
-            .keys()
-            .chain(self.direct.keys())
-            .copied()
-            .filter(|&id| is_gone(id))
-            .collect();
-        for service in gone {
-            self.forget(registry, service);
         }
     }
 
@@ -236,7 +227,7 @@ impl Output {
     /// Closes and opens again the transcript of `service` (`svctl reopen`).
     /// `Ok` for a service without a transcript (nothing to do). A failure
     /// is the status problem from then on; the caller reports it.
-    pub fn reopen(&mut self, service: ServiceId) -> Result<(), String> {
+    pub(crate) fn reopen(&mut self, service: ServiceId) -> Result<(), String> {
         let Some(pipe) = self
             .by_service
             .get(&service)
@@ -255,7 +246,7 @@ impl Output {
     }
 
     /// Reopens every transcript; the errors, by service.
-    pub fn reopen_all(&mut self) -> Vec<(ServiceId, String)> {
+    pub(crate) fn reopen_all(&mut self) -> Vec<(ServiceId, String)> {
         let services: Vec<ServiceId> = self.by_service.keys().copied().collect();
         services
             .into_iter()

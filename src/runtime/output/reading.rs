@@ -16,7 +16,7 @@ use crate::supervisor::ServiceId;
 use crate::warn;
 
 /// Bytes read from one service per loop iteration.
-pub const READ_BUDGET: usize = 64 * 1024;
+pub(crate) const READ_BUDGET: usize = 64 * 1024;
 /// Bytes read from each service when svinit exits, before the last flush.
 const FINAL_DRAIN: usize = 1 << 20;
 
@@ -31,7 +31,7 @@ pub(super) enum Drain {
 impl Output {
     /// A pipe of the service in `slot` is readable: it gets its turn in
     /// `pump`.
-    pub fn readable(&mut self, slot: usize) {
+    pub(crate) fn readable(&mut self, slot: usize) {
         self.enqueue(slot);
     }
 
@@ -46,7 +46,7 @@ impl Output {
 
     /// After a panic in the loop, whose readiness events are lost: every
     /// pipe gets its turn again, whatever it was doing.
-    pub fn read_every_pipe(&mut self) {
+    pub(crate) fn read_every_pipe(&mut self) {
         self.ready.clear();
         let slots: Vec<usize> = self.by_service.values().copied().collect();
         for &slot in &slots {
@@ -61,7 +61,7 @@ impl Output {
 
     /// One round: every queued service reads up to [`READ_BUDGET`]; those
     /// with more wait for the next round.
-    pub fn pump(&mut self) {
+    pub(crate) fn pump(&mut self) {
         for _ in 0..self.ready.len() {
             let Some(slot) = self.ready.pop_front() else {
                 break;
@@ -79,7 +79,7 @@ impl Output {
 
     /// The earliest moment the loop must call back: now when services
     /// have more to read, else when the oldest held-back line is due.
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         if !self.ready.is_empty() {
             return Some(Instant::now());
         }
@@ -91,7 +91,7 @@ impl Output {
     }
 
     /// Passes on every held-back line whose wait is over.
-    pub fn handle_timeout(&mut self, now: Instant) {
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
         if self.holding.is_empty() {
             return;
         }
@@ -116,7 +116,7 @@ impl Output {
 
     /// `service`'s process was reaped: read what it left (one budget now,
     /// the rest in later rounds) and pass on its unterminated last line.
-    pub fn process_exited(&mut self, service: ServiceId) {
+    pub(crate) fn process_exited(&mut self, service: ServiceId) {
         let Some(&slot) = self.by_service.get(&service) else {
             return;
         };
@@ -130,7 +130,7 @@ impl Output {
 
     /// Before svinit exits: reads what is left (bounded) and passes on
     /// every held-back line.
-    pub fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         let slots: Vec<usize> = self.by_service.values().copied().collect();
         for slot in slots {
             let _ = self.read_some(slot, FINAL_DRAIN);

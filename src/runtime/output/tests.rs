@@ -13,6 +13,7 @@ use nix::fcntl::{FcntlArg, fcntl};
 use super::*;
 use crate::config::{Command, OutputMode, ServiceConfig};
 use crate::spawn::Stdio;
+use crate::transcript::PARTIAL_LINE_WAIT;
 
 fn service(name: &str) -> ServiceConfig {
     ServiceConfig::new(name, Command::Exec(vec!["true".into()]))
@@ -230,7 +231,7 @@ fn forget_and_mode_changes_close_the_pipe() {
     );
     output.prepare(poll.registry(), id, &config);
     assert!(matches!(output.stdio(id), Stdio::Fd(_)));
-    output.forget_gone(poll.registry(), |gone| gone == id);
+    output.forget(poll.registry(), id);
     assert!(matches!(output.stdio(id), Stdio::Inherit));
     assert!(logs(&output, id, None).is_none());
 }
