@@ -93,6 +93,18 @@
 //! - `STATUS=` text is kept after the process exits (it may say why) and
 //!   reset at the next start.
 
+// Purity checked by `make lint`: no clock reads, files, processes, sockets or
+// printing in the core (the lists are in clippy.toml); its tests may read the
+// real clock, for a fake clock's origin and for timing.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::disallowed_methods,
+        clippy::disallowed_types,
+        clippy::disallowed_macros
+    )
+)]
+
 mod backoff;
 mod commands;
 mod deadlines;
