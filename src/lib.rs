@@ -1,6 +1,6 @@
 //! svinit: a declarative init and process supervisor for Linux.
 //!
-//! The program is a pure core driven by a thin loop (see ARCHITECTURE.md):
+//! The program is a pure core driven by a thin loop (ARCHITECTURE.md):
 //! `config` turns unit files into a typed `Config`, `graph` orders services,
 //! `supervisor` decides what to do, `spawn` starts processes and `runtime`
 //! owns the file descriptors, the signals and the clock.
