@@ -2,7 +2,8 @@
 //! reach for it (issue 15): `start|stop|restart --all`, `logs` of several
 //! services or all of them interleaved by arrival as `NAME | line` (and
 //! followed on one connection), `kill --group` and `kill NAME 0`, and
-//! usage errors that name the one wrong thing with a suggestion.
+//! usage errors that name the one wrong thing with a suggestion; and what
+//! svctl keeps of std's start-up since it has its own `main` (issue 17).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -355,4 +356,62 @@ fn a_usage_error_is_one_line_with_a_suggestion_and_exit_2() {
             "svctl {args:?}: a hint: {run}"
         );
     }
+}
+
+/// What svctl keeps of std's start-up, which its own `main` replaces
+/// (src/bin/svctl/start.rs): a stdout nobody reads any more is a quiet
+/// exit 0, not death by SIGPIPE; a closed stdout is no failure (std's
+/// start-up, and svctl's, put /dev/null there); an argument that is not
+/// UTF-8 is a usage error (exit 2, where std's `env::args` panicked).
+#[test]
+fn svctl_start_up_keeps_sigpipe_ignored_and_stdio_open() {
+    use std::os::unix::ffi::OsStrExt;
+
+    let (reader, writer) = nix::unistd::pipe().expect("pipe");
+    drop(reader);
+    let status = Command::new(svctl_bin())
+        .arg("--version")
+        .stdout(Stdio::from(writer))
+        .status()
+        .expect("run svctl");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "svctl --version into a closed pipe: {status}"
+    );
+
+    let dir = TempDir::new("habits-start-up");
+    dir.write(
+        "conf/a.kdl",
+        "service \"a\" {\n    exec \"sleep\" \"3600\"\n}\n",
+    );
+    let sv = container(&dir);
+    wait_for_socket(&sv, &dir);
+    // `>&-`: svctl starts with descriptor 1 closed.
+    let run = Command::new("sh")
+        .arg("-c")
+        .arg("exec \"$0\" -s \"$1\" status a >&-")
+        .arg(svctl_bin())
+        .arg(socket(&dir))
+        .output()
+        .expect("run sh");
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "svctl with stdout closed: {run:?}"
+    );
+    assert!(run.stderr.is_empty(), "svctl with stdout closed: {run:?}");
+
+    let run = Command::new(svctl_bin())
+        .arg("-s")
+        .arg(socket(&dir))
+        .arg("status")
+        .arg(std::ffi::OsStr::from_bytes(b"\xff"))
+        .output()
+        .expect("run svctl");
+    assert_eq!(run.status.code(), Some(2), "a non-UTF-8 argument: {run:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&run.stderr),
+        "svctl: an argument is not valid UTF-8\n"
+    );
 }

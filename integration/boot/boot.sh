@@ -12,6 +12,9 @@
 #               then (in the console shell of the real units) poweroff
 #     busybox   busybox init with an inittab starting 3 shell services
 #     svinit3   svinit with the same 3 shell services (the benchmark pair)
+#     finit     Debian's finit (fetch-finit.sh) with the same 3 services, as
+#               scripts that write their line to /dev/console (finit does
+#               not pass a service's output to the console)
 #
 # Env: SVINIT_BIN_DIR (static binaries; default target/x86_64-unknown-
 # linux-musl/release), KERNEL (default: fetch-kernel.sh), BOOT_TIMEOUT (60).
@@ -91,9 +94,34 @@ KDL
             echo "::once:/bin/sh -c 'sleep 0.3; echo ALL-READY-BUSYBOX; poweroff -f'"
         } > "$tree/etc/inittab"
         ;;
+    finit)
+        finit_dir=$("$here/fetch-finit.sh" "$root/target/boot-cache") || fail "no finit"
+        cp -a "$finit_dir/sbin/finit" "$tree/sbin/finit"
+        mkdir -p "$tree/lib/finit" "$tree/lib/x86_64-linux-gnu" "$tree/lib64"
+        cp -a "$finit_dir/lib/finit/." "$tree/lib/finit/"
+        cp -a "$finit_dir"/usr/lib/x86_64-linux-gnu/lib{ite,uev}.so* "$tree/lib/x86_64-linux-gnu/"
+        for lib in $(ldd "$finit_dir/sbin/finit" | awk '$3 ~ /^\// { print $3 } $1 ~ /^\/lib64/ { print $1 }'); do
+            case "$lib" in */libite.so*|*/libuev.so*) continue ;; esac
+            cp -L "$lib" "$tree$lib" 2>/dev/null || cp -L "$lib" "$tree/lib/x86_64-linux-gnu/"
+        done
+        : > "$tree/etc/finit.conf"
+        for n in 1 2 3; do
+            printf '#!/bin/sh\necho "UP s%s $(cut -d" " -f1 /proc/uptime)" > /dev/console\n: > /up-s%s\nexec sleep 3600\n' \
+                "$n" "$n" > "$tree/bin/svc-s$n"
+            chmod +x "$tree/bin/svc-s$n"
+            echo "service [2345] /bin/svc-s$n -- s$n" >> "$tree/etc/finit.conf"
+        done
+        printf '#!/bin/sh\nwhile ! [ -e /up-s1 ] || ! [ -e /up-s2 ] || ! [ -e /up-s3 ]; do sleep 0.1; done\necho ALL-READY-FINIT > /dev/console\npoweroff -f\n' \
+            > "$tree/bin/finit-off"
+        chmod +x "$tree/bin/finit-off"
+        echo "task [2345] /bin/finit-off -- power off once s1 s2 s3 are up" >> "$tree/etc/finit.conf"
+        ;;
     *) fail "unknown scenario $scenario" ;;
 esac
-if [ "$scenario" = busybox ]; then
+if [ "$scenario" = finit ]; then
+    ln -s /sbin/finit "$tree/init"
+    ln -sf /sbin/finit "$tree/sbin/init"
+elif [ "$scenario" = busybox ]; then
     ln -s /bin/busybox "$tree/init"
     ln -sf /bin/busybox "$tree/sbin/init"
 else

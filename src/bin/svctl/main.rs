@@ -3,9 +3,13 @@
 //! turns replies into text, JSON and the exit codes of SPEC.md §5:
 //! 0 ok, 1 failed, 2 usage, 3 a named service is not up, 4 unknown
 //! service, 5 svinit not reachable. Nothing heavy runs before connecting.
+//!
+//! svctl has its own C `main` in place of std's start-up (`start.rs`): a
+//! status query is mostly process start-up.
+
+#![cfg_attr(not(test), no_main)]
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::Duration;
 
 use svinit::control::{Request, socket_path};
@@ -68,6 +72,7 @@ mod args;
 mod change;
 mod connection;
 mod reports;
+mod start;
 mod status;
 #[cfg(test)]
 mod tests;
@@ -139,21 +144,6 @@ enum Command {
 struct Cli {
     socket: Option<PathBuf>,
     command: Command,
-}
-
-fn main() -> ExitCode {
-    let cli = match parse_args(std::env::args().skip(1).collect()) {
-        Ok(cli) => cli,
-        Err(error) if error.nothing_given => {
-            eprint!("{USAGE}");
-            return ExitCode::from(EXIT_USAGE);
-        }
-        Err(error) => {
-            eprintln!("svctl: {error}");
-            return ExitCode::from(EXIT_USAGE);
-        }
-    };
-    ExitCode::from(run(cli))
 }
 
 fn run(cli: Cli) -> u8 {
