@@ -214,10 +214,13 @@ class Bench:
         return d
 
     def dinit_dir(self, name, n, chain=False, boot=None):
-        """A dinit service directory: s1..sn running the payload (chain: each
-        `ready-notification = pipevar:READY_FD` and depending on the one
-        before), and `boot`, which waits for them all (chain: depends on the
-        last); or, given `boot` (a command line), only `boot`, scripted."""
+        """A dinit service directory: s1..sn running the payload, and `boot`,
+        which waits for them all; or, given `boot` (a command line), only
+        `boot`, scripted. Chain: each `ready-notification =
+        pipevar:READY_FD` and `after` the one before. Not `depends-on`: dinit
+        refuses to load a dependency 100 deep ("maximum recursion depth
+        exceeded"); `after` starts each once the one before is ready all
+        the same."""
         d = os.path.join(self.work, f"dinit-{name}")
         if os.path.isdir(d):
             return d
@@ -231,12 +234,11 @@ class Bench:
             if chain:
                 body += "ready-notification = pipevar:READY_FD\n"
                 if i > 1:
-                    body += f"depends-on = s{i - 1}\n"
+                    body += f"after = s{i - 1}\n"
             with open(os.path.join(d, f"s{i}"), "w") as f:
                 f.write(body)
         with open(os.path.join(d, "boot"), "w") as f:
-            f.write("type = internal\n")
-            f.write(f"depends-on = s{n}\n" if chain else "".join(f"waits-for = s{i}\n" for i in range(1, n + 1)))
+            f.write("type = internal\n" + "".join(f"waits-for = s{i}\n" for i in range(1, n + 1)))
         return d
 
     def dinit_cmd(self, services_dir):
@@ -944,8 +946,8 @@ def render(b, m, load_start, load_end, started, elapsed, cmdline):
         w(f"A {CHAIN_LEN}-long `requires` chain (each service `ready-fd 3`, started only when the previous one"
           " wrote its readiness newline; the floor does the same with a pipe on fd 3; runsvdir and s6-svscan"
           " have no dependencies, so they are not in this row"
-          + ("; dinit's services have `ready-notification = pipevar:READY_FD` and `depends-on` the one"
-             " before" if "dinit" in ch else "") + "):")
+          + ("; dinit's services have `ready-notification = pipevar:READY_FD` and each is `after` the one"
+             " before, as dinit cannot load a `depends-on` chain 100 deep" if "dinit" in ch else "") + "):")
         w("")
         if "dinit" in ch:
             w("| chain | rounds | floor | svinit | dinit | svinit / floor | svinit / dinit |")
