@@ -204,7 +204,16 @@ impl Runtime {
                 self.iterate(&mut events)
             }));
             match turn {
-                Ok(Some(code)) => return code,
+                Ok(Some(code)) => {
+                    // The socket's path is removed (its only drop with an
+                    // effect outside svinit). The rest, a pipe or two per
+                    // service and every allocation, the kernel frees at the
+                    // exit anyway: freeing it piece by piece first would
+                    // hold the exit (and an empty namespace) up.
+                    drop(self.control.take());
+                    std::mem::forget(self);
+                    return code;
+                }
                 Ok(None) => {}
                 Err(_) => self.brake.panicked(Instant::now()),
             }
