@@ -39,9 +39,10 @@ check: lint units-check test
 
 # Benchmarks against the fork/exec floor, runit, s6, tini and dumb-init;
 # writes BENCHMARKS.md (root; ~15 min, BENCH_QUICK=1 for a 1-minute smoke
-# run). Not part of `check`: CI never runs it.
+# run). Not part of `check`: CI never runs it. DINIT=/path/to/dinit adds
+# dinit's column to the boot, chain, reaping and shutdown rows.
 bench:
-	bash bench/run.sh
+	DINIT="$(DINIT)" bash bench/run.sh
 
 # The README's demo: svinit as PID 1 of a fresh PID namespace (root), else
 # as a user-mode supervisor. Ctrl-C stops it in reverse dependency order.

@@ -7,8 +7,11 @@ static payloads (bench/c/*.c), side by side in one run, rounds interleaved so
 that load drifting on the machine touches every system alike. Timing-critical
 parts are small C programs (bench/c); this script only orchestrates and
 reports. BENCH_QUICK=1: a one-minute smoke run with small N and few rounds.
+With --dinit PATH (`make bench DINIT=PATH`), dinit joins the rows where it
+fits (boot up to 1,000 services, the chain, reaping, shutdown), as PID 1 of
+the same kind of namespace, on service files this script writes.
 
-Usage: bench.py --bin DIR --svinit PATH --svctl PATH [--static-dir DIR] --out FILE
+Usage: bench.py --bin DIR --svinit PATH --svctl PATH [--static-dir DIR] [--dinit PATH] --out FILE
 """
 
 import argparse
@@ -31,6 +34,7 @@ if QUICK:
     BOOT_NS = [10, 100, 1000]
     BOOT_REPS = {10: 3, 100: 3, 1000: 2}
     CHAIN_REPS = 2
+    SHUTDOWN_REPS = 2
     REAP_N, REAP_REPS = 2000, 2
     FOOT_NS = [10, 1000]
     IDLE_SECONDS = 3
@@ -40,12 +44,16 @@ else:
     BOOT_NS = [10, 100, 1000, 10000]
     BOOT_REPS = {10: 15, 100: 11, 1000: 7, 10000: 3}
     CHAIN_REPS = 9
+    SHUTDOWN_REPS = 9
     REAP_N, REAP_REPS = 10000, 7
     FOOT_NS = [10, 1000]
     IDLE_SECONDS = 10
     RESTART_SECONDS = 7.5
     STATUS_ROUNDS, STATUS_PER_ROUND = 5, 60
 CHAIN_LEN = 100
+SHUTDOWN_N = 100
+# dinit is measured up to this many services (the rows the issue compares).
+DINIT_MAX_N = 1000
 STATUS_SERVICES = 1000
 
 
@@ -174,6 +182,7 @@ class Bench:
         self.svinit = os.path.abspath(args.svinit)
         self.svctl = os.path.abspath(args.svctl)
         self.static_dir = os.path.abspath(args.static_dir) if args.static_dir else None
+        self.dinit = os.path.abspath(args.dinit) if getattr(args, "dinit", None) else None
         self.work = tempfile.mkdtemp(prefix="svinit-bench-")
         self.fifo = os.path.join(self.work, "ready.fifo")
         os.mkfifo(self.fifo)
@@ -203,6 +212,42 @@ class Bench:
         with open(os.path.join(d, "services.kdl"), "w") as f:
             f.write("".join(lines))
         return d
+
+    def dinit_dir(self, name, n, chain=False, boot=None):
+        """A dinit service directory: s1..sn running the payload, and `boot`,
+        which waits for them all; or, given `boot` (a command line), only
+        `boot`, scripted. Chain: each `ready-notification =
+        pipevar:READY_FD` and `after` the one before. Not `depends-on`: dinit
+        refuses to load a dependency 100 deep ("maximum recursion depth
+        exceeded"); `after` starts each once the one before is ready all
+        the same."""
+        d = os.path.join(self.work, f"dinit-{name}")
+        if os.path.isdir(d):
+            return d
+        os.makedirs(d)
+        if boot is not None:
+            with open(os.path.join(d, "boot"), "w") as f:
+                f.write(f"type = scripted\ncommand = {boot}\nstart-timeout = 0\n")
+            return d
+        for i in range(1, n + 1):
+            body = f"type = process\ncommand = {self.svc}\n"
+            if chain:
+                body += "ready-notification = pipevar:READY_FD\n"
+                if i > 1:
+                    body += f"after = s{i - 1}\n"
+            with open(os.path.join(d, f"s{i}"), "w") as f:
+                f.write(body)
+        with open(os.path.join(d, "boot"), "w") as f:
+            f.write("type = internal\n" + "".join(f"waits-for = s{i}\n" for i in range(1, n + 1)))
+        return d
+
+    def dinit_cmd(self, services_dir):
+        """dinit as PID 1 in container mode (no system management), quiet
+        (svinit's log goes to a pipe or /dev/null, dinit's console output
+        would go to bootclock's stdout), with a control socket of its own."""
+        self.sockets += 1
+        sock = os.path.join(self.work, f"dinit-{self.sockets}.sock")
+        return [self.dinit, "-o", "-q", "-d", services_dir, "-p", sock, "boot"]
 
     def supervisors(self, pid1):
         """pid1 and every process under it that is not a service. A service
@@ -264,6 +309,8 @@ class Bench:
             return ["runsvdir", "-P", self.scan_dir("runit", n)]
         if system == "s6":
             return ["s6-svscan", "-c", str(n + 10), self.scan_dir("s6", n)]
+        if system == "dinit":
+            return self.dinit_cmd(self.dinit_dir(f"chain{n}" if chain else f"flat{n}", n, chain))
         raise ValueError(system)
 
     # --- one namespace
@@ -341,11 +388,12 @@ class Bench:
         return sizes, note
 
     def bench_boot(self):
-        systems = ["floor", "svinit", "runit", "s6"]
+        systems = ["floor", "svinit", "runit", "s6"] + (["dinit"] if self.dinit else [])
         res, cpu_res = {}, {}
         sizes, note = self.boot_sizes()
         # runsvdir supervises at most 1,000 service directories (MAXSERVICES).
-        present = lambda n: [s for s in systems if not (s == "runit" and n > 1000)]
+        present = lambda n: [s for s in systems
+                             if not (s == "runit" and n > 1000) and not (s == "dinit" and n > DINIT_MAX_N)]
         for n in sizes:
             reps = BOOT_REPS[n]
             times = {s: [] for s in present(n)}
@@ -372,7 +420,7 @@ class Bench:
             if runs:
                 check[n] = stats(runs)
         log("svinit --check: " + ", ".join(f"N={n} {fmt_ms(v['median'])}" for n, v in check.items()))
-        chain = {s: [] for s in ("floor", "svinit")}
+        chain = {s: [] for s in ("floor", "svinit") + (("dinit",) if self.dinit else ())}
         for r in range(CHAIN_REPS):
             for s in chain:
                 chain[s].append(self.boot_once(self.command(s, CHAIN_LEN, chain=True), CHAIN_LEN))
@@ -398,17 +446,22 @@ class Bench:
             "tini": ["tini", "--"] + payload,
             "dumb-init": ["dumb-init"] + payload,
         }
+        if self.dinit:
+            systems["dinit"] = self.dinit_cmd(self.dinit_dir("reap", 0, boot=" ".join(payload)))
         per = {s: [] for s in systems}
         ticks = {s: [] for s in systems}
+        wakes = {s: [] for s in systems}
         for r in range(REAP_REPS):
             for s, cmd in systems.items():
-                a, b = self.reap_once(cmd, go)
+                a, b, c = self.reap_once(cmd, go)
                 per[s].append(a / REAP_N)
                 ticks[s].append(b / REAP_N)
+                wakes[s].append(c / REAP_N)
         self.results["reap"] = {
             "n": REAP_N,
             "per": {s: stats(v) for s, v in per.items()},
             "ticks": {s: stats(v) for s, v in ticks.items()},
+            "wakes": {s: stats(v) for s, v in wakes.items()},
         }
         log("reap: " + ", ".join(f"{s} {fmt_us(stats(v)['median'])}" for s, v in per.items()))
 
@@ -419,18 +472,51 @@ class Bench:
         try:
             self.expect(rd, b"S", 60)
             pid1 = children(p.pid)[0]
+            switches = ["voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"]
+            w0 = sum(status_field(pid1, switches).values())
             c0 = cpu_ns(pid1)
             os.write(gw, b"g")
             self.expect(rd, b"D", 600)
             c1 = cpu_ns(pid1)
+            w1 = sum(status_field(pid1, switches).values())
             os.write(gw, b"g")
-            return c1[0] - c0[0], c1[1] - c0[1]
+            return c1[0] - c0[0], c1[1] - c0[1], w1 - w0
         finally:
             for c in children(p.pid):
                 os.kill(c, signal.SIGKILL)
             p.wait()
             os.close(rd)
             os.close(gw)
+
+    # ------------------------------------------------------------ shutdown
+
+    def bench_shutdown(self):
+        """SIGTERM to PID 1 with SHUTDOWN_N services up, until the namespace
+        is empty: PID 1's pidfd turns readable when it has exited, and a PID
+        1 exits only after the kernel has reaped everything else in it."""
+        systems = ["svinit"] + (["dinit"] if self.dinit else [])
+        times = {s: [] for s in systems}
+        for r in range(SHUTDOWN_REPS):
+            for s in systems:
+                p, _, pid1 = self.hold(self.command(s, SHUTDOWN_N), SHUTDOWN_N)
+                try:
+                    time.sleep(0.2)
+                    fd = os.pidfd_open(pid1)
+                    try:
+                        t0 = time.monotonic_ns()
+                        os.kill(pid1, signal.SIGTERM)
+                        ready, _, _ = select.select([fd], [], [], 60)
+                        t1 = time.monotonic_ns()
+                    finally:
+                        os.close(fd)
+                    if not ready:
+                        raise RuntimeError(f"{s}: still running 60 s after SIGTERM")
+                    times[s].append(t1 - t0)
+                finally:
+                    self.release(p)
+        self.results["shutdown"] = {"n": SHUTDOWN_N, "times": {s: stats(v) for s, v in times.items()}}
+        log("shutdown: " + ", ".join(f"{s} {fmt_ms(v['median'])}"
+                                     for s, v in self.results["shutdown"]["times"].items()))
 
     @staticmethod
     def expect(fd, byte, timeout):
@@ -688,6 +774,19 @@ def targets(r):
         sv, ti = per["svinit"]["median"], per["tini"]["median"]
         rows.append(("CPU per reaped orphan no worse than tini",
                      f"{fmt_us(sv)} against {fmt_us(ti)} ({ratio(sv, ti)})", sv <= ti))
+        rows.append(("CPU per reaped orphan ≤ 8 µs, no round above 2× the median",
+                     f"{fmt_us(sv)}, rounds {fmt_us(per['svinit']['min'])} – {fmt_us(per['svinit']['max'])}",
+                     sv <= 8000 and per["svinit"]["max"] <= 2 * sv))
+    if "shutdown" in r and "dinit" in r["shutdown"]["times"]:
+        t = r["shutdown"]["times"]
+        sv, di = t["svinit"]["median"], t["dinit"]["median"]
+        rows.append((f"SIGTERM → empty namespace with {r['shutdown']['n']} services no slower than dinit",
+                     f"{fmt_ms(sv)} against {fmt_ms(di)} ({ratio(sv, di)})", sv <= di))
+    if "boot" in r and "dinit" in r["boot"]["chain"]:
+        ch = r["boot"]["chain"]
+        sv, di = ch["svinit"]["median"], ch["dinit"]["median"]
+        rows.append((f"{CHAIN_LEN}-long requires chain within 1.1× of dinit",
+                     f"{fmt_ms(sv)} against {fmt_ms(di)} ({ratio(sv, di)})", sv <= 1.1 * di))
     if "footprint" in r:
         fp = r["footprint"]
         big = max(fp)
@@ -754,13 +853,19 @@ def render(b, m, load_start, load_end, started, elapsed, cmdline):
     # 1. boot
     if "boot" in r:
         flat = r["boot"]["flat"]
+        has_dinit = any("dinit" in row for row in flat.values())
         w("## 1. Boot to all-up")
         w("")
         w("Time from launching `unshare … PID1` to the N-th service's readiness byte on the fifo"
-          " (`bench/c/bootclock.c`); svinit logs to /dev/null at its default level.")
+          " (`bench/c/bootclock.c`); svinit logs to /dev/null at its default level."
+          + (f" dinit (`make bench DINIT=…`, up to {DINIT_MAX_N:,} services) runs in container mode (`-o`),"
+             " quiet (`-q`), its services `type = process` and a `boot` service that `waits-for` each."
+             if has_dinit else ""))
         w("")
-        w("| N | rounds | floor | svinit | runit | s6 | svinit / floor | runit / svinit | s6 / svinit |")
-        w("| ---: | ---: | --- | --- | --- | --- | ---: | ---: | ---: |")
+        w("| N | rounds | floor | svinit | runit | s6 |" + (" dinit |" if has_dinit else "")
+          + " svinit / floor | runit / svinit | s6 / svinit |" + (" dinit / svinit |" if has_dinit else ""))
+        w("| ---: | ---: | --- | --- | --- | --- |" + (" --- |" if has_dinit else "")
+          + " ---: | ---: | ---: |" + (" ---: |" if has_dinit else ""))
 
         def cell(s):
             return f"{fmt_ms(s['median'])} [{fmt_ms(s['min'])} – {fmt_ms(s['max'])}]"
@@ -769,11 +874,13 @@ def render(b, m, load_start, load_end, started, elapsed, cmdline):
             return row[s]["median"] if s in row else None
 
         for n, row in flat.items():
+            dinit_cell = (f" {cell(row['dinit']) if 'dinit' in row else '—'} |" if has_dinit else "")
             w(f"| {n:,} | {row['svinit']['n']} | {cell(row['floor'])} | {cell(row['svinit'])}"
               f" | {cell(row['runit']) if 'runit' in row else '— (runsvdir: at most 1,000 services)'}"
-              f" | {cell(row['s6'])} | {ratio(med(row, 'svinit'), med(row, 'floor'))}"
+              f" | {cell(row['s6'])} |{dinit_cell} {ratio(med(row, 'svinit'), med(row, 'floor'))}"
               f" | {ratio(med(row, 'runit'), med(row, 'svinit'))}"
-              f" | {ratio(med(row, 's6'), med(row, 'svinit'))} |")
+              f" | {ratio(med(row, 's6'), med(row, 'svinit'))} |"
+              + (f" {ratio(med(row, 'dinit'), med(row, 'svinit'))} |" if has_dinit else ""))
         w("")
         if r["boot"].get("note"):
             w(r["boot"]["note"])
@@ -784,7 +891,7 @@ def render(b, m, load_start, load_end, started, elapsed, cmdline):
         w("| system | " + " | ".join(f"per service N={n:,}" for n in ns) + " | "
           + " | ".join(f"marginal {a:,}→{b:,}" for a, b in zip(ns, ns[1:])) + " |")
         w("| --- | " + " | ".join("---:" for _ in ns) + " | " + " | ".join("---:" for _ in ns[1:]) + " |")
-        for s in ("floor", "svinit", "runit", "s6"):
+        for s in ("floor", "svinit", "runit", "s6") + (("dinit",) if has_dinit else ()):
             per = [fmt_us(flat[n][s]["median"] / n) if s in flat[n] else "—" for n in ns]
             marg = [fmt_us((flat[b][s]["median"] - flat[a][s]["median"]) / (b - a))
                     if s in flat[a] and s in flat[b] else "—" for a, b in zip(ns, ns[1:])]
@@ -797,12 +904,15 @@ def render(b, m, load_start, load_end, started, elapsed, cmdline):
               " right after the N-th readiness byte). Unlike wall time this hardly depends on what else the"
               " machine runs:")
             w("")
-            w("| N | floor | svinit | runit | s6 | svinit / floor | runit / svinit | s6 / svinit |")
-            w("| ---: | --- | --- | --- | --- | ---: | ---: | ---: |")
+            cpu_systems = ("floor", "svinit", "runit", "s6") + (("dinit",) if has_dinit else ())
+            w("| N | " + " | ".join(cpu_systems) + " | svinit / floor | runit / svinit | s6 / svinit |"
+              + (" dinit / svinit |" if has_dinit else ""))
+            w("| ---: |" + " --- |" * len(cpu_systems) + " ---: | ---: | ---: |" + (" ---: |" if has_dinit else ""))
             for n, row in cpu.items():
                 g = lambda s: row.get(s, {}).get("median")
-                w(f"| {n:,} | " + " | ".join(cell(row[s]) if s in row else "—" for s in ("floor", "svinit", "runit", "s6"))
-                  + f" | {ratio(g('svinit'), g('floor'))} | {ratio(g('runit'), g('svinit'))} | {ratio(g('s6'), g('svinit'))} |")
+                w(f"| {n:,} | " + " | ".join(cell(row[s]) if s in row else "—" for s in cpu_systems)
+                  + f" | {ratio(g('svinit'), g('floor'))} | {ratio(g('runit'), g('svinit'))} | {ratio(g('s6'), g('svinit'))} |"
+                  + (f" {ratio(g('dinit'), g('svinit'))} |" if has_dinit else ""))
             w("")
         check = r["boot"].get("check", {})
         if check:
@@ -846,12 +956,21 @@ def render(b, m, load_start, load_end, started, elapsed, cmdline):
         ch = r["boot"]["chain"]
         w(f"A {CHAIN_LEN}-long `requires` chain (each service `ready-fd 3`, started only when the previous one"
           " wrote its readiness newline; the floor does the same with a pipe on fd 3; runsvdir and s6-svscan"
-          " have no dependencies, so they are not in this row):")
+          " have no dependencies, so they are not in this row"
+          + ("; dinit's services have `ready-notification = pipevar:READY_FD` and each is `after` the one"
+             " before, as dinit cannot load a `depends-on` chain 100 deep" if "dinit" in ch else "") + "):")
         w("")
-        w("| chain | rounds | floor | svinit | svinit / floor |")
-        w("| --- | ---: | --- | --- | ---: |")
-        w(f"| {CHAIN_LEN} services | {ch['svinit']['n']} | {cell(ch['floor'])} | {cell(ch['svinit'])}"
-          f" | {ratio(ch['svinit']['median'], ch['floor']['median'])} |")
+        if "dinit" in ch:
+            w("| chain | rounds | floor | svinit | dinit | svinit / floor | svinit / dinit |")
+            w("| --- | ---: | --- | --- | --- | ---: | ---: |")
+            w(f"| {CHAIN_LEN} services | {ch['svinit']['n']} | {cell(ch['floor'])} | {cell(ch['svinit'])}"
+              f" | {cell(ch['dinit'])} | {ratio(ch['svinit']['median'], ch['floor']['median'])}"
+              f" | {ratio(ch['svinit']['median'], ch['dinit']['median'])} |")
+        else:
+            w("| chain | rounds | floor | svinit | svinit / floor |")
+            w("| --- | ---: | --- | --- | ---: |")
+            w(f"| {CHAIN_LEN} services | {ch['svinit']['n']} | {cell(ch['floor'])} | {cell(ch['svinit'])}"
+              f" | {ratio(ch['svinit']['median'], ch['floor']['median'])} |")
         w("")
         w(f"Reading: each link of the chain costs svinit {fmt_us(ch['svinit']['median'] / CHAIN_LEN)}"
           f" against the floor's {fmt_us(ch['floor']['median'] / CHAIN_LEN)}.")
@@ -866,20 +985,42 @@ def render(b, m, load_start, load_end, started, elapsed, cmdline):
           " and waits until /proc shows no zombie left. PID 1's CPU is read from the host in"
           " `/proc/PID/schedstat` (sum_exec_runtime, ns) before the first fork and after the last reap, the"
           " namespace still alive; divided by the number of orphans. The floor PID 1 is `wait()` in a loop."
-          " svinit runs the payload as a oneshot service, the others as their command.")
+          " svinit runs the payload as a oneshot service (dinit: a `scripted` one), the others as their"
+          " command. Wakeups: PID 1's context switches (voluntary + nonvoluntary, `/proc/PID/status`) over"
+          " the same span, per orphan.")
         w("")
-        w("| PID 1 | rounds | CPU per orphan | ratio to tini | utime+stime per orphan (10 ms ticks, cross-check) |")
-        w("| --- | ---: | --- | ---: | --- |")
+        w("| PID 1 | rounds | CPU per orphan | ratio to tini | wakeups per orphan"
+          " | utime+stime per orphan (10 ms ticks, cross-check) |")
+        w("| --- | ---: | --- | ---: | ---: | --- |")
         tini = rp["per"]["tini"]["median"]
         for s, v in rp["per"].items():
             t = rp["ticks"][s]
+            wk = rp.get("wakes", {}).get(s)
+            wakes = f"{wk['median']:.2f}" if wk else "—"
             w(f"| {s} | {v['n']} | {fmt_us(v['median'])} [{fmt_us(v['min'])} – {fmt_us(v['max'])}]"
-              f" | {ratio(v['median'], tini)} | {fmt_us(t['median'])} |")
+              f" | {ratio(v['median'], tini)} | {wakes} | {fmt_us(t['median'])} |")
         w("")
         sv = rp["per"]["svinit"]["median"]
         w(f"Reading: svinit spends {fmt_us(sv)} of CPU per orphan, {ratio(sv, tini)} of tini's"
           f" and {ratio(sv, rp['per']['floor']['median'])} of the floor's (target: no worse than tini —"
           f" {'met' if sv <= tini else 'missed'}).")
+        w("")
+
+    if "shutdown" in r:
+        sd = r["shutdown"]
+        times = sd["times"]
+        w("### Shutdown")
+        w("")
+        w(f"SIGTERM to PID 1 with {sd['n']} services up (the boot row's services), until the namespace is"
+          " empty: from `kill` to PID 1's pidfd turning readable, which the kernel does only once everything"
+          " else in the namespace is gone. Each system stops its services its own way (svinit and dinit:"
+          " SIGTERM to each, then exit).")
+        w("")
+        w("| PID 1 | rounds | SIGTERM → empty |" + (" ratio to dinit |" if "dinit" in times else ""))
+        w("| --- | ---: | --- |" + (" ---: |" if "dinit" in times else ""))
+        for s, v in times.items():
+            w(f"| {s} | {v['n']} | {fmt_ms(v['median'])} [{fmt_ms(v['min'])} – {fmt_ms(v['max'])}] |"
+              + (f" {ratio(v['median'], times['dinit']['median'])} |" if "dinit" in times else ""))
         w("")
 
     if "footprint" in r:
@@ -1090,8 +1231,9 @@ def main():
     ap.add_argument("--svinit")
     ap.add_argument("--svctl")
     ap.add_argument("--static-dir")
+    ap.add_argument("--dinit", help="dinit's binary: adds its column where it fits")
     ap.add_argument("--out", required=True)
-    ap.add_argument("--only", help="comma-separated subset: boot,reap,footprint,idle,restart,status")
+    ap.add_argument("--only", help="comma-separated subset: boot,reap,shutdown,footprint,idle,restart,status")
     ap.add_argument("--json", help="also write raw results here")
     ap.add_argument("--sections", help="directory of NAME.cmd / NAME.out from the other bench scripts")
     ap.add_argument("--rerender", metavar="JSON",
@@ -1121,7 +1263,7 @@ def main():
     log(f"work dir {b.work}, load average {load_start}" + (" (quick)" if QUICK else ""))
     only = set(args.only.split(",")) if args.only else None
     try:
-        for name in ("boot", "reap", "footprint", "idle", "restart", "status"):
+        for name in ("boot", "reap", "shutdown", "footprint", "idle", "restart", "status"):
             if only is None or name in only:
                 try:
                     getattr(b, f"bench_{name}")()

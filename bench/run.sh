@@ -4,6 +4,8 @@
 # and bench/size.sh, then bench/bench.py, which measures the rest and writes
 # the whole of BENCHMARKS.md. Needs root (PID namespaces).
 # BENCH_QUICK=1: a few-minute smoke run. BENCH_BOOT=0: without the QEMU boot.
+# DINIT=/path/to/dinit (`make bench DINIT=...`): dinit, built from its
+# repository, joins the boot, chain, reaping and shutdown rows.
 # Not part of `make check` / CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +40,11 @@ for src in bench/c/*.c; do
         gcc -O2 -static -Wall -o "$out" "$src"
     fi
 done
+
+if [ -n "${DINIT:-}" ] && [ ! -x "$DINIT" ]; then
+    echo "bench: DINIT=$DINIT is not an executable" >&2
+    exit 1
+fi
 
 cargo build --release --bins
 MUSL=x86_64-unknown-linux-musl
@@ -78,4 +85,4 @@ fi
 section size bash bench/size.sh
 
 exec python3 bench/bench.py --sections "$SECTIONS" --bin "$BIN" --svinit target/release/svinit --svctl target/release/svctl \
-    ${STATIC_DIR:+--static-dir "$STATIC_DIR"} --out BENCHMARKS.md --json target/bench/results.json "$@"
+    ${STATIC_DIR:+--static-dir "$STATIC_DIR"} ${DINIT:+--dinit "$DINIT"} --out BENCHMARKS.md --json target/bench/results.json "$@"

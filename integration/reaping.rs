@@ -1,12 +1,15 @@
 //! Reaping (SPEC §4): a service leaves 2,000 orphaned grandchildren behind;
 //! svinit — as PID 1, and in user mode as a child subreaper — adopts and
-//! reaps every one of them: no zombie of svinit remains.
+//! reaps every one of them: no zombie of svinit remains. Services that die
+//! in the middle of an orphan storm (while svinit batches its reaping) are
+//! each reported once, with their exact status, real-time signals included.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
+use crate::control;
 use crate::harness::{DEADLINE, ProcStat, Svinit, TempDir, all_processes, proc_stat};
 
 const ORPHANS: usize = 2000;
@@ -165,5 +168,81 @@ fn user_mode_subreaper_adopts_and_reaps_two_thousand_orphans() {
     }
     if proc_stat(spawner).is_some_and(|p| p.comm == "sleep") {
         sv.fail(&format!("the service's process {spawner} outlived svinit"));
+    }
+}
+
+#[test]
+fn deaths_among_an_orphan_storm_are_each_reported_and_orphans_counted_exactly() {
+    const STORM: usize = 3000;
+    let dir = TempDir::new("reap-storm");
+    let mut units = format!(
+        r#"
+service "storm" {{
+    shell "for i in $(seq {STORM}); do (/bin/true &); done; touch $DIR/spawned; exec sleep 1000"
+}}
+"#
+    );
+    // Oneshots that die at staggered moments of the storm: by a real-time
+    // signal, by an exit status, or cleanly.
+    for i in 1..=4 {
+        units.push_str(&format!(
+            r#"
+service "rt{i}" {{
+    type "oneshot"
+    shell "sleep 0.{i}; kill -40 $$"
+}}
+service "code{i}" {{
+    type "oneshot"
+    shell "sleep 0.{i}5; exit 7"
+}}
+service "clean{i}" {{
+    type "oneshot"
+    shell "sleep 0.{i}2; exit 0"
+}}
+"#
+        ));
+    }
+    dir.write("conf/units.kdl", &units);
+    let sv = control::container(&dir);
+    for i in 1..=4 {
+        sv.wait_state(&format!("rt{i}"), "failed", DEADLINE);
+        sv.wait_state(&format!("code{i}"), "failed", DEADLINE);
+        sv.wait_state(&format!("clean{i}"), "done", DEADLINE);
+    }
+    let mut orphans = 0;
+    sv.wait_until(
+        &format!("{STORM} orphans reaped"),
+        Duration::from_secs(90),
+        || {
+            let run = control::svctl(&dir, &["status"]);
+            orphans = run
+                .stdout
+                .lines()
+                .find_map(|line| line.strip_prefix("orphans reaped: "))
+                .and_then(|n| n.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            dir.exists("spawned") && orphans >= STORM
+        },
+    );
+    if orphans != STORM {
+        sv.fail(&format!("{orphans} orphans reaped, want exactly {STORM}"));
+    }
+    let zombies = zombies_of(sv.pid);
+    if !zombies.is_empty() {
+        sv.fail(&format!("zombies left with svinit as parent: {zombies:?}"));
+    }
+    for i in 1..=4 {
+        for (name, state, reason) in [
+            (format!("rt{i}"), "failed", "killed by signal 40"),
+            (format!("code{i}"), "failed", "exited with status 7"),
+            (format!("clean{i}"), "done", ""),
+        ] {
+            let lines = sv.state_lines(&name, state);
+            if lines.len() != 1 || !lines[0].contains(reason) {
+                sv.fail(&format!(
+                    "{name}: want one `{state}` line with `{reason}`, got {lines:?}"
+                ));
+            }
+        }
     }
 }

@@ -140,6 +140,8 @@ impl Runtime {
     /// dropped with the rest of the batch is looked at once.
     pub(super) fn look_at_every_source(&mut self) {
         let now = Instant::now();
+        // Consumed first: a SIGCHLD left pending would wake nobody again.
+        self.exits.consume();
         self.reap_all();
         self.on_signals();
         self.output.read_every_pipe();

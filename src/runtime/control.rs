@@ -479,14 +479,22 @@ impl ControlServer {
     /// Records a state change in the events ring and streams it to every
     /// `events` follower.
     pub(crate) fn publish(&mut self, transition: &Transition, clock: &WallClock) {
-        let line = StreamLine::event(self.events.record(transition, clock).clone()).to_line();
-        for slot in 0..self.clients.len() {
-            let follows = self.clients[slot]
-                .as_ref()
-                .is_some_and(|c| c.follows_events && c.phase == Phase::Streaming);
-            if follows {
-                self.push_stream_line(slot, &line, clock.instant);
-            }
+        let event = self.events.record(transition, clock);
+        let followers: Vec<usize> = (0..self.clients.len())
+            .filter(|&slot| {
+                self.clients[slot]
+                    .as_ref()
+                    .is_some_and(|c| c.follows_events && c.phase == Phase::Streaming)
+            })
+            .collect();
+        // Serialized only if someone follows: a shutdown publishes two
+        // transitions per service, usually to nobody.
+        if followers.is_empty() {
+            return;
+        }
+        let line = StreamLine::event(event.clone()).to_line();
+        for slot in followers {
+            self.push_stream_line(slot, &line, clock.instant);
         }
     }
 

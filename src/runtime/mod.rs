@@ -85,6 +85,8 @@ struct ExecWatch {
 pub struct Runtime {
     poll: Poll,
     signals: signals::SignalSource,
+    /// SIGCHLD and when to reap (`reaper`).
+    exits: reaper::ExitWatch,
     supervisor: Supervisor,
     spawn_context: SpawnContext,
     exec_watches: Slab<ExecWatch>,
@@ -118,11 +120,14 @@ impl Runtime {
         let poll = Poll::new()?;
         crate::console::forget_watch();
         let signals = signals::SignalSource::open()?;
-        poll.registry().register(
-            &mut SourceFd(&signals.raw_fd()),
-            Source::Signals.token(),
-            Interest::READABLE,
-        )?;
+        let exits = reaper::ExitWatch::open()?;
+        for (fd, source) in [
+            (signals.raw_fd(), Source::Signals),
+            (exits.raw_fd(), Source::ChildExits),
+        ] {
+            poll.registry()
+                .register(&mut SourceFd(&fd), source.token(), Interest::READABLE)?;
+        }
         let control = open_control_socket(&poll, &options, &config.control)?;
         let now = Instant::now();
         let mut supervisor = Supervisor::new(config, options.mode, now, random_seed());
@@ -143,6 +148,7 @@ impl Runtime {
         Ok(Runtime {
             poll,
             signals,
+            exits,
             supervisor,
             spawn_context,
             exec_watches: Slab::new(),
@@ -198,7 +204,16 @@ impl Runtime {
                 self.iterate(&mut events)
             }));
             match turn {
-                Ok(Some(code)) => return code,
+                Ok(Some(code)) => {
+                    // The socket's path is removed (its only drop with an
+                    // effect outside svinit). The rest, a pipe or two per
+                    // service and every allocation, the kernel frees at the
+                    // exit anyway: freeing it piece by piece first would
+                    // hold the exit (and an empty namespace) up.
+                    drop(self.control.take());
+                    std::mem::forget(self);
+                    return code;
+                }
                 Ok(None) => {}
                 Err(_) => self.brake.panicked(Instant::now()),
             }
@@ -220,6 +235,7 @@ impl Runtime {
             client_deadline,
             self.output.poll_timeout(),
             self.readiness.has_more().then(Instant::now),
+            self.exits.deadline(),
         ]
         .into_iter()
         .flatten()
@@ -237,12 +253,14 @@ impl Runtime {
         if self.brake.look_due(Instant::now()) {
             self.look_at_every_source();
         }
+        let mut exits_due = self.exits.deadline().is_some();
         for event in events.iter() {
             let Some(source) = Source::of(event.token()) else {
                 continue;
             };
             match source {
                 Source::Signals => self.on_signals(),
+                Source::ChildExits => exits_due = true,
                 Source::Output(slot) | Source::OutputErr(slot) => self.output.readable(slot),
                 Source::Notify(slot) => self.on_notify(slot),
                 Source::ReadyPipe(slot) => self.on_ready_pipe(slot),
@@ -254,6 +272,9 @@ impl Runtime {
                 }
                 Source::Console(stream) => crate::console::writable(stream),
             }
+        }
+        if exits_due {
+            self.on_child_exits();
         }
         self.output.pump();
         self.notify_more();
@@ -449,17 +470,30 @@ impl Runtime {
         Some(watch)
     }
 
-    /// SIGCHLD reaps; what any other signal means is the supervisor's call.
+    /// What a signal (any but SIGCHLD) means is the supervisor's call.
     fn on_signals(&mut self) {
         crate::fault::point("signals");
         while let Some(signal) = self.signals.next() {
-            if signal == libc::SIGCHLD {
-                self.reap_all();
-            } else {
-                self.supervisor
-                    .handle_event(Instant::now(), Event::Signal(signal));
-            }
+            self.supervisor
+                .handle_event(Instant::now(), Event::Signal(signal));
         }
+    }
+
+    /// A SIGCHLD, or a parked one due: reaps, then parks the SIGCHLD if an
+    /// orphan was among the dead, else consumes it and reaps once more
+    /// (`reaper` says why). Does nothing while parked and not yet due.
+    fn on_child_exits(&mut self) {
+        if self.exits.parked_at(Instant::now()) {
+            return;
+        }
+        let orphans_before = self.supervisor.orphans_reaped();
+        self.reap_all();
+        if self.supervisor.orphans_reaped() != orphans_before {
+            self.exits.park(Instant::now());
+            return;
+        }
+        self.exits.consume();
+        self.reap_all();
     }
 
     /// Reaps every child that has exited. A child still being watched for

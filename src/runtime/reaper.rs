@@ -1,17 +1,89 @@
 //! Reaping and the orphan sweep: `waitpid(-1, WNOHANG)` until nothing is
-//! left to reap, and finding every remaining child of svinit in /proc.
+//! left to reap, when to do it ([`ExitWatch`]), and finding every remaining
+//! child of svinit in /proc.
+//!
+//! When: SIGCHLD has a signalfd of its own. A wake on it reaps every child
+//! that has exited. If that reaped an orphan (a process svinit did not
+//! start), the SIGCHLD is left pending for [`ORPHAN_BATCH`]: deaths in the
+//! meantime merge into it and wake nobody (the kernel queues one SIGCHLD at
+//! most and notifies a signalfd only when it becomes pending), and the loop
+//! reaps them all together when the time is up. A stream of orphans (a
+//! forking payload) so costs a wake per batch instead of one per orphan,
+//! each wake of which also takes the kernel's tasklist lock twice. Otherwise,
+//! or when a look finds nothing, the SIGCHLD is consumed and the children
+//! are reaped once more: a death between the last reap and the consume
+//! merged into the SIGCHLD just consumed. So a death is always either
+//! reaped, or behind a pending SIGCHLD that wakes the loop, or behind a
+//! pending SIGCHLD the loop's deadline will look at: never missed. The cost
+//! is latency: a service that dies within the batch of an orphan's death is
+//! reaped up to that much later.
 //!
 //! The raw wait status is decoded here rather than by nix, whose
 //! `WaitStatus` cannot name the real-time signals (32–64): a child killed
 //! by one would be reaped and then lost. Only ECHILD means "no children";
 //! EINTR is retried and any other error is logged and ends this round.
 
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::time::{Duration, Instant};
+
 use nix::errno::Errno;
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::SignalFd;
 
 use crate::supervisor::ExitStatus;
 use crate::warn;
 
-use super::proc_stat;
+use super::{proc_stat, signals};
+
+/// How long a SIGCHLD is left pending after a look that reaped an orphan.
+pub(crate) const ORPHAN_BATCH: Duration = Duration::from_millis(1);
+
+/// SIGCHLD's signalfd and whether its pending signal is left there on
+/// purpose, until when.
+pub(crate) struct ExitWatch {
+    fd: SignalFd,
+    parked_until: Option<Instant>,
+}
+
+impl ExitWatch {
+    /// The SIGCHLD signalfd; SIGCHLD must already be blocked
+    /// (`signals::SignalSource::open`).
+    pub(crate) fn open() -> io::Result<ExitWatch> {
+        let mut mask = SigSet::empty();
+        mask.add(Signal::SIGCHLD);
+        Ok(ExitWatch {
+            fd: signals::open_signalfd(&mask)?,
+            parked_until: None,
+        })
+    }
+
+    pub(crate) fn raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// Parked and not yet due: the loop leaves SIGCHLD alone.
+    pub(crate) fn parked_at(&self, now: Instant) -> bool {
+        self.parked_until.is_some_and(|until| now < until)
+    }
+
+    /// When the loop must look again, if a SIGCHLD is parked.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.parked_until
+    }
+
+    /// Leaves the pending SIGCHLD pending until `ORPHAN_BATCH` from `now`.
+    pub(crate) fn park(&mut self, now: Instant) {
+        self.parked_until = Some(now + ORPHAN_BATCH);
+    }
+
+    /// Consumes the pending SIGCHLD, if any: the next death wakes the loop.
+    /// One read is enough, the kernel never queues a second SIGCHLD.
+    pub(crate) fn consume(&mut self) {
+        self.parked_until = None;
+        let _ = self.fd.read_signal();
+    }
+}
 
 pub(crate) enum Reaped {
     Exited {

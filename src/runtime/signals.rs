@@ -1,6 +1,8 @@
 //! Signals as file-descriptor events: svinit blocks the signals it cares
 //! about and reads them from a signalfd registered with mio. No handlers run,
 //! so nothing async happens between fork and exec; children unblock them.
+//! SIGCHLD has a signalfd of its own, read by the reaper (`reaper::ExitWatch`)
+//! on its own cadence; this one carries every other signal in `HANDLED`.
 //! Signals svinit sends go out through [`send`], by number, so every
 //! signal 1–64 can be sent (nix's `Signal` has no real-time signals).
 
@@ -35,15 +37,19 @@ pub(crate) struct SignalSource {
 }
 
 impl SignalSource {
-    /// Blocks `HANDLED` for the process and opens a non-blocking signalfd.
+    /// Blocks `HANDLED` (SIGCHLD too) for the process and opens a
+    /// non-blocking signalfd for every one of them but SIGCHLD.
     pub(crate) fn open() -> io::Result<SignalSource> {
-        let mut mask = SigSet::empty();
+        let mut blocked = SigSet::empty();
         for &signal in HANDLED {
-            mask.add(signal);
+            blocked.add(signal);
         }
-        sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None)?;
-        let fd = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)?;
-        Ok(SignalSource { fd })
+        sigprocmask(SigmaskHow::SIG_BLOCK, Some(&blocked), None)?;
+        let mut read_here = blocked;
+        read_here.remove(Signal::SIGCHLD);
+        Ok(SignalSource {
+            fd: open_signalfd(&read_here)?,
+        })
     }
 
     pub(crate) fn raw_fd(&self) -> RawFd {
@@ -57,6 +63,14 @@ impl SignalSource {
             Ok(None) | Err(_) => None,
         }
     }
+}
+
+/// A non-blocking, close-on-exec signalfd reading `mask` (already blocked).
+pub(crate) fn open_signalfd(mask: &SigSet) -> io::Result<SignalFd> {
+    Ok(SignalFd::with_flags(
+        mask,
+        SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC,
+    )?)
 }
 
 use crate::supervisor::MAX_SIGNAL;

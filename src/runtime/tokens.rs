@@ -10,8 +10,10 @@ const SLOTS: usize = 1 << 24;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Source {
-    /// The signalfd.
+    /// The signalfd of every handled signal but SIGCHLD.
     Signals,
+    /// SIGCHLD's signalfd (`reaper::ExitWatch`).
+    ChildExits,
     /// The control socket's listener.
     ControlListener,
     /// A `ready-notify` service's sd_notify datagram socket, by slot.
@@ -35,6 +37,7 @@ impl Source {
     pub(crate) fn token(self) -> Token {
         let (kind, slot) = match self {
             Source::Signals => (0, 0),
+            Source::ChildExits => (0, 1),
             Source::ControlListener => (1, 0),
             Source::Notify(slot) => (2, slot),
             Source::ControlClient(slot) => (3, slot),
@@ -53,6 +56,7 @@ impl Source {
         let (kind, slot) = (token.0 / SLOTS, token.0 % SLOTS);
         Some(match (kind, slot) {
             (0, 0) => Source::Signals,
+            (0, 1) => Source::ChildExits,
             (1, 0) => Source::ControlListener,
             (2, slot) => Source::Notify(slot),
             (3, slot) => Source::ControlClient(slot),
@@ -74,6 +78,7 @@ mod tests {
     fn every_source_comes_back_from_its_token() {
         let sources = [
             Source::Signals,
+            Source::ChildExits,
             Source::ControlListener,
             Source::Notify(4),
             Source::ControlClient(0),
@@ -95,7 +100,7 @@ mod tests {
 
     #[test]
     fn unknown_tokens_are_none() {
-        assert_eq!(Source::of(Token(1)), None);
+        assert_eq!(Source::of(Token(2)), None);
         assert_eq!(Source::of(Token(9 * SLOTS)), None);
         assert_eq!(Source::of(Token(usize::MAX)), None);
     }
