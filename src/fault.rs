@@ -48,7 +48,7 @@ pub fn point(point: &str) {
 
 #[cfg(not(debug_assertions))]
 #[inline(always)]
-pub(crate) fn point(_point: &str) {}
+pub fn point(_point: &str) {}
 
 /// `a,b:3,c:*` → [(a, Some(1)), (b, Some(3)), (c, None)].
 #[cfg(debug_assertions)]
