@@ -57,9 +57,11 @@ mod env;
 mod envfile;
 mod execute;
 mod prepare;
+mod spawner;
 #[cfg(test)]
 mod tests;
 
 pub(crate) use env::{DEFAULT_PATH, read_environment_file};
-pub(crate) use execute::{ChildIo, ExecStatus, Stdio, execute, read_exec_status};
+pub(crate) use execute::{ChildIo, ExecStatus, Stdio, execute, read_exec_record, read_exec_status};
 pub(crate) use prepare::{SpawnContext, SpawnPlan, prepare};
+pub(crate) use spawner::{Spawner, Unsent};
