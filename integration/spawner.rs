@@ -71,6 +71,10 @@ fn wait_all_up(sv: &Svinit, count: usize) {
 #[track_caller]
 fn all_up_once(sv: &Svinit, dir: &TempDir, count: usize) {
     wait_all_up(sv, count);
+    // `up` is the exec of the shell: its line may come a moment later.
+    sv.wait_until("every service's start line", DEADLINE, || {
+        (1..=count).all(|i| !dir.lines(&format!("starts/s{i}")).is_empty())
+    });
     for i in 1..=count {
         let starts = dir.lines(&format!("starts/s{i}"));
         if starts.len() != 1 {

@@ -105,6 +105,9 @@ pub struct Runtime {
     spawner_pid: Option<i32>,
     /// Cleared by the shutdown's sweep: no new spawner after it.
     spawner_wanted: bool,
+    /// When the spawner last made a child, or was given work while idle:
+    /// the stall check's reference while requests are outstanding.
+    spawner_progress: Instant,
     /// Whether the spawner's socket is polled for room.
     spawner_socket_watched: bool,
     /// Starts waiting, in order, for the spawner to take more requests.
@@ -172,6 +175,7 @@ impl Runtime {
             spawner_pid: None,
             spawner_wanted: true,
             spawner_socket_watched: false,
+            spawner_progress: Instant::now(),
             spawn_backlog: std::collections::VecDeque::new(),
             control,
             output: Output::new(),
@@ -246,6 +250,7 @@ impl Runtime {
             client_deadline,
             self.output.poll_timeout(),
             self.readiness.has_more().then(Instant::now),
+            self.spawner_stall_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -292,6 +297,7 @@ impl Runtime {
         let now = Instant::now();
         self.output.handle_timeout(now);
         self.supervisor.handle_timeout(now);
+        self.check_spawner_stall(now);
         if let Some(control) = self.control.as_mut() {
             control.handle_timeout(now);
         }

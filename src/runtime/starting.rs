@@ -11,7 +11,7 @@
 //! so `Spawned` always comes before its `Exited`.
 
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mio::Interest;
 use mio::unix::SourceFd;
@@ -22,6 +22,12 @@ use super::{ExecWatch, Runtime};
 use crate::spawn::{self, SpawnPlan, Unsent};
 use crate::supervisor::{Event, ExitStatus, ServiceId, SpawnFailure, SpawnStage};
 use crate::{debug, warn};
+
+/// The spawner makes one child at a time and waits for its exec (or
+/// exit): a child stuck before its exec (an exec on a hung mount) would
+/// hold up every start. With requests outstanding and no new child for
+/// this long, svinit replaces the spawner; the stuck child stays its own.
+const SPAWNER_STALL: Duration = Duration::from_secs(2);
 
 /// A start waiting for the spawner's socket.
 pub(super) struct Backlogged {
@@ -45,6 +51,10 @@ impl Runtime {
         self.spawner_pid = Some(spawner.pid());
         self.spawner_socket_watched = false;
         self.spawner = Some(spawner);
+        if !self.spawn_backlog.is_empty() {
+            // Reported writable at once: the backlog goes out.
+            self.watch_spawner_socket(true);
+        }
     }
 
     /// Starts the prepared process: through the spawner when `via_spawner`
@@ -97,7 +107,7 @@ impl Runtime {
     }
 
     fn request(
-        &self,
+        &mut self,
         service: ServiceId,
         plan: &SpawnPlan,
         ready: &ReadyIo,
@@ -111,7 +121,11 @@ impl Runtime {
             ..spawn::ChildIo::default()
         };
         io.extra_fds.extend(ready.child_fd());
-        spawner.request(plan, &io)
+        let sent = spawner.request(plan, &io);
+        if sent.is_ok() && self.awaiting_pid == 0 {
+            self.spawner_progress = Instant::now();
+        }
+        sent
     }
 
     /// Polls the spawner's socket for room only while starts wait for it:
@@ -225,6 +239,7 @@ impl Runtime {
         }
         watch.pid = Some(pid);
         self.awaiting_pid -= 1;
+        self.spawner_progress = Instant::now();
         let service = watch.service;
         let uid = super::run_as(&watch.plan);
         if let Some(ready) = watch.ready.take() {
@@ -287,6 +302,32 @@ impl Runtime {
             }
         }
         self.send_backlog();
+    }
+
+    /// When the spawner counts as stalled, if requests are outstanding.
+    pub(super) fn spawner_stall_deadline(&self) -> Option<Instant> {
+        (self.awaiting_pid > 0 && self.spawner.is_some())
+            .then(|| self.spawner_progress + SPAWNER_STALL)
+    }
+
+    /// Kills a stalled spawner: its requests come back as EOF and are
+    /// forked here; the next start forks a new spawner.
+    pub(super) fn check_spawner_stall(&mut self, now: Instant) {
+        if self.spawner_stall_deadline().is_none_or(|at| now < at) {
+            return;
+        }
+        if let Some(spawner) = self.spawner.take() {
+            warn!(
+                "",
+                "spawner (pid {}) made no process for {}s: replacing it",
+                spawner.pid(),
+                SPAWNER_STALL.as_secs()
+            );
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(spawner.pid()),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
     }
 
     /// Before the shutdown's sweep: the spawner ends, no new one is forked,
