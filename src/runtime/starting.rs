@@ -50,6 +50,8 @@ impl Runtime {
         debug!("", "spawner forked: pid {}", spawner.pid());
         self.spawner_pid = Some(spawner.pid());
         self.spawner_socket_watched = false;
+        // Requests a dead spawner left are no debt of this one.
+        self.spawner_progress = Instant::now();
         self.spawner = Some(spawner);
         if !self.spawn_backlog.is_empty() {
             // Reported writable at once: the backlog goes out.
