@@ -180,6 +180,8 @@ pub(super) fn clone_for_parent(
         setup: ChildSetup::new(plan, io),
         report: report.as_raw_fd(),
     };
+    // `serve` reset them all: the child's copy is default already.
+    start.setup.reset_dispositions = false;
     // The stack grows down from its 16-byte aligned top.
     let top = stack.as_mut_ptr_range().end as usize & !15;
     let flags = libc::CLONE_PARENT | libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD;
@@ -378,6 +380,9 @@ struct ChildSetup<'p> {
     high: RawFd,
     /// The highest signal number.
     max_signal: c_int,
+    /// Whether the child resets every disposition: not when the spawner,
+    /// whose dispositions are all default already, made it.
+    reset_dispositions: bool,
     full_mask: libc::sigset_t,
     empty_mask: libc::sigset_t,
 }
@@ -434,6 +439,28 @@ impl OwnPidEntry {
         }
         // SAFETY: `self.at + len < buffer.len()`.
         unsafe { base.add(self.at + len).write(0) };
+    }
+}
+
+/// Sets every signal's disposition to default. Ignored signals stay ignored
+/// across exec, svinit's own (SIGPIPE from Rust) or inherited ones. The
+/// system call, because the libc wrappers refuse 32-34, which svinit may
+/// have inherited ignored too. Async-signal-safe.
+pub(super) fn reset_signal_dispositions(max_signal: c_int) {
+    let sigset_size = (max_signal / 8) as libc::size_t;
+    for signal in 1..=max_signal {
+        if signal != libc::SIGKILL && signal != libc::SIGSTOP {
+            // SAFETY: rt_sigaction with a zeroed kernel sigaction (SIG_DFL).
+            unsafe {
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    signal,
+                    KERNEL_SIG_DFL.as_ptr(),
+                    ptr::null_mut::<libc::c_void>(),
+                    sigset_size,
+                );
+            }
+        }
     }
 }
 
@@ -500,6 +527,7 @@ impl<'p> ChildSetup<'p> {
             keep,
             high,
             max_signal: libc::SIGRTMAX(),
+            reset_dispositions: true,
             full_mask,
             empty_mask,
         }
@@ -520,20 +548,8 @@ unsafe fn run_child(setup: &mut ChildSetup<'_>, report: RawFd) -> ! {
         // the spawner made the child.
         let own_pid = encode_pid(libc::getpid());
         libc::write(report, own_pid.as_ptr().cast(), REPORT_LEN);
-        // Ignored signals stay ignored across exec, svinit's own (SIGPIPE from
-        // Rust) or inherited ones. The system call, because the libc
-        // wrappers refuse 32-34, which svinit may have inherited ignored too.
-        let sigset_size = (setup.max_signal / 8) as libc::size_t;
-        for signal in 1..=setup.max_signal {
-            if signal != libc::SIGKILL && signal != libc::SIGSTOP {
-                libc::syscall(
-                    libc::SYS_rt_sigaction,
-                    signal,
-                    KERNEL_SIG_DFL.as_ptr(),
-                    ptr::null_mut::<libc::c_void>(),
-                    sigset_size,
-                );
-            }
+        if setup.reset_dispositions {
+            reset_signal_dispositions(setup.max_signal);
         }
 
         if plan.foreground {

@@ -33,7 +33,7 @@ use nix::sys::socket::{
 };
 use nix::unistd::ForkResult;
 
-use super::execute::{ChildIo, Stdio, clone_for_parent, status_pipe};
+use super::execute::{ChildIo, Stdio, clone_for_parent, reset_signal_dispositions, status_pipe};
 use super::prepare::{PreparedLimit, SpawnPlan};
 use crate::supervisor::SpawnFailure;
 
@@ -145,14 +145,11 @@ fn serve(socket: OwnedFd) -> ! {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
         libc::prctl(libc::PR_SET_NAME, c"svinit-spawner".as_ptr());
         // svinit's blocked signals and handlers are not the spawner's: a
-        // SIGTERM ends it.
+        // SIGTERM ends it, and its children start with every disposition
+        // default (`clone_for_parent` does not reset them again).
         let mut none: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut none);
-        for signal in 1..libc::SIGRTMIN() {
-            if signal != libc::SIGKILL && signal != libc::SIGSTOP {
-                libc::signal(signal, libc::SIG_DFL);
-            }
-        }
+        reset_signal_dispositions(libc::SIGRTMAX());
         libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
     }
     // Nothing of svinit's but 0-2 (what `Stdio::Inherit` means) stays open.
