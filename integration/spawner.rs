@@ -227,3 +227,38 @@ fn children_that_exit_at_once_are_each_reported_once() {
         }
     }
 }
+
+#[test]
+fn services_start_with_no_signal_ignored_even_if_svinit_inherited_some() {
+    use std::os::unix::process::CommandExt;
+    let dir = TempDir::new("spawner-sigign");
+    dir.write(
+        "conf/units.kdl",
+        r#"
+service "probe" {
+    shell "grep SigIgn /proc/$$/status > $DIR/sigign.tmp; mv $DIR/sigign.tmp $DIR/sigign; exec sleep 1000"
+}
+"#,
+    );
+    let conf = dir.join("conf").to_string_lossy().into_owned();
+    let sv = Svinit::start_with(
+        crate::harness::Mode::Container,
+        &dir,
+        &["-c", &conf],
+        |cmd| {
+            // SAFETY: only signal(2) between fork and exec.
+            unsafe {
+                cmd.pre_exec(|| {
+                    libc::signal(libc::SIGHUP, libc::SIG_IGN);
+                    libc::signal(libc::SIGUSR1, libc::SIG_IGN);
+                    Ok(())
+                });
+            }
+        },
+    );
+    sv.wait_file(&dir, "sigign", DEADLINE);
+    let line = dir.read("sigign").unwrap_or_default();
+    if line.split_whitespace().nth(1) != Some("0000000000000000") {
+        sv.fail(&format!("the service inherited ignored signals: {line}"));
+    }
+}
