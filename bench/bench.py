@@ -939,19 +939,25 @@ def render(b, m, load_start, load_end, started, elapsed, cmdline):
           f" at the top against {fmt_us((flat[ns[2]]['svinit']['median'] - flat[ns[1]]['svinit']['median']) / (ns[2] - ns[1]))}"
           f" from {ns[1]:,} to {ns[2]:,} (linear growth means these stay equal).")
         w("")
-        w("What svinit does per service that the floor does not, from `perf record` of a 1,000-service"
-          " boot (the figures of this paragraph are not re-measured by `make bench`): svinit forks a process"
-          " that holds its config, its state and one kept output pipe per service (two fds each), where the"
-          " floor is a few KiB of static C with no fds. The fork copies svinit's page tables and the child's"
-          " exec tears them down again, and the child closes every inherited fd (`close_range`), two per"
-          " service already started. svinit's memory and its fds both grow with N, so each start costs more"
-          " the more services there are: this is why the cost per service is not flat (see the CPU table),"
-          " and what would have to go for the boot to approach the floor. Reading the"
-          " config (the KDL parser) is a fixed cost per service, see the `svinit --check` table. A"
-          " `clone(CLONE_VM | CLONE_VFORK)` start (as `posix_spawn` does) with a child fd table copied only"
-          " below the fds it needs was tried: it cut svinit's own CPU to boot 1,000 services about threefold,"
-          " but made the wall time several times longer on this loaded 2-core machine, svinit waiting for"
-          " each new child to be scheduled before it can start the next; it was not kept.")
+        w("How svinit starts services, and what was measured on the way (`perf record -a -g` of 1,000-service"
+          " boots and interleaved rounds against the previous binary; these figures are not re-measured by"
+          " `make bench`): svinit used to fork itself for every start. That fork copied svinit's page tables"
+          " (its config, its state) and every child closed svinit's fds again (`close_range`), two per"
+          " service already started, so each start cost more the more services ran: in a 1,000-service boot,"
+          " `dup_mmap`/`copy_page_range` and `close_range` were each about a fifth of svinit's CPU, and the"
+          " cost per service at 9,000 was 14.7× the floor's. Now a small process, `svinit-spawner`"
+          " (src/spawn/spawner.rs), forked at the first start, makes every service's process: svinit sends it"
+          " the prepared plan and the child's fds (`SCM_RIGHTS`) and goes on with the next start; the spawner"
+          " clones the child with `CLONE_PARENT` (svinit's own child) and `CLONE_VM | CLONE_VFORK` (no page"
+          " table copied, the spawner waits for the exec, svinit does not), and its fd table holds only the"
+          " request's fds. A spawner that forks plainly (no `CLONE_VM`) was tried and lost: it still copies its"
+          " own address space, svinit's config included, at every start (1,000 services: 470 ms against"
+          " 360 ms, CPU 334 ms against 138 ms, 3 interleaved rounds). What is left above the floor is per"
+          " start and no longer grows with N in CPU time (see the CPU table): svinit's own work per start"
+          " (plan, output pipe, log lines, the request) and the spawner making one child at a time, each"
+          " child's set-up before its exec (signal dispositions, session, fds) running while the spawner"
+          " waits, where the floor's children set up in parallel. Reading the config (the KDL parser) is a"
+          " fixed cost per service, see the `svinit --check` table.")
         w("")
         ch = r["boot"]["chain"]
         w(f"A {CHAIN_LEN}-long `requires` chain (each service `ready-fd 3`, started only when the previous one"

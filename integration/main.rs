@@ -24,4 +24,5 @@ mod reaping;
 mod reload;
 mod shutdown;
 mod spawn_failures;
+mod spawner;
 mod svctl_habits;

@@ -51,7 +51,7 @@ impl MainProcess {
         let (_, status, plan) = self.child.take()?;
         Some(match spawn::read_exec_status(status.as_fd(), &plan) {
             ExecStatus::Failed(failure) => Some(failure),
-            ExecStatus::Execed | ExecStatus::Pending => None,
+            _ => None,
         })
     }
 }

@@ -17,6 +17,7 @@ mod reaper;
 mod requests;
 mod signals;
 mod slab;
+mod starting;
 mod syslog;
 mod system;
 mod tokens;
@@ -72,14 +73,18 @@ pub struct Options {
     pub config_invalid: bool,
 }
 
-/// A child between fork and exec: its status pipe tells which step failed,
-/// or reaches EOF when the exec succeeded.
+/// A child between fork and exec: its status pipe gives its pid first,
+/// then tells which step failed, or reaches EOF when the exec succeeded.
 struct ExecWatch {
     service: ServiceId,
-    pid: i32,
+    /// `None` until the pipe says (a child the spawner made).
+    pid: Option<i32>,
     status_pipe: Option<OwnedFd>,
     plan: spawn::SpawnPlan,
     failure: Option<SpawnFailure>,
+    /// Handed to `readiness` once the pid is known; until then also what
+    /// svinit needs to start the service itself if the spawner loses it.
+    ready: Option<readiness::ReadyIo>,
 }
 
 pub struct Runtime {
@@ -91,6 +96,24 @@ pub struct Runtime {
     spawn_context: SpawnContext,
     exec_watches: Slab<ExecWatch>,
     exec_watch_by_pid: HashMap<i32, usize>,
+    /// Exec watches whose pid is not known yet.
+    awaiting_pid: usize,
+    /// Makes the services' processes (`spawn::Spawner`); `None` when it
+    /// died or could not be forked: svinit forks them itself meanwhile and
+    /// forks a new spawner at the next start.
+    spawner: Option<spawn::Spawner>,
+    /// The last spawner's pid until it is reaped (reaping it is no
+    /// service's business).
+    spawner_pid: Option<i32>,
+    /// Cleared by the shutdown's sweep: no new spawner after it.
+    spawner_wanted: bool,
+    /// When the spawner last made a child, or was given work while idle:
+    /// the stall check's reference while requests are outstanding.
+    spawner_progress: Instant,
+    /// Whether the spawner's socket is polled for room.
+    spawner_socket_watched: bool,
+    /// Starts waiting, in order, for the spawner to take more requests.
+    spawn_backlog: std::collections::VecDeque<starting::Backlogged>,
     /// `None` when the socket could not be set up (logged); svinit then
     /// supervises without it.
     control: Option<control::ControlServer>,
@@ -153,6 +176,13 @@ impl Runtime {
             spawn_context,
             exec_watches: Slab::new(),
             exec_watch_by_pid: HashMap::new(),
+            awaiting_pid: 0,
+            spawner: None,
+            spawner_pid: None,
+            spawner_wanted: true,
+            spawner_socket_watched: false,
+            spawner_progress: Instant::now(),
+            spawn_backlog: std::collections::VecDeque::new(),
             control,
             output: Output::new(),
             log_followers: Vec::new(),
@@ -236,6 +266,7 @@ impl Runtime {
             self.output.poll_timeout(),
             self.readiness.has_more().then(Instant::now),
             self.exits.deadline(),
+            self.spawner_stall_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -271,6 +302,7 @@ impl Runtime {
                     }
                 }
                 Source::Console(stream) => crate::console::writable(stream),
+                Source::Spawner => self.send_backlog(),
             }
         }
         if exits_due {
@@ -286,6 +318,7 @@ impl Runtime {
         let now = Instant::now();
         self.output.handle_timeout(now);
         self.supervisor.handle_timeout(now);
+        self.check_spawner_stall(now);
         if let Some(control) = self.control.as_mut() {
             control.handle_timeout(now);
         }
@@ -367,7 +400,7 @@ impl Runtime {
             forking::remove_stale(&config.name, path);
         }
         let registry = self.poll.registry();
-        let started = spawn::prepare(config, &self.spawn_context).and_then(|mut plan| {
+        let prepared = spawn::prepare(config, &self.spawn_context).and_then(|mut plan| {
             let ready = self
                 .readiness
                 .prepare(registry, service, run_as(&plan), config)?;
@@ -380,79 +413,59 @@ impl Runtime {
                     plan.set_own_pid_env("WATCHDOG_PID")?;
                 }
             }
-            let mut io = spawn::ChildIo {
-                stdout: self.output.stdio(service),
-                stderr: self.output.stderr(service),
-                ..spawn::ChildIo::default()
-            };
-            io.extra_fds.extend(ready.child_fd());
-            let child = spawn::execute(&plan, &io)?;
-            self.readiness.spawned(registry, service, child.pid, ready);
-            Ok((plan, child))
+            Ok((plan, ready))
         });
-        match started {
-            Ok((plan, child)) => {
-                let pid = child.pid;
-                self.service_uids.insert(service, run_as(&plan));
-                self.output.spawned(service, pid);
-                let slot = self.exec_watches.insert(ExecWatch {
-                    service,
-                    pid,
-                    status_pipe: None,
-                    plan,
-                    failure: None,
-                });
-                let fd = child.status;
-                let registered = self.poll.registry().register(
-                    &mut SourceFd(&fd.as_raw_fd()),
-                    Source::ExecStatus(slot).token(),
-                    Interest::READABLE,
-                );
-                if let Err(err) = registered {
-                    // Without the pipe the exec outcome is learnt at exit.
-                    warn!(
-                        &self.supervisor.status(service).name,
-                        "cannot watch exec: {err}"
-                    );
-                }
-                if let Some(watch) = self.exec_watches.get_mut(slot) {
-                    watch.status_pipe = Some(fd);
-                }
-                self.exec_watch_by_pid.insert(pid, slot);
-                self.supervisor
-                    .handle_event(now, Event::Spawned { service, pid });
-            }
-            Err(failure) => {
-                self.supervisor
-                    .handle_event(now, Event::SpawnFailed { service, failure });
-            }
+        match prepared {
+            Ok((plan, ready)) => self.start_process(service, plan, ready, true),
+            Err(failure) => self
+                .supervisor
+                .handle_event(now, Event::SpawnFailed { service, failure }),
         }
     }
 
     fn on_exec_status(&mut self, slot: usize) {
-        let Some(watch) = self.exec_watches.get_mut(slot) else {
-            return;
-        };
-        let Some(pipe) = &watch.status_pipe else {
-            return;
-        };
-        match spawn::read_exec_status(pipe.as_fd(), &watch.plan) {
-            ExecStatus::Pending => {}
-            ExecStatus::Execed => {
-                let pid = watch.pid;
-                self.forget_exec_watch(slot);
-                self.supervisor
-                    .handle_event(Instant::now(), Event::Execed { pid });
-            }
-            ExecStatus::Failed(failure) => {
-                // The child _exits right after writing; report the failure
-                // when it is reaped, so the supervisor sees one event.
-                watch.failure = Some(failure);
-                if let Some(pipe) = watch.status_pipe.take() {
-                    let _ = self
-                        .poll
-                        .registry()
-                        .deregister(&mut SourceFd(&pipe.as_raw_fd()));
+        loop {
+            let Some(watch) = self.exec_watches.get_mut(slot) else {
+                return;
+            };
+            let Some(pipe) = &watch.status_pipe else {
+                return;
+            };
+            match spawn::read_exec_record(pipe.as_fd(), &watch.plan) {
+                ExecStatus::Pending => return,
+                // svinit's own fork: known since the fork.
+                ExecStatus::Started(_) if watch.pid.is_some() => {}
+                ExecStatus::Started(pid) => self.pid_known(slot, pid),
+                ExecStatus::Execed => {
+                    match watch.pid {
+                        Some(pid) => {
+                            self.forget_exec_watch(slot);
+                            self.supervisor
+                                .handle_event(Instant::now(), Event::Execed { pid });
+                        }
+                        None => self.start_again(slot),
+                    }
+                    return;
+                }
+                ExecStatus::Failed(failure) if watch.pid.is_none() => {
+                    // The spawner could not make the child: nothing to reap.
+                    let service = watch.service;
+                    self.forget_exec_watch(slot);
+                    self.supervisor
+                        .handle_event(Instant::now(), Event::SpawnFailed { service, failure });
+                    return;
+                }
+                ExecStatus::Failed(failure) => {
+                    // The child _exits right after writing; report the failure
+                    // when it is reaped, so the supervisor sees one event.
+                    watch.failure = Some(failure);
+                    if let Some(pipe) = watch.status_pipe.take() {
+                        let _ = self
+                            .poll
+                            .registry()
+                            .deregister(&mut SourceFd(&pipe.as_raw_fd()));
+                    }
+                    return;
                 }
             }
         }
@@ -460,7 +473,12 @@ impl Runtime {
 
     fn forget_exec_watch(&mut self, slot: usize) -> Option<ExecWatch> {
         let watch = self.exec_watches.remove(slot)?;
-        self.exec_watch_by_pid.remove(&watch.pid);
+        match watch.pid {
+            Some(pid) => {
+                self.exec_watch_by_pid.remove(&pid);
+            }
+            None => self.awaiting_pid -= 1,
+        }
         if let Some(pipe) = &watch.status_pipe {
             let _ = self
                 .poll
@@ -519,6 +537,13 @@ impl Runtime {
         if let Some(service) = self.supervisor.service_of_pid(pid) {
             self.output.process_exited(service);
         }
+        if self.spawner_pid == Some(pid) {
+            self.spawner_reaped(pid, status);
+            return;
+        }
+        if !self.exec_watch_by_pid.contains_key(&pid) {
+            self.read_awaited_pids();
+        }
         self.readiness.forget_pid(self.poll.registry(), pid);
         if self.main_reaped(pid, status) {
             return;
@@ -530,7 +555,7 @@ impl Runtime {
                 (Some(failure), _) => Some(failure),
                 (None, Some(pipe)) => match spawn::read_exec_status(pipe.as_fd(), &watch.plan) {
                     ExecStatus::Failed(failure) => Some(failure),
-                    ExecStatus::Execed | ExecStatus::Pending => None,
+                    _ => None,
                 },
                 (None, None) => None,
             };
@@ -549,7 +574,11 @@ impl Runtime {
     }
 
     fn sweep_orphans(&mut self, signal: i32, log_survivors: bool) {
+        self.retire_spawner();
         for (pid, command) in reaper::children_of_self() {
+            if self.spawner_pid == Some(pid) {
+                continue;
+            }
             if log_survivors {
                 warn!(
                     "",

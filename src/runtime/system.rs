@@ -18,6 +18,7 @@ impl Runtime {
         let Ok(sig) = Signal::try_from(signal) else {
             return;
         };
+        self.retire_spawner();
         let left = super::reaper::children_of_self();
         if log_survivors {
             for (pid, command) in &left {

@@ -31,6 +31,8 @@ pub(crate) enum Source {
     /// svinit's own stdout or stderr, waiting to be writable
     /// (`crate::console`), by stream.
     Console(usize),
+    /// The socket to the spawner, waiting to take more requests.
+    Spawner,
 }
 
 impl Source {
@@ -46,6 +48,7 @@ impl Source {
             Source::Output(slot) => (6, slot),
             Source::OutputErr(slot) => (7, slot),
             Source::Console(slot) => (8, slot),
+            Source::Spawner => (9, 0),
         };
         debug_assert!(slot < SLOTS, "slot {slot} out of the token space");
         Token(kind * SLOTS + slot % SLOTS)
@@ -65,6 +68,7 @@ impl Source {
             (6, slot) => Source::Output(slot),
             (7, slot) => Source::OutputErr(slot),
             (8, slot) => Source::Console(slot),
+            (9, 0) => Source::Spawner,
             _ => return None,
         })
     }
@@ -88,6 +92,7 @@ mod tests {
             Source::Output(SLOTS - 1),
             Source::OutputErr(0),
             Source::Console(1),
+            Source::Spawner,
         ];
         for source in sources {
             assert_eq!(Source::of(source.token()), Some(source));
@@ -101,7 +106,8 @@ mod tests {
     #[test]
     fn unknown_tokens_are_none() {
         assert_eq!(Source::of(Token(2)), None);
-        assert_eq!(Source::of(Token(9 * SLOTS)), None);
+        assert_eq!(Source::of(Token(9 * SLOTS + 1)), None);
+        assert_eq!(Source::of(Token(10 * SLOTS)), None);
         assert_eq!(Source::of(Token(usize::MAX)), None);
     }
 }

@@ -70,6 +70,8 @@ impl Child {
 pub(crate) enum ExecStatus {
     /// Neither exec'd nor failed yet.
     Pending,
+    /// The child's first record: its pid ([`read_exec_record`] only).
+    Started(i32),
     Execed,
     Failed(SpawnFailure),
 }
@@ -81,6 +83,10 @@ type Report = [u8; REPORT_LEN];
 /// The detail number of a `Stdio` failure when the status pipe itself could
 /// not be moved; otherwise it is the target fd.
 const AUX_STATUS_PIPE: u16 = u16::MAX;
+
+/// The stage byte of the record a child writes first: its pid, in the
+/// errno field.
+const PID_RECORD: u8 = u8::MAX;
 
 /// The stages a child can report.
 const CHILD_STAGES: [SpawnStage; 11] = [
@@ -103,9 +109,18 @@ fn encode(stage: SpawnStage, aux: u16, errno: i32) -> Report {
     [stage as u8, 0, a0, a1, e0, e1, e2, e3]
 }
 
+fn encode_pid(pid: libc::pid_t) -> Report {
+    let [e0, e1, e2, e3] = pid.to_ne_bytes();
+    [PID_RECORD, 0, 0, 0, e0, e1, e2, e3]
+}
+
 fn decode(report: Report) -> Option<(SpawnStage, u16, i32)> {
     let [code, _, a0, a1, e0, e1, e2, e3] = report;
-    let stage = CHILD_STAGES.into_iter().find(|&s| s as u8 == code)?;
+    // `Fork` comes from the spawner, which could not create the child.
+    let stage = CHILD_STAGES
+        .into_iter()
+        .chain([SpawnStage::Fork])
+        .find(|&s| s as u8 == code)?;
     Some((
         stage,
         u16::from_ne_bytes([a0, a1]),
@@ -122,8 +137,7 @@ fn decode(report: Report) -> Option<(SpawnStage, u16, i32)> {
 /// `Child::status` and the child exits 127.
 pub(crate) fn execute(plan: &SpawnPlan, io: &ChildIo<'_>) -> Result<Child, SpawnFailure> {
     let mut setup = ChildSetup::new(plan, io);
-    let (status, report) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)
-        .map_err(|errno| fork_failure("status pipe", errno))?;
+    let (status, report) = status_pipe()?;
     // SAFETY: the child runs only `run_child`, which never returns and only
     // makes async-signal-safe calls on memory prepared before the fork.
     match unsafe { nix::unistd::fork() } {
@@ -136,6 +150,77 @@ pub(crate) fn execute(plan: &SpawnPlan, io: &ChildIo<'_>) -> Result<Child, Spawn
                 status,
             })
         }
+    }
+}
+
+/// A status pipe: the read end CLOEXEC and non-blocking for svinit, the
+/// write end CLOEXEC for the child.
+pub(crate) fn status_pipe() -> Result<(OwnedFd, OwnedFd), SpawnFailure> {
+    nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)
+        .map_err(|errno| fork_failure("status pipe", errno))
+}
+
+/// The spawner's half of [`execute`]: a child of the spawner's parent
+/// (`CLONE_PARENT`: svinit's own child, reaped by svinit) runs `plan`,
+/// reporting on `report` like a forked one. A failed clone is reported
+/// there too, as the `Fork` stage with its errno.
+///
+/// The child shares the spawner's memory until it execs (`CLONE_VM |
+/// CLONE_VFORK`, as `posix_spawn` does), on `stack`: no page table is
+/// copied, whatever the spawner's size, and the spawner, which has nothing
+/// else to do, waits meanwhile. Every signal is blocked across the clone,
+/// so none reaches the child before `run_child` has reset the handlers.
+pub(super) fn clone_for_parent(
+    plan: &SpawnPlan,
+    io: &ChildIo<'_>,
+    report: BorrowedFd<'_>,
+    stack: &mut [u8],
+) {
+    let mut start = ChildStart {
+        setup: ChildSetup::new(plan, io),
+        report: report.as_raw_fd(),
+    };
+    // `serve` reset them all: the child's copy is default already.
+    start.setup.reset_dispositions = false;
+    // The stack grows down from its 16-byte aligned top.
+    let top = stack.as_mut_ptr_range().end as usize & !15;
+    let flags = libc::CLONE_PARENT | libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD;
+    // SAFETY: `child_entry` gets a pointer to `start`, which outlives the
+    // child's use of it (the spawner is suspended until the child execs or
+    // exits); the child touches only memory laid out before the clone with
+    // async-signal-safe calls. The masks are plain `sigset_t`s.
+    let pid = unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::sigprocmask(libc::SIG_SETMASK, &all, &mut old);
+        let pid = libc::clone(
+            child_entry,
+            top as *mut libc::c_void,
+            flags,
+            (&raw mut start).cast(),
+        );
+        let errno = Errno::last_raw();
+        libc::sigprocmask(libc::SIG_SETMASK, &old, ptr::null_mut());
+        (pid, errno)
+    };
+    if let (-1, errno) = pid {
+        let message = encode(SpawnStage::Fork, 0, errno);
+        // A fresh pipe of which this is the first write: never blocks.
+        let _ = nix::unistd::write(report, &message);
+    }
+}
+
+struct ChildStart<'p> {
+    setup: ChildSetup<'p>,
+    report: RawFd,
+}
+
+extern "C" fn child_entry(start: *mut libc::c_void) -> c_int {
+    // SAFETY: `clone_for_parent` passes its `ChildStart`, alive meanwhile.
+    unsafe {
+        let start = &mut *start.cast::<ChildStart<'_>>();
+        run_child(&mut start.setup, start.report)
     }
 }
 
@@ -154,10 +239,27 @@ fn fork_failure(detail: &str, errno: Errno) -> SpawnFailure {
 /// threads, a child forked meanwhile by another thread may hold it until it
 /// closes its fds). Once it is not `Pending`, the answer is final.
 pub(crate) fn read_exec_status(fd: BorrowedFd<'_>, plan: &SpawnPlan) -> ExecStatus {
+    loop {
+        match read_exec_record(fd, plan) {
+            ExecStatus::Started(_) => continue,
+            status => return status,
+        }
+    }
+}
+
+/// One record of the status pipe: the child's pid (always first, unless
+/// the spawner could not create the child), then EOF at exec or a failed
+/// step. EOF before the pid means no child was made: the request was lost
+/// with the spawner.
+pub(crate) fn read_exec_record(fd: BorrowedFd<'_>, plan: &SpawnPlan) -> ExecStatus {
     let mut report: Report = [0; REPORT_LEN];
     loop {
         return match nix::unistd::read(fd, &mut report) {
             Ok(0) => ExecStatus::Execed,
+            Ok(REPORT_LEN) if report[0] == PID_RECORD => {
+                let [.., e0, e1, e2, e3] = report;
+                ExecStatus::Started(i32::from_ne_bytes([e0, e1, e2, e3]))
+            }
             Ok(REPORT_LEN) => ExecStatus::Failed(match decode(report) {
                 Some((stage, aux, errno)) => child_failure(plan, stage, aux, errno),
                 None => malformed_report(),
@@ -278,6 +380,9 @@ struct ChildSetup<'p> {
     high: RawFd,
     /// The highest signal number.
     max_signal: c_int,
+    /// Whether the child resets every disposition: not when the spawner,
+    /// whose dispositions are all default already, made it.
+    reset_dispositions: bool,
     full_mask: libc::sigset_t,
     empty_mask: libc::sigset_t,
 }
@@ -334,6 +439,28 @@ impl OwnPidEntry {
         }
         // SAFETY: `self.at + len < buffer.len()`.
         unsafe { base.add(self.at + len).write(0) };
+    }
+}
+
+/// Sets every signal's disposition to default. Ignored signals stay ignored
+/// across exec, svinit's own (SIGPIPE from Rust) or inherited ones. The
+/// system call, because the libc wrappers refuse 32-34, which svinit may
+/// have inherited ignored too. Async-signal-safe.
+pub(super) fn reset_signal_dispositions(max_signal: c_int) {
+    let sigset_size = (max_signal / 8) as libc::size_t;
+    for signal in 1..=max_signal {
+        if signal != libc::SIGKILL && signal != libc::SIGSTOP {
+            // SAFETY: rt_sigaction with a zeroed kernel sigaction (SIG_DFL).
+            unsafe {
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    signal,
+                    KERNEL_SIG_DFL.as_ptr(),
+                    ptr::null_mut::<libc::c_void>(),
+                    sigset_size,
+                );
+            }
+        }
     }
 }
 
@@ -400,6 +527,7 @@ impl<'p> ChildSetup<'p> {
             keep,
             high,
             max_signal: libc::SIGRTMAX(),
+            reset_dispositions: true,
             full_mask,
             empty_mask,
         }
@@ -416,20 +544,12 @@ unsafe fn run_child(setup: &mut ChildSetup<'_>, report: RawFd) -> ! {
     unsafe {
         // A signal sent to the child now waits until just before execve.
         libc::sigprocmask(libc::SIG_SETMASK, &setup.full_mask, ptr::null_mut());
-        // Ignored signals stay ignored across exec, svinit's own (SIGPIPE from
-        // Rust) or inherited ones. The system call, because the libc
-        // wrappers refuse 32-34, which svinit may have inherited ignored too.
-        let sigset_size = (setup.max_signal / 8) as libc::size_t;
-        for signal in 1..=setup.max_signal {
-            if signal != libc::SIGKILL && signal != libc::SIGSTOP {
-                libc::syscall(
-                    libc::SYS_rt_sigaction,
-                    signal,
-                    KERNEL_SIG_DFL.as_ptr(),
-                    ptr::null_mut::<libc::c_void>(),
-                    sigset_size,
-                );
-            }
+        // Whoever reads the pipe learns the pid first: svinit does not when
+        // the spawner made the child.
+        let own_pid = encode_pid(libc::getpid());
+        libc::write(report, own_pid.as_ptr().cast(), REPORT_LEN);
+        if setup.reset_dispositions {
+            reset_signal_dispositions(setup.max_signal);
         }
 
         if plan.foreground {
@@ -582,7 +702,9 @@ mod tests {
             assert_eq!(decode(report), Some((stage, 513, libc::EACCES)));
         }
         assert_eq!(decode(encode(SpawnStage::Prepare, 0, 1)), None);
-        assert_eq!(decode(encode(SpawnStage::Fork, 0, 1)), None);
+        let fork = encode(SpawnStage::Fork, 0, libc::EAGAIN);
+        assert_eq!(decode(fork), Some((SpawnStage::Fork, 0, libc::EAGAIN)));
+        assert_eq!(encode_pid(4242)[0], PID_RECORD);
     }
 
     #[test]

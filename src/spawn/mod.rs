@@ -9,6 +9,9 @@
 //! that [`read_exec_status`] decodes, naming the object from the plan:
 //! "exec /usr/bin/x: No such file or directory", "chdir /srv: …",
 //! "setuid www-data: …", "prepare user nobodyx: no such user".
+//! [`Spawner`] makes the services' processes from a small helper process,
+//! running the same child code; [`execute`] forks svinit itself (the main
+//! command, and services while there is no spawner).
 //!
 //! Decisions where SPEC.md is silent:
 //! - Environment, lowest to highest precedence: inherited (or only
@@ -57,9 +60,11 @@ mod env;
 mod envfile;
 mod execute;
 mod prepare;
+mod spawner;
 #[cfg(test)]
 mod tests;
 
 pub(crate) use env::{DEFAULT_PATH, read_environment_file};
-pub(crate) use execute::{ChildIo, ExecStatus, Stdio, execute, read_exec_status};
+pub(crate) use execute::{ChildIo, ExecStatus, Stdio, execute, read_exec_record, read_exec_status};
 pub(crate) use prepare::{SpawnContext, SpawnPlan, prepare};
+pub(crate) use spawner::{Spawner, Unsent};

@@ -79,9 +79,15 @@ fn run_in(service: &ServiceConfig, ctx: &SpawnContext) -> Finished {
 /// reaped: a child that another test thread forked meanwhile may hold the
 /// write end open until it closes its fds.
 fn exec_status(child: &Child, plan: &SpawnPlan) -> ExecStatus {
-    let mut poll = [PollFd::new(child.status.as_fd(), PollFlags::POLLIN)];
-    nix::poll::poll(&mut poll, PollTimeout::NONE).expect("poll");
-    child.read_status(plan)
+    loop {
+        let mut poll = [PollFd::new(child.status.as_fd(), PollFlags::POLLIN)];
+        nix::poll::poll(&mut poll, PollTimeout::NONE).expect("poll");
+        // Readable first for the child's pid record alone.
+        match child.read_status(plan) {
+            ExecStatus::Pending => continue,
+            status => return status,
+        }
+    }
 }
 
 /// Runs `plan` with stdout and stderr in files, plus `extra_fds`.

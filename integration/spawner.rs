@@ -1,0 +1,264 @@
+//! The spawner (src/spawn/spawner.rs): svinit's helper process that makes
+//! the services' processes. Whatever happens to it, every start happens
+//! once and is reported as before: killed mid-boot, out of descriptors,
+//! out of processes (EAGAIN), and children that exit before svinit has
+//! read their pid.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::harness::{DEADLINE, Svinit, TempDir, all_processes, poll_until};
+
+/// The spawner's name in /proc (`PR_SET_NAME`).
+const SPAWNER: &str = "svinit-spawner";
+
+/// Host pids of svinit's spawners (one, or none while it is replaced).
+fn spawners(sv: &Svinit) -> Vec<i32> {
+    all_processes()
+        .into_iter()
+        .filter(|p| p.ppid == sv.pid && p.comm == SPAWNER && p.state != 'Z')
+        .map(|p| p.pid)
+        .collect()
+}
+
+#[track_caller]
+fn wait_for_spawner(sv: &Svinit) -> i32 {
+    let mut found = None;
+    sv.wait_until("svinit's spawner", DEADLINE, || {
+        found = spawners(sv).first().copied();
+        found.is_some()
+    });
+    found.unwrap_or_else(|| sv.fail("no spawner"))
+}
+
+/// A oneshot `gate` that waits for `$DIR/go`, and `count` services after
+/// it that each append their pid to `$DIR/starts/NAME` once per start.
+fn gated_services(dir: &TempDir, count: usize) {
+    let mut text = String::from(
+        r#"
+service "gate" {
+    type "oneshot"
+    shell "while [ ! -e $DIR/go ]; do sleep 0.02; done"
+}
+"#,
+    );
+    for i in 1..=count {
+        text.push_str(&format!(
+            r#"
+service "s{i}" {{
+    requires "gate"
+    shell "echo $$ >> $DIR/starts/s{i}; exec sleep 1000"
+}}
+"#
+        ));
+    }
+    dir.write("conf/units.kdl", &text);
+    std::fs::create_dir_all(dir.join("starts")).expect("mkdir starts");
+}
+
+#[track_caller]
+fn wait_all_up(sv: &Svinit, count: usize) {
+    for i in 1..=count {
+        sv.wait_state(&format!("s{i}"), "up", Duration::from_secs(30));
+    }
+}
+
+/// Every service up, and started exactly once.
+#[track_caller]
+fn all_up_once(sv: &Svinit, dir: &TempDir, count: usize) {
+    wait_all_up(sv, count);
+    // `up` is the exec of the shell: its line may come a moment later.
+    sv.wait_until("every service's start line", DEADLINE, || {
+        (1..=count).all(|i| !dir.lines(&format!("starts/s{i}")).is_empty())
+    });
+    for i in 1..=count {
+        let starts = dir.lines(&format!("starts/s{i}"));
+        if starts.len() != 1 {
+            sv.fail(&format!("s{i} started {} times: {starts:?}", starts.len()));
+        }
+    }
+}
+
+#[test]
+fn a_spawner_killed_again_and_again_during_the_boot_loses_no_start() {
+    const COUNT: usize = 40;
+    let dir = TempDir::new("spawner-killed");
+    gated_services(&dir, COUNT);
+    let sv = Svinit::container(&dir);
+    wait_for_spawner(&sv);
+    // Every spawner svinit forks is killed as soon as it is seen, for the
+    // whole boot: requests are lost in flight, mid-clone or queued.
+    let stop = Arc::new(AtomicBool::new(false));
+    let kills = Arc::new(AtomicUsize::new(0));
+    let svinit_pid = sv.pid;
+    let killer = {
+        let (stop, kills) = (stop.clone(), kills.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                for p in all_processes() {
+                    if p.ppid == svinit_pid && p.comm == SPAWNER && p.state != 'Z' {
+                        let _ = kill(Pid::from_raw(p.pid), Signal::SIGKILL);
+                        kills.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        })
+    };
+    dir.write("go", "");
+    wait_all_up(&sv, COUNT);
+    stop.store(true, Ordering::Relaxed);
+    killer.join().expect("killer thread");
+    all_up_once(&sv, &dir, COUNT);
+    if kills.load(Ordering::Relaxed) == 0 {
+        sv.fail("the spawner was never killed");
+    }
+    if !sv.log().contains("spawner (pid ") {
+        sv.fail("svinit did not say that its spawner died");
+    }
+    // The next start forks a spawner again.
+    crate::control::expect(&sv, &dir, &["restart", "s1"], 0);
+    wait_for_spawner(&sv);
+}
+
+#[test]
+fn a_spawner_out_of_descriptors_loses_no_start() {
+    const COUNT: usize = 10;
+    let dir = TempDir::new("spawner-emfile");
+    gated_services(&dir, COUNT);
+    let sv = Svinit::container(&dir);
+    let spawner = wait_for_spawner(&sv);
+    // 0-2 and its socket are open: no passed descriptor fits (EMFILE at
+    // recvmsg), every request arrives without its fds.
+    let limit = libc::rlimit {
+        rlim_cur: 4,
+        rlim_max: 4,
+    };
+    // SAFETY: prlimit with a valid rlimit and no old-limit pointer.
+    let set = unsafe { libc::prlimit(spawner, libc::RLIMIT_NOFILE, &limit, std::ptr::null_mut()) };
+    assert_eq!(set, 0, "prlimit: {}", std::io::Error::last_os_error());
+    dir.write("go", "");
+    all_up_once(&sv, &dir, COUNT);
+    if spawners(&sv) != [spawner] {
+        sv.fail("the spawner should have stayed, refusing requests");
+    }
+}
+
+/// A pids cgroup (v1) holding the spawner, removed at the end.
+struct PidsCgroup {
+    path: std::path::PathBuf,
+}
+
+impl PidsCgroup {
+    fn new(tag: &str) -> Option<PidsCgroup> {
+        let root = std::path::Path::new("/sys/fs/cgroup/pids");
+        if !root.join("cgroup.procs").exists() {
+            return None;
+        }
+        let path = root.join(format!("svinit-test-{tag}-{}", std::process::id()));
+        std::fs::create_dir(&path).ok()?;
+        Some(PidsCgroup { path })
+    }
+
+    fn set_max(&self, max: &str) {
+        std::fs::write(self.path.join("pids.max"), max).expect("pids.max");
+    }
+
+    fn add(&self, pid: i32) {
+        std::fs::write(self.path.join("cgroup.procs"), pid.to_string()).expect("cgroup.procs");
+    }
+}
+
+impl Drop for PidsCgroup {
+    fn drop(&mut self) {
+        let _ = poll_until(DEADLINE, || std::fs::remove_dir(&self.path).is_ok());
+    }
+}
+
+#[test]
+fn a_clone_refused_with_eagain_is_reported_as_a_fork_failure_then_retried() {
+    let dir = TempDir::new("spawner-eagain");
+    gated_services(&dir, 1);
+    let Some(cgroup) = PidsCgroup::new("eagain") else {
+        eprintln!("skipped: no pids cgroup (v1) to refuse a clone with");
+        return;
+    };
+    // Dropped before `cgroup`, which is then empty.
+    let sv = Svinit::container(&dir);
+    let spawner = wait_for_spawner(&sv);
+    cgroup.add(spawner);
+    // The spawner alone: its next clone gets EAGAIN, whatever its uid.
+    cgroup.set_max("1");
+    dir.write("go", "");
+    sv.wait_until("s1's fork failure", Duration::from_secs(20), || {
+        sv.service_lines("s1")
+            .iter()
+            .any(|l| l.contains("backoff (fork: Try again;"))
+    });
+    cgroup.set_max("max");
+    all_up_once(&sv, &dir, 1);
+}
+
+#[test]
+fn children_that_exit_at_once_are_each_reported_once() {
+    const COUNT: usize = 60;
+    let dir = TempDir::new("spawner-quick-exit");
+    let mut text = String::new();
+    for i in 1..=COUNT {
+        text.push_str(&format!(
+            "service \"q{i}\" {{\n    type \"oneshot\"\n    exec \"/bin/true\"\n}}\n"
+        ));
+    }
+    dir.write("conf/units.kdl", &text);
+    let sv = Svinit::container(&dir);
+    for i in 1..=COUNT {
+        sv.wait_state(&format!("q{i}"), "done", DEADLINE);
+    }
+    for i in 1..=COUNT {
+        let name = format!("q{i}");
+        let done = sv.state_lines(&name, "done").len();
+        let failed = sv.state_lines(&name, "failed").len();
+        if done != 1 || failed != 0 {
+            sv.fail(&format!("{name}: done {done} times, failed {failed} times"));
+        }
+    }
+}
+
+#[test]
+fn services_start_with_no_signal_ignored_even_if_svinit_inherited_some() {
+    use std::os::unix::process::CommandExt;
+    let dir = TempDir::new("spawner-sigign");
+    dir.write(
+        "conf/units.kdl",
+        r#"
+service "probe" {
+    shell "grep SigIgn /proc/$$/status > $DIR/sigign.tmp; mv $DIR/sigign.tmp $DIR/sigign; exec sleep 1000"
+}
+"#,
+    );
+    let conf = dir.join("conf").to_string_lossy().into_owned();
+    let sv = Svinit::start_with(
+        crate::harness::Mode::Container,
+        &dir,
+        &["-c", &conf],
+        |cmd| {
+            // SAFETY: only signal(2) between fork and exec.
+            unsafe {
+                cmd.pre_exec(|| {
+                    libc::signal(libc::SIGHUP, libc::SIG_IGN);
+                    libc::signal(libc::SIGUSR1, libc::SIG_IGN);
+                    Ok(())
+                });
+            }
+        },
+    );
+    sv.wait_file(&dir, "sigign", DEADLINE);
+    let line = dir.read("sigign").unwrap_or_default();
+    if line.split_whitespace().nth(1) != Some("0000000000000000") {
+        sv.fail(&format!("the service inherited ignored signals: {line}"));
+    }
+}

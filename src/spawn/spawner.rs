@@ -1,0 +1,496 @@
+//! The spawner: a small process svinit forks once, at start-up, that makes
+//! the services' processes for it. Forking svinit itself costs more the more
+//! services it runs (its page tables are copied, its kept output pipes
+//! closed again in every child); the spawner's address space and fd table
+//! stay as they were when it was forked.
+//!
+//! svinit sends one request per start on a `SOCK_SEQPACKET` socketpair (the
+//! spawner's end is its only descriptor but 0-2, so only svinit can ask):
+//! the [`SpawnPlan`], how to lay out the child's fds, and in `SCM_RIGHTS`
+//! the write end of the start's status pipe and every fd the child needs.
+//! The spawner creates the child with `clone(CLONE_PARENT)`, so it is
+//! svinit's own child (svinit reaps it and gets its SIGCHLD), and the child
+//! runs exactly what a forked one does ([`super::execute`]). It shares the
+//! spawner's memory until it execs (`CLONE_VM | CLONE_VFORK`): no page
+//! table is copied; the spawner waits meanwhile, svinit does not. The spawner
+//! never answers: the child writes its pid first on the status pipe, and a
+//! clone that fails is reported there as the `Fork` stage with its errno.
+//! EOF before a pid means the request was lost with the spawner: svinit
+//! then starts the service itself.
+//!
+//! The spawner blocks only in `recvmsg` on svinit's socket and touches no
+//! path: nothing a service controls reaches it (SPEC §7). It exits when
+//! svinit closes the socket or dies (`PR_SET_PDEATHSIG`).
+
+use std::ffi::CString;
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+use nix::errno::Errno;
+use nix::sys::socket::{
+    AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType, recvmsg,
+    sendmsg, socketpair,
+};
+use nix::unistd::ForkResult;
+
+use super::execute::{ChildIo, Stdio, clone_for_parent, reset_signal_dispositions, status_pipe};
+use super::prepare::{PreparedLimit, SpawnPlan};
+use crate::supervisor::SpawnFailure;
+
+/// The most fds one request passes: the status pipe, stdin, stdout,
+/// stderr and the extra fds (`ready-fd`, one today).
+const MAX_FDS: usize = 16;
+
+/// The stack a child runs on from clone to exec: `run_child` needs a few
+/// KiB; the rest is margin.
+const CHILD_STACK: usize = 256 * 1024;
+
+/// The largest request, above any plan but one with a huge environment:
+/// that one is refused with `EMSGSIZE` and svinit forks it itself.
+const MAX_REQUEST: usize = 128 * 1024;
+
+/// svinit's handle on its spawner.
+#[derive(Debug)]
+pub(crate) struct Spawner {
+    pid: i32,
+    socket: OwnedFd,
+}
+
+/// Why a request was not sent; the start is then svinit's to do.
+#[derive(Debug)]
+pub(crate) enum Unsent {
+    /// The spawner is behind, or the request too large: this once.
+    Busy,
+    /// The spawner is gone.
+    Gone,
+    /// Not even the status pipe could be made: the start fails as a fork
+    /// without one would.
+    Failed(SpawnFailure),
+}
+
+impl Spawner {
+    /// Forks the spawner. `None` (and svinit forks every child itself) when
+    /// that fails.
+    pub(crate) fn launch() -> Option<Spawner> {
+        let (ours, theirs) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .ok()?;
+        set_nonblocking(ours.as_fd());
+        // SAFETY: single-threaded svinit; the child runs `serve`, which
+        // never returns.
+        match unsafe { nix::unistd::fork() } {
+            Err(_) => None,
+            Ok(ForkResult::Child) => {
+                drop(ours);
+                serve(theirs)
+            }
+            Ok(ForkResult::Parent { child }) => Some(Spawner {
+                pid: child.as_raw(),
+                socket: ours,
+            }),
+        }
+    }
+
+    pub(crate) fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// svinit's end, to poll for room.
+    pub(crate) fn socket_fd(&self) -> RawFd {
+        self.socket.as_raw_fd()
+    }
+
+    /// Asks for a child running `plan` with `io`; returns the read end of
+    /// its status pipe. Never blocks.
+    pub(crate) fn request(&self, plan: &SpawnPlan, io: &ChildIo<'_>) -> Result<OwnedFd, Unsent> {
+        let (status, report) = status_pipe().map_err(Unsent::Failed)?;
+        let mut fds = vec![report.as_raw_fd()];
+        let mut bytes = Vec::with_capacity(1024);
+        encode_plan(&mut bytes, plan);
+        encode_io(&mut bytes, io, &mut fds);
+        let rights = [ControlMessage::ScmRights(&fds)];
+        let sent = sendmsg::<()>(
+            self.socket.as_raw_fd(),
+            &[IoSlice::new(&bytes)],
+            &rights,
+            MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL,
+            None,
+        );
+        match sent {
+            Ok(_) => Ok(status),
+            Err(Errno::EAGAIN | Errno::EMSGSIZE | Errno::ENOBUFS | Errno::ENOMEM) => {
+                Err(Unsent::Busy)
+            }
+            Err(_) => Err(Unsent::Gone),
+        }
+    }
+}
+
+fn set_nonblocking(fd: BorrowedFd<'_>) {
+    // SAFETY: fcntl on an fd we own.
+    unsafe {
+        let flags = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
+        libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK);
+    }
+}
+
+/// The spawner process: serves requests until svinit goes away.
+fn serve(socket: OwnedFd) -> ! {
+    // SAFETY: plain system calls in a fresh single-threaded child.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        libc::prctl(libc::PR_SET_NAME, c"svinit-spawner".as_ptr());
+        // svinit's blocked signals and handlers are not the spawner's: a
+        // SIGTERM ends it, and its children start with every disposition
+        // default (`clone_for_parent` does not reset them again).
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        reset_signal_dispositions(libc::SIGRTMAX());
+        libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+    }
+    // Nothing of svinit's but 0-2 (what `Stdio::Inherit` means) stays open.
+    let socket = keep_only(socket);
+    let mut buffer = vec![0u8; MAX_REQUEST];
+    let mut stack = vec![0u8; CHILD_STACK];
+    loop {
+        let mut space = nix::cmsg_space!([RawFd; MAX_FDS]);
+        let mut iov = [IoSliceMut::new(&mut buffer)];
+        let received = recvmsg::<()>(
+            socket,
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        );
+        let (len, fds) = match received {
+            Ok(msg) if msg.bytes > 0 => {
+                let mut fds = Vec::new();
+                for cmsg in msg.cmsgs().into_iter().flatten() {
+                    if let ControlMessageOwned::ScmRights(raw) = cmsg {
+                        // SAFETY: just received: ours alone.
+                        fds.extend(
+                            raw.into_iter()
+                                .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+                        );
+                    }
+                }
+                (msg.bytes, fds)
+            }
+            Err(Errno::EINTR) => continue,
+            // svinit closed its end (or the socket broke): done.
+            _ => unsafe { libc::_exit(0) },
+        };
+        // A request that does not decode is dropped: its status pipe's EOF
+        // tells svinit, which starts the service itself.
+        if let Some((plan, layout)) = decode_request(&buffer[..len])
+            && let Some(report) = fds.first()
+            && let Some(io) = layout.io(&fds)
+        {
+            clone_for_parent(&plan, &io, report.as_fd(), &mut stack);
+        }
+    }
+}
+
+/// Moves `socket` to fd 3 and closes every other fd above 2.
+fn keep_only(socket: OwnedFd) -> RawFd {
+    let raw = socket.as_raw_fd();
+    std::mem::forget(socket);
+    // SAFETY: fd juggling in a fresh child that owns its fd table alone.
+    unsafe {
+        let fd = if raw == 3 {
+            3
+        } else {
+            let fd = libc::dup3(raw, 3, libc::O_CLOEXEC);
+            libc::close(raw);
+            fd
+        };
+        libc::syscall(
+            libc::SYS_close_range,
+            4 as libc::c_uint,
+            libc::c_uint::MAX,
+            0,
+        );
+        fd
+    }
+}
+
+// ---- the request's bytes: lengths and numbers native-endian, u32 lengths
+
+fn put_u32(out: &mut Vec<u8>, value: u32) {
+    out.extend_from_slice(&value.to_ne_bytes());
+}
+
+fn put_u64(out: &mut Vec<u8>, value: u64) {
+    out.extend_from_slice(&value.to_ne_bytes());
+}
+
+fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    put_u32(out, bytes.len() as u32);
+    out.extend_from_slice(bytes);
+}
+
+/// `None` as 0, `Some(v)` as 1 then `v`.
+fn put_option<T>(out: &mut Vec<u8>, value: Option<T>, put: impl FnOnce(&mut Vec<u8>, T)) {
+    match value {
+        None => out.push(0),
+        Some(value) => {
+            out.push(1);
+            put(out, value);
+        }
+    }
+}
+
+fn put_strings(out: &mut Vec<u8>, strings: &[CString]) {
+    put_u32(out, strings.len() as u32);
+    for string in strings {
+        put_bytes(out, string.as_bytes());
+    }
+}
+
+fn encode_plan(out: &mut Vec<u8>, plan: &SpawnPlan) {
+    put_bytes(out, plan.program.as_bytes());
+    put_strings(out, &plan.argv);
+    put_strings(out, &plan.env);
+    put_option(out, plan.directory.as_deref(), |o, d| {
+        put_bytes(o, d.to_bytes())
+    });
+    put_option(out, plan.umask, put_u32);
+    put_option(out, plan.nice, |o, n| put_u32(o, n as u32));
+    put_u32(out, plan.limits.len() as u32);
+    for limit in &plan.limits {
+        put_u32(out, limit.resource as u32);
+        put_u64(out, limit.soft);
+        put_u64(out, limit.hard);
+    }
+    put_option(out, plan.tty.as_deref(), |o, t| put_bytes(o, t.to_bytes()));
+    put_option(out, plan.groups.as_deref(), |o, groups| {
+        put_u32(o, groups.len() as u32);
+        for &gid in groups {
+            put_u32(o, gid);
+        }
+    });
+    put_option(out, plan.gid, put_u32);
+    put_option(out, plan.uid, put_u32);
+    out.push(u8::from(plan.foreground));
+    put_option(out, plan.own_pid_env.as_deref(), put_bytes);
+}
+
+/// Stdio as a tag (0 inherit, 1 null, 2 fd) and for an fd its index in
+/// the passed fds; then the extra fds as (target, index).
+fn encode_io(out: &mut Vec<u8>, io: &ChildIo<'_>, fds: &mut Vec<RawFd>) {
+    let pass = |fds: &mut Vec<RawFd>, fd: BorrowedFd<'_>| {
+        fds.push(fd.as_raw_fd());
+        (fds.len() - 1) as u32
+    };
+    for stdio in [io.stdin, io.stdout, io.stderr] {
+        match stdio {
+            Stdio::Inherit => out.push(0),
+            Stdio::Null => out.push(1),
+            Stdio::Fd(fd) => {
+                out.push(2);
+                let index = pass(fds, fd);
+                put_u32(out, index);
+            }
+        }
+    }
+    put_u32(out, io.extra_fds.len() as u32);
+    for &(target, source) in &io.extra_fds {
+        put_u32(out, target as u32);
+        let index = pass(fds, source);
+        put_u32(out, index);
+    }
+}
+
+/// Reads a request; every read is checked, so garbage gives `None`.
+struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl Reader<'_> {
+    fn take(&mut self, len: usize) -> Option<&[u8]> {
+        if len > self.bytes.len() {
+            return None;
+        }
+        let (head, rest) = self.bytes.split_at(len);
+        self.bytes = rest;
+        Some(head)
+    }
+
+    fn u8(&mut self) -> Option<u8> {
+        self.take(1).map(|b| b[0])
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_ne_bytes(self.take(4)?.try_into().ok()?))
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_ne_bytes(self.take(8)?.try_into().ok()?))
+    }
+
+    fn bytes(&mut self) -> Option<Vec<u8>> {
+        let len = self.u32()? as usize;
+        self.take(len).map(<[u8]>::to_vec)
+    }
+
+    fn cstring(&mut self) -> Option<CString> {
+        CString::new(self.bytes()?).ok()
+    }
+
+    fn option<T>(&mut self, read: impl FnOnce(&mut Self) -> Option<T>) -> Option<Option<T>> {
+        match self.u8()? {
+            0 => Some(None),
+            1 => read(self).map(Some),
+            _ => None,
+        }
+    }
+
+    /// A count, bounded by what is left (every item takes a byte at least).
+    fn count(&mut self) -> Option<usize> {
+        let count = self.u32()? as usize;
+        (count <= self.bytes.len()).then_some(count)
+    }
+
+    fn strings(&mut self) -> Option<Vec<CString>> {
+        (0..self.count()?).map(|_| self.cstring()).collect()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StdioLayout {
+    Inherit,
+    Null,
+    Fd(usize),
+}
+
+/// [`ChildIo`] with indices into the passed fds.
+#[derive(Debug, PartialEq, Eq)]
+struct IoLayout {
+    stdio: [StdioLayout; 3],
+    extra: Vec<(RawFd, usize)>,
+}
+
+impl IoLayout {
+    fn io<'a>(&self, fds: &'a [OwnedFd]) -> Option<ChildIo<'a>> {
+        let fd = |index: usize| fds.get(index).map(|fd| fd.as_fd());
+        let stdio = |layout: StdioLayout| match layout {
+            StdioLayout::Inherit => Some(Stdio::Inherit),
+            StdioLayout::Null => Some(Stdio::Null),
+            StdioLayout::Fd(index) => fd(index).map(Stdio::Fd),
+        };
+        Some(ChildIo {
+            stdin: stdio(self.stdio[0])?,
+            stdout: stdio(self.stdio[1])?,
+            stderr: stdio(self.stdio[2])?,
+            extra_fds: self
+                .extra
+                .iter()
+                .map(|&(target, index)| Some((target, fd(index)?)))
+                .collect::<Option<_>>()?,
+        })
+    }
+}
+
+fn decode_request(bytes: &[u8]) -> Option<(SpawnPlan, IoLayout)> {
+    let mut r = Reader { bytes };
+    let plan = SpawnPlan {
+        program: r.cstring()?,
+        argv: r.strings()?,
+        env: r.strings()?,
+        directory: r.option(Reader::cstring)?,
+        umask: r.option(Reader::u32)?,
+        nice: r.option(|r| r.u32().map(|n| n as i32))?,
+        limits: (0..r.count()?)
+            .map(|_| {
+                Some(PreparedLimit {
+                    resource: r.u32()? as i32,
+                    soft: r.u64()?,
+                    hard: r.u64()?,
+                })
+            })
+            .collect::<Option<_>>()?,
+        tty: r.option(Reader::cstring)?,
+        groups: r.option(|r| (0..r.count()?).map(|_| r.u32()).collect())?,
+        gid: r.option(Reader::u32)?,
+        uid: r.option(Reader::u32)?,
+        foreground: r.u8()? != 0,
+        own_pid_env: r.option(Reader::bytes)?,
+        // Only svinit names failures: the spawner never reads these.
+        user_label: String::new(),
+        group_label: String::new(),
+    };
+    let mut stdio = [StdioLayout::Inherit; 3];
+    for slot in &mut stdio {
+        *slot = match r.u8()? {
+            0 => StdioLayout::Inherit,
+            1 => StdioLayout::Null,
+            2 => StdioLayout::Fd(r.u32()? as usize),
+            _ => return None,
+        };
+    }
+    let extra = (0..r.count()?)
+        .map(|_| Some((r.u32()? as RawFd, r.u32()? as usize)))
+        .collect::<Option<_>>()?;
+    r.bytes
+        .is_empty()
+        .then_some((plan, IoLayout { stdio, extra }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_round_trips_and_garbage_is_refused() {
+        let plan = SpawnPlan {
+            program: c"/bin/x".into(),
+            argv: vec![c"x".into(), c"-y".into()],
+            env: vec![c"A=1".into()],
+            directory: Some(c"/srv".into()),
+            umask: Some(0o27),
+            nice: Some(-5),
+            limits: vec![PreparedLimit {
+                resource: libc::RLIMIT_NOFILE as i32,
+                soft: 100,
+                hard: libc::RLIM_INFINITY,
+            }],
+            tty: None,
+            groups: Some(vec![1, 2]),
+            gid: Some(7),
+            uid: None,
+            foreground: true,
+            own_pid_env: Some(b"WATCHDOG_PID".to_vec()),
+            user_label: String::new(),
+            group_label: String::new(),
+        };
+        let (read, write) = nix::unistd::pipe().unwrap();
+        let io = ChildIo {
+            stdin: Stdio::Null,
+            stdout: Stdio::Fd(write.as_fd()),
+            stderr: Stdio::Inherit,
+            extra_fds: vec![(3, read.as_fd())],
+        };
+        let mut bytes = Vec::new();
+        let mut fds = vec![-1];
+        encode_plan(&mut bytes, &plan);
+        encode_io(&mut bytes, &io, &mut fds);
+        assert_eq!(fds, [-1, write.as_raw_fd(), read.as_raw_fd()]);
+        let (decoded, layout) = decode_request(&bytes).expect("decodes");
+        assert_eq!(format!("{decoded:?}"), format!("{plan:?}"));
+        assert_eq!(
+            layout,
+            IoLayout {
+                stdio: [StdioLayout::Null, StdioLayout::Fd(1), StdioLayout::Inherit],
+                extra: vec![(3, 2)],
+            }
+        );
+        for len in 0..bytes.len() {
+            assert!(decode_request(&bytes[..len]).is_none(), "cut at {len}");
+        }
+        bytes.push(0);
+        assert!(decode_request(&bytes).is_none(), "trailing byte");
+    }
+}
