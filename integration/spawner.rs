@@ -262,3 +262,66 @@ service "probe" {
         sv.fail(&format!("the service inherited ignored signals: {line}"));
     }
 }
+
+/// `RssAnon` of /proc/PID/status, in kB.
+fn anonymous_kb(pid: i32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| line.strip_prefix("RssAnon:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn the_spawner_is_a_fresh_image_holding_nothing_of_svinits() {
+    const COUNT: usize = 300;
+    let dir = TempDir::new("spawner-fresh");
+    let mut text = String::new();
+    for i in 1..=COUNT {
+        text.push_str(&format!(
+            "service \"s{i}\" {{ exec \"/bin/sleep\" \"1000\" }}\n"
+        ));
+    }
+    dir.write("conf/units.kdl", &text);
+    let sv = Svinit::container(&dir);
+    wait_all_up(&sv, COUNT);
+    let spawner = wait_for_spawner(&sv);
+    let exe = |pid: i32| std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+    if exe(spawner).is_none() || exe(spawner) != exe(sv.pid) {
+        sv.fail(&format!(
+            "the spawner runs {:?}, svinit {:?}",
+            exe(spawner),
+            exe(sv.pid)
+        ));
+    }
+    let cmdline = std::fs::read(format!("/proc/{spawner}/cmdline")).unwrap_or_default();
+    if cmdline != b"svinit-spawner\0" {
+        sv.fail(&format!(
+            "the spawner's argv: {:?}",
+            String::from_utf8_lossy(&cmdline)
+        ));
+    }
+    let mut fds: Vec<i32> = std::fs::read_dir(format!("/proc/{spawner}/fd"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    fds.sort();
+    if fds != [0, 1, 2, 3] {
+        sv.fail(&format!(
+            "the spawner holds fds {fds:?}, not 0-2 and its socket"
+        ));
+    }
+    // A fork of svinit would share (then copy) svinit's heap: with 300
+    // services that is most of svinit's anonymous memory.
+    let (ours, svinits) = (anonymous_kb(spawner), anonymous_kb(sv.pid));
+    if ours * 2 > svinits {
+        sv.fail(&format!(
+            "the spawner holds {ours} kB of anonymous memory, svinit {svinits} kB"
+        ));
+    }
+}

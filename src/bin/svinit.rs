@@ -131,6 +131,9 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Parsed, String> {
 }
 
 fn main() -> ExitCode {
+    // The spawner is this binary again (see spawn/spawner.rs): before
+    // anything else, so that it holds nothing of svinit's.
+    svinit::spawn::serve_if_spawner();
     console::claim_standard_fds();
     console::install_panic_hook();
     let code = run();

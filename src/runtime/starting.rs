@@ -299,8 +299,11 @@ impl Runtime {
         self.spawner_pid = None;
         if self.spawner.as_ref().is_some_and(|s| s.pid() == pid) {
             self.spawner = None;
-            if self.spawner_wanted {
-                warn!("", "spawner (pid {pid}) {status}: forking a new one");
+            if self.spawner_wanted && !self.supervisor.is_shutting_down() {
+                warn!(
+                    "",
+                    "spawner (pid {pid}) {status}: a new one at the next start"
+                );
             }
         }
         self.send_backlog();
