@@ -8,6 +8,7 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
+use std::sync::OnceLock;
 
 use nix::errno::Errno;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
@@ -83,11 +84,20 @@ pub(crate) fn send(target: i32, signal: i32) -> Result<(), Errno> {
     if !(0..=MAX_SIGNAL).contains(&signal) || (-1..=1).contains(&target) {
         return Err(Errno::EINVAL);
     }
-    if target < 0 && target.checked_neg() == Some(nix::unistd::getpgrp().as_raw()) {
+    if target < 0 && target.checked_neg() == Some(own_process_group()) {
         return Err(Errno::EINVAL);
     }
     // SAFETY: kill(2) with checked arguments; it touches no memory.
     Errno::result(unsafe { libc::kill(target, signal) }).map(drop)
+}
+
+/// svinit's own process group, read once: it cannot change while the
+/// loop runs (`--detach` calls setsid before the loop exists; svinit calls
+/// neither setsid nor setpgid after, and its parent cannot once it has
+/// exec'd). Saves a getpgrp(2) per signal sent: stopping a service sends two.
+fn own_process_group() -> i32 {
+    static OWN_GROUP: OnceLock<i32> = OnceLock::new();
+    *OWN_GROUP.get_or_init(|| nix::unistd::getpgrp().as_raw())
 }
 
 #[cfg(test)]
