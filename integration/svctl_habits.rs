@@ -387,6 +387,8 @@ fn svctl_start_up_keeps_sigpipe_ignored_and_stdio_open() {
     );
     let sv = container(&dir);
     wait_for_socket(&sv, &dir);
+    // `status a` exits 0 only once `a` is up.
+    sv.wait_state("a", "up", DEADLINE);
     // `>&-`: svctl starts with descriptor 1 closed.
     let run = Command::new("sh")
         .arg("-c")
