@@ -38,7 +38,7 @@ units-check: build
 check: lint units-check test
 
 # Benchmarks against the fork/exec floor, runit, s6, tini and dumb-init;
-# writes BENCHMARKS.md (root; ~15 min, BENCH_QUICK=1 for a 1-minute smoke
+# writes BENCHMARKS.md (root; ~10 min, BENCH_QUICK=1 for a 1-minute smoke
 # run). Not part of `check`: CI never runs it. DINIT=/path/to/dinit adds
 # dinit's column to the boot, chain, reaping and shutdown rows.
 bench:
