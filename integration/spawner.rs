@@ -273,33 +273,17 @@ fn anonymous_kb(pid: i32) -> u64 {
         .unwrap_or(0)
 }
 
-#[test]
-fn the_spawner_is_a_fresh_image_holding_nothing_of_svinits() {
-    const COUNT: usize = 300;
-    let dir = TempDir::new("spawner-fresh");
-    let mut text = String::new();
-    for i in 1..=COUNT {
-        text.push_str(&format!(
-            "service \"s{i}\" {{ exec \"/bin/sleep\" \"1000\" }}\n"
-        ));
-    }
-    dir.write("conf/units.kdl", &text);
-    let sv = Svinit::container(&dir);
-    wait_all_up(&sv, COUNT);
-    let spawner = wait_for_spawner(&sv);
+/// What a spawner must hold, and nothing more: fds 0-2 and its socket on
+/// 3, svinit's binary, and little of svinit's memory (a fork of svinit once
+/// its config is loaded shares, then copies, most of svinit's heap).
+#[track_caller]
+fn holds_nothing_of_svinits(sv: &Svinit, spawner: i32) {
     let exe = |pid: i32| std::fs::read_link(format!("/proc/{pid}/exe")).ok();
     if exe(spawner).is_none() || exe(spawner) != exe(sv.pid) {
         sv.fail(&format!(
             "the spawner runs {:?}, svinit {:?}",
             exe(spawner),
             exe(sv.pid)
-        ));
-    }
-    let cmdline = std::fs::read(format!("/proc/{spawner}/cmdline")).unwrap_or_default();
-    if cmdline != b"svinit-spawner\0" {
-        sv.fail(&format!(
-            "the spawner's argv: {:?}",
-            String::from_utf8_lossy(&cmdline)
         ));
     }
     let mut fds: Vec<i32> = std::fs::read_dir(format!("/proc/{spawner}/fd"))
@@ -316,12 +300,43 @@ fn the_spawner_is_a_fresh_image_holding_nothing_of_svinits() {
             "the spawner holds fds {fds:?}, not 0-2 and its socket"
         ));
     }
-    // A fork of svinit would share (then copy) svinit's heap: with 300
-    // services that is most of svinit's anonymous memory.
     let (ours, svinits) = (anonymous_kb(spawner), anonymous_kb(sv.pid));
     if ours * 2 > svinits {
         sv.fail(&format!(
             "the spawner holds {ours} kB of anonymous memory, svinit {svinits} kB"
         ));
     }
+}
+
+#[test]
+fn a_spawner_holds_nothing_of_svinits_forked_at_start_or_fresh_after_a_death() {
+    const COUNT: usize = 300;
+    let dir = TempDir::new("spawner-fresh");
+    let mut text = String::new();
+    for i in 1..=COUNT {
+        text.push_str(&format!(
+            "service \"s{i}\" {{ exec \"/bin/sleep\" \"1000\" }}\n"
+        ));
+    }
+    dir.write("conf/units.kdl", &text);
+    let sv = Svinit::container(&dir);
+    wait_all_up(&sv, COUNT);
+    // The first is forked before svinit reads its config.
+    let first = wait_for_spawner(&sv);
+    holds_nothing_of_svinits(&sv, first);
+    // A replacement, forked from the grown svinit, execs its binary afresh.
+    let _ = kill(Pid::from_raw(first), Signal::SIGKILL);
+    sv.wait_until("the spawner's death", DEADLINE, || {
+        !spawners(&sv).contains(&first)
+    });
+    crate::control::expect(&sv, &dir, &["restart", "s1"], 0);
+    let second = wait_for_spawner(&sv);
+    let cmdline = std::fs::read(format!("/proc/{second}/cmdline")).unwrap_or_default();
+    if cmdline != b"svinit-spawner\0" {
+        sv.fail(&format!(
+            "the new spawner's argv: {:?}",
+            String::from_utf8_lossy(&cmdline)
+        ));
+    }
+    holds_nothing_of_svinits(&sv, second);
 }

@@ -185,6 +185,11 @@ fn run() -> ExitCode {
         _ => Vec::new(),
     };
     let main_command = if cli.detach { None } else { cli.main_command };
+    // The spawner, forked while svinit is small; `--detach` forks to the
+    // background later, and its spawner is made at the first start.
+    if !cli.detach {
+        svinit::spawn::prelaunch_spawner();
+    }
     // Decided as at each reload: with a command and no config at all (no
     // such path, or a directory without a `*.kdl` file, as an image that
     // ships an empty /etc/svinit/), the command alone: a drop-in for `tini --`.

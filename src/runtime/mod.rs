@@ -168,6 +168,11 @@ impl Runtime {
         if let Some(original) = own_limits::raise_own_nofile() {
             spawn_context.set_inherited_nofile(original);
         }
+        // The spawner svinit forked before reading its config; with no
+        // service to start it is let go (it exits when its socket closes).
+        let prelaunched = spawn::Spawner::take_prelaunched();
+        let spawner_pid = prelaunched.as_ref().map(spawn::Spawner::pid);
+        let spawner = prelaunched.filter(|_| !supervisor.config().services.is_empty());
         Ok(Runtime {
             poll,
             signals,
@@ -177,8 +182,8 @@ impl Runtime {
             exec_watches: Slab::new(),
             exec_watch_by_pid: HashMap::new(),
             awaiting_pid: 0,
-            spawner: None,
-            spawner_pid: None,
+            spawner,
+            spawner_pid,
             spawner_wanted: true,
             spawner_socket_watched: false,
             spawner_progress: Instant::now(),

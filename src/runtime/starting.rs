@@ -37,8 +37,8 @@ pub(super) struct Backlogged {
 }
 
 impl Runtime {
-    /// Forks the spawner at the first start (svinit with a main command
-    /// alone never has one), and again at a start after it died.
+    /// Forks a spawner at a start when there is none: the one forked at
+    /// start-up died, or svinit went to the background (`--detach`).
     pub(super) fn launch_spawner(&mut self) {
         if self.spawner.is_some() || !self.spawner_wanted {
             return;

@@ -18,11 +18,13 @@
 //! EOF before a pid means the request was lost with the spawner: svinit
 //! then starts the service itself.
 //!
-//! The forked spawner execs svinit's own binary afresh (`/proc/self/exe`,
-//! argv[0] `svinit-spawner`, its socket on fd 3): a fresh image holds none
-//! of svinit's heap, which would otherwise become the spawner's private
-//! copy page by page as svinit writes to it (at 1,000 services, 5 MiB more
-//! in all). Without /proc it serves from the forked copy.
+//! The first spawner is forked before svinit reads its config
+//! (`prelaunch`), while svinit is small. One forked later (after a spawner
+//! died, or under `--detach`) execs svinit's own binary afresh
+//! (`/proc/self/exe`, argv[0] `svinit-spawner`, its socket on fd 3): a fork
+//! of the grown svinit would share its heap, which becomes the spawner's
+//! private copy page by page as svinit writes to it (at 1,000 services,
+//! 5 MiB more in all). Without /proc it serves from the forked copy.
 //!
 //! The spawner blocks only in `recvmsg` on svinit's socket and touches no
 //! path: nothing a service controls reaches it (SPEC §7). It exits when
@@ -75,9 +77,13 @@ pub(crate) enum Unsent {
 }
 
 impl Spawner {
-    /// Forks the spawner. `None` (and svinit forks every child itself) when
-    /// that fails.
+    /// Forks the spawner, which execs svinit's binary afresh. `None` (and
+    /// svinit forks every child itself) when that fails.
     pub(crate) fn launch() -> Option<Spawner> {
+        Spawner::fork_into(exec_fresh)
+    }
+
+    fn fork_into(spawner: fn(OwnedFd) -> !) -> Option<Spawner> {
         let (ours, theirs) = socketpair(
             AddressFamily::Unix,
             SockType::SeqPacket,
@@ -86,19 +92,24 @@ impl Spawner {
         )
         .ok()?;
         set_nonblocking(ours.as_fd());
-        // SAFETY: single-threaded svinit; the child runs `serve`, which
+        // SAFETY: single-threaded svinit; the child runs `spawner`, which
         // never returns.
         match unsafe { nix::unistd::fork() } {
             Err(_) => None,
             Ok(ForkResult::Child) => {
                 drop(ours);
-                exec_fresh(theirs)
+                spawner(theirs)
             }
             Ok(ForkResult::Parent { child }) => Some(Spawner {
                 pid: child.as_raw(),
                 socket: ours,
             }),
         }
+    }
+
+    /// The spawner `prelaunch` forked, for the runtime to adopt.
+    pub(crate) fn take_prelaunched() -> Option<Spawner> {
+        PRELAUNCHED.with(|spawner| spawner.borrow_mut().take())
     }
 
     pub(crate) fn pid(&self) -> i32 {
@@ -141,6 +152,22 @@ fn set_nonblocking(fd: BorrowedFd<'_>) {
     unsafe {
         let flags = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
         libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK);
+    }
+}
+
+thread_local! {
+    static PRELAUNCHED: std::cell::RefCell<Option<Spawner>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Forks the spawner now, while svinit is small (before it reads its
+/// config): its copy of svinit's memory stays small without an exec, and it
+/// is ready by the first start. The runtime adopts it
+/// (`Spawner::take_prelaunched`); one forked later (after a spawner died)
+/// execs afresh.
+pub fn prelaunch() {
+    if let Some(spawner) = Spawner::fork_into(serve) {
+        PRELAUNCHED.with(|slot| *slot.borrow_mut() = Some(spawner));
     }
 }
 
