@@ -148,6 +148,26 @@ fn a_spawner_out_of_descriptors_loses_no_start() {
     }
 }
 
+#[test]
+fn a_stalled_spawner_is_replaced_and_its_starts_are_not_lost() {
+    const COUNT: usize = 5;
+    let dir = TempDir::new("spawner-stalled");
+    gated_services(&dir, COUNT);
+    let sv = Svinit::container(&dir);
+    let spawner = wait_for_spawner(&sv);
+    // It takes requests but makes no child, as when a child hangs before
+    // its exec (the spawner waits for each exec).
+    kill(Pid::from_raw(spawner), Signal::SIGSTOP).expect("SIGSTOP the spawner");
+    dir.write("go", "");
+    all_up_once(&sv, &dir, COUNT);
+    if !sv.log().contains("made no process for 2s: replacing it") {
+        sv.fail("svinit did not say that it replaced its stalled spawner");
+    }
+    sv.wait_until("the stalled spawner's end", DEADLINE, || {
+        !spawners(&sv).contains(&spawner)
+    });
+}
+
 /// A pids cgroup (v1) holding the spawner, removed at the end.
 struct PidsCgroup {
     path: std::path::PathBuf,
