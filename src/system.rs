@@ -13,6 +13,7 @@ use nix::sys::stat::Mode as FileMode;
 
 use crate::config::{self, Config, ServiceConfig};
 use crate::runtime::{BOOT_ATTEMPTS, Options, Runtime, contain};
+use crate::spawn::Spawner;
 use crate::supervisor::PowerKind;
 use crate::{error, info, warn};
 
@@ -237,10 +238,11 @@ pub(crate) fn emergency_shell_unit(tty: &str) -> Option<ServiceConfig> {
 /// System mode's main: the loop never returns; if it does (it should
 /// not), the machine powers off rather than PID 1 exiting. A runtime that
 /// cannot even start (no epoll, no signalfd, an internal error) is retried.
-pub fn run_forever(options: Options, config: Config) -> ! {
+pub fn run_forever(options: Options, config: Config, mut spawner: Option<Spawner>) -> ! {
     loop {
+        // A failed attempt drops the spawner; the next forks its own.
         let started = contain(BOOT_ATTEMPTS, "setting up the loop", || {
-            Runtime::new(options.clone(), config.clone())
+            Runtime::new(options.clone(), config.clone(), spawner.take())
         });
         match started {
             Some(Ok(runtime)) => {

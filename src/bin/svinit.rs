@@ -187,9 +187,11 @@ fn run() -> ExitCode {
     let main_command = if cli.detach { None } else { cli.main_command };
     // The spawner, forked while svinit is small; `--detach` forks to the
     // background later, and its spawner is made at the first start.
-    if !cli.detach {
-        svinit::spawn::prelaunch_spawner();
-    }
+    let mut spawner = if cli.detach {
+        None
+    } else {
+        svinit::spawn::prelaunch_spawner()
+    };
     // Decided as at each reload: with a command and no config at all (no
     // such path, or a directory without a `*.kdl` file, as an image that
     // ships an empty /etc/svinit/), the command alone: a drop-in for `tini --`.
@@ -274,10 +276,10 @@ fn run() -> ExitCode {
     };
     if mode == Mode::System {
         announce();
-        system::run_forever(options, config);
+        system::run_forever(options, config, spawner);
     }
     let started = contain(BOOT_ATTEMPTS, "setting up the loop", || {
-        Runtime::new(options.clone(), config.clone())
+        Runtime::new(options.clone(), config.clone(), spawner.take())
     });
     let mut runtime = match started {
         Some(Ok(runtime)) => runtime,

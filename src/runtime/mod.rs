@@ -138,7 +138,11 @@ impl Runtime {
     /// Fails when another svinit answers on the control socket (except in
     /// system mode); any other socket problem is logged and svinit runs
     /// without a control socket.
-    pub fn new(options: Options, config: config::Config) -> io::Result<Runtime> {
+    pub fn new(
+        options: Options,
+        config: config::Config,
+        prelaunched: Option<spawn::Spawner>,
+    ) -> io::Result<Runtime> {
         crate::fault::point("runtime-new");
         let poll = Poll::new()?;
         crate::console::forget_watch();
@@ -170,7 +174,6 @@ impl Runtime {
         }
         // The spawner svinit forked before reading its config; with no
         // service to start it is let go (it exits when its socket closes).
-        let prelaunched = spawn::Spawner::take_prelaunched();
         let spawner_pid = prelaunched.as_ref().map(spawn::Spawner::pid);
         let spawner = prelaunched.filter(|_| !supervisor.config().services.is_empty());
         Ok(Runtime {

@@ -59,7 +59,7 @@ const MAX_REQUEST: usize = 128 * 1024;
 
 /// svinit's handle on its spawner.
 #[derive(Debug)]
-pub(crate) struct Spawner {
+pub struct Spawner {
     pid: i32,
     socket: OwnedFd,
 }
@@ -107,11 +107,6 @@ impl Spawner {
         }
     }
 
-    /// The spawner `prelaunch` forked, for the runtime to adopt.
-    pub(crate) fn take_prelaunched() -> Option<Spawner> {
-        PRELAUNCHED.with(|spawner| spawner.borrow_mut().take())
-    }
-
     pub(crate) fn pid(&self) -> i32 {
         self.pid
     }
@@ -155,20 +150,12 @@ fn set_nonblocking(fd: BorrowedFd<'_>) {
     }
 }
 
-thread_local! {
-    static PRELAUNCHED: std::cell::RefCell<Option<Spawner>> =
-        const { std::cell::RefCell::new(None) };
-}
-
 /// Forks the spawner now, while svinit is small (before it reads its
 /// config): its copy of svinit's memory stays small without an exec, and it
-/// is ready by the first start. The runtime adopts it
-/// (`Spawner::take_prelaunched`); one forked later (after a spawner died)
-/// execs afresh.
-pub fn prelaunch() {
-    if let Some(spawner) = Spawner::fork_into(serve) {
-        PRELAUNCHED.with(|slot| *slot.borrow_mut() = Some(spawner));
-    }
+/// is ready by the first start. Handed to `Runtime::new`; one forked later
+/// (after a spawner died) execs afresh.
+pub fn prelaunch() -> Option<Spawner> {
+    Spawner::fork_into(serve)
 }
 
 /// argv[0] of the spawner's fresh image.
