@@ -281,14 +281,36 @@ fn chaos_random_crashes_and_sigkills_lose_nothing() {
     let sv = container(&dir);
     wait_for_socket(&sv, &dir);
     let mut follower = Follower::start(&dir);
-    // Started: and no start still queued at svinit's spawner, whose status
-    // pipe would count below (a pid is known once the process exists).
     sv.wait_until("every chaos service to have started", DEADLINE, || {
-        statuses(&sv, &dir).values().all(|s| {
-            s["restarts"].as_u64().is_some() && (s["state"] != "starting" || !s["pid"].is_null())
-        }) && follower.last_per_service().len() == CHAOS_SERVICES
+        statuses(&sv, &dir)
+            .values()
+            .all(|s| s["restarts"].as_u64().is_some())
+            && follower.last_per_service().len() == CHAOS_SERVICES
     });
-    let fds_before = settled_fds(&sv, &dir, 1);
+    // The baseline is taken with no start in flight: a starting service's
+    // exec-status pipe is open until its exec, and would count.
+    let mut fds_before = 0;
+    sv.wait_until("a moment with no service starting", DEADLINE, || {
+        let at_rest = |s: &BTreeMap<String, Value>| {
+            let quiet = s.values().all(|v| v["state"] != "starting");
+            quiet.then(|| {
+                s.values()
+                    .map(|v| {
+                        (
+                            v["state"].to_string(),
+                            v["pid"].to_string(),
+                            v["restarts"].to_string(),
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            })
+        };
+        let Some(before) = at_rest(&statuses(&sv, &dir)) else {
+            return false;
+        };
+        fds_before = settled_fds(&sv, &dir, 1);
+        at_rest(&statuses(&sv, &dir)) == Some(before)
+    });
     let rss_before = rss_kib(&sv);
 
     let mut rng = Rng::new(test);
