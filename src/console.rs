@@ -74,10 +74,31 @@ thread_local! {
 /// Queues `text` (whole lines; a missing last newline is added) for `out`
 /// and writes what the destination takes now.
 pub fn write(out: Out, text: &[u8]) {
-    if with_console(|console| console.stream(out).push(text)).is_none() {
+    let pushed = with_console(|console| {
+        let held = console.held;
+        console.stream(out).push(text, held)
+    });
+    if pushed.is_none() {
         let lines = text.split_inclusive(|&b| b == b'\n').count();
         LOST.fetch_add(lines as u64, Ordering::Relaxed);
     }
+}
+
+/// While the loop handles one turn's events: lines are queued, not
+/// written, and go out together at [`release`] (one write for a shutdown's
+/// hundred `down` lines, not a hundred).
+pub(crate) fn hold() {
+    with_console(|console| console.held = true);
+}
+
+/// The turn is over: writes what [`hold`] kept back.
+pub(crate) fn release() {
+    with_console(|console| {
+        console.held = false;
+        for stream in &mut console.streams {
+            stream.flush();
+        }
+    });
 }
 
 /// (Re)takes fds 1 and 2 as they are now. Lines still queued go to the new
@@ -141,6 +162,7 @@ pub(crate) fn forget_watch() {
 pub fn flush_before_exit(limit: Duration) {
     let deadline = Instant::now() + limit;
     with_console(|console| {
+        console.held = false;
         loop {
             let mut waiting = Vec::new();
             for stream in &mut console.streams {
@@ -219,6 +241,8 @@ struct Console {
     streams: Vec<Stream>,
     /// The stream of stdout and of stderr.
     route: [usize; 2],
+    /// Between [`hold`] and [`release`]: lines wait in the queue.
+    held: bool,
 }
 
 impl Console {
@@ -443,7 +467,9 @@ impl Stream {
         self.unreported += old.unreported;
     }
 
-    fn push(&mut self, text: &[u8]) {
+    /// Queues `text`; writes it now unless `held` (or the destination is
+    /// full). A queue `text` would overflow is written out first.
+    fn push(&mut self, text: &[u8], held: bool) {
         for line in text.split_inclusive(|&b| b == b'\n') {
             let fits = |queue: &Queue| queue.len() + line.len() < QUEUE_LIMIT;
             if !fits(&self.queue) && !self.waiting {
@@ -455,7 +481,7 @@ impl Stream {
                 self.drop_lines(1);
             }
         }
-        if !self.waiting {
+        if !self.waiting && !held {
             self.flush();
         }
     }

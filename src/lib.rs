@@ -13,6 +13,7 @@ pub mod fault;
 pub mod graph;
 pub mod log;
 pub mod mode;
+pub(crate) mod own_memory;
 pub mod runtime;
 pub mod spawn;
 pub mod supervisor;

@@ -93,7 +93,7 @@ fn writes_are_cut_at_line_boundaries() {
     assert!(cuts.len() > 5, "{cuts:?}");
     // ~28 KB fits in the pipe, so the stream writes it all at once.
     let mut stream = stream_for(&write);
-    stream.push(&text);
+    stream.push(&text, false);
     assert!(stream.queue.is_empty());
     drop((stream, write));
     let mut got = Vec::new();
@@ -110,7 +110,7 @@ fn a_full_pipe_queues_then_drops_then_reports() {
     fill(&write);
     let mut stream = stream_for(&write);
     let text = numbered_lines(10_000);
-    stream.push(&text);
+    stream.push(&text, false);
     assert!(stream.waiting);
     assert!(stream.queue.len() <= QUEUE_LIMIT);
     let kept = stream.queue.len();
@@ -150,7 +150,7 @@ fn without_a_reopen_a_pipe_is_written_with_rwf_nowait() {
     let (read, write) = pipe();
     fill(&write);
     let mut stream = Stream::new("stdout", Writer::NoWait(write.try_clone().unwrap()));
-    stream.push(b"one line\n");
+    stream.push(b"one line\n", false);
     assert!(stream.waiting);
     assert_eq!(stream.queue.len(), 9);
     assert!(!is_nonblocking(&write));
@@ -186,7 +186,7 @@ fn a_line_cut_by_a_partial_write_is_finished_first() {
     };
     for line in text.split_inclusive(|&b| b == b'\n') {
         let dropped = stream.dropped;
-        stream.push(line);
+        stream.push(line, false);
         if stream.dropped == dropped {
             pushed += line.len();
         }
@@ -223,7 +223,7 @@ fn a_line_cut_by_a_partial_write_is_finished_first() {
 #[test]
 fn an_unwritable_stream_keeps_what_fits_and_counts_the_rest() {
     let mut stream = Stream::new("stderr", Writer::Unwritable);
-    stream.push(&numbered_lines(10_000));
+    stream.push(&numbered_lines(10_000), false);
     assert!(stream.queue.len() <= QUEUE_LIMIT && stream.queue.len() > QUEUE_LIMIT - 64);
     assert_eq!(stream.dropped + count_lines(&stream.queue.bytes), 10_000);
 }
@@ -235,7 +235,7 @@ fn a_pipe_without_reader_drops_and_counts() {
     drop(read);
     // SIGPIPE is blocked or ignored in svinit; here, the test harness
     // ignores it (Rust sets SIGPIPE to SIG_IGN), so EPIPE comes back.
-    stream.push(b"a\nb\n");
+    stream.push(b"a\nb\n", false);
     assert_eq!(stream.dropped, 2);
     assert!(stream.queue.is_empty());
 }
@@ -243,7 +243,7 @@ fn a_pipe_without_reader_drops_and_counts() {
 #[test]
 fn a_capture_keeps_what_was_queued() {
     let mut old = Stream::new("stdout", Writer::Unwritable);
-    old.push(b"early line\n");
+    old.push(b"early line\n", false);
     old.dropped = 3;
     let (read, write) = pipe();
     let mut new = stream_for(&write);
@@ -262,8 +262,40 @@ fn a_large_write_to_a_willing_destination_loses_nothing() {
     let mut stream = stream_for(&file);
     let text = numbered_lines(20_000);
     assert!(text.len() > 4 * QUEUE_LIMIT);
-    stream.push(&text);
+    stream.push(&text, false);
     assert_eq!(stream.dropped, 0);
     assert_eq!(std::fs::read(&path).unwrap(), text);
     let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn held_lines_wait_for_the_end_of_the_turn_then_go_out_in_one_write() {
+    let (read, write) = pipe();
+    let mut stream = stream_for(&write);
+    for line in [&b"one\n"[..], b"two\n", b"three\n"] {
+        stream.push(line, true);
+    }
+    assert!(drain(&read).is_empty(), "nothing written while held");
+    stream.flush();
+    assert_eq!(drain(&read), b"one\ntwo\nthree\n");
+}
+
+#[test]
+fn a_held_queue_that_would_overflow_is_written_out_first() {
+    let (read, write) = pipe();
+    let mut stream = stream_for(&write);
+    let lines = numbered_lines(QUEUE_LIMIT / 20);
+    assert!(lines.len() > QUEUE_LIMIT);
+    let mut got = Vec::new();
+    for line in lines.split_inclusive(|&b| b == b'\n') {
+        stream.push(line, true);
+        got.extend(drain(&read));
+        // What the loop's writable event does once the reader has read.
+        stream.waiting = false;
+    }
+    stream.flush();
+    got.extend(drain(&read));
+    assert_eq!(stream.dropped, 0, "none dropped");
+    assert_eq!(got.len(), lines.len());
+    assert!(got == lines, "every line, in order");
 }

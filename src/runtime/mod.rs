@@ -107,6 +107,9 @@ pub struct Runtime {
     spawner_pid: Option<i32>,
     /// Cleared by the shutdown's sweep: no new spawner after it.
     spawner_wanted: bool,
+    /// The boot has settled: start-up's pages go before the loop next
+    /// sleeps (`own_memory`).
+    startup_pages_held: bool,
     /// When the spawner last made a child, or was given work while idle:
     /// the stall check's reference while requests are outstanding.
     spawner_progress: Instant,
@@ -158,6 +161,8 @@ impl Runtime {
         let control = open_control_socket(&poll, &options, &config.control)?;
         let now = Instant::now();
         let mut supervisor = Supervisor::new(config, options.mode, now, random_seed());
+        // The moment start-up's pages can go (`boot_settled`).
+        supervisor.report_boot_settled();
         let main = options.main_command.clone().map(MainProcess::new);
         if main.is_some() {
             supervisor.set_main_command();
@@ -188,6 +193,7 @@ impl Runtime {
             spawner,
             spawner_pid,
             spawner_wanted: true,
+            startup_pages_held: false,
             spawner_socket_watched: false,
             spawner_progress: Instant::now(),
             spawn_backlog: std::collections::VecDeque::new(),
@@ -210,8 +216,10 @@ impl Runtime {
         self.detached = Some(detached);
     }
 
-    /// `Action::BootSettled`: the one line `svinit --detach` prints.
+    /// `Action::BootSettled`: start-up is over, so its pages go
+    /// (`own_memory`); and the one line `svinit --detach` prints.
     fn boot_settled(&mut self) {
+        self.startup_pages_held = true;
         let Some(mut detached) = self.detached.take() else {
             return;
         };
@@ -227,6 +235,8 @@ impl Runtime {
     /// exit; returns svinit's exit status. A panic (logged by the hook)
     /// abandons one loop turn only (`containment`).
     pub fn run(mut self) -> i32 {
+        // The boot's lines go out together, before the loop first sleeps.
+        crate::console::hold();
         // Booting is declarative (wanted services up): again is harmless.
         contain(BOOT_ATTEMPTS, "booting the services", || {
             crate::fault::point("boot");
@@ -281,10 +291,17 @@ impl Runtime {
         .min()
         .map(|deadline| deadline.saturating_duration_since(Instant::now()));
         let timeout = self.brake.timeout(timeout);
+        crate::console::release();
+        if std::mem::take(&mut self.startup_pages_held) {
+            crate::own_memory::release_startup_pages();
+        }
         crate::console::watch(self.poll.registry(), |stream| {
             Source::Console(stream).token()
         });
-        if let Err(err) = self.poll.poll(events, timeout)
+        let polled = self.poll.poll(events, timeout);
+        // svinit's lines of this turn go out in one write before it sleeps.
+        crate::console::hold();
+        if let Err(err) = polled
             && err.kind() != io::ErrorKind::Interrupted
         {
             error!("", "poll failed: {err}");
@@ -373,6 +390,7 @@ impl Runtime {
                     self.finish_output();
                     return Some(code);
                 }
+                Action::NoMoreStarts => self.retire_spawner(),
                 Action::Power { kind } => self.power_off(kind),
                 Action::StartMain => self.start_main(),
                 Action::BootSettled => self.boot_settled(),
@@ -524,15 +542,16 @@ impl Runtime {
 
     /// Reaps every child that has exited. A child still being watched for
     /// its exec outcome has that outcome reported first.
-    fn reap_all(&mut self) {
+    /// Reaps every child that has exited; true when none is left at all.
+    fn reap_all(&mut self) -> bool {
         loop {
             match reaper::reap_one() {
                 Reaped::Exited { pid, status } => self.on_reaped(pid, status),
-                Reaped::NoneReady => break,
+                Reaped::NoneReady => return false,
                 Reaped::NoChildren => {
                     self.supervisor
                         .handle_event(Instant::now(), Event::NoChildren);
-                    break;
+                    return true;
                 }
             }
         }
@@ -583,6 +602,10 @@ impl Runtime {
 
     fn sweep_orphans(&mut self, signal: i32, log_survivors: bool) {
         self.retire_spawner();
+        // wait4's ECHILD says what the scan of /proc would: no child left.
+        if self.reap_all() {
+            return;
+        }
         for (pid, command) in reaper::children_of_self() {
             if self.spawner_pid == Some(pid) {
                 continue;

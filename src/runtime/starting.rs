@@ -299,7 +299,7 @@ impl Runtime {
         self.spawner_pid = None;
         if self.spawner.as_ref().is_some_and(|s| s.pid() == pid) {
             self.spawner = None;
-            if self.spawner_wanted && !self.supervisor.is_shutting_down() {
+            if self.spawner_wanted {
                 warn!(
                     "",
                     "spawner (pid {pid}) {status}: a new one at the next start"

@@ -239,7 +239,14 @@ fn serve(socket: OwnedFd) -> ! {
     let socket = keep_only(socket);
     let buffer = lazy_zeroed(MAX_REQUEST);
     let stack = lazy_zeroed(CHILD_STACK);
+    // What svinit's start-up mapped, and what a burst of starts did, is let
+    // go once no request has come for a while (`own_memory`).
+    let mut pages_to_release = true;
     loop {
+        if pages_to_release && !request_within(socket, IDLE_RELEASE_MS) {
+            crate::own_memory::release_startup_pages();
+            pages_to_release = false;
+        }
         let mut space = nix::cmsg_space!([RawFd; MAX_FDS]);
         let mut iov = [IoSliceMut::new(&mut *buffer)];
         let received = recvmsg::<()>(
@@ -273,6 +280,28 @@ fn serve(socket: OwnedFd) -> ! {
             && let Some(io) = layout.io(&fds)
         {
             clone_for_parent(&plan, &io, report.as_fd(), stack);
+            pages_to_release = true;
+        }
+    }
+}
+
+/// How long the spawner waits with no request before it lets its pages go.
+const IDLE_RELEASE_MS: u16 = 100;
+
+/// Whether a request (or svinit's end) arrives on `socket` within
+/// `millis`; true when the poll fails, so the caller just reads.
+fn request_within(socket: RawFd, millis: u16) -> bool {
+    let mut pollfd = libc::pollfd {
+        fd: socket,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: one valid pollfd.
+        match unsafe { libc::poll(&mut pollfd, 1, libc::c_int::from(millis)) } {
+            0 => return false,
+            -1 if Errno::last() == Errno::EINTR => continue,
+            _ => return true,
         }
     }
 }

@@ -179,6 +179,7 @@ impl Harness {
                 Action::SweepOrphans { .. }
                 | Action::SweepEveryone { .. }
                 | Action::BootSettled
+                | Action::NoMoreStarts
                 | Action::StateChanged(_)
                 | Action::Exit { .. }
                 | Action::Power { .. }

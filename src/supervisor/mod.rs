@@ -711,6 +711,7 @@ impl Supervisor {
         self.shutdown = Some(Shutdown::new(exit_code, now, timeout));
         let deadline = self.shutdown.as_ref().and_then(|s| s.deadline);
         self.deadlines.change(TimerOwner::Shutdown, None, deadline);
+        self.actions.push_back(Action::NoMoreStarts);
         // The main command goes first: it started after every unit.
         self.step_main(now, MainInput::Stop(self.main_stop_timeout()));
         for id in self.order.clone() {

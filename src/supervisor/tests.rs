@@ -1134,6 +1134,7 @@ fn random_event_sequences_keep_the_invariants() {
         let mut next_pid = 10;
         let mut trace: Vec<String> = Vec::new();
         let mut exits = 0;
+        let mut starts_over = false;
         sup.boot(now);
         for _ in 0..60 {
             let pick = |rng: &mut SplitMix64, n: usize| (rng.next_u64() % n.max(1) as u64) as usize;
@@ -1233,8 +1234,13 @@ fn random_event_sequences_keep_the_invariants() {
                     assert_eq!(exits, 1, "one exit\n{}", trace.join("\n"));
                 }
                 match action {
+                    Action::NoMoreStarts => {
+                        assert!(!starts_over, "NoMoreStarts twice\n{}", trace.join("\n"));
+                        starts_over = true;
+                    }
                     Action::Spawn { service } => {
                         assert!(!was_shutting_down, "spawn while shutting down");
+                        assert!(!starts_over, "spawn after NoMoreStarts");
                         let _ = sup.service_config(service);
                         if pick(&mut rng, 10) == 0 {
                             let failure = exec_failure();
@@ -1255,6 +1261,7 @@ fn random_event_sequences_keep_the_invariants() {
                     }
                     Action::StartMain => {
                         assert!(!was_shutting_down, "main started while shutting down");
+                        assert!(!starts_over, "main started after NoMoreStarts");
                         let pid = next_pid;
                         next_pid += 1;
                         pids.push(pid);

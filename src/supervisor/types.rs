@@ -245,6 +245,9 @@ pub(crate) enum Action {
     SweepEveryone { signal: i32, log_survivors: bool },
     /// A service changed state; the runtime logs it and feeds `svctl events`.
     StateChanged(Transition),
+    /// The shutdown has begun: no service starts any more, so what the
+    /// runtime keeps for starting them (the spawner) can go. Emitted once.
+    NoMoreStarts,
     /// Shutdown is complete: exit the process with this code.
     Exit { code: i32 },
     /// System mode: shutdown is complete (every process gone or killed):
@@ -254,7 +257,8 @@ pub(crate) enum Action {
     /// main command; answer with `Event::MainSpawned` or `MainSpawnFailed`.
     StartMain,
     /// The same moment as `StartMain`, for whoever asked with
-    /// `Supervisor::report_boot_settled` (`svinit --detach`): emitted once.
+    /// `Supervisor::report_boot_settled` (the runtime, to let start-up's
+    /// pages go and for `svinit --detach`'s report): emitted once.
     BootSettled,
     /// Read the `pid-file` of a `type "forking"` service whose launcher
     /// exited successfully; answer with `Event::PidFile`.

@@ -8,6 +8,7 @@ use std::os::fd::AsFd;
 use std::time::Instant;
 
 use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout};
 
 use super::sink::{deliver, flush_pipe};
 use super::{Output, ServicePipe, Shared};
@@ -132,13 +133,47 @@ impl Output {
     /// every held-back line.
     pub(crate) fn finish(&mut self) {
         let slots: Vec<usize> = self.by_service.values().copied().collect();
-        for slot in slots {
-            let _ = self.read_some(slot, FINAL_DRAIN);
+        let unread = self.unread(&slots);
+        for (slot, unread) in slots.into_iter().zip(unread) {
+            if unread {
+                let _ = self.read_some(slot, FINAL_DRAIN);
+            }
             if let Some(pipe) = self.pipes.get_mut(slot) {
                 flush_pipe(pipe, &mut self.shared);
             }
         }
         self.holding.clear();
+    }
+
+    /// For each of `slots`, whether its pipes may hold anything: one poll
+    /// for them all, where most are empty by now (every one, when the poll
+    /// fails).
+    fn unread(&self, slots: &[usize]) -> Vec<bool> {
+        let mut fds = Vec::with_capacity(slots.len());
+        let mut owner = Vec::with_capacity(slots.len());
+        for (index, &slot) in slots.iter().enumerate() {
+            let Some(pipe) = self.pipes.get(slot) else {
+                continue;
+            };
+            let ends =
+                std::iter::once(pipe.read.as_fd()).chain(pipe.err.as_ref().map(|e| e.read.as_fd()));
+            for fd in ends {
+                fds.push(PollFd::new(fd, PollFlags::POLLIN));
+                owner.push(index);
+            }
+        }
+        let mut unread = vec![false; slots.len()];
+        match nix::poll::poll(&mut fds, PollTimeout::ZERO) {
+            Ok(_) => {
+                for (fd, &index) in fds.iter().zip(&owner) {
+                    if fd.revents().is_none_or(|events| !events.is_empty()) {
+                        unread[index] = true;
+                    }
+                }
+            }
+            Err(_) => unread.fill(true),
+        }
+        unread
     }
 
     /// Reads up to `budget` bytes of `slot`'s pipes into its sinks
