@@ -498,25 +498,30 @@ class Bench:
         times = {s: [] for s in systems}
         for r in range(SHUTDOWN_REPS):
             for s in systems:
-                p, _, pid1 = self.hold(self.command(s, SHUTDOWN_N), SHUTDOWN_N)
-                try:
-                    time.sleep(0.2)
-                    fd = os.pidfd_open(pid1)
-                    try:
-                        t0 = time.monotonic_ns()
-                        os.kill(pid1, signal.SIGTERM)
-                        ready, _, _ = select.select([fd], [], [], 60)
-                        t1 = time.monotonic_ns()
-                    finally:
-                        os.close(fd)
-                    if not ready:
-                        raise RuntimeError(f"{s}: still running 60 s after SIGTERM")
-                    times[s].append(t1 - t0)
-                finally:
-                    self.release(p)
+                times[s].append(self.shutdown_time(self.command(s, SHUTDOWN_N), SHUTDOWN_N))
         self.results["shutdown"] = {"n": SHUTDOWN_N, "times": {s: stats(v) for s, v in times.items()}}
         log("shutdown: " + ", ".join(f"{s} {fmt_ms(v['median'])}"
                                      for s, v in self.results["shutdown"]["times"].items()))
+
+    def shutdown_time(self, cmd, n):
+        """Boots cmd with n services, then SIGTERM to its PID 1: ns until
+        the namespace is empty (PID 1's pidfd readable)."""
+        p, _, pid1 = self.hold(cmd, n)
+        try:
+            time.sleep(0.2)
+            fd = os.pidfd_open(pid1)
+            try:
+                t0 = time.monotonic_ns()
+                os.kill(pid1, signal.SIGTERM)
+                ready, _, _ = select.select([fd], [], [], 60)
+                t1 = time.monotonic_ns()
+            finally:
+                os.close(fd)
+            if not ready:
+                raise RuntimeError(f"{cmd[0]}: still running 60 s after SIGTERM")
+            return t1 - t0
+        finally:
+            self.release(p)
 
     @staticmethod
     def expect(fd, byte, timeout):
