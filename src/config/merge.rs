@@ -92,6 +92,7 @@ fn copy_key(key: Key, from: &ServiceDraft, to: &mut ServiceDraft) {
         Key::StopTimeout => target.stop_timeout = source.stop_timeout,
         Key::KillMode => target.kill_mode = source.kill_mode,
         Key::Nice => target.nice = source.nice,
+        Key::ReadyProbe => target.ready_probe = source.ready_probe.clone(),
         Key::Limits => {
             let own = std::mem::take(&mut target.limits);
             let mut merged: Vec<Limit> = source
@@ -172,6 +173,20 @@ pub(crate) fn finish_service(
             .help(
                 "the service sends WATCHDOG=1 on NOTIFY_SOCKET: add `ready-notify #true`, or remove `watchdog`",
             ),
+        );
+    }
+    if let Some(probe_at) = draft.location_of(Key::ReadyProbe)
+        && config.ready_probe.is_some()
+        && config.service_type == ServiceType::Oneshot
+        && type_known
+    {
+        problems.push(
+            Problem::error(format!(
+                "`ready-probe` cannot be used on a oneshot, and service `{name}` is one"
+            ))
+            .label(probe_at, "readiness probe of a oneshot")
+            .label(type_at, "oneshot here")
+            .help("a oneshot is ready when it has exited successfully: remove `ready-probe`"),
         );
     }
     for dependency in &draft.dependencies {

@@ -20,6 +20,7 @@ mod load;
 mod merge;
 mod model;
 mod parse;
+mod probe;
 mod run;
 mod shape;
 mod validate;

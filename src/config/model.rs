@@ -44,6 +44,43 @@ pub(crate) enum Command {
     Shell(String),
 }
 
+/// `ready-probe { … }`: one check and its timing (SPEC §3 *Probes*).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Probe {
+    pub(crate) check: ProbeCheck,
+    /// From the end of one probe to the start of the next.
+    pub(crate) interval: Duration,
+    /// A probe running longer has failed (its process group is SIGKILLed).
+    pub(crate) timeout: Duration,
+}
+
+pub(crate) const DEFAULT_PROBE_INTERVAL: Duration = Duration::from_secs(1);
+pub(crate) const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What a probe does; it passes on a successful connect or exit status 0.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ProbeCheck {
+    Connect(ConnectTarget),
+    /// Run with the service's user, group, directory, environment, umask.
+    Command(Command),
+}
+
+/// A literal address: no name lookup in PID 1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ConnectTarget {
+    Tcp(std::net::SocketAddr),
+    Unix(PathBuf),
+}
+
+impl std::fmt::Display for ConnectTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConnectTarget::Tcp(address) => write!(f, "{address}"),
+            ConnectTarget::Unix(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) enum ServiceType {
     #[default]
@@ -144,6 +181,8 @@ pub struct ServiceConfig {
     pub(crate) kill_mode: KillMode,
     pub(crate) nice: Option<i32>,
     pub(crate) limits: Vec<Limit>,
+    /// Readiness by probing: `starting` until a probe passes.
+    pub(crate) ready_probe: Option<Probe>,
 }
 
 impl ServiceConfig {
@@ -187,6 +226,7 @@ impl ServiceConfig {
             kill_mode: KillMode::Group,
             nice: None,
             limits: Vec::new(),
+            ready_probe: None,
         }
     }
 }

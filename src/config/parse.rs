@@ -60,10 +60,11 @@ pub(crate) enum Key {
     KillMode,
     Nice,
     Limits,
+    ReadyProbe,
 }
 
 impl Key {
-    pub(crate) const ALL: [Key; 36] = [
+    pub(crate) const ALL: [Key; 37] = [
         Key::Exec,
         Key::Shell,
         Key::Description,
@@ -100,6 +101,7 @@ impl Key {
         Key::KillMode,
         Key::Nice,
         Key::Limits,
+        Key::ReadyProbe,
     ];
 
     /// The name written in unit files, and an example of its use (shown as
@@ -145,6 +147,10 @@ impl Key {
             Key::KillMode => ("kill-mode", "kill-mode \"process\""),
             Key::Nice => ("nice", "nice 10"),
             Key::Limits => ("limits", "limits { nofile 65536; core \"unlimited\" }"),
+            Key::ReadyProbe => (
+                "ready-probe",
+                "ready-probe { connect \"127.0.0.1:80\"; interval \"250ms\" }",
+            ),
         }
     }
 
@@ -181,7 +187,7 @@ impl Key {
             | Key::Before
             | Key::Groups
             | Key::ExitCodes => (1, usize::MAX),
-            Key::Environment | Key::Limits => (0, 0),
+            Key::Environment | Key::Limits | Key::ReadyProbe => (0, 0),
             _ => (1, 1),
         };
         Shape {
@@ -195,7 +201,7 @@ impl Key {
                 &[]
             },
             block: match self {
-                Key::Environment | Key::Limits => BlockRule::Required,
+                Key::Environment | Key::Limits | Key::ReadyProbe => BlockRule::Required,
                 _ => BlockRule::Forbidden,
             },
         }
@@ -352,6 +358,16 @@ const EXCLUSIVE_KEYS: &[(Key, Key, &str)] = &[
         Key::Output,
         "a service on a `tty` reads and writes that terminal: its output is not captured, so `output` does not apply",
     ),
+    (
+        Key::ReadyProbe,
+        Key::ReadyFd,
+        "keep one way to say ready: svinit probing it (`ready-probe`) or the service telling (`ready-fd`)",
+    ),
+    (
+        Key::ReadyProbe,
+        Key::ReadyNotify,
+        "keep one way to say ready: svinit probing it (`ready-probe`) or the service telling (`ready-notify`)",
+    ),
 ];
 
 const SERVICE_TYPES: &[(&str, ServiceType)] = &[
@@ -433,6 +449,9 @@ fn read_key(
         match key {
             Key::Environment => read_environment(checker, draft, node.children()),
             Key::Limits => read_limits(checker, draft, node.children()),
+            Key::ReadyProbe => {
+                draft.config.ready_probe = super::probe::read_probe(checker, node);
+            }
             _ => {}
         }
         return;
@@ -539,7 +558,7 @@ fn read_key(
         Key::StopTimeout => checker.set(first, duration, &mut config.stop_timeout),
         Key::KillMode => checker.set(first, one_of(KILL_MODES), &mut config.kill_mode),
         Key::Nice => config.nice = checker.value(first, integer_in(-20, 19)),
-        Key::Environment | Key::Limits => {}
+        Key::Environment | Key::Limits | Key::ReadyProbe => {}
     }
 }
 

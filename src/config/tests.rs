@@ -1232,3 +1232,102 @@ fn no_man_page_puts_a_space_before_a_comma() {
         }
     }
 }
+
+// ------------------------------------------------------------ probes
+
+#[test]
+fn ready_probe_reads_each_check_and_its_timing() {
+    use crate::config::{ConnectTarget, Probe, ProbeCheck};
+    let config = load(
+        r#"
+service "v4" {
+    exec "a"
+    ready-probe { connect "127.0.0.1:8080"; interval "250ms"; timeout 2; }
+}
+service "v6" { exec "a"; ready-probe { connect "[::1]:80"; } }
+service "unix" { exec "a"; ready-probe { connect "/run/web.sock"; } }
+service "exec" { exec "a"; ready-probe { exec "curl" "-fsS" "http://127.0.0.1/"; } }
+service "shell" { exec "a"; ready-probe { shell "test -e /run/ok"; } }
+service "none" { exec "a" }
+"#,
+    );
+    let probe = |name: &str| {
+        config
+            .services
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap()
+            .ready_probe
+            .clone()
+    };
+    assert_eq!(
+        probe("v4"),
+        Some(Probe {
+            check: ProbeCheck::Connect(ConnectTarget::Tcp("127.0.0.1:8080".parse().unwrap())),
+            interval: Duration::from_millis(250),
+            timeout: Duration::from_secs(2),
+        })
+    );
+    let v6 = probe("v6").unwrap();
+    assert_eq!(
+        v6.check,
+        ProbeCheck::Connect(ConnectTarget::Tcp("[::1]:80".parse().unwrap()))
+    );
+    assert_eq!(
+        (v6.interval, v6.timeout),
+        (Duration::from_secs(1), Duration::from_secs(5))
+    );
+    assert_eq!(
+        probe("unix").unwrap().check,
+        ProbeCheck::Connect(ConnectTarget::Unix("/run/web.sock".into()))
+    );
+    assert_eq!(
+        probe("exec").unwrap().check,
+        ProbeCheck::Command(Command::Exec(vec![
+            "curl".into(),
+            "-fsS".into(),
+            "http://127.0.0.1/".into()
+        ]))
+    );
+    assert_eq!(
+        probe("shell").unwrap().check,
+        ProbeCheck::Command(Command::Shell("test -e /run/ok".into()))
+    );
+    assert_eq!(probe("none"), None);
+}
+
+snapshot!(
+    ready_probe_errors,
+    r#"service "a" {
+    exec "a"
+    ready-probe {
+        connect "localhost:80"
+        intervall "1s"
+    }
+}
+service "b" {
+    exec "b"
+    ready-fd 3
+    ready-probe {
+        connect "127.0.0.1:80"
+        exec "true"
+    }
+}
+service "c" {
+    exec "c"
+    type "oneshot"
+    ready-notify #true
+    ready-probe { connect "/run/c.sock"; }
+}
+service "d" {
+    exec "d"
+    ready-probe {
+        interval "1s"
+    }
+}
+service "e" {
+    exec "e"
+    ready-probe { connect "run/e.sock"; timeout 0; }
+}
+"#
+);

@@ -89,6 +89,7 @@ pub(crate) fn changed_keys(old: &ServiceConfig, new: &ServiceConfig) -> Vec<&'st
         kill_mode,
         nice,
         limits,
+        ready_probe,
     } = old;
     let mut keys = Vec::new();
     let mut check = |differs: bool, key: &'static str| {
@@ -138,6 +139,7 @@ pub(crate) fn changed_keys(old: &ServiceConfig, new: &ServiceConfig) -> Vec<&'st
     check(*start_timeout != new.start_timeout, "start-timeout");
     check(*stop_signal != new.stop_signal, "stop-signal");
     check(*stop_timeout != new.stop_timeout, "stop-timeout");
+    check(*ready_probe != new.ready_probe, "ready-probe");
     check(*kill_mode != new.kill_mode, "kill-mode");
     check(*nice != new.nice, "nice");
     check(*limits != new.limits, "limits");

@@ -11,6 +11,7 @@ mod main_command;
 pub(crate) mod output;
 mod own_limits;
 pub(crate) mod passed_fds;
+mod probes;
 mod proc_stat;
 mod readiness;
 mod reaper;
@@ -124,6 +125,7 @@ pub struct Runtime {
     output: Output,
     log_followers: Vec<requests::LogFollower>,
     readiness: Readiness,
+    probes: probes::Probes,
     /// The uid each service's current (or last) process was started as:
     /// whom its pid file may name (`forking.rs`).
     service_uids: HashMap<ServiceId, u32>,
@@ -201,6 +203,7 @@ impl Runtime {
             output: Output::new(),
             log_followers: Vec::new(),
             readiness: Readiness::new(),
+            probes: probes::Probes::default(),
             service_uids: HashMap::new(),
             main,
             detached: None,
@@ -328,6 +331,7 @@ impl Runtime {
                 }
                 Source::Console(stream) => crate::console::writable(stream),
                 Source::Spawner => self.send_backlog(),
+                Source::Probe(slot) => self.on_probe_socket(ServiceId(slot)),
             }
         }
         if exits_due {
@@ -376,7 +380,14 @@ impl Runtime {
                         control.publish(&transition, &WallClock::now());
                     }
                 }
+                Action::RunProbe {
+                    service,
+                    probe,
+                    check,
+                } => self.run_probe(service, probe, &check),
+                Action::StopProbe { service, probe } => self.stop_probe(service, Some(probe)),
                 Action::Forget { service } => {
+                    self.stop_probe(service, None);
                     self.output.forget(self.poll.registry(), service);
                     self.readiness.forget_service(self.poll.registry(), service);
                     self.service_uids.remove(&service);
@@ -572,6 +583,9 @@ impl Runtime {
             self.read_awaited_pids();
         }
         self.readiness.forget_pid(self.poll.registry(), pid);
+        if self.probe_reaped(pid, status) {
+            return;
+        }
         if self.main_reaped(pid, status) {
             return;
         }

@@ -33,6 +33,8 @@ pub(crate) enum Source {
     Console(usize),
     /// The socket to the spawner, waiting to take more requests.
     Spawner,
+    /// The socket of a service's `connect` probe (slot: its `ServiceId`).
+    Probe(usize),
 }
 
 impl Source {
@@ -49,6 +51,7 @@ impl Source {
             Source::OutputErr(slot) => (7, slot),
             Source::Console(slot) => (8, slot),
             Source::Spawner => (9, 0),
+            Source::Probe(slot) => (10, slot),
         };
         debug_assert!(slot < SLOTS, "slot {slot} out of the token space");
         Token(kind * SLOTS + slot % SLOTS)
@@ -69,6 +72,7 @@ impl Source {
             (7, slot) => Source::OutputErr(slot),
             (8, slot) => Source::Console(slot),
             (9, 0) => Source::Spawner,
+            (10, slot) => Source::Probe(slot),
             _ => return None,
         })
     }
@@ -93,6 +97,7 @@ mod tests {
             Source::OutputErr(0),
             Source::Console(1),
             Source::Spawner,
+            Source::Probe(7),
         ];
         for source in sources {
             assert_eq!(Source::of(source.token()), Some(source));
@@ -107,7 +112,7 @@ mod tests {
     fn unknown_tokens_are_none() {
         assert_eq!(Source::of(Token(2)), None);
         assert_eq!(Source::of(Token(9 * SLOTS + 1)), None);
-        assert_eq!(Source::of(Token(10 * SLOTS)), None);
+        assert_eq!(Source::of(Token(11 * SLOTS)), None);
         assert_eq!(Source::of(Token(usize::MAX)), None);
     }
 }

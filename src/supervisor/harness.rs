@@ -188,7 +188,9 @@ impl Harness {
                 | Action::Reload
                 | Action::ReopenTranscripts
                 | Action::Notice(_)
-                | Action::Forget { .. } => {}
+                | Action::Forget { .. }
+                | Action::RunProbe { .. }
+                | Action::StopProbe { .. } => {}
             }
         }
     }

@@ -114,6 +114,7 @@ mod escalation;
 mod invariants;
 mod main_command;
 mod notice;
+mod probe;
 mod reload;
 mod role;
 mod service;
@@ -124,6 +125,8 @@ mod types;
 mod entry_tests;
 #[cfg(test)]
 mod harness;
+#[cfg(test)]
+mod probe_tests;
 #[cfg(test)]
 mod role_tests;
 #[cfg(test)]
@@ -145,6 +148,7 @@ use deps::Edge;
 use main_command::MainInput;
 pub(crate) use main_command::{MainCommand, critical_exit_code, spawn_failure_code};
 pub(crate) use notice::Notice;
+pub(crate) use probe::ProbeId;
 pub use role::Role;
 pub(crate) use role::SignalMeaning;
 use service::{Input, Outbox, Service, State, Surroundings};
@@ -345,6 +349,9 @@ impl Supervisor {
                 }
             }
             Event::Ready { service, pid } => self.ready(now, service, pid),
+            Event::ProbeEnded {
+                service, probe, ok, ..
+            } => self.step(now, service, Input::ProbeEnded { probe, ok }, None),
             Event::ReadyFdFailed {
                 service,
                 pid,
@@ -565,6 +572,13 @@ impl Supervisor {
     pub(crate) fn service_config(&self, id: ServiceId) -> &ServiceConfig {
         self.get(id)
             .map_or(&self.placeholder, |s| s.latest_config())
+    }
+
+    /// The config its current (or last) process was spawned with: what
+    /// its probes run as.
+    pub(crate) fn active_service_config(&self, id: ServiceId) -> &ServiceConfig {
+        self.get(id)
+            .map_or(&self.placeholder, |s| s.active_config())
     }
 
     pub(crate) fn id_of(&self, name: &str) -> Option<ServiceId> {
@@ -884,6 +898,13 @@ impl Supervisor {
         };
         let first_try = service.in_first_try();
         let old = service.enter(now, next);
+        if let Some(probe) = service.probe_left_behind(&old) {
+            self.actions
+                .push_back(Action::StopProbe { service: id, probe });
+        }
+        let Some(service) = self.get(id) else {
+            return;
+        };
         let new = service.state();
         let (old_pid, new_pid) = (old.pid(), new.pid());
         let old_deadline = old.deadline();

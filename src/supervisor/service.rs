@@ -13,9 +13,10 @@ use crate::config::{KillMode, RestartPolicy, ServiceConfig, ServiceType};
 use super::backoff::{BackoffPolicy, SplitMix64};
 use super::deps::Links;
 use super::escalation::{Escalation, UNKILLABLE_AFTER};
+use super::probe::ProbePhase;
 use super::{
-    Action, ExitRecord, ExitStatus, Notice, PidFileProblem, Reason, ServiceId, ServiceStatus,
-    SpawnFailure, StateKind, Want, WatchdogMessage,
+    Action, ExitRecord, ExitStatus, Notice, PidFileProblem, ProbeId, Reason, ServiceId,
+    ServiceStatus, SpawnFailure, StateKind, Want, WatchdogMessage,
 };
 
 /// `type "forking"`: the first re-read of a missing or unusable pid file
@@ -41,6 +42,8 @@ pub enum State {
         pid: Option<i32>,
         execed: bool,
         deadline: Instant,
+        /// With a `ready-probe`: the probe running or the next one.
+        probe: ProbePhase,
     },
     /// `type "forking"`: the launcher exited successfully; the pid file is
     /// read (`Action::ReadPidFile`) at `retry_at` until it names a live
@@ -123,7 +126,9 @@ impl State {
     /// The one deadline this state holds, if any.
     pub(crate) fn deadline(&self) -> Option<Instant> {
         match self {
-            State::Starting { deadline, .. } => Some(*deadline),
+            State::Starting {
+                deadline, probe, ..
+            } => Some(probe.due().map_or(*deadline, |due| due.min(*deadline))),
             State::Stopping { escalation, .. } => Some(escalation.deadline()),
             State::Up { watchdog, .. } => *watchdog,
             State::Backoff { until, .. } => Some(*until),
@@ -155,6 +160,11 @@ pub(crate) enum Input<'a> {
     Watchdog(WatchdogMessage),
     /// What `Action::ReadPidFile` found.
     PidFile(&'a Result<i32, PidFileProblem>),
+    /// A probe ended: passed (`ok`) or failed.
+    ProbeEnded {
+        probe: ProbeId,
+        ok: bool,
+    },
     Exited(ExitStatus),
     /// The deadline of its state passed.
     Deadline,
@@ -182,6 +192,7 @@ impl Input<'_> {
             Input::Ready => "readiness",
             Input::Watchdog(_) => "watchdog message",
             Input::PidFile(_) => "pid file",
+            Input::ProbeEnded { .. } => "probe result",
             Input::Exited(_) => "exit",
             Input::Deadline => "deadline",
             Input::KillNow(_) => "shutdown kill",
@@ -276,6 +287,10 @@ pub(crate) struct Service {
     /// Its first try has ended: it has been `up`, `done`, `failed` or in
     /// `backoff`. The main command waits for nothing more (SPEC §2).
     first_try_ended: bool,
+    /// The id of its last probe started (`ProbeId`s are never reused).
+    probe_seq: u64,
+    /// The probe whose result was the last input: ended, nothing to stop.
+    probe_ended: Option<ProbeId>,
 }
 
 impl Service {
@@ -302,6 +317,8 @@ impl Service {
             status_text: None,
             restart_pending: false,
             first_try_ended: false,
+            probe_seq: 0,
+            probe_ended: None,
         }
     }
 
@@ -551,8 +568,24 @@ impl Service {
             },
             (State::Starting { .. } | State::Up { .. }, Settle(around)) => {
                 let stop = self.want == Want::Down || self.restart_pending;
-                (stop && !around.stop_blocked)
-                    .then(|| self.begin_stop(now, StopCause::Requested, out))
+                if stop && !around.stop_blocked {
+                    return Some(self.begin_stop(now, StopCause::Requested, out));
+                }
+                // A stop is coming: no probe runs meanwhile (SPEC §3).
+                match self.state {
+                    State::Starting {
+                        pid,
+                        execed,
+                        deadline,
+                        probe: ProbePhase::Running { .. },
+                    } if stop => Some(State::Starting {
+                        pid,
+                        execed,
+                        deadline,
+                        probe: self.next_probe(now),
+                    }),
+                    _ => None,
+                }
             }
             (State::Stopping { .. } | State::Failed { .. } | State::Done, Settle(_)) => None,
             // The daemon's pid is not known: nothing to signal. svinit's
@@ -566,6 +599,7 @@ impl Service {
                     pid: None,
                     execed,
                     deadline,
+                    probe,
                 },
                 Spawned(pid),
             ) => {
@@ -576,6 +610,7 @@ impl Service {
                     pid: Some(pid),
                     execed,
                     deadline,
+                    probe,
                 })
             }
             (
@@ -631,6 +666,7 @@ impl Service {
                     pid: Some(pid),
                     execed: false,
                     deadline,
+                    ..
                 },
                 Execed,
             ) => Some(
@@ -639,11 +675,35 @@ impl Service {
                         pid: Some(pid),
                         execed: true,
                         deadline,
+                        probe: ProbePhase::Idle,
                     }
+                } else if self.active.ready_probe.is_some() {
+                    self.probing(now, pid, deadline, out)
                 } else {
                     self.become_up(now, pid)
                 },
             ),
+            (
+                &State::Starting {
+                    pid: Some(pid),
+                    execed: true,
+                    deadline,
+                    probe: ProbePhase::Running { id, .. },
+                },
+                ProbeEnded { probe, ok },
+            ) if probe == id => {
+                self.probe_ended = Some(id);
+                Some(if ok {
+                    self.become_up(now, pid)
+                } else {
+                    State::Starting {
+                        pid: Some(pid),
+                        execed: true,
+                        deadline,
+                        probe: self.next_probe(now),
+                    }
+                })
+            }
             (&State::Starting { pid: Some(pid), .. }, Ready)
                 if self.needs_ready_signal() && !self.is_oneshot() =>
             {
@@ -677,7 +737,7 @@ impl Service {
                 | State::Backoff { .. }
                 | State::Failed { .. }
                 | State::Done,
-                Execed | Ready | Watchdog(_),
+                Execed | Ready | Watchdog(_) | ProbeEnded { .. },
             ) => self.ignored(event, out),
 
             (&State::Starting { deadline, .. }, Exited(ExitStatus::Exited(0)))
@@ -750,7 +810,10 @@ impl Service {
                         pid: Some(*pid),
                         execed: true,
                         deadline,
+                        probe: ProbePhase::Idle,
                     }
+                } else if self.active.ready_probe.is_some() {
+                    self.probing(now, *pid, deadline, out)
                 } else {
                     self.become_up(now, *pid)
                 })
@@ -823,6 +886,31 @@ impl Service {
                     out,
                 ),
             }),
+            // A probe that outlived its timeout has failed (`commit` stops
+            // it); the next starts `interval` later.
+            (
+                &State::Starting {
+                    pid: Some(pid),
+                    execed: true,
+                    deadline,
+                    probe: ProbePhase::Running { until, .. },
+                },
+                Deadline,
+            ) if until <= now => Some(State::Starting {
+                pid: Some(pid),
+                execed: true,
+                deadline,
+                probe: self.next_probe(now),
+            }),
+            (
+                &State::Starting {
+                    pid: Some(pid),
+                    execed: true,
+                    deadline,
+                    probe: ProbePhase::NextAt(at),
+                },
+                Deadline,
+            ) if at <= now => Some(self.probing(now, pid, deadline, out)),
             (
                 &State::Stopping {
                     pid: Some(pid),
@@ -1037,7 +1125,61 @@ impl Service {
             pid: None,
             execed: false,
             deadline: now + self.active.start_timeout,
+            probe: ProbePhase::Idle,
         }
+    }
+
+    /// `starting`, exec'd, with a probe started now; or, while a stop is
+    /// wanted or coming, none and a look again `interval` later.
+    fn probing(
+        &mut self,
+        now: Instant,
+        pid: i32,
+        deadline: Instant,
+        out: &mut Outbox<'_>,
+    ) -> State {
+        let probe = match &self.active.ready_probe {
+            Some(probe) if self.want == Want::Up && !self.restart_pending => {
+                self.probe_seq += 1;
+                let id = ProbeId(self.probe_seq);
+                out.actions.push_back(Action::RunProbe {
+                    service: self.id,
+                    probe: id,
+                    check: probe.check.clone(),
+                });
+                ProbePhase::Running {
+                    id,
+                    until: now + probe.timeout,
+                }
+            }
+            _ => self.next_probe(now),
+        };
+        State::Starting {
+            pid: Some(pid),
+            execed: true,
+            deadline,
+            probe,
+        }
+    }
+
+    /// The next probe, `interval` from now.
+    fn next_probe(&self, now: Instant) -> ProbePhase {
+        match &self.active.ready_probe {
+            Some(probe) => ProbePhase::NextAt(now + probe.interval),
+            None => ProbePhase::Idle,
+        }
+    }
+
+    /// The probe `old` (the state just left) ran, if the current state
+    /// does not run it and it has not ended: to be stopped.
+    pub(crate) fn probe_left_behind(&mut self, old: &State) -> Option<ProbeId> {
+        let running = |state: &State| match state {
+            State::Starting { probe, .. } => probe.running(),
+            _ => None,
+        };
+        let left = running(old).filter(|id| running(&self.state) != Some(*id));
+        let ended = self.probe_ended.take();
+        left.filter(|id| ended != Some(*id))
     }
 
     fn pid_file_reason(&self, problem: PidFileProblem) -> Reason {

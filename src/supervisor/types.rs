@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use crate::untrusted::PathProblem;
 
-use super::{Notice, Role};
+use super::{Notice, ProbeId, Role};
+use crate::config::ProbeCheck;
 
 /// Index of a service in the supervisor's table. Stable for the life of the
 /// supervisor: a reload appends new services and never reuses an index.
@@ -180,6 +181,14 @@ pub(crate) enum Event {
     /// runtime reap): what it means is decided here, by role and main
     /// command.
     Signal(i32),
+    /// The probe `Action::RunProbe` started has ended: passed (`ok`) or
+    /// failed, with what it saw (exit status, connect error).
+    ProbeEnded {
+        service: ServiceId,
+        probe: ProbeId,
+        ok: bool,
+        detail: String,
+    },
 }
 
 /// How a `ready-fd` pipe ended without the newline that means ready.
@@ -276,6 +285,19 @@ pub(crate) enum Action {
     /// `service` is gone for good (removed by a reload, then stopped):
     /// close what the runtime holds for it (output, notify socket).
     Forget { service: ServiceId },
+    /// Start probe `probe` of `service`: `check` as its config said when
+    /// its process was spawned; answer with `Event::ProbeEnded`. At most
+    /// one per service runs.
+    RunProbe {
+        service: ServiceId,
+        probe: ProbeId,
+        check: ProbeCheck,
+    },
+    /// Probe `probe` of `service` is not wanted any more (timed out, or the
+    /// service's state changed): SIGKILL its process group or drop its
+    /// socket; no `Event::ProbeEnded` is wanted for it. Nothing when it has
+    /// already ended.
+    StopProbe { service: ServiceId, probe: ProbeId },
 }
 
 /// Why the supervisor did not do what it was asked; the runtime words the
