@@ -157,3 +157,38 @@ service "app" {
         sleeping_probes() == 1
     });
 }
+
+#[test]
+fn a_unix_socket_probe_passes_once_the_socket_accepts() {
+    if !std::path::Path::new(PYTHON).exists() {
+        eprintln!("skipped: no {PYTHON}");
+        return;
+    }
+    let dir = TempDir::new("probe-unix");
+    // The socket is bound and listening only once `go` exists; before,
+    // the path does not exist (a refused probe).
+    dir.write(
+        "conf/units.kdl",
+        &format!(
+            r#"
+service "sock" {{
+    exec "{PYTHON}" "-c" "import os, socket, time\nwhile not os.path.exists('$DIR/go'): print('waiting', flush=True); time.sleep(0.02)\ns = socket.socket(socket.AF_UNIX)\ns.bind('$DIR/app.sock')\ns.listen()\nwhile True: s.accept()[0].close()"
+    ready-probe {{
+        connect "$DIR/app.sock"
+        interval "50ms"
+    }}
+}}
+"#
+        ),
+    );
+    let sv = Svinit::container(&dir);
+    // Ten looks for `go` (200 ms): four probe intervals or more.
+    sv.wait_until("sock waiting a while", DEADLINE, || {
+        sv.log().matches("sock | waiting").count() >= 10
+    });
+    if !sv.state_lines("sock", "up").is_empty() {
+        sv.fail("sock is up before its socket exists");
+    }
+    dir.write("go", "");
+    sv.wait_state("sock", "up", DEADLINE);
+}
