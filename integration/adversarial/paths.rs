@@ -511,3 +511,50 @@ service "quiet" {
         sv.log().contains("writing again, 1 line dropped meanwhile")
     });
 }
+
+/// A pid file may not name a probe's process either (SPEC §7 "Pids"): a
+/// `ready-probe` command is svinit's child, in a session of its own, so
+/// only the runtime knows whose it is. Both run as nobody: the owner of
+/// the file and of the process agree, so only this rule refuses it.
+#[test]
+fn a_pid_file_naming_a_probes_process_is_refused() {
+    let dir = TempDir::new("adv-paths-probe");
+    nobody_dir(&dir, "run");
+    dir.write(
+        "conf/units.kdl",
+        r#"
+service "probed" {
+    user "nobody"
+    exec "sleep" "1000"
+    ready-probe {
+        shell "echo $$ > $DIR/run/probe.tmp; mv $DIR/run/probe.tmp $DIR/run/probe.pid; exec sleep 1000"
+        timeout "60s"
+    }
+}
+service "liar" {
+    type "forking"
+    user "nobody"
+    backoff-limit 1
+    pid-file "$DIR/run/liar.pid"
+    shell "while [ ! -s $DIR/run/probe.pid ]; do sleep 0.02; done; sleep 1000 & cp $DIR/run/probe.pid $DIR/run/liar.pid"
+}
+"#,
+    );
+    let sv = container(&dir);
+    wait_for_socket(&sv, &dir);
+    sv.wait_file(&dir, "run/probe.pid", DEADLINE);
+    let probe: i32 = count(&dir, "run/probe.pid") as i32;
+    let status = wait_status(&sv, &dir, "liar", "failed", DEADLINE);
+    let reason = json_str(&status, "reason");
+    if !reason.contains(&format!("pid {probe}")) || !reason.contains("probe of service probed") {
+        sv.fail(&format!(
+            "liar: reason {reason:?} must name pid {probe} and probed's probe"
+        ));
+    }
+    if !sv.ns_alive(probe) {
+        sv.fail("the probe was killed by the liar's failure");
+    }
+    if status_json(&sv, &dir, "probed")["state"] != "starting" {
+        sv.fail("probed was disturbed");
+    }
+}

@@ -89,7 +89,15 @@ impl super::Runtime {
         let result = match &config.pid_file {
             Some(path) => read_pid_file(path, service_uid),
             None => Err(PidFileProblem::Missing),
-        };
+        }
+        .and_then(|claim| match self.probes.owner_of(&claim) {
+            Some(prober) => Err(PidFileProblem::Probe {
+                pid: claim.pid,
+                service: self.supervisor.status(prober).name,
+            }),
+            None => Ok(claim),
+        });
+        let config = self.supervisor.service_config(service);
         if let Err(problem) = &result {
             debug!(&config.name, "pid file: {problem}");
         }

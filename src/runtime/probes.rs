@@ -7,7 +7,7 @@
 //! and what its result means is the supervisor's decision
 //! (`Action::RunProbe`, `Action::StopProbe`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::Instant;
@@ -16,7 +16,7 @@ use mio::{Interest, Registry};
 
 use crate::config::{ConnectTarget, ProbeCheck};
 use crate::spawn::{self, ChildIo, ExecStatus, SpawnPlan};
-use crate::supervisor::{Event, ExitStatus, ProbeId, ServiceId, SignalOrder};
+use crate::supervisor::{Event, ExitStatus, PidClaim, ProbeId, ServiceId, SignalOrder};
 
 use super::tokens::Source;
 
@@ -39,11 +39,32 @@ struct Running {
 }
 
 /// The probe running for each service (at most one), and the processes of
-/// stopped probes until they are reaped.
+/// stopped probes (with their service) until they are reaped.
 #[derive(Default)]
 pub(crate) struct Probes {
     running: HashMap<ServiceId, Running>,
-    killed: HashSet<i32>,
+    killed: HashMap<i32, ServiceId>,
+}
+
+impl Probes {
+    /// The service whose probe process (a group and session leader) is
+    /// the claimed pid, or leads its group or session (SPEC §7 "Pids": a
+    /// pid file may not name a probe).
+    pub(crate) fn owner_of(&self, claim: &PidClaim) -> Option<ServiceId> {
+        let claimed = |pid: i32| [claim.pid, claim.pgrp, claim.session].contains(&pid);
+        let running = self
+            .running
+            .iter()
+            .find_map(|(service, running)| match running.check {
+                Check::Process { pid, .. } if claimed(pid) => Some(*service),
+                _ => None,
+            });
+        running.or_else(|| {
+            self.killed
+                .iter()
+                .find_map(|(pid, service)| claimed(*pid).then_some(*service))
+        })
+    }
 }
 
 fn connect(target: &ConnectTarget) -> io::Result<Check> {
@@ -140,7 +161,7 @@ impl super::Runtime {
                     signal: libc::SIGKILL,
                     group: true,
                 });
-                self.probes.killed.insert(pid);
+                self.probes.killed.insert(pid, service);
             }
         }
     }
@@ -163,7 +184,7 @@ impl super::Runtime {
 
     /// `true` when `pid` was a probe's process (reported, or stopped).
     pub(super) fn probe_reaped(&mut self, pid: i32, status: ExitStatus) -> bool {
-        if self.probes.killed.remove(&pid) {
+        if self.probes.killed.remove(&pid).is_some() {
             return true;
         }
         let Some(service) = self.probes.running.iter().find_map(|(service, running)| {

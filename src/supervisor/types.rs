@@ -494,6 +494,9 @@ pub(crate) enum PidFileProblem {
     /// It names another service's process, or a process in its process
     /// group or session.
     OtherService { pid: i32, service: String },
+    /// It names a process of a probe of `service` (a `ready-probe`
+    /// command), or a process in its process group or session.
+    Probe { pid: i32, service: String },
     /// A file owned by neither root nor svinit's user names a process that
     /// does not run as the service's user.
     WrongUser {
@@ -518,6 +521,7 @@ impl PidFileProblem {
             | PidFileProblem::Svinit(_)
             | PidFileProblem::MainCommand(_)
             | PidFileProblem::OtherService { .. }
+            | PidFileProblem::Probe { .. }
             | PidFileProblem::WrongUser { .. } => true,
         }
     }
@@ -547,6 +551,12 @@ impl fmt::Display for PidFileProblem {
             }
             PidFileProblem::OtherService { pid, service } => {
                 write!(f, "names pid {pid}, which belongs to service {service}")
+            }
+            PidFileProblem::Probe { pid, service } => {
+                write!(
+                    f,
+                    "names pid {pid}, which belongs to a probe of service {service}"
+                )
             }
             PidFileProblem::WrongUser {
                 pid,
