@@ -1,11 +1,18 @@
-//! `ready-probe` with real programs (SPEC §3 *Probes*, §4): python3's
+//! Probes with real programs (SPEC §3 *Probes*, §4, §5): python3's
 //! `http.server` gated by a `connect` probe holds back the service that
 //! requires it until its port answers; an `exec`/`shell` probe runs as the
-//! service's user, and one that hangs past its `timeout` is killed.
+//! service's user, and one that hangs past its `timeout` is killed. A
+//! wedged (SIGSTOPped) service is restarted by its `health` probe; health
+//! shows in `svctl status` (exit 3 when unhealthy) and as events.
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_json::Value;
+
+use crate::control::{container, expect, status_json, svctl, wait_for_socket};
 use crate::harness::{DEADLINE, Svinit, TempDir, is_state_line, proc_stat, processes_in_namespace};
 
 const PYTHON: &str = "/usr/bin/python3";
@@ -191,4 +198,129 @@ service "sock" {{
     }
     dir.write("go", "");
     sv.wait_state("sock", "up", DEADLINE);
+}
+
+#[test]
+fn a_wedged_service_is_restarted_by_its_health_probe() {
+    let dir = TempDir::new("health-wedged");
+    // The service beats every 50 ms; its health probe fails when the last
+    // beat is older than 500 ms. SIGSTOP wedges it.
+    dir.write(
+        "conf/units.kdl",
+        r#"
+service "beater" {
+    shell "echo $$ >> $DIR/pids; while :; do touch $DIR/beat; sleep 0.05; done"
+    health {
+        shell "test -n \"$(find $DIR/beat -newermt '-0.5 seconds')\""
+        interval "200ms"
+        timeout "1s"
+        retries 2
+    }
+}
+"#,
+    );
+    let sv = container(&dir);
+    wait_for_socket(&sv, &dir);
+    sv.wait_until("beater healthy", DEADLINE, || {
+        status_json(&sv, &dir, "beater")["health"]["state"] == "healthy"
+    });
+    let first: i32 = dir.lines("pids")[0].trim().parse().expect("a pid");
+    let host = sv.host_pid(first).unwrap_or_else(|| sv.fail("no host pid"));
+    kill(Pid::from_raw(host), Signal::SIGSTOP).expect("SIGSTOP");
+    let stopped = Instant::now();
+    sv.wait_until("beater started again", DEADLINE, || {
+        dir.lines("pids").len() >= 2
+    });
+    let restarted = stopped.elapsed();
+    // interval × retries + timeout, plus the 500 ms of staleness the probe
+    // allows and the backoff's first 1 s.
+    let bound = Duration::from_millis(200 * 2 + 1000 + 500 + 1000 + 1500);
+    eprintln!("health: SIGSTOP to restart {restarted:.3?} (bound {bound:?})");
+    if restarted > bound {
+        sv.fail(&format!(
+            "restarted {restarted:?} after SIGSTOP, bound {bound:?}"
+        ));
+    }
+    let status = status_json(&sv, &dir, "beater");
+    if status["restarts"] != 1 {
+        sv.fail(&format!("want restarts 1: {status}"));
+    }
+    let crash = sv
+        .state_lines("beater", "backoff")
+        .into_iter()
+        .find(|line| line.contains("health check failed"));
+    if crash.is_none() {
+        sv.fail("the backoff line does not say `health check failed`");
+    }
+}
+
+#[test]
+fn health_shows_in_status_and_events_and_unhealthy_exits_3() {
+    let dir = TempDir::new("health-status");
+    dir.write(
+        "conf/units.kdl",
+        r#"
+service "app" {
+    exec "sleep" "1000"
+    health {
+        shell "test -e $DIR/ok || { echo not ok; exit 7; }"
+        interval "100ms"
+        retries 2
+        on-failure "log"
+    }
+}
+service "plain" { exec "sleep" "1000"; }
+"#,
+    );
+    let sv = container(&dir);
+    wait_for_socket(&sv, &dir);
+    if !status_json(&sv, &dir, "plain")
+        .as_object()
+        .is_some_and(|o| o.get("health") == Some(&Value::Null))
+    {
+        sv.fail("`health` must be present and null without a health block");
+    }
+    sv.wait_until("app unhealthy", DEADLINE, || {
+        status_json(&sv, &dir, "app")["health"]["state"] == "unhealthy"
+    });
+    let health = status_json(&sv, &dir, "app")["health"].clone();
+    if health["failures"].as_u64() < Some(2)
+        || health["last"]["ok"] != false
+        || health["last"]["detail"] != "exited with status 7"
+        || !health["last"]["time"].is_number()
+    {
+        sv.fail(&format!("health of app: {health}"));
+    }
+    if status_json(&sv, &dir, "app")["state"] != "up" {
+        sv.fail("on-failure \"log\" leaves it up");
+    }
+    let text = expect(&sv, &dir, &["status", "app"], 3);
+    if !text.stdout.contains("health: unhealthy") {
+        sv.fail(&format!("status text: {text}"));
+    }
+    expect(&sv, &dir, &["status", "plain"], 0);
+    dir.write("ok", "");
+    sv.wait_until("app healthy", DEADLINE, || {
+        svctl(&dir, &["status", "app"]).code == 0
+    });
+    let events = expect(&sv, &dir, &["events", "--since", "0", "--no-follow"], 0);
+    let health_events: Vec<(String, String)> = events
+        .stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|event| event["kind"] == "health" && event["name"] == "app")
+        .map(|event| {
+            (
+                event["from"].as_str().unwrap_or_default().to_string(),
+                event["to"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let want = [("starting", "unhealthy"), ("unhealthy", "healthy")]
+        .map(|(from, to)| (from.to_string(), to.to_string()));
+    if health_events != want {
+        sv.fail(&format!(
+            "health events {health_events:?}, want {want:?}:\n{events}"
+        ));
+    }
 }

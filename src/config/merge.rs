@@ -93,6 +93,7 @@ fn copy_key(key: Key, from: &ServiceDraft, to: &mut ServiceDraft) {
         Key::KillMode => target.kill_mode = source.kill_mode,
         Key::Nice => target.nice = source.nice,
         Key::ReadyProbe => target.ready_probe = source.ready_probe.clone(),
+        Key::Health => target.health = source.health.clone(),
         Key::Limits => {
             let own = std::mem::take(&mut target.limits);
             let mut merged: Vec<Limit> = source
@@ -175,19 +176,33 @@ pub(crate) fn finish_service(
             ),
         );
     }
-    if let Some(probe_at) = draft.location_of(Key::ReadyProbe)
-        && config.ready_probe.is_some()
-        && config.service_type == ServiceType::Oneshot
-        && type_known
-    {
-        problems.push(
-            Problem::error(format!(
-                "`ready-probe` cannot be used on a oneshot, and service `{name}` is one"
-            ))
-            .label(probe_at, "readiness probe of a oneshot")
-            .label(type_at, "oneshot here")
-            .help("a oneshot is ready when it has exited successfully: remove `ready-probe`"),
-        );
+    for (key, given, help) in [
+        (
+            Key::ReadyProbe,
+            config.ready_probe.is_some(),
+            "a oneshot is ready when it has exited successfully: remove `ready-probe`",
+        ),
+        (
+            Key::Health,
+            config.health.is_some(),
+            "a oneshot is never `up`, so there is nothing to watch: remove `health`",
+        ),
+    ] {
+        if let Some(probe_at) = draft.location_of(key)
+            && given
+            && config.service_type == ServiceType::Oneshot
+            && type_known
+        {
+            let key = key.name();
+            problems.push(
+                Problem::error(format!(
+                    "`{key}` cannot be used on a oneshot, and service `{name}` is one"
+                ))
+                .label(probe_at, format!("`{key}` of a oneshot"))
+                .label(type_at, "oneshot here")
+                .help(help),
+            );
+        }
     }
     for dependency in &draft.dependencies {
         let list = match dependency.kind {

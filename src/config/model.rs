@@ -55,6 +55,30 @@ pub(crate) struct Probe {
 }
 
 pub(crate) const DEFAULT_PROBE_INTERVAL: Duration = Duration::from_secs(1);
+pub(crate) const DEFAULT_HEALTH_INTERVAL: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_HEALTH_RETRIES: u32 = 3;
+
+/// `health { … }`: a probe while `up`, and what failing it does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Health {
+    pub(crate) probe: Probe,
+    /// Failures in a row that carry out `on_failure` (at least 1).
+    pub(crate) retries: u32,
+    /// Failures this soon after `up` do not count.
+    pub(crate) start_period: Duration,
+    pub(crate) on_failure: HealthAction,
+}
+
+/// `on-failure` of `health`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HealthAction {
+    /// Stop it; its exit is a crash (backoff, restart).
+    Restart,
+    /// Stop it and leave it `failed`.
+    Stop,
+    /// Leave it `up`, `unhealthy`.
+    Log,
+}
 pub(crate) const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What a probe does; it passes on a successful connect or exit status 0.
@@ -183,6 +207,8 @@ pub struct ServiceConfig {
     pub(crate) limits: Vec<Limit>,
     /// Readiness by probing: `starting` until a probe passes.
     pub(crate) ready_probe: Option<Probe>,
+    /// Liveness by probing while `up`.
+    pub(crate) health: Option<Health>,
 }
 
 impl ServiceConfig {
@@ -227,6 +253,7 @@ impl ServiceConfig {
             nice: None,
             limits: Vec::new(),
             ready_probe: None,
+            health: None,
         }
     }
 }

@@ -61,10 +61,11 @@ pub(crate) enum Key {
     Nice,
     Limits,
     ReadyProbe,
+    Health,
 }
 
 impl Key {
-    pub(crate) const ALL: [Key; 37] = [
+    pub(crate) const ALL: [Key; 38] = [
         Key::Exec,
         Key::Shell,
         Key::Description,
@@ -102,6 +103,7 @@ impl Key {
         Key::Nice,
         Key::Limits,
         Key::ReadyProbe,
+        Key::Health,
     ];
 
     /// The name written in unit files, and an example of its use (shown as
@@ -151,6 +153,10 @@ impl Key {
                 "ready-probe",
                 "ready-probe { connect \"127.0.0.1:80\"; interval \"250ms\" }",
             ),
+            Key::Health => (
+                "health",
+                "health { exec \"curl\" \"-fsS\" \"http://127.0.0.1/\"; retries 3 }",
+            ),
         }
     }
 
@@ -187,7 +193,7 @@ impl Key {
             | Key::Before
             | Key::Groups
             | Key::ExitCodes => (1, usize::MAX),
-            Key::Environment | Key::Limits | Key::ReadyProbe => (0, 0),
+            Key::Environment | Key::Limits | Key::ReadyProbe | Key::Health => (0, 0),
             _ => (1, 1),
         };
         Shape {
@@ -201,7 +207,9 @@ impl Key {
                 &[]
             },
             block: match self {
-                Key::Environment | Key::Limits | Key::ReadyProbe => BlockRule::Required,
+                Key::Environment | Key::Limits | Key::ReadyProbe | Key::Health => {
+                    BlockRule::Required
+                }
                 _ => BlockRule::Forbidden,
             },
         }
@@ -452,6 +460,7 @@ fn read_key(
             Key::ReadyProbe => {
                 draft.config.ready_probe = super::probe::read_probe(checker, node);
             }
+            Key::Health => draft.config.health = super::probe::read_health(checker, node),
             _ => {}
         }
         return;
@@ -558,7 +567,7 @@ fn read_key(
         Key::StopTimeout => checker.set(first, duration, &mut config.stop_timeout),
         Key::KillMode => checker.set(first, one_of(KILL_MODES), &mut config.kill_mode),
         Key::Nice => config.nice = checker.value(first, integer_in(-20, 19)),
-        Key::Environment | Key::Limits | Key::ReadyProbe => {}
+        Key::Environment | Key::Limits | Key::ReadyProbe | Key::Health => {}
     }
 }
 

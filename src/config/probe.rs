@@ -1,6 +1,8 @@
-//! The `ready-probe { … }` block: one check (`connect`, `exec` or `shell`)
-//! and its timing (`interval`, `timeout`), read into a [`Probe`] with a
-//! diagnostic for anything else (SPEC §3 *Probes*, "Probe keys").
+//! The `ready-probe { … }` and `health { … }` blocks: one check
+//! (`connect`, `exec` or `shell`) and its timing (`interval`, `timeout`),
+//! plus, for `health`, `retries`, `start-period` and `on-failure`; read
+//! into a [`Probe`] / [`Health`] with a diagnostic for anything else (SPEC
+//! §3 *Probes*, "Probe keys").
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -10,7 +12,8 @@ use kdl::{KdlEntry, KdlNode};
 
 use super::diagnostic::{Location, Problem};
 use super::model::{
-    Command, ConnectTarget, DEFAULT_PROBE_INTERVAL, DEFAULT_PROBE_TIMEOUT, Probe, ProbeCheck,
+    Command, ConnectTarget, DEFAULT_HEALTH_INTERVAL, DEFAULT_HEALTH_RETRIES,
+    DEFAULT_PROBE_INTERVAL, DEFAULT_PROBE_TIMEOUT, Health, HealthAction, Probe, ProbeCheck,
 };
 use super::shape::{Checker, Shape};
 use super::values::{self, ValueError, ValueResult};
@@ -30,16 +33,71 @@ const PROBE_KEYS: &[(&str, &str)] = &[
     ("timeout", "timeout \"2s\""),
 ];
 
+/// The keys only `health` accepts.
+const HEALTH_KEYS: &[(&str, &str)] = &[
+    ("retries", "retries 3"),
+    ("start-period", "start-period \"30s\""),
+    (
+        "on-failure",
+        "on-failure \"restart\" (or \"stop\", \"log\")",
+    ),
+];
+
+const HEALTH_ACTIONS: &[(&str, HealthAction)] = &[
+    ("restart", HealthAction::Restart),
+    ("stop", HealthAction::Stop),
+    ("log", HealthAction::Log),
+];
+
 /// Reads the block of `node` (`ready-probe`); `None` when it is refused
 /// (every problem reported).
 pub(crate) fn read_probe(checker: &mut Checker<'_>, node: &KdlNode) -> Option<Probe> {
+    let mut unused = health_defaults();
+    read_block(checker, node, DEFAULT_PROBE_INTERVAL, &mut unused, &[])
+}
+
+/// Reads the block of `node` (`health`); `None` when it is refused.
+pub(crate) fn read_health(checker: &mut Checker<'_>, node: &KdlNode) -> Option<Health> {
+    let mut rules = health_defaults();
+    let probe = read_block(
+        checker,
+        node,
+        DEFAULT_HEALTH_INTERVAL,
+        &mut rules,
+        HEALTH_KEYS,
+    )?;
+    Some(Health { probe, ..rules })
+}
+
+fn health_defaults() -> Health {
+    Health {
+        probe: Probe {
+            check: ProbeCheck::Command(Command::Exec(Vec::new())),
+            interval: DEFAULT_HEALTH_INTERVAL,
+            timeout: DEFAULT_PROBE_TIMEOUT,
+        },
+        retries: DEFAULT_HEALTH_RETRIES,
+        start_period: Duration::ZERO,
+        on_failure: HealthAction::Restart,
+    }
+}
+
+/// The probe of a block; the values of `extra_keys` go into `rules`.
+fn read_block(
+    checker: &mut Checker<'_>,
+    node: &KdlNode,
+    default_interval: Duration,
+    rules: &mut Health,
+    extra_keys: &[(&str, &str)],
+) -> Option<Probe> {
     let block_name = node.name().value();
     let block_at = checker.at(node.name().span());
     let problems_before = checker.problems.len();
     let mut check: Option<(ProbeCheck, Location)> = None;
-    let mut interval = DEFAULT_PROBE_INTERVAL;
+    let mut interval = default_interval;
     let mut timeout = DEFAULT_PROBE_TIMEOUT;
     let mut seen: Vec<(&str, Location)> = Vec::new();
+    let keys = || PROBE_KEYS.iter().chain(extra_keys);
     for key_node in node
         .children()
         .map(|block| block.nodes())
@@ -47,14 +105,17 @@ pub(crate) fn read_probe(checker: &mut Checker<'_>, node: &KdlNode) -> Option<Pr
     {
         let name = key_node.name().value();
         let name_at = checker.at(key_node.name().span());
-        let Some(&(_, usage)) = PROBE_KEYS.iter().find(|(key, _)| *key == name) else {
-            let known = PROBE_KEYS.iter().map(|(key, _)| *key);
-            let help = match values::suggest(name, known) {
+        let Some(&(_, usage)) = keys().find(|(key, _)| *key == name) else {
+            let help = match values::suggest(name, keys().map(|(key, _)| *key)) {
                 Some(close) => format!("did you mean `{close}`?"),
-                None => {
-                    "a probe takes one of `connect`, `exec`, `shell`, and `interval`, `timeout`"
-                        .to_owned()
-                }
+                None => format!(
+                    "`{block_name}` takes one of `connect`, `exec`, `shell`, and {}",
+                    keys()
+                        .skip(3)
+                        .map(|(key, _)| format!("`{key}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             };
             checker.push(
                 Problem::error(format!("unknown key `{name}` in `{block_name}`"))
@@ -89,12 +150,8 @@ pub(crate) fn read_probe(checker: &mut Checker<'_>, node: &KdlNode) -> Option<Pr
             "shell" => checker
                 .value(first, os_string)
                 .map(|script| ProbeCheck::Command(Command::Shell(script))),
-            "interval" => {
-                checker.set(first, nonzero("interval"), &mut interval);
-                None
-            }
             _ => {
-                checker.set(first, nonzero("timeout"), &mut timeout);
+                read_timing(checker, name, first, &mut interval, &mut timeout, rules);
                 None
             }
         };
@@ -126,6 +183,40 @@ pub(crate) fn read_probe(checker: &mut Checker<'_>, node: &KdlNode) -> Option<Pr
         interval,
         timeout,
     })
+}
+
+/// A key of a block other than its check.
+fn read_timing(
+    checker: &mut Checker<'_>,
+    name: &str,
+    value: &KdlEntry,
+    interval: &mut Duration,
+    timeout: &mut Duration,
+    rules: &mut Health,
+) {
+    match name {
+        "interval" => checker.set(value, nonzero("interval"), interval),
+        "timeout" => checker.set(value, nonzero("timeout"), timeout),
+        "retries" => checker.set(value, retries, &mut rules.retries),
+        "start-period" => checker.set(
+            value,
+            |e| values::duration(e.value()),
+            &mut rules.start_period,
+        ),
+        _ => checker.set(
+            value,
+            |e| values::choice(e.value(), HEALTH_ACTIONS),
+            &mut rules.on_failure,
+        ),
+    }
+}
+
+fn retries(entry: &KdlEntry) -> ValueResult<u32> {
+    values::integer_in(entry.value(), 1, 1000)
+        .map(|n| n as u32)
+        .map_err(|error| {
+            error.with_help("the failures in a row that carry out `on-failure`: 1 or more")
+        })
 }
 
 fn os_string(entry: &KdlEntry) -> ValueResult<String> {

@@ -1331,3 +1331,84 @@ service "e" {
 }
 "#
 );
+
+#[test]
+fn health_reads_its_rules_with_their_defaults() {
+    use crate::config::{Health, HealthAction, Probe, ProbeCheck};
+    let config = load(
+        r#"
+service "all" {
+    exec "a"
+    health {
+        exec "check"
+        interval "10s"
+        timeout "2s"
+        retries 5
+        start-period "30s"
+        on-failure "log"
+    }
+}
+service "defaults" { exec "a"; health { shell "true"; } }
+"#,
+    );
+    let health = |name: &str| {
+        config
+            .services
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap()
+            .health
+            .clone()
+            .unwrap()
+    };
+    assert_eq!(
+        health("all"),
+        Health {
+            probe: Probe {
+                check: ProbeCheck::Command(Command::Exec(vec!["check".into()])),
+                interval: Duration::from_secs(10),
+                timeout: Duration::from_secs(2),
+            },
+            retries: 5,
+            start_period: Duration::from_secs(30),
+            on_failure: HealthAction::Log,
+        }
+    );
+    let defaults = health("defaults");
+    assert_eq!(
+        (
+            defaults.probe.interval,
+            defaults.probe.timeout,
+            defaults.retries,
+            defaults.start_period,
+            defaults.on_failure
+        ),
+        (
+            Duration::from_secs(30),
+            Duration::from_secs(5),
+            3,
+            Duration::ZERO,
+            HealthAction::Restart
+        )
+    );
+}
+
+snapshot!(
+    health_errors,
+    r#"service "a" {
+    exec "a"
+    health {
+        connect "127.0.0.1:80"
+        retries 0
+        on-failure "reboot"
+        retry 2
+    }
+}
+service "b" {
+    exec "b"
+    type "oneshot"
+    health { shell "true"; }
+    ready-probe { shell "true"; retries 1; }
+}
+"#
+);

@@ -24,13 +24,14 @@ pub const PROTOCOL_VERSION: u32 = 1;
 
 pub use self::paths::{SOCKET_ENV, default_socket_path, default_socket_path_for, socket_path};
 pub use self::reply::{
-    BlameEntry, ChangedService, ErrorKind, EventRecord, EventsReport, LogsReport,
-    MAX_LOGS_REPLY_BYTES, MergedLogsReport, ProtocolError, ReloadReport, Reply, ServiceLine,
-    StreamLine, TreeNode, TreeReport,
+    BlameEntry, ChangedService, ErrorKind, EventKind, EventRecord, EventState, EventsReport,
+    LogsReport, MAX_LOGS_REPLY_BYTES, MergedLogsReport, ProtocolError, ReloadReport, Reply,
+    ServiceLine, StreamLine, TreeNode, TreeReport,
 };
 pub use self::request::{COMMANDS, MAX_REQUEST_BYTES, Request, parse_signal};
 pub use self::status::{
-    ExitJson, HistoryEntry, Running, ServiceStatusJson, State, StatusReport, WallClock,
+    ExitJson, HealthJson, HealthLastJson, HealthStateJson, HistoryEntry, Running,
+    ServiceStatusJson, State, StatusReport, WallClock,
 };
 pub(crate) use self::status::{reason_code_text, reason_text, round_millis, round_unix_millis};
 

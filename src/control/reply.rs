@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::request::truncate;
-use super::{ExitJson, PROTOCOL_VERSION, State};
+use super::{ExitJson, HealthStateJson, PROTOCOL_VERSION, State};
 
 /// The machine-readable side of an error reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -195,6 +195,24 @@ impl StreamLine {
     }
 }
 
+/// What an event is about: a service's state, or (`health`) its health.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    #[default]
+    State,
+    Health,
+}
+
+/// What an event's `from` and `to` name: a state of the service, or (an
+/// event of kind `health`) a health state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum EventState {
+    Service(State),
+    Health(HealthStateJson),
+}
+
 /// One state change, as `svctl events` prints it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventRecord {
@@ -202,9 +220,12 @@ pub struct EventRecord {
     pub seq: u64,
     /// Unix seconds, with millisecond precision.
     pub time: f64,
+    /// Absent from the events of older versions: `state`.
+    #[serde(default)]
+    pub kind: EventKind,
     pub name: String,
-    pub from: State,
-    pub to: State,
+    pub from: EventState,
+    pub to: EventState,
     pub pid: Option<i32>,
     pub exit: Option<ExitJson>,
     pub reason: Option<String>,

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::supervisor::{ExitStatus, Reason, ServiceStatus, StateKind, Want, signal_name};
+use crate::supervisor::{
+    ExitStatus, HealthState, Reason, ServiceStatus, StateKind, Want, signal_name,
+};
 
 /// A service state as named in SPEC.md §4, on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,6 +126,7 @@ pub(crate) fn reason_code(reason: &Reason) -> &'static str {
         Reason::ShutdownTimeout(_) => "shutdown-timeout",
         Reason::Unkillable { .. } => "unkillable",
         Reason::PidFile { .. } => "pid-file",
+        Reason::HealthCheckFailed(_) => "health-check",
     }
 }
 
@@ -188,6 +191,58 @@ pub struct ServiceStatusJson {
     /// replies of older versions.
     #[serde(default)]
     pub age: Option<f64>,
+    /// With a `health` block: its health; null without one.
+    #[serde(default)]
+    pub health: Option<HealthJson>,
+}
+
+/// A health state (SPEC §3 "Health state"), on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthStateJson {
+    Starting,
+    Healthy,
+    Unhealthy,
+}
+
+impl From<HealthState> for HealthStateJson {
+    fn from(state: HealthState) -> Self {
+        match state {
+            HealthState::Starting => HealthStateJson::Starting,
+            HealthState::Healthy => HealthStateJson::Healthy,
+            HealthState::Unhealthy => HealthStateJson::Unhealthy,
+        }
+    }
+}
+
+impl HealthStateJson {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthStateJson::Starting => "starting",
+            HealthStateJson::Healthy => "healthy",
+            HealthStateJson::Unhealthy => "unhealthy",
+        }
+    }
+}
+
+/// `health` of `status --json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HealthJson {
+    pub state: HealthStateJson,
+    /// Counted failures in a row.
+    pub failures: u32,
+    /// The last probe's result; null until one ended.
+    pub last: Option<HealthLastJson>,
+}
+
+/// The last health probe's result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HealthLastJson {
+    /// Unix seconds, with millisecond precision.
+    pub time: f64,
+    pub ok: bool,
+    /// What it saw: exit status, timeout, connect error.
+    pub detail: String,
 }
 
 impl ServiceStatusJson {
@@ -235,6 +290,15 @@ impl ServiceStatusJson {
             age: Some(round_millis(
                 clock.instant.saturating_duration_since(status.since),
             )),
+            health: status.health.as_ref().map(|health| HealthJson {
+                state: health.state.into(),
+                failures: health.failures,
+                last: health.last.as_ref().map(|last| HealthLastJson {
+                    time: round_unix_millis(clock.unix_seconds(last.at)),
+                    ok: last.ok,
+                    detail: last.detail.clone(),
+                }),
+            }),
         }
     }
 }

@@ -359,6 +359,15 @@ fn status_json_has_the_stable_shape() {
         status_text: None,
         spawned_at: Some(ago(5)),
         ready_at: Some(ago(5)),
+        health: Some(crate::supervisor::HealthStatus {
+            state: crate::supervisor::HealthState::Unhealthy,
+            failures: 3,
+            last: Some(crate::supervisor::HealthResult {
+                at: ago(4),
+                ok: false,
+                detail: "exited with status 7".into(),
+            }),
+        }),
     };
     let entry = ServiceStatusJson::from_status(&status, None, &clock);
     let value = serde_json::to_value(&entry).unwrap();
@@ -386,7 +395,12 @@ fn status_json_has_the_stable_shape() {
             "output_problem": null,
             "output_dropped": 0,
             "status_text": null,
-            "age": 3.0
+            "age": 3.0,
+            "health": {
+                "state": "unhealthy",
+                "failures": 3,
+                "last": {"time": 1_699_999_996.0, "ok": false, "detail": "exited with status 7"}
+            }
         })
     );
     let back: ServiceStatusJson = serde_json::from_value(value).unwrap();
@@ -427,9 +441,10 @@ fn event_lines_carry_every_field() {
     let event = EventRecord {
         seq: 3,
         time: 1_700_000_000.25,
+        kind: crate::control::EventKind::State,
         name: "db".into(),
-        from: State::Starting,
-        to: State::Up,
+        from: crate::control::EventState::Service(State::Starting),
+        to: crate::control::EventState::Service(State::Up),
         pid: Some(77),
         exit: None,
         reason: None,
@@ -440,7 +455,7 @@ fn event_lines_carry_every_field() {
     assert_eq!(
         value,
         json!({"v": 1, "event": {
-            "seq": 3, "time": 1_700_000_000.25, "name": "db", "from": "starting",
+            "seq": 3, "time": 1_700_000_000.25, "kind": "state", "name": "db", "from": "starting",
             "to": "up", "pid": 77, "exit": null, "reason": null, "reason_code": null
         }})
     );

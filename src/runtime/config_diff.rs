@@ -90,6 +90,7 @@ pub(crate) fn changed_keys(old: &ServiceConfig, new: &ServiceConfig) -> Vec<&'st
         nice,
         limits,
         ready_probe,
+        health,
     } = old;
     let mut keys = Vec::new();
     let mut check = |differs: bool, key: &'static str| {
@@ -140,6 +141,7 @@ pub(crate) fn changed_keys(old: &ServiceConfig, new: &ServiceConfig) -> Vec<&'st
     check(*stop_signal != new.stop_signal, "stop-signal");
     check(*stop_timeout != new.stop_timeout, "stop-timeout");
     check(*ready_probe != new.ready_probe, "ready-probe");
+    check(*health != new.health, "health");
     check(*kill_mode != new.kill_mode, "kill-mode");
     check(*nice != new.nice, "nice");
     check(*limits != new.limits, "limits");

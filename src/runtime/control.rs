@@ -479,7 +479,23 @@ impl ControlServer {
     /// Records a state change in the events ring and streams it to every
     /// `events` follower.
     pub(crate) fn publish(&mut self, transition: &Transition, clock: &WallClock) {
-        let event = self.events.record(transition, clock);
+        let event = self.events.record(transition, clock).clone();
+        self.send_event(&event, clock);
+    }
+
+    /// A change of `name`'s health state, to the ring and the followers.
+    pub(crate) fn publish_health(
+        &mut self,
+        name: &str,
+        from: crate::supervisor::HealthState,
+        to: crate::supervisor::HealthState,
+        clock: &WallClock,
+    ) {
+        let event = self.events.record_health(name, from, to, clock).clone();
+        self.send_event(&event, clock);
+    }
+
+    fn send_event(&mut self, event: &crate::control::EventRecord, clock: &WallClock) {
         let followers: Vec<usize> = (0..self.clients.len())
             .filter(|&slot| {
                 self.clients[slot]

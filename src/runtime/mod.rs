@@ -386,6 +386,25 @@ impl Runtime {
                     check,
                 } => self.run_probe(service, probe, &check),
                 Action::StopProbe { service, probe } => self.stop_probe(service, Some(probe)),
+                Action::HealthChanged {
+                    service: _,
+                    name,
+                    from,
+                    to,
+                } => {
+                    let level = match to {
+                        crate::supervisor::HealthState::Unhealthy => Level::Warn,
+                        _ => Level::Info,
+                    };
+                    log::write_line(
+                        level,
+                        &name,
+                        format_args!("health {} -> {}", from.as_str(), to.as_str()),
+                    );
+                    if let Some(control) = self.control.as_mut() {
+                        control.publish_health(&name, from, to, &WallClock::now());
+                    }
+                }
                 Action::Forget { service } => {
                     self.stop_probe(service, None);
                     self.output.forget(self.poll.registry(), service);

@@ -219,7 +219,7 @@ impl super::Runtime {
     fn probe_ended(&mut self, service: ServiceId, probe: ProbeId, ok: bool, detail: String) {
         crate::debug!(
             &self.supervisor.status(service).name,
-            "ready probe {}: {detail}",
+            "probe {}: {detail}",
             if ok { "passed" } else { "failed" }
         );
         self.supervisor.handle_event(

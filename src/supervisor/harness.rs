@@ -190,7 +190,8 @@ impl Harness {
                 | Action::Notice(_)
                 | Action::Forget { .. }
                 | Action::RunProbe { .. }
-                | Action::StopProbe { .. } => {}
+                | Action::StopProbe { .. }
+                | Action::HealthChanged { .. } => {}
             }
         }
     }

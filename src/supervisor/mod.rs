@@ -148,7 +148,8 @@ use deps::Edge;
 use main_command::MainInput;
 pub(crate) use main_command::{MainCommand, critical_exit_code, spawn_failure_code};
 pub(crate) use notice::Notice;
-pub(crate) use probe::ProbeId;
+pub(crate) use probe::HealthResult;
+pub(crate) use probe::{HealthState, HealthStatus, ProbeId};
 pub use role::Role;
 pub(crate) use role::SignalMeaning;
 use service::{Input, Outbox, Service, State, Surroundings};
@@ -350,8 +351,20 @@ impl Supervisor {
             }
             Event::Ready { service, pid } => self.ready(now, service, pid),
             Event::ProbeEnded {
-                service, probe, ok, ..
-            } => self.step(now, service, Input::ProbeEnded { probe, ok }, None),
+                service,
+                probe,
+                ok,
+                detail,
+            } => self.step(
+                now,
+                service,
+                Input::ProbeEnded {
+                    probe,
+                    ok,
+                    detail: &detail,
+                },
+                None,
+            ),
             Event::ReadyFdFailed {
                 service,
                 pid,
@@ -617,6 +630,7 @@ impl Supervisor {
             spawned_at: None,
             ready_at: None,
             status_text: None,
+            health: None,
         })
     }
 

@@ -39,3 +39,50 @@ impl ProbePhase {
         }
     }
 }
+
+/// `health`'s verdict on a service (SPEC §3 "Health state").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HealthState {
+    /// From each (re)start until the first counted result.
+    Starting,
+    Healthy,
+    Unhealthy,
+}
+
+impl HealthState {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            HealthState::Starting => "starting",
+            HealthState::Healthy => "healthy",
+            HealthState::Unhealthy => "unhealthy",
+        }
+    }
+}
+
+/// The last health probe's result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HealthResult {
+    pub(crate) at: Instant,
+    pub(crate) ok: bool,
+    /// What it saw: exit status, timeout, connect error.
+    pub(crate) detail: String,
+}
+
+/// The health of a service with a `health` block, as status shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HealthStatus {
+    pub(crate) state: HealthState,
+    /// Counted failures in a row.
+    pub(crate) failures: u32,
+    pub(crate) last: Option<HealthResult>,
+}
+
+impl HealthStatus {
+    pub(crate) fn starting() -> HealthStatus {
+        HealthStatus {
+            state: HealthState::Starting,
+            failures: 0,
+            last: None,
+        }
+    }
+}

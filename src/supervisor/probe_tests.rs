@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use crate::config::{ConnectTarget, Probe, ProbeCheck, ServiceConfig};
+use crate::config::{ConnectTarget, Health, HealthAction, Probe, ProbeCheck, ServiceConfig};
 
 use super::harness::{Harness, config, names, secs, service};
 use super::*;
@@ -280,4 +280,220 @@ fn a_forking_service_is_probed_once_its_pid_file_named_the_daemon() {
     answer_last(&mut h, "daemon", true);
     assert_eq!(h.state("daemon"), StateKind::Up);
     assert_eq!(h.pid("daemon"), 4242);
+}
+
+// ---------------------------------------------------------------- health
+
+/// `web`, up at exec, health-probed every 10 s (timeout 5 s, 3 retries).
+fn watched(name: &str, on_failure: HealthAction) -> ServiceConfig {
+    let mut watched = service(name);
+    watched.health = Some(Health {
+        probe: Probe {
+            check: connect(80),
+            interval: secs(10),
+            timeout: secs(5),
+        },
+        retries: 3,
+        start_period: Duration::ZERO,
+        on_failure,
+    });
+    watched
+}
+
+fn health(h: &Harness, name: &str) -> HealthStatus {
+    h.status(name).health.expect("a health status")
+}
+
+/// The health events: (service, from, to).
+fn health_changes(h: &Harness) -> Vec<(String, HealthState, HealthState)> {
+    h.log
+        .iter()
+        .filter_map(|(_, action)| match action {
+            Action::HealthChanged { name, from, to, .. } => Some((name.clone(), *from, *to)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Fails the next health probe: wait for it, answer it.
+fn fail_next(h: &mut Harness, name: &str) {
+    h.advance(secs(10));
+    let service = h.id(name);
+    let probe = last(h);
+    h.event(Event::ProbeEnded {
+        service,
+        probe,
+        ok: false,
+        detail: "exited with status 1".into(),
+    });
+}
+
+#[test]
+fn health_probes_start_an_interval_after_up_and_a_pass_is_healthy() {
+    let mut h = Harness::boot(config(vec![watched("web", HealthAction::Restart)]));
+    assert_eq!(h.state("web"), StateKind::Up, "health does not hold up");
+    assert_eq!(health(&h, "web"), HealthStatus::starting());
+    assert!(run_times(&h).is_empty());
+    h.advance(secs(10));
+    assert_eq!(run_times(&h), vec![secs(10)]);
+    h.advance(ms(300));
+    answer_last(&mut h, "web", true);
+    let status = health(&h, "web");
+    assert_eq!((status.state, status.failures), (HealthState::Healthy, 0));
+    assert_eq!(status.last.map(|l| (l.at, l.ok)), Some((h.now, true)));
+    assert_eq!(
+        health_changes(&h),
+        vec![("web".into(), HealthState::Starting, HealthState::Healthy)]
+    );
+    h.advance(ms(9999));
+    assert_eq!(
+        run_times(&h).len(),
+        1,
+        "the next one interval after the end"
+    );
+    h.advance(ms(1));
+    assert_eq!(run_times(&h), vec![secs(10), ms(20_300)]);
+}
+
+#[test]
+fn retries_failures_in_a_row_restart_it_as_a_crash() {
+    let mut h = Harness::boot(config(vec![watched("web", HealthAction::Restart)]));
+    let pid = h.pid("web");
+    fail_next(&mut h, "web");
+    fail_next(&mut h, "web");
+    assert_eq!(health(&h, "web").failures, 2);
+    assert_eq!(
+        health(&h, "web").state,
+        HealthState::Starting,
+        "below retries"
+    );
+    assert_eq!(h.state("web"), StateKind::Up);
+    fail_next(&mut h, "web");
+    assert!(h.signals().contains(&(pid, libc::SIGTERM, true)));
+    assert_eq!(h.state("web"), StateKind::Backoff);
+    let reason = Reason::HealthCheckFailed("exited with status 1".into());
+    assert_eq!(h.status("web").reason, Some(reason.clone()));
+    assert_eq!(
+        reason.to_string(),
+        "health check failed: exited with status 1"
+    );
+    h.advance(secs(1));
+    assert_eq!(h.starts("web"), 2);
+    assert_eq!(h.status("web").restarts, 1);
+    assert_eq!(
+        health(&h, "web"),
+        HealthStatus::starting(),
+        "again from a start"
+    );
+    assert_eq!(
+        health_changes(&h),
+        vec![
+            ("web".into(), HealthState::Starting, HealthState::Unhealthy),
+            ("web".into(), HealthState::Unhealthy, HealthState::Starting),
+        ]
+    );
+}
+
+#[test]
+fn a_pass_resets_the_failures_and_a_timeout_is_a_failure() {
+    let mut h = Harness::boot(config(vec![watched("web", HealthAction::Restart)]));
+    fail_next(&mut h, "web");
+    fail_next(&mut h, "web");
+    h.advance(secs(10));
+    answer_last(&mut h, "web", true);
+    assert_eq!(health(&h, "web").failures, 0);
+    // A probe never answered: failed at its timeout, and stopped.
+    h.advance(secs(10));
+    let hung = last(&h);
+    h.advance(secs(5));
+    assert_eq!(stopped(&h), vec![hung]);
+    let status = health(&h, "web");
+    assert_eq!(status.failures, 1);
+    assert_eq!(
+        status.last.map(|l| l.detail),
+        Some("timed out after 5s".into())
+    );
+    assert_eq!(h.state("web"), StateKind::Up);
+}
+
+#[test]
+fn failures_within_the_start_period_do_not_count_but_a_pass_does() {
+    let mut config_ = watched("web", HealthAction::Restart);
+    config_.health.as_mut().unwrap().start_period = secs(25);
+    let mut h = Harness::boot(config(vec![config_]));
+    fail_next(&mut h, "web");
+    fail_next(&mut h, "web");
+    let status = health(&h, "web");
+    assert_eq!((status.state, status.failures), (HealthState::Starting, 0));
+    assert!(
+        status.last.is_some_and(|last| !last.ok),
+        "still the last result"
+    );
+    h.advance(secs(10));
+    answer_last(&mut h, "web", true);
+    assert_eq!(health(&h, "web").state, HealthState::Healthy);
+    fail_next(&mut h, "web");
+    assert_eq!(health(&h, "web").failures, 1, "counted after 25 s");
+}
+
+#[test]
+fn on_failure_stop_leaves_it_failed_and_stops_what_requires_it() {
+    let mut app = service("app");
+    app.requires = names(&["web"]);
+    let mut h = Harness::boot(config(vec![watched("web", HealthAction::Stop), app]));
+    for _ in 0..3 {
+        fail_next(&mut h, "web");
+    }
+    h.drive();
+    assert_eq!(h.state("web"), StateKind::Failed);
+    assert_eq!(
+        h.status("web").reason,
+        Some(Reason::HealthCheckFailed("exited with status 1".into()))
+    );
+    assert_eq!(h.status("web").want, Want::Down);
+    assert_ne!(h.state("app"), StateKind::Up, "its requirer stopped");
+    assert_eq!(h.starts("web"), 1, "not restarted");
+}
+
+#[test]
+fn on_failure_log_leaves_it_up_and_unhealthy_until_a_pass() {
+    let mut h = Harness::boot(config(vec![watched("web", HealthAction::Log)]));
+    for _ in 0..4 {
+        fail_next(&mut h, "web");
+    }
+    assert_eq!(h.state("web"), StateKind::Up);
+    let status = health(&h, "web");
+    assert_eq!((status.state, status.failures), (HealthState::Unhealthy, 4));
+    assert!(h.signals().is_empty());
+    h.advance(secs(10));
+    answer_last(&mut h, "web", true);
+    assert_eq!(health(&h, "web").state, HealthState::Healthy);
+}
+
+#[test]
+fn no_health_probe_or_action_while_wanted_down_or_in_shutdown() {
+    // A stop held up by a requirer that is still stopping.
+    let mut app = service("app");
+    app.requires = names(&["web"]);
+    let mut h = Harness::boot(config(vec![watched("web", HealthAction::Restart), app]));
+    h.advance(secs(10));
+    let probe = last(&h);
+    h.stubborn("app");
+    h.stop("web");
+    assert_eq!(h.state("web"), StateKind::Up, "waits for app to stop");
+    assert_eq!(stopped(&h), vec![probe], "the running probe is stopped");
+    let probes = run_times(&h).len();
+    h.advance(secs(9));
+    assert_eq!(run_times(&h).len(), probes, "none while wanted down");
+    h.drive();
+    assert_eq!(h.state("web"), StateKind::Down);
+    assert_eq!(run_times(&h).len(), probes);
+
+    let mut h = Harness::boot(config(vec![watched("web", HealthAction::Restart)]));
+    h.advance(secs(10));
+    let probe = last(&h);
+    h.shutdown(0);
+    assert_eq!(stopped(&h), vec![probe]);
+    h.drive();
+    assert_eq!(run_times(&h).len(), 1);
 }

@@ -14,10 +14,13 @@ use super::backoff::{BackoffPolicy, SplitMix64};
 use super::deps::Links;
 use super::escalation::{Escalation, UNKILLABLE_AFTER};
 use super::probe::ProbePhase;
+use super::types::format_duration;
 use super::{
     Action, ExitRecord, ExitStatus, Notice, PidFileProblem, ProbeId, Reason, ServiceId,
     ServiceStatus, SpawnFailure, StateKind, Want, WatchdogMessage,
 };
+use super::{HealthResult, HealthState, HealthStatus};
+use crate::config::{HealthAction, Probe};
 
 /// `type "forking"`: the first re-read of a missing or unusable pid file
 /// comes this long after the launcher's exit, each further one twice as
@@ -60,6 +63,8 @@ pub enum State {
         pid: i32,
         since: Instant,
         watchdog: Option<Instant>,
+        /// With `health`: the probe running or the next one.
+        health: ProbePhase,
     },
     /// Signalled (or, with `pid: None`, to be signalled when `Spawned`
     /// arrives): SIGKILL to the group, then given up on as unkillable, as
@@ -94,6 +99,9 @@ pub(crate) enum StopCause {
     /// crash with this reason, judged by neither `exit-codes` nor
     /// `restart`; `up_since` for the reset after a long run.
     Unhealthy { reason: Reason, up_since: Instant },
+    /// `health` with `on-failure "stop"`: once gone, `failed` with this
+    /// reason.
+    HealthStop(Reason),
 }
 
 impl State {
@@ -130,7 +138,9 @@ impl State {
                 deadline, probe, ..
             } => Some(probe.due().map_or(*deadline, |due| due.min(*deadline))),
             State::Stopping { escalation, .. } => Some(escalation.deadline()),
-            State::Up { watchdog, .. } => *watchdog,
+            State::Up {
+                watchdog, health, ..
+            } => [*watchdog, health.due()].into_iter().flatten().min(),
             State::Backoff { until, .. } => Some(*until),
             State::AwaitingPidFile {
                 deadline, retry_at, ..
@@ -164,6 +174,7 @@ pub(crate) enum Input<'a> {
     ProbeEnded {
         probe: ProbeId,
         ok: bool,
+        detail: &'a str,
     },
     Exited(ExitStatus),
     /// The deadline of its state passed.
@@ -291,6 +302,8 @@ pub(crate) struct Service {
     probe_seq: u64,
     /// The probe whose result was the last input: ended, nothing to stop.
     probe_ended: Option<ProbeId>,
+    /// With `health`: its state since the last spawn.
+    health: Option<HealthStatus>,
 }
 
 impl Service {
@@ -319,6 +332,7 @@ impl Service {
             first_try_ended: false,
             probe_seq: 0,
             probe_ended: None,
+            health: None,
         }
     }
 
@@ -398,6 +412,7 @@ impl Service {
             spawned_at: self.spawned_at,
             ready_at: self.ready_at,
             status_text: self.status_text.clone(),
+            health: self.health.clone(),
         }
     }
 
@@ -573,6 +588,17 @@ impl Service {
                 }
                 // A stop is coming: no probe runs meanwhile (SPEC §3).
                 match self.state {
+                    State::Up {
+                        pid,
+                        since,
+                        watchdog,
+                        health: ProbePhase::Running { .. },
+                    } if stop => Some(State::Up {
+                        pid,
+                        since,
+                        watchdog,
+                        health: self.next_health(now),
+                    }),
                     State::Starting {
                         pid,
                         execed,
@@ -690,7 +716,7 @@ impl Service {
                     deadline,
                     probe: ProbePhase::Running { id, .. },
                 },
-                ProbeEnded { probe, ok },
+                ProbeEnded { probe, ok, .. },
             ) if probe == id => {
                 self.probe_ended = Some(id);
                 Some(if ok {
@@ -714,13 +740,27 @@ impl Service {
                     pid,
                     since,
                     watchdog: Some(_),
+                    health,
                 },
                 Watchdog(WatchdogMessage::KeepAlive),
             ) => Some(State::Up {
                 pid,
                 since,
                 watchdog: self.watchdog_deadline(now),
+                health,
             }),
+            (
+                &State::Up {
+                    pid,
+                    since,
+                    watchdog,
+                    health: ProbePhase::Running { id, .. },
+                },
+                ProbeEnded { probe, ok, detail },
+            ) if probe == id => {
+                self.probe_ended = Some(id);
+                Some(self.health_result(now, (pid, since, watchdog), ok, detail.to_owned(), out))
+            }
             (&State::Up { since, .. }, Watchdog(WatchdogMessage::Trigger)) if self.watched() => {
                 Some(self.stop_unhealthy(now, since, Reason::WatchdogTriggered, out))
             }
@@ -779,6 +819,15 @@ impl Service {
             ) if self.want == Want::Up => {
                 Some(self.unhealthy_crash(now, reason.clone(), up_since, Some(status), out))
             }
+            (
+                State::Stopping {
+                    cause: StopCause::HealthStop(reason),
+                    ..
+                },
+                Exited(_),
+            ) if self.want == Want::Up => Some(State::Failed {
+                reason: reason.clone(),
+            }),
             (
                 State::Stopping {
                     escalation, cause, ..
@@ -948,6 +997,9 @@ impl Service {
                     StopCause::Unhealthy { up_since, .. } if self.want == Want::Up => {
                         self.unhealthy_crash(now, reason, up_since, None, out)
                     }
+                    StopCause::HealthStop(ref health) if self.want == Want::Up => State::Failed {
+                        reason: health.clone(),
+                    },
                     _ => self.finish_stop(Some(reason)),
                 })
             }
@@ -1002,6 +1054,7 @@ impl Service {
                     pid,
                     since,
                     watchdog: Some(at),
+                    health,
                 },
                 Deadline,
             ) if at <= now => Some(match self.active.watchdog {
@@ -1013,8 +1066,45 @@ impl Service {
                     pid,
                     since,
                     watchdog: None,
+                    health,
                 },
             }),
+            // A health probe past its timeout has failed (`commit` stops it).
+            (
+                &State::Up {
+                    pid,
+                    since,
+                    watchdog,
+                    health: ProbePhase::Running { until, .. },
+                },
+                Deadline,
+            ) if until <= now => {
+                let timeout = self
+                    .active
+                    .health
+                    .as_ref()
+                    .map_or(Duration::ZERO, |health| health.probe.timeout);
+                let detail = format!("timed out after {}", format_duration(timeout));
+                Some(self.health_result(now, (pid, since, watchdog), false, detail, out))
+            }
+            (
+                &State::Up {
+                    pid,
+                    since,
+                    watchdog,
+                    health: ProbePhase::NextAt(at),
+                },
+                Deadline,
+            ) if at <= now => {
+                let probe = self.active.health.as_ref().map(|h| h.probe.clone());
+                let health = self.run_probe(now, probe.as_ref(), out);
+                Some(State::Up {
+                    pid,
+                    since,
+                    watchdog,
+                    health,
+                })
+            }
             // A backoff deadline is handled by `Settle` (it needs the surroundings).
             (
                 State::Down { .. }
@@ -1120,6 +1210,22 @@ impl Service {
         self.spawned_at = Some(now);
         self.ready_at = None;
         self.status_text = None;
+        let fresh = self
+            .active
+            .health
+            .as_ref()
+            .map(|_| HealthStatus::starting());
+        if let (Some(old), Some(_)) = (&self.health, &fresh)
+            && old.state != HealthState::Starting
+        {
+            out.actions.push_back(Action::HealthChanged {
+                service: self.id,
+                name: self.name().to_string(),
+                from: old.state,
+                to: HealthState::Starting,
+            });
+        }
+        self.health = fresh;
         out.actions.push_back(Action::Spawn { service: self.id });
         State::Starting {
             pid: None,
@@ -1138,27 +1244,105 @@ impl Service {
         deadline: Instant,
         out: &mut Outbox<'_>,
     ) -> State {
-        let probe = match &self.active.ready_probe {
-            Some(probe) if self.want == Want::Up && !self.restart_pending => {
-                self.probe_seq += 1;
-                let id = ProbeId(self.probe_seq);
-                out.actions.push_back(Action::RunProbe {
-                    service: self.id,
-                    probe: id,
-                    check: probe.check.clone(),
-                });
-                ProbePhase::Running {
-                    id,
-                    until: now + probe.timeout,
-                }
-            }
-            _ => self.next_probe(now),
-        };
+        let probe = self.active.ready_probe.clone();
         State::Starting {
             pid: Some(pid),
             execed: true,
             deadline,
-            probe,
+            probe: self.run_probe(now, probe.as_ref(), out),
+        }
+    }
+
+    /// `probe` started now; or, while a stop is wanted or coming, none and
+    /// a look again `interval` later.
+    fn run_probe(
+        &mut self,
+        now: Instant,
+        probe: Option<&Probe>,
+        out: &mut Outbox<'_>,
+    ) -> ProbePhase {
+        let Some(probe) = probe else {
+            return ProbePhase::Idle;
+        };
+        if self.want == Want::Down || self.restart_pending {
+            return ProbePhase::NextAt(now + probe.interval);
+        }
+        self.probe_seq += 1;
+        let id = ProbeId(self.probe_seq);
+        out.actions.push_back(Action::RunProbe {
+            service: self.id,
+            probe: id,
+            check: probe.check.clone(),
+        });
+        ProbePhase::Running {
+            id,
+            until: now + probe.timeout,
+        }
+    }
+
+    /// The next health probe, `interval` from now.
+    fn next_health(&self, now: Instant) -> ProbePhase {
+        match &self.active.health {
+            Some(health) => ProbePhase::NextAt(now + health.probe.interval),
+            None => ProbePhase::Idle,
+        }
+    }
+
+    /// A health probe of the `up` service `(pid, since, watchdog)` ended:
+    /// its state and last result, and, at `retries` counted failures in
+    /// a row, `on-failure` (SPEC §3 "Health state", "on-failure").
+    fn health_result(
+        &mut self,
+        now: Instant,
+        (pid, since, watchdog): (i32, Instant, Option<Instant>),
+        ok: bool,
+        detail: String,
+        out: &mut Outbox<'_>,
+    ) -> State {
+        let up = State::Up {
+            pid,
+            since,
+            watchdog,
+            health: self.next_health(now),
+        };
+        let Some(rules) = self.active.health.clone() else {
+            return up;
+        };
+        let health = self.health.get_or_insert_with(HealthStatus::starting);
+        let from = health.state;
+        let counted = ok || now >= since + rules.start_period;
+        health.last = Some(HealthResult {
+            at: now,
+            ok,
+            detail: detail.clone(),
+        });
+        if ok {
+            health.failures = 0;
+            health.state = HealthState::Healthy;
+        } else if counted {
+            health.failures = health.failures.saturating_add(1);
+            if health.failures >= rules.retries {
+                health.state = HealthState::Unhealthy;
+            }
+        }
+        let to = health.state;
+        let failed = !ok && counted && health.failures >= rules.retries;
+        if from != to {
+            out.actions.push_back(Action::HealthChanged {
+                service: self.id,
+                name: self.name().to_string(),
+                from,
+                to,
+            });
+        }
+        if !failed || self.want == Want::Down || self.restart_pending {
+            return up;
+        }
+        let reason = Reason::HealthCheckFailed(detail);
+        match rules.on_failure {
+            HealthAction::Restart => self.stop_unhealthy(now, since, reason, out),
+            HealthAction::Stop => self.begin_stop(now, StopCause::HealthStop(reason), out),
+            HealthAction::Log => up,
         }
     }
 
@@ -1175,6 +1359,7 @@ impl Service {
     pub(crate) fn probe_left_behind(&mut self, old: &State) -> Option<ProbeId> {
         let running = |state: &State| match state {
             State::Starting { probe, .. } => probe.running(),
+            State::Up { health, .. } => health.running(),
             _ => None,
         };
         let left = running(old).filter(|id| running(&self.state) != Some(*id));
@@ -1201,6 +1386,7 @@ impl Service {
             pid,
             since: now,
             watchdog: self.watchdog_deadline(now),
+            health: self.next_health(now),
         }
     }
 
@@ -1379,7 +1565,7 @@ impl Service {
                 ..
             } => Some(Reason::StartTimeout(*waited)),
             State::Stopping {
-                cause: StopCause::Unhealthy { reason, .. },
+                cause: StopCause::Unhealthy { reason, .. } | StopCause::HealthStop(reason),
                 ..
             } => Some(reason.clone()),
             State::Stopping { .. }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::untrusted::PathProblem;
 
-use super::{Notice, ProbeId, Role};
+use super::{HealthState, HealthStatus, Notice, ProbeId, Role};
 use crate::config::ProbeCheck;
 
 /// Index of a service in the supervisor's table. Stable for the life of the
@@ -293,6 +293,13 @@ pub(crate) enum Action {
         probe: ProbeId,
         check: ProbeCheck,
     },
+    /// The health state of `service` changed (an event of kind `health`).
+    HealthChanged {
+        service: ServiceId,
+        name: String,
+        from: HealthState,
+        to: HealthState,
+    },
     /// Probe `probe` of `service` is not wanted any more (timed out, or the
     /// service's state changed): SIGKILL its process group or drop its
     /// socket; no `Event::ProbeEnded` is wanted for it. Nothing when it has
@@ -427,6 +434,8 @@ pub(crate) enum Reason {
     /// Its process `pid` was still there `after` its SIGKILL (asleep in
     /// the kernel): given up on, counted as down.
     Unkillable { pid: i32, after: Duration },
+    /// `health`: `retries` failures in a row; the last one's detail.
+    HealthCheckFailed(String),
     /// `type "forking"`: no usable pid in `path` within start-timeout.
     PidFile {
         path: String,
@@ -589,6 +598,7 @@ impl fmt::Display for Reason {
                 format_duration(*d)
             ),
             Reason::WatchdogTriggered => write!(f, "watchdog timeout: WATCHDOG=trigger"),
+            Reason::HealthCheckFailed(detail) => write!(f, "health check failed: {detail}"),
             Reason::StopTimeout(d) => {
                 write!(f, "did not stop within {}, killed", format_duration(*d))
             }
@@ -668,6 +678,8 @@ pub(crate) struct ServiceStatus {
     /// The last `STATUS=…` its process sent (sd_notify); kept after it
     /// exits (it may say why), reset when it starts again.
     pub(crate) status_text: Option<String>,
+    /// With a `health` block: its state and last result.
+    pub(crate) health: Option<HealthStatus>,
 }
 
 /// What a reload did, by service name.

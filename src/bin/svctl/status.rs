@@ -2,7 +2,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use svinit::control::{Request, Running, ServiceStatusJson, State, StatusReport};
+use svinit::control::{HealthStateJson, Request, Running, ServiceStatusJson, State, StatusReport};
 use svinit::transcript::lines_dropped_text;
 
 use crate::connection::{Connection, Failure};
@@ -22,10 +22,14 @@ pub(crate) fn status(
     } else {
         print_status_table(&report, names.is_empty());
     }
-    let all_up = report
-        .services
-        .iter()
-        .all(|service| matches!(service.state, State::Up | State::Done));
+    // Health `starting` counts as up (SPEC §3 "svctl exit codes").
+    let all_up = report.services.iter().all(|service| {
+        matches!(service.state, State::Up | State::Done)
+            && service
+                .health
+                .as_ref()
+                .is_none_or(|health| health.state != HealthStateJson::Unhealthy)
+    });
     Ok(if !names.is_empty() && !all_up {
         EXIT_NOT_UP
     } else {
@@ -78,6 +82,17 @@ pub(crate) fn status_info(service: &ServiceStatusJson) -> String {
     }
     if let Some(text) = &service.status_text {
         parts.push(format!("status: {text}"));
+    }
+    if let Some(health) = &service.health {
+        let mut text = format!("health: {}", health.state.as_str());
+        if health.failures > 0 {
+            text.push_str(&format!(" ({} failed in a row", health.failures));
+            if let Some(last) = health.last.as_ref().filter(|last| !last.ok) {
+                text.push_str(&format!(": {}", last.detail));
+            }
+            text.push(')');
+        }
+        parts.push(text);
     }
     let dropped = lines_dropped_text(service.output_dropped);
     match (&service.output_problem, service.output_dropped) {

@@ -311,6 +311,7 @@ fn service(name: &str, state: State, pid: Option<i32>) -> ServiceStatusJson {
         output_dropped: 0,
         status_text: None,
         age: None,
+        health: None,
     }
 }
 

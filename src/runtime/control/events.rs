@@ -6,10 +6,10 @@
 use std::collections::VecDeque;
 
 use crate::control::{
-    EventRecord, EventsReport, ExitJson, WallClock, reason_code_text, reason_text,
-    round_unix_millis,
+    EventKind, EventRecord, EventState, EventsReport, ExitJson, WallClock, reason_code_text,
+    reason_text, round_unix_millis,
 };
-use crate::supervisor::Transition;
+use crate::supervisor::{HealthState, Transition};
 
 /// Events kept for replay.
 pub(crate) const EVENT_RING_CAPACITY: usize = 1024;
@@ -35,13 +35,38 @@ impl EventRing {
         let event = EventRecord {
             seq: self.next_seq,
             time: round_unix_millis(clock.unix_seconds(clock.instant)),
+            kind: EventKind::State,
             name: transition.name.clone(),
-            from: transition.from.into(),
-            to: transition.to.into(),
+            from: EventState::Service(transition.from.into()),
+            to: EventState::Service(transition.to.into()),
             pid: transition.pid,
             exit: transition.exit.map(ExitJson::from),
             reason: reason_text(transition.reason.as_ref()),
             reason_code: reason_code_text(transition.reason.as_ref()),
+        };
+        self.push(event)
+    }
+
+    /// Records a change of `name`'s health state (an event of kind
+    /// `health`).
+    pub(crate) fn record_health(
+        &mut self,
+        name: &str,
+        from: HealthState,
+        to: HealthState,
+        clock: &WallClock,
+    ) -> &EventRecord {
+        let event = EventRecord {
+            seq: self.next_seq,
+            time: round_unix_millis(clock.unix_seconds(clock.instant)),
+            kind: EventKind::Health,
+            name: name.to_owned(),
+            from: EventState::Health(from.into()),
+            to: EventState::Health(to.into()),
+            pid: None,
+            exit: None,
+            reason: None,
+            reason_code: None,
         };
         self.push(event)
     }
@@ -133,8 +158,9 @@ mod tests {
         let event = ring.record(&crash, &clock()).clone();
         assert_eq!(event.seq, 1);
         assert_eq!(event.time, 1_700_000_000.123);
-        assert_eq!(event.from, State::Up);
-        assert_eq!(event.to, State::Backoff);
+        assert_eq!(event.kind, crate::control::EventKind::State);
+        assert_eq!(event.from, EventState::Service(State::Up));
+        assert_eq!(event.to, EventState::Service(State::Backoff));
         assert_eq!(event.pid, Some(12));
         assert_eq!(event.exit, Some(ExitJson::Code { code: 1 }));
         assert_eq!(event.reason.as_deref(), Some("exited with status 1"));

@@ -11,7 +11,7 @@ use mio::{Events, Poll, Token};
 use serde_json::Value;
 
 use super::*;
-use crate::control::{EventsReport, Request, State, StreamLine};
+use crate::control::{EventState, EventsReport, Request, State, StreamLine};
 use crate::supervisor::{ServiceId, StateKind, Transition};
 
 struct Fixture {
@@ -370,7 +370,7 @@ fn events_are_replayed_since_a_sequence_number_and_followed() {
     assert_eq!((report.oldest, report.next, report.missed), (1, 4, 0));
     let line: StreamLine = serde_json::from_value(read_reply(&mut reader)).unwrap();
     let event = line.event.unwrap();
-    assert_eq!((event.seq, event.to), (2, State::Up));
+    assert_eq!((event.seq, event.to), (2, EventState::Service(State::Up)));
     let line: StreamLine = serde_json::from_value(read_reply(&mut reader)).unwrap();
     assert_eq!(line.event.unwrap().seq, 3);
 
@@ -383,7 +383,7 @@ fn events_are_replayed_since_a_sequence_number_and_followed() {
     let event = line.event.unwrap();
     assert_eq!(
         (event.seq, event.name.as_str(), event.to),
-        (4, "db", State::Failed)
+        (4, "db", EventState::Service(State::Failed))
     );
 
     // A follower that hangs up is forgotten.
