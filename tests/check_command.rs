@@ -39,10 +39,10 @@ fn svinit_check_prints_the_plan_of_a_valid_config() {
     assert_eq!(
         stdout,
         format!(
-            "config OK: 7 services in 4 levels (from {})\n\
+            "config OK: 9 services in 4 levels (from {})\n\
              level 0: setup cache clock ticker\n\
-             level 1: db\n\
-             level 2: web\n\
+             level 1: db http\n\
+             level 2: web fetch\n\
              level 3: report\n",
             demo.display()
         )
