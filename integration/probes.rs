@@ -95,7 +95,7 @@ service "client" {{
             "web was up at {up:?}, before its port answered at {answered:?}"
         ));
     }
-    if latency > Duration::from_millis(600) {
+    if latency > Duration::from_secs(1) {
         sv.fail(&format!(
             "web was up {latency:?} after its port answered (interval 100ms)"
         ));
@@ -117,7 +117,7 @@ service "app" {
     user "nobody"
     exec "sleep" "1000"
     ready-probe {
-        shell "id -u > $DIR/shared/probe.uid; echo probing; test -e $DIR/shared/go || exec sleep 1000"
+        shell "id -u > $DIR/shared/uid.$$; mv $DIR/shared/uid.$$ $DIR/shared/probe.uid; echo probing; test -e $DIR/shared/go || exec sleep 1000"
         interval "100ms"
         timeout "300ms"
     }
