@@ -92,6 +92,14 @@
 //!   `watchdog` key are ignored.
 //! - `STATUS=` text is kept after the process exits (it may say why) and
 //!   reset at the next start.
+//! - Probes (`ready-probe`, `health`; `probe.rs`): the phase is in the
+//!   state (`Starting`'s, `Up`'s), so its deadline is the state's; the
+//!   first ready probe at exec, the first health probe `interval` after
+//!   `up`, each next `interval` after the previous ended. A probe the new
+//!   state does not carry on is stopped by `commit` (`Action::StopProbe`),
+//!   and a result for any other `ProbeId` than the running one is stale.
+//!   Health failures reuse the watchdog's `StopCause::Unhealthy` (restart)
+//!   or `StopCause::HealthStop` (stop: `failed`).
 
 // Purity checked by `make lint`: no clock reads, files, processes, sockets or
 // printing in the core (the lists are in clippy.toml); its tests may read the
