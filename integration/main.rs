@@ -19,6 +19,7 @@ mod main_command;
 mod options;
 mod ordering;
 mod output;
+mod plot;
 mod readiness;
 mod reaping;
 mod reload;

@@ -8,9 +8,10 @@ use std::time::Instant;
 
 use crate::config::{self, RunConfigError};
 use crate::control::{
-    BlameEntry, ErrorKind, LogsReport, MAX_LOGS_REPLY_BYTES, MergedLogsReport, ProtocolError,
-    ReloadReport, Reply, Request, ServiceLine, ServiceStatusJson, StatusReport, StreamLine,
-    TreeNode, TreeReport, WallClock, parse_signal, round_millis, round_unix_millis,
+    BlameEntry, ErrorKind, LogsReport, MAX_LOGS_REPLY_BYTES, MergedLogsReport, PlotReport, PlotRun,
+    PlotService, ProtocolError, ReloadReport, Reply, Request, ServiceLine, ServiceStatusJson,
+    StatusReport, StreamLine, TreeNode, TreeReport, WallClock, parse_signal, round_millis,
+    round_unix_millis,
 };
 use crate::supervisor::{KillTarget, PowerKind, Refusal, ServiceId, StateKind, Want};
 use crate::transcript::RingLines;
@@ -173,6 +174,7 @@ impl Runtime {
             Request::Reload { dry_run } => self.reload_request(*dry_run).into(),
             Request::Tree { name } => self.tree(name.as_deref()).into(),
             Request::Blame => Answer::Reply(self.blame()),
+            Request::Plot => Answer::Reply(self.plot()),
             Request::Poweroff | Request::Reboot | Request::Halt => {
                 let peer = format!("uid {} pid {}", incoming.peer.uid, incoming.peer.pid);
                 self.power(&incoming.request, &peer).into()
@@ -592,6 +594,51 @@ impl Runtime {
             })
             .collect();
         Reply::ok(entries)
+    }
+
+    /// `svctl plot`: every run of this boot the core remembers (the last
+    /// few per service, and the one going on), in start order.
+    fn plot(&self) -> Reply {
+        let clock = WallClock::now();
+        let unix = |at: Instant| round_unix_millis(clock.unix_seconds(at));
+        let services = self
+            .supervisor
+            .ids()
+            .filter_map(|id| {
+                let status = self.supervisor.status(id);
+                let mut runs: Vec<PlotRun> = status
+                    .history
+                    .iter()
+                    .filter_map(|record| {
+                        Some(PlotRun {
+                            spawned: unix(record.spawned_at?),
+                            ready: record.ready_at.map(unix),
+                            ended: Some(unix(record.at)),
+                            exit: Some(record.status.into()),
+                        })
+                    })
+                    .collect();
+                if status.pid.is_some()
+                    && let Some(spawned) = status.spawned_at
+                {
+                    runs.push(PlotRun {
+                        spawned: unix(spawned),
+                        ready: status.ready_at.map(unix),
+                        ended: None,
+                        exit: None,
+                    });
+                }
+                (!runs.is_empty()).then(|| PlotService {
+                    name: status.name,
+                    state: status.state.into(),
+                    runs,
+                })
+            })
+            .collect();
+        Reply::ok(PlotReport {
+            now: unix(clock.instant),
+            services,
+        })
     }
 
     /// `svctl shutdown`: the orderly shutdown of SIGTERM, exit 0 (user and

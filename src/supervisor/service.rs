@@ -525,6 +525,8 @@ impl Service {
             at: now,
             pid,
             status,
+            spawned_at: self.spawned_at,
+            ready_at: self.ready_at,
         });
     }
 

@@ -596,12 +596,15 @@ pub(crate) fn format_duration(d: Duration) -> String {
     }
 }
 
-/// A finished run of a service, for `history` in status.
+/// A finished run of a service, for `history` in status and `svctl plot`.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ExitRecord {
     pub(crate) at: Instant,
     pub(crate) pid: i32,
     pub(crate) status: ExitStatus,
+    /// When this run was spawned and became ready, as far as known.
+    pub(crate) spawned_at: Option<Instant>,
+    pub(crate) ready_at: Option<Instant>,
 }
 
 /// One service as `svctl status` shows it.
