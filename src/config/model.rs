@@ -14,11 +14,19 @@ pub struct Config {
     /// Global deadline for an orderly shutdown; `None`: no global deadline,
     /// each service's `stop-timeout` still applies.
     pub(crate) shutdown_timeout: Option<Duration>,
+    /// Templates (`service "NAME@"`), `defaults` merged, `%i` not yet
+    /// replaced: never run themselves, each instance is one of `services`.
+    pub(crate) templates: Vec<ServiceConfig>,
 }
 
 impl Config {
     pub fn service(&self, name: &str) -> Option<&ServiceConfig> {
         self.services.iter().find(|s| s.name == name)
+    }
+
+    /// The template named `name` (`"getty@"`), if there is one.
+    pub(crate) fn template(&self, name: &str) -> Option<&ServiceConfig> {
+        self.templates.iter().find(|t| t.name == name)
     }
 }
 

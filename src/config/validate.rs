@@ -55,8 +55,17 @@ pub(crate) fn check_services(
                         .label(&dependency.at, format!("`{key}` names its own service"))
                         .help("remove this name"),
                 );
-            } else if names_complete && !first_by_name.contains_key(dependency.name.as_str()) {
-                let help = if suggestions_left > 0 {
+            } else if names_complete
+                && !first_by_name.contains_key(dependency.name.as_str())
+                && !names_an_instance(config, &dependency.name)
+            {
+                let help = if config.template(&dependency.name).is_some() {
+                    Some(format!(
+                        "`{0}` is a template, which never runs: name one of its instances, \
+                         e.g. `{0}NAME`",
+                        dependency.name
+                    ))
+                } else if suggestions_left > 0 {
                     suggestions_left -= 1;
                     let names = config.services.iter().map(|s| s.name.as_str());
                     values::suggest(&dependency.name, names)
@@ -83,6 +92,13 @@ pub(crate) fn check_services(
     for cycle in graph.cycles() {
         problems.push(cycle_problem(&graph, &cycle, entries));
     }
+}
+
+/// Whether `name` is `TEMPLATE@INSTANCE` of a template of `config`: made
+/// at load, or its bad instance name reported there.
+fn names_an_instance(config: &Config, name: &str) -> bool {
+    super::template::split_instance(name)
+        .is_some_and(|(template, _)| config.template(template).is_some())
 }
 
 /// One diagnostic for a cycle, labelling every edge where it is declared.
