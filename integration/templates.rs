@@ -110,3 +110,83 @@ fn check_lists_instances_and_points_at_bad_instance_names() {
     let text = format!("{}{}", run.stdout, run.stderr);
     assert!(text.contains("units.kdl:3:"), "{run}");
 }
+
+const JOBS: &str = r#"
+service "job@" {
+    autostart #false
+    shell "echo $$ > $DIR/pid-%i; exec sleep 1000"
+}
+"#;
+
+/// The pid `job@INSTANCE` wrote, once it wrote it.
+fn job_pid(sv: &crate::harness::Svinit, dir: &TempDir, instance: &str) -> i32 {
+    let file = format!("pid-{instance}");
+    let mut pid = None;
+    sv.wait_until(&format!("{file} written"), DEADLINE, || {
+        pid = dir.read(&file).and_then(|text| text.trim().parse().ok());
+        pid.is_some()
+    });
+    pid.unwrap_or_default()
+}
+
+#[test]
+fn svctl_start_makes_an_instance_and_stop_removes_it() {
+    let dir = TempDir::new("tpl-runtime");
+    dir.write("conf/units.kdl", JOBS);
+    let sv = container(&dir);
+    wait_for_socket(&sv, &dir);
+    let run = expect(&sv, &dir, &["status", "--json"], 0);
+    assert!(listed_names(&run.stdout).is_empty(), "{run}");
+
+    expect(&sv, &dir, &["start", "job@x"], 0);
+    let pid = job_pid(&sv, &dir, "x");
+    assert!(sv.ns_alive(pid));
+    let run = expect(&sv, &dir, &["status", "--json"], 0);
+    assert_eq!(listed_names(&run.stdout), ["job@x"]);
+
+    let run = expect(&sv, &dir, &["start", "job@-x"], 2);
+    assert!(run.stderr.contains("invalid instance name"), "{run}");
+    expect(&sv, &dir, &["start", "job@a/b"], 2);
+    expect(&sv, &dir, &["start", "nosuch@x"], 4);
+    expect(&sv, &dir, &["start", "job@"], 4);
+    // All or nothing: a bad name beside a good one makes nothing.
+    expect(&sv, &dir, &["start", "job@y", "nosuch@x"], 4);
+    expect(&sv, &dir, &["status", "job@y"], 4);
+
+    expect(&sv, &dir, &["stop", "job@x"], 0);
+    sv.wait_until("job@x's process to end", DEADLINE, || !sv.ns_alive(pid));
+    expect(&sv, &dir, &["status", "job@x"], 4);
+}
+
+#[test]
+fn a_reload_keeps_runtime_instances_until_their_template_goes() {
+    let dir = TempDir::new("tpl-reload");
+    dir.write("conf/units.kdl", JOBS);
+    dir.write(
+        "conf/other.kdl",
+        "service \"other\" { exec \"sleep\" \"1000\" }\n",
+    );
+    let sv = container(&dir);
+    wait_for_socket(&sv, &dir);
+    expect(&sv, &dir, &["start", "job@x"], 0);
+    let pid = job_pid(&sv, &dir, "x");
+
+    let run = expect(&sv, &dir, &["reload", "--dry-run"], 0);
+    assert!(
+        !run.stdout.contains("job@x"),
+        "not removed, not changed:\n{run}"
+    );
+    expect(&sv, &dir, &["reload"], 0);
+    let status = crate::control::status_json(&sv, &dir, "job@x");
+    assert_eq!(status["pid"], pid, "{status}");
+    assert_eq!(status["state"], "up", "{status}");
+
+    dir.remove("conf/units.kdl");
+    let run = expect(&sv, &dir, &["reload", "--dry-run"], 0);
+    assert!(run.stdout.contains("job@x"), "removed:\n{run}");
+    expect(&sv, &dir, &["reload"], 0);
+    sv.wait_until("job@x's process to end", DEADLINE, || !sv.ns_alive(pid));
+    sv.wait_until("job@x to be forgotten", DEADLINE, || {
+        crate::control::svctl(&dir, &["status", "job@x"]).code == 4
+    });
+}

@@ -155,6 +155,13 @@ pub struct ServiceConfig {
 }
 
 impl ServiceConfig {
+    /// Every name its `requires`, `wants`, `after` and `before` give.
+    pub(crate) fn dependency_names(&self) -> impl Iterator<Item = &String> {
+        [&self.requires, &self.wants, &self.after, &self.before]
+            .into_iter()
+            .flatten()
+    }
+
     /// A service with every key at its default, running `command`.
     /// The loader starts from this; tests build configs with it.
     pub(crate) fn new(name: impl Into<String>, command: Command) -> Self {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use kdl::{KdlNode, KdlValue};
 
 use super::diagnostic::{Location, Problem};
-use super::model::{Command, IdRef, ServiceConfig, Transcript};
+use super::model::{Command, Config, IdRef, ServiceConfig, Transcript};
 use super::parse::{DependencyRef, Key};
 use super::shape::{Checker, value_span};
 use super::validate::ServiceEntry;
@@ -399,4 +399,63 @@ fn want_named_instances(
             None => wanted.push_back((index, instance.to_owned(), dependency.at.clone())),
         }
     }
+}
+
+/// Why an instance cannot be made at run time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum InstanceProblem {
+    /// No template `NAME@` in the config (or `name` is no instance name).
+    NoTemplate,
+    /// The instance name is refused, for this reason.
+    BadName(&'static str),
+    /// It, or an instance it names, names what is not a service.
+    Unresolved(String),
+}
+
+/// Add the instance `name` to `config`, with every instance it names that
+/// is not there yet (SPEC §3 *Templates*: naming an instance makes it);
+/// the names added, in order. On a problem `config` is left as it was.
+pub(crate) fn add_instance(
+    config: &mut Config,
+    name: &str,
+) -> Result<Vec<String>, InstanceProblem> {
+    let (template, instance) = split_instance(name).ok_or(InstanceProblem::NoTemplate)?;
+    if config.template(template).is_none() {
+        return Err(InstanceProblem::NoTemplate);
+    }
+    if let Some(reason) = instance_name_refusal(instance) {
+        return Err(InstanceProblem::BadName(reason));
+    }
+    let mut made: Vec<ServiceConfig> = Vec::new();
+    // Each name to make, and the instance that names it.
+    let mut wanted = VecDeque::from([(name.to_owned(), String::new())]);
+    while let Some((next, named_by)) = wanted.pop_front() {
+        let known = |name: &str| {
+            config.service(name).is_some() || made.iter().any(|service| service.name == name)
+        };
+        if known(&next) {
+            continue;
+        }
+        let from_template = split_instance(&next).and_then(|(template, instance)| {
+            let template = config.template(template)?;
+            instance_name_refusal(instance)
+                .is_none()
+                .then_some((template, instance))
+        });
+        let Some((template, instance)) = from_template else {
+            return Err(InstanceProblem::Unresolved(format!(
+                "`{named_by}` names `{next}`, which is not a service"
+            )));
+        };
+        let service = instantiate(template, instance);
+        wanted.extend(
+            service
+                .dependency_names()
+                .map(|dependency| (dependency.clone(), service.name.clone())),
+        );
+        made.push(service);
+    }
+    let names = made.iter().map(|service| service.name.clone()).collect();
+    config.services.extend(made);
+    Ok(names)
 }
