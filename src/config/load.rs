@@ -87,7 +87,7 @@ pub(crate) fn load_sources_located(sources: Vec<(String, String)>) -> Result<Loc
         }
         configs.push(finish_service(&entry.draft, &entry.name_at, &mut problems));
     }
-    let expanded = expand_templates(services, configs, &mut problems);
+    let expanded = expand_templates(services, configs, !syntax_errors, &mut problems);
     let services = expanded.entries;
     let (control, control_at) = top.control.unzip();
     let config = Config {

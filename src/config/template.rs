@@ -250,9 +250,11 @@ enum Slot {
 /// Split the templates off `entries` (parallel to `services`, `defaults`
 /// merged), make their instances (from `instances` and from every name
 /// that names one, to a fixed point) and report what is wrong with them.
+/// `names_complete`: as for `check_services`.
 pub(crate) fn expand_templates(
     entries: Vec<ServiceEntry>,
     services: Vec<ServiceConfig>,
+    names_complete: bool,
     problems: &mut Vec<Problem>,
 ) -> Expanded {
     let mut templates: Vec<Template> = Vec::new();
@@ -345,6 +347,30 @@ pub(crate) fn expand_templates(
         want_named_instances(&draft.dependencies, &template_index, problems, &mut wanted);
         let entry = ServiceEntry { draft, name_at: at };
         templates[index].instances.push((entry, config));
+    }
+    // A template with instances has its names checked through them.
+    let unused = templates.iter().filter(|t| t.instances.is_empty());
+    for template in unused.filter(|_| names_complete) {
+        for dependency in &template.entry.draft.dependencies {
+            let names_an_instance = split_instance(&dependency.name)
+                .is_some_and(|(template, _)| template_index(template).is_some());
+            if dependency.name.contains('%')
+                || known.contains(&dependency.name)
+                || names_an_instance
+            {
+                continue;
+            }
+            problems.push(
+                Problem::error(format!(
+                    "unknown service `{}` in `{}` of template `{}`",
+                    dependency.name,
+                    dependency.kind.key(),
+                    template.config.name
+                ))
+                .label(&dependency.at, "no service has this name")
+                .help("define it with `service \"NAME\" { … }` in any file of the config"),
+            );
+        }
     }
 
     let mut expanded = Expanded {

@@ -262,3 +262,11 @@ snapshot!(
     template_without_command,
     "service \"getty@\" {\n    instances \"tty1\" \"tty2\"\n}\n"
 );
+snapshot!(
+    template_names_an_unknown_service,
+    "service \"getty@\" {\n    exec \"getty\"\n    requires \"udev\" \"tty-%i\"\n}\n"
+);
+snapshot!(
+    instances_name_an_unknown_service_once,
+    "service \"getty@\" {\n    exec \"getty\"\n    requires \"udev\"\n    instances \"a\" \"b\"\n}\n"
+);

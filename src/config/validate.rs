@@ -3,7 +3,7 @@
 //! and dependency cycles (found by `graph`, mapped back to the spans where
 //! each edge of the cycle is declared).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::diagnostic::{Location, Problem};
 use super::model::Config;
@@ -45,6 +45,9 @@ pub(crate) fn check_services(
     }
 
     let mut suggestions_left = MAX_SUGGESTED_UNKNOWN_NAMES;
+    // The instances of a template share its spans: one report per name
+    // and place.
+    let mut reported_unknown: HashSet<(String, usize)> = HashSet::new();
     for (index, entry) in entries.iter().enumerate() {
         let own_name = config.services[index].name.as_str();
         for dependency in &entry.draft.dependencies {
@@ -58,6 +61,7 @@ pub(crate) fn check_services(
             } else if names_complete
                 && !first_by_name.contains_key(dependency.name.as_str())
                 && !names_an_instance(config, &dependency.name)
+                && reported_unknown.insert((dependency.name.clone(), dependency.at.span.offset()))
             {
                 let help = if config.template(&dependency.name).is_some() {
                     Some(format!(
