@@ -27,3 +27,4 @@ mod shutdown;
 mod spawn_failures;
 mod spawner;
 mod svctl_habits;
+mod templates;

@@ -20,6 +20,7 @@ pub(crate) fn merge_defaults(service: &mut ServiceDraft, defaults: &ServiceDraft
         }
         let inherited = match key {
             Key::Exec | Key::Shell => !own_command,
+            Key::Instances => false,
             Key::Environment | Key::Limits => true,
             _ => !service.given.contains(key),
         };
@@ -27,6 +28,13 @@ pub(crate) fn merge_defaults(service: &mut ServiceDraft, defaults: &ServiceDraft
             continue;
         }
         copy_key(key, defaults, service);
+        service.percent_problems.extend(
+            defaults
+                .percent_problems
+                .iter()
+                .filter(|(given, _)| *given == key)
+                .cloned(),
+        );
         if defaults.refused.contains(key) {
             service.refused.insert(key);
         }
@@ -92,6 +100,8 @@ fn copy_key(key: Key, from: &ServiceDraft, to: &mut ServiceDraft) {
         Key::StopTimeout => target.stop_timeout = source.stop_timeout,
         Key::KillMode => target.kill_mode = source.kill_mode,
         Key::Nice => target.nice = source.nice,
+        // Refused in `defaults`: the instances of one template only.
+        Key::Instances => {}
         Key::Limits => {
             let own = std::mem::take(&mut target.limits);
             let mut merged: Vec<Limit> = source

@@ -14,11 +14,19 @@ pub struct Config {
     /// Global deadline for an orderly shutdown; `None`: no global deadline,
     /// each service's `stop-timeout` still applies.
     pub(crate) shutdown_timeout: Option<Duration>,
+    /// Templates (`service "NAME@"`), `defaults` merged, `%i` not yet
+    /// replaced: never run themselves, each instance is one of `services`.
+    pub(crate) templates: Vec<ServiceConfig>,
 }
 
 impl Config {
     pub fn service(&self, name: &str) -> Option<&ServiceConfig> {
         self.services.iter().find(|s| s.name == name)
+    }
+
+    /// The template named `name` (`"getty@"`), if there is one.
+    pub(crate) fn template(&self, name: &str) -> Option<&ServiceConfig> {
+        self.templates.iter().find(|t| t.name == name)
     }
 }
 
@@ -147,6 +155,13 @@ pub struct ServiceConfig {
 }
 
 impl ServiceConfig {
+    /// Every name its `requires`, `wants`, `after` and `before` give.
+    pub(crate) fn dependency_names(&self) -> impl Iterator<Item = &String> {
+        [&self.requires, &self.wants, &self.after, &self.before]
+            .into_iter()
+            .flatten()
+    }
+
     /// A service with every key at its default, running `command`.
     /// The loader starts from this; tests build configs with it.
     pub(crate) fn new(name: impl Into<String>, command: Command) -> Self {

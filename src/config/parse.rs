@@ -12,7 +12,8 @@ use super::model::{
     BackoffKind, Command, IdRef, KillMode, Limit, OutputMode, RestartPolicy, ServiceConfig,
     ServiceType, Transcript,
 };
-use super::shape::{BlockRule, Checker, Shape, value_text};
+use super::shape::{BlockRule, Checker, Shape, value_span, value_text};
+use super::template;
 use super::values::{self, ValueError, ValueResult};
 use crate::graph::DependencyKind;
 
@@ -60,10 +61,11 @@ pub(crate) enum Key {
     KillMode,
     Nice,
     Limits,
+    Instances,
 }
 
 impl Key {
-    pub(crate) const ALL: [Key; 36] = [
+    pub(crate) const ALL: [Key; 37] = [
         Key::Exec,
         Key::Shell,
         Key::Description,
@@ -100,6 +102,7 @@ impl Key {
         Key::KillMode,
         Key::Nice,
         Key::Limits,
+        Key::Instances,
     ];
 
     /// The name written in unit files, and an example of its use (shown as
@@ -145,6 +148,7 @@ impl Key {
             Key::KillMode => ("kill-mode", "kill-mode \"process\""),
             Key::Nice => ("nice", "nice 10"),
             Key::Limits => ("limits", "limits { nofile 65536; core \"unlimited\" }"),
+            Key::Instances => ("instances", "instances \"tty1\" \"ttyS0\""),
         }
     }
 
@@ -180,7 +184,8 @@ impl Key {
             | Key::After
             | Key::Before
             | Key::Groups
-            | Key::ExitCodes => (1, usize::MAX),
+            | Key::ExitCodes
+            | Key::Instances => (1, usize::MAX),
             Key::Environment | Key::Limits => (0, 0),
             _ => (1, 1),
         };
@@ -241,6 +246,11 @@ pub(crate) struct ServiceDraft {
     /// Where each given key's node name was written (first occurrence).
     pub(crate) key_at: Vec<(Key, Location)>,
     pub(crate) dependencies: Vec<DependencyRef>,
+    /// `instances` of a template: each name and where it is written.
+    pub(crate) instances: Vec<(String, Location)>,
+    /// A `%` other than `%i` or `%%` in a value of each key: reported only
+    /// if the block is (or a template inherits it from `defaults`) a template.
+    pub(crate) percent_problems: Vec<(Key, Problem)>,
 }
 
 impl ServiceDraft {
@@ -251,6 +261,8 @@ impl ServiceDraft {
             refused: KeySet::default(),
             key_at: Vec::new(),
             dependencies: Vec::new(),
+            instances: Vec::new(),
+            percent_problems: Vec::new(),
         }
     }
 
@@ -304,6 +316,11 @@ pub(crate) fn read_service_block(
         let problems_before = checker.problems.len();
         if let Some(arguments) = checker.read(node, key.shape()) {
             read_key(checker, &mut draft, key, node, &arguments);
+        }
+        if key != Key::Instances {
+            template::find_percent_problems(checker, node, &mut |problem| {
+                draft.percent_problems.push((key, problem));
+            });
         }
         if checker.problems.len() > problems_before {
             draft.refused.insert(key);
@@ -539,7 +556,32 @@ fn read_key(
         Key::StopTimeout => checker.set(first, duration, &mut config.stop_timeout),
         Key::KillMode => checker.set(first, one_of(KILL_MODES), &mut config.kill_mode),
         Key::Nice => config.nice = checker.value(first, integer_in(-20, 19)),
+        Key::Instances => read_instances(checker, draft, arguments),
         Key::Environment | Key::Limits => {}
+    }
+}
+
+/// `instances "tty1" "ttyS0"`: valid instance names, each once.
+fn read_instances(checker: &mut Checker<'_>, draft: &mut ServiceDraft, arguments: &[&KdlEntry]) {
+    for entry in arguments {
+        let Some(instance) = checker.value(entry, |e| {
+            let name = values::string(e.value())?;
+            template::instance_name_error(name).map_or(Ok(name.to_owned()), Err)
+        }) else {
+            continue;
+        };
+        let at = checker.at(value_span(entry));
+        if let Some((_, first)) = draft.instances.iter().find(|(seen, _)| *seen == instance) {
+            let first = first.clone();
+            checker.push(
+                Problem::error(format!("instance `{instance}` is given twice"))
+                    .label(&at, "given again here")
+                    .label(&first, "first given here")
+                    .help("each instance is created once; remove one of them"),
+            );
+            continue;
+        }
+        draft.instances.push((instance, at));
     }
 }
 

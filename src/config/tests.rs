@@ -13,28 +13,28 @@ use miette::Diagnostic;
 use super::*;
 use crate::config::parse::DEFAULT_TRANSCRIPT_KEEP;
 
-fn sources(files: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(super) fn sources(files: &[(&str, &str)]) -> Vec<(String, String)> {
     files
         .iter()
         .map(|(name, text)| (name.to_string(), text.to_string()))
         .collect()
 }
 
-fn load(text: &str) -> Config {
+pub(super) fn load(text: &str) -> Config {
     match load_sources(sources(&[("test.kdl", text)])) {
         Ok(config) => config,
         Err(error) => panic!("config should load:\n{}", error.render(false)),
     }
 }
 
-fn render_errors(files: &[(&str, &str)]) -> String {
+pub(super) fn render_errors(files: &[(&str, &str)]) -> String {
     match load_sources(sources(files)) {
         Ok(config) => panic!("config should be refused: {config:#?}"),
         Err(error) => error.render(false),
     }
 }
 
-fn assert_snapshot(name: &str, actual: &str) {
+pub(super) fn assert_snapshot(name: &str, actual: &str) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("src/config/snapshots")
         .join(format!("{name}.txt"));
@@ -64,6 +64,7 @@ macro_rules! snapshot {
         snapshot!($name, files: [("test.kdl", $text)]);
     };
 }
+pub(super) use snapshot;
 
 // ---------------------------------------------------------------- reading
 

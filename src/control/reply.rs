@@ -41,6 +41,8 @@ pub enum ErrorKind {
     NotSupported,
     /// Anything else that went wrong.
     Failed,
+    /// `start NAME@INSTANCE`: not a valid instance name.
+    BadName,
 }
 
 impl ErrorKind {
@@ -61,6 +63,7 @@ impl ErrorKind {
             ErrorKind::NotAvailable => "not-available",
             ErrorKind::NotSupported => "not-supported",
             ErrorKind::Failed => "failed",
+            ErrorKind::BadName => "bad-name",
         }
     }
 }

@@ -317,6 +317,7 @@ fn every_error_kind_serializes_as_its_name() {
         ErrorKind::NotAvailable,
         ErrorKind::NotSupported,
         ErrorKind::Failed,
+        ErrorKind::BadName,
     ];
     for kind in kinds {
         assert_eq!(serde_json::to_value(kind).unwrap(), json!(kind.as_str()));

@@ -183,6 +183,7 @@ mod tests {
                 read_group: None,
             },
             shutdown_timeout: Some(Duration::from_secs(30)),
+            ..Config::default()
         };
         let report = diff_configs(&old, &new, false);
         assert_eq!(report.added, ["new"]);

@@ -209,6 +209,35 @@ impl Runtime {
         Ok(ids)
     }
 
+    /// `resolve` for `svctl start`: a name that is no service but an
+    /// instance of a template is made (SPEC §3 *Templates*). Every name is
+    /// checked before any instance is made.
+    fn resolve_or_make(
+        &mut self,
+        names: &[String],
+        now: Instant,
+    ) -> Result<Vec<ServiceId>, ProtocolError> {
+        for name in names {
+            if self.supervisor.id_of(name).is_none() {
+                self.supervisor
+                    .may_make_instance(name)
+                    .map_err(|refusal| refused(name, refusal))?;
+            }
+        }
+        let mut ids = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for name in names {
+            let id = self
+                .supervisor
+                .service_to_start(now, name)
+                .map_err(|refusal| refused(name, refusal))?;
+            if seen.insert(id) {
+                ids.push(id);
+            }
+        }
+        Ok(ids)
+    }
+
     fn status_entries(&self, ids: &[ServiceId], clock: &WallClock) -> Vec<ServiceStatusJson> {
         ids.iter()
             .map(|&id| {
@@ -256,6 +285,8 @@ impl Runtime {
                 .ids()
                 .filter(|&id| change == Change::Stop || self.in_all(id))
                 .collect()
+        } else if change == Change::Start {
+            self.resolve_or_make(names, now)?
         } else {
             self.resolve(names)?
         };
@@ -491,7 +522,9 @@ impl Runtime {
                 return Err(text);
             }
         };
-        let mut report = diff_configs(self.supervisor.config(), &new_config, dry_run);
+        // Run-time instances stay (SPEC §3 *Templates*): not "removed".
+        let kept = self.supervisor.with_runtime_instances(&new_config);
+        let mut report = diff_configs(self.supervisor.config(), &kept, dry_run);
         if dry_run {
             return Ok(report);
         }
@@ -702,6 +735,17 @@ fn refused(name: &str, refusal: Refusal) -> ProtocolError {
         }
         Refusal::NotInRole(role) => {
             ProtocolError::new(ErrorKind::NotSupported, format!("not in {role} mode"))
+        }
+        Refusal::NoSuchService => ProtocolError::unknown_service(name),
+        Refusal::BadInstanceName(reason) => ProtocolError::new(
+            ErrorKind::BadName,
+            format!(
+                "invalid instance name in `{name}`: {reason} (1 to 64 characters of \
+                 [A-Za-z0-9_.:-], not `.` or `..`, not starting with `-`)"
+            ),
+        ),
+        Refusal::InstanceUnusable(why) => {
+            ProtocolError::new(ErrorKind::Failed, format!("cannot start {name}: {why}"))
         }
     }
 }

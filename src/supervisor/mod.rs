@@ -110,6 +110,7 @@ mod commands;
 mod deadlines;
 mod deps;
 mod escalation;
+mod instances;
 #[cfg(test)]
 mod invariants;
 mod main_command;
@@ -124,6 +125,8 @@ mod types;
 mod entry_tests;
 #[cfg(test)]
 mod harness;
+#[cfg(test)]
+mod instance_tests;
 #[cfg(test)]
 mod role_tests;
 #[cfg(test)]
@@ -191,6 +194,10 @@ pub(crate) struct Supervisor {
     created_at: Instant,
     /// Answer to `service_config` for an id that names nothing.
     placeholder: ServiceConfig,
+    /// Instances made by `svctl start NAME@INSTANCE`, in the order made:
+    /// kept across reloads while their template is there, removed when
+    /// `svctl stop` stops them.
+    runtime_instances: Vec<String>,
     /// Evaluations and dependency edges looked at: tests bound the work.
     #[cfg(test)]
     work_done: std::cell::Cell<u64>,
@@ -249,6 +256,7 @@ impl Supervisor {
             power: None,
             created_at: now,
             placeholder: ServiceConfig::new("", Command::Exec(Vec::new())),
+            runtime_instances: Vec::new(),
             #[cfg(test)]
             work_done: std::cell::Cell::new(0),
         };

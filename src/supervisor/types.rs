@@ -297,6 +297,14 @@ pub(crate) enum Refusal {
     /// `svctl kill --group`: the service's process `pid` is in process
     /// group `pgid`, init's or svinit's own, which are never signalled.
     ForbiddenGroup { pid: i32, pgid: i32 },
+    /// `svctl start NAME@INSTANCE`: no such service, and no template
+    /// `NAME@` to make it from.
+    NoSuchService,
+    /// `svctl start NAME@INSTANCE`: the instance name is refused (why).
+    BadInstanceName(&'static str),
+    /// `svctl start NAME@INSTANCE`: it, or an instance it names, names what
+    /// is not a service, or would close a dependency cycle.
+    InstanceUnusable(String),
 }
 
 /// The highest signal number on Linux (`SIGRTMAX`).
