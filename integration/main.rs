@@ -25,4 +25,5 @@ mod reload;
 mod shutdown;
 mod spawn_failures;
 mod spawner;
+mod stop_commands;
 mod svctl_habits;

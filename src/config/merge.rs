@@ -14,12 +14,15 @@ use crate::graph::DependencyKind;
 /// where a default naming the service itself is dropped.
 pub(crate) fn merge_defaults(service: &mut ServiceDraft, defaults: &ServiceDraft) {
     let own_command = service.given.contains(Key::Exec) || service.given.contains(Key::Shell);
+    let own_stop_command =
+        service.given.contains(Key::StopExec) || service.given.contains(Key::StopShell);
     for key in Key::ALL {
         if !defaults.given.contains(key) {
             continue;
         }
         let inherited = match key {
             Key::Exec | Key::Shell => !own_command,
+            Key::StopExec | Key::StopShell => !own_stop_command,
             Key::Environment | Key::Limits => true,
             _ => !service.given.contains(key),
         };
@@ -89,6 +92,7 @@ fn copy_key(key: Key, from: &ServiceDraft, to: &mut ServiceDraft) {
         Key::Watchdog => target.watchdog = source.watchdog,
         Key::StartTimeout => target.start_timeout = source.start_timeout,
         Key::StopSignal => target.stop_signal = source.stop_signal,
+        Key::StopExec | Key::StopShell => target.stop_command = source.stop_command.clone(),
         Key::StopTimeout => target.stop_timeout = source.stop_timeout,
         Key::KillMode => target.kill_mode = source.kill_mode,
         Key::Nice => target.nice = source.nice,

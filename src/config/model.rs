@@ -140,6 +140,8 @@ pub struct ServiceConfig {
     pub(crate) start_timeout: Duration,
     /// Signal number (`libc::SIGTERM` …).
     pub(crate) stop_signal: i32,
+    /// `stop-exec` / `stop-shell`: run instead of sending `stop_signal`.
+    pub(crate) stop_command: Option<Command>,
     pub(crate) stop_timeout: Duration,
     pub(crate) kill_mode: KillMode,
     pub(crate) nice: Option<i32>,
@@ -183,6 +185,7 @@ impl ServiceConfig {
             watchdog: None,
             start_timeout: Duration::from_secs(60),
             stop_signal: libc::SIGTERM,
+            stop_command: None,
             stop_timeout: Duration::from_secs(10),
             kill_mode: KillMode::Group,
             nice: None,

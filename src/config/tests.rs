@@ -107,6 +107,7 @@ service "web" {
     watchdog "5s"
     start-timeout "250ms"
     stop-signal "SIGint"
+    stop-exec "/usr/sbin/nginx" "-s" "quit"
     stop-timeout 7
     kill-mode "process"
     nice -5
@@ -175,6 +176,11 @@ shutdown-timeout "30s"
     expected.watchdog = Some(Duration::from_secs(5));
     expected.start_timeout = Duration::from_millis(250);
     expected.stop_signal = libc::SIGINT;
+    expected.stop_command = Some(Command::Exec(vec![
+        "/usr/sbin/nginx".into(),
+        "-s".into(),
+        "quit".into(),
+    ]));
     expected.stop_timeout = Duration::from_secs(7);
     expected.kill_mode = KillMode::Process;
     expected.nice = Some(-5);
@@ -352,6 +358,25 @@ service "b" { exec "b"; type "oneshot" }
     );
     assert_eq!(config.services[1].command, Command::Exec(vec!["b".into()]));
     assert_eq!(config.services[1].restart, RestartPolicy::Always);
+}
+
+#[test]
+fn a_service_own_stop_command_replaces_either_default_one() {
+    let config = load(
+        r#"
+defaults { stop-shell "kill -QUIT $MAINPID" }
+service "a" { exec "a" }
+service "b" { exec "b"; stop-exec "b" "stop" }
+"#,
+    );
+    assert_eq!(
+        config.services[0].stop_command,
+        Some(Command::Shell("kill -QUIT $MAINPID".into()))
+    );
+    assert_eq!(
+        config.services[1].stop_command,
+        Some(Command::Exec(vec!["b".into(), "stop".into()]))
+    );
 }
 
 #[test]
@@ -705,6 +730,18 @@ snapshot!(service_without_block, "service \"web\"\n");
 snapshot!(
     exec_and_shell,
     "service \"web\" {\n    exec \"web\"\n    shell \"web --x\"\n}\n"
+);
+snapshot!(
+    stop_exec_and_stop_shell,
+    "service \"db\" {\n    exec \"postgres\"\n    stop-exec \"pg_ctl\" \"stop\"\n    stop-shell \"pg_ctl stop\"\n}\n"
+);
+snapshot!(
+    stop_exec_empty_program,
+    "service \"db\" {\n    exec \"postgres\"\n    stop-exec \"\"\n}\n"
+);
+snapshot!(
+    stop_shell_empty,
+    "service \"db\" {\n    exec \"postgres\"\n    stop-shell \" \"\n}\n"
 );
 snapshot!(
     ready_fd_and_ready_notify,

@@ -18,6 +18,7 @@ mod requests;
 mod signals;
 mod slab;
 mod starting;
+mod stop_command;
 mod syslog;
 mod system;
 mod tokens;
@@ -128,6 +129,7 @@ pub struct Runtime {
     /// whom its pid file may name (`forking.rs`).
     service_uids: HashMap<ServiceId, u32>,
     main: Option<MainProcess>,
+    stop_commands: stop_command::StopCommands,
     /// `svinit --detach`: the foreground process waiting for the boot.
     detached: Option<Detached>,
     /// When to look at every source again after a panic.
@@ -203,6 +205,7 @@ impl Runtime {
             readiness: Readiness::new(),
             service_uids: HashMap::new(),
             main,
+            stop_commands: stop_command::StopCommands::default(),
             detached: None,
             brake: PanicBrake::default(),
             options,
@@ -358,6 +361,7 @@ impl Runtime {
                 Action::Signal { pid, signal, group } => {
                     let _ = send_signal(SignalOrder { pid, signal, group });
                 }
+                Action::RunStopCommand { service, pid } => self.run_stop_command(service, pid),
                 Action::SweepOrphans {
                     signal,
                     log_survivors,
@@ -572,7 +576,7 @@ impl Runtime {
             self.read_awaited_pids();
         }
         self.readiness.forget_pid(self.poll.registry(), pid);
-        if self.main_reaped(pid, status) {
+        if self.main_reaped(pid, status) || self.stop_command_reaped(pid, status) {
             return;
         }
         if let Some(slot) = self.exec_watch_by_pid.get(&pid).copied()

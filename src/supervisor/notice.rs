@@ -51,6 +51,13 @@ pub(crate) enum Notice {
     },
     /// `STATUS=…` from a `ready-notify` service.
     StatusText { service: String, text: String },
+    /// The stop command failed (`problem`: it could not be started, or
+    /// how it exited) while the service still runs: `signal` is sent.
+    StopCommandFailed {
+        service: String,
+        problem: String,
+        signal: i32,
+    },
     /// An event about a service that does not fit its state (an exec
     /// report after its stop, a pid file read after it stopped): nothing
     /// done.
@@ -77,7 +84,7 @@ impl Notice {
             | Notice::StatusText { .. }
             | Notice::Ignored { .. }
             | Notice::MainIgnored { .. } => Level::Debug,
-            Notice::ReadyFdFailed { .. } => Level::Warn,
+            Notice::ReadyFdFailed { .. } | Notice::StopCommandFailed { .. } => Level::Warn,
             Notice::ShutdownBySignal { .. }
             | Notice::ShutdownRequested
             | Notice::PowerRequested { .. }
@@ -107,6 +114,7 @@ impl Notice {
             | Notice::StaleReadiness { service, .. }
             | Notice::ReadyFdFailed { service, .. }
             | Notice::StatusText { service, .. }
+            | Notice::StopCommandFailed { service, .. }
             | Notice::Ignored { service, .. } => service,
         }
     }
@@ -193,6 +201,13 @@ impl fmt::Display for Notice {
                 "wrote {bytes} bytes to its ready-fd without a newline: not ready, the pipe is closed"
             ),
             Notice::StatusText { text, .. } => write!(f, "STATUS={text}"),
+            Notice::StopCommandFailed {
+                problem, signal, ..
+            } => write!(
+                f,
+                "stop command {problem}: sending SIG{} instead",
+                signal_name(*signal)
+            ),
             Notice::Ignored { event, state, .. } => write!(f, "ignored {event} while {state}"),
             Notice::MainIgnored { event, state } => {
                 write!(f, "main command: ignored {event} while {state}")

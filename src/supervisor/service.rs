@@ -143,6 +143,15 @@ impl State {
     }
 }
 
+/// Where the stop command of a stop stands (`stop-exec`/`stop-shell`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StopCommandRun {
+    /// `Action::RunStopCommand` emitted, its pid not yet known.
+    Forking,
+    /// Running as this pid (its own process group).
+    Running(i32),
+}
+
 /// What happens to a service: an event about its process, a passed
 /// deadline, an operator's command, or a change around it.
 #[derive(Debug)]
@@ -155,6 +164,14 @@ pub(crate) enum Input<'a> {
     Watchdog(WatchdogMessage),
     /// What `Action::ReadPidFile` found.
     PidFile(&'a Result<i32, PidFileProblem>),
+    /// Its stop command was forked as this pid.
+    StopCommandSpawned(i32),
+    /// Its stop command ended (`pid`: `None` when it never ran): how it
+    /// exited, or why it could not be run.
+    StopCommandEnded {
+        pid: Option<i32>,
+        outcome: Result<ExitStatus, &'a SpawnFailure>,
+    },
     Exited(ExitStatus),
     /// The deadline of its state passed.
     Deadline,
@@ -182,6 +199,8 @@ impl Input<'_> {
             Input::Ready => "readiness",
             Input::Watchdog(_) => "watchdog message",
             Input::PidFile(_) => "pid file",
+            Input::StopCommandSpawned(_) => "stop command spawn",
+            Input::StopCommandEnded { .. } => "stop command end",
             Input::Exited(_) => "exit",
             Input::Deadline => "deadline",
             Input::KillNow(_) => "shutdown kill",
@@ -276,6 +295,9 @@ pub(crate) struct Service {
     /// Its first try has ended: it has been `up`, `done`, `failed` or in
     /// `backoff`. The main command waits for nothing more (SPEC §2).
     first_try_ended: bool,
+    /// The stop command of the stop under way; only while `stopping` and
+    /// not yet SIGKILLed.
+    stop_command: Option<StopCommandRun>,
 }
 
 impl Service {
@@ -302,6 +324,7 @@ impl Service {
             status_text: None,
             restart_pending: false,
             first_try_ended: false,
+            stop_command: None,
         }
     }
 
@@ -528,16 +551,73 @@ impl Service {
         });
     }
 
+    /// The pid of its running stop command.
+    pub(crate) fn stop_command_pid(&self) -> Option<i32> {
+        match self.stop_command {
+            Some(StopCommandRun::Running(pid)) => Some(pid),
+            _ => None,
+        }
+    }
+
     /// The next state after `input`, or `None` to stay. Actions go to `out`.
-    /// An event from outside that does not fit the state (stale, or out of
-    /// order: an exec report after a stop, a pid file read for a service
-    /// that stopped meanwhile) changes nothing and is logged at debug level.
+    /// A stop command lives only as long as the stop that ran it, until
+    /// the SIGKILL: whatever leaves that (the process reaped, killed at
+    /// stop-timeout or shutdown-timeout) kills its group.
     pub(crate) fn step(
         &mut self,
         now: Instant,
         input: Input<'_>,
         out: &mut Outbox<'_>,
     ) -> Option<State> {
+        let next = self.decide(now, input, out);
+        let asking = matches!(
+            next.as_ref().unwrap_or(&self.state),
+            State::Stopping {
+                escalation: Escalation::KillAt(_),
+                ..
+            }
+        );
+        if !asking && let Some(StopCommandRun::Running(pid)) = self.stop_command.take() {
+            out.signal(pid, libc::SIGKILL, true);
+        }
+        next
+    }
+
+    /// Ask the process `pid` to stop: its stop command, or its stop signal.
+    fn ask_to_stop(&mut self, pid: i32, out: &mut Outbox<'_>) {
+        if self.active.stop_command.is_some() {
+            out.actions.push_back(Action::RunStopCommand {
+                service: self.id,
+                pid,
+            });
+            self.stop_command = Some(StopCommandRun::Forking);
+        } else {
+            self.send_stop_signal(pid, out);
+        }
+    }
+
+    fn send_stop_signal(&self, pid: i32, out: &mut Outbox<'_>) {
+        out.stop_signal(
+            pid,
+            self.active.stop_signal,
+            self.active.kill_mode == KillMode::Group,
+        );
+    }
+
+    /// Whether `pid` (`None`: not forked) is the stop command under way.
+    fn is_stop_command(&self, pid: Option<i32>) -> bool {
+        match (self.stop_command, pid) {
+            (Some(StopCommandRun::Forking), None) => true,
+            (Some(StopCommandRun::Running(running)), Some(pid)) => running == pid,
+            _ => false,
+        }
+    }
+
+    /// The decision of `step`. An event from outside that does not fit the
+    /// state (stale, or out of order: an exec report after a stop, a pid
+    /// file read for a service that stopped meanwhile) changes nothing and
+    /// is logged at debug level.
+    fn decide(&mut self, now: Instant, input: Input<'_>, out: &mut Outbox<'_>) -> Option<State> {
         use Input::*;
         let event = input.name();
         match (&self.state, input) {
@@ -586,19 +666,16 @@ impl Service {
                 },
                 Spawned(pid),
             ) => {
+                let cause = cause.clone();
                 if escalation.is_killed() {
                     out.signal(pid, libc::SIGKILL, true);
                 } else {
-                    out.stop_signal(
-                        pid,
-                        self.active.stop_signal,
-                        self.active.kill_mode == KillMode::Group,
-                    );
+                    self.ask_to_stop(pid, out);
                 }
                 Some(State::Stopping {
                     pid: Some(pid),
                     escalation,
-                    cause: cause.clone(),
+                    cause,
                 })
             }
             (state, Spawned(pid)) => {
@@ -743,6 +820,42 @@ impl Service {
                 | State::Done,
                 Exited(_),
             ) => self.ignored(event, out),
+
+            (State::Stopping { .. }, StopCommandSpawned(pid))
+                if self.stop_command == Some(StopCommandRun::Forking) =>
+            {
+                self.stop_command = Some(StopCommandRun::Running(pid));
+                None
+            }
+            // Its stop ended, or was SIGKILLed, before the fork was known.
+            (_, StopCommandSpawned(pid)) => {
+                out.signal(pid, libc::SIGKILL, true);
+                None
+            }
+            (
+                &State::Stopping { pid: Some(pid), .. },
+                StopCommandEnded {
+                    pid: command,
+                    outcome,
+                },
+            ) if self.is_stop_command(command) => {
+                self.stop_command = None;
+                let problem = match outcome {
+                    Ok(ExitStatus::Exited(0)) => return None,
+                    Ok(status) => status.to_string(),
+                    Err(failure) => format!("cannot be started: {failure}"),
+                };
+                out.actions
+                    .push_back(Action::Notice(Notice::StopCommandFailed {
+                        service: self.name().to_string(),
+                        problem,
+                        signal: self.active.stop_signal,
+                    }));
+                self.send_stop_signal(pid, out);
+                None
+            }
+            // A stop command that was killed, or whose stop is over.
+            (_, StopCommandEnded { .. }) => None,
 
             (&State::AwaitingPidFile { deadline, .. }, PidFile(Ok(pid))) if *pid > 1 => {
                 Some(if self.needs_ready_signal() {
@@ -1109,11 +1222,7 @@ impl Service {
     fn begin_stop(&mut self, now: Instant, cause: StopCause, out: &mut Outbox<'_>) -> State {
         let pid = self.state.pid();
         if let Some(pid) = pid {
-            out.stop_signal(
-                pid,
-                self.active.stop_signal,
-                self.active.kill_mode == KillMode::Group,
-            );
+            self.ask_to_stop(pid, out);
         }
         State::Stopping {
             pid,

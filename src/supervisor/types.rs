@@ -168,6 +168,22 @@ pub(crate) enum Event {
         service: ServiceId,
         result: Result<PidClaim, PidFileProblem>,
     },
+    /// The stop command of `service` (`Action::RunStopCommand`) was forked
+    /// as `pid`.
+    StopCommandSpawned { service: ServiceId, pid: i32 },
+    /// The stop command of `service` did not run: it could not be prepared
+    /// or forked (`pid: None`), or its exec failed and `pid` was reaped.
+    StopCommandFailed {
+        service: ServiceId,
+        pid: Option<i32>,
+        failure: SpawnFailure,
+    },
+    /// The stop command `pid` of `service` was reaped.
+    StopCommandExited {
+        service: ServiceId,
+        pid: i32,
+        status: ExitStatus,
+    },
     /// The main command (`svinit -- COMMAND`) was forked as `pid`.
     MainSpawned { pid: i32 },
     /// The main command could not be started (not found, not executable).
@@ -237,6 +253,11 @@ pub(crate) enum Action {
     Spawn { service: ServiceId },
     /// `kill(pid, signal)`, or `kill(-pid, signal)` when `group`.
     Signal { pid: i32, signal: i32, group: bool },
+    /// Fork the `stop-exec`/`stop-shell` of `service` (the config its
+    /// process runs with), `MAINPID` set to `pid`; answer with
+    /// `Event::StopCommandSpawned` or `StopCommandFailed`, and
+    /// `StopCommandExited` when it is reaped.
+    RunStopCommand { service: ServiceId, pid: i32 },
     /// Send `signal` to every remaining child of svinit (adopted orphans);
     /// `log_survivors`: log the pids signalled (the final SIGKILL round).
     SweepOrphans { signal: i32, log_survivors: bool },
