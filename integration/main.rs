@@ -27,3 +27,4 @@ mod spawn_failures;
 mod spawner;
 mod stop_commands;
 mod svctl_habits;
+mod written_pid_files;

@@ -1,6 +1,6 @@
 //! `defaults` merged into each service, then the checks that need the
 //! merged service (`restart` default by type, a command present,
-//! `pid-file` only with `forking`) and the final `ServiceConfig`.
+//! `pid-file` not on a oneshot) and the final `ServiceConfig`.
 
 use super::diagnostic::{Location, Problem};
 use super::model::{Limit, RestartPolicy, ServiceConfig, ServiceType};
@@ -146,17 +146,17 @@ pub(crate) fn finish_service(
                 .label(name_at, "in this service")
                 .help("svinit follows a daemonizing program through its pid file: add `pid-file \"/run/NAME.pid\"`"),
         ),
-        (ServiceType::Longrun | ServiceType::Oneshot, true) if pid_file_known => {
+        (ServiceType::Oneshot, true) if pid_file_known => {
             let mut problem = Problem::error(format!(
-                "`pid-file` is only used with `type \"forking\"`, and service `{name}` is not forking"
+                "`pid-file` cannot be used with `type \"oneshot\"`, and service `{name}` is a oneshot"
             ));
             if let Some(pid_file_at) = draft.location_of(Key::PidFile) {
-                problem = problem.label(pid_file_at, "pid file of a non-forking service");
+                problem = problem.label(pid_file_at, "pid file of a oneshot");
             }
             problems.push(
                 problem
-                    .label(name_at, "in this service")
-                    .help("add `type \"forking\"` if the program daemonizes, or remove `pid-file`"),
+                    .label(type_at, "oneshot service")
+                    .help("svinit writes the pid file of a longrun and reads that of a forking service; a oneshot has none: remove `pid-file`"),
             );
         }
         _ => {}

@@ -108,6 +108,8 @@ pub struct ServiceConfig {
     pub(crate) description: Option<String>,
     pub(crate) command: Command,
     pub(crate) service_type: ServiceType,
+    /// `type "forking"`: read to find the daemon; a longrun: written by
+    /// svinit (never on a oneshot).
     pub(crate) pid_file: Option<PathBuf>,
     pub(crate) autostart: bool,
     pub requires: Vec<String>,

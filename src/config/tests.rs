@@ -380,6 +380,12 @@ service "b" { exec "b"; stop-exec "b" "stop" }
 }
 
 #[test]
+fn a_longrun_may_have_a_pid_file_for_svinit_to_write() {
+    let config = load("service \"web\" { exec \"web\"; pid-file \"/run/web.pid\" }\n");
+    assert_eq!(config.services[0].pid_file, Some("/run/web.pid".into()));
+}
+
+#[test]
 fn umask_forms() {
     for (text, expected) in [
         ("0o027", 0o027),
@@ -806,8 +812,8 @@ snapshot!(
     "defaults {\n    watchdog \"5s\"\n}\nservice \"a\" { exec \"a\"; ready-notify #true }\nservice \"b\" { exec \"b\" }\n"
 );
 snapshot!(
-    pid_file_without_forking,
-    "service \"web\" {\n    exec \"web\"\n    pid-file \"/run/web.pid\"\n}\n"
+    pid_file_on_a_oneshot,
+    "service \"setup\" {\n    exec \"setup\"\n    type \"oneshot\"\n    pid-file \"/run/setup.pid\"\n}\n"
 );
 snapshot!(
     pid_file_relative,

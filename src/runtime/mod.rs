@@ -22,6 +22,7 @@ mod stop_command;
 mod syslog;
 mod system;
 mod tokens;
+mod written_pid_file;
 
 use std::collections::HashMap;
 use std::io;
@@ -399,6 +400,8 @@ impl Runtime {
                 Action::StartMain => self.start_main(),
                 Action::BootSettled => self.boot_settled(),
                 Action::ReadPidFile { service } => self.read_pid_file(service),
+                Action::WritePidFile { service, pid } => self.write_pid_file(service, pid),
+                Action::RemovePidFile { service, pid } => self.remove_pid_file(service, pid),
                 Action::MainUnkillable { pid, after } => warn!(
                     "",
                     "main command unkillable (pid {pid}): still there {} after SIGKILL, given up on",
@@ -426,7 +429,9 @@ impl Runtime {
         let now = Instant::now();
         let config = self.supervisor.service_config(service);
         self.output.prepare(self.poll.registry(), service, config);
-        if let Some(path) = &config.pid_file {
+        if let Some(path) = &config.pid_file
+            && config.service_type == config::ServiceType::Forking
+        {
             forking::remove_stale(&config.name, path);
         }
         let registry = self.poll.registry();

@@ -192,6 +192,8 @@ impl Harness {
                 | Action::Exit { .. }
                 | Action::Power { .. }
                 | Action::ReadPidFile { .. }
+                | Action::WritePidFile { .. }
+                | Action::RemovePidFile { .. }
                 | Action::MainUnkillable { .. }
                 | Action::Reload
                 | Action::ReopenTranscripts

@@ -101,6 +101,12 @@
 //!   SIGKILL: reaping the service, stop-timeout and shutdown-timeout kill
 //!   its process group. A pid file naming it is refused like another
 //!   service's pid.
+//! - `pid-file` on a longrun (SPEC §3): `Action::WritePidFile` at its exec
+//!   (also with `ready-fd`/`ready-notify`, before ready), and
+//!   `Action::RemovePidFile` when that process is reaped (not when it is
+//!   given up on as unkillable: it may still run). A failed write is the
+//!   service's reason while that process runs (`Reason::PidFileNotWritten`),
+//!   forgotten at the next start.
 
 // Purity checked by `make lint`: no clock reads, files, processes, sockets or
 // printing in the core (the lists are in clippy.toml); its tests may read the
@@ -143,6 +149,8 @@ mod system_tests;
 mod tests;
 #[cfg(test)]
 mod watchdog_tests;
+#[cfg(test)]
+mod written_pid_file_tests;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Instant;
@@ -389,6 +397,22 @@ impl Supervisor {
             } => {
                 let (pid, outcome) = (Some(pid), Ok(status));
                 self.step(now, service, Input::StopCommandEnded { pid, outcome }, None)
+            }
+            Event::PidFileNotWritten {
+                service,
+                pid,
+                error,
+            } => {
+                let problem = self
+                    .get_mut(service)
+                    .and_then(|s| s.pid_file_not_written(pid, error).then(|| s.reason()))
+                    .flatten();
+                if let (Some(reason), Some(name)) = (problem, self.name_of(service)) {
+                    self.notice(Notice::PidFileNotWritten {
+                        service: name,
+                        reason,
+                    });
+                }
             }
             Event::MainSpawned { pid } => {
                 self.step_main(now, MainInput::Spawned(pid));

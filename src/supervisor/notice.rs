@@ -8,7 +8,7 @@ use std::fmt;
 
 use crate::log::Level;
 
-use super::{PowerKind, ReadyFdProblem, StateKind, signal_name};
+use super::{PowerKind, ReadyFdProblem, Reason, StateKind, signal_name};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Notice {
@@ -58,6 +58,9 @@ pub(crate) enum Notice {
         problem: String,
         signal: i32,
     },
+    /// The `pid-file` of a longrun could not be written (the reason says
+    /// why); the service runs on.
+    PidFileNotWritten { service: String, reason: Reason },
     /// An event about a service that does not fit its state (an exec
     /// report after its stop, a pid file read after it stopped): nothing
     /// done.
@@ -84,7 +87,9 @@ impl Notice {
             | Notice::StatusText { .. }
             | Notice::Ignored { .. }
             | Notice::MainIgnored { .. } => Level::Debug,
-            Notice::ReadyFdFailed { .. } | Notice::StopCommandFailed { .. } => Level::Warn,
+            Notice::ReadyFdFailed { .. }
+            | Notice::StopCommandFailed { .. }
+            | Notice::PidFileNotWritten { .. } => Level::Warn,
             Notice::ShutdownBySignal { .. }
             | Notice::ShutdownRequested
             | Notice::PowerRequested { .. }
@@ -115,6 +120,7 @@ impl Notice {
             | Notice::ReadyFdFailed { service, .. }
             | Notice::StatusText { service, .. }
             | Notice::StopCommandFailed { service, .. }
+            | Notice::PidFileNotWritten { service, .. }
             | Notice::Ignored { service, .. } => service,
         }
     }
@@ -201,6 +207,7 @@ impl fmt::Display for Notice {
                 "wrote {bytes} bytes to its ready-fd without a newline: not ready, the pipe is closed"
             ),
             Notice::StatusText { text, .. } => write!(f, "STATUS={text}"),
+            Notice::PidFileNotWritten { reason, .. } => write!(f, "{reason}; running on"),
             Notice::StopCommandFailed {
                 problem, signal, ..
             } => write!(

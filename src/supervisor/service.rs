@@ -298,6 +298,11 @@ pub(crate) struct Service {
     /// The stop command of the stop under way; only while `stopping` and
     /// not yet SIGKILLed.
     stop_command: Option<StopCommandRun>,
+    /// A longrun's `pid-file`: the pid written (asked to be) there, until
+    /// that process is reaped.
+    pid_file_written: Option<i32>,
+    /// Why the `pid-file` of its current process could not be written.
+    pid_file_problem: Option<Reason>,
 }
 
 impl Service {
@@ -325,6 +330,8 @@ impl Service {
             restart_pending: false,
             first_try_ended: false,
             stop_command: None,
+            pid_file_written: None,
+            pid_file_problem: None,
         }
     }
 
@@ -569,7 +576,14 @@ impl Service {
         input: Input<'_>,
         out: &mut Outbox<'_>,
     ) -> Option<State> {
+        let reaped = matches!(input, Input::Exited(_));
         let next = self.decide(now, input, out);
+        if reaped && let Some(pid) = self.pid_file_written.take() {
+            out.actions.push_back(Action::RemovePidFile {
+                service: self.id,
+                pid,
+            });
+        }
         let asking = matches!(
             next.as_ref().unwrap_or(&self.state),
             State::Stopping {
@@ -581,6 +595,34 @@ impl Service {
             out.signal(pid, libc::SIGKILL, true);
         }
         next
+    }
+
+    /// A longrun with a `pid-file`: svinit writes its pid there once it has
+    /// exec'd (a forking service's daemon writes its own).
+    fn write_pid_file(&mut self, pid: i32, out: &mut Outbox<'_>) {
+        if self.active.service_type == ServiceType::Longrun && self.active.pid_file.is_some() {
+            out.actions.push_back(Action::WritePidFile {
+                service: self.id,
+                pid,
+            });
+            self.pid_file_written = Some(pid);
+        }
+    }
+
+    /// The `pid-file` could not be written for `pid`: its reason while that
+    /// process runs on. `false` when `pid` is not the one written for.
+    pub(crate) fn pid_file_not_written(&mut self, pid: i32, error: String) -> bool {
+        if self.pid_file_written != Some(pid) {
+            return false;
+        }
+        let path = self
+            .active
+            .pid_file
+            .as_deref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        self.pid_file_problem = Some(Reason::PidFileNotWritten { path, error });
+        true
     }
 
     /// Ask the process `pid` to stop: its stop command, or its stop signal.
@@ -710,7 +752,8 @@ impl Service {
                     deadline,
                 },
                 Execed,
-            ) => Some(
+            ) => Some({
+                self.write_pid_file(pid, out);
                 if self.is_oneshot() || self.is_forking() || self.needs_ready_signal() {
                     State::Starting {
                         pid: Some(pid),
@@ -719,8 +762,8 @@ impl Service {
                     }
                 } else {
                     self.become_up(now, pid)
-                },
-            ),
+                }
+            }),
             (&State::Starting { pid: Some(pid), .. }, Ready)
                 if self.needs_ready_signal() && !self.is_oneshot() =>
             {
@@ -1145,6 +1188,7 @@ impl Service {
         self.spawned_at = Some(now);
         self.ready_at = None;
         self.status_text = None;
+        self.pid_file_problem = None;
         out.actions.push_back(Action::Spawn { service: self.id });
         State::Starting {
             pid: None,
@@ -1352,7 +1396,9 @@ impl Service {
             State::Stopping { .. }
             | State::Up { .. }
             | State::Starting { .. }
-            | State::AwaitingPidFile { .. } => self.fate.clone(),
+            | State::AwaitingPidFile { .. } => {
+                self.fate.clone().or_else(|| self.pid_file_problem.clone())
+            }
             State::Backoff { cause, .. } => Some(cause.clone()),
             State::Failed { reason } => Some(reason.clone()),
             State::Done => None,
