@@ -14,6 +14,9 @@
 //! links", "No such device or address"). The descriptor stays
 //! non-blocking: a regular file ignores it, a character device is then
 //! written without blocking (the caller drops what does not fit).
+//! [`replace_untrusted`] is the one way a whole file is put at such a path
+//! (a longrun's written pid file): a temporary file created with
+//! `O_EXCL | O_NOFOLLOW` beside it, renamed over it.
 //!
 //! Decisions:
 //! - A regular file with more than one hard link is refused: a service
