@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
-use crate::control::{container, expect, status_json, wait_for_socket};
-use crate::harness::{DEADLINE, Svinit, TempDir};
+use crate::control::{container, expect, socket, status_json, wait_for_socket};
+use crate::harness::{DEADLINE, Mode, Svinit, TempDir};
 
 /// A service body: records its pid in `NAME.pid`, writes `NAME.term` if it
 /// gets SIGTERM (and exits), exits 0 on SIGUSR1, and touches `NAME.ready`
@@ -31,7 +31,20 @@ fn stop_web(dir: &TempDir, keys: &str, code: i32) -> (Svinit, i32, Duration) {
         "conf/web.kdl",
         &format!("service \"web\" {{\n    shell \"{body}\"\n{keys}\n}}\n"),
     );
-    let sv = container(dir);
+    // svinit's own stdin is a file: a stop command that inherited it, not
+    // /dev/null, would show it.
+    let stdin = std::fs::File::open(dir.write("svinit-stdin", "")).expect("open");
+    let conf = dir.join("conf");
+    let sock = socket(dir);
+    let args = [
+        "-c",
+        conf.to_str().unwrap_or(""),
+        "-s",
+        sock.to_str().unwrap_or(""),
+    ];
+    let sv = Svinit::start_with(Mode::Container, dir, &args, |cmd| {
+        cmd.stdin(stdin);
+    });
     wait_for_socket(&sv, dir);
     sv.wait_file(dir, "web.ready", DEADLINE);
     let pid = pid_in(dir, "web.pid");
@@ -68,12 +81,12 @@ fn a_stop_shell_runs_as_the_service_with_mainpid_and_stops_it_gracefully() {
     environment {
         GREETING "from-the-unit"
     }
-    stop-shell "echo \"$MAINPID $(id -u) $(pwd) $(umask) $GREETING\" > $DIR/stop.marker; echo stop-command-speaking; kill -USR1 $MAINPID"
+    stop-shell "echo \"$MAINPID $(id -u) $(pwd) $(umask) $GREETING $(readlink /proc/self/fd/0)\" > $DIR/stop.marker; echo stop-command-speaking; kill -USR1 $MAINPID"
     stop-timeout "30s""#;
     let (sv, pid, took) = stop_web(&dir, keys, 0);
     let marker = dir.read("stop.marker").unwrap_or_default();
     let expected = format!(
-        "{pid} {nobody_uid} {} 0027 from-the-unit",
+        "{pid} {nobody_uid} {} 0027 from-the-unit /dev/null",
         dir.path().display()
     );
     if marker.trim() != expected {
