@@ -26,5 +26,7 @@ mod reload;
 mod shutdown;
 mod spawn_failures;
 mod spawner;
+mod stop_commands;
 mod svctl_habits;
 mod templates;
+mod written_pid_files;

@@ -116,6 +116,8 @@ pub struct ServiceConfig {
     pub(crate) description: Option<String>,
     pub(crate) command: Command,
     pub(crate) service_type: ServiceType,
+    /// `type "forking"`: read to find the daemon; a longrun: written by
+    /// svinit (never on a oneshot).
     pub(crate) pid_file: Option<PathBuf>,
     pub(crate) autostart: bool,
     pub requires: Vec<String>,
@@ -148,6 +150,8 @@ pub struct ServiceConfig {
     pub(crate) start_timeout: Duration,
     /// Signal number (`libc::SIGTERM` …).
     pub(crate) stop_signal: i32,
+    /// `stop-exec` / `stop-shell`: run instead of sending `stop_signal`.
+    pub(crate) stop_command: Option<Command>,
     pub(crate) stop_timeout: Duration,
     pub(crate) kill_mode: KillMode,
     pub(crate) nice: Option<i32>,
@@ -198,6 +202,7 @@ impl ServiceConfig {
             watchdog: None,
             start_timeout: Duration::from_secs(60),
             stop_signal: libc::SIGTERM,
+            stop_command: None,
             stop_timeout: Duration::from_secs(10),
             kill_mode: KillMode::Group,
             nice: None,

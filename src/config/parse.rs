@@ -57,6 +57,8 @@ pub(crate) enum Key {
     Watchdog,
     StartTimeout,
     StopSignal,
+    StopExec,
+    StopShell,
     StopTimeout,
     KillMode,
     Nice,
@@ -65,7 +67,7 @@ pub(crate) enum Key {
 }
 
 impl Key {
-    pub(crate) const ALL: [Key; 37] = [
+    pub(crate) const ALL: [Key; 39] = [
         Key::Exec,
         Key::Shell,
         Key::Description,
@@ -98,6 +100,8 @@ impl Key {
         Key::Watchdog,
         Key::StartTimeout,
         Key::StopSignal,
+        Key::StopExec,
+        Key::StopShell,
         Key::StopTimeout,
         Key::KillMode,
         Key::Nice,
@@ -144,6 +148,8 @@ impl Key {
             Key::Watchdog => ("watchdog", "watchdog \"30s\""),
             Key::StartTimeout => ("start-timeout", "start-timeout \"60s\""),
             Key::StopSignal => ("stop-signal", "stop-signal \"TERM\""),
+            Key::StopExec => ("stop-exec", "stop-exec \"/usr/sbin/nginx\" \"-s\" \"quit\""),
+            Key::StopShell => ("stop-shell", "stop-shell \"pg_ctl stop -D /var/lib/pg\""),
             Key::StopTimeout => ("stop-timeout", "stop-timeout \"10s\""),
             Key::KillMode => ("kill-mode", "kill-mode \"process\""),
             Key::Nice => ("nice", "nice 10"),
@@ -179,6 +185,7 @@ impl Key {
         let (what, usage) = self.spelling();
         let (min, max) = match self {
             Key::Exec
+            | Key::StopExec
             | Key::Requires
             | Key::Wants
             | Key::After
@@ -360,6 +367,11 @@ const EXCLUSIVE_KEYS: &[(Key, Key, &str)] = &[
         "keep one way to say ready: a newline on `ready-fd` (s6) or READY=1 on NOTIFY_SOCKET (systemd)",
     ),
     (
+        Key::StopExec,
+        Key::StopShell,
+        "keep one way to stop: `stop-exec` runs a program directly, `stop-shell` runs a script with /bin/sh -c",
+    ),
+    (
         Key::Tty,
         Key::Transcript,
         "a service on a `tty` reads and writes that terminal: its output is not captured, so there is nothing to transcribe",
@@ -456,30 +468,17 @@ fn read_key(
     };
     match key {
         Key::Exec => {
-            let argv: Option<Vec<String>> = arguments
-                .iter()
-                .map(|entry| checker.value(entry, os_string))
-                .collect::<Vec<_>>()
-                .into_iter()
-                .collect();
-            match argv {
-                Some(argv) if argv[0].is_empty() => checker.value_problem(
-                    first,
-                    ValueError::new("the program of `exec` is empty", "empty program")
-                        .with_help("give a program name or path, e.g. \"/usr/bin/env\""),
-                ),
-                Some(argv) => config.command = Command::Exec(argv),
-                None => {}
+            if let Some(command) = read_exec(checker, key, arguments) {
+                config.command = command;
             }
         }
-        Key::Shell => match checker.value(first, os_string) {
-            Some(script) if script.trim().is_empty() => checker.value_problem(
-                first,
-                ValueError::new("the script of `shell` is empty", "empty script"),
-            ),
-            Some(script) => config.command = Command::Shell(script),
-            None => {}
-        },
+        Key::Shell => {
+            if let Some(command) = read_shell(checker, key, first) {
+                config.command = command;
+            }
+        }
+        Key::StopExec => config.stop_command = read_exec(checker, key, arguments),
+        Key::StopShell => config.stop_command = read_shell(checker, key, first),
         Key::Description => config.description = checker.value(first, owned_string),
         Key::Type => checker.set(first, one_of(SERVICE_TYPES), &mut config.service_type),
         Key::PidFile => config.pid_file = checker.value(first, absolute_path),
@@ -583,6 +582,48 @@ fn read_instances(checker: &mut Checker<'_>, draft: &mut ServiceDraft, arguments
         }
         draft.instances.push((instance, at));
     }
+}
+
+/// `exec ARGS…` (or `stop-exec`): an argv whose program is not empty.
+fn read_exec(checker: &mut Checker<'_>, key: Key, arguments: &[&KdlEntry]) -> Option<Command> {
+    let argv: Vec<String> = arguments
+        .iter()
+        .map(|entry| checker.value(entry, os_string))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .collect::<Option<_>>()?;
+    match argv.first() {
+        Some(program) if !program.is_empty() => Some(Command::Exec(argv)),
+        _ => {
+            if let Some(&first) = arguments.first() {
+                checker.value_problem(
+                    first,
+                    ValueError::new(
+                        format!("the program of `{}` is empty", key.name()),
+                        "empty program",
+                    )
+                    .with_help("give a program name or path, e.g. \"/usr/bin/env\""),
+                );
+            }
+            None
+        }
+    }
+}
+
+/// `shell SCRIPT` (or `stop-shell`): a script that is not blank.
+fn read_shell(checker: &mut Checker<'_>, key: Key, entry: &KdlEntry) -> Option<Command> {
+    let script = checker.value(entry, os_string)?;
+    if script.trim().is_empty() {
+        checker.value_problem(
+            entry,
+            ValueError::new(
+                format!("the script of `{}` is empty", key.name()),
+                "empty script",
+            ),
+        );
+        return None;
+    }
+    Some(Command::Shell(script))
 }
 
 /// `transcript PATH max-size=… keep=… timestamps=…`.

@@ -141,6 +141,7 @@ pub(crate) fn instantiate(template: &ServiceConfig, instance: &str) -> ServiceCo
         name,
         description,
         command,
+        stop_command,
         service_type,
         pid_file,
         autostart,
@@ -178,10 +179,10 @@ pub(crate) fn instantiate(template: &ServiceConfig, instance: &str) -> ServiceCo
     ServiceConfig {
         name: format!("{name}{instance}"),
         description: description.as_deref().map(text),
-        command: match command {
-            Command::Exec(argv) => Command::Exec(names(argv)),
-            Command::Shell(script) => Command::Shell(text(script)),
-        },
+        command: substitute_command(command, &text),
+        stop_command: stop_command
+            .as_ref()
+            .map(|command| substitute_command(command, &text)),
         service_type: *service_type,
         pid_file: pid_file.as_deref().map(path),
         autostart: *autostart,
@@ -223,6 +224,14 @@ pub(crate) fn instantiate(template: &ServiceConfig, instance: &str) -> ServiceCo
         kill_mode: *kill_mode,
         nice: *nice,
         limits: limits.clone(),
+    }
+}
+
+/// `command` with `text` applied to each argument or to the script.
+fn substitute_command(command: &Command, text: &impl Fn(&str) -> String) -> Command {
+    match command {
+        Command::Exec(argv) => Command::Exec(argv.iter().map(|arg| text(arg)).collect()),
+        Command::Shell(script) => Command::Shell(text(script)),
     }
 }
 

@@ -127,6 +127,38 @@ service "daemon@" {
 }
 
 #[test]
+fn an_instances_stop_command_is_its_own() {
+    let config = load(
+        r#"
+service "worker@" {
+    exec "worker" "%i"
+    stop-exec "workerctl" "stop" "%i"
+    instances "q1"
+}
+service "pg@" {
+    exec "postgres" "-D" "/var/lib/%i"
+    stop-shell "pg_ctl stop -D /var/lib/%i"
+    instances "main"
+}
+"#,
+    );
+    let worker = config.service("worker@q1").unwrap();
+    assert_eq!(
+        worker.stop_command,
+        Some(Command::Exec(vec![
+            "workerctl".into(),
+            "stop".into(),
+            "q1".into()
+        ]))
+    );
+    let pg = config.service("pg@main").unwrap();
+    assert_eq!(
+        pg.stop_command,
+        Some(Command::Shell("pg_ctl stop -D /var/lib/main".into()))
+    );
+}
+
+#[test]
 fn naming_an_instance_makes_it_and_what_it_names() {
     let config = load(
         r#"

@@ -85,6 +85,7 @@ pub(crate) fn changed_keys(old: &ServiceConfig, new: &ServiceConfig) -> Vec<&'st
         watchdog,
         start_timeout,
         stop_signal,
+        stop_command,
         stop_timeout,
         kill_mode,
         nice,
@@ -137,6 +138,11 @@ pub(crate) fn changed_keys(old: &ServiceConfig, new: &ServiceConfig) -> Vec<&'st
     check(*watchdog != new.watchdog, "watchdog");
     check(*start_timeout != new.start_timeout, "start-timeout");
     check(*stop_signal != new.stop_signal, "stop-signal");
+    let stop_command_key = match new.stop_command {
+        Some(crate::config::Command::Shell(_)) => "stop-shell",
+        _ => "stop-exec",
+    };
+    check(*stop_command != new.stop_command, stop_command_key);
     check(*stop_timeout != new.stop_timeout, "stop-timeout");
     check(*kill_mode != new.kill_mode, "kill-mode");
     check(*nice != new.nice, "nice");

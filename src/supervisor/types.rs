@@ -168,6 +168,29 @@ pub(crate) enum Event {
         service: ServiceId,
         result: Result<PidClaim, PidFileProblem>,
     },
+    /// The stop command of `service` (`Action::RunStopCommand`) was forked
+    /// as `pid`.
+    StopCommandSpawned { service: ServiceId, pid: i32 },
+    /// The stop command of `service` did not run: it could not be prepared
+    /// or forked (`pid: None`), or its exec failed and `pid` was reaped.
+    StopCommandFailed {
+        service: ServiceId,
+        pid: Option<i32>,
+        failure: SpawnFailure,
+    },
+    /// The stop command `pid` of `service` was reaped.
+    StopCommandExited {
+        service: ServiceId,
+        pid: i32,
+        status: ExitStatus,
+    },
+    /// The `pid-file` of a longrun (`Action::WritePidFile`) could not be
+    /// written: why.
+    PidFileNotWritten {
+        service: ServiceId,
+        pid: i32,
+        error: String,
+    },
     /// The main command (`svinit -- COMMAND`) was forked as `pid`.
     MainSpawned { pid: i32 },
     /// The main command could not be started (not found, not executable).
@@ -237,6 +260,11 @@ pub(crate) enum Action {
     Spawn { service: ServiceId },
     /// `kill(pid, signal)`, or `kill(-pid, signal)` when `group`.
     Signal { pid: i32, signal: i32, group: bool },
+    /// Fork the `stop-exec`/`stop-shell` of `service` (the config its
+    /// process runs with), `MAINPID` set to `pid`; answer with
+    /// `Event::StopCommandSpawned` or `StopCommandFailed`, and
+    /// `StopCommandExited` when it is reaped.
+    RunStopCommand { service: ServiceId, pid: i32 },
     /// Send `signal` to every remaining child of svinit (adopted orphans);
     /// `log_survivors`: log the pids signalled (the final SIGKILL round).
     SweepOrphans { signal: i32, log_survivors: bool },
@@ -263,6 +291,12 @@ pub(crate) enum Action {
     /// Read the `pid-file` of a `type "forking"` service whose launcher
     /// exited successfully; answer with `Event::PidFile`.
     ReadPidFile { service: ServiceId },
+    /// Write `pid` to the `pid-file` of longrun `service` (the config its
+    /// process runs with); answer `Event::PidFileNotWritten` on failure.
+    WritePidFile { service: ServiceId, pid: i32 },
+    /// The process `pid` whose pid `WritePidFile` wrote was reaped: remove
+    /// the file if it still holds that pid.
+    RemovePidFile { service: ServiceId, pid: i32 },
     /// The main command's process `pid` was still there `after` its
     /// SIGKILL: given up on; the shutdown goes on without it.
     MainUnkillable { pid: i32, after: Duration },
@@ -413,6 +447,8 @@ pub(crate) enum Reason {
     /// Its process `pid` was still there `after` its SIGKILL (asleep in
     /// the kernel): given up on, counted as down.
     Unkillable { pid: i32, after: Duration },
+    /// The `pid-file` of a longrun could not be written; it runs on.
+    PidFileNotWritten { path: String, error: String },
     /// `type "forking"`: no usable pid in `path` within start-timeout.
     PidFile {
         path: String,
@@ -588,6 +624,9 @@ impl fmt::Display for Reason {
                 format_duration(*waited)
             ),
             Reason::PidFile { path, problem, .. } => write!(f, "pid file {path} {problem}"),
+            Reason::PidFileNotWritten { path, error } => {
+                write!(f, "pid file {path} not written: {error}")
+            }
         }
     }
 }
