@@ -17,7 +17,7 @@ _svctl() {
         words=("${COMP_WORDS[@]}")
         cword=$COMP_CWORD
     fi
-    local commands="status start stop restart kill reopen logs reload check events tree blame shutdown poweroff reboot halt"
+    local commands="status start stop restart kill reopen logs reload check events tree blame plot shutdown poweroff reboot halt"
     local socket=() command="" i
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in

@@ -12,7 +12,7 @@ function __svctl_services
     svctl $socket status --json 2>/dev/null | string match -ar '"name":"[^"]*"' | string replace -r '^"name":"(.*)"$' '$1'
 end
 
-set -l commands status start stop restart kill reopen logs reload check events tree blame shutdown poweroff reboot halt
+set -l commands status start stop restart kill reopen logs reload check events tree blame plot shutdown poweroff reboot halt
 complete -c svctl -f
 set -l global "not __fish_seen_subcommand_from $commands"
 complete -c svctl -n $global -s s -l socket -r -F -d 'control socket'

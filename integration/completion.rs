@@ -1,6 +1,7 @@
 //! Shell completions (completions/): bash and fish complete svctl's
 //! commands, options, signals and the names of the services of a running
-//! svinit; the zsh function is at least valid zsh.
+//! svinit (instances of templates included, templates not); the zsh
+//! function is at least valid zsh.
 
 use std::path::Path;
 use std::process::Command;
@@ -16,6 +17,10 @@ service "worker" {
 }
 service "db" {
     exec "sleep" "1000"
+}
+service "getty@" {
+    exec "sleep" "1000"
+    instances "tty1"
 }
 "#;
 
@@ -114,8 +119,9 @@ fn bash_completes_commands_options_signals_and_service_names() {
         (format!("svctl -s {socket} status w"), &["web", "worker"]),
         (
             format!("svctl -s {socket} restart "),
-            &["db", "web", "worker"],
+            &["db", "getty@tty1", "web", "worker"],
         ),
+        (format!("svctl -s {socket} stop g"), &["getty@tty1"]),
         (format!("svctl -s {socket} status --j"), &["--json"]),
         (format!("svctl -s {socket} kill web HU"), &["HUP"]),
         (format!("svctl -s {socket} reload --"), &["--dry-run"]),
@@ -143,6 +149,7 @@ fn fish_completes_commands_and_service_names() {
     let cases: &[(String, &[&str])] = &[
         ("svctl rel".into(), &["reload"]),
         (format!("svctl -s {socket} logs w"), &["web", "worker"]),
+        (format!("svctl -s {socket} stop g"), &["getty@tty1"]),
         (format!("svctl -s {socket} events --s"), &["--since"]),
         (format!("svctl -s {socket} stop --a"), &["--all"]),
         (format!("svctl -s {socket} kill --g"), &["--group"]),

@@ -671,6 +671,8 @@ fn access_is_decided_by_peer_credentials_and_groups() {
     assert_eq!(run.code, 0, "{run}");
     let run = svctl_as(&dir, uid, gid, &["tree"]);
     assert_eq!(run.code, 0, "{run}");
+    let run = svctl_as(&dir, uid, gid, &["plot"]);
+    assert!(run.code == 0 && run.stdout.starts_with("<svg"), "{run}");
     let run = svctl_as(&dir, uid, gid, &["events", "--since", "0", "--no-follow"]);
     assert_eq!(run.code, 0, "{run}");
     let run = svctl_as(&dir, uid, gid, &["stop", "web"]);

@@ -63,8 +63,24 @@ mod tests {
         rss
     }
 
+    /// Other tests running beside it map code back in: the measure runs
+    /// alone, in a test process of its own (`measured_alone`).
     #[test]
     fn the_pages_start_up_mapped_are_let_go_and_come_back_on_use() {
+        let exe = std::env::current_exe().expect("the test binary");
+        let alone = std::process::Command::new(exe)
+            .args(["--exact", "own_memory::tests::measured_alone"])
+            .args(["--ignored", "--test-threads=1", "--nocapture"])
+            .output()
+            .expect("run the test binary");
+        let text = String::from_utf8_lossy(&alone.stdout);
+        assert!(alone.status.success(), "{text}");
+        assert!(text.contains("1 passed"), "{text}");
+    }
+
+    #[test]
+    #[ignore = "run alone by the_pages_start_up_mapped_are_let_go_and_come_back_on_use"]
+    fn measured_alone() {
         // Run a good deal of code first (the config parser and checker).
         let _ = crate::config::load_sources(vec![("a.kdl".into(), UNIT.into())]);
         let before = own_image_rss_kb();

@@ -14,6 +14,9 @@
 //! links", "No such device or address"). The descriptor stays
 //! non-blocking: a regular file ignores it, a character device is then
 //! written without blocking (the caller drops what does not fit).
+//! [`replace_untrusted`] is the one way a whole file is put at such a path
+//! (a longrun's written pid file): a temporary file created with
+//! `O_EXCL | O_NOFOLLOW` beside it, renamed over it.
 //!
 //! Decisions:
 //! - A regular file with more than one hard link is refused: a service
@@ -196,6 +199,54 @@ pub(crate) fn open_untrusted(path: &Path, purpose: Purpose) -> Result<Opened, Pa
     })
 }
 
+/// Puts a new file with `contents` and `mode` (umask or not) at `path`,
+/// owned by svinit's user, whatever was there (a symlink is replaced, never
+/// followed): written to a temporary file in the same directory, created
+/// with `O_CREAT | O_EXCL | O_NOFOLLOW` (so nothing planted under that
+/// name is opened), then renamed over `path`. A written pid file.
+pub(crate) fn replace_untrusted(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static TEMPORARIES: AtomicU32 = AtomicU32::new(0);
+
+    let (Some(directory), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    };
+    let mut last = io::Error::from_raw_os_error(libc::EEXIST);
+    // A name taken (planted by a service, or left by a crash) is skipped.
+    for _ in 0..8 {
+        let n = TEMPORARIES.fetch_add(1, Ordering::Relaxed);
+        let mut temporary_name = std::ffi::OsString::from(".");
+        temporary_name.push(name);
+        temporary_name.push(format!(".svinit-{}-{n}", std::process::id()));
+        let temporary = directory.join(temporary_name);
+        let created = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(&temporary);
+        let mut file = match created {
+            Ok(file) => file,
+            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
+                last = err;
+                continue;
+            }
+            Err(err) => return Err(err),
+        };
+        let written = file
+            .set_permissions(std::fs::Permissions::from_mode(mode))
+            .and_then(|()| file.write_all(contents))
+            .and_then(|()| std::fs::rename(&temporary, path));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&temporary);
+        }
+        return written;
+    }
+    Err(last)
+}
+
 /// The open failed: when what is at `path` is not something `purpose`
 /// accepts (a symlink refused by `O_NOFOLLOW`, a fifo without a reader,
 /// a directory), say that; else the errno.
@@ -362,5 +413,28 @@ mod tests {
             problem.to_string(),
             "cannot open: No such file or directory"
         );
+    }
+
+    #[test]
+    fn a_replaced_file_takes_the_place_of_a_symlink_without_following_it() {
+        let dir = TempDir::new("replace");
+        let target = dir.0.join("root-only");
+        std::fs::write(&target, "secret\n").expect("write");
+        let path = dir.0.join("web.pid");
+        std::os::unix::fs::symlink(&target, &path).expect("symlink");
+        // 0666: more than a usual umask lets through.
+        replace_untrusted(&path, b"42\n", 0o666).expect("replaced");
+        assert_eq!(std::fs::read_to_string(&target).expect("read"), "secret\n");
+        let meta = std::fs::symlink_metadata(&path).expect("stat");
+        assert!(meta.file_type().is_file(), "a regular file now");
+        assert_eq!(meta.mode() & 0o777, 0o666, "whatever the umask");
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "42\n");
+        let names: Vec<_> = std::fs::read_dir(&dir.0)
+            .expect("ls")
+            .filter_map(|e| e.ok().map(|e| e.file_name()))
+            .collect();
+        assert_eq!(names.len(), 2, "no temporary file left: {names:?}");
+        let missing = dir.0.join("no-such-dir").join("x.pid");
+        assert!(replace_untrusted(&missing, b"1\n", 0o644).is_err());
     }
 }

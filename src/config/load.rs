@@ -15,6 +15,7 @@ use super::merge::{finish_service, merge_defaults};
 use super::model::{Config, ControlConfig, ServiceConfig};
 use super::parse::{Key, ServiceDraft, read_service_block};
 use super::shape::{BlockRule, Checker, Shape};
+use super::template::expand_templates;
 use super::validate::{ServiceEntry, check_services};
 use super::values;
 
@@ -86,11 +87,14 @@ pub(crate) fn load_sources_located(sources: Vec<(String, String)>) -> Result<Loc
         }
         configs.push(finish_service(&entry.draft, &entry.name_at, &mut problems));
     }
+    let expanded = expand_templates(services, configs, !syntax_errors, &mut problems);
+    let services = expanded.entries;
     let (control, control_at) = top.control.unzip();
     let config = Config {
-        services: configs,
+        services: expanded.services,
         control: control.unwrap_or_default(),
         shutdown_timeout: top.shutdown_timeout.map(|(timeout, _)| timeout),
+        templates: expanded.templates,
     };
     check_services(&services, &config, !syntax_errors, &mut problems);
 
@@ -176,6 +180,13 @@ impl TopLevel {
         };
         checker.read(node, shape);
         let draft = read_service_block(checker, "", node.children());
+        if let Some(at) = draft.location_of(Key::Instances) {
+            checker.push(
+                Problem::error("`instances` cannot be a default")
+                    .label(at, "instances in `defaults`")
+                    .help("give `instances` in the template whose instances they are: `service \"NAME@\" { instances \"a\" \"b\" }`"),
+            );
+        }
         self.defaults = Some((draft, name_at));
     }
 
@@ -287,6 +298,8 @@ fn service_name_error(name: &str) -> Option<values::ValueError> {
         refuse("contains whitespace or a control character")
     } else if name == "." || name == ".." {
         refuse("not a usable file name")
+    } else if name == "@" {
+        refuse("a template needs a name before `@`")
     } else if name.len() > MAX_SERVICE_NAME {
         refuse("longer than 255 bytes")
     } else {

@@ -1,6 +1,6 @@
 //! `defaults` merged into each service, then the checks that need the
 //! merged service (`restart` default by type, a command present,
-//! `pid-file` only with `forking`) and the final `ServiceConfig`.
+//! `pid-file` not on a oneshot) and the final `ServiceConfig`.
 
 use super::diagnostic::{Location, Problem};
 use super::model::{Limit, RestartPolicy, ServiceConfig, ServiceType};
@@ -14,12 +14,16 @@ use crate::graph::DependencyKind;
 /// where a default naming the service itself is dropped.
 pub(crate) fn merge_defaults(service: &mut ServiceDraft, defaults: &ServiceDraft) {
     let own_command = service.given.contains(Key::Exec) || service.given.contains(Key::Shell);
+    let own_stop_command =
+        service.given.contains(Key::StopExec) || service.given.contains(Key::StopShell);
     for key in Key::ALL {
         if !defaults.given.contains(key) {
             continue;
         }
         let inherited = match key {
             Key::Exec | Key::Shell => !own_command,
+            Key::Instances => false,
+            Key::StopExec | Key::StopShell => !own_stop_command,
             Key::Environment | Key::Limits => true,
             _ => !service.given.contains(key),
         };
@@ -27,6 +31,13 @@ pub(crate) fn merge_defaults(service: &mut ServiceDraft, defaults: &ServiceDraft
             continue;
         }
         copy_key(key, defaults, service);
+        service.percent_problems.extend(
+            defaults
+                .percent_problems
+                .iter()
+                .filter(|(given, _)| *given == key)
+                .cloned(),
+        );
         if defaults.refused.contains(key) {
             service.refused.insert(key);
         }
@@ -89,9 +100,12 @@ fn copy_key(key: Key, from: &ServiceDraft, to: &mut ServiceDraft) {
         Key::Watchdog => target.watchdog = source.watchdog,
         Key::StartTimeout => target.start_timeout = source.start_timeout,
         Key::StopSignal => target.stop_signal = source.stop_signal,
+        Key::StopExec | Key::StopShell => target.stop_command = source.stop_command.clone(),
         Key::StopTimeout => target.stop_timeout = source.stop_timeout,
         Key::KillMode => target.kill_mode = source.kill_mode,
         Key::Nice => target.nice = source.nice,
+        // Refused in `defaults`: the instances of one template only.
+        Key::Instances => {}
         Key::ReadyProbe => target.ready_probe = source.ready_probe.clone(),
         Key::Health => target.health = source.health.clone(),
         Key::Limits => {
@@ -144,17 +158,17 @@ pub(crate) fn finish_service(
                 .label(name_at, "in this service")
                 .help("svinit follows a daemonizing program through its pid file: add `pid-file \"/run/NAME.pid\"`"),
         ),
-        (ServiceType::Longrun | ServiceType::Oneshot, true) if pid_file_known => {
+        (ServiceType::Oneshot, true) if pid_file_known => {
             let mut problem = Problem::error(format!(
-                "`pid-file` is only used with `type \"forking\"`, and service `{name}` is not forking"
+                "`pid-file` cannot be used with `type \"oneshot\"`, and service `{name}` is a oneshot"
             ));
             if let Some(pid_file_at) = draft.location_of(Key::PidFile) {
-                problem = problem.label(pid_file_at, "pid file of a non-forking service");
+                problem = problem.label(pid_file_at, "pid file of a oneshot");
             }
             problems.push(
                 problem
-                    .label(name_at, "in this service")
-                    .help("add `type \"forking\"` if the program daemonizes, or remove `pid-file`"),
+                    .label(type_at, "oneshot service")
+                    .help("svinit writes the pid file of a longrun and reads that of a forking service; a oneshot has none: remove `pid-file`"),
             );
         }
         _ => {}

@@ -7,6 +7,7 @@
 //! - `parse`: service keys, one block into a `ServiceDraft`.
 //! - `merge`: `defaults` into each service, per-service checks.
 //! - `values`: durations, sizes, signals, umasks, ids, limits, suggestions.
+//! - `template`: `service "NAME@"`: instance names, `%i`, instances made at load.
 //! - `validate`: checks across services (names, dependencies, cycles).
 //! - `diagnostic`: `Problem` and `ConfigError`, rendered by miette.
 //! - `run`: the config svinit runs, at start-up and at reload (no config
@@ -23,11 +24,14 @@ mod parse;
 mod probe;
 mod run;
 mod shape;
+mod template;
 mod validate;
 mod values;
 
 #[cfg(test)]
 pub(crate) mod fuzz_tests;
+#[cfg(test)]
+mod template_tests;
 #[cfg(test)]
 mod tests;
 
@@ -36,3 +40,5 @@ pub use diagnostic::{ConfigError, Problem, SourceFile, render_problems};
 pub use load::{has_config, load_path, load_sources};
 pub use model::*;
 pub use run::{ConfigToRun, RunConfigError, config_to_run};
+pub(crate) use template::{InstanceProblem, add_instance};
+pub use template::{instance_name_refusal, is_template_name, split_instance};

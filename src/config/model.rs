@@ -14,11 +14,19 @@ pub struct Config {
     /// Global deadline for an orderly shutdown; `None`: no global deadline,
     /// each service's `stop-timeout` still applies.
     pub(crate) shutdown_timeout: Option<Duration>,
+    /// Templates (`service "NAME@"`), `defaults` merged, `%i` not yet
+    /// replaced: never run themselves, each instance is one of `services`.
+    pub(crate) templates: Vec<ServiceConfig>,
 }
 
 impl Config {
     pub fn service(&self, name: &str) -> Option<&ServiceConfig> {
         self.services.iter().find(|s| s.name == name)
+    }
+
+    /// The template named `name` (`"getty@"`), if there is one.
+    pub(crate) fn template(&self, name: &str) -> Option<&ServiceConfig> {
+        self.templates.iter().find(|t| t.name == name)
     }
 }
 
@@ -169,6 +177,8 @@ pub struct ServiceConfig {
     pub(crate) description: Option<String>,
     pub(crate) command: Command,
     pub(crate) service_type: ServiceType,
+    /// `type "forking"`: read to find the daemon; a longrun: written by
+    /// svinit (never on a oneshot).
     pub(crate) pid_file: Option<PathBuf>,
     pub(crate) autostart: bool,
     pub requires: Vec<String>,
@@ -201,6 +211,8 @@ pub struct ServiceConfig {
     pub(crate) start_timeout: Duration,
     /// Signal number (`libc::SIGTERM` …).
     pub(crate) stop_signal: i32,
+    /// `stop-exec` / `stop-shell`: run instead of sending `stop_signal`.
+    pub(crate) stop_command: Option<Command>,
     pub(crate) stop_timeout: Duration,
     pub(crate) kill_mode: KillMode,
     pub(crate) nice: Option<i32>,
@@ -212,6 +224,13 @@ pub struct ServiceConfig {
 }
 
 impl ServiceConfig {
+    /// Every name its `requires`, `wants`, `after` and `before` give.
+    pub(crate) fn dependency_names(&self) -> impl Iterator<Item = &String> {
+        [&self.requires, &self.wants, &self.after, &self.before]
+            .into_iter()
+            .flatten()
+    }
+
     /// A service with every key at its default, running `command`.
     /// The loader starts from this; tests build configs with it.
     pub(crate) fn new(name: impl Into<String>, command: Command) -> Self {
@@ -248,6 +267,7 @@ impl ServiceConfig {
             watchdog: None,
             start_timeout: Duration::from_secs(60),
             stop_signal: libc::SIGTERM,
+            stop_command: None,
             stop_timeout: Duration::from_secs(10),
             kill_mode: KillMode::Group,
             nice: None,

@@ -12,7 +12,8 @@ use super::model::{
     BackoffKind, Command, IdRef, KillMode, Limit, OutputMode, RestartPolicy, ServiceConfig,
     ServiceType, Transcript,
 };
-use super::shape::{BlockRule, Checker, Shape, value_text};
+use super::shape::{BlockRule, Checker, Shape, value_span, value_text};
+use super::template;
 use super::values::{self, ValueError, ValueResult};
 use crate::graph::DependencyKind;
 
@@ -56,16 +57,19 @@ pub(crate) enum Key {
     Watchdog,
     StartTimeout,
     StopSignal,
+    StopExec,
+    StopShell,
     StopTimeout,
     KillMode,
     Nice,
     Limits,
+    Instances,
     ReadyProbe,
     Health,
 }
 
 impl Key {
-    pub(crate) const ALL: [Key; 38] = [
+    pub(crate) const ALL: [Key; 41] = [
         Key::Exec,
         Key::Shell,
         Key::Description,
@@ -98,10 +102,13 @@ impl Key {
         Key::Watchdog,
         Key::StartTimeout,
         Key::StopSignal,
+        Key::StopExec,
+        Key::StopShell,
         Key::StopTimeout,
         Key::KillMode,
         Key::Nice,
         Key::Limits,
+        Key::Instances,
         Key::ReadyProbe,
         Key::Health,
     ];
@@ -145,10 +152,13 @@ impl Key {
             Key::Watchdog => ("watchdog", "watchdog \"30s\""),
             Key::StartTimeout => ("start-timeout", "start-timeout \"60s\""),
             Key::StopSignal => ("stop-signal", "stop-signal \"TERM\""),
+            Key::StopExec => ("stop-exec", "stop-exec \"/usr/sbin/nginx\" \"-s\" \"quit\""),
+            Key::StopShell => ("stop-shell", "stop-shell \"pg_ctl stop -D /var/lib/pg\""),
             Key::StopTimeout => ("stop-timeout", "stop-timeout \"10s\""),
             Key::KillMode => ("kill-mode", "kill-mode \"process\""),
             Key::Nice => ("nice", "nice 10"),
             Key::Limits => ("limits", "limits { nofile 65536; core \"unlimited\" }"),
+            Key::Instances => ("instances", "instances \"tty1\" \"ttyS0\""),
             Key::ReadyProbe => (
                 "ready-probe",
                 "ready-probe { connect \"127.0.0.1:80\"; interval \"250ms\" }",
@@ -187,12 +197,14 @@ impl Key {
         let (what, usage) = self.spelling();
         let (min, max) = match self {
             Key::Exec
+            | Key::StopExec
             | Key::Requires
             | Key::Wants
             | Key::After
             | Key::Before
             | Key::Groups
-            | Key::ExitCodes => (1, usize::MAX),
+            | Key::ExitCodes
+            | Key::Instances => (1, usize::MAX),
             Key::Environment | Key::Limits | Key::ReadyProbe | Key::Health => (0, 0),
             _ => (1, 1),
         };
@@ -255,6 +267,11 @@ pub(crate) struct ServiceDraft {
     /// Where each given key's node name was written (first occurrence).
     pub(crate) key_at: Vec<(Key, Location)>,
     pub(crate) dependencies: Vec<DependencyRef>,
+    /// `instances` of a template: each name and where it is written.
+    pub(crate) instances: Vec<(String, Location)>,
+    /// A `%` other than `%i` or `%%` in a value of each key: reported only
+    /// if the block is (or a template inherits it from `defaults`) a template.
+    pub(crate) percent_problems: Vec<(Key, Problem)>,
 }
 
 impl ServiceDraft {
@@ -265,6 +282,8 @@ impl ServiceDraft {
             refused: KeySet::default(),
             key_at: Vec::new(),
             dependencies: Vec::new(),
+            instances: Vec::new(),
+            percent_problems: Vec::new(),
         }
     }
 
@@ -319,6 +338,11 @@ pub(crate) fn read_service_block(
         if let Some(arguments) = checker.read(node, key.shape()) {
             read_key(checker, &mut draft, key, node, &arguments);
         }
+        if key != Key::Instances {
+            template::find_percent_problems(checker, node, &mut |problem| {
+                draft.percent_problems.push((key, problem));
+            });
+        }
         if checker.problems.len() > problems_before {
             draft.refused.insert(key);
         }
@@ -355,6 +379,11 @@ const EXCLUSIVE_KEYS: &[(Key, Key, &str)] = &[
         Key::ReadyFd,
         Key::ReadyNotify,
         "keep one way to say ready: a newline on `ready-fd` (s6) or READY=1 on NOTIFY_SOCKET (systemd)",
+    ),
+    (
+        Key::StopExec,
+        Key::StopShell,
+        "keep one way to stop: `stop-exec` runs a program directly, `stop-shell` runs a script with /bin/sh -c",
     ),
     (
         Key::Tty,
@@ -467,30 +496,17 @@ fn read_key(
     };
     match key {
         Key::Exec => {
-            let argv: Option<Vec<String>> = arguments
-                .iter()
-                .map(|entry| checker.value(entry, os_string))
-                .collect::<Vec<_>>()
-                .into_iter()
-                .collect();
-            match argv {
-                Some(argv) if argv[0].is_empty() => checker.value_problem(
-                    first,
-                    ValueError::new("the program of `exec` is empty", "empty program")
-                        .with_help("give a program name or path, e.g. \"/usr/bin/env\""),
-                ),
-                Some(argv) => config.command = Command::Exec(argv),
-                None => {}
+            if let Some(command) = read_exec(checker, key, arguments) {
+                config.command = command;
             }
         }
-        Key::Shell => match checker.value(first, os_string) {
-            Some(script) if script.trim().is_empty() => checker.value_problem(
-                first,
-                ValueError::new("the script of `shell` is empty", "empty script"),
-            ),
-            Some(script) => config.command = Command::Shell(script),
-            None => {}
-        },
+        Key::Shell => {
+            if let Some(command) = read_shell(checker, key, first) {
+                config.command = command;
+            }
+        }
+        Key::StopExec => config.stop_command = read_exec(checker, key, arguments),
+        Key::StopShell => config.stop_command = read_shell(checker, key, first),
         Key::Description => config.description = checker.value(first, owned_string),
         Key::Type => checker.set(first, one_of(SERVICE_TYPES), &mut config.service_type),
         Key::PidFile => config.pid_file = checker.value(first, absolute_path),
@@ -567,8 +583,75 @@ fn read_key(
         Key::StopTimeout => checker.set(first, duration, &mut config.stop_timeout),
         Key::KillMode => checker.set(first, one_of(KILL_MODES), &mut config.kill_mode),
         Key::Nice => config.nice = checker.value(first, integer_in(-20, 19)),
+        Key::Instances => read_instances(checker, draft, arguments),
         Key::Environment | Key::Limits | Key::ReadyProbe | Key::Health => {}
     }
+}
+
+/// `instances "tty1" "ttyS0"`: valid instance names, each once.
+fn read_instances(checker: &mut Checker<'_>, draft: &mut ServiceDraft, arguments: &[&KdlEntry]) {
+    for entry in arguments {
+        let Some(instance) = checker.value(entry, |e| {
+            let name = values::string(e.value())?;
+            template::instance_name_error(name).map_or(Ok(name.to_owned()), Err)
+        }) else {
+            continue;
+        };
+        let at = checker.at(value_span(entry));
+        if let Some((_, first)) = draft.instances.iter().find(|(seen, _)| *seen == instance) {
+            let first = first.clone();
+            checker.push(
+                Problem::error(format!("instance `{instance}` is given twice"))
+                    .label(&at, "given again here")
+                    .label(&first, "first given here")
+                    .help("each instance is created once; remove one of them"),
+            );
+            continue;
+        }
+        draft.instances.push((instance, at));
+    }
+}
+
+/// `exec ARGS…` (or `stop-exec`): an argv whose program is not empty.
+fn read_exec(checker: &mut Checker<'_>, key: Key, arguments: &[&KdlEntry]) -> Option<Command> {
+    let argv: Vec<String> = arguments
+        .iter()
+        .map(|entry| checker.value(entry, os_string))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .collect::<Option<_>>()?;
+    match argv.first() {
+        Some(program) if !program.is_empty() => Some(Command::Exec(argv)),
+        _ => {
+            if let Some(&first) = arguments.first() {
+                checker.value_problem(
+                    first,
+                    ValueError::new(
+                        format!("the program of `{}` is empty", key.name()),
+                        "empty program",
+                    )
+                    .with_help("give a program name or path, e.g. \"/usr/bin/env\""),
+                );
+            }
+            None
+        }
+    }
+}
+
+/// `shell SCRIPT` (or `stop-shell`): a script that is not blank.
+fn read_shell(checker: &mut Checker<'_>, key: Key, entry: &KdlEntry) -> Option<Command> {
+    let script = checker.value(entry, os_string)?;
+    if script.trim().is_empty() {
+        checker.value_problem(
+            entry,
+            ValueError::new(
+                format!("the script of `{}` is empty", key.name()),
+                "empty script",
+            ),
+        );
+        return None;
+    }
+    Some(Command::Shell(script))
 }
 
 /// `transcript PATH max-size=… keep=… timestamps=…`.

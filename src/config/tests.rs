@@ -13,28 +13,28 @@ use miette::Diagnostic;
 use super::*;
 use crate::config::parse::DEFAULT_TRANSCRIPT_KEEP;
 
-fn sources(files: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(super) fn sources(files: &[(&str, &str)]) -> Vec<(String, String)> {
     files
         .iter()
         .map(|(name, text)| (name.to_string(), text.to_string()))
         .collect()
 }
 
-fn load(text: &str) -> Config {
+pub(super) fn load(text: &str) -> Config {
     match load_sources(sources(&[("test.kdl", text)])) {
         Ok(config) => config,
         Err(error) => panic!("config should load:\n{}", error.render(false)),
     }
 }
 
-fn render_errors(files: &[(&str, &str)]) -> String {
+pub(super) fn render_errors(files: &[(&str, &str)]) -> String {
     match load_sources(sources(files)) {
         Ok(config) => panic!("config should be refused: {config:#?}"),
         Err(error) => error.render(false),
     }
 }
 
-fn assert_snapshot(name: &str, actual: &str) {
+pub(super) fn assert_snapshot(name: &str, actual: &str) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("src/config/snapshots")
         .join(format!("{name}.txt"));
@@ -64,6 +64,7 @@ macro_rules! snapshot {
         snapshot!($name, files: [("test.kdl", $text)]);
     };
 }
+pub(super) use snapshot;
 
 // ---------------------------------------------------------------- reading
 
@@ -107,6 +108,7 @@ service "web" {
     watchdog "5s"
     start-timeout "250ms"
     stop-signal "SIGint"
+    stop-exec "/usr/sbin/nginx" "-s" "quit"
     stop-timeout 7
     kill-mode "process"
     nice -5
@@ -175,6 +177,11 @@ shutdown-timeout "30s"
     expected.watchdog = Some(Duration::from_secs(5));
     expected.start_timeout = Duration::from_millis(250);
     expected.stop_signal = libc::SIGINT;
+    expected.stop_command = Some(Command::Exec(vec![
+        "/usr/sbin/nginx".into(),
+        "-s".into(),
+        "quit".into(),
+    ]));
     expected.stop_timeout = Duration::from_secs(7);
     expected.kill_mode = KillMode::Process;
     expected.nice = Some(-5);
@@ -352,6 +359,31 @@ service "b" { exec "b"; type "oneshot" }
     );
     assert_eq!(config.services[1].command, Command::Exec(vec!["b".into()]));
     assert_eq!(config.services[1].restart, RestartPolicy::Always);
+}
+
+#[test]
+fn a_service_own_stop_command_replaces_either_default_one() {
+    let config = load(
+        r#"
+defaults { stop-shell "kill -QUIT $MAINPID" }
+service "a" { exec "a" }
+service "b" { exec "b"; stop-exec "b" "stop" }
+"#,
+    );
+    assert_eq!(
+        config.services[0].stop_command,
+        Some(Command::Shell("kill -QUIT $MAINPID".into()))
+    );
+    assert_eq!(
+        config.services[1].stop_command,
+        Some(Command::Exec(vec!["b".into(), "stop".into()]))
+    );
+}
+
+#[test]
+fn a_longrun_may_have_a_pid_file_for_svinit_to_write() {
+    let config = load("service \"web\" { exec \"web\"; pid-file \"/run/web.pid\" }\n");
+    assert_eq!(config.services[0].pid_file, Some("/run/web.pid".into()));
 }
 
 #[test]
@@ -707,6 +739,18 @@ snapshot!(
     "service \"web\" {\n    exec \"web\"\n    shell \"web --x\"\n}\n"
 );
 snapshot!(
+    stop_exec_and_stop_shell,
+    "service \"db\" {\n    exec \"postgres\"\n    stop-exec \"pg_ctl\" \"stop\"\n    stop-shell \"pg_ctl stop\"\n}\n"
+);
+snapshot!(
+    stop_exec_empty_program,
+    "service \"db\" {\n    exec \"postgres\"\n    stop-exec \"\"\n}\n"
+);
+snapshot!(
+    stop_shell_empty,
+    "service \"db\" {\n    exec \"postgres\"\n    stop-shell \" \"\n}\n"
+);
+snapshot!(
     ready_fd_and_ready_notify,
     "service \"web\" {\n    exec \"web\"\n    ready-fd 3\n    ready-notify #true\n}\n"
 );
@@ -769,8 +813,8 @@ snapshot!(
     "defaults {\n    watchdog \"5s\"\n}\nservice \"a\" { exec \"a\"; ready-notify #true }\nservice \"b\" { exec \"b\" }\n"
 );
 snapshot!(
-    pid_file_without_forking,
-    "service \"web\" {\n    exec \"web\"\n    pid-file \"/run/web.pid\"\n}\n"
+    pid_file_on_a_oneshot,
+    "service \"setup\" {\n    exec \"setup\"\n    type \"oneshot\"\n    pid-file \"/run/setup.pid\"\n}\n"
 );
 snapshot!(
     pid_file_relative,
@@ -1412,3 +1456,33 @@ service "b" {
 }
 "#
 );
+
+#[test]
+fn a_templates_probes_get_the_instance_name() {
+    use crate::config::{ConnectTarget, ProbeCheck};
+    let config = load(
+        r#"
+service "worker@" {
+    exec "worker" "%i"
+    instances "a"
+    ready-probe { connect "/run/worker-%i.sock"; }
+    health { shell "check %i"; }
+}
+"#,
+    );
+    let worker = config
+        .services
+        .iter()
+        .find(|s| s.name == "worker@a")
+        .expect("the instance");
+    assert_eq!(
+        worker.ready_probe.as_ref().map(|p| p.check.clone()),
+        Some(ProbeCheck::Connect(ConnectTarget::Unix(
+            "/run/worker-a.sock".into()
+        )))
+    );
+    assert_eq!(
+        worker.health.as_ref().map(|h| h.probe.check.clone()),
+        Some(ProbeCheck::Command(Command::Shell("check a".into())))
+    );
+}

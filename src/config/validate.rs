@@ -3,7 +3,7 @@
 //! and dependency cycles (found by `graph`, mapped back to the spans where
 //! each edge of the cycle is declared).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::diagnostic::{Location, Problem};
 use super::model::Config;
@@ -45,6 +45,9 @@ pub(crate) fn check_services(
     }
 
     let mut suggestions_left = MAX_SUGGESTED_UNKNOWN_NAMES;
+    // The instances of a template share its spans: one report per name
+    // and place.
+    let mut reported_unknown: HashSet<(String, usize)> = HashSet::new();
     for (index, entry) in entries.iter().enumerate() {
         let own_name = config.services[index].name.as_str();
         for dependency in &entry.draft.dependencies {
@@ -55,8 +58,18 @@ pub(crate) fn check_services(
                         .label(&dependency.at, format!("`{key}` names its own service"))
                         .help("remove this name"),
                 );
-            } else if names_complete && !first_by_name.contains_key(dependency.name.as_str()) {
-                let help = if suggestions_left > 0 {
+            } else if names_complete
+                && !first_by_name.contains_key(dependency.name.as_str())
+                && !names_an_instance(config, &dependency.name)
+                && reported_unknown.insert((dependency.name.clone(), dependency.at.span.offset()))
+            {
+                let help = if config.template(&dependency.name).is_some() {
+                    Some(format!(
+                        "`{0}` is a template, which never runs: name one of its instances, \
+                         e.g. `{0}NAME`",
+                        dependency.name
+                    ))
+                } else if suggestions_left > 0 {
                     suggestions_left -= 1;
                     let names = config.services.iter().map(|s| s.name.as_str());
                     values::suggest(&dependency.name, names)
@@ -83,6 +96,13 @@ pub(crate) fn check_services(
     for cycle in graph.cycles() {
         problems.push(cycle_problem(&graph, &cycle, entries));
     }
+}
+
+/// Whether `name` is `TEMPLATE@INSTANCE` of a template of `config`: made
+/// at load, or its bad instance name reported there.
+fn names_an_instance(config: &Config, name: &str) -> bool {
+    super::template::split_instance(name)
+        .is_some_and(|(template, _)| config.template(template).is_some())
 }
 
 /// One diagnostic for a cycle, labelling every edge where it is declared.

@@ -25,8 +25,8 @@ pub const PROTOCOL_VERSION: u32 = 1;
 pub use self::paths::{SOCKET_ENV, default_socket_path, default_socket_path_for, socket_path};
 pub use self::reply::{
     BlameEntry, ChangedService, ErrorKind, EventKind, EventRecord, EventState, EventsReport,
-    LogsReport, MAX_LOGS_REPLY_BYTES, MergedLogsReport, ProtocolError, ReloadReport, Reply,
-    ServiceLine, StreamLine, TreeNode, TreeReport,
+    LogsReport, MAX_LOGS_REPLY_BYTES, MergedLogsReport, PlotReport, PlotRun, PlotService,
+    ProtocolError, ReloadReport, Reply, ServiceLine, StreamLine, TreeNode, TreeReport,
 };
 pub use self::request::{COMMANDS, MAX_REQUEST_BYTES, Request, parse_signal};
 pub use self::status::{

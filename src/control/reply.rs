@@ -41,6 +41,8 @@ pub enum ErrorKind {
     NotSupported,
     /// Anything else that went wrong.
     Failed,
+    /// `start NAME@INSTANCE`: not a valid instance name.
+    BadName,
 }
 
 impl ErrorKind {
@@ -61,6 +63,7 @@ impl ErrorKind {
             ErrorKind::NotAvailable => "not-available",
             ErrorKind::NotSupported => "not-supported",
             ErrorKind::Failed => "failed",
+            ErrorKind::BadName => "bad-name",
         }
     }
 }
@@ -294,6 +297,36 @@ pub struct BlameEntry {
     pub spawned: Option<f64>,
     /// Seconds from spawn to ready, or null if not ready (yet).
     pub ready_after: Option<f64>,
+}
+
+/// Reply data of `plot`: this boot's runs, for `svctl plot`'s timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlotReport {
+    /// Unix seconds when svinit answered: the end of runs still going.
+    pub now: f64,
+    /// Services with at least one run, in svinit's start order.
+    pub services: Vec<PlotService>,
+}
+
+/// One service of `plot` and its runs, oldest first (the last few).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlotService {
+    pub name: String,
+    pub state: State,
+    pub runs: Vec<PlotRun>,
+}
+
+/// One run: spawned, ready (or never), ended (or still running).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlotRun {
+    /// Unix seconds of the spawn.
+    pub spawned: f64,
+    /// Unix seconds it became ready (`up`, or `done` for a oneshot), or null.
+    pub ready: Option<f64>,
+    /// Unix seconds it was reaped, or null while it runs.
+    pub ended: Option<f64>,
+    /// How it ended, or null while it runs.
+    pub exit: Option<ExitJson>,
 }
 
 /// Reply data of `logs` with `name`: the recent lines, oldest first.

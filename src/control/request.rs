@@ -98,6 +98,8 @@ pub enum Request {
     },
     /// Spawn-to-ready timings of this boot.
     Blame,
+    /// Every run of this boot, for `svctl plot`'s timeline.
+    Plot,
     Poweroff,
     Reboot,
     Halt,
@@ -122,10 +124,10 @@ fn default_true() -> bool {
 /// arguments to a known command".
 pub const COMMANDS: &[&str] = &[
     "status", "start", "stop", "restart", "kill", "reopen", "logs", "reload", "events", "tree",
-    "blame", "poweroff", "reboot", "halt", "shutdown",
+    "blame", "plot", "poweroff", "reboot", "halt", "shutdown",
 ];
 
-const ARGUMENTLESS_COMMANDS: &[&str] = &["blame", "poweroff", "reboot", "halt", "shutdown"];
+const ARGUMENTLESS_COMMANDS: &[&str] = &["blame", "plot", "poweroff", "reboot", "halt", "shutdown"];
 
 impl Request {
     /// The `cmd` string of this request.
@@ -142,6 +144,7 @@ impl Request {
             Request::Events { .. } => "events",
             Request::Tree { .. } => "tree",
             Request::Blame => "blame",
+            Request::Plot => "plot",
             Request::Poweroff => "poweroff",
             Request::Reboot => "reboot",
             Request::Halt => "halt",
@@ -158,6 +161,7 @@ impl Request {
                 | Request::Events { .. }
                 | Request::Tree { .. }
                 | Request::Blame
+                | Request::Plot
         )
     }
 
@@ -204,6 +208,7 @@ impl Request {
             | Request::Tree { name: None }
             | Request::Events { .. }
             | Request::Blame
+            | Request::Plot
             | Request::Poweroff
             | Request::Reboot
             | Request::Halt

@@ -126,6 +126,7 @@ pub(crate) fn reason_code(reason: &Reason) -> &'static str {
         Reason::ShutdownTimeout(_) => "shutdown-timeout",
         Reason::Unkillable { .. } => "unkillable",
         Reason::PidFile { .. } => "pid-file",
+        Reason::PidFileNotWritten { .. } => "pid-file-not-written",
         Reason::HealthCheckFailed(_) => "health-check",
     }
 }

@@ -91,6 +91,7 @@ fn every_request_round_trips_through_a_line() {
             name: Some("web".into()),
         },
         Request::Blame,
+        Request::Plot,
         Request::Poweroff,
         Request::Reboot,
         Request::Halt,
@@ -260,7 +261,10 @@ fn only_reading_commands_are_read_only() {
             parse(&line).unwrap().is_read_only()
         })
         .collect();
-    assert_eq!(read_only, ["status", "logs", "events", "tree", "blame"]);
+    assert_eq!(
+        read_only,
+        ["status", "logs", "events", "tree", "blame", "plot"]
+    );
 }
 
 #[test]
@@ -313,6 +317,7 @@ fn every_error_kind_serializes_as_its_name() {
         ErrorKind::NotAvailable,
         ErrorKind::NotSupported,
         ErrorKind::Failed,
+        ErrorKind::BadName,
     ];
     for kind in kinds {
         assert_eq!(serde_json::to_value(kind).unwrap(), json!(kind.as_str()));
@@ -344,6 +349,8 @@ fn status_json_has_the_stable_shape() {
                 at: ago(10),
                 pid: 41,
                 status: ExitStatus::Exited(1),
+                spawned_at: None,
+                ready_at: None,
             },
             crate::supervisor::ExitRecord {
                 at: ago(3),
@@ -352,6 +359,8 @@ fn status_json_has_the_stable_shape() {
                     signal: 15,
                     core: false,
                 },
+                spawned_at: None,
+                ready_at: None,
             },
         ],
         config_changed: true,

@@ -85,6 +85,7 @@ pub(crate) fn changed_keys(old: &ServiceConfig, new: &ServiceConfig) -> Vec<&'st
         watchdog,
         start_timeout,
         stop_signal,
+        stop_command,
         stop_timeout,
         kill_mode,
         nice,
@@ -139,6 +140,11 @@ pub(crate) fn changed_keys(old: &ServiceConfig, new: &ServiceConfig) -> Vec<&'st
     check(*watchdog != new.watchdog, "watchdog");
     check(*start_timeout != new.start_timeout, "start-timeout");
     check(*stop_signal != new.stop_signal, "stop-signal");
+    let stop_command_key = match new.stop_command {
+        Some(crate::config::Command::Shell(_)) => "stop-shell",
+        _ => "stop-exec",
+    };
+    check(*stop_command != new.stop_command, stop_command_key);
     check(*stop_timeout != new.stop_timeout, "stop-timeout");
     check(*ready_probe != new.ready_probe, "ready-probe");
     check(*health != new.health, "health");
@@ -187,6 +193,7 @@ mod tests {
                 read_group: None,
             },
             shutdown_timeout: Some(Duration::from_secs(30)),
+            ..Config::default()
         };
         let report = diff_configs(&old, &new, false);
         assert_eq!(report.added, ["new"]);

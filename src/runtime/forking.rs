@@ -59,7 +59,7 @@ pub(crate) fn read_pid_file(path: &Path, service_uid: u32) -> Result<PidClaim, P
 }
 
 /// The pid on the first line of `path`, and the file's owner.
-fn parse_pid_file(path: &Path) -> Result<(i32, u32), PidFileProblem> {
+pub(super) fn parse_pid_file(path: &Path) -> Result<(i32, u32), PidFileProblem> {
     let opened = open_untrusted(path, Purpose::Read).map_err(|problem| match problem {
         problem if problem.is_missing() => PidFileProblem::Missing,
         PathProblem::Open(errno) => PidFileProblem::Unreadable(errno),

@@ -19,9 +19,11 @@ mod requests;
 mod signals;
 mod slab;
 mod starting;
+mod stop_command;
 mod syslog;
 mod system;
 mod tokens;
+mod written_pid_file;
 
 use std::collections::HashMap;
 use std::io;
@@ -130,6 +132,7 @@ pub struct Runtime {
     /// whom its pid file may name (`forking.rs`).
     service_uids: HashMap<ServiceId, u32>,
     main: Option<MainProcess>,
+    stop_commands: stop_command::StopCommands,
     /// `svinit --detach`: the foreground process waiting for the boot.
     detached: Option<Detached>,
     /// When to look at every source again after a panic.
@@ -206,6 +209,7 @@ impl Runtime {
             probes: probes::Probes::default(),
             service_uids: HashMap::new(),
             main,
+            stop_commands: stop_command::StopCommands::default(),
             detached: None,
             brake: PanicBrake::default(),
             options,
@@ -362,6 +366,7 @@ impl Runtime {
                 Action::Signal { pid, signal, group } => {
                     let _ = send_signal(SignalOrder { pid, signal, group });
                 }
+                Action::RunStopCommand { service, pid } => self.run_stop_command(service, pid),
                 Action::SweepOrphans {
                     signal,
                     log_survivors,
@@ -425,6 +430,8 @@ impl Runtime {
                 Action::StartMain => self.start_main(),
                 Action::BootSettled => self.boot_settled(),
                 Action::ReadPidFile { service } => self.read_pid_file(service),
+                Action::WritePidFile { service, pid } => self.write_pid_file(service, pid),
+                Action::RemovePidFile { service, pid } => self.remove_pid_file(service, pid),
                 Action::MainUnkillable { pid, after } => warn!(
                     "",
                     "main command unkillable (pid {pid}): still there {} after SIGKILL, given up on",
@@ -452,7 +459,9 @@ impl Runtime {
         let now = Instant::now();
         let config = self.supervisor.service_config(service);
         self.output.prepare(self.poll.registry(), service, config);
-        if let Some(path) = &config.pid_file {
+        if let Some(path) = &config.pid_file
+            && config.service_type == config::ServiceType::Forking
+        {
             forking::remove_stale(&config.name, path);
         }
         let registry = self.poll.registry();
@@ -605,7 +614,7 @@ impl Runtime {
         if self.probe_reaped(pid, status) {
             return;
         }
-        if self.main_reaped(pid, status) {
+        if self.main_reaped(pid, status) || self.stop_command_reaped(pid, status) {
             return;
         }
         if let Some(slot) = self.exec_watch_by_pid.get(&pid).copied()

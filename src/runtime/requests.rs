@@ -8,9 +8,10 @@ use std::time::Instant;
 
 use crate::config::{self, RunConfigError};
 use crate::control::{
-    BlameEntry, ErrorKind, LogsReport, MAX_LOGS_REPLY_BYTES, MergedLogsReport, ProtocolError,
-    ReloadReport, Reply, Request, ServiceLine, ServiceStatusJson, StatusReport, StreamLine,
-    TreeNode, TreeReport, WallClock, parse_signal, round_millis, round_unix_millis,
+    BlameEntry, ErrorKind, LogsReport, MAX_LOGS_REPLY_BYTES, MergedLogsReport, PlotReport, PlotRun,
+    PlotService, ProtocolError, ReloadReport, Reply, Request, ServiceLine, ServiceStatusJson,
+    StatusReport, StreamLine, TreeNode, TreeReport, WallClock, parse_signal, round_millis,
+    round_unix_millis,
 };
 use crate::supervisor::{KillTarget, PowerKind, Refusal, ServiceId, StateKind, Want};
 use crate::transcript::RingLines;
@@ -173,6 +174,7 @@ impl Runtime {
             Request::Reload { dry_run } => self.reload_request(*dry_run).into(),
             Request::Tree { name } => self.tree(name.as_deref()).into(),
             Request::Blame => Answer::Reply(self.blame()),
+            Request::Plot => Answer::Reply(self.plot()),
             Request::Poweroff | Request::Reboot | Request::Halt => {
                 let peer = format!("uid {} pid {}", incoming.peer.uid, incoming.peer.pid);
                 self.power(&incoming.request, &peer).into()
@@ -200,6 +202,35 @@ impl Runtime {
                 .supervisor
                 .id_of(name)
                 .ok_or_else(|| ProtocolError::unknown_service(name))?;
+            if seen.insert(id) {
+                ids.push(id);
+            }
+        }
+        Ok(ids)
+    }
+
+    /// `resolve` for `svctl start`: a name that is no service but an
+    /// instance of a template is made (SPEC §3 *Templates*). Every name is
+    /// checked before any instance is made.
+    fn resolve_or_make(
+        &mut self,
+        names: &[String],
+        now: Instant,
+    ) -> Result<Vec<ServiceId>, ProtocolError> {
+        for name in names {
+            if self.supervisor.id_of(name).is_none() {
+                self.supervisor
+                    .may_make_instance(name)
+                    .map_err(|refusal| refused(name, refusal))?;
+            }
+        }
+        let mut ids = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for name in names {
+            let id = self
+                .supervisor
+                .service_to_start(now, name)
+                .map_err(|refusal| refused(name, refusal))?;
             if seen.insert(id) {
                 ids.push(id);
             }
@@ -254,6 +285,8 @@ impl Runtime {
                 .ids()
                 .filter(|&id| change == Change::Stop || self.in_all(id))
                 .collect()
+        } else if change == Change::Start {
+            self.resolve_or_make(names, now)?
         } else {
             self.resolve(names)?
         };
@@ -489,7 +522,9 @@ impl Runtime {
                 return Err(text);
             }
         };
-        let mut report = diff_configs(self.supervisor.config(), &new_config, dry_run);
+        // Run-time instances stay (SPEC §3 *Templates*): not "removed".
+        let kept = self.supervisor.with_runtime_instances(&new_config);
+        let mut report = diff_configs(self.supervisor.config(), &kept, dry_run);
         if dry_run {
             return Ok(report);
         }
@@ -594,6 +629,51 @@ impl Runtime {
         Reply::ok(entries)
     }
 
+    /// `svctl plot`: every run of this boot the core remembers (the last
+    /// few per service, and the one going on), in start order.
+    fn plot(&self) -> Reply {
+        let clock = WallClock::now();
+        let unix = |at: Instant| round_unix_millis(clock.unix_seconds(at));
+        let services = self
+            .supervisor
+            .ids()
+            .filter_map(|id| {
+                let status = self.supervisor.status(id);
+                let mut runs: Vec<PlotRun> = status
+                    .history
+                    .iter()
+                    .filter_map(|record| {
+                        Some(PlotRun {
+                            spawned: unix(record.spawned_at?),
+                            ready: record.ready_at.map(unix),
+                            ended: Some(unix(record.at)),
+                            exit: Some(record.status.into()),
+                        })
+                    })
+                    .collect();
+                if status.pid.is_some()
+                    && let Some(spawned) = status.spawned_at
+                {
+                    runs.push(PlotRun {
+                        spawned: unix(spawned),
+                        ready: status.ready_at.map(unix),
+                        ended: None,
+                        exit: None,
+                    });
+                }
+                (!runs.is_empty()).then(|| PlotService {
+                    name: status.name,
+                    state: status.state.into(),
+                    runs,
+                })
+            })
+            .collect();
+        Reply::ok(PlotReport {
+            now: unix(clock.instant),
+            services,
+        })
+    }
+
     /// `svctl shutdown`: the orderly shutdown of SIGTERM, exit 0 (user and
     /// container mode; a booted system has poweroff, reboot and halt).
     fn shutdown_request(&mut self, now: Instant) -> Result<Reply, ProtocolError> {
@@ -655,6 +735,17 @@ fn refused(name: &str, refusal: Refusal) -> ProtocolError {
         }
         Refusal::NotInRole(role) => {
             ProtocolError::new(ErrorKind::NotSupported, format!("not in {role} mode"))
+        }
+        Refusal::NoSuchService => ProtocolError::unknown_service(name),
+        Refusal::BadInstanceName(reason) => ProtocolError::new(
+            ErrorKind::BadName,
+            format!(
+                "invalid instance name in `{name}`: {reason} (1 to 64 characters of \
+                 [A-Za-z0-9_.:-], not `.` or `..`, not starting with `-`)"
+            ),
+        ),
+        Refusal::InstanceUnusable(why) => {
+            ProtocolError::new(ErrorKind::Failed, format!("cannot start {name}: {why}"))
         }
     }
 }

@@ -133,7 +133,7 @@ impl Supervisor {
     }
 
     /// Nothing starts once a shutdown has begun.
-    fn may_start(&self) -> Result<(), Refusal> {
+    pub(super) fn may_start(&self) -> Result<(), Refusal> {
         match self.shutdown {
             Some(_) => Err(Refusal::ShuttingDown),
             None => Ok(()),
@@ -141,8 +141,12 @@ impl Supervisor {
     }
 
     /// `svctl stop`: want it down; what requires it goes down first. A
-    /// `failed` or `done` service becomes `down`.
+    /// `failed` or `done` service becomes `down`. A run-time instance is
+    /// removed (`remove_runtime_instance`).
     pub(crate) fn stop(&mut self, now: Instant, id: ServiceId) {
+        if self.remove_runtime_instance(now, id) {
+            return;
+        }
         let Some(service) = self.get_mut(id) else {
             return;
         };

@@ -49,6 +49,11 @@ pub(crate) struct Harness {
     pub(crate) main_stubborn: bool,
     /// The main command survives even SIGKILL.
     pub(crate) main_unkillable: bool,
+    /// Fake stop commands alive: pid → their service. They end only when
+    /// signalled or told to (`stop_command_exit`).
+    stop_commands: HashMap<i32, ServiceId>,
+    /// `RunStopCommand` is answered with this failure instead of a fork.
+    pub(crate) stop_command_failure: Option<SpawnFailure>,
 }
 
 pub(crate) fn service(name: &str) -> ServiceConfig {
@@ -111,6 +116,8 @@ impl Harness {
             main_pid: None,
             main_stubborn: false,
             main_unkillable: false,
+            stop_commands: HashMap::new(),
+            stop_command_failure: None,
         }
     }
 
@@ -170,6 +177,7 @@ impl Harness {
             match action {
                 Action::Spawn { service } => self.answer_spawn(service),
                 Action::Signal { pid, signal, .. } => self.deliver(pid, signal),
+                Action::RunStopCommand { service, .. } => self.answer_stop_command(service),
                 Action::StartMain => {
                     let pid = self.next_pid;
                     self.next_pid += 1;
@@ -184,6 +192,8 @@ impl Harness {
                 | Action::Exit { .. }
                 | Action::Power { .. }
                 | Action::ReadPidFile { .. }
+                | Action::WritePidFile { .. }
+                | Action::RemovePidFile { .. }
                 | Action::MainUnkillable { .. }
                 | Action::Reload
                 | Action::ReopenTranscripts
@@ -233,9 +243,61 @@ impl Harness {
         }
     }
 
+    fn answer_stop_command(&mut self, service: ServiceId) {
+        if let Some(failure) = self.stop_command_failure.clone() {
+            let event = Event::StopCommandFailed {
+                service,
+                pid: None,
+                failure,
+            };
+            self.sup.handle_event(self.now, event);
+            return;
+        }
+        let pid = self.next_pid;
+        self.next_pid += 1;
+        self.stop_commands.insert(pid, service);
+        self.sup
+            .handle_event(self.now, Event::StopCommandSpawned { service, pid });
+    }
+
+    /// The pid of the running fake stop command of `name`.
+    pub(crate) fn stop_command_pid(&self, name: &str) -> i32 {
+        let id = self.id(name);
+        self.stop_commands
+            .iter()
+            .find(|&(_, &service)| service == id)
+            .map(|(&pid, _)| pid)
+            .unwrap_or_else(|| panic!("{name} has no stop command running"))
+    }
+
+    /// The fake stop command of `name` ends with `status`.
+    pub(crate) fn stop_command_exit(&mut self, name: &str, status: ExitStatus) {
+        let pid = self.stop_command_pid(name);
+        self.stop_commands.remove(&pid);
+        let service = self.id(name);
+        self.event(Event::StopCommandExited {
+            service,
+            pid,
+            status,
+        });
+    }
+
     fn deliver(&mut self, pid: i32, signal: i32) {
         if signal == libc::SIGCONT {
             // Fake processes are never stopped: nothing to continue.
+            return;
+        }
+        if let Some(service) = self.stop_commands.remove(&pid) {
+            let status = ExitStatus::Signaled {
+                signal,
+                core: false,
+            };
+            let event = Event::StopCommandExited {
+                service,
+                pid,
+                status,
+            };
+            self.sup.handle_event(self.now, event);
             return;
         }
         if self.main_pid == Some(pid) {

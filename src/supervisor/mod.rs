@@ -92,6 +92,21 @@
 //!   `watchdog` key are ignored.
 //! - `STATUS=` text is kept after the process exits (it may say why) and
 //!   reset at the next start.
+//! - `stop-exec`/`stop-shell` (SPEC §3): every stop of a process that has a
+//!   pid (a stop signal would be sent then) runs the stop command instead
+//!   (`Action::RunStopCommand`, the config the process runs with). Its
+//!   failure to start or a non-zero exit sends the stop signal at once
+//!   (`Notice::StopCommandFailed`); an exit 0 leaves the rest to
+//!   `stop-timeout`. It lives only as long as its stop is not past the
+//!   SIGKILL: reaping the service, stop-timeout and shutdown-timeout kill
+//!   its process group. A pid file naming it is refused like another
+//!   service's pid.
+//! - `pid-file` on a longrun (SPEC §3): `Action::WritePidFile` at its exec
+//!   (also with `ready-fd`/`ready-notify`, before ready), and
+//!   `Action::RemovePidFile` when that process is reaped (not when it is
+//!   given up on as unkillable: it may still run). A failed write is the
+//!   service's reason while that process runs (`Reason::PidFileNotWritten`),
+//!   forgotten at the next start.
 //! - Probes (`ready-probe`, `health`; `probe.rs`): the phase is in the
 //!   state (`Starting`'s, `Up`'s), so its deadline is the state's; the
 //!   first ready probe at exec, the first health probe `interval` after
@@ -118,6 +133,7 @@ mod commands;
 mod deadlines;
 mod deps;
 mod escalation;
+mod instances;
 #[cfg(test)]
 mod invariants;
 mod main_command;
@@ -134,15 +150,21 @@ mod entry_tests;
 #[cfg(test)]
 mod harness;
 #[cfg(test)]
+mod instance_tests;
+#[cfg(test)]
 mod probe_tests;
 #[cfg(test)]
 mod role_tests;
+#[cfg(test)]
+mod stop_command_tests;
 #[cfg(test)]
 mod system_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod watchdog_tests;
+#[cfg(test)]
+mod written_pid_file_tests;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Instant;
@@ -204,6 +226,10 @@ pub(crate) struct Supervisor {
     created_at: Instant,
     /// Answer to `service_config` for an id that names nothing.
     placeholder: ServiceConfig,
+    /// Instances made by `svctl start NAME@INSTANCE`, in the order made:
+    /// kept across reloads while their template is there, removed when
+    /// `svctl stop` stops them.
+    runtime_instances: Vec<String>,
     /// Evaluations and dependency edges looked at: tests bound the work.
     #[cfg(test)]
     work_done: std::cell::Cell<u64>,
@@ -262,6 +288,7 @@ impl Supervisor {
             power: None,
             created_at: now,
             placeholder: ServiceConfig::new("", Command::Exec(Vec::new())),
+            runtime_instances: Vec::new(),
             #[cfg(test)]
             work_done: std::cell::Cell::new(0),
         };
@@ -388,6 +415,41 @@ impl Supervisor {
                 let result = result.and_then(|claim| self.judge_pid_claim(service, &claim));
                 self.step(now, service, Input::PidFile(&result), None)
             }
+            Event::StopCommandSpawned { service, pid } => {
+                self.step(now, service, Input::StopCommandSpawned(pid), None)
+            }
+            Event::StopCommandFailed {
+                service,
+                pid,
+                failure,
+            } => {
+                let outcome = Err(&failure);
+                self.step(now, service, Input::StopCommandEnded { pid, outcome }, None)
+            }
+            Event::StopCommandExited {
+                service,
+                pid,
+                status,
+            } => {
+                let (pid, outcome) = (Some(pid), Ok(status));
+                self.step(now, service, Input::StopCommandEnded { pid, outcome }, None)
+            }
+            Event::PidFileNotWritten {
+                service,
+                pid,
+                error,
+            } => {
+                let problem = self
+                    .get_mut(service)
+                    .and_then(|s| s.pid_file_not_written(pid, error).then(|| s.reason()))
+                    .flatten();
+                if let (Some(reason), Some(name)) = (problem, self.name_of(service)) {
+                    self.notice(Notice::PidFileNotWritten {
+                        service: name,
+                        reason,
+                    });
+                }
+            }
             Event::MainSpawned { pid } => {
                 self.step_main(now, MainInput::Spawned(pid));
                 if self.shutdown.is_some() {
@@ -485,9 +547,13 @@ impl Supervisor {
         {
             return Err(PidFileProblem::MainCommand(pid));
         }
-        let owner = [pid, claim.pgrp, claim.session]
-            .into_iter()
-            .find_map(|p| self.by_pid.get(&p).copied().filter(|&id| id != service));
+        let owner = [pid, claim.pgrp, claim.session].into_iter().find_map(|p| {
+            self.by_pid
+                .get(&p)
+                .copied()
+                .filter(|&id| id != service)
+                .or_else(|| self.stop_command_of(p))
+        });
         if let Some(owner) = owner {
             return Err(PidFileProblem::OtherService {
                 pid,
@@ -503,6 +569,16 @@ impl Supervisor {
             });
         }
         Ok(pid)
+    }
+
+    /// The service whose stop command (any service's, its own too: that is
+    /// no daemon of it) runs as `pid`.
+    fn stop_command_of(&self, pid: i32) -> Option<ServiceId> {
+        self.table
+            .iter()
+            .flatten()
+            .find(|s| s.stop_command_pid() == Some(pid))
+            .map(|s| s.id())
     }
 
     /// Fire every deadline at or before `now`. Deadlines set while doing so
@@ -604,6 +680,13 @@ impl Supervisor {
 
     pub(crate) fn id_of(&self, name: &str) -> Option<ServiceId> {
         self.by_name.get(name).copied()
+    }
+
+    /// The config the current (or last) process of `id` runs with: its
+    /// stop command's.
+    pub(crate) fn running_config(&self, id: ServiceId) -> &ServiceConfig {
+        self.get(id)
+            .map_or(&self.placeholder, |s| s.active_config())
     }
 
     /// The service whose live process is `pid`; `None` for an adopted orphan.

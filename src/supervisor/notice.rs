@@ -8,7 +8,7 @@ use std::fmt;
 
 use crate::log::Level;
 
-use super::{PowerKind, ReadyFdProblem, StateKind, signal_name};
+use super::{PowerKind, ReadyFdProblem, Reason, StateKind, signal_name};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Notice {
@@ -51,6 +51,16 @@ pub(crate) enum Notice {
     },
     /// `STATUS=…` from a `ready-notify` service.
     StatusText { service: String, text: String },
+    /// The stop command failed (`problem`: it could not be started, or
+    /// how it exited) while the service still runs: `signal` is sent.
+    StopCommandFailed {
+        service: String,
+        problem: String,
+        signal: i32,
+    },
+    /// The `pid-file` of a longrun could not be written (the reason says
+    /// why); the service runs on.
+    PidFileNotWritten { service: String, reason: Reason },
     /// An event about a service that does not fit its state (an exec
     /// report after its stop, a pid file read after it stopped): nothing
     /// done.
@@ -77,7 +87,9 @@ impl Notice {
             | Notice::StatusText { .. }
             | Notice::Ignored { .. }
             | Notice::MainIgnored { .. } => Level::Debug,
-            Notice::ReadyFdFailed { .. } => Level::Warn,
+            Notice::ReadyFdFailed { .. }
+            | Notice::StopCommandFailed { .. }
+            | Notice::PidFileNotWritten { .. } => Level::Warn,
             Notice::ShutdownBySignal { .. }
             | Notice::ShutdownRequested
             | Notice::PowerRequested { .. }
@@ -107,6 +119,8 @@ impl Notice {
             | Notice::StaleReadiness { service, .. }
             | Notice::ReadyFdFailed { service, .. }
             | Notice::StatusText { service, .. }
+            | Notice::StopCommandFailed { service, .. }
+            | Notice::PidFileNotWritten { service, .. }
             | Notice::Ignored { service, .. } => service,
         }
     }
@@ -193,6 +207,14 @@ impl fmt::Display for Notice {
                 "wrote {bytes} bytes to its ready-fd without a newline: not ready, the pipe is closed"
             ),
             Notice::StatusText { text, .. } => write!(f, "STATUS={text}"),
+            Notice::PidFileNotWritten { reason, .. } => write!(f, "{reason}; running on"),
+            Notice::StopCommandFailed {
+                problem, signal, ..
+            } => write!(
+                f,
+                "stop command {problem}: sending SIG{} instead",
+                signal_name(*signal)
+            ),
             Notice::Ignored { event, state, .. } => write!(f, "ignored {event} while {state}"),
             Notice::MainIgnored { event, state } => {
                 write!(f, "main command: ignored {event} while {state}")

@@ -29,11 +29,19 @@ impl Supervisor {
     /// autostart), removed ones stopped and then forgotten, changed ones get
     /// their new config at their next spawn (at once if they have no
     /// process). Ignored while shutting down.
-    pub(crate) fn reload(&mut self, now: Instant, new: Config) -> ReloadSummary {
-        let mut summary = ReloadSummary::default();
+    pub(crate) fn reload(&mut self, now: Instant, loaded: Config) -> ReloadSummary {
         if self.shutdown.is_some() {
-            return summary;
+            return ReloadSummary::default();
         }
+        let new = self.with_runtime_instances(&loaded);
+        self.runtime_instances
+            .retain(|name| loaded.service(name).is_none() && new.service(name).is_some());
+        self.apply_config(now, new)
+    }
+
+    /// `reload`'s work, also for a run-time instance added or removed.
+    pub(super) fn apply_config(&mut self, now: Instant, new: Config) -> ReloadSummary {
+        let mut summary = ReloadSummary::default();
         let mut order = Vec::with_capacity(new.services.len());
         let mut roots = Vec::new();
         for config in &new.services {

@@ -158,6 +158,15 @@ impl State {
     }
 }
 
+/// Where the stop command of a stop stands (`stop-exec`/`stop-shell`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StopCommandRun {
+    /// `Action::RunStopCommand` emitted, its pid not yet known.
+    Forking,
+    /// Running as this pid (its own process group).
+    Running(i32),
+}
+
 /// What happens to a service: an event about its process, a passed
 /// deadline, an operator's command, or a change around it.
 #[derive(Debug)]
@@ -170,6 +179,14 @@ pub(crate) enum Input<'a> {
     Watchdog(WatchdogMessage),
     /// What `Action::ReadPidFile` found.
     PidFile(&'a Result<i32, PidFileProblem>),
+    /// Its stop command was forked as this pid.
+    StopCommandSpawned(i32),
+    /// Its stop command ended (`pid`: `None` when it never ran): how it
+    /// exited, or why it could not be run.
+    StopCommandEnded {
+        pid: Option<i32>,
+        outcome: Result<ExitStatus, &'a SpawnFailure>,
+    },
     /// A probe ended: passed (`ok`) or failed.
     ProbeEnded {
         probe: ProbeId,
@@ -203,6 +220,8 @@ impl Input<'_> {
             Input::Ready => "readiness",
             Input::Watchdog(_) => "watchdog message",
             Input::PidFile(_) => "pid file",
+            Input::StopCommandSpawned(_) => "stop command spawn",
+            Input::StopCommandEnded { .. } => "stop command end",
             Input::ProbeEnded { .. } => "probe result",
             Input::Exited(_) => "exit",
             Input::Deadline => "deadline",
@@ -298,6 +317,14 @@ pub(crate) struct Service {
     /// Its first try has ended: it has been `up`, `done`, `failed` or in
     /// `backoff`. The main command waits for nothing more (SPEC §2).
     first_try_ended: bool,
+    /// The stop command of the stop under way; only while `stopping` and
+    /// not yet SIGKILLed.
+    stop_command: Option<StopCommandRun>,
+    /// A longrun's `pid-file`: the pid written (asked to be) there, until
+    /// that process is reaped.
+    pid_file_written: Option<i32>,
+    /// Why the `pid-file` of its current process could not be written.
+    pid_file_problem: Option<Reason>,
     /// The id of its last probe started (`ProbeId`s are never reused).
     probe_seq: u64,
     /// The probe whose result was the last input: ended, nothing to stop.
@@ -330,6 +357,9 @@ impl Service {
             status_text: None,
             restart_pending: false,
             first_try_ended: false,
+            stop_command: None,
+            pid_file_written: None,
+            pid_file_problem: None,
             probe_seq: 0,
             probe_ended: None,
             health: None,
@@ -557,19 +587,113 @@ impl Service {
             at: now,
             pid,
             status,
+            spawned_at: self.spawned_at,
+            ready_at: self.ready_at,
         });
     }
 
+    /// The pid of its running stop command.
+    pub(crate) fn stop_command_pid(&self) -> Option<i32> {
+        match self.stop_command {
+            Some(StopCommandRun::Running(pid)) => Some(pid),
+            _ => None,
+        }
+    }
+
     /// The next state after `input`, or `None` to stay. Actions go to `out`.
-    /// An event from outside that does not fit the state (stale, or out of
-    /// order: an exec report after a stop, a pid file read for a service
-    /// that stopped meanwhile) changes nothing and is logged at debug level.
+    /// A stop command lives only as long as the stop that ran it, until
+    /// the SIGKILL: whatever leaves that (the process reaped, killed at
+    /// stop-timeout or shutdown-timeout) kills its group.
     pub(crate) fn step(
         &mut self,
         now: Instant,
         input: Input<'_>,
         out: &mut Outbox<'_>,
     ) -> Option<State> {
+        let reaped = matches!(input, Input::Exited(_));
+        let next = self.decide(now, input, out);
+        if reaped && let Some(pid) = self.pid_file_written.take() {
+            out.actions.push_back(Action::RemovePidFile {
+                service: self.id,
+                pid,
+            });
+        }
+        let asking = matches!(
+            next.as_ref().unwrap_or(&self.state),
+            State::Stopping {
+                escalation: Escalation::KillAt(_),
+                ..
+            }
+        );
+        if !asking && let Some(StopCommandRun::Running(pid)) = self.stop_command.take() {
+            out.signal(pid, libc::SIGKILL, true);
+        }
+        next
+    }
+
+    /// A longrun with a `pid-file`: svinit writes its pid there once it has
+    /// exec'd (a forking service's daemon writes its own).
+    fn write_pid_file(&mut self, pid: i32, out: &mut Outbox<'_>) {
+        if self.active.service_type == ServiceType::Longrun && self.active.pid_file.is_some() {
+            out.actions.push_back(Action::WritePidFile {
+                service: self.id,
+                pid,
+            });
+            self.pid_file_written = Some(pid);
+        }
+    }
+
+    /// The `pid-file` could not be written for `pid`: its reason while that
+    /// process runs on. `false` when `pid` is not the one written for.
+    pub(crate) fn pid_file_not_written(&mut self, pid: i32, error: String) -> bool {
+        if self.pid_file_written != Some(pid) {
+            return false;
+        }
+        let path = self
+            .active
+            .pid_file
+            .as_deref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        self.pid_file_problem = Some(Reason::PidFileNotWritten { path, error });
+        true
+    }
+
+    /// Ask the process `pid` to stop: its stop command, or its stop signal.
+    fn ask_to_stop(&mut self, pid: i32, out: &mut Outbox<'_>) {
+        if self.active.stop_command.is_some() {
+            out.actions.push_back(Action::RunStopCommand {
+                service: self.id,
+                pid,
+            });
+            self.stop_command = Some(StopCommandRun::Forking);
+        } else {
+            self.send_stop_signal(pid, out);
+        }
+    }
+
+    fn send_stop_signal(&self, pid: i32, out: &mut Outbox<'_>) {
+        out.stop_signal(
+            pid,
+            self.active.stop_signal,
+            self.active.kill_mode == KillMode::Group,
+        );
+    }
+
+    /// Whether `pid` (`None`: not forked) is the stop command under way.
+    fn is_stop_command(&self, pid: Option<i32>) -> bool {
+        match (self.stop_command, pid) {
+            (Some(StopCommandRun::Forking), None) => true,
+            (Some(StopCommandRun::Running(running)), Some(pid)) => running == pid,
+            _ => false,
+        }
+    }
+
+    /// The decision of `step`. An event from outside that does not fit the
+    /// state (stale, or out of order: an exec report after a stop, a pid
+    /// file read for a service that stopped meanwhile) changes nothing and
+    /// is logged at debug level.
+    fn decide(&mut self, now: Instant, input: Input<'_>, out: &mut Outbox<'_>) -> Option<State> {
         use Input::*;
         let event = input.name();
         match (&self.state, input) {
@@ -647,19 +771,16 @@ impl Service {
                 },
                 Spawned(pid),
             ) => {
+                let cause = cause.clone();
                 if escalation.is_killed() {
                     out.signal(pid, libc::SIGKILL, true);
                 } else {
-                    out.stop_signal(
-                        pid,
-                        self.active.stop_signal,
-                        self.active.kill_mode == KillMode::Group,
-                    );
+                    self.ask_to_stop(pid, out);
                 }
                 Some(State::Stopping {
                     pid: Some(pid),
                     escalation,
-                    cause: cause.clone(),
+                    cause,
                 })
             }
             (state, Spawned(pid)) => {
@@ -695,7 +816,8 @@ impl Service {
                     ..
                 },
                 Execed,
-            ) => Some(
+            ) => Some({
+                self.write_pid_file(pid, out);
                 if self.is_oneshot() || self.is_forking() || self.needs_ready_signal() {
                     State::Starting {
                         pid: Some(pid),
@@ -707,8 +829,8 @@ impl Service {
                     self.probing(now, pid, deadline, out)
                 } else {
                     self.become_up(now, pid)
-                },
-            ),
+                }
+            }),
             (
                 &State::Starting {
                     pid: Some(pid),
@@ -852,6 +974,42 @@ impl Service {
                 | State::Done,
                 Exited(_),
             ) => self.ignored(event, out),
+
+            (State::Stopping { .. }, StopCommandSpawned(pid))
+                if self.stop_command == Some(StopCommandRun::Forking) =>
+            {
+                self.stop_command = Some(StopCommandRun::Running(pid));
+                None
+            }
+            // Its stop ended, or was SIGKILLed, before the fork was known.
+            (_, StopCommandSpawned(pid)) => {
+                out.signal(pid, libc::SIGKILL, true);
+                None
+            }
+            (
+                &State::Stopping { pid: Some(pid), .. },
+                StopCommandEnded {
+                    pid: command,
+                    outcome,
+                },
+            ) if self.is_stop_command(command) => {
+                self.stop_command = None;
+                let problem = match outcome {
+                    Ok(ExitStatus::Exited(0)) => return None,
+                    Ok(status) => status.to_string(),
+                    Err(failure) => format!("cannot be started: {failure}"),
+                };
+                out.actions
+                    .push_back(Action::Notice(Notice::StopCommandFailed {
+                        service: self.name().to_string(),
+                        problem,
+                        signal: self.active.stop_signal,
+                    }));
+                self.send_stop_signal(pid, out);
+                None
+            }
+            // A stop command that was killed, or whose stop is over.
+            (_, StopCommandEnded { .. }) => None,
 
             (&State::AwaitingPidFile { deadline, .. }, PidFile(Ok(pid))) if *pid > 1 => {
                 Some(if self.needs_ready_signal() {
@@ -1226,6 +1384,7 @@ impl Service {
             });
         }
         self.health = fresh;
+        self.pid_file_problem = None;
         out.actions.push_back(Action::Spawn { service: self.id });
         State::Starting {
             pid: None,
@@ -1437,11 +1596,7 @@ impl Service {
     fn begin_stop(&mut self, now: Instant, cause: StopCause, out: &mut Outbox<'_>) -> State {
         let pid = self.state.pid();
         if let Some(pid) = pid {
-            out.stop_signal(
-                pid,
-                self.active.stop_signal,
-                self.active.kill_mode == KillMode::Group,
-            );
+            self.ask_to_stop(pid, out);
         }
         State::Stopping {
             pid,
@@ -1571,7 +1726,9 @@ impl Service {
             State::Stopping { .. }
             | State::Up { .. }
             | State::Starting { .. }
-            | State::AwaitingPidFile { .. } => self.fate.clone(),
+            | State::AwaitingPidFile { .. } => {
+                self.fate.clone().or_else(|| self.pid_file_problem.clone())
+            }
             State::Backoff { cause, .. } => Some(cause.clone()),
             State::Failed { reason } => Some(reason.clone()),
             State::Done => None,

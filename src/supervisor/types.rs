@@ -169,6 +169,29 @@ pub(crate) enum Event {
         service: ServiceId,
         result: Result<PidClaim, PidFileProblem>,
     },
+    /// The stop command of `service` (`Action::RunStopCommand`) was forked
+    /// as `pid`.
+    StopCommandSpawned { service: ServiceId, pid: i32 },
+    /// The stop command of `service` did not run: it could not be prepared
+    /// or forked (`pid: None`), or its exec failed and `pid` was reaped.
+    StopCommandFailed {
+        service: ServiceId,
+        pid: Option<i32>,
+        failure: SpawnFailure,
+    },
+    /// The stop command `pid` of `service` was reaped.
+    StopCommandExited {
+        service: ServiceId,
+        pid: i32,
+        status: ExitStatus,
+    },
+    /// The `pid-file` of a longrun (`Action::WritePidFile`) could not be
+    /// written: why.
+    PidFileNotWritten {
+        service: ServiceId,
+        pid: i32,
+        error: String,
+    },
     /// The main command (`svinit -- COMMAND`) was forked as `pid`.
     MainSpawned { pid: i32 },
     /// The main command could not be started (not found, not executable).
@@ -246,6 +269,11 @@ pub(crate) enum Action {
     Spawn { service: ServiceId },
     /// `kill(pid, signal)`, or `kill(-pid, signal)` when `group`.
     Signal { pid: i32, signal: i32, group: bool },
+    /// Fork the `stop-exec`/`stop-shell` of `service` (the config its
+    /// process runs with), `MAINPID` set to `pid`; answer with
+    /// `Event::StopCommandSpawned` or `StopCommandFailed`, and
+    /// `StopCommandExited` when it is reaped.
+    RunStopCommand { service: ServiceId, pid: i32 },
     /// Send `signal` to every remaining child of svinit (adopted orphans);
     /// `log_survivors`: log the pids signalled (the final SIGKILL round).
     SweepOrphans { signal: i32, log_survivors: bool },
@@ -272,6 +300,12 @@ pub(crate) enum Action {
     /// Read the `pid-file` of a `type "forking"` service whose launcher
     /// exited successfully; answer with `Event::PidFile`.
     ReadPidFile { service: ServiceId },
+    /// Write `pid` to the `pid-file` of longrun `service` (the config its
+    /// process runs with); answer `Event::PidFileNotWritten` on failure.
+    WritePidFile { service: ServiceId, pid: i32 },
+    /// The process `pid` whose pid `WritePidFile` wrote was reaped: remove
+    /// the file if it still holds that pid.
+    RemovePidFile { service: ServiceId, pid: i32 },
     /// The main command's process `pid` was still there `after` its
     /// SIGKILL: given up on; the shutdown goes on without it.
     MainUnkillable { pid: i32, after: Duration },
@@ -326,6 +360,14 @@ pub(crate) enum Refusal {
     /// `svctl kill --group`: the service's process `pid` is in process
     /// group `pgid`, init's or svinit's own, which are never signalled.
     ForbiddenGroup { pid: i32, pgid: i32 },
+    /// `svctl start NAME@INSTANCE`: no such service, and no template
+    /// `NAME@` to make it from.
+    NoSuchService,
+    /// `svctl start NAME@INSTANCE`: the instance name is refused (why).
+    BadInstanceName(&'static str),
+    /// `svctl start NAME@INSTANCE`: it, or an instance it names, names what
+    /// is not a service, or would close a dependency cycle.
+    InstanceUnusable(String),
 }
 
 /// The highest signal number on Linux (`SIGRTMAX`).
@@ -434,6 +476,8 @@ pub(crate) enum Reason {
     /// Its process `pid` was still there `after` its SIGKILL (asleep in
     /// the kernel): given up on, counted as down.
     Unkillable { pid: i32, after: Duration },
+    /// The `pid-file` of a longrun could not be written; it runs on.
+    PidFileNotWritten { path: String, error: String },
     /// `health`: `retries` failures in a row; the last one's detail.
     HealthCheckFailed(String),
     /// `type "forking"`: no usable pid in `path` within start-timeout.
@@ -622,6 +666,9 @@ impl fmt::Display for Reason {
                 format_duration(*waited)
             ),
             Reason::PidFile { path, problem, .. } => write!(f, "pid file {path} {problem}"),
+            Reason::PidFileNotWritten { path, error } => {
+                write!(f, "pid file {path} not written: {error}")
+            }
         }
     }
 }
@@ -638,12 +685,15 @@ pub(crate) fn format_duration(d: Duration) -> String {
     }
 }
 
-/// A finished run of a service, for `history` in status.
+/// A finished run of a service, for `history` in status and `svctl plot`.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ExitRecord {
     pub(crate) at: Instant,
     pub(crate) pid: i32,
     pub(crate) status: ExitStatus,
+    /// When this run was spawned and became ready, as far as known.
+    pub(crate) spawned_at: Option<Instant>,
+    pub(crate) ready_at: Option<Instant>,
 }
 
 /// One service as `svctl status` shows it.

@@ -14,7 +14,7 @@ use crate::{Cli, Command, DEFAULT_WAIT, Verb};
 /// The commands, for suggestions.
 const COMMANDS: &[&str] = &[
     "status", "start", "stop", "restart", "kill", "reopen", "logs", "reload", "check", "events",
-    "tree", "blame", "shutdown", "poweroff", "reboot", "halt", "help",
+    "tree", "blame", "plot", "shutdown", "poweroff", "reboot", "halt", "help",
 ];
 
 /// The options before the command.
@@ -392,7 +392,7 @@ pub(crate) fn parse_command(verb: &str, args: Vec<String>) -> Result<Command, Us
                 dot: flags.contains_key("--dot"),
             }
         }
-        "blame" | "poweroff" | "reboot" | "halt" => {
+        "blame" | "plot" | "poweroff" | "reboot" | "halt" => {
             let (flags, words) = split_flags(verb, args, &[], &[])?;
             if flags.contains_key("--help") {
                 return Ok(Command::Help);
@@ -400,6 +400,7 @@ pub(crate) fn parse_command(verb: &str, args: Vec<String>) -> Result<Command, Us
             no_words(verb, &words)?;
             match verb {
                 "blame" => Command::Blame,
+                "plot" => Command::Plot,
                 "poweroff" => Command::Power(Request::Poweroff),
                 "reboot" => Command::Power(Request::Reboot),
                 _ => Command::Power(Request::Halt),

@@ -109,6 +109,33 @@ impl Waiter {
     }
 }
 
+/// The status of those of `names` svinit still knows: a run-time instance
+/// that has stopped is gone (SPEC §3 *Templates*), as is a service a
+/// reload removed, and one unknown name fails a status of several.
+fn known_statuses(
+    connection: &mut Connection,
+    names: Vec<String>,
+) -> Result<Vec<ServiceStatusJson>, Failure> {
+    let asked = connection.ask::<StatusReport>(&Request::Status {
+        names: names.clone(),
+    });
+    match asked {
+        Ok(report) => Ok(report.services),
+        Err(failure) if failure.is_unknown_service() => {
+            let mut known = Vec::new();
+            for name in names {
+                match connection.ask::<StatusReport>(&Request::Status { names: vec![name] }) {
+                    Ok(report) => known.extend(report.services),
+                    Err(failure) if failure.is_unknown_service() => {}
+                    Err(failure) => return Err(failure),
+                }
+            }
+            Ok(known)
+        }
+        Err(failure) => Err(failure),
+    }
+}
+
 pub(crate) fn format_duration(d: Duration) -> String {
     if d.subsec_millis() == 0 {
         format!("{}s", d.as_secs())
@@ -164,8 +191,7 @@ pub(crate) fn change(
         }
         std::thread::sleep(POLL_INTERVAL);
         let names = waiters.iter().map(|w| w.name.clone()).collect();
-        let report: StatusReport = connection.ask(&Request::Status { names })?;
-        snapshot = report.services;
+        snapshot = known_statuses(connection, names)?;
     }
     if failures.is_empty() {
         return Ok(EXIT_OK);

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use svinit::control::{ErrorKind, ProtocolError, Reply, Request, StreamLine};
 
-use crate::{EXIT_FAILED, EXIT_OK, EXIT_UNKNOWN_SERVICE, EXIT_UNREACHABLE, REPLY_TIMEOUT};
+use crate::{
+    EXIT_FAILED, EXIT_OK, EXIT_UNKNOWN_SERVICE, EXIT_UNREACHABLE, EXIT_USAGE, REPLY_TIMEOUT,
+};
 
 /// Why svctl stops, with its exit code and message.
 pub(crate) struct Failure {
@@ -29,9 +31,15 @@ impl Failure {
     pub(crate) fn from_reply(error: ProtocolError) -> Failure {
         let code = match error.kind {
             ErrorKind::UnknownService => EXIT_UNKNOWN_SERVICE,
+            ErrorKind::BadName => EXIT_USAGE,
             _ => EXIT_FAILED,
         };
         Failure::new(code, error.message)
+    }
+
+    /// svinit knows no service of that name (any more).
+    pub(crate) fn is_unknown_service(&self) -> bool {
+        self.code == EXIT_UNKNOWN_SERVICE
     }
 
     pub(crate) fn report(self) -> u8 {

@@ -30,6 +30,7 @@ usage: svctl [-s SOCKET] COMMAND [ARGS]
   events [--since SEQ] [--no-follow]   state changes as JSON lines
   tree [NAME] [--dot]                  dependency tree (--dot: Graphviz)
   blame                                start-up time of each service
+  plot                                 this boot as an SVG timeline (on stdout)
   shutdown [--no-wait] [--timeout DUR]  stop every service and end svinit
                                        (user, container mode); waits until gone
   poweroff|reboot|halt                 system mode only
@@ -71,6 +72,7 @@ macro_rules! say {
 mod args;
 mod change;
 mod connection;
+mod plot;
 mod reports;
 mod start;
 mod status;
@@ -80,7 +82,7 @@ mod tests;
 use args::parse_args;
 use change::change;
 use connection::{Connection, shutdown, simple};
-use reports::{blame, events, logs, reload, tree};
+use reports::{blame, events, logs, plot, reload, tree};
 use status::status;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,6 +133,7 @@ enum Command {
         dot: bool,
     },
     Blame,
+    Plot,
     Power(Request),
     Shutdown {
         wait: bool,
@@ -198,6 +201,7 @@ fn run(cli: Cli) -> u8 {
         Command::Events { since, follow } => events(&mut connection, since, follow),
         Command::Tree { name, dot } => tree(&mut connection, name, dot),
         Command::Blame => blame(&mut connection),
+        Command::Plot => plot(&mut connection),
         Command::Power(request) => simple(&mut connection, &request),
         Command::Shutdown { wait, timeout } => shutdown(connection, &path, wait, timeout),
         Command::Help | Command::Version | Command::Check { .. } => Ok(EXIT_OK),

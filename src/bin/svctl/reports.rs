@@ -6,8 +6,8 @@ use std::io;
 use std::io::Write;
 
 use svinit::control::{
-    BlameEntry, EventsReport, LogsReport, MAX_LOGS_REPLY_BYTES, MergedLogsReport, ReloadReport,
-    Request, State, TreeNode, TreeReport,
+    BlameEntry, EventsReport, LogsReport, MAX_LOGS_REPLY_BYTES, MergedLogsReport, PlotReport,
+    ReloadReport, Request, State, TreeNode, TreeReport,
 };
 
 use crate::EXIT_OK;
@@ -125,6 +125,13 @@ pub(crate) fn blame(connection: &mut Connection) -> Result<u8, Failure> {
     for line in blame_lines(entries) {
         say!("{line}");
     }
+    Ok(EXIT_OK)
+}
+
+pub(crate) fn plot(connection: &mut Connection) -> Result<u8, Failure> {
+    let report: PlotReport = connection.ask(&Request::Plot)?;
+    let svg = crate::plot::render_svg(&report);
+    say!("{}", svg.trim_end());
     Ok(EXIT_OK)
 }
 

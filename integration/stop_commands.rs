@@ -1,0 +1,249 @@
+//! Stop commands (`stop-exec` / `stop-shell`, SPEC §3) with real processes:
+//! run instead of the stop signal with the service's user, directory,
+//! environment, umask and output, `MAINPID` set; the stop signal at once
+//! when the command fails or cannot be started; both process groups
+//! SIGKILLed at `stop-timeout`; reverse dependency order at a shutdown,
+//! where svinit forks them itself (the spawner is gone by then).
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+
+use crate::control::{container, expect, socket, status_json, wait_for_socket};
+use crate::harness::{DEADLINE, Mode, Svinit, TempDir};
+
+/// A service body: records its pid in `NAME.pid`, writes `NAME.term` if it
+/// gets SIGTERM (and exits), exits 0 on SIGUSR1, and touches `NAME.ready`
+/// once its traps are in place.
+fn service_body(name: &str) -> String {
+    format!(
+        "echo $$ > $DIR/{name}.pid; trap 'echo term > $DIR/{name}.term; exit 0' TERM; trap 'exit 0' USR1; touch $DIR/{name}.ready; while :; do sleep 0.1; done"
+    )
+}
+
+/// svinit with one service `web` (`service_body`, plus `keys`), and once
+/// it is up `svctl stop web`, which must exit `code`: svinit, web's pid,
+/// and how long the stop took.
+fn stop_web(dir: &TempDir, keys: &str, code: i32) -> (Svinit, i32, Duration) {
+    let body = service_body("web");
+    dir.write(
+        "conf/web.kdl",
+        &format!("service \"web\" {{\n    shell \"{body}\"\n{keys}\n}}\n"),
+    );
+    // svinit's own stdin is a file: a stop command that inherited it, not
+    // /dev/null, would show it.
+    let stdin = std::fs::File::open(dir.write("svinit-stdin", "")).expect("open");
+    let conf = dir.join("conf");
+    let sock = socket(dir);
+    let args = [
+        "-c",
+        conf.to_str().unwrap_or(""),
+        "-s",
+        sock.to_str().unwrap_or(""),
+    ];
+    let sv = Svinit::start_with(Mode::Container, dir, &args, |cmd| {
+        cmd.stdin(stdin);
+    });
+    wait_for_socket(&sv, dir);
+    sv.wait_file(dir, "web.ready", DEADLINE);
+    let pid = pid_in(dir, "web.pid");
+    let began = Instant::now();
+    expect(&sv, dir, &["stop", "web"], code);
+    let took = began.elapsed();
+    (sv, pid, took)
+}
+
+fn pid_in(dir: &TempDir, rel: &str) -> i32 {
+    dir.read(rel)
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no pid in {rel}"))
+}
+
+#[test]
+fn a_stop_shell_runs_as_the_service_with_mainpid_and_stops_it_gracefully() {
+    let dir = TempDir::new("stop-shell");
+    let nobody_uid = Command::new("id")
+        .args(["-u", "nobody"])
+        .output()
+        .ok()
+        .and_then(|out| {
+            String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .parse::<u32>()
+                .ok()
+        })
+        .expect("user nobody");
+    let keys = r#"
+    user "nobody"
+    directory "$DIR"
+    umask 0o027
+    environment {
+        GREETING "from-the-unit"
+    }
+    stop-shell "echo \"$MAINPID $(id -u) $(pwd) $(umask) $GREETING $(readlink /proc/self/fd/0)\" > $DIR/stop.marker; echo stop-command-speaking; kill -USR1 $MAINPID"
+    stop-timeout "30s""#;
+    let (sv, pid, took) = stop_web(&dir, keys, 0);
+    let marker = dir.read("stop.marker").unwrap_or_default();
+    let expected = format!(
+        "{pid} {nobody_uid} {} 0027 from-the-unit /dev/null",
+        dir.path().display()
+    );
+    if marker.trim() != expected {
+        sv.fail(&format!("stop marker {marker:?}, want {expected:?}"));
+    }
+    if dir.exists("web.term") {
+        sv.fail("the service got SIGTERM: the stop command was not used instead");
+    }
+    if took >= Duration::from_secs(10) {
+        sv.fail(&format!(
+            "stop took {took:?}: the service was not stopped by its command"
+        ));
+    }
+    let status = status_json(&sv, &dir, "web");
+    if status["state"] != "down" || !status["reason"].is_null() {
+        sv.fail(&format!("after the stop: {status}"));
+    }
+    sv.wait_until("the stop command's line in web's output", DEADLINE, || {
+        sv.log().contains("web | stop-command-speaking")
+    });
+}
+
+#[test]
+fn a_failing_or_missing_stop_command_sends_the_stop_signal_at_once() {
+    let dir = TempDir::new("stop-fails");
+    dir.write(
+        "conf/units.kdl",
+        &format!(
+            r#"
+service "fails" {{
+    shell "{fails}"
+    stop-shell "exit 1"
+    stop-timeout "60s"
+}}
+service "missing" {{
+    shell "{missing}"
+    stop-exec "/no/such/stopper"
+    stop-timeout "60s"
+}}
+"#,
+            fails = service_body("fails"),
+            missing = service_body("missing"),
+        ),
+    );
+    let sv = container(&dir);
+    wait_for_socket(&sv, &dir);
+    for name in ["fails", "missing"] {
+        sv.wait_file(&dir, &format!("{name}.ready"), DEADLINE);
+        let began = Instant::now();
+        expect(&sv, &dir, &["stop", name], 0);
+        let took = began.elapsed();
+        if !dir.exists(&format!("{name}.term")) {
+            sv.fail(&format!("{name}: no SIGTERM after its stop command failed"));
+        }
+        if took >= Duration::from_secs(10) {
+            sv.fail(&format!(
+                "{name}: stop took {took:?}, want the stop signal at once"
+            ));
+        }
+    }
+    let log = sv.log();
+    for (name, problem) in [
+        (
+            "fails",
+            "stop command exited with status 1: sending SIGTERM instead",
+        ),
+        (
+            "missing",
+            "stop command cannot be started: exec /no/such/stopper",
+        ),
+    ] {
+        if !sv.service_lines(name).iter().any(|l| l.contains(problem)) {
+            sv.fail(&format!("{name}: no log line with {problem:?}:\n{log}"));
+        }
+    }
+}
+
+#[test]
+fn a_hanging_stop_command_and_the_service_are_sigkilled_at_stop_timeout() {
+    let dir = TempDir::new("stop-hangs");
+    let keys = r#"
+    stop-shell "echo $$ > $DIR/stopper.pid; sleep 1000 & echo $! > $DIR/stopper-child.pid; wait"
+    stop-timeout "1s""#;
+    // svctl says the stop needed SIGKILL (exit 1).
+    let (sv, pid, took) = stop_web(&dir, keys, 1);
+    if took < Duration::from_millis(900) {
+        sv.fail(&format!(
+            "stopped after {took:?}, before its stop-timeout of 1s"
+        ));
+    }
+    let status = status_json(&sv, &dir, "web");
+    if status["state"] != "down" || status["reason"] != "did not stop within 1s, killed" {
+        sv.fail(&format!("after the stop: {status}"));
+    }
+    // The whole group of the stop command, not only its shell.
+    let stopper = pid_in(&dir, "stopper.pid");
+    let stopper_child = pid_in(&dir, "stopper-child.pid");
+    for (what, pid) in [
+        ("service", pid),
+        ("stop command", stopper),
+        ("stop command's child", stopper_child),
+    ] {
+        sv.wait_until(&format!("the {what} (pid {pid}) gone"), DEADLINE, || {
+            !sv.ns_alive(pid)
+        });
+    }
+    if dir.exists("web.term") {
+        sv.fail("the service got SIGTERM although its stop command ran");
+    }
+}
+
+#[test]
+fn a_shutdown_runs_the_stop_commands_in_reverse_dependency_order() {
+    let dir = TempDir::new("stop-shutdown");
+    let unit = |name: &str, requires: &str| {
+        format!(
+            r#"
+service "{name}" {{
+    {requires}
+    shell "{body}"
+    stop-shell "echo {name} >> $DIR/stopped; kill -USR1 $MAINPID"
+    stop-timeout "30s"
+}}
+"#,
+            body = service_body(name),
+        )
+    };
+    dir.write(
+        "conf/chain.kdl",
+        &[
+            unit("a", ""),
+            unit("b", "requires \"a\""),
+            unit("c", "requires \"b\""),
+        ]
+        .concat(),
+    );
+    let sv = Svinit::container(&dir);
+    for name in ["a", "b", "c"] {
+        sv.wait_file(&dir, &format!("{name}.ready"), DEADLINE);
+    }
+    let sent = Instant::now();
+    sv.signal(Signal::SIGTERM);
+    let status = sv.wait_exit(Duration::from_secs(20));
+    let (took, stopped) = (sent.elapsed(), dir.lines("stopped"));
+    if status.code() != Some(0) || took >= Duration::from_secs(10) {
+        sv.fail(&format!(
+            "svinit exited with {status} after {took:?}, want 0 within 10 s (each stop command stops its service)"
+        ));
+    }
+    if stopped != ["c", "b", "a"] {
+        sv.fail(&format!(
+            "stop commands ran in the order {stopped:?}, want c, b, a"
+        ));
+    }
+    for name in ["a", "b", "c"] {
+        if dir.exists(&format!("{name}.term")) {
+            sv.fail(&format!("{name} got SIGTERM instead of its stop command"));
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! Instances of templates made at run time (`svctl start NAME@INSTANCE`,
+//! SPEC §3 *Templates*): made from the config's template, with every
+//! instance they name, as a reload would add them; kept across reloads
+//! while their template is there; removed when `svctl stop` stops them.
+//!
+//! Decisions where SPEC.md is silent:
+//! - A run-time instance that a service still names (another run-time
+//!   instance requires it) is only stopped by `svctl stop`, not removed;
+//!   it is removed when stopped once nothing names it.
+//! - At a reload, a run-time instance whose template is gone, or that would
+//!   name what is not a service or close a cycle, is removed; one the new
+//!   config makes itself (its template's `instances`) is the config's.
+//! - A run-time instance made while another one is being removed (still
+//!   stopping) takes it back, as a reload re-adding a service does.
+
+use std::time::Instant;
+
+use crate::config::{self, Config, InstanceProblem};
+use crate::graph::Graph;
+
+use super::{Refusal, ServiceId, Supervisor};
+
+impl Supervisor {
+    /// The service `name` for `svctl start`: an existing one, or, for
+    /// `NAME@INSTANCE` of a template of the config, the instance made now
+    /// (with every instance it names). Not while shutting down.
+    pub(crate) fn service_to_start(
+        &mut self,
+        now: Instant,
+        name: &str,
+    ) -> Result<ServiceId, Refusal> {
+        if let Some(id) = self.id_of(name)
+            && self.get(id).is_some_and(|service| !service.is_removed())
+        {
+            return Ok(id);
+        }
+        let mut config = self.config.clone();
+        let made = config::add_instance(&mut config, name).map_err(|problem| match problem {
+            InstanceProblem::NoTemplate => Refusal::NoSuchService,
+            InstanceProblem::BadName(reason) => Refusal::BadInstanceName(reason),
+            InstanceProblem::Unresolved(why) => Refusal::InstanceUnusable(why),
+        })?;
+        self.may_start()?;
+        if !Graph::new(&config).cycles().is_empty() {
+            return Err(Refusal::InstanceUnusable(format!(
+                "`{name}` would close a dependency cycle"
+            )));
+        }
+        self.runtime_instances.extend(made);
+        self.apply_config(now, config);
+        self.id_of(name).ok_or(Refusal::NoSuchService)
+    }
+
+    /// Whether `name` (no service) is an instance `service_to_start` may
+    /// try to make: its template is in the config and its name is valid.
+    pub(crate) fn may_make_instance(&self, name: &str) -> Result<(), Refusal> {
+        let from_template = config::split_instance(name)
+            .filter(|(template, _)| self.config.template(template).is_some());
+        let Some((_, instance)) = from_template else {
+            return Err(Refusal::NoSuchService);
+        };
+        match config::instance_name_refusal(instance) {
+            Some(reason) => Err(Refusal::BadInstanceName(reason)),
+            None => Ok(()),
+        }
+    }
+
+    /// `loaded` (a reload's config) with the run-time instances it can
+    /// still make.
+    pub(crate) fn with_runtime_instances(&self, loaded: &Config) -> Config {
+        let mut config = loaded.clone();
+        for name in &self.runtime_instances {
+            let mut candidate = config.clone();
+            if config::add_instance(&mut candidate, name).is_ok()
+                && Graph::new(&candidate).cycles().is_empty()
+            {
+                config = candidate;
+            }
+        }
+        config
+    }
+
+    /// `svctl stop` of a run-time instance that no other service names:
+    /// removed from the config, so it stops and is then forgotten. False
+    /// (nothing done) for any other service.
+    pub(super) fn remove_runtime_instance(&mut self, now: Instant, id: ServiceId) -> bool {
+        let Some(name) = self.name_of(id) else {
+            return false;
+        };
+        let named_elsewhere = self
+            .config
+            .services
+            .iter()
+            .any(|service| service.dependency_names().any(|named| *named == name));
+        let removable = self.runtime_instances.contains(&name) && self.shutdown.is_none();
+        if named_elsewhere || !removable {
+            return false;
+        }
+        self.runtime_instances.retain(|made| *made != name);
+        let mut config = self.config.clone();
+        config.services.retain(|service| service.name != name);
+        self.apply_config(now, config);
+        true
+    }
+}
