@@ -742,7 +742,10 @@ fn a_second_svinit_on_the_same_socket_is_refused_and_a_stale_socket_replaced() {
     );
     let sv = container(&dir);
     wait_for_socket(&sv, &dir);
-    expect(&sv, &dir, &["status", "web"], 0);
+    // The socket answers before web's exec is done: wait for it to be up.
+    sv.wait_until("web to be up again", DEADLINE, || {
+        svctl(&dir, &["status", "web"]).code == 0
+    });
 }
 
 /// A service that prints a numbered line every 20 ms.
