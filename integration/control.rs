@@ -143,10 +143,9 @@ fn error_kind(reply: &Value) -> String {
         .to_string()
 }
 
+/// `pid`'s descriptors but the spawner's socket (see `FdCensus::total`).
 pub(crate) fn fd_count(pid: i32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|entries| entries.count())
-        .unwrap_or(0)
+    crate::harness::fd_census(pid, Path::new("")).total
 }
 
 /// svinit's descriptor count once it holds exactly `keep` client

@@ -23,7 +23,8 @@ use crate::control::{
     container, expect, fd_count, settled_fds, socket, svctl, svctl_bin, wait_for_socket,
 };
 use crate::harness::{
-    DEADLINE, Mode, Svinit, TempDir, all_processes, poll_until, proc_stat, processes_in_namespace,
+    DEADLINE, Mode, Svinit, TempDir, all_processes, fd_census, poll_until, proc_stat,
+    processes_in_namespace,
 };
 use crate::output::Tmpfs;
 
@@ -396,11 +397,12 @@ fn chaos_random_crashes_and_sigkills_lose_nothing() {
         .collect();
     assert_eq!(replay[..], events[tail..], "replay and live stream differ");
 
-    let settled = poll_until(DEADLINE, || fd_count(sv.pid) == fds_before);
+    let total = || fd_census(sv.pid, &socket(&dir)).total;
+    let settled = poll_until(DEADLINE, || total() == fds_before);
     if !settled {
         sv.fail(&format!(
             "svinit has {} descriptors after the chaos, {fds_before} before",
-            fd_count(sv.pid)
+            total()
         ));
     }
     let rss_after = rss_kib(&sv);

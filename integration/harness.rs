@@ -154,13 +154,27 @@ pub fn proc_stat(pid: i32) -> Option<ProcStat> {
 /// before they take `total` (`control::settled_fds`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FdCensus {
+    /// Every descriptor but the spawner's socket.
     pub total: usize,
     pub clients: usize,
 }
 
 pub fn fd_census(pid: i32, socket: &Path) -> FdCensus {
     const LISTENING: &str = "01";
+    const SEQPACKET: &str = "0005";
     let unix = fs::read_to_string("/proc/net/unix").unwrap_or_default();
+    // The spawner's socket, svinit's only SOCK_SEQPACKET: left out of the
+    // count, since the spawner comes and goes (replaced when killed or
+    // stalled under load, made anew at the next start).
+    let spawner_sockets: HashSet<String> = unix
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (kind, inode) = (fields.get(4)?, fields.get(6)?);
+            (*kind == SEQPACKET).then(|| inode.to_string())
+        })
+        .collect();
     let connections: HashSet<String> = unix
         .lines()
         .skip(1)
@@ -178,14 +192,16 @@ pub fn fd_census(pid: i32, socket: &Path) -> FdCensus {
         return census;
     };
     for entry in entries.flatten() {
-        census.total += 1;
         let target = fs::read_link(entry.path()).unwrap_or_default();
         let target = target.to_string_lossy();
-        if let Some(inode) = target
+        let inode = target
             .strip_prefix("socket:[")
-            .and_then(|rest| rest.strip_suffix(']'))
-            && connections.contains(inode)
-        {
+            .and_then(|rest| rest.strip_suffix(']'));
+        if inode.is_some_and(|inode| spawner_sockets.contains(inode)) {
+            continue;
+        }
+        census.total += 1;
+        if inode.is_some_and(|inode| connections.contains(inode)) {
             census.clients += 1;
         }
     }
