@@ -360,11 +360,17 @@ pub(crate) fn expand_templates(
             want_named_instances(dependencies, &template_index, problems, &mut wanted);
         }
     }
+    let mut made = 0;
     while let Some((index, instance, at)) = wanted.pop_front() {
         let template = &templates[index];
         let config = instantiate(&template.config, &instance);
         if !known.insert(config.name.clone()) {
             continue;
+        }
+        made += 1;
+        if made > MAX_INSTANCES {
+            problems.push(too_many_instances(&config.name, &at));
+            break;
         }
         let mut draft = template.entry.draft.clone();
         draft.config = config.clone();
@@ -429,6 +435,19 @@ pub(crate) fn expand_templates(
     expanded
 }
 
+/// The most instances one load, or one `svctl start`, may make: a template
+/// whose instances name new instances of it (`requires "a@%ix"`) would
+/// otherwise make them until memory runs out.
+pub(crate) const MAX_INSTANCES: usize = 10_000;
+
+fn too_many_instances(name: &str, at: &Location) -> Problem {
+    Problem::error(format!(
+        "templates make more than {MAX_INSTANCES} instances (`{name}` would be the next)"
+    ))
+    .label(at, "this name makes instances that make more")
+    .help("an instance naming a new instance of a template (`%i` in a dependency name that grows) never ends: name fixed instances")
+}
+
 /// Queue the instance each dependency name names, if its template exists;
 /// a bad instance name is reported at the name.
 fn want_named_instances(
@@ -481,14 +500,17 @@ pub(crate) fn add_instance(
         return Err(InstanceProblem::BadName(reason));
     }
     let mut made: Vec<ServiceConfig> = Vec::new();
+    let mut made_names: HashSet<String> = HashSet::new();
     // Each name to make, and the instance that names it.
     let mut wanted = VecDeque::from([(name.to_owned(), String::new())]);
     while let Some((next, named_by)) = wanted.pop_front() {
-        let known = |name: &str| {
-            config.service(name).is_some() || made.iter().any(|service| service.name == name)
-        };
-        if known(&next) {
+        if config.service(&next).is_some() || made_names.contains(&next) {
             continue;
+        }
+        if made.len() == MAX_INSTANCES {
+            return Err(InstanceProblem::Unresolved(format!(
+                "`{name}` would make more than {MAX_INSTANCES} instances (`{named_by}` names `{next}`)"
+            )));
         }
         let from_template = split_instance(&next).and_then(|(template, instance)| {
             let template = config.template(template)?;
@@ -507,6 +529,7 @@ pub(crate) fn add_instance(
                 .dependency_names()
                 .map(|dependency| (dependency.clone(), service.name.clone())),
         );
+        made_names.insert(service.name.clone());
         made.push(service);
     }
     let names = made.iter().map(|service| service.name.clone()).collect();

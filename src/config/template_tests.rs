@@ -302,3 +302,38 @@ snapshot!(
     instances_name_an_unknown_service_once,
     "service \"getty@\" {\n    exec \"getty\"\n    requires \"udev\"\n    instances \"a\" \"b\"\n}\n"
 );
+
+/// A template whose instances name ever longer new instances of it: made
+/// until the cap, then one error, never until memory runs out.
+const GROWING: &str = r#"
+service "a@" {
+    exec "true"
+    requires "a@%ix" "a@%iy"
+    instances "q"
+}
+"#;
+
+#[test]
+fn instances_that_name_ever_new_instances_stop_at_the_cap() {
+    let report = render_errors(&[("a.kdl", GROWING)]);
+    assert!(
+        report.contains(&format!(
+            "templates make more than {} instances",
+            template::MAX_INSTANCES
+        )),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_run_time_instance_that_would_make_too_many_is_refused_and_adds_nothing() {
+    let mut config = load(&GROWING.replace("    instances \"q\"\n", ""));
+    let before = config.services.len();
+    match add_instance(&mut config, "a@q") {
+        Err(InstanceProblem::Unresolved(reason)) => {
+            assert!(reason.contains("more than"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(config.services.len(), before);
+}
