@@ -321,6 +321,10 @@ pub(crate) struct Service {
     /// The stop command of the stop under way; only while `stopping` and
     /// not yet SIGKILLed.
     stop_command: Option<StopCommandRun>,
+    /// The process group of the stop under way's stop command, once
+    /// forked: SIGKILLed when the stop ends or escalates, even after the
+    /// command itself has exited (what it left behind goes too).
+    stop_command_group: Option<i32>,
     /// A longrun's `pid-file`: the pid written (asked to be) there and
     /// where, until that process is reaped.
     pid_file_written: Option<(i32, PathBuf)>,
@@ -359,6 +363,7 @@ impl Service {
             restart_pending: false,
             first_try_ended: false,
             stop_command: None,
+            stop_command_group: None,
             pid_file_written: None,
             pid_file_problem: None,
             probe_seq: 0,
@@ -627,8 +632,11 @@ impl Service {
                 ..
             }
         );
-        if !asking && let Some(StopCommandRun::Running(pid)) = self.stop_command.take() {
-            out.signal(pid, libc::SIGKILL, true);
+        if !asking {
+            self.stop_command = None;
+            if let Some(group) = self.stop_command_group.take() {
+                out.signal(group, libc::SIGKILL, true);
+            }
         }
         next
     }
@@ -982,6 +990,7 @@ impl Service {
                 if self.stop_command == Some(StopCommandRun::Forking) =>
             {
                 self.stop_command = Some(StopCommandRun::Running(pid));
+                self.stop_command_group = Some(pid);
                 None
             }
             // Its stop ended, or was SIGKILLed, before the fork was known.
