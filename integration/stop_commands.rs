@@ -60,6 +60,15 @@ fn pid_in(dir: &TempDir, rel: &str) -> i32 {
         .unwrap_or_else(|| panic!("no pid in {rel}"))
 }
 
+/// Waits until each (what, namespace pid) is gone.
+fn wait_gone(sv: &Svinit, processes: &[(&str, i32)]) {
+    for &(what, pid) in processes {
+        sv.wait_until(&format!("the {what} (pid {pid}) gone"), DEADLINE, || {
+            !sv.ns_alive(pid)
+        });
+    }
+}
+
 #[test]
 fn a_stop_shell_runs_as_the_service_with_mainpid_and_stops_it_gracefully() {
     let dir = TempDir::new("stop-shell");
@@ -184,18 +193,33 @@ fn a_hanging_stop_command_and_the_service_are_sigkilled_at_stop_timeout() {
     // The whole group of the stop command, not only its shell.
     let stopper = pid_in(&dir, "stopper.pid");
     let stopper_child = pid_in(&dir, "stopper-child.pid");
-    for (what, pid) in [
-        ("service", pid),
-        ("stop command", stopper),
-        ("stop command's child", stopper_child),
-    ] {
-        sv.wait_until(&format!("the {what} (pid {pid}) gone"), DEADLINE, || {
-            !sv.ns_alive(pid)
-        });
-    }
+    wait_gone(
+        &sv,
+        &[
+            ("service", pid),
+            ("stop command", stopper),
+            ("stop command's child", stopper_child),
+        ],
+    );
     if dir.exists("web.term") {
         sv.fail("the service got SIGTERM although its stop command ran");
     }
+}
+
+#[test]
+fn what_an_exited_stop_command_left_behind_is_sigkilled_at_stop_timeout() {
+    let dir = TempDir::new("stop-leftover");
+    // The stop command exits 0 at once, leaving a child in its group; web
+    // ignores the stop.
+    let keys = r#"
+    stop-shell "sleep 1000 & echo $! > $DIR/stopper-child.pid"
+    stop-timeout "1s""#;
+    let (sv, pid, _) = stop_web(&dir, keys, 1);
+    let stopper_child = pid_in(&dir, "stopper-child.pid");
+    wait_gone(
+        &sv,
+        &[("service", pid), ("stop command's child", stopper_child)],
+    );
 }
 
 #[test]

@@ -119,3 +119,30 @@ fn a_pid_file_that_cannot_be_written_is_the_reason_and_the_service_stays_up() {
         sv.fail("no warning in the log");
     }
 }
+
+#[test]
+fn a_stopped_instance_and_a_service_removed_by_a_reload_have_their_pid_files_removed() {
+    let dir = TempDir::new("pidfile-forgotten");
+    dir.write(
+        "conf/t.kdl",
+        "service \"t@\" {\n    shell \"exec sleep 1000\"\n    pid-file \"$DIR/%i.pid\"\n}\n",
+    );
+    dir.write(
+        "conf/gone.kdl",
+        "service \"gone\" {\n    shell \"exec sleep 1000\"\n    pid-file \"$DIR/gone.pid\"\n}\n",
+    );
+    let sv = container(&dir);
+    wait_for_socket(&sv, &dir);
+    // A run-time instance is forgotten once stopped.
+    expect(&sv, &dir, &["start", "t@a"], 0);
+    sv.wait_file(&dir, "a.pid", DEADLINE);
+    expect(&sv, &dir, &["stop", "t@a"], 0);
+    let path = dir.join("a.pid");
+    sv.wait_until("t@a's pid file removed", DEADLINE, || !path.exists());
+    // A service removed by a reload is forgotten once stopped.
+    sv.wait_file(&dir, "gone.pid", DEADLINE);
+    dir.remove("conf/gone.kdl");
+    sv.signal(nix::sys::signal::Signal::SIGHUP);
+    let path = dir.join("gone.pid");
+    sv.wait_until("gone's pid file removed", DEADLINE, || !path.exists());
+}

@@ -430,8 +430,12 @@ impl Runtime {
                 Action::StartMain => self.start_main(),
                 Action::BootSettled => self.boot_settled(),
                 Action::ReadPidFile { service } => self.read_pid_file(service),
-                Action::WritePidFile { service, pid } => self.write_pid_file(service, pid),
-                Action::RemovePidFile { service, pid } => self.remove_pid_file(service, pid),
+                Action::WritePidFile { service, pid, path } => {
+                    self.write_pid_file(service, pid, &path)
+                }
+                Action::RemovePidFile { service, pid, path } => {
+                    self.remove_pid_file(service, pid, &path)
+                }
                 Action::MainUnkillable { pid, after } => warn!(
                     "",
                     "main command unkillable (pid {pid}): still there {} after SIGKILL, given up on",

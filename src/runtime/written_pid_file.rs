@@ -6,6 +6,7 @@
 //! when that process is reaped (`Action::RemovePidFile`), only if it still
 //! holds its pid: a file another program has rewritten since is left alone.
 
+use std::path::Path;
 use std::time::Instant;
 
 use super::forking::parse_pid_file;
@@ -17,15 +18,12 @@ use crate::untrusted::replace_untrusted;
 const PID_FILE_MODE: u32 = 0o644;
 
 impl super::Runtime {
-    /// `Action::WritePidFile`: `pid` into the service's `pid-file`.
-    pub(super) fn write_pid_file(&mut self, service: ServiceId, pid: i32) {
-        let config = self.supervisor.running_config(service);
-        let Some(path) = &config.pid_file else {
-            return;
-        };
+    /// `Action::WritePidFile`: `pid` into the service's `pid-file` `path`.
+    pub(super) fn write_pid_file(&mut self, service: ServiceId, pid: i32, path: &Path) {
         let error = match replace_untrusted(path, format!("{pid}\n").as_bytes(), PID_FILE_MODE) {
             Ok(()) => {
-                debug!(&config.name, "pid {pid} written to {}", path.display());
+                let name = &self.supervisor.running_config(service).name;
+                debug!(name, "pid {pid} written to {}", path.display());
                 return;
             }
             // "Permission denied", as the other reasons word an errno.
@@ -44,24 +42,23 @@ impl super::Runtime {
         );
     }
 
-    /// `Action::RemovePidFile`: `pid` was reaped; its file goes if it still
-    /// names it (read as an untrusted path: a regular file, no symlink).
-    pub(super) fn remove_pid_file(&mut self, service: ServiceId, pid: i32) {
-        let config = self.supervisor.running_config(service);
-        let Some(path) = &config.pid_file else {
-            return;
-        };
+    /// `Action::RemovePidFile`: `pid` was reaped; its file `path` goes if it
+    /// still names it (read as an untrusted path: a regular file, no
+    /// symlink). The service may be forgotten already: its name is then
+    /// the placeholder's, empty.
+    pub(super) fn remove_pid_file(&mut self, service: ServiceId, pid: i32, path: &Path) {
+        let name = &self.supervisor.running_config(service).name;
         match parse_pid_file(path) {
             Ok((named, _)) if named == pid => match std::fs::remove_file(path) {
-                Ok(()) => debug!(&config.name, "removed pid file {}", path.display()),
-                Err(err) => debug!(&config.name, "cannot remove {}: {err}", path.display()),
+                Ok(()) => debug!(name, "removed pid file {}", path.display()),
+                Err(err) => debug!(name, "cannot remove {}: {err}", path.display()),
             },
             Ok((named, _)) => debug!(
-                &config.name,
+                name,
                 "pid file {} names pid {named} now, not {pid}: left alone",
                 path.display()
             ),
-            Err(problem) => debug!(&config.name, "pid file {} {problem}", path.display()),
+            Err(problem) => debug!(name, "pid file {} {problem}", path.display()),
         }
     }
 }

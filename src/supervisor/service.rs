@@ -6,6 +6,7 @@
 //! supervisor commits the state it returns.
 
 use std::collections::VecDeque;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::config::{KillMode, RestartPolicy, ServiceConfig, ServiceType};
@@ -320,9 +321,13 @@ pub(crate) struct Service {
     /// The stop command of the stop under way; only while `stopping` and
     /// not yet SIGKILLed.
     stop_command: Option<StopCommandRun>,
-    /// A longrun's `pid-file`: the pid written (asked to be) there, until
-    /// that process is reaped.
-    pid_file_written: Option<i32>,
+    /// The process group of the stop under way's stop command, once
+    /// forked: SIGKILLed when the stop ends or escalates, even after the
+    /// command itself has exited (what it left behind goes too).
+    stop_command_group: Option<i32>,
+    /// A longrun's `pid-file`: the pid written (asked to be) there and
+    /// where, until that process is reaped.
+    pid_file_written: Option<(i32, PathBuf)>,
     /// Why the `pid-file` of its current process could not be written.
     pid_file_problem: Option<Reason>,
     /// The id of its last probe started (`ProbeId`s are never reused).
@@ -358,6 +363,7 @@ impl Service {
             restart_pending: false,
             first_try_ended: false,
             stop_command: None,
+            stop_command_group: None,
             pid_file_written: None,
             pid_file_problem: None,
             probe_seq: 0,
@@ -612,10 +618,11 @@ impl Service {
     ) -> Option<State> {
         let reaped = matches!(input, Input::Exited(_));
         let next = self.decide(now, input, out);
-        if reaped && let Some(pid) = self.pid_file_written.take() {
+        if reaped && let Some((pid, path)) = self.pid_file_written.take() {
             out.actions.push_back(Action::RemovePidFile {
                 service: self.id,
                 pid,
+                path,
             });
         }
         let asking = matches!(
@@ -625,8 +632,11 @@ impl Service {
                 ..
             }
         );
-        if !asking && let Some(StopCommandRun::Running(pid)) = self.stop_command.take() {
-            out.signal(pid, libc::SIGKILL, true);
+        if !asking {
+            self.stop_command = None;
+            if let Some(group) = self.stop_command_group.take() {
+                out.signal(group, libc::SIGKILL, true);
+            }
         }
         next
     }
@@ -634,27 +644,28 @@ impl Service {
     /// A longrun with a `pid-file`: svinit writes its pid there once it has
     /// exec'd (a forking service's daemon writes its own).
     fn write_pid_file(&mut self, pid: i32, out: &mut Outbox<'_>) {
-        if self.active.service_type == ServiceType::Longrun && self.active.pid_file.is_some() {
+        if self.active.service_type == ServiceType::Longrun
+            && let Some(path) = &self.active.pid_file
+        {
             out.actions.push_back(Action::WritePidFile {
                 service: self.id,
                 pid,
+                path: path.clone(),
             });
-            self.pid_file_written = Some(pid);
+            self.pid_file_written = Some((pid, path.clone()));
         }
     }
 
     /// The `pid-file` could not be written for `pid`: its reason while that
     /// process runs on. `false` when `pid` is not the one written for.
     pub(crate) fn pid_file_not_written(&mut self, pid: i32, error: String) -> bool {
-        if self.pid_file_written != Some(pid) {
+        let Some((written, path)) = &self.pid_file_written else {
+            return false;
+        };
+        if *written != pid {
             return false;
         }
-        let path = self
-            .active
-            .pid_file
-            .as_deref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default();
+        let path = path.display().to_string();
         self.pid_file_problem = Some(Reason::PidFileNotWritten { path, error });
         true
     }
@@ -979,6 +990,7 @@ impl Service {
                 if self.stop_command == Some(StopCommandRun::Forking) =>
             {
                 self.stop_command = Some(StopCommandRun::Running(pid));
+                self.stop_command_group = Some(pid);
                 None
             }
             // Its stop ended, or was SIGKILLed, before the fork was known.

@@ -53,12 +53,17 @@ fn a_stop_runs_the_stop_command_with_the_pid_instead_of_the_stop_signal() {
     assert_eq!(h.all_signals(), vec![], "no stop signal, no SIGCONT");
     assert_eq!(h.state("web"), StateKind::Stopping);
     // The command made the service exit, and exited itself.
+    let command = h.stop_command_pid("web");
     h.stop_command_exit("web", ExitStatus::Exited(0));
     assert_eq!(h.all_signals(), vec![], "a command that succeeded");
     h.exit("web", 0);
     assert_eq!(h.state("web"), StateKind::Down);
     assert_eq!(h.status("web").reason, None);
-    assert_eq!(h.all_signals(), vec![]);
+    assert_eq!(
+        h.all_signals(),
+        vec![kill(command)],
+        "what the command left in its group goes with the stop"
+    );
 }
 
 #[test]
@@ -158,9 +163,14 @@ fn a_stop_command_that_succeeded_leaves_the_service_to_stop_timeout() {
     let mut h = booted(vec![stoppable("web")]);
     let pid = h.pid("web");
     h.stop("web");
+    let command = h.stop_command_pid("web");
     h.stop_command_exit("web", ExitStatus::Exited(0));
     h.advance(secs(5));
-    assert_eq!(h.signals(), vec![kill(pid)], "only the service is left");
+    assert_eq!(
+        h.signals(),
+        vec![kill(pid), kill(command)],
+        "the service, and whatever the command left in its group"
+    );
 }
 
 #[test]
@@ -222,6 +232,7 @@ fn a_shutdown_runs_the_stop_commands_in_reverse_dependency_order() {
     h.shutdown(0);
     let web_pid = h.pid("web");
     assert_eq!(stop_commands(&h), vec![("web".to_string(), web_pid)]);
+    let web_command = h.stop_command_pid("web");
     h.stop_command_exit("web", ExitStatus::Exited(0));
     h.exit("web", 0);
     let db_pid = h.pid("db");
@@ -229,10 +240,12 @@ fn a_shutdown_runs_the_stop_commands_in_reverse_dependency_order() {
         stop_commands(&h),
         vec![("web".to_string(), web_pid), ("db".to_string(), db_pid)]
     );
+    let db_command = h.stop_command_pid("db");
     h.stop_command_exit("db", ExitStatus::Exited(0));
     h.exit("db", 0);
     assert_eq!(h.exit_code(), None, "the orphan sweep comes first");
-    assert_eq!(h.signals(), vec![]);
+    // Only the stop commands' (empty) groups, as each stop ends.
+    assert_eq!(h.signals(), vec![kill(web_command), kill(db_command)]);
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! events in, actions out, and the states and reasons the supervisor keeps.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::untrusted::PathProblem;
@@ -300,12 +301,23 @@ pub(crate) enum Action {
     /// Read the `pid-file` of a `type "forking"` service whose launcher
     /// exited successfully; answer with `Event::PidFile`.
     ReadPidFile { service: ServiceId },
-    /// Write `pid` to the `pid-file` of longrun `service` (the config its
-    /// process runs with); answer `Event::PidFileNotWritten` on failure.
-    WritePidFile { service: ServiceId, pid: i32 },
-    /// The process `pid` whose pid `WritePidFile` wrote was reaped: remove
-    /// the file if it still holds that pid.
-    RemovePidFile { service: ServiceId, pid: i32 },
+    /// Write `pid` to `path`, the `pid-file` of longrun `service` (of the
+    /// config its process runs with); answer `Event::PidFileNotWritten` on
+    /// failure.
+    WritePidFile {
+        service: ServiceId,
+        pid: i32,
+        path: PathBuf,
+    },
+    /// The process `pid` whose pid `WritePidFile` wrote to `path` was
+    /// reaped: remove the file if it still holds that pid. The path comes
+    /// with it: the service may be forgotten by then (a stopped instance,
+    /// one removed by a reload).
+    RemovePidFile {
+        service: ServiceId,
+        pid: i32,
+        path: PathBuf,
+    },
     /// The main command's process `pid` was still there `after` its
     /// SIGKILL: given up on; the shutdown goes on without it.
     MainUnkillable { pid: i32, after: Duration },

@@ -3,6 +3,8 @@
 //! that process is reaped; a failed write is the service's reason while it
 //! runs on.
 
+use std::path::PathBuf;
+
 use crate::config::{ServiceConfig, ServiceType};
 
 use super::harness::{Behaviour, Harness, config, secs, service};
@@ -33,19 +35,26 @@ fn written_after_the_exec_and_removed_when_that_process_is_reaped() {
     h.sup.boot(h.now);
     h.pump();
     let service = h.id("web");
+    let path = PathBuf::from("/run/web.pid");
     assert_eq!(pid_file_actions(&h), vec![], "not at the spawn");
     let pid = h.pid("web");
     h.exec("web");
-    assert_eq!(
-        pid_file_actions(&h),
-        vec![Action::WritePidFile { service, pid }]
-    );
+    let write = Action::WritePidFile {
+        service,
+        pid,
+        path: path.clone(),
+    };
+    assert_eq!(pid_file_actions(&h), vec![write.clone()]);
     h.exit("web", 1);
     assert_eq!(
         pid_file_actions(&h),
         vec![
-            Action::WritePidFile { service, pid },
-            Action::RemovePidFile { service, pid }
+            write,
+            Action::RemovePidFile {
+                service,
+                pid,
+                path: path.clone()
+            }
         ]
     );
     // The restart writes the new pid.
@@ -57,7 +66,8 @@ fn written_after_the_exec_and_removed_when_that_process_is_reaped() {
         pid_file_actions(&h),
         vec![Action::WritePidFile {
             service,
-            pid: new_pid
+            pid: new_pid,
+            path
         }]
     );
 }
@@ -71,7 +81,11 @@ fn a_service_waiting_for_readiness_has_its_pid_file_at_the_exec() {
     let (service, pid) = (h.id("web"), h.pid("web"));
     assert_eq!(
         pid_file_actions(&h),
-        vec![Action::WritePidFile { service, pid }]
+        vec![Action::WritePidFile {
+            service,
+            pid,
+            path: "/run/web.pid".into()
+        }]
     );
 }
 
