@@ -201,7 +201,8 @@ impl super::Runtime {
         else {
             return true;
         };
-        self.output.process_exited(service);
+        // The probe wrote into its service's pipe, which stays open: its
+        // router's held-back line is the running service's, left alone.
         match spawn::read_exec_status(pipe.as_fd(), &plan) {
             ExecStatus::Failed(failure) => {
                 self.probe_ended(service, id, false, format!("cannot be started: {failure}"))
