@@ -4,7 +4,8 @@
 //! service's user, and one that hangs past its `timeout` is killed. A
 //! wedged (SIGSTOPped) service is restarted by its `health` probe; health
 //! shows in `svctl status` (exit 3 when unhealthy) and as events. A
-//! probe's exit leaves its service's unterminated output line whole.
+//! probe's exit leaves its service's unterminated output line whole, and
+//! takes what it left running in its process group with it.
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
@@ -356,4 +357,31 @@ service "app" {
     if !cut.is_empty() {
         sv.fail(&format!("app's lines were cut: {cut:?}"));
     }
+}
+
+#[test]
+fn what_a_probe_leaves_running_in_its_group_is_killed_when_it_exits() {
+    let dir = TempDir::new("probe-leftover");
+    dir.write(
+        "conf/units.kdl",
+        r#"
+service "app" {
+    exec "tail" "-f" "/dev/null"
+    ready-probe {
+        shell "sleep 1000 & sleep 0.2; exit 0"
+        interval "100ms"
+    }
+}
+"#,
+    );
+    let sv = Svinit::container(&dir);
+    // Up once the probe has exited, its `sleep 1000` started 0.2 s before.
+    sv.wait_state("app", "up", DEADLINE);
+    let namespace = sv.namespace();
+    sv.wait_until("the probe's sleep gone", DEADLINE, || {
+        !processes_in_namespace(&namespace)
+            .into_iter()
+            .filter_map(proc_stat)
+            .any(|p| p.comm == "sleep" && p.state != 'Z')
+    });
 }
