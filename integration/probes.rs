@@ -3,7 +3,9 @@
 //! requires it until its port answers; an `exec`/`shell` probe runs as the
 //! service's user, and one that hangs past its `timeout` is killed. A
 //! wedged (SIGSTOPped) service is restarted by its `health` probe; health
-//! shows in `svctl status` (exit 3 when unhealthy) and as events.
+//! shows in `svctl status` (exit 3 when unhealthy) and as events. A
+//! probe's exit leaves its service's unterminated output line whole, and
+//! takes what it left running in its process group with it.
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
@@ -323,4 +325,63 @@ service "plain" { exec "sleep" "1000"; }
             "health events {health_events:?}, want {want:?}:\n{events}"
         ));
     }
+}
+
+#[test]
+fn a_probes_exit_does_not_cut_the_services_unterminated_line() {
+    let dir = TempDir::new("probe-partial-line");
+    // Each line comes in two writes 20 ms apart, well within the 100 ms a
+    // partial line waits for its newline; a probe ends every few ms.
+    dir.write(
+        "conf/units.kdl",
+        r#"
+service "app" {
+    shell "for i in $(seq 40); do printf 'first half, '; sleep 0.02; echo 'second half'; sleep 0.01; done; touch $DIR/done; exec sleep 1000"
+    health {
+        exec "true"
+        interval "5ms"
+    }
+}
+"#,
+    );
+    let sv = Svinit::container(&dir);
+    sv.wait_file(&dir, "done", DEADLINE);
+    sv.wait_until("forty lines of app", DEADLINE, || {
+        sv.log().matches("app | ").count() >= 40
+    });
+    let log = sv.log();
+    let cut: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("app | ") && !line.ends_with("app | first half, second half"))
+        .collect();
+    if !cut.is_empty() {
+        sv.fail(&format!("app's lines were cut: {cut:?}"));
+    }
+}
+
+#[test]
+fn what_a_probe_leaves_running_in_its_group_is_killed_when_it_exits() {
+    let dir = TempDir::new("probe-leftover");
+    dir.write(
+        "conf/units.kdl",
+        r#"
+service "app" {
+    exec "tail" "-f" "/dev/null"
+    ready-probe {
+        shell "sleep 1000 & sleep 0.2; exit 0"
+        interval "100ms"
+    }
+}
+"#,
+    );
+    let sv = Svinit::container(&dir);
+    // Up once the probe has exited, its `sleep 1000` started 0.2 s before.
+    sv.wait_state("app", "up", DEADLINE);
+    let namespace = sv.namespace();
+    sv.wait_until("the probe's sleep gone", DEADLINE, || {
+        !processes_in_namespace(&namespace)
+            .into_iter()
+            .filter_map(proc_stat)
+            .any(|p| p.comm == "sleep" && p.state != 'Z')
+    });
 }

@@ -1,6 +1,7 @@
 //! `defaults` merged into each service, then the checks that need the
 //! merged service (`restart` default by type, a command present,
-//! `pid-file` not on a oneshot) and the final `ServiceConfig`.
+//! `pid-file` not on a oneshot, `ready-probe` not beside a `ready-fd` or
+//! `ready-notify` from `defaults`) and the final `ServiceConfig`.
 
 use super::diagnostic::{Location, Problem};
 use super::model::{Limit, RestartPolicy, ServiceConfig, ServiceType};
@@ -43,6 +44,7 @@ pub(crate) fn merge_defaults(service: &mut ServiceDraft, defaults: &ServiceDraft
         }
         if !service.given.contains(key) {
             service.given.insert(key);
+            service.inherited.insert(key);
             if let Some(at) = defaults.location_of(key) {
                 service.key_at.push((key, at.clone()));
             }
@@ -218,6 +220,7 @@ pub(crate) fn finish_service(
             );
         }
     }
+    check_ready_probe_against_defaults(draft, &config, problems);
     for dependency in &draft.dependencies {
         let list = match dependency.kind {
             DependencyKind::Requires => &mut config.requires,
@@ -228,4 +231,50 @@ pub(crate) fn finish_service(
         list.push(dependency.name.clone());
     }
     config
+}
+
+/// `ready-probe` with `ready-fd` or `ready-notify #true` when one of them
+/// comes from `defaults`: the same block giving both is reported as it is
+/// read (`parse.rs`).
+fn check_ready_probe_against_defaults(
+    draft: &ServiceDraft,
+    config: &ServiceConfig,
+    problems: &mut Vec<Problem>,
+) {
+    let name = &config.name;
+    let Some(probe_at) = draft.location_of(Key::ReadyProbe) else {
+        return;
+    };
+    for (other, given, help) in [
+        (
+            Key::ReadyFd,
+            config.ready_fd.is_some(),
+            "keep one way to say ready: svinit probing it (`ready-probe`) or the service telling (`ready-fd`)",
+        ),
+        (
+            Key::ReadyNotify,
+            config.ready_notify,
+            "keep one way to say ready: svinit probing it (`ready-probe`) or the service telling (`ready-notify`)",
+        ),
+    ] {
+        let from_defaults =
+            draft.inherited.contains(Key::ReadyProbe) || draft.inherited.contains(other);
+        let known = !draft.refused.contains(Key::ReadyProbe) && !draft.refused.contains(other);
+        if let Some(other_at) = draft.location_of(other)
+            && given
+            && from_defaults
+            && known
+            && config.ready_probe.is_some()
+        {
+            let other = other.name();
+            problems.push(
+                Problem::error(format!(
+                    "`ready-probe` and `{other}` cannot both be given, and service `{name}` has both"
+                ))
+                .label(probe_at, "`ready-probe` here")
+                .label(other_at, format!("`{other}` here"))
+                .help(help),
+            );
+        }
+    }
 }

@@ -264,6 +264,8 @@ pub(crate) struct ServiceDraft {
     /// Given keys whose shape or value was refused (and reported): checks
     /// that depend on them are skipped rather than piled on.
     pub(crate) refused: KeySet,
+    /// Keys a service took from `defaults` (empty in `defaults` itself).
+    pub(crate) inherited: KeySet,
     /// Where each given key's node name was written (first occurrence).
     pub(crate) key_at: Vec<(Key, Location)>,
     pub(crate) dependencies: Vec<DependencyRef>,
@@ -280,6 +282,7 @@ impl ServiceDraft {
             config: ServiceConfig::new(name, Command::Exec(Vec::new())),
             given: KeySet::default(),
             refused: KeySet::default(),
+            inherited: KeySet::default(),
             key_at: Vec::new(),
             dependencies: Vec::new(),
             instances: Vec::new(),

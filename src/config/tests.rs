@@ -813,6 +813,14 @@ snapshot!(
     "defaults {\n    watchdog \"5s\"\n}\nservice \"a\" { exec \"a\"; ready-notify #true }\nservice \"b\" { exec \"b\" }\n"
 );
 snapshot!(
+    ready_probe_with_ready_fd_from_defaults,
+    "defaults {\n    ready-fd 3\n}\nservice \"x\" {\n    exec \"x\"\n    ready-probe { connect \"127.0.0.1:80\"; }\n}\n"
+);
+snapshot!(
+    ready_probe_from_defaults_with_ready_notify,
+    "defaults {\n    ready-probe { connect \"127.0.0.1:80\"; }\n}\nservice \"x\" {\n    exec \"x\"\n    ready-notify #true\n}\nservice \"y\" { exec \"y\"; ready-notify #false; }\n"
+);
+snapshot!(
     pid_file_on_a_oneshot,
     "service \"setup\" {\n    exec \"setup\"\n    type \"oneshot\"\n    pid-file \"/run/setup.pid\"\n}\n"
 );

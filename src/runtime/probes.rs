@@ -3,7 +3,8 @@
 //! lookup); an `exec`/`shell` probe is a process made like the service's
 //! (its user, group, directory, environment, umask; stdin /dev/null, its
 //! output into the service's output; its own session and process group).
-//! Each ends as `Event::ProbeEnded`. When a probe runs, how long it may
+//! Each ends as `Event::ProbeEnded`; a probe process's exit SIGKILLs its
+//! group (what it left running). When a probe runs, how long it may
 //! and what its result means is the supervisor's decision
 //! (`Action::RunProbe`, `Action::StopProbe`).
 
@@ -201,7 +202,16 @@ impl super::Runtime {
         else {
             return true;
         };
-        self.output.process_exited(service);
+        // What the probe left running in its group (`child &`) goes with it.
+        // The group keeps its id reserved while it has members: no other
+        // process can be hit.
+        let _ = super::send_signal(SignalOrder {
+            pid,
+            signal: libc::SIGKILL,
+            group: true,
+        });
+        // The probe wrote into its service's pipe, which stays open: its
+        // router's held-back line is the running service's, left alone.
         match spawn::read_exec_status(pipe.as_fd(), &plan) {
             ExecStatus::Failed(failure) => {
                 self.probe_ended(service, id, false, format!("cannot be started: {failure}"))

@@ -329,6 +329,16 @@ fn fail_next(h: &mut Harness, name: &str) {
 }
 
 #[test]
+fn health_is_starting_before_the_first_spawn_and_null_without_a_health_block() {
+    let mut lazy = watched("web", HealthAction::Restart);
+    lazy.autostart = false;
+    let h = Harness::boot(config(vec![lazy, service("plain")]));
+    assert_eq!(h.state("web"), StateKind::Down);
+    assert_eq!(h.status("web").health, Some(HealthStatus::starting()));
+    assert_eq!(h.status("plain").health, None);
+}
+
+#[test]
 fn health_probes_start_an_interval_after_up_and_a_pass_is_healthy() {
     let mut h = Harness::boot(config(vec![watched("web", HealthAction::Restart)]));
     assert_eq!(h.state("web"), StateKind::Up, "health does not hold up");

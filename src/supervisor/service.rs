@@ -448,7 +448,12 @@ impl Service {
             spawned_at: self.spawned_at,
             ready_at: self.ready_at,
             status_text: self.status_text.clone(),
-            health: self.health.clone(),
+            // `starting` from the config until a spawn gives it its own.
+            health: self
+                .active
+                .health
+                .as_ref()
+                .map(|_| self.health.clone().unwrap_or_else(HealthStatus::starting)),
         }
     }
 
