@@ -7,6 +7,7 @@ mod config_diff;
 mod containment;
 pub(crate) mod control;
 mod forking;
+mod helper_process;
 mod main_command;
 pub(crate) mod output;
 mod own_limits;

@@ -16,7 +16,7 @@ use std::time::Instant;
 use mio::{Interest, Registry};
 
 use crate::config::{ConnectTarget, ProbeCheck};
-use crate::spawn::{self, ChildIo, ExecStatus, SpawnPlan};
+use crate::spawn::{self, ExecStatus, SpawnPlan};
 use crate::supervisor::{Event, ExitStatus, PidClaim, ProbeId, ServiceId, SignalOrder};
 
 use super::tokens::Source;
@@ -118,17 +118,8 @@ impl super::Runtime {
         service: ServiceId,
         command: &crate::config::Command,
     ) -> Result<Check, String> {
-        let mut config = self.supervisor.active_service_config(service).clone();
-        config.command = command.clone();
-        config.tty = None;
-        let plan = spawn::prepare(&config, &self.spawn_context)
-            .map_err(|failure| format!("cannot be started: {failure}"))?;
-        let io = ChildIo {
-            stdout: self.output.stdio(service),
-            stderr: self.output.stderr(service),
-            ..ChildIo::default()
-        };
-        let child = spawn::execute(&plan, &io)
+        let (child, plan) = self
+            .fork_as_service(service, command, &[])
             .map_err(|failure| format!("cannot be started: {failure}"))?;
         Ok(Check::Process {
             pid: child.pid,

@@ -1,8 +1,6 @@
 //! Stop commands (`stop-exec` / `stop-shell`) on the I/O side: forked by
-//! svinit itself when the supervisor asks (`Action::RunStopCommand`), with
-//! the config the service's process runs with (user, group, directory,
-//! environment, umask), stdin on /dev/null, stdout and stderr into the
-//! service's output, no terminal, and `MAINPID` set; reaped here, its
+//! svinit itself when the supervisor asks (`Action::RunStopCommand`), as
+//! the service runs (`helper_process`), with `MAINPID` set; reaped here, its
 //! exec outcome read from the status pipe, and reported to the supervisor,
 //! which decides what follows (the stop signal, a SIGKILL).
 //!
@@ -10,11 +8,9 @@
 //! and the shutdown, when most of them run, has let the spawner go.
 
 use std::collections::HashMap;
-use std::ffi::OsStr;
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::Instant;
 
-use crate::config::ServiceConfig;
 use crate::spawn::{self, ExecStatus, SpawnPlan};
 use crate::supervisor::{Event, ExitStatus, ServiceId};
 
@@ -31,41 +27,23 @@ struct RunningStopCommand {
     plan: SpawnPlan,
 }
 
-/// The config a stop command runs with: the service's, with the stop
-/// command as its command and no terminal (it is not the service's
-/// program, and must not take the service's controlling tty).
-fn stop_command_config(service: &ServiceConfig) -> Option<ServiceConfig> {
-    let command = service.stop_command.clone()?;
-    let mut config = service.clone();
-    config.command = command;
-    config.tty = None;
-    Some(config)
-}
-
 impl super::Runtime {
     /// `Action::RunStopCommand`: fork the stop command of `service`, whose
     /// process is `main_pid`.
     pub(super) fn run_stop_command(&mut self, service: ServiceId, main_pid: i32) {
         let now = Instant::now();
-        let Some(config) = stop_command_config(self.supervisor.running_config(service)) else {
+        let Some(command) = self.supervisor.running_config(service).stop_command.clone() else {
             return;
         };
-        let prepared = spawn::prepare(&config, &self.spawn_context).and_then(|mut plan| {
-            plan.set_env("MAINPID", OsStr::new(&main_pid.to_string()))?;
-            Ok(plan)
-        });
-        let forked = prepared.and_then(|plan| {
-            let io = spawn::ChildIo {
-                stdout: self.output.stdio(service),
-                stderr: self.output.stderr(service),
-                ..spawn::ChildIo::default()
-            };
-            let child = spawn::execute(&plan, &io)?;
-            Ok((child, plan))
-        });
+        let main_pid = main_pid.to_string();
+        let forked = self.fork_as_service(service, &command, &[("MAINPID", &main_pid)]);
         let event = match forked {
             Ok((child, plan)) => {
-                crate::debug!(&config.name, "stop command started (pid {})", child.pid);
+                crate::debug!(
+                    &self.supervisor.running_config(service).name,
+                    "stop command started (pid {})",
+                    child.pid
+                );
                 let running = RunningStopCommand {
                     service,
                     status: child.status,

@@ -65,7 +65,9 @@ mod spawner;
 mod tests;
 
 pub(crate) use env::{DEFAULT_PATH, read_environment_file};
-pub(crate) use execute::{ChildIo, ExecStatus, Stdio, execute, read_exec_record, read_exec_status};
+pub(crate) use execute::{
+    Child, ChildIo, ExecStatus, Stdio, execute, read_exec_record, read_exec_status,
+};
 pub(crate) use prepare::{SpawnContext, SpawnPlan, prepare};
 pub(crate) use spawner::Unsent;
 pub use spawner::{Spawner, prelaunch as prelaunch_spawner, serve_if_spawner};

@@ -671,19 +671,12 @@ impl Supervisor {
             .map_or(&self.placeholder, |s| s.latest_config())
     }
 
-    /// The config its current (or last) process was spawned with: what
-    /// its probes run as.
-    pub(crate) fn active_service_config(&self, id: ServiceId) -> &ServiceConfig {
-        self.get(id)
-            .map_or(&self.placeholder, |s| s.active_config())
-    }
-
     pub(crate) fn id_of(&self, name: &str) -> Option<ServiceId> {
         self.by_name.get(name).copied()
     }
 
-    /// The config the current (or last) process of `id` runs with: its
-    /// stop command's.
+    /// The config the current (or last) process of `id` was spawned with:
+    /// what its probes and its stop command run as.
     pub(crate) fn running_config(&self, id: ServiceId) -> &ServiceConfig {
         self.get(id)
             .map_or(&self.placeholder, |s| s.active_config())
