@@ -54,6 +54,9 @@ pub(crate) struct Harness {
     stop_commands: HashMap<i32, ServiceId>,
     /// `RunStopCommand` is answered with this failure instead of a fork.
     pub(crate) stop_command_failure: Option<SpawnFailure>,
+    /// Stop commands outlive their signals (not reaped yet) until
+    /// `stop_command_exit`.
+    pub(crate) stop_commands_linger: bool,
 }
 
 pub(crate) fn service(name: &str) -> ServiceConfig {
@@ -118,6 +121,7 @@ impl Harness {
             main_unkillable: false,
             stop_commands: HashMap::new(),
             stop_command_failure: None,
+            stop_commands_linger: false,
         }
     }
 
@@ -285,6 +289,9 @@ impl Harness {
     fn deliver(&mut self, pid: i32, signal: i32) {
         if signal == libc::SIGCONT {
             // Fake processes are never stopped: nothing to continue.
+            return;
+        }
+        if self.stop_commands_linger && self.stop_commands.contains_key(&pid) {
             return;
         }
         if let Some(service) = self.stop_commands.remove(&pid) {

@@ -572,12 +572,12 @@ impl Supervisor {
     }
 
     /// The service whose stop command (any service's, its own too: that is
-    /// no daemon of it) runs as `pid`.
+    /// no daemon of it) is `pid`: running, or SIGKILLed and not yet reaped.
     fn stop_command_of(&self, pid: i32) -> Option<ServiceId> {
         self.table
             .iter()
             .flatten()
-            .find(|s| s.stop_command_pid() == Some(pid))
+            .find(|s| s.has_unreaped_stop_command(pid))
             .map(|s| s.id())
     }
 

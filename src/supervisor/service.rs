@@ -325,6 +325,9 @@ pub(crate) struct Service {
     /// forked: SIGKILLed when the stop ends or escalates, even after the
     /// command itself has exited (what it left behind goes too).
     stop_command_group: Option<i32>,
+    /// Every stop command of this service forked and not yet reaped, the
+    /// SIGKILLed ones too: until reaped, a pid file may not claim them.
+    stop_commands_unreaped: Vec<i32>,
     /// A longrun's `pid-file`: the pid written (asked to be) there and
     /// where, until that process is reaped.
     pid_file_written: Option<(i32, PathBuf)>,
@@ -364,6 +367,7 @@ impl Service {
             first_try_ended: false,
             stop_command: None,
             stop_command_group: None,
+            stop_commands_unreaped: Vec::new(),
             pid_file_written: None,
             pid_file_problem: None,
             probe_seq: 0,
@@ -603,12 +607,10 @@ impl Service {
         });
     }
 
-    /// The pid of its running stop command.
-    pub(crate) fn stop_command_pid(&self) -> Option<i32> {
-        match self.stop_command {
-            Some(StopCommandRun::Running(pid)) => Some(pid),
-            _ => None,
-        }
+    /// Whether `pid` is one of its stop commands, running or SIGKILLed,
+    /// and not yet reaped.
+    pub(crate) fn has_unreaped_stop_command(&self, pid: i32) -> bool {
+        self.stop_commands_unreaped.contains(&pid)
     }
 
     /// The next state after `input`, or `None` to stay. Actions go to `out`.
@@ -622,6 +624,13 @@ impl Service {
         out: &mut Outbox<'_>,
     ) -> Option<State> {
         let reaped = matches!(input, Input::Exited(_));
+        match input {
+            Input::StopCommandSpawned(pid) => self.stop_commands_unreaped.push(pid),
+            Input::StopCommandEnded { pid: Some(pid), .. } => self
+                .stop_commands_unreaped
+                .retain(|&unreaped| unreaped != pid),
+            _ => {}
+        }
         let next = self.decide(now, input, out);
         if reaped && let Some((pid, path)) = self.pid_file_written.take() {
             out.actions.push_back(Action::RemovePidFile {

@@ -310,3 +310,35 @@ fn a_pid_file_naming_a_stop_command_is_refused() {
         "{reason:?}"
     );
 }
+
+/// SPEC §7: nor one SIGKILLed when its stop ended and not yet reaped: its
+/// pid is not free until then.
+#[test]
+fn a_pid_file_naming_a_killed_unreaped_stop_command_is_refused() {
+    let mut daemon = service("daemon");
+    daemon.service_type = ServiceType::Forking;
+    daemon.pid_file = Some("/run/daemon.pid".into());
+    let mut h = booted(vec![stoppable("web"), daemon]);
+    h.stop_commands_linger = true;
+    h.stop("web");
+    let command = h.stop_command_pid("web");
+    h.exit("web", 0);
+    assert!(h.all_signals().contains(&kill(command)), "its group killed");
+    h.exit("daemon", 0);
+    let service = h.id("daemon");
+    h.event(Event::PidFile {
+        service,
+        result: Ok(PidClaim::trusted(command)),
+    });
+    let reason = h.status("daemon").reason;
+    assert!(
+        matches!(
+            &reason,
+            Some(Reason::PidFile {
+                problem: PidFileProblem::OtherService { service, .. },
+                ..
+            }) if service == "web"
+        ),
+        "{reason:?}"
+    );
+}
