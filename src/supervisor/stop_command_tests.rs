@@ -298,17 +298,7 @@ fn a_pid_file_naming_a_stop_command_is_refused() {
         result: Ok(PidClaim::trusted(command)),
     });
     assert_eq!(h.state("daemon"), StateKind::Backoff);
-    let reason = h.status("daemon").reason;
-    assert!(
-        matches!(
-            &reason,
-            Some(Reason::PidFile {
-                problem: PidFileProblem::OtherService { service, .. },
-                ..
-            }) if service == "web"
-        ),
-        "{reason:?}"
-    );
+    assert_refused_as_stop_command_of(&h, "daemon", "web");
 }
 
 /// SPEC §7: nor one SIGKILLed when its stop ended and not yet reaped: its
@@ -330,14 +320,19 @@ fn a_pid_file_naming_a_killed_unreaped_stop_command_is_refused() {
         service,
         result: Ok(PidClaim::trusted(command)),
     });
-    let reason = h.status("daemon").reason;
+    assert_refused_as_stop_command_of(&h, "daemon", "web");
+}
+
+/// `daemon`'s pid file was refused: it named a process of `owner`.
+fn assert_refused_as_stop_command_of(h: &Harness, daemon: &str, owner: &str) {
+    let reason = h.status(daemon).reason;
     assert!(
         matches!(
             &reason,
             Some(Reason::PidFile {
                 problem: PidFileProblem::OtherService { service, .. },
                 ..
-            }) if service == "web"
+            }) if service == owner
         ),
         "{reason:?}"
     );
