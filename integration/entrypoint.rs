@@ -353,7 +353,7 @@ fn job_control_stops_reach_the_command_but_never_svinit() {
         };
         dir.wait_for("ready");
         let init_pid = pid1.host_pid();
-        let main = wait_for_child(init_pid);
+        let main = wait_for_group_leader_child(init_pid);
         pid1.signal(Signal::SIGTSTP);
         wait_for_state(main, 'T');
         assert_ne!(stat(init_pid).map(|s| s.0), Some('T'), "{init:?} stopped");
@@ -365,13 +365,26 @@ fn job_control_stops_reach_the_command_but_never_svinit() {
 }
 
 fn wait_for_child(parent: i32) -> i32 {
+    wait_for_child_where(parent, |_| true)
+}
+
+/// The child of `parent` that leads its own process group: the main
+/// command (svinit and dumb-init put it in a group of its own), never the
+/// spawner svinit forks before it knows it has no services.
+fn wait_for_group_leader_child(parent: i32) -> i32 {
+    wait_for_child_where(parent, |child| child.pgrp == child.pid)
+}
+
+fn wait_for_child_where(parent: i32, wanted: impl Fn(&crate::harness::ProcStat) -> bool) -> i32 {
     let start = Instant::now();
     loop {
         let child = fs::read_dir("/proc").ok().and_then(|entries| {
             entries
                 .flatten()
                 .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-                .find(|&pid| stat(pid).is_some_and(|(_, ppid)| ppid == parent))
+                .find(|&pid| {
+                    crate::harness::proc_stat(pid).is_some_and(|p| p.ppid == parent && wanted(&p))
+                })
         });
         if let Some(pid) = child {
             return pid;
