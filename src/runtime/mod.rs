@@ -102,25 +102,11 @@ pub struct Runtime {
     exec_watch_by_pid: HashMap<i32, usize>,
     /// Exec watches whose pid is not known yet.
     awaiting_pid: usize,
-    /// Makes the services' processes (`spawn::Spawner`); `None` when it
-    /// died or could not be forked: svinit forks them itself meanwhile and
-    /// forks a new spawner at the next start.
-    spawner: Option<spawn::Spawner>,
-    /// The last spawner's pid until it is reaped (reaping it is no
-    /// service's business).
-    spawner_pid: Option<i32>,
-    /// Cleared by the shutdown's sweep: no new spawner after it.
-    spawner_wanted: bool,
+    /// The spawner, and the starts waiting for it.
+    spawner: starting::SpawnerLink,
     /// The boot has settled: start-up's pages go before the loop next
     /// sleeps (`own_memory`).
     startup_pages_held: bool,
-    /// When the spawner last made a child, or was given work while idle:
-    /// the stall check's reference while requests are outstanding.
-    spawner_progress: Instant,
-    /// Whether the spawner's socket is polled for room.
-    spawner_socket_watched: bool,
-    /// Starts waiting, in order, for the spawner to take more requests.
-    spawn_backlog: std::collections::VecDeque<starting::Backlogged>,
     /// `None` when the socket could not be set up (logged); svinit then
     /// supervises without it.
     control: Option<control::ControlServer>,
@@ -183,10 +169,7 @@ impl Runtime {
         if let Some(original) = own_limits::raise_own_nofile() {
             spawn_context.set_inherited_nofile(original);
         }
-        // The spawner svinit forked before reading its config; with no
-        // service to start it is let go (it exits when its socket closes).
-        let spawner_pid = prelaunched.as_ref().map(spawn::Spawner::pid);
-        let spawner = prelaunched.filter(|_| !supervisor.config().services.is_empty());
+        let has_services = !supervisor.config().services.is_empty();
         Ok(Runtime {
             poll,
             signals,
@@ -196,13 +179,8 @@ impl Runtime {
             exec_watches: Slab::new(),
             exec_watch_by_pid: HashMap::new(),
             awaiting_pid: 0,
-            spawner,
-            spawner_pid,
-            spawner_wanted: true,
+            spawner: starting::SpawnerLink::new(prelaunched, has_services),
             startup_pages_held: false,
-            spawner_socket_watched: false,
-            spawner_progress: Instant::now(),
-            spawn_backlog: std::collections::VecDeque::new(),
             control,
             output: Output::new(),
             log_followers: Vec::new(),
@@ -608,7 +586,7 @@ impl Runtime {
         if let Some(service) = self.supervisor.service_of_pid(pid) {
             self.output.process_exited(service);
         }
-        if self.spawner_pid == Some(pid) {
+        if self.spawner.is(pid) {
             self.spawner_reaped(pid, status);
             return;
         }
@@ -654,7 +632,7 @@ impl Runtime {
             return;
         }
         for (pid, command) in reaper::children_of_self() {
-            if self.spawner_pid == Some(pid) {
+            if self.spawner.is(pid) {
                 continue;
             }
             if log_survivors {

@@ -10,6 +10,7 @@
 //! know yet is looked for in the pipes of the starts still without a pid,
 //! so `Spawned` always comes before its `Exited`.
 
+use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
@@ -29,6 +30,48 @@ use crate::{debug, warn};
 /// this long, svinit replaces the spawner; the stuck child stays its own.
 const SPAWNER_STALL: Duration = Duration::from_secs(2);
 
+/// The spawner svinit talks to, what it was last seen doing, and the
+/// starts waiting for room on its socket.
+pub(super) struct SpawnerLink {
+    /// Makes the services' processes; `None` when it died or could not be
+    /// forked: svinit forks them itself meanwhile and forks a new spawner
+    /// at the next start.
+    current: Option<spawn::Spawner>,
+    /// The last spawner's pid until it is reaped (reaping it is no
+    /// service's business).
+    pid: Option<i32>,
+    /// Cleared by the shutdown's sweep: no new spawner after it.
+    wanted: bool,
+    /// When the spawner last made a child, or was given work while idle:
+    /// the stall check's reference while requests are outstanding.
+    progress: Instant,
+    /// Whether the spawner's socket is polled for room.
+    socket_watched: bool,
+    /// Starts waiting, in order, for the spawner to take more requests.
+    backlog: VecDeque<Backlogged>,
+}
+
+impl SpawnerLink {
+    /// `prelaunched`: the spawner svinit forked before reading its config.
+    /// With no service to start it is let go (it exits when its socket
+    /// closes); its pid is kept until it is reaped either way.
+    pub(super) fn new(prelaunched: Option<spawn::Spawner>, has_services: bool) -> SpawnerLink {
+        SpawnerLink {
+            pid: prelaunched.as_ref().map(spawn::Spawner::pid),
+            current: prelaunched.filter(|_| has_services),
+            wanted: true,
+            progress: Instant::now(),
+            socket_watched: false,
+            backlog: VecDeque::new(),
+        }
+    }
+
+    /// Whether `pid` is the last spawner's, not yet reaped.
+    pub(super) fn is(&self, pid: i32) -> bool {
+        self.pid == Some(pid)
+    }
+}
+
 /// A start waiting for the spawner's socket.
 pub(super) struct Backlogged {
     service: ServiceId,
@@ -40,7 +83,7 @@ impl Runtime {
     /// Forks a spawner at a start when there is none: the one forked at
     /// start-up died, or svinit went to the background (`--detach`).
     pub(super) fn launch_spawner(&mut self) {
-        if self.spawner.is_some() || !self.spawner_wanted {
+        if self.spawner.current.is_some() || !self.spawner.wanted {
             return;
         }
         let Some(spawner) = spawn::Spawner::launch() else {
@@ -48,12 +91,12 @@ impl Runtime {
             return;
         };
         debug!("", "spawner forked: pid {}", spawner.pid());
-        self.spawner_pid = Some(spawner.pid());
-        self.spawner_socket_watched = false;
+        self.spawner.pid = Some(spawner.pid());
+        self.spawner.socket_watched = false;
         // Requests a dead spawner left are no debt of this one.
-        self.spawner_progress = Instant::now();
-        self.spawner = Some(spawner);
-        if !self.spawn_backlog.is_empty() {
+        self.spawner.progress = Instant::now();
+        self.spawner.current = Some(spawner);
+        if !self.spawner.backlog.is_empty() {
             // Reported writable at once: the backlog goes out.
             self.watch_spawner_socket(true);
         }
@@ -71,9 +114,9 @@ impl Runtime {
         if via_spawner {
             self.launch_spawner();
         }
-        if via_spawner && self.spawner.is_some() {
-            if !self.spawn_backlog.is_empty() {
-                self.spawn_backlog.push_back(Backlogged {
+        if via_spawner && self.spawner.current.is_some() {
+            if !self.spawner.backlog.is_empty() {
+                self.spawner.backlog.push_back(Backlogged {
                     service,
                     plan,
                     ready,
@@ -83,14 +126,14 @@ impl Runtime {
             match self.request(service, &plan, &ready) {
                 Ok(status) => return self.watch_start(service, plan, ready, None, status),
                 Err(Unsent::Busy) => {
-                    self.spawn_backlog.push_back(Backlogged {
+                    self.spawner.backlog.push_back(Backlogged {
                         service,
                         plan,
                         ready,
                     });
                     return self.watch_spawner_socket(true);
                 }
-                Err(Unsent::Gone) => self.spawner = None,
+                Err(Unsent::Gone) => self.spawner.current = None,
                 Err(Unsent::Failed(failure)) => return self.spawn_failed(service, failure),
             }
         }
@@ -114,7 +157,7 @@ impl Runtime {
         plan: &SpawnPlan,
         ready: &ReadyIo,
     ) -> Result<OwnedFd, Unsent> {
-        let Some(spawner) = &self.spawner else {
+        let Some(spawner) = &self.spawner.current else {
             return Err(Unsent::Gone);
         };
         let mut io = spawn::ChildIo {
@@ -125,7 +168,7 @@ impl Runtime {
         io.extra_fds.extend(ready.child_fd());
         let sent = spawner.request(plan, &io);
         if sent.is_ok() && self.awaiting_pid == 0 {
-            self.spawner_progress = Instant::now();
+            self.spawner.progress = Instant::now();
         }
         sent
     }
@@ -133,10 +176,10 @@ impl Runtime {
     /// Polls the spawner's socket for room only while starts wait for it:
     /// it turns writable at every request the spawner takes.
     fn watch_spawner_socket(&mut self, watch: bool) {
-        let Some(spawner) = &self.spawner else {
+        let Some(spawner) = &self.spawner.current else {
             return;
         };
-        if watch == self.spawner_socket_watched {
+        if watch == self.spawner.socket_watched {
             return;
         }
         let fd = spawner.socket_fd();
@@ -148,7 +191,7 @@ impl Runtime {
             registry.deregister(&mut source)
         };
         match done {
-            Ok(()) => self.spawner_socket_watched = watch,
+            Ok(()) => self.spawner.socket_watched = watch,
             Err(err) => warn!("", "cannot watch the spawner's socket: {err}"),
         }
     }
@@ -157,13 +200,13 @@ impl Runtime {
     /// spawner, svinit forks them.
     pub(super) fn send_backlog(&mut self) {
         self.send_waiting();
-        if self.spawn_backlog.is_empty() {
+        if self.spawner.backlog.is_empty() {
             self.watch_spawner_socket(false);
         }
     }
 
     fn send_waiting(&mut self) {
-        while let Some(next) = self.spawn_backlog.pop_front() {
+        while let Some(next) = self.spawner.backlog.pop_front() {
             let Backlogged {
                 service,
                 plan,
@@ -172,7 +215,7 @@ impl Runtime {
             match self.request(service, &plan, &ready) {
                 Ok(status) => self.watch_start(service, plan, ready, None, status),
                 Err(Unsent::Busy) => {
-                    self.spawn_backlog.push_front(Backlogged {
+                    self.spawner.backlog.push_front(Backlogged {
                         service,
                         plan,
                         ready,
@@ -180,7 +223,7 @@ impl Runtime {
                     return;
                 }
                 Err(Unsent::Gone) => {
-                    self.spawner = None;
+                    self.spawner.current = None;
                     self.start_process(service, plan, ready, false);
                 }
                 Err(Unsent::Failed(failure)) => self.spawn_failed(service, failure),
@@ -241,7 +284,7 @@ impl Runtime {
         }
         watch.pid = Some(pid);
         self.awaiting_pid -= 1;
-        self.spawner_progress = Instant::now();
+        self.spawner.progress = Instant::now();
         let service = watch.service;
         let uid = super::run_as(&watch.plan);
         if let Some(ready) = watch.ready.take() {
@@ -296,10 +339,15 @@ impl Runtime {
     /// pipes and are started here, the backlog too; the next start forks a
     /// new spawner.
     pub(super) fn spawner_reaped(&mut self, pid: i32, status: ExitStatus) {
-        self.spawner_pid = None;
-        if self.spawner.as_ref().is_some_and(|s| s.pid() == pid) {
-            self.spawner = None;
-            if self.spawner_wanted {
+        self.spawner.pid = None;
+        if self
+            .spawner
+            .current
+            .as_ref()
+            .is_some_and(|s| s.pid() == pid)
+        {
+            self.spawner.current = None;
+            if self.spawner.wanted {
                 warn!(
                     "",
                     "spawner (pid {pid}) {status}: a new one at the next start"
@@ -311,8 +359,8 @@ impl Runtime {
 
     /// When the spawner counts as stalled, if requests are outstanding.
     pub(super) fn spawner_stall_deadline(&self) -> Option<Instant> {
-        (self.awaiting_pid > 0 && self.spawner.is_some())
-            .then(|| self.spawner_progress + SPAWNER_STALL)
+        (self.awaiting_pid > 0 && self.spawner.current.is_some())
+            .then(|| self.spawner.progress + SPAWNER_STALL)
     }
 
     /// Kills a stalled spawner: its requests come back as EOF and are
@@ -321,7 +369,7 @@ impl Runtime {
         if self.spawner_stall_deadline().is_none_or(|at| now < at) {
             return;
         }
-        if let Some(spawner) = self.spawner.take() {
+        if let Some(spawner) = self.spawner.current.take() {
             warn!(
                 "",
                 "spawner (pid {}) made no process for {}s: replacing it",
@@ -338,8 +386,8 @@ impl Runtime {
     /// Before the shutdown's sweep: the spawner ends, no new one is forked,
     /// and svinit forks what still waits.
     pub(super) fn retire_spawner(&mut self) {
-        self.spawner_wanted = false;
-        if let Some(spawner) = self.spawner.take() {
+        self.spawner.wanted = false;
+        if let Some(spawner) = self.spawner.current.take() {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(spawner.pid()),
                 nix::sys::signal::Signal::SIGKILL,
