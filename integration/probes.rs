@@ -385,3 +385,42 @@ service "app" {
             .any(|p| p.comm == "sleep" && p.state != 'Z')
     });
 }
+
+/// A probe runs with the environment its service was started with: the
+/// `environment-file` is read once per start, not again at each probe (a
+/// path the service may write, read by PID 1 every interval otherwise). A
+/// restart reads it anew.
+#[test]
+fn probes_run_with_the_environment_of_the_start_and_a_restart_reads_it_anew() {
+    let dir = TempDir::new("probe-env");
+    dir.write("app.env", "GENERATION=first\n");
+    dir.write(
+        "conf/units.kdl",
+        r#"
+service "app" {
+    exec "sleep" "1000"
+    environment-file "$DIR/app.env"
+    health {
+        shell "echo $GENERATION >> $DIR/seen"
+        interval "50ms"
+    }
+}
+"#,
+    );
+    let sv = container(&dir);
+    wait_for_socket(&sv, &dir);
+    sv.wait_until("a first probe", DEADLINE, || !dir.lines("seen").is_empty());
+    dir.write("app.env", "GENERATION=second\n");
+    let probed = dir.lines("seen").len();
+    sv.wait_until("three more probes", DEADLINE, || {
+        dir.lines("seen").len() >= probed + 3
+    });
+    let seen = dir.lines("seen");
+    if seen.iter().any(|line| line != "first") {
+        sv.fail(&format!("probes after the file changed: {seen:?}"));
+    }
+    expect(&sv, &dir, &["restart", "app"], 0);
+    sv.wait_until("a probe of the new start", DEADLINE, || {
+        dir.lines("seen").last().map(String::as_str) == Some("second")
+    });
+}

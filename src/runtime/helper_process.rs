@@ -3,13 +3,25 @@
 //! group, directory, environment, umask), the command in its place, no
 //! terminal (it must not take the service's controlling tty), stdin on
 //! /dev/null, stdout and stderr into the service's output. Forked by svinit
-//! itself, not the spawner.
+//! itself, not the spawner, from the plan its process was started with:
+//! the environment file and the user database are read once per start, not
+//! at each probe.
 
 use std::ffi::OsStr;
 
-use crate::config::Command;
+use crate::config::{Command, Probe, ProbeCheck, ServiceConfig};
 use crate::spawn::{self, Child, SpawnPlan};
 use crate::supervisor::{ServiceId, SpawnFailure};
+
+/// Whether `config` runs helpers: exec or shell probes, a stop command.
+pub(super) fn runs_helpers(config: &ServiceConfig) -> bool {
+    let runs_command = |probe: Option<&Probe>| {
+        probe.is_some_and(|probe| matches!(probe.check, ProbeCheck::Command(_)))
+    };
+    config.stop_command.is_some()
+        || runs_command(config.ready_probe.as_ref())
+        || runs_command(config.health.as_ref().map(|health| &health.probe))
+}
 
 impl super::Runtime {
     /// Forks `command` as `service` runs, with `env` added to its
@@ -20,10 +32,17 @@ impl super::Runtime {
         command: &Command,
         env: &[(&str, &str)],
     ) -> Result<(Child, SpawnPlan), SpawnFailure> {
-        let mut config = self.supervisor.running_config(service).clone();
-        config.command = command.clone();
-        config.tty = None;
-        let mut plan = spawn::prepare(&config, &self.spawn_context)?;
+        let mut plan = match self.helper_plans.get(&service) {
+            Some(started_with) => started_with.for_helper(command)?,
+            // Not started by this svinit (never the case while it has a
+            // process to probe or stop): prepared from its config now.
+            None => {
+                let mut config = self.supervisor.running_config(service).clone();
+                config.command = command.clone();
+                config.tty = None;
+                spawn::prepare(&config, &self.spawn_context)?
+            }
+        };
         for (name, value) in env {
             plan.set_env(name, OsStr::new(value))?;
         }

@@ -40,7 +40,7 @@ use crate::control::WallClock;
 use crate::detach::{Detached, Summary};
 use crate::log::{self, Level};
 use crate::mode::Mode;
-use crate::spawn::{self, ExecStatus, SpawnContext};
+use crate::spawn::{self, ExecStatus, SpawnContext, SpawnPlan};
 use crate::supervisor::{
     Action, Event, ExitStatus, Reason, ServiceId, SignalOrder, SpawnFailure, StateKind, Supervisor,
     Transition, format_duration,
@@ -104,6 +104,10 @@ pub struct Runtime {
     awaiting_pid: usize,
     /// The spawner, and the starts waiting for it.
     spawner: starting::SpawnerLink,
+    /// The plan of each running service that has exec probes or a stop
+    /// command, as prepared at its start: they run with it
+    /// (`helper_process`), and nothing is read again at each probe.
+    helper_plans: HashMap<ServiceId, SpawnPlan>,
     /// The boot has settled: start-up's pages go before the loop next
     /// sleeps (`own_memory`).
     startup_pages_held: bool,
@@ -180,6 +184,7 @@ impl Runtime {
             exec_watch_by_pid: HashMap::new(),
             awaiting_pid: 0,
             spawner: starting::SpawnerLink::new(prelaunched, has_services),
+            helper_plans: HashMap::new(),
             startup_pages_held: false,
             control,
             output: Output::new(),
@@ -393,6 +398,7 @@ impl Runtime {
                     self.stop_probe(service, None);
                     self.output.forget(self.poll.registry(), service);
                     self.readiness.forget_service(self.poll.registry(), service);
+                    self.helper_plans.remove(&service);
                     self.service_uids.remove(&service);
                 }
                 Action::Exit { code } => {
@@ -449,6 +455,9 @@ impl Runtime {
         }
         let registry = self.poll.registry();
         let prepared = spawn::prepare(config, &self.spawn_context).and_then(|mut plan| {
+            if helper_process::runs_helpers(config) {
+                self.helper_plans.insert(service, plan.clone());
+            }
             let ready = self
                 .readiness
                 .prepare(registry, service, run_as(&plan), config)?;

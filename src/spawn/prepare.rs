@@ -210,25 +210,8 @@ pub(crate) fn prepare(
 
     let env = service_environment(service, &ctx.inherited_env, ids.user_env.as_ref())?;
 
-    let (program, argv) = match &service.command {
-        Command::Exec(args) => {
-            let Some(name) = args.first() else {
-                return Err(prepare_failure("exec", "empty command"));
-            };
-            let argv = args
-                .iter()
-                .enumerate()
-                .map(|(i, arg)| c_string(arg.as_bytes(), || format!("argument {i}")))
-                .collect::<Result<Vec<_>, _>>()?;
-            let path = env.get(b"PATH").unwrap_or(DEFAULT_PATH.as_bytes());
-            (find_program(name, path)?, argv)
-        }
-        Command::Shell(script) => {
-            let sh = CString::from(c"/bin/sh");
-            let script = c_string(script.as_bytes(), || "shell script".to_string())?;
-            (sh.clone(), vec![sh, CString::from(c"-c"), script])
-        }
-    };
+    let path = env.get(b"PATH").unwrap_or(DEFAULT_PATH.as_bytes());
+    let (program, argv) = command_line(&service.command, path)?;
 
     let path_string = |kind: &str, path: &Path| {
         c_string(path.as_os_str().as_bytes(), || {
@@ -261,6 +244,51 @@ pub(crate) fn prepare(
         foreground: false,
         own_pid_env: None,
     })
+}
+
+/// The program to exec (found in `path` for an `exec`) and its argv.
+fn command_line(command: &Command, path: &[u8]) -> Result<(CString, Vec<CString>), SpawnFailure> {
+    Ok(match command {
+        Command::Exec(args) => {
+            let Some(name) = args.first() else {
+                return Err(prepare_failure("exec", "empty command"));
+            };
+            let argv = args
+                .iter()
+                .enumerate()
+                .map(|(i, arg)| c_string(arg.as_bytes(), || format!("argument {i}")))
+                .collect::<Result<Vec<_>, _>>()?;
+            (find_program(name, path)?, argv)
+        }
+        Command::Shell(script) => {
+            let sh = CString::from(c"/bin/sh");
+            let script = c_string(script.as_bytes(), || "shell script".to_string())?;
+            (sh.clone(), vec![sh, CString::from(c"-c"), script])
+        }
+    })
+}
+
+impl SpawnPlan {
+    /// The plan of a helper (a probe, a stop command) run as this plan's
+    /// process runs: the same credentials, directory, umask, limits and
+    /// environment, read once at the start; `command` in its place, and no
+    /// terminal.
+    pub(crate) fn for_helper(&self, command: &Command) -> Result<SpawnPlan, SpawnFailure> {
+        let path = self
+            .env
+            .iter()
+            .find_map(|line| line.to_bytes().strip_prefix(b"PATH="))
+            .unwrap_or(DEFAULT_PATH.as_bytes());
+        let (program, argv) = command_line(command, path)?;
+        Ok(SpawnPlan {
+            program,
+            argv,
+            tty: None,
+            foreground: false,
+            own_pid_env: None,
+            ..self.clone()
+        })
+    }
 }
 
 /// The service's `limits`, plus the open-files limit svinit started with
@@ -715,6 +743,34 @@ audio:x:29:bob,alice
         assert_eq!(plan.umask, Some(0o027));
         assert_eq!(plan.nice, Some(5));
         assert_eq!(plan.tty(), Some(c"/dev/tty1"));
+    }
+
+    #[test]
+    fn a_helper_runs_as_the_started_process_with_its_own_command_and_no_tty() {
+        let mut service = exec(&["sleep", "1000"]);
+        service.environment = vec![
+            ("PATH".into(), "/nonexistent:/usr/bin".into()),
+            ("MODE".into(), "prod".into()),
+        ];
+        service.umask = Some(0o077);
+        service.tty = Some(PathBuf::from("/dev/tty1"));
+        let mut started = prepare(&service, &ctx(&[])).expect("plan");
+        started.set_own_pid_env("WATCHDOG_PID").expect("own pid");
+        let helper = started
+            .for_helper(&Command::Exec(vec!["sh".into(), "-c".into(), "x".into()]))
+            .expect("helper plan");
+        assert_eq!(
+            helper.program(),
+            c"/usr/bin/sh",
+            "found in the service's PATH"
+        );
+        assert_eq!(helper.argv(), [c"sh", c"-c", c"x"]);
+        assert_eq!(env_of(&helper), env_of(&started));
+        assert_eq!(helper.umask, Some(0o077));
+        assert_eq!(helper.tty(), None);
+        assert_eq!(helper.own_pid_env, None);
+        let missing = started.for_helper(&Command::Exec(vec!["no-such-program-x".into()]));
+        assert_eq!(missing.expect_err("missing").stage, SpawnStage::Exec);
     }
 
     #[test]
