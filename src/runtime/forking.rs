@@ -55,6 +55,7 @@ pub(crate) fn read_pid_file(path: &Path, service_uid: u32) -> Result<PidClaim, P
         owner_trusted: file_owner == 0 || file_owner == svinit_uid,
         process_uid,
         service_uid,
+        probe_of: None,
     })
 }
 
@@ -90,12 +91,9 @@ impl super::Runtime {
             Some(path) => read_pid_file(path, service_uid),
             None => Err(PidFileProblem::Missing),
         }
-        .and_then(|claim| match self.probes.owner_of(&claim) {
-            Some(prober) => Err(PidFileProblem::Probe {
-                pid: claim.pid,
-                service: self.supervisor.status(prober).name,
-            }),
-            None => Ok(claim),
+        .map(|claim| PidClaim {
+            probe_of: self.probes.owner_of(&claim),
+            ..claim
         });
         let config = self.supervisor.service_config(service);
         if let Err(problem) = &result {
@@ -201,6 +199,7 @@ mod tests {
                 owner_trusted: true,
                 process_uid: uid,
                 service_uid: 4242,
+                probe_of: None,
             }
         );
     }

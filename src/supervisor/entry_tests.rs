@@ -756,6 +756,23 @@ fn claim_for(h: &mut Harness, name: &str, claim: PidClaim) {
     });
 }
 
+/// SPEC §7: nor a process of a probe (the runtime says whose).
+#[test]
+fn a_pid_file_naming_a_probes_process_is_refused_at_once() {
+    let mut h = liar_and_victim();
+    let claim = PidClaim {
+        probe_of: Some(h.id("victim")),
+        ..PidClaim::trusted(9000)
+    };
+    claim_for(&mut h, "liar", claim);
+    assert_eq!(h.state("liar"), StateKind::Failed);
+    assert_eq!(
+        h.status("liar").reason.unwrap().to_string(),
+        "pid file /run/liar.pid names pid 9000, which belongs to a probe of service victim"
+    );
+    assert_eq!(h.state("victim"), StateKind::Up);
+}
+
 #[test]
 fn a_pid_file_naming_another_services_process_is_refused_at_once() {
     let claims = |victim: i32| {

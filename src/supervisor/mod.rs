@@ -538,7 +538,8 @@ impl Supervisor {
     /// SPEC.md §7 "Pids": may `service` take the pid its pid file names?
     /// Not when it is the main command's (or in its process group), or
     /// another service's process (or in its process group or session: its
-    /// main process leads both); and a file owned by neither root nor
+    /// main process leads both), or a stop command's or a probe's (any
+    /// service's); and a file owned by neither root nor
     /// svinit's user may name only a process of the service's user.
     fn judge_pid_claim(&self, service: ServiceId, claim: &PidClaim) -> Result<i32, PidFileProblem> {
         let pid = claim.pid;
@@ -558,6 +559,12 @@ impl Supervisor {
             return Err(PidFileProblem::OtherService {
                 pid,
                 service: self.name_of(owner).unwrap_or_default(),
+            });
+        }
+        if let Some(prober) = claim.probe_of {
+            return Err(PidFileProblem::Probe {
+                pid,
+                service: self.name_of(prober).unwrap_or_default(),
             });
         }
         if !claim.owner_trusted && claim.process_uid != claim.service_uid {

@@ -516,6 +516,9 @@ pub(crate) struct PidClaim {
     pub(crate) process_uid: u32,
     /// The uid the service runs as.
     pub(crate) service_uid: u32,
+    /// The service one of whose probes is the process, or leads its group
+    /// or session (the runtime runs probes and knows their pids).
+    pub(crate) probe_of: Option<ServiceId>,
 }
 
 #[cfg(test)]
@@ -531,6 +534,7 @@ impl PidClaim {
             owner_trusted: true,
             process_uid: 0,
             service_uid: 0,
+            probe_of: None,
         }
     }
 }
