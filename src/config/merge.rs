@@ -5,7 +5,7 @@
 
 use super::diagnostic::{Location, Problem};
 use super::model::{Limit, RestartPolicy, ServiceConfig, ServiceType};
-use super::parse::{Key, ServiceDraft};
+use super::parse::{EXCLUSIVE_KEYS, Key, ServiceDraft};
 use crate::graph::DependencyKind;
 
 /// Fill the keys `service` did not give from `defaults`.
@@ -220,7 +220,7 @@ pub(crate) fn finish_service(
             );
         }
     }
-    check_ready_probe_against_defaults(draft, &config, problems);
+    check_readiness_against_defaults(draft, &config, problems);
     for dependency in &draft.dependencies {
         let list = match dependency.kind {
             DependencyKind::Requires => &mut config.requires,
@@ -233,48 +233,49 @@ pub(crate) fn finish_service(
     config
 }
 
-/// `ready-probe` with `ready-fd` or `ready-notify #true` when one of them
-/// comes from `defaults`: the same block giving both is reported as it is
-/// read (`parse.rs`).
-fn check_ready_probe_against_defaults(
+/// Two ways to say ready (`ready-probe`, `ready-fd`, `ready-notify #true`)
+/// when one of them comes from `defaults`: the same block giving both is
+/// reported as it is read (`parse.rs`, with the same help lines).
+fn check_readiness_against_defaults(
     draft: &ServiceDraft,
     config: &ServiceConfig,
     problems: &mut Vec<Problem>,
 ) {
     let name = &config.name;
-    let Some(probe_at) = draft.location_of(Key::ReadyProbe) else {
-        return;
+    let given = |key: Key| match key {
+        Key::ReadyProbe => config.ready_probe.is_some(),
+        Key::ReadyFd => config.ready_fd.is_some(),
+        Key::ReadyNotify => config.ready_notify,
+        _ => false,
     };
-    for (other, given, help) in [
-        (
-            Key::ReadyFd,
-            config.ready_fd.is_some(),
-            "keep one way to say ready: svinit probing it (`ready-probe`) or the service telling (`ready-fd`)",
-        ),
-        (
-            Key::ReadyNotify,
-            config.ready_notify,
-            "keep one way to say ready: svinit probing it (`ready-probe`) or the service telling (`ready-notify`)",
-        ),
-    ] {
-        let from_defaults =
-            draft.inherited.contains(Key::ReadyProbe) || draft.inherited.contains(other);
-        let known = !draft.refused.contains(Key::ReadyProbe) && !draft.refused.contains(other);
-        if let Some(other_at) = draft.location_of(other)
-            && given
+    for &(first, second, help) in EXCLUSIVE_KEYS {
+        if ![first, second]
+            .iter()
+            .all(|&key| READINESS_KEYS.contains(&key))
+        {
+            continue;
+        }
+        let from_defaults = draft.inherited.contains(first) || draft.inherited.contains(second);
+        let known = !draft.refused.contains(first) && !draft.refused.contains(second);
+        if let (Some(first_at), Some(second_at)) =
+            (draft.location_of(first), draft.location_of(second))
+            && given(first)
+            && given(second)
             && from_defaults
             && known
-            && config.ready_probe.is_some()
         {
-            let other = other.name();
+            let (a, b) = (first.name(), second.name());
             problems.push(
                 Problem::error(format!(
-                    "`ready-probe` and `{other}` cannot both be given, and service `{name}` has both"
+                    "`{a}` and `{b}` cannot both be given, and service `{name}` has both"
                 ))
-                .label(probe_at, "`ready-probe` here")
-                .label(other_at, format!("`{other}` here"))
+                .label(first_at, format!("`{a}` here"))
+                .label(second_at, format!("`{b}` here"))
                 .help(help),
             );
         }
     }
 }
+
+/// The keys that say how a service becomes ready: one at most.
+const READINESS_KEYS: [Key; 3] = [Key::ReadyProbe, Key::ReadyFd, Key::ReadyNotify];

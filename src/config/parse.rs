@@ -372,7 +372,7 @@ pub(crate) fn read_service_block(
 }
 
 /// Keys that contradict each other in one block, with the help line.
-const EXCLUSIVE_KEYS: &[(Key, Key, &str)] = &[
+pub(super) const EXCLUSIVE_KEYS: &[(Key, Key, &str)] = &[
     (
         Key::Exec,
         Key::Shell,

@@ -821,6 +821,10 @@ snapshot!(
     "defaults {\n    ready-probe { connect \"127.0.0.1:80\"; }\n}\nservice \"x\" {\n    exec \"x\"\n    ready-notify #true\n}\nservice \"y\" { exec \"y\"; ready-notify #false; }\n"
 );
 snapshot!(
+    ready_fd_from_defaults_with_ready_notify,
+    "defaults {\n    ready-fd 3\n}\nservice \"x\" {\n    exec \"x\"\n    ready-notify #true\n}\nservice \"y\" { exec \"y\"; ready-notify #false; }\n"
+);
+snapshot!(
     pid_file_on_a_oneshot,
     "service \"setup\" {\n    exec \"setup\"\n    type \"oneshot\"\n    pid-file \"/run/setup.pid\"\n}\n"
 );
