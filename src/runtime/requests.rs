@@ -210,32 +210,16 @@ impl Runtime {
     }
 
     /// `resolve` for `svctl start`: a name that is no service but an
-    /// instance of a template is made (SPEC §3 *Templates*). Every name is
-    /// checked before any instance is made.
+    /// instance of a template is made (SPEC §3 *Templates*); none is made
+    /// when any name is refused.
     fn resolve_or_make(
         &mut self,
         names: &[String],
         now: Instant,
     ) -> Result<Vec<ServiceId>, ProtocolError> {
-        for name in names {
-            if self.supervisor.id_of(name).is_none() {
-                self.supervisor
-                    .may_make_instance(name)
-                    .map_err(|refusal| refused(name, refusal))?;
-            }
-        }
-        let mut ids = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        for name in names {
-            let id = self
-                .supervisor
-                .service_to_start(now, name)
-                .map_err(|refusal| refused(name, refusal))?;
-            if seen.insert(id) {
-                ids.push(id);
-            }
-        }
-        Ok(ids)
+        self.supervisor
+            .services_to_start(now, names)
+            .map_err(|(name, refusal)| refused(&name, refusal))
     }
 
     fn status_entries(&self, ids: &[ServiceId], clock: &WallClock) -> Vec<ServiceStatusJson> {

@@ -30,7 +30,11 @@ impl Harness {
     /// `svctl start NAME` as the runtime asks it: made if need be, then
     /// started.
     fn start_instance(&mut self, name: &str) -> Result<(), Refusal> {
-        let id = self.sup.service_to_start(self.now, name)?;
+        let ids = self
+            .sup
+            .services_to_start(self.now, &[name.to_string()])
+            .map_err(|(_, refusal)| refusal)?;
+        let id = ids[0];
         let started = self.sup.start(self.now, id);
         self.pump();
         started
@@ -81,16 +85,31 @@ fn bad_names_unknown_templates_and_dangling_names_are_refused_and_add_nothing() 
         ),
     ];
     for (name, refusal) in refusals {
-        if name != "broken@x" {
-            assert_eq!(
-                h.sup.may_make_instance(name),
-                Err(refusal.clone()),
-                "{name}"
-            );
-        }
-        assert_eq!(h.start_instance(name), Err(refusal), "{name}");
+        assert_eq!(h.start_instance(name), Err(refusal.clone()), "{name}");
+        // Beside good names, before or after them: nothing is made.
+        let request = [
+            "worker@good".to_string(),
+            name.to_string(),
+            "queue@b".to_string(),
+        ];
+        assert_eq!(
+            h.sup.services_to_start(h.now, &request),
+            Err((name.to_string(), refusal)),
+            "{name}"
+        );
     }
     assert_eq!(h.listed(), names(&["db"]));
+}
+
+#[test]
+fn one_request_makes_every_instance_it_names_once() {
+    let mut h = Harness::boot(templates());
+    let request = ["worker@a", "queue@a", "worker@a", "db"].map(String::from);
+    let ids = h.sup.services_to_start(h.now, &request).unwrap();
+    let listed = names(&["db", "worker@a", "queue@a"]);
+    assert_eq!(h.listed(), listed);
+    let named: Vec<String> = ids.iter().map(|&id| h.sup.status(id).name).collect();
+    assert_eq!(named, names(&["worker@a", "queue@a", "db"]));
 }
 
 #[test]

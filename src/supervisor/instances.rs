@@ -21,48 +21,63 @@ use crate::graph::Graph;
 use super::{Refusal, ServiceId, Supervisor};
 
 impl Supervisor {
-    /// The service `name` for `svctl start`: an existing one, or, for
+    /// The services `names` for `svctl start`: existing ones, or, for
     /// `NAME@INSTANCE` of a template of the config, the instance made now
-    /// (with every instance it names). Not while shutting down.
-    pub(crate) fn service_to_start(
+    /// (with every instance it names). All or nothing: the first name
+    /// refused (with why) makes none, and a request makes at most
+    /// `MAX_INSTANCES` instances in all. Not while shutting down. A name
+    /// given twice is one service.
+    pub(crate) fn services_to_start(
         &mut self,
         now: Instant,
-        name: &str,
-    ) -> Result<ServiceId, Refusal> {
-        if let Some(id) = self.id_of(name)
-            && self.get(id).is_some_and(|service| !service.is_removed())
-        {
-            return Ok(id);
-        }
+        names: &[String],
+    ) -> Result<Vec<ServiceId>, (String, Refusal)> {
         let mut config = self.config.clone();
-        let made = config::add_instance(&mut config, name).map_err(|problem| match problem {
-            InstanceProblem::NoTemplate => Refusal::NoSuchService,
-            InstanceProblem::BadName(reason) => Refusal::BadInstanceName(reason),
-            InstanceProblem::Unresolved(why) => Refusal::InstanceUnusable(why),
-        })?;
-        self.may_start()?;
-        if !Graph::new(&config).cycles().is_empty() {
-            return Err(Refusal::InstanceUnusable(format!(
-                "`{name}` would close a dependency cycle"
-            )));
+        let mut made = Vec::new();
+        for name in names {
+            let exists = self
+                .id_of(name)
+                .and_then(|id| self.get(id))
+                .is_some_and(|service| !service.is_removed());
+            if exists || config.service(name).is_some() {
+                continue;
+            }
+            let refused = |refusal| (name.clone(), refusal);
+            let instances = config::add_instance(&mut config, name).map_err(|problem| {
+                refused(match problem {
+                    InstanceProblem::NoTemplate => Refusal::NoSuchService,
+                    InstanceProblem::BadName(reason) => Refusal::BadInstanceName(reason),
+                    InstanceProblem::Unresolved(why) => Refusal::InstanceUnusable(why),
+                })
+            })?;
+            self.may_start().map_err(refused)?;
+            if !Graph::new(&config).cycles().is_empty() {
+                let why = format!("`{name}` would close a dependency cycle");
+                return Err(refused(Refusal::InstanceUnusable(why)));
+            }
+            made.extend(instances);
+            if made.len() > config::MAX_INSTANCES {
+                let why = format!(
+                    "the request would make more than {} instances",
+                    config::MAX_INSTANCES
+                );
+                return Err(refused(Refusal::InstanceUnusable(why)));
+            }
         }
-        self.runtime_instances.extend(made);
-        self.apply_config(now, config);
-        self.id_of(name).ok_or(Refusal::NoSuchService)
-    }
-
-    /// Whether `name` (no service) is an instance `service_to_start` may
-    /// try to make: its template is in the config and its name is valid.
-    pub(crate) fn may_make_instance(&self, name: &str) -> Result<(), Refusal> {
-        let from_template = config::split_instance(name)
-            .filter(|(template, _)| self.config.template(template).is_some());
-        let Some((_, instance)) = from_template else {
-            return Err(Refusal::NoSuchService);
-        };
-        match config::instance_name_refusal(instance) {
-            Some(reason) => Err(Refusal::BadInstanceName(reason)),
-            None => Ok(()),
+        if !made.is_empty() {
+            self.runtime_instances.extend(made);
+            self.apply_config(now, config);
         }
+        let mut ids = Vec::new();
+        for name in names {
+            let id = self
+                .id_of(name)
+                .ok_or_else(|| (name.clone(), Refusal::NoSuchService))?;
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        Ok(ids)
     }
 
     /// `loaded` (a reload's config) with the run-time instances it can
