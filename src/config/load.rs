@@ -15,7 +15,7 @@ use super::merge::{finish_service, merge_defaults};
 use super::model::{Config, ControlConfig, ServiceConfig};
 use super::parse::{Key, ServiceDraft, read_service_block};
 use super::shape::{BlockRule, Checker, Shape};
-use super::template::expand_templates;
+use super::template::{MAX_INSTANCE_NAME, expand_templates, is_template_name};
 use super::validate::{ServiceEntry, check_services};
 use super::values;
 
@@ -302,6 +302,8 @@ fn service_name_error(name: &str) -> Option<values::ValueError> {
         refuse("a template needs a name before `@`")
     } else if name.len() > MAX_SERVICE_NAME {
         refuse("longer than 255 bytes")
+    } else if is_template_name(name) && name.len() > MAX_SERVICE_NAME - MAX_INSTANCE_NAME {
+        refuse("a template name longer than 191 bytes: its instances' names would not fit in 255")
     } else {
         None
     }

@@ -1088,6 +1088,16 @@ snapshot!(
     "service \"my service\" {\n    exec \"x\"\n}\n"
 );
 snapshot!(service_name_empty, "service \"\" {\n    exec \"x\"\n}\n");
+#[test]
+fn a_template_name_leaves_room_for_any_instance_within_255_bytes() {
+    let config = |name: &str| format!("service \"{name}\" {{\n    exec \"x\"\n}}\n");
+    load(&config(&format!("{}@", "t".repeat(190))));
+    let report = render_errors(&[("test.kdl", &config(&format!("{}@", "t".repeat(191))))]);
+    assert!(
+        report.contains("template name longer than 191 bytes"),
+        "{report}"
+    );
+}
 snapshot!(
     service_name_not_a_string,
     "service 5 {\n    exec \"x\"\n}\n"
