@@ -24,7 +24,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::control::svctl_bin;
 use crate::harness::{
@@ -68,7 +68,12 @@ fn image() -> Option<&'static Image> {
 }
 
 fn runs(program: &str) -> Result<(), String> {
-    match Command::new(program).arg("--version").output() {
+    // Not the caller's CONTAINERS_CONF: podman gets ours.
+    let version = Command::new(program)
+        .arg("--version")
+        .env_remove("CONTAINERS_CONF")
+        .output();
+    match version {
         Ok(out) if out.status.success() => Ok(()),
         Ok(out) => Err(format!(
             "`{program} --version` failed: {}",
@@ -922,5 +927,313 @@ fn podman_run_passes_the_exit_status_of_the_command() {
             got, want,
             "podman run --rm IMAGE sh -c {script:?}; stderr:\n{stderr}"
         );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Kubernetes: units/container/pod.yaml
+// ---------------------------------------------------------------------------
+
+fn repository_file(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+fn read_repository_file(rel: &str) -> String {
+    let path = repository_file(rel);
+    fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+const POD_YAML: &str = "units/container/pod.yaml";
+const POD_UNITS: &str = "units/container/services.kdl";
+
+/// What pod.yaml's budget allows the app for its own shutdown, and svinit
+/// for leftover processes after the units (SIGTERM, SIGKILL 5 s later,
+/// exit at most 1 s after): the grace period must cover both plus
+/// `shutdown-timeout` (docs/container.md, Kubernetes).
+const APP_SHUTDOWN_SECS: u64 = 15;
+const LEFTOVERS_SECS: u64 = 6;
+
+/// A YAML file as JSON, read by the system's python3 with PyYAML;
+/// `None` (the caller skips) when that cannot run.
+fn yaml_as_json(path: &Path) -> Option<Value> {
+    let out = Command::new("/usr/bin/python3")
+        .args([
+            "-c",
+            "import json, sys, yaml; json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)",
+        ])
+        .arg(path)
+        .output();
+    match out {
+        Ok(out) if out.status.success() => Some(
+            serde_json::from_slice(&out.stdout)
+                .unwrap_or_else(|e| panic!("python's JSON of {}: {e}", path.display())),
+        ),
+        Ok(out) if String::from_utf8_lossy(&out.stderr).contains("No module named 'yaml'") => {
+            eprintln!("SKIPPED: /usr/bin/python3 has no PyYAML (python3-yaml)");
+            None
+        }
+        Ok(out) => panic!(
+            "{} is not valid YAML: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => {
+            eprintln!("SKIPPED: /usr/bin/python3 cannot run: {e}");
+            None
+        }
+    }
+}
+
+/// The command of a probe of the pod's container: `svctl status
+/// [--json] NAME...`, checked; returns it and the names.
+fn probe_command(container: &Value, probe: &str) -> (Vec<String>, Vec<String>) {
+    let command: Vec<String> = container[probe]["exec"]["command"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{probe}: no exec command: {container:#}"))
+        .iter()
+        .map(|word| word.as_str().expect("a string").to_string())
+        .collect();
+    assert_eq!(command[..2], ["svctl", "status"], "{probe}: {command:?}");
+    let names: Vec<String> = command[2..]
+        .iter()
+        .filter(|word| *word != "--json")
+        .cloned()
+        .collect();
+    assert!(!names.is_empty(), "{probe} must name services: {command:?}");
+    (command, names)
+}
+
+/// A duration of a unit file in whole seconds (`"20s"`, `"2m"`, `20`).
+fn seconds(value: &str) -> u64 {
+    let value = value.trim_matches('"');
+    let (number, unit) = value.split_at(
+        value
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(value.len()),
+    );
+    let number: u64 = number
+        .parse()
+        .unwrap_or_else(|_| panic!("duration {value:?}"));
+    match unit {
+        "" | "s" => number,
+        "m" => number * 60,
+        _ => panic!("duration {value:?}"),
+    }
+}
+
+/// The value of a top-level `KEY VALUE` line of a unit file.
+fn top_level_value(units: &str, key: &str) -> Option<String> {
+    units
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("{key} ")))
+        .map(|value| value.trim().to_string())
+}
+
+/// docs/container.md quotes pod.yaml whole (one source of truth), the
+/// manifest is valid YAML and a Pod whose probes are `svctl status` of
+/// services that services.kdl defines, and whose grace period covers the
+/// budget the docs give: the app's shutdown + `shutdown-timeout` + 6 s.
+#[test]
+fn the_pod_manifest_is_valid_and_matches_its_units_and_the_docs() {
+    let manifest_text = read_repository_file(POD_YAML);
+    let docs = read_repository_file("docs/container.md");
+    let quoted = docs
+        .split("```yaml\n")
+        .skip(1)
+        .filter_map(|block| block.split("```").next())
+        .any(|block| block == manifest_text);
+    assert!(
+        quoted,
+        "docs/container.md must quote {POD_YAML} whole in a ```yaml block"
+    );
+    let Some(pod) = yaml_as_json(&repository_file(POD_YAML)) else {
+        return;
+    };
+    assert_eq!(pod["apiVersion"], "v1", "{pod:#}");
+    assert_eq!(pod["kind"], "Pod", "{pod:#}");
+    let containers = pod["spec"]["containers"].as_array().expect("containers");
+    assert_eq!(containers.len(), 1, "{pod:#}");
+    let container = &containers[0];
+    let units = read_repository_file(POD_UNITS);
+    for probe in ["readinessProbe", "livenessProbe"] {
+        for name in probe_command(container, probe).1 {
+            assert!(
+                units.contains(&format!("service \"{name}\" {{")),
+                "{probe} names {name}, which {POD_UNITS} does not define"
+            );
+        }
+    }
+    // The units come from the ConfigMap, as /etc/svinit.
+    let volume = container["volumeMounts"][0].clone();
+    assert_eq!(volume["mountPath"], "/etc/svinit", "{container:#}");
+    let volumes = pod["spec"]["volumes"].as_array().expect("volumes");
+    assert!(
+        volumes
+            .iter()
+            .any(|v| v["name"] == volume["name"] && v["configMap"]["name"].is_string()),
+        "{pod:#}"
+    );
+
+    let shutdown_timeout = seconds(
+        &top_level_value(&units, "shutdown-timeout")
+            .unwrap_or_else(|| panic!("{POD_UNITS} must set shutdown-timeout")),
+    );
+    let grace = pod["spec"]["terminationGracePeriodSeconds"]
+        .as_u64()
+        .expect("terminationGracePeriodSeconds");
+    let budget = APP_SHUTDOWN_SECS + shutdown_timeout + LEFTOVERS_SECS;
+    assert!(
+        grace >= budget,
+        "terminationGracePeriodSeconds {grace} < {APP_SHUTDOWN_SECS} (app) + {shutdown_timeout} (shutdown-timeout) + {LEFTOVERS_SECS} (leftovers)"
+    );
+}
+
+/// A pod made by `podman kube play`, removed when dropped.
+struct Pod {
+    image: &'static Image,
+    name: String,
+}
+
+impl Drop for Pod {
+    fn drop(&mut self) {
+        let _ = self
+            .image
+            .podman(&["pod", "rm", "-f", "-t", "0", &self.name]);
+    }
+}
+
+/// Runs a probe's command in the container: its exit status.
+fn probe(ctr: &Container, command: &[String]) -> i32 {
+    let words: Vec<&str> = command.iter().map(String::as_str).collect();
+    ctr.exec(&words).code
+}
+
+/// units/container/pod.yaml under `podman kube play` (its image replaced
+/// by the test image, its ConfigMap made from services.kdl with the
+/// health check's interval cut to 1 s, its host port left out): the units
+/// start, and the probes' commands, run in the container as the kubelet
+/// would, pass while the services are up and healthy and fail (exit 3)
+/// when a named one is stopped or unhealthy; svinit heals heartbeat by
+/// itself. `podman pod stop` then ends it through the main command, with
+/// its status 0, well within the grace period.
+#[test]
+fn the_pod_manifest_runs_under_podman_kube_play_and_its_probes_answer() {
+    let Some(image) = image() else { return };
+    let Some(mut manifest) = yaml_as_json(&repository_file(POD_YAML)) else {
+        return;
+    };
+    let dir = TempDir::new("podman-kube");
+    let pod = Pod {
+        image,
+        name: unique_name("pod"),
+    };
+    manifest["metadata"]["name"] = Value::from(pod.name.as_str());
+    let container = &mut manifest["spec"]["containers"][0];
+    container["image"] = Value::from(image.tag.as_str());
+    // podman publishes a containerPort on the host: tests must not take
+    // a fixed port of the machine.
+    container
+        .as_object_mut()
+        .expect("a container object")
+        .remove("ports");
+    let (readiness, _) = probe_command(container, "readinessProbe");
+    let (liveness, _) = probe_command(container, "livenessProbe");
+    let container_name = format!("{}-{}", pod.name, container["name"].as_str().expect("name"));
+    let config_map = manifest["spec"]["volumes"][0]["configMap"]["name"].clone();
+
+    let units = read_repository_file(POD_UNITS);
+    let interval_lines: Vec<&str> = units
+        .lines()
+        .filter(|line| line.trim_start().starts_with("interval "))
+        .collect();
+    assert_eq!(
+        interval_lines.len(),
+        1,
+        "one health interval in {POD_UNITS}"
+    );
+    let units = units.replace(interval_lines[0], "        interval \"1s\"");
+    let config_map = json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": config_map},
+        "data": {"services.kdl": units},
+    });
+    let pod_file = dir.write("pod.json", &manifest.to_string());
+    let config_map_file = dir.write("configmap.json", &config_map.to_string());
+    image.podman_ok(&[
+        "kube",
+        "play",
+        "--configmap",
+        &config_map_file.to_string_lossy(),
+        &pod_file.to_string_lossy(),
+    ]);
+    let ctr = Container {
+        image,
+        name: container_name,
+    };
+    ctr.wait_states(
+        &[
+            ("render-config", "done"),
+            ("log-shipper", "up"),
+            ("cron", "up"),
+            ("heartbeat", "up"),
+        ],
+        Duration::from_secs(20),
+    );
+    ctr.wait_log("main command /app-server started", Duration::from_secs(10));
+    let expect = |what: &str, command: &[String], want_ok: bool| {
+        let code = probe(&ctr, command);
+        if (code == 0) != want_ok {
+            ctr.fail(&format!("{what}: {command:?} exited {code}"));
+        }
+    };
+    expect("readiness with everything up", &readiness, true);
+    expect("liveness with heartbeat up", &liveness, true);
+
+    ctr.svctl(&["stop", "cron"], 0);
+    expect("readiness with cron stopped", &readiness, false);
+    ctr.svctl(&["start", "cron"], 0);
+    expect("readiness with cron back", &readiness, true);
+
+    // heartbeat frozen and its file gone: its health check fails.
+    ctr.svctl(&["kill", "heartbeat", "STOP"], 0);
+    let removed = ctr.exec(&["rm", "/tmp/heartbeat"]);
+    assert_eq!(removed.code, 0, "rm /tmp/heartbeat: {removed}");
+    if !poll_until(Duration::from_secs(10), || {
+        ctr.status()["heartbeat"]["health"]["state"] == "unhealthy"
+    }) {
+        ctr.fail(&format!(
+            "heartbeat never unhealthy: {:#}",
+            ctr.status()["heartbeat"]
+        ));
+    }
+    expect("liveness with heartbeat unhealthy", &liveness, false);
+    // After 3 failed checks svinit restarts it, and it is healthy again.
+    if !poll_until(Duration::from_secs(20), || probe(&ctr, &liveness) == 0) {
+        ctr.fail(&format!(
+            "heartbeat was not healed: {:#}",
+            ctr.status()["heartbeat"]
+        ));
+    }
+    if ctr.status()["heartbeat"]["restarts"] != 1 {
+        ctr.fail(&format!(
+            "heartbeat should have been restarted once: {:#}",
+            ctr.status()["heartbeat"]
+        ));
+    }
+    ctr.svctl(&["stop", "heartbeat"], 0);
+    expect("liveness with heartbeat stopped", &liveness, false);
+    expect("readiness (heartbeat is not named)", &readiness, true);
+
+    let grace = manifest["spec"]["terminationGracePeriodSeconds"].to_string();
+    let start = Instant::now();
+    image.podman_ok(&["pod", "stop", "-t", &grace, &pod.name]);
+    let took = start.elapsed();
+    let code = ctr.inspect("{{.State.ExitCode}}");
+    println!("podman pod stop -t {grace}: {:.2} s", took.as_secs_f64());
+    if code != "0" || took > Duration::from_secs(10) {
+        ctr.fail(&format!(
+            "pod stop: exit {code} after {took:?}, want /app-server's 0 well within {grace} s"
+        ));
     }
 }
