@@ -672,7 +672,7 @@ fn log_time(line: &str) -> Option<f64> {
     Some(hours * 3600.0 + minutes * 60.0 + seconds)
 }
 
-/// `podman stop -t 10`: SIGTERM reaches the main command, which exits 77
+/// `podman stop -t 30`: SIGTERM reaches the main command, which exits 77
 /// from its trap; then the sidecars stop in reverse dependency order
 /// (each takes 0.2 s), all well within the grace period, and the
 /// container's status is the command's 77.
@@ -699,7 +699,7 @@ service "top" {{ requires "middle"; shell "{slow_stop}"; }}
     );
     ctr.wait_log("main command sh started", Duration::from_secs(10));
     let start = Instant::now();
-    ctr.image.podman_ok(&["stop", "-t", "10", &ctr.name]);
+    ctr.image.podman_ok(&["stop", "-t", "30", &ctr.name]);
     let stop_took = start.elapsed();
     let code = ctr.wait_exit(Duration::from_secs(20));
     let logs = ctr.logs(true);
@@ -733,12 +733,12 @@ service "top" {{ requires "middle"; shell "{slow_stop}"; }}
     let (_, exit_at) = find("exiting with status 77");
     let shutdown = exit_at - main_exit_at;
     println!(
-        "podman stop -t 10 took {:.2} s; svinit's shutdown after the command: {shutdown:.2} s",
+        "podman stop -t 30 took {:.2} s; svinit's shutdown after the command: {shutdown:.2} s",
         stop_took.as_secs_f64()
     );
-    if !(0.5..3.0).contains(&shutdown) || stop_took > Duration::from_secs(5) {
+    if !(0.5..5.0).contains(&shutdown) || stop_took > Duration::from_secs(10) {
         ctr.fail(&format!(
-            "want three 0.2 s stops well within the 10 s grace: shutdown {shutdown:.2} s, podman stop {stop_took:?}"
+            "want three 0.2 s stops well within the 30 s grace: shutdown {shutdown:.2} s, podman stop {stop_took:?}"
         ));
     }
 }
@@ -850,7 +850,7 @@ service "orphaner" {
             if p.state == 'Z' && pid_namespace(p.pid).as_deref() == Some(namespace.as_str()) {
                 let since = *zombie_since.entry(p.pid).or_insert_with(Instant::now);
                 if since.elapsed() > Duration::from_millis(500) {
-                    ctr.fail(&format!("{} ({}) stays a zombie", p.pid, cmdline(p.pid)));
+                    ctr.fail(&format!("{} ({}) stays a zombie", p.pid, p.comm));
                 }
             }
         }
