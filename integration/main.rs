@@ -20,6 +20,7 @@ mod options;
 mod ordering;
 mod output;
 mod plot;
+mod podman;
 mod probes;
 mod readiness;
 mod reaping;
