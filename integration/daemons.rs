@@ -38,12 +38,12 @@ fn units_dir() -> PathBuf {
 
 /// A service for the logrotate check only: numbered lines, as fast as a
 /// shell loop writes them, into a transcript the shipped logrotate config
-/// rotates (/var/log/svinit/NAME.log).
+/// rotates (/var/log/svinit/services/NAME.log).
 const BUSY_UNIT: &str = r#"
 service "busy" {
     autostart #false
     shell "i=0; while :; do i=$((i+1)); echo $i; done"
-    transcript "/var/log/svinit/busy.log"
+    transcript "/var/log/svinit/services/busy.log"
 }
 "#;
 
@@ -86,6 +86,7 @@ fn prepare(dir: &TempDir) {
     make_dir(&dir.join("run"), 0o755);
     make_dir(&dir.join("varlog"), 0o755);
     make_dir(&dir.join("varlog/svinit"), 0o755);
+    make_dir(&dir.join("varlog/svinit/services"), 0o755);
     make_dir(&dir.join("varlog/nginx"), 0o755);
     make_dir(&dir.join("redis"), 0o750);
     make_dir(&dir.join("no-jobs"), 0o755);
@@ -248,10 +249,11 @@ fn redis_is_user_redis_made_ready_by_its_notification(sv: &Svinit, dir: &TempDir
 /// logged), which is in nginx's transcript.
 fn nginx_stderr_lands_in_its_transcript(sv: &Svinit, dir: &TempDir) {
     sv.wait_until("nginx's start in its transcript", DEADLINE, || {
-        dir.read("varlog/svinit/nginx.log").is_some_and(|t| {
-            t.lines()
-                .any(|l| l.contains("[notice]") && l.contains("start worker processes"))
-        })
+        dir.read("varlog/svinit/services/nginx.log")
+            .is_some_and(|t| {
+                t.lines()
+                    .any(|l| l.contains("[notice]") && l.contains("start worker processes"))
+            })
     });
 }
 
@@ -268,8 +270,8 @@ fn cron_runs_in_the_foreground(sv: &Svinit, dir: &TempDir, cron: i32) {
 fn rotated_texts(dir: &TempDir, name: &str, rotations: usize) -> Vec<String> {
     let mut texts = Vec::new();
     for n in (1..=rotations).rev() {
-        let plain = dir.join(&format!("varlog/svinit/{name}.{n}"));
-        let gz = dir.join(&format!("varlog/svinit/{name}.{n}.gz"));
+        let plain = dir.join(&format!("varlog/svinit/services/{name}.{n}"));
+        let gz = dir.join(&format!("varlog/svinit/services/{name}.{n}.gz"));
         let text = if plain.exists() {
             fs::read_to_string(&plain).expect("read a rotated transcript")
         } else {
@@ -284,7 +286,7 @@ fn rotated_texts(dir: &TempDir, name: &str, rotations: usize) -> Vec<String> {
         texts.push(text);
     }
     texts.push(
-        dir.read(&format!("varlog/svinit/{name}"))
+        dir.read(&format!("varlog/svinit/services/{name}"))
             .unwrap_or_default(),
     );
     texts
@@ -297,7 +299,11 @@ fn logrotate_loses_and_duplicates_no_line(sv: &Svinit, dir: &TempDir) {
     const ROTATIONS: usize = 4;
     let config = units_dir().join("logrotate");
     let state = dir.join("logrotate.status");
-    let current = || dir.read("varlog/svinit/busy.log").unwrap_or_default().len();
+    let current = || {
+        dir.read("varlog/svinit/services/busy.log")
+            .unwrap_or_default()
+            .len()
+    };
     expect(sv, dir, &["start", "busy"], 0);
     for _ in 0..ROTATIONS {
         sv.wait_until("busy writing into a fresh busy.log", DEADLINE, || {
