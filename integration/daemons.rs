@@ -31,6 +31,10 @@ const DAEMONS: [&str; 5] = [
     "/usr/sbin/logrotate",
 ];
 
+/// Where the transcripts are, in the test's directory: the namespace's
+/// /var/log/svinit/services.
+const TRANSCRIPTS: &str = "varlog/svinit/services";
+
 /// The shipped units and logrotate config.
 fn units_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("units/daemons")
@@ -86,7 +90,7 @@ fn prepare(dir: &TempDir) {
     make_dir(&dir.join("run"), 0o755);
     make_dir(&dir.join("varlog"), 0o755);
     make_dir(&dir.join("varlog/svinit"), 0o755);
-    make_dir(&dir.join("varlog/svinit/services"), 0o755);
+    make_dir(&dir.join(TRANSCRIPTS), 0o755);
     make_dir(&dir.join("varlog/nginx"), 0o755);
     make_dir(&dir.join("redis"), 0o750);
     make_dir(&dir.join("no-jobs"), 0o755);
@@ -249,7 +253,7 @@ fn redis_is_user_redis_made_ready_by_its_notification(sv: &Svinit, dir: &TempDir
 /// logged), which is in nginx's transcript.
 fn nginx_stderr_lands_in_its_transcript(sv: &Svinit, dir: &TempDir) {
     sv.wait_until("nginx's start in its transcript", DEADLINE, || {
-        dir.read("varlog/svinit/services/nginx.log")
+        dir.read(&format!("{TRANSCRIPTS}/nginx.log"))
             .is_some_and(|t| {
                 t.lines()
                     .any(|l| l.contains("[notice]") && l.contains("start worker processes"))
@@ -270,8 +274,8 @@ fn cron_runs_in_the_foreground(sv: &Svinit, dir: &TempDir, cron: i32) {
 fn rotated_texts(dir: &TempDir, name: &str, rotations: usize) -> Vec<String> {
     let mut texts = Vec::new();
     for n in (1..=rotations).rev() {
-        let plain = dir.join(&format!("varlog/svinit/services/{name}.{n}"));
-        let gz = dir.join(&format!("varlog/svinit/services/{name}.{n}.gz"));
+        let plain = dir.join(&format!("{TRANSCRIPTS}/{name}.{n}"));
+        let gz = dir.join(&format!("{TRANSCRIPTS}/{name}.{n}.gz"));
         let text = if plain.exists() {
             fs::read_to_string(&plain).expect("read a rotated transcript")
         } else {
@@ -286,7 +290,7 @@ fn rotated_texts(dir: &TempDir, name: &str, rotations: usize) -> Vec<String> {
         texts.push(text);
     }
     texts.push(
-        dir.read(&format!("varlog/svinit/services/{name}"))
+        dir.read(&format!("{TRANSCRIPTS}/{name}"))
             .unwrap_or_default(),
     );
     texts
@@ -300,7 +304,7 @@ fn logrotate_loses_and_duplicates_no_line(sv: &Svinit, dir: &TempDir) {
     let config = units_dir().join("logrotate");
     let state = dir.join("logrotate.status");
     let current = || {
-        dir.read("varlog/svinit/services/busy.log")
+        dir.read(&format!("{TRANSCRIPTS}/busy.log"))
             .unwrap_or_default()
             .len()
     };
