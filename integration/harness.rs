@@ -336,9 +336,6 @@ impl Svinit {
         args: &[&str],
         adjust: impl FnOnce(&mut Command),
     ) -> Svinit {
-        let log = dir.join("svinit.log");
-        let out = File::create(&log).unwrap_or_else(|e| panic!("create {}: {e}", log.display()));
-        let err = out.try_clone().expect("dup log fd");
         let mut cmd = match mode {
             Mode::Container => {
                 let mut cmd = Command::new("unshare");
@@ -348,8 +345,35 @@ impl Svinit {
             }
             Mode::User => Command::new(svinit_bin()),
         };
-        cmd.args(args)
-            .current_dir(dir.path())
+        cmd.args(args);
+        Svinit::launch(mode, dir, cmd, adjust)
+    }
+
+    /// Starts svinit as PID 1 of new PID, mount and network namespaces:
+    /// `prelude`, a shell script run first as that PID 1 (`sh -e`),
+    /// prepares them (bind mounts, `ip link set lo up`), then execs svinit
+    /// with `args`, which keeps pid 1. A failing prelude ends it all
+    /// before svinit starts.
+    pub fn container_isolated(dir: &TempDir, prelude: &str, args: &[&str]) -> Svinit {
+        let mut cmd = Command::new("unshare");
+        cmd.args(["--pid", "--fork", "--mount-proc", "--net", "--kill-child"])
+            .args(["/bin/sh", "-ec", &format!("{prelude}\nexec \"$@\""), "sh"])
+            .arg(svinit_bin())
+            .args(args);
+        Svinit::launch(Mode::Container, dir, cmd, |_| {})
+    }
+
+    /// Runs `cmd`: svinit, or in container mode `unshare` making it PID 1.
+    fn launch(
+        mode: Mode,
+        dir: &TempDir,
+        mut cmd: Command,
+        adjust: impl FnOnce(&mut Command),
+    ) -> Svinit {
+        let log = dir.join("svinit.log");
+        let out = File::create(&log).unwrap_or_else(|e| panic!("create {}: {e}", log.display()));
+        let err = out.try_clone().expect("dup log fd");
+        cmd.current_dir(dir.path())
             .env(MARKER_VAR, MARKER_VALUE)
             // Never the default socket shared with other tests or the host.
             .env("SVINIT_SOCKET", dir.join("control.sock"))

@@ -12,6 +12,7 @@ mod check;
 mod cli;
 mod completion;
 mod control;
+mod daemons;
 mod detach;
 mod entrypoint;
 mod faults;

@@ -395,6 +395,8 @@ fn hoarding_leaves_root_served(test: &str, request: &[u8], args: &[&str], limit_
         return;
     };
     let (dir, sv) = start(test, &format!("{READ_ONLY_CONF}{SERVICES}"));
+    // `status web` below exits 3 while web is still `starting`.
+    sv.wait_state("web", "up", DEADLINE);
     let own = timed_svctl(&dir, Some(user), &["status"], ANSWER_LIMIT);
     assert!(
         own.as_ref().is_some_and(|run| run.code == 0),
