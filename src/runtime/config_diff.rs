@@ -7,27 +7,30 @@ use crate::control::{ChangedService, ReloadReport};
 
 /// Compares the running config with a new one. Services keep the order of
 /// the config they are in (the new one for added and changed).
+/// Templates (`NAME@`) are compared like services and listed among them:
+/// a changed template changes the instances made from it later, even when
+/// it has none now.
 pub(crate) fn diff_configs(old: &Config, new: &Config, dry_run: bool) -> ReloadReport {
-    let added = new
-        .services
+    let in_old = |name: &str| old.service(name).or_else(|| old.template(name));
+    let in_new = |name: &str| new.service(name).or_else(|| new.template(name));
+    let (old_units, new_units) = (units(old), units(new));
+    let added = new_units
         .iter()
-        .filter(|service| old.service(&service.name).is_none())
-        .map(|service| service.name.clone())
+        .filter(|unit| in_old(&unit.name).is_none())
+        .map(|unit| unit.name.clone())
         .collect();
-    let removed = old
-        .services
+    let removed = old_units
         .iter()
-        .filter(|service| new.service(&service.name).is_none())
-        .map(|service| service.name.clone())
+        .filter(|unit| in_new(&unit.name).is_none())
+        .map(|unit| unit.name.clone())
         .collect();
-    let changed = new
-        .services
+    let changed = new_units
         .iter()
-        .filter_map(|service| {
-            let before = old.service(&service.name)?;
-            let keys = changed_keys(before, service);
+        .filter_map(|unit| {
+            let before = in_old(&unit.name)?;
+            let keys = changed_keys(before, unit);
             (!keys.is_empty()).then(|| ChangedService {
-                name: service.name.clone(),
+                name: unit.name.clone(),
                 keys: keys.into_iter().map(String::from).collect(),
             })
         })
@@ -47,6 +50,11 @@ pub(crate) fn diff_configs(old: &Config, new: &Config, dry_run: bool) -> ReloadR
         global,
         summary: None,
     }
+}
+
+/// A config's services, then its templates.
+fn units(config: &Config) -> Vec<&ServiceConfig> {
+    config.services.iter().chain(&config.templates).collect()
 }
 
 /// The unit-file keys whose values differ between two versions of one
@@ -205,5 +213,27 @@ mod tests {
             ["shell", "requires", "stop-timeout"]
         );
         assert_eq!(report.global, ["control", "shutdown-timeout"]);
+    }
+
+    /// A template with no instance changes nothing that runs, but the
+    /// instances made from it later: it is named too.
+    #[test]
+    fn templates_are_named_like_services() {
+        let old = Config {
+            templates: vec![service("getty@"), service("gone@")],
+            ..Config::default()
+        };
+        let mut getty = service("getty@");
+        getty.command = Command::Shell("exec agetty %i".into());
+        let new = Config {
+            templates: vec![getty, service("worker@")],
+            ..Config::default()
+        };
+        let report = diff_configs(&old, &new, true);
+        assert_eq!(report.added, ["worker@"]);
+        assert_eq!(report.removed, ["gone@"]);
+        assert_eq!(report.changed.len(), 1);
+        assert_eq!(report.changed[0].name, "getty@");
+        assert_eq!(report.changed[0].keys, ["shell"]);
     }
 }
