@@ -9,6 +9,7 @@ use super::diagnostic::{Location, Problem, render_problems};
 use super::load::{Located, load_path_located};
 use super::model::{Config, IdRef, ServiceConfig};
 use super::parse::{Key, ServiceDraft};
+use super::template::{is_template_name, split_instance};
 use crate::graph::Graph;
 use crate::spawn::read_environment_file;
 use crate::users::UserDb;
@@ -44,11 +45,24 @@ pub fn check_command(path: &Path) -> i32 {
 /// and an `environment-file` that cannot be read as one. Warnings, not
 /// errors: the config may be checked on another machine than the one it
 /// runs on, or before the user or the file is made.
+///
+/// A template with no instance yet is checked too (its instances are, in
+/// its place), for what does not depend on the instance (no `%`).
 pub(crate) fn start_up_warnings(located: &Located, users: &UserDb) -> Vec<Problem> {
     let mut warnings = control_group_warnings(located, users);
     for (service, entry) in located.config.services.iter().zip(&located.services) {
         warnings.extend(unknown_id_warnings(service, &entry.draft, users));
         warnings.extend(environment_file_warning(service, &entry.draft));
+    }
+    let has_instances = |template: &str| {
+        located.config.services.iter().any(|service| {
+            split_instance(&service.name).is_some_and(|(made_from, _)| made_from == template)
+        })
+    };
+    let templates = located.config.templates.iter().zip(&located.templates);
+    for (template, entry) in templates.filter(|(template, _)| !has_instances(&template.name)) {
+        warnings.extend(unknown_id_warnings(template, &entry.draft, users));
+        warnings.extend(environment_file_warning(template, &entry.draft));
     }
     warnings
 }
@@ -94,6 +108,9 @@ fn unknown_id_warnings(
         let IdRef::Name(name) = id else {
             return None;
         };
+        if depends_on_instance(service, name) {
+            return None;
+        }
         let (what, file, known) = match key {
             Key::User => ("user", "/etc/passwd", users.user_by_name(name).is_some()),
             _ => ("group", "/etc/group", users.group_by_name(name).is_some()),
@@ -118,9 +135,18 @@ fn unknown_id_warnings(
     .collect()
 }
 
+/// Whether `value` of `service` is a template's, with a `%` that each
+/// instance fills in: nothing to check before there is one.
+fn depends_on_instance(service: &ServiceConfig, value: &str) -> bool {
+    is_template_name(&service.name) && value.contains('%')
+}
+
 /// An `environment-file` that each start would fail to read or parse.
 fn environment_file_warning(service: &ServiceConfig, draft: &ServiceDraft) -> Option<Problem> {
-    let path = service.environment_file.as_ref()?;
+    let path = service
+        .environment_file
+        .as_ref()
+        .filter(|path| !depends_on_instance(service, &path.to_string_lossy()))?;
     let failure = read_environment_file(path).err()?;
     let why = failure
         .message
@@ -287,6 +313,35 @@ mod tests {
         );
         // Where the key is written: `user` in `defaults` (line 1).
         assert_eq!(warnings[0].spans()[0].offset(), "defaults { ".len());
+    }
+
+    /// A template is checked in its instances' place while it has none,
+    /// except for what each instance fills in (`%i`).
+    #[test]
+    fn templates_without_instances_are_checked_but_for_what_the_instance_fills_in() {
+        let located = load_sources_located(vec![(
+            "a.kdl".into(),
+            "service \"idle@\" { exec \"a\"; user \"ghost\"; group \"%i\"; \
+             environment-file \"/nonexistent/%i.env\" }\n\
+             service \"bad-env@\" { exec \"a\"; environment-file \"/nonexistent/x.env\" }\n\
+             service \"used@\" { exec \"a\"; user \"ghost\"; instances \"one\" }\n"
+                .into(),
+        )])
+        .unwrap();
+        let users = UserDb::from_text("", "");
+        let messages: Vec<String> = start_up_warnings(&located, &users)
+            .iter()
+            .map(|w| w.message().to_owned())
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                "service `used@one`: user `ghost` is not in /etc/passwd",
+                "service `idle@`: user `ghost` is not in /etc/passwd",
+                "service `bad-env@`: environment-file `/nonexistent/x.env` cannot be used: \
+                 No such file or directory",
+            ]
+        );
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub(crate) struct Located {
     pub(crate) config: Config,
     /// In the order of `config.services`, `defaults` merged.
     pub(crate) services: Vec<ServiceEntry>,
+    /// In the order of `config.templates`, `defaults` merged.
+    pub(crate) templates: Vec<ServiceEntry>,
     pub(crate) control_at: Option<Location>,
 }
 
@@ -89,6 +91,7 @@ pub(crate) fn load_sources_located(sources: Vec<(String, String)>) -> Result<Loc
     }
     let expanded = expand_templates(services, configs, !syntax_errors, &mut problems);
     let services = expanded.entries;
+    let templates = expanded.template_entries;
     let (control, control_at) = top.control.unzip();
     let config = Config {
         services: expanded.services,
@@ -102,6 +105,7 @@ pub(crate) fn load_sources_located(sources: Vec<(String, String)>) -> Result<Loc
         Ok(Located {
             config,
             services,
+            templates,
             control_at,
         })
     } else {

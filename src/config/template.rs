@@ -261,6 +261,8 @@ pub(crate) struct Expanded {
     pub(crate) entries: Vec<ServiceEntry>,
     pub(crate) services: Vec<ServiceConfig>,
     pub(crate) templates: Vec<ServiceConfig>,
+    /// In the order of `templates`.
+    pub(crate) template_entries: Vec<ServiceEntry>,
 }
 
 /// One template while its instances are made.
@@ -411,6 +413,7 @@ pub(crate) fn expand_templates(
         entries: Vec::new(),
         services: Vec::new(),
         templates: Vec::new(),
+        template_entries: Vec::new(),
     };
     let mut templates: Vec<Option<Template>> = templates.into_iter().map(Some).collect();
     for slot in slots {
@@ -429,6 +432,7 @@ pub(crate) fn expand_templates(
                     expanded.services.push(config);
                 }
                 expanded.templates.push(template.config);
+                expanded.template_entries.push(template.entry);
             }
         }
     }
