@@ -43,7 +43,7 @@ fn gated_services(dir: &TempDir, count: usize) {
         r#"
 service "gate" {
     type "oneshot"
-    shell "while [ ! -e $DIR/go ]; do sleep 0.02; done"
+    shell "touch $DIR/gate.running; while [ ! -e $DIR/go ]; do sleep 0.02; done"
 }
 "#,
     );
@@ -59,6 +59,18 @@ service "s{i}" {{
     }
     dir.write("conf/units.kdl", &text);
     std::fs::create_dir_all(dir.join("starts")).expect("mkdir starts");
+}
+
+/// svinit with `gated_services`, once the gate runs, and its spawner. Until
+/// then the gate's process may bear the spawner's name (a clone not yet
+/// exec'd): a test that kills or confines "the spawner" could hit it, and
+/// the gate, a oneshot, would fail and every service with it.
+#[track_caller]
+fn start_gated(dir: &TempDir) -> (Svinit, i32) {
+    let sv = Svinit::container(dir);
+    sv.wait_file(dir, "gate.running", DEADLINE);
+    let spawner = wait_for_spawner(&sv);
+    (sv, spawner)
 }
 
 #[track_caller]
@@ -78,16 +90,26 @@ fn all_up_once(sv: &Svinit, dir: &TempDir, count: usize) {
 /// process the test killed itself (pids in svinit's namespace).
 #[track_caller]
 fn all_up_once_but_killed(sv: &Svinit, dir: &TempDir, count: usize, killed: &HashSet<String>) {
+    let unkilled = |i: usize| {
+        let starts = dir.lines(&format!("starts/s{i}"));
+        starts.iter().filter(|pid| !killed.contains(*pid)).count()
+    };
     wait_all_up(sv, count);
-    // `up` is the exec of the shell: its line may come a moment later.
-    sv.wait_until("every service's start line", DEADLINE, || {
-        (1..=count).all(|i| !dir.lines(&format!("starts/s{i}")).is_empty())
-    });
+    // `up` is the exec of the shell: its line may come a moment later, and
+    // a start the test killed is followed by another after a backoff.
+    sv.wait_until(
+        "every service's start line",
+        Duration::from_secs(30),
+        || (1..=count).all(|i| unkilled(i) > 0),
+    );
     for i in 1..=count {
         let starts = dir.lines(&format!("starts/s{i}"));
-        let unkilled = starts.iter().filter(|pid| !killed.contains(*pid)).count();
-        if unkilled != 1 {
-            sv.fail(&format!("s{i} started {} times: {starts:?}", starts.len()));
+        if unkilled(i) != 1 {
+            sv.fail(&format!(
+                "s{i} started {} times, {} of them not killed by the test: {starts:?}",
+                starts.len(),
+                unkilled(i)
+            ));
         }
     }
 }
@@ -97,8 +119,7 @@ fn a_spawner_killed_again_and_again_during_the_boot_loses_no_start() {
     const COUNT: usize = 40;
     let dir = TempDir::new("spawner-killed");
     gated_services(&dir, COUNT);
-    let sv = Svinit::container(&dir);
-    wait_for_spawner(&sv);
+    let (sv, _) = start_gated(&dir);
     // Every spawner svinit forks is killed as soon as it is seen, for the
     // whole boot: requests are lost in flight, mid-clone or queued.
     //
@@ -151,8 +172,7 @@ fn a_spawner_out_of_descriptors_loses_no_start() {
     const COUNT: usize = 10;
     let dir = TempDir::new("spawner-emfile");
     gated_services(&dir, COUNT);
-    let sv = Svinit::container(&dir);
-    let spawner = wait_for_spawner(&sv);
+    let (sv, spawner) = start_gated(&dir);
     // 0-2 and its socket are open: no passed descriptor fits (EMFILE at
     // recvmsg), every request arrives without its fds.
     let limit = libc::rlimit {
@@ -174,8 +194,7 @@ fn a_stalled_spawner_is_replaced_and_its_starts_are_not_lost() {
     const COUNT: usize = 5;
     let dir = TempDir::new("spawner-stalled");
     gated_services(&dir, COUNT);
-    let sv = Svinit::container(&dir);
-    let spawner = wait_for_spawner(&sv);
+    let (sv, spawner) = start_gated(&dir);
     // It takes requests but makes no child, as when a child hangs before
     // its exec (the spawner waits for each exec).
     kill(Pid::from_raw(spawner), Signal::SIGSTOP).expect("SIGSTOP the spawner");
@@ -229,8 +248,7 @@ fn a_clone_refused_with_eagain_is_reported_as_a_fork_failure_then_retried() {
         return;
     };
     // Dropped before `cgroup`, which is then empty.
-    let sv = Svinit::container(&dir);
-    let spawner = wait_for_spawner(&sv);
+    let (sv, spawner) = start_gated(&dir);
     cgroup.add(spawner);
     // The spawner alone: its next clone gets EAGAIN, whatever its uid.
     cgroup.set_max("1");
