@@ -1,6 +1,6 @@
 //! `type "forking"` on the I/O side: the stale pid file removed before the
-//! launcher runs, and the pid file read when the supervisor asks
-//! (`Action::ReadPidFile`). The file is opened as an untrusted path (a
+//! launcher runs (`Action::RemoveStalePidFile`), and the pid file read when
+//! the supervisor asks (`Action::ReadPidFile`). The file is opened as an untrusted path (a
 //! regular file, no symlink followed, never blocking: `crate::untrusted`);
 //! the pid it names must be alive, not svinit, and a child of svinit (the
 //! daemon is reparented to svinit, PID 1 or subreaper, so its exit is

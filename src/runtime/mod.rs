@@ -418,6 +418,9 @@ impl Runtime {
                 Action::WritePidFile { service, pid, path } => {
                     self.write_pid_file(service, pid, &path)
                 }
+                Action::RemoveStalePidFile { service, path } => {
+                    forking::remove_stale(&self.supervisor.service_config(service).name, &path)
+                }
                 Action::RemovePidFile { service, pid, path } => {
                     self.remove_pid_file(service, pid, &path)
                 }
@@ -448,11 +451,6 @@ impl Runtime {
         let now = Instant::now();
         let config = self.supervisor.service_config(service);
         self.output.prepare(self.poll.registry(), service, config);
-        if let Some(path) = &config.pid_file
-            && config.service_type == config::ServiceType::Forking
-        {
-            forking::remove_stale(&config.name, path);
-        }
         let registry = self.poll.registry();
         let prepared = spawn::prepare(config, &self.spawn_context).and_then(|mut plan| {
             if helper_process::runs_helpers(config) {

@@ -618,6 +618,32 @@ fn pid_file_reads(h: &Harness, name: &str) -> Vec<Duration> {
         .collect()
 }
 
+/// Each launch of a forking service is preceded by the removal of its
+/// stale pid file; a longrun's pid file is svinit's own, written after.
+#[test]
+fn a_stale_pid_file_is_removed_before_each_launch_of_a_forking_service() {
+    let mut written = service("written");
+    written.pid_file = Some("/run/written.pid".into());
+    let mut h = Harness::boot(config(vec![forking("daemon"), written]));
+    h.exit("daemon", 1);
+    h.advance(secs(60));
+    let daemon = h.id("daemon");
+    let order: Vec<&str> = h
+        .log
+        .iter()
+        .filter_map(|(_, action)| match action {
+            Action::RemoveStalePidFile { service, path } => {
+                assert_eq!(*service, daemon);
+                assert_eq!(path, std::path::Path::new("/run/daemon.pid"));
+                Some("remove")
+            }
+            Action::Spawn { service } if *service == daemon => Some("spawn"),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(order, ["remove", "spawn", "remove", "spawn"]);
+}
+
 #[test]
 fn a_forking_daemon_is_found_through_its_pid_file_supervised_and_restarted() {
     let mut web = service("web");

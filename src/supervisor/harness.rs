@@ -196,6 +196,7 @@ impl Harness {
                 | Action::Exit { .. }
                 | Action::Power { .. }
                 | Action::ReadPidFile { .. }
+                | Action::RemoveStalePidFile { .. }
                 | Action::WritePidFile { .. }
                 | Action::RemovePidFile { .. }
                 | Action::MainUnkillable { .. }

@@ -1411,6 +1411,14 @@ impl Service {
         }
         self.health = fresh;
         self.pid_file_problem = None;
+        if self.active.service_type == ServiceType::Forking
+            && let Some(path) = &self.active.pid_file
+        {
+            out.actions.push_back(Action::RemoveStalePidFile {
+                service: self.id,
+                path: path.clone(),
+            });
+        }
         out.actions.push_back(Action::Spawn { service: self.id });
         State::Starting {
             pid: None,

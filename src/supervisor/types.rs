@@ -301,6 +301,10 @@ pub(crate) enum Action {
     /// Read the `pid-file` of a `type "forking"` service whose launcher
     /// exited successfully; answer with `Event::PidFile`.
     ReadPidFile { service: ServiceId },
+    /// Before a `type "forking"` service's launcher runs: remove its
+    /// `pid-file` at `path`, left by an earlier run (it would name a dead,
+    /// or reused, pid). No answer.
+    RemoveStalePidFile { service: ServiceId, path: PathBuf },
     /// Write `pid` to `path`, the `pid-file` of longrun `service` (of the
     /// config its process runs with); answer `Event::PidFileNotWritten` on
     /// failure.
