@@ -1,12 +1,13 @@
 //! `type "forking"` on the I/O side: the stale pid file removed before the
 //! launcher runs (`Action::RemoveStalePidFile`), and the pid file read when
-//! the supervisor asks (`Action::ReadPidFile`). The file is opened as an untrusted path (a
-//! regular file, no symlink followed, never blocking: `crate::untrusted`);
-//! the pid it names must be alive, not svinit, and a child of svinit (the
-//! daemon is reparented to svinit, PID 1 or subreaper, so its exit is
-//! reaped here). The facts the supervisor judges it by (process group,
-//! session, the file's owner, the process's real uid, the service's uid)
-//! go with it in a `PidClaim`: whose pid it is, is the supervisor's call.
+//! the supervisor asks (`Action::ReadPidFile`). The file is opened as an
+//! untrusted path (a regular file, no symlink followed, never blocking:
+//! `crate::untrusted`); the pid it names must be alive, not svinit, and a
+//! child of svinit (the daemon is reparented to svinit, PID 1 or subreaper,
+//! so its exit is reaped here). The facts the supervisor judges it by
+//! (process group, session, the file's owner, the process's real uid, the
+//! service's uid) go with it in a `PidClaim`: whose pid it is, is the
+//! supervisor's call.
 
 use std::io::Read;
 use std::path::Path;
