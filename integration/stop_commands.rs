@@ -271,3 +271,62 @@ service "{name}" {{
         }
     }
 }
+
+/// A stop command runs with the config the service's process runs with,
+/// even when a reload made it the running one without a new start (a
+/// forking service still waiting for its pid file takes a changed config
+/// at once), and not with the plan of an older start.
+#[test]
+fn a_stop_command_runs_with_the_config_a_reload_made_current_before_the_pid_file() {
+    let dir = TempDir::new("stop-reload");
+    // The launcher leaves a daemon that writes its pid file once told to.
+    let unit = |keys: &str| {
+        format!(
+            r#"
+service "d" {{
+    type "forking"
+    pid-file "$DIR/d.pid"
+    start-timeout "60s"
+    shell "rm -f $DIR/go; (while [ ! -e $DIR/go ]; do sleep 0.02; done; echo $(sh -c 'echo $PPID') > $DIR/d.tmp; mv $DIR/d.tmp $DIR/d.pid; exec sleep 1000) & exit 0"
+    {keys}
+}}
+"#
+        )
+    };
+    let stop = r#"stop-shell "id -u > $DIR/stop.uid; kill $MAINPID""#;
+    dir.write("conf/units.kdl", &unit(stop));
+    let sv = container(&dir);
+    wait_for_socket(&sv, &dir);
+    dir.write("go", "");
+    sv.wait_state("d", "up", DEADLINE);
+    // Restarted as nobody without a stop command...
+    dir.write("conf/units.kdl", &unit(r#"user "nobody""#));
+    expect(&sv, &dir, &["reload"], 0);
+    expect(&sv, &dir, &["restart", "--no-wait", "d"], 0);
+    sv.wait_until("d waiting for its pid file", DEADLINE, || {
+        status_json(&sv, &dir, "d")["state"] == "starting" && !dir.exists("d.pid")
+    });
+    // The restart's stop ran the stop command of the first start, as root.
+    if dir.read("stop.uid").map(|uid| uid.trim().to_string()) != Some("0".into()) {
+        sv.fail("the restart's stop command did not run as root");
+    }
+    dir.remove("stop.uid");
+    // ...then, before its pid file came, given a stop command again.
+    dir.write(
+        "conf/units.kdl",
+        &unit(&format!("user \"nobody\"\n    {stop}")),
+    );
+    expect(&sv, &dir, &["reload"], 0);
+    dir.write("go", "");
+    sv.wait_until("d up again", DEADLINE, || {
+        sv.state_lines("d", "up").len() == 2
+    });
+    expect(&sv, &dir, &["stop", "d"], 0);
+    sv.wait_file(&dir, "stop.uid", DEADLINE);
+    let uid = dir.read("stop.uid").unwrap_or_default();
+    if uid.trim() != "65534" {
+        sv.fail(&format!(
+            "the stop command ran as uid {uid:?}, not as nobody (65534)"
+        ));
+    }
+}

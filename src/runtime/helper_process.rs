@@ -3,10 +3,11 @@
 //! group, directory, environment, umask), the command in its place, no
 //! terminal (it must not take the service's controlling tty), stdin on
 //! /dev/null, stdout and stderr into the service's output. Forked by svinit
-//! itself, not the spawner, from the plan its process was started with:
-//! the environment file and the user database are read once per start, not
-//! at each probe.
+//! itself, not the spawner, from the plan its process was started with
+//! (`HelperPlans`): the environment file and the user database are read
+//! once per start, not at each probe.
 
+use std::collections::HashMap;
 use std::ffi::OsStr;
 
 use crate::config::{Command, Probe, ProbeCheck, ServiceConfig};
@@ -14,13 +15,53 @@ use crate::spawn::{self, Child, SpawnPlan};
 use crate::supervisor::{ServiceId, SpawnFailure};
 
 /// Whether `config` runs helpers: exec or shell probes, a stop command.
-pub(super) fn runs_helpers(config: &ServiceConfig) -> bool {
+fn runs_helpers(config: &ServiceConfig) -> bool {
     let runs_command = |probe: Option<&Probe>| {
         probe.is_some_and(|probe| matches!(probe.check, ProbeCheck::Command(_)))
     };
     config.stop_command.is_some()
         || runs_command(config.ready_probe.as_ref())
         || runs_command(config.health.as_ref().map(|health| &health.probe))
+}
+
+/// The plan each service's helpers run from, with the config it was
+/// prepared from: the one its process runs with
+/// (`Supervisor::running_config`). Kept from its start, and prepared anew
+/// at the next helper when that config is no longer the one kept (the core
+/// can make another config the running one without a start: a reload
+/// while the pid is not known yet).
+#[derive(Default)]
+pub(super) struct HelperPlans {
+    plans: HashMap<ServiceId, (ServiceConfig, SpawnPlan)>,
+}
+
+impl HelperPlans {
+    /// At a start: keep `plan`, prepared from `config`, if `config` runs
+    /// helpers; else nothing is kept.
+    pub(super) fn remember(
+        &mut self,
+        service: ServiceId,
+        config: &ServiceConfig,
+        plan: &SpawnPlan,
+    ) {
+        if runs_helpers(config) {
+            self.plans.insert(service, (config.clone(), plan.clone()));
+        } else {
+            self.plans.remove(&service);
+        }
+    }
+
+    pub(super) fn forget(&mut self, service: ServiceId) {
+        self.plans.remove(&service);
+    }
+
+    /// The plan kept for `service`, if it was prepared from `running`.
+    fn for_config(&self, service: ServiceId, running: &ServiceConfig) -> Option<&SpawnPlan> {
+        self.plans
+            .get(&service)
+            .filter(|(prepared_from, _)| prepared_from == running)
+            .map(|(_, plan)| plan)
+    }
 }
 
 impl super::Runtime {
@@ -32,15 +73,17 @@ impl super::Runtime {
         command: &Command,
         env: &[(&str, &str)],
     ) -> Result<(Child, SpawnPlan), SpawnFailure> {
-        let mut plan = match self.helper_plans.get(&service) {
-            Some(started_with) => started_with.for_helper(command)?,
-            // Not started by this svinit (never the case while it has a
-            // process to probe or stop): prepared from its config now.
+        let running = self.supervisor.running_config(service);
+        let mut plan = match self.helper_plans.for_config(service, running) {
+            Some(kept) => kept.for_helper(command)?,
             None => {
-                let mut config = self.supervisor.running_config(service).clone();
+                let mut config = running.clone();
                 config.command = command.clone();
                 config.tty = None;
-                spawn::prepare(&config, &self.spawn_context)?
+                let plan = spawn::prepare(&config, &self.spawn_context)?;
+                let running = self.supervisor.running_config(service);
+                self.helper_plans.remember(service, running, &plan);
+                plan
             }
         };
         for (name, value) in env {

@@ -40,7 +40,7 @@ use crate::control::WallClock;
 use crate::detach::{Detached, Summary};
 use crate::log::{self, Level};
 use crate::mode::Mode;
-use crate::spawn::{self, ExecStatus, SpawnContext, SpawnPlan};
+use crate::spawn::{self, ExecStatus, SpawnContext};
 use crate::supervisor::{
     Action, Event, ExitStatus, Reason, ServiceId, SignalOrder, SpawnFailure, StateKind, Supervisor,
     Transition, format_duration,
@@ -104,10 +104,8 @@ pub struct Runtime {
     awaiting_pid: usize,
     /// The spawner, and the starts waiting for it.
     spawner: starting::SpawnerLink,
-    /// The plan of each running service that has exec probes or a stop
-    /// command, as prepared at its start: they run with it
-    /// (`helper_process`), and nothing is read again at each probe.
-    helper_plans: HashMap<ServiceId, SpawnPlan>,
+    /// What exec probes and stop commands run from (`helper_process`).
+    helper_plans: helper_process::HelperPlans,
     /// The boot has settled: start-up's pages go before the loop next
     /// sleeps (`own_memory`).
     startup_pages_held: bool,
@@ -184,7 +182,7 @@ impl Runtime {
             exec_watch_by_pid: HashMap::new(),
             awaiting_pid: 0,
             spawner: starting::SpawnerLink::new(prelaunched, has_services),
-            helper_plans: HashMap::new(),
+            helper_plans: helper_process::HelperPlans::default(),
             startup_pages_held: false,
             control,
             output: Output::new(),
@@ -398,7 +396,7 @@ impl Runtime {
                     self.stop_probe(service, None);
                     self.output.forget(self.poll.registry(), service);
                     self.readiness.forget_service(self.poll.registry(), service);
-                    self.helper_plans.remove(&service);
+                    self.helper_plans.forget(service);
                     self.service_uids.remove(&service);
                 }
                 Action::Exit { code } => {
@@ -453,9 +451,7 @@ impl Runtime {
         self.output.prepare(self.poll.registry(), service, config);
         let registry = self.poll.registry();
         let prepared = spawn::prepare(config, &self.spawn_context).and_then(|mut plan| {
-            if helper_process::runs_helpers(config) {
-                self.helper_plans.insert(service, plan.clone());
-            }
+            self.helper_plans.remember(service, config, &plan);
             let ready = self
                 .readiness
                 .prepare(registry, service, run_as(&plan), config)?;
