@@ -353,7 +353,7 @@ fn job_control_stops_reach_the_command_but_never_svinit() {
         };
         dir.wait_for("ready");
         let init_pid = pid1.host_pid();
-        let main = wait_for_group_leader_child(init_pid);
+        let main = wait_for_main_command(init_pid);
         pid1.signal(Signal::SIGTSTP);
         wait_for_state(main, 'T');
         assert_ne!(stat(init_pid).map(|s| s.0), Some('T'), "{init:?} stopped");
@@ -370,9 +370,12 @@ fn wait_for_child(parent: i32) -> i32 {
 
 /// The child of `parent` that leads its own process group: the main
 /// command (svinit and dumb-init put it in a group of its own), never the
-/// spawner svinit forks before it knows it has no services.
-fn wait_for_group_leader_child(parent: i32) -> i32 {
-    wait_for_child_where(parent, |child| child.pgrp == child.pid)
+/// spawner svinit forks before it knows it has no services (which leads a
+/// group too, but bears its own name).
+fn wait_for_main_command(parent: i32) -> i32 {
+    wait_for_child_where(parent, |child| {
+        child.pgrp == child.pid && child.comm != "svinit-spawner"
+    })
 }
 
 fn wait_for_child_where(parent: i32, wanted: impl Fn(&crate::harness::ProcStat) -> bool) -> i32 {
