@@ -234,8 +234,9 @@ pub(crate) fn finish_service(
 }
 
 /// Two ways to say ready (`ready-probe`, `ready-fd`, `ready-notify #true`)
-/// when one of them comes from `defaults`: the same block giving both is
-/// reported as it is read (`parse.rs`, with the same help lines).
+/// when one of them comes from `defaults` and the other from the service:
+/// one block giving both is reported as it is read (`parse.rs`, with the
+/// same help lines).
 fn check_readiness_against_defaults(
     draft: &ServiceDraft,
     config: &ServiceConfig,
@@ -255,7 +256,12 @@ fn check_readiness_against_defaults(
         {
             continue;
         }
-        let from_defaults = draft.inherited.contains(first) || draft.inherited.contains(second);
+        // Both from `defaults`: that block was reported as it was read.
+        let (first_inherited, second_inherited) = (
+            draft.inherited.contains(first),
+            draft.inherited.contains(second),
+        );
+        let from_defaults = first_inherited != second_inherited;
         let known = !draft.refused.contains(first) && !draft.refused.contains(second);
         if let (Some(first_at), Some(second_at)) =
             (draft.location_of(first), draft.location_of(second))

@@ -821,6 +821,10 @@ snapshot!(
     "defaults {\n    ready-probe { connect \"127.0.0.1:80\"; }\n}\nservice \"x\" {\n    exec \"x\"\n    ready-notify #true\n}\nservice \"y\" { exec \"y\"; ready-notify #false; }\n"
 );
 snapshot!(
+    ready_fd_and_ready_notify_in_defaults_reported_once,
+    "defaults {\n    ready-fd 3\n    ready-notify #true\n}\nservice \"x\" { exec \"x\"; }\nservice \"y\" { exec \"y\"; }\n"
+);
+snapshot!(
     ready_fd_from_defaults_with_ready_notify,
     "defaults {\n    ready-fd 3\n}\nservice \"x\" {\n    exec \"x\"\n    ready-notify #true\n}\nservice \"y\" { exec \"y\"; ready-notify #false; }\n"
 );
