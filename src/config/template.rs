@@ -528,6 +528,15 @@ pub(crate) fn add_instance(
             )));
         };
         let service = instantiate(template, instance);
+        if service
+            .dependency_names()
+            .any(|dependency| *dependency == service.name)
+        {
+            return Err(InstanceProblem::Unresolved(format!(
+                "`{}` would depend on itself",
+                service.name
+            )));
+        }
         wanted.extend(
             service
                 .dependency_names()

@@ -127,6 +127,34 @@ fn an_instance_that_would_close_a_cycle_is_refused() {
         Err(Refusal::InstanceUnusable(why)) if why.contains("cycle")
     ));
     assert!(h.listed().is_empty());
+    // In a request of several names, the one that closes it is named.
+    let mut config = templates();
+    let mut ping = template("ping@");
+    ping.requires = names(&["pong@%i"]);
+    let mut pong = template("pong@");
+    pong.requires = names(&["ping@%i"]);
+    config.templates.extend([ping, pong]);
+    let mut h = Harness::boot(config);
+    let request = ["worker@a", "ping@x", "queue@b"].map(String::from);
+    let refused = h.sup.services_to_start(h.now, &request);
+    assert!(
+        matches!(&refused, Err((name, Refusal::InstanceUnusable(why)))
+            if name == "ping@x" && why == "`ping@x` would close a dependency cycle"),
+        "{refused:?}"
+    );
+    assert_eq!(h.listed(), names(&["db"]));
+    // One naming itself is refused as the load refuses it.
+    let mut config = templates();
+    let mut selfish = template("self@");
+    selfish.after = names(&["self@%i"]);
+    config.templates.push(selfish);
+    let mut h = Harness::boot(config);
+    assert_eq!(
+        h.start_instance("self@x"),
+        Err(Refusal::InstanceUnusable(
+            "`self@x` would depend on itself".into()
+        ))
+    );
 }
 
 #[test]

@@ -13,6 +13,7 @@
 //! - A run-time instance made while another one is being removed (still
 //!   stopping) takes it back, as a reload re-adding a service does.
 
+use std::collections::HashSet;
 use std::time::Instant;
 
 use crate::config::{self, Config, InstanceProblem};
@@ -33,7 +34,8 @@ impl Supervisor {
         names: &[String],
     ) -> Result<Vec<ServiceId>, (String, Refusal)> {
         let mut config = self.config.clone();
-        let mut made = Vec::new();
+        let mut made: Vec<(&String, Vec<String>)> = Vec::new();
+        let mut made_count = 0;
         for name in names {
             let exists = self
                 .id_of(name)
@@ -51,29 +53,54 @@ impl Supervisor {
                 })
             })?;
             self.may_start().map_err(refused)?;
-            if !Graph::new(&config).cycles().is_empty() {
-                let why = format!("`{name}` would close a dependency cycle");
-                return Err(refused(Refusal::InstanceUnusable(why)));
-            }
-            made.extend(instances);
-            if made.len() > config::MAX_INSTANCES {
+            made_count += instances.len();
+            if made_count > config::MAX_INSTANCES {
                 let why = format!(
                     "the request would make more than {} instances",
                     config::MAX_INSTANCES
                 );
                 return Err(refused(Refusal::InstanceUnusable(why)));
             }
+            made.push((name, instances));
         }
-        if !made.is_empty() {
-            self.runtime_instances.extend(made);
-            self.apply_config(now, config);
+        if made.is_empty() {
+            return self.ids_of(names);
         }
+        // One graph for the whole request: a name closing a cycle is found
+        // among its members only when there is one.
+        let graph = Graph::new(&config);
+        let in_cycles: HashSet<&str> = graph
+            .cycles()
+            .iter()
+            .flatten()
+            .filter_map(|edge| config.services.get(edge.later))
+            .map(|service| service.name.as_str())
+            .collect();
+        if !in_cycles.is_empty() {
+            let culprit = made
+                .iter()
+                .find(|(_, instances)| instances.iter().any(|i| in_cycles.contains(i.as_str())))
+                .or(made.last())
+                .map(|(name, _)| name.to_string())
+                .unwrap_or_default();
+            let why = format!("`{culprit}` would close a dependency cycle");
+            return Err((culprit, Refusal::InstanceUnusable(why)));
+        }
+        let made = made.into_iter().flat_map(|(_, instances)| instances);
+        self.runtime_instances.extend(made);
+        self.apply_config(now, config);
+        self.ids_of(names)
+    }
+
+    /// The services `names`, each once, in order.
+    fn ids_of(&self, names: &[String]) -> Result<Vec<ServiceId>, (String, Refusal)> {
         let mut ids = Vec::new();
+        let mut seen = HashSet::new();
         for name in names {
             let id = self
                 .id_of(name)
                 .ok_or_else(|| (name.clone(), Refusal::NoSuchService))?;
-            if !ids.contains(&id) {
+            if seen.insert(id) {
                 ids.push(id);
             }
         }
