@@ -1088,10 +1088,12 @@ fn the_pod_manifest_is_valid_and_matches_its_units_and_the_docs() {
     );
 }
 
-/// A pod made by `podman kube play`, removed when dropped.
+/// A pod made by `podman kube play` and the volume it made of its
+/// ConfigMap (which `pod rm` leaves), both removed when dropped.
 struct Pod {
     image: &'static Image,
     name: String,
+    config_map: String,
 }
 
 impl Drop for Pod {
@@ -1099,6 +1101,7 @@ impl Drop for Pod {
         let _ = self
             .image
             .podman(&["pod", "rm", "-f", "-t", "0", &self.name]);
+        let _ = self.image.podman(&["volume", "rm", "-f", &self.config_map]);
     }
 }
 
@@ -1123,11 +1126,16 @@ fn the_pod_manifest_runs_under_podman_kube_play_and_its_probes_answer() {
         return;
     };
     let dir = TempDir::new("podman-kube");
+    let name = unique_name("pod");
     let pod = Pod {
         image,
-        name: unique_name("pod"),
+        config_map: format!("{name}-units"),
+        name,
     };
     manifest["metadata"]["name"] = Value::from(pod.name.as_str());
+    // podman makes the ConfigMap a volume of its name: a unique one, not
+    // the manifest's, which a user's volume may have.
+    manifest["spec"]["volumes"][0]["configMap"]["name"] = Value::from(pod.config_map.as_str());
     let container = &mut manifest["spec"]["containers"][0];
     container["image"] = Value::from(image.tag.as_str());
     // podman publishes a containerPort on the host: tests must not take
@@ -1139,7 +1147,6 @@ fn the_pod_manifest_runs_under_podman_kube_play_and_its_probes_answer() {
     let (readiness, _) = probe_command(container, "readinessProbe");
     let (liveness, _) = probe_command(container, "livenessProbe");
     let container_name = format!("{}-{}", pod.name, container["name"].as_str().expect("name"));
-    let config_map = manifest["spec"]["volumes"][0]["configMap"]["name"].clone();
 
     let units = read_repository_file(POD_UNITS);
     let interval_lines: Vec<&str> = units
@@ -1155,7 +1162,7 @@ fn the_pod_manifest_runs_under_podman_kube_play_and_its_probes_answer() {
     let config_map = json!({
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": {"name": config_map},
+        "metadata": {"name": pod.config_map},
         "data": {"services.kdl": units},
     });
     let pod_file = dir.write("pod.json", &manifest.to_string());
