@@ -795,20 +795,24 @@ fn cmdline(pid: i32) -> String {
         .unwrap_or_default()
 }
 
-/// SPEC §4 reaping under podman: a oneshot and the main command leave
-/// orphans (`sleep 2.5` and `sleep 300`, reparented to svinit); the short
-/// ones are reaped when they exit, no process of the container stays a
-/// zombie, and the long one is reaped once killed.
+/// SPEC §4 reaping under podman: a oneshot and the main command each
+/// leave two orphans, reparented to svinit: a short one, which ends once
+/// the test, having seen all four, creates /tmp/go, and `sleep 300`. The
+/// short ones are reaped when they exit, no process of the container stays
+/// a zombie, and the long ones are reaped once killed.
 #[test]
 fn orphans_are_reaped_in_a_podman_container() {
+    const UNTIL_GO: &str = "until test -e /tmp/go; do sleep 0.1; done";
     let Some((image, dir)) = with_units(
         "podman-orphans",
-        r#"
-service "orphaner" {
+        &format!(
+            r#"
+service "orphaner" {{
     type "oneshot"
-    shell "sleep 2.5 & sleep 300 & exit 0"
-}
-"#,
+    shell "sh -c '{UNTIL_GO}' short-1 & sleep 300 & exit 0"
+}}
+"#
+        ),
     ) else {
         return;
     };
@@ -816,7 +820,7 @@ service "orphaner" {
         image,
         "orphans",
         &dir,
-        "(sleep 2.6 &); (sleep 301 &); exec sleep 1000",
+        &format!("(sh -c '{UNTIL_GO}' short-2 &); (sleep 301 &); exec sleep 1000"),
     );
     ctr.wait_states(&[("orphaner", "done")], Duration::from_secs(10));
     let svinit = ctr.host_pid();
@@ -834,7 +838,11 @@ service "orphaner" {
     let mut short = Vec::new();
     if !poll_until(Duration::from_secs(10), || {
         long = [orphans("sleep 300"), orphans("sleep 301")].concat();
-        short = [orphans("sleep 2.5"), orphans("sleep 2.6")].concat();
+        short = [
+            orphans(&format!("sh -c {UNTIL_GO} short-1")),
+            orphans(&format!("sh -c {UNTIL_GO} short-2")),
+        ]
+        .concat();
         long.len() == 2 && short.len() == 2
     }) {
         ctr.fail(&format!(
@@ -842,6 +850,10 @@ service "orphaner" {
         ));
     }
 
+    let go = ctr.exec(&["touch", "/tmp/go"]);
+    if go.code != 0 {
+        ctr.fail(&format!("touch /tmp/go: {go}"));
+    }
     // Until the short ones are gone from /proc (reaped), no process of the
     // container may stay a zombie longer than a moment.
     let mut zombie_since: HashMap<i32, Instant> = HashMap::new();
