@@ -1,10 +1,11 @@
 //! Real daemons from Debian's packages under svinit (issue 19), with the
 //! shipped unit files of `units/daemons` (symlinked into the config
 //! directory, not copied) and its logrotate config: svinit is PID 1 of its
-//! own PID, mount and network namespaces, with /run, /var/log and
-//! /var/lib/redis bind-mounted from the test's directory (so the units'
-//! paths are theirs, ports 80/22/6379 collide with nothing, and what the
-//! daemons leave is seen after they are gone). Checked: each daemon
+//! own PID, mount and network namespaces, with /run, /var/log,
+//! /var/lib/redis, /var/lib/nginx and a copy of /etc/ssh bind-mounted from
+//! the test's directory (so the units' paths are theirs, ports 80/22/6379
+//! collide with nothing, the daemons write nothing of the host's, and what
+//! they leave is seen after they are gone). Checked: each daemon
 //! answers (redis PING, an HTTP GET, sshd's banner) before what requires
 //! it starts; redis runs as user redis, made `up` by its own READY=1;
 //! nginx's stderr lands in its transcript; cron stays in the foreground;
@@ -53,13 +54,17 @@ service "busy" {
 
 /// Run as the namespace's PID 1 before svinit: what a Debian system has
 /// at boot (/run a fresh directory, /var/log with the packages' and the
-/// install's directories, redis's data directory), and loopback up. cron
-/// gets no jobs: the host's (cron.daily, e2scrub …) must not run here, nor
-/// outlive cron at the shutdown should a test cross their minute.
+/// install's directories, redis's and nginx's data directories, /etc/ssh
+/// a copy of the host's, where sshd-prepare's `ssh-keygen -A` writes keys
+/// the host lacks), and loopback up. cron gets no jobs: the host's
+/// (cron.daily, e2scrub …) must not run here, nor outlive cron at the
+/// shutdown should a test cross their minute.
 const PRELUDE: &str = r#"
 mount --bind "$DIR/run" /run
 mount --bind "$DIR/varlog" /var/log
 mount --bind "$DIR/redis" /var/lib/redis
+mount --bind "$DIR/nginx" /var/lib/nginx
+mount --bind "$DIR/ssh" /etc/ssh
 mount --bind "$DIR/crontab" /etc/crontab
 mount --bind "$DIR/no-jobs" /etc/cron.d
 mount --bind "$DIR/no-jobs" /var/spool/cron/crontabs
@@ -93,6 +98,11 @@ fn prepare(dir: &TempDir) {
     make_dir(&dir.join(TRANSCRIPTS), 0o755);
     make_dir(&dir.join("varlog/nginx"), 0o755);
     make_dir(&dir.join("redis"), 0o750);
+    make_dir(&dir.join("nginx"), 0o755);
+    let copy = Command::new("cp")
+        .args(["-a", "/etc/ssh", &dir.join("ssh").to_string_lossy()])
+        .status();
+    assert!(copy.is_ok_and(|s| s.success()), "cp -a /etc/ssh");
     make_dir(&dir.join("no-jobs"), 0o755);
     dir.write("crontab", "# no jobs in the test\n");
     let chown = Command::new("chown")

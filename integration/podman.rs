@@ -795,20 +795,24 @@ fn cmdline(pid: i32) -> String {
         .unwrap_or_default()
 }
 
-/// SPEC §4 reaping under podman: a oneshot and the main command leave
-/// orphans (`sleep 2.5` and `sleep 300`, reparented to svinit); the short
-/// ones are reaped when they exit, no process of the container stays a
-/// zombie, and the long one is reaped once killed.
+/// SPEC §4 reaping under podman: a oneshot and the main command each
+/// leave two orphans, reparented to svinit: a short one, which ends once
+/// the test, having seen all four, creates /tmp/go, and `sleep 300`. The
+/// short ones are reaped when they exit, no process of the container stays
+/// a zombie, and the long ones are reaped once killed.
 #[test]
 fn orphans_are_reaped_in_a_podman_container() {
+    const UNTIL_GO: &str = "until test -e /tmp/go; do sleep 0.1; done";
     let Some((image, dir)) = with_units(
         "podman-orphans",
-        r#"
-service "orphaner" {
+        &format!(
+            r#"
+service "orphaner" {{
     type "oneshot"
-    shell "sleep 2.5 & sleep 300 & exit 0"
-}
-"#,
+    shell "sh -c '{UNTIL_GO}' short-1 & sleep 300 & exit 0"
+}}
+"#
+        ),
     ) else {
         return;
     };
@@ -816,7 +820,7 @@ service "orphaner" {
         image,
         "orphans",
         &dir,
-        "(sleep 2.6 &); (sleep 301 &); exec sleep 1000",
+        &format!("(sh -c '{UNTIL_GO}' short-2 &); (sleep 301 &); exec sleep 1000"),
     );
     ctr.wait_states(&[("orphaner", "done")], Duration::from_secs(10));
     let svinit = ctr.host_pid();
@@ -834,7 +838,11 @@ service "orphaner" {
     let mut short = Vec::new();
     if !poll_until(Duration::from_secs(10), || {
         long = [orphans("sleep 300"), orphans("sleep 301")].concat();
-        short = [orphans("sleep 2.5"), orphans("sleep 2.6")].concat();
+        short = [
+            orphans(&format!("sh -c {UNTIL_GO} short-1")),
+            orphans(&format!("sh -c {UNTIL_GO} short-2")),
+        ]
+        .concat();
         long.len() == 2 && short.len() == 2
     }) {
         ctr.fail(&format!(
@@ -842,6 +850,10 @@ service "orphaner" {
         ));
     }
 
+    let go = ctr.exec(&["touch", "/tmp/go"]);
+    if go.code != 0 {
+        ctr.fail(&format!("touch /tmp/go: {go}"));
+    }
     // Until the short ones are gone from /proc (reaped), no process of the
     // container may stay a zombie longer than a moment.
     let mut zombie_since: HashMap<i32, Instant> = HashMap::new();
@@ -1088,10 +1100,12 @@ fn the_pod_manifest_is_valid_and_matches_its_units_and_the_docs() {
     );
 }
 
-/// A pod made by `podman kube play`, removed when dropped.
+/// A pod made by `podman kube play` and the volume it made of its
+/// ConfigMap (which `pod rm` leaves), both removed when dropped.
 struct Pod {
     image: &'static Image,
     name: String,
+    config_map: String,
 }
 
 impl Drop for Pod {
@@ -1099,6 +1113,7 @@ impl Drop for Pod {
         let _ = self
             .image
             .podman(&["pod", "rm", "-f", "-t", "0", &self.name]);
+        let _ = self.image.podman(&["volume", "rm", "-f", &self.config_map]);
     }
 }
 
@@ -1123,11 +1138,16 @@ fn the_pod_manifest_runs_under_podman_kube_play_and_its_probes_answer() {
         return;
     };
     let dir = TempDir::new("podman-kube");
+    let name = unique_name("pod");
     let pod = Pod {
         image,
-        name: unique_name("pod"),
+        config_map: format!("{name}-units"),
+        name,
     };
     manifest["metadata"]["name"] = Value::from(pod.name.as_str());
+    // podman makes the ConfigMap a volume of its name: a unique one, not
+    // the manifest's, which a user's volume may have.
+    manifest["spec"]["volumes"][0]["configMap"]["name"] = Value::from(pod.config_map.as_str());
     let container = &mut manifest["spec"]["containers"][0];
     container["image"] = Value::from(image.tag.as_str());
     // podman publishes a containerPort on the host: tests must not take
@@ -1139,7 +1159,6 @@ fn the_pod_manifest_runs_under_podman_kube_play_and_its_probes_answer() {
     let (readiness, _) = probe_command(container, "readinessProbe");
     let (liveness, _) = probe_command(container, "livenessProbe");
     let container_name = format!("{}-{}", pod.name, container["name"].as_str().expect("name"));
-    let config_map = manifest["spec"]["volumes"][0]["configMap"]["name"].clone();
 
     let units = read_repository_file(POD_UNITS);
     let interval_lines: Vec<&str> = units
@@ -1155,7 +1174,7 @@ fn the_pod_manifest_runs_under_podman_kube_play_and_its_probes_answer() {
     let config_map = json!({
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": {"name": config_map},
+        "metadata": {"name": pod.config_map},
         "data": {"services.kdl": units},
     });
     let pod_file = dir.write("pod.json", &manifest.to_string());
