@@ -308,12 +308,16 @@ pub struct PlotReport {
     pub services: Vec<PlotService>,
 }
 
-/// One service of `plot` and its runs, oldest first (the last few).
+/// One service of `plot` and its runs, oldest first: its first 8 of this
+/// boot, the last 8 after them, and the one going on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlotService {
     pub name: String,
     pub state: State,
     pub runs: Vec<PlotRun>,
+    /// Runs that ended between the first and the last ones, not listed.
+    #[serde(default)]
+    pub omitted: u64,
 }
 
 /// One run: spawned, ready (or never), ended (or still running).

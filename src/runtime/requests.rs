@@ -613,8 +613,9 @@ impl Runtime {
         Reply::ok(entries)
     }
 
-    /// `svctl plot`: every run of this boot the core remembers (the last
-    /// few per service, and the one going on), in start order.
+    /// `svctl plot`: the runs of this boot the core remembers (the first
+    /// and the last few per service, and the one going on), in start
+    /// order.
     fn plot(&self) -> Reply {
         let clock = WallClock::now();
         let unix = |at: Instant| round_unix_millis(clock.unix_seconds(at));
@@ -623,8 +624,8 @@ impl Runtime {
             .ids()
             .filter_map(|id| {
                 let status = self.supervisor.status(id);
-                let mut runs: Vec<PlotRun> = status
-                    .history
+                let (ended, omitted) = self.supervisor.plotted_runs(id);
+                let mut runs: Vec<PlotRun> = ended
                     .iter()
                     .filter_map(|record| {
                         Some(PlotRun {
@@ -649,6 +650,7 @@ impl Runtime {
                     name: status.name,
                     state: status.state.into(),
                     runs,
+                    omitted,
                 })
             })
             .collect();

@@ -730,6 +730,12 @@ impl Supervisor {
         Some(service.status(self.reason_of(service)))
     }
 
+    /// `svctl plot`: the ended runs of `id` it shows, and how many ended
+    /// between them not shown (`Service::plotted_runs`).
+    pub(crate) fn plotted_runs(&self, id: ServiceId) -> (Vec<ExitRecord>, u64) {
+        self.get(id).map(Service::plotted_runs).unwrap_or_default()
+    }
+
     pub(crate) fn orphans_reaped(&self) -> u64 {
         self.orphans_reaped
     }

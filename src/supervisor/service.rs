@@ -300,6 +300,11 @@ pub(crate) struct Service {
     ready_at: Option<Instant>,
     last_exit: Option<ExitStatus>,
     history: VecDeque<ExitRecord>,
+    /// Its first `HISTORY_LEN` runs of this boot, kept for good: the boot
+    /// chart's (`svctl plot`), whatever a crash loop does to `history`.
+    first_runs: Vec<ExitRecord>,
+    /// How many of its runs have ended this boot.
+    runs_ended: u64,
     links: Links,
     /// How many of its `requires` are wanted down or gone.
     required_down: usize,
@@ -357,6 +362,8 @@ impl Service {
             ready_at: None,
             last_exit: None,
             history: VecDeque::with_capacity(HISTORY_LEN),
+            first_runs: Vec::new(),
+            runs_ended: 0,
             links: Links::default(),
             required_down: 0,
             start_scan_hint: 0,
@@ -595,16 +602,39 @@ impl Service {
 
     pub(crate) fn record_exit(&mut self, now: Instant, pid: i32, status: ExitStatus) {
         self.last_exit = Some(status);
-        if self.history.len() == HISTORY_LEN {
-            self.history.pop_front();
-        }
-        self.history.push_back(ExitRecord {
+        let record = ExitRecord {
             at: now,
             pid,
             status,
             spawned_at: self.spawned_at,
             ready_at: self.ready_at,
-        });
+        };
+        self.runs_ended += 1;
+        if self.first_runs.len() < HISTORY_LEN {
+            self.first_runs.push(record.clone());
+        }
+        if self.history.len() == HISTORY_LEN {
+            self.history.pop_front();
+        }
+        self.history.push_back(record);
+    }
+
+    /// The ended runs `svctl plot` shows, oldest first: the first
+    /// `HISTORY_LEN` of this boot and the last ones after them; and how
+    /// many ended between the two, not shown.
+    pub(crate) fn plotted_runs(&self) -> (Vec<ExitRecord>, u64) {
+        let first = self.first_runs.len() as u64;
+        let last = self.history.len() as u64;
+        // `history` holds the runs numbered from `total - last + 1` on.
+        let history_from = self.runs_ended - last + 1;
+        let mut runs = self.first_runs.clone();
+        let later = (history_from..).zip(&self.history);
+        runs.extend(
+            later
+                .filter(|(number, _)| *number > first)
+                .map(|(_, run)| run.clone()),
+        );
+        (runs, self.runs_ended.saturating_sub(first + last))
     }
 
     /// Whether `pid` is one of its stop commands, running or SIGKILLed,

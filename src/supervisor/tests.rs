@@ -1106,6 +1106,40 @@ fn history_keeps_the_last_eight_exits() {
     assert!(history.windows(2).all(|w| w[0].at < w[1].at));
 }
 
+/// `svctl plot` shows a crash loop's first 8 runs of the boot for good,
+/// the last 8 after them, and counts those in between.
+#[test]
+fn plotted_runs_keep_the_first_eight_and_the_last_eight() {
+    let mut h = crashing(Some(1), true);
+    let id = h.id("web");
+    // Every ended run's pid, in order, from the last-8 history seen often
+    // enough (a run at most per second) to miss none.
+    let mut ended: Vec<i32> = Vec::new();
+    for wanted in [3, 10, 20] {
+        while ended.len() < wanted {
+            h.advance(Duration::from_millis(500));
+            for run in h.sup.status(id).history {
+                if !ended.contains(&run.pid) {
+                    ended.push(run.pid);
+                }
+            }
+        }
+        let ended = &ended[..wanted];
+        let (runs, omitted) = h.sup.plotted_runs(id);
+        let pids: Vec<i32> = runs.iter().map(|run| run.pid).collect();
+        let first = wanted.min(8);
+        let shown_after = (wanted - first).min(8);
+        let mut expected: Vec<i32> = ended[..first].to_vec();
+        expected.extend(&ended[wanted - shown_after..]);
+        assert_eq!(pids, expected, "after {wanted} runs");
+        assert_eq!(
+            omitted as usize,
+            wanted - first - shown_after,
+            "after {wanted}"
+        );
+    }
+}
+
 /// Random configs and random event storms: no panic, and the bookkeeping
 /// always agrees with the states.
 #[test]

@@ -84,6 +84,14 @@ pub(crate) fn render_svg(report: &PlotReport) -> String {
         for run in &service.runs {
             draw_run(&mut svg, run, service.state, bar_top, &x, report.now);
         }
+        if service.omitted > 0 {
+            let _ = writeln!(
+                svg,
+                r##"<text class="omitted" x="{:.1}" y="{middle:.1}" fill="#555">+{} runs not shown</text>"##,
+                width - RIGHT - 140.0,
+                service.omitted
+            );
+        }
     }
     svg.push_str("</svg>\n");
     svg
@@ -218,6 +226,7 @@ mod tests {
                     ended: Some(101.0),
                     exit: Some(ExitJson::Code { code: 3 }),
                 }],
+                omitted: 0,
             }],
         };
         let svg = render_svg(&report);
@@ -227,5 +236,21 @@ mod tests {
         );
         assert!(svg.contains("ended after 1.000 s: exit 3"), "{svg}");
         assert_eq!(svg.matches("<g class=\"run\">").count(), 1);
+        assert!(!svg.contains("not shown"), "{svg}");
+    }
+
+    #[test]
+    fn runs_left_out_are_counted_on_their_row() {
+        let report = PlotReport {
+            now: 102.0,
+            services: vec![PlotService {
+                name: "loop".into(),
+                state: State::Backoff,
+                runs: Vec::new(),
+                omitted: 12,
+            }],
+        };
+        let svg = render_svg(&report);
+        assert!(svg.contains(">+12 runs not shown</text>"), "{svg}");
     }
 }
