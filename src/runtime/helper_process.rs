@@ -9,10 +9,11 @@
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
+use std::os::fd::{AsFd, OwnedFd};
 
 use crate::config::{Command, Probe, ProbeCheck, ServiceConfig};
-use crate::spawn::{self, Child, SpawnPlan};
-use crate::supervisor::{ServiceId, SpawnFailure};
+use crate::spawn::{self, Child, ExecStatus, SpawnPlan};
+use crate::supervisor::{ExitStatus, ServiceId, SpawnFailure};
 
 /// Whether `config` runs helpers: exec or shell probes, a stop command.
 fn runs_helpers(config: &ServiceConfig) -> bool {
@@ -64,15 +65,37 @@ impl HelperPlans {
     }
 }
 
+/// A helper's process: its pid (which leads its own group and session),
+/// and what tells, once it is reaped, a failed exec from the command's own
+/// exit.
+pub(super) struct HelperChild {
+    pub(super) pid: i32,
+    /// Its exec-status pipe.
+    status: OwnedFd,
+    /// Its plan, which words a failed exec.
+    plan: Box<SpawnPlan>,
+}
+
+impl HelperChild {
+    /// How it ended, `exit` being what reaping it said: its exit, or why
+    /// it never ran the command.
+    pub(super) fn outcome(&self, exit: ExitStatus) -> Result<ExitStatus, SpawnFailure> {
+        match spawn::read_exec_status(self.status.as_fd(), &self.plan) {
+            ExecStatus::Failed(failure) => Err(failure),
+            _ => Ok(exit),
+        }
+    }
+}
+
 impl super::Runtime {
     /// Forks `command` as `service` runs, with `env` added to its
-    /// environment; the child and its plan (to read its exec status).
+    /// environment.
     pub(super) fn fork_as_service(
         &mut self,
         service: ServiceId,
         command: &Command,
         env: &[(&str, &str)],
-    ) -> Result<(Child, SpawnPlan), SpawnFailure> {
+    ) -> Result<HelperChild, SpawnFailure> {
         let running = self.supervisor.running_config(service);
         let mut plan = match self.helper_plans.for_config(service, running) {
             Some(kept) => kept.for_helper(command)?,
@@ -94,7 +117,11 @@ impl super::Runtime {
             stderr: self.output.stderr(service),
             ..spawn::ChildIo::default()
         };
-        let child = spawn::execute(&plan, &io)?;
-        Ok((child, plan))
+        let Child { pid, status } = spawn::execute(&plan, &io)?;
+        Ok(HelperChild {
+            pid,
+            status,
+            plan: Box::new(plan),
+        })
     }
 }

@@ -10,28 +10,22 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
 use std::time::Instant;
 
 use mio::{Interest, Registry};
 
 use crate::config::{ConnectTarget, ProbeCheck};
-use crate::spawn::{self, ExecStatus, SpawnPlan};
 use crate::supervisor::{Event, ExitStatus, PidClaim, ProbeId, ServiceId, SignalOrder};
 
+use super::helper_process::HelperChild;
 use super::tokens::Source;
 
 /// What a running probe holds.
 enum Check {
     Tcp(mio::net::TcpStream),
     Unix(mio::net::UnixStream),
-    /// A process (and group) `pid`, with its exec-status pipe and plan to
-    /// tell a failed exec from a failed check.
-    Process {
-        pid: i32,
-        status: OwnedFd,
-        plan: Box<SpawnPlan>,
-    },
+    /// A process, and its group.
+    Process(HelperChild),
 }
 
 struct Running {
@@ -57,7 +51,7 @@ impl Probes {
             .running
             .iter()
             .find_map(|(service, running)| match running.check {
-                Check::Process { pid, .. } if claimed(pid) => Some(*service),
+                Check::Process(HelperChild { pid, .. }) if claimed(pid) => Some(*service),
                 _ => None,
             });
         running.or_else(|| {
@@ -80,7 +74,7 @@ fn connect_outcome(check: &Check) -> Option<Result<(), String>> {
     let (error, connected) = match check {
         Check::Tcp(stream) => (stream.take_error(), stream.peer_addr().map(|_| ())),
         Check::Unix(stream) => (stream.take_error(), stream.peer_addr().map(|_| ())),
-        Check::Process { .. } => return None,
+        Check::Process(_) => return None,
     };
     match (error, connected) {
         (Ok(Some(error)) | Err(error), _) => Some(Err(format!("connect: {error}"))),
@@ -118,14 +112,9 @@ impl super::Runtime {
         service: ServiceId,
         command: &crate::config::Command,
     ) -> Result<Check, String> {
-        let (child, plan) = self
-            .fork_as_service(service, command, &[])
-            .map_err(|failure| format!("cannot be started: {failure}"))?;
-        Ok(Check::Process {
-            pid: child.pid,
-            status: child.status,
-            plan: Box::new(plan),
-        })
+        self.fork_as_service(service, command, &[])
+            .map(Check::Process)
+            .map_err(|failure| format!("cannot be started: {failure}"))
     }
 
     /// `Action::StopProbe` (or, with `None`, whatever probe `service` has):
@@ -147,7 +136,7 @@ impl super::Runtime {
             Check::Unix(mut stream) => {
                 let _ = self.poll.registry().deregister(&mut stream);
             }
-            Check::Process { pid, .. } => {
+            Check::Process(HelperChild { pid, .. }) => {
                 let _ = super::send_signal(SignalOrder {
                     pid,
                     signal: libc::SIGKILL,
@@ -180,15 +169,13 @@ impl super::Runtime {
             return true;
         }
         let Some(service) = self.probes.running.iter().find_map(|(service, running)| {
-            matches!(running.check, Check::Process { pid: p, .. } if p == pid).then_some(*service)
+            matches!(&running.check, Check::Process(child) if child.pid == pid).then_some(*service)
         }) else {
             return false;
         };
         let Some(Running {
             id,
-            check: Check::Process {
-                status: pipe, plan, ..
-            },
+            check: Check::Process(child),
         }) = self.probes.running.remove(&service)
         else {
             return true;
@@ -203,11 +190,11 @@ impl super::Runtime {
         });
         // The probe wrote into its service's pipe, which stays open: its
         // router's held-back line is the running service's, left alone.
-        match spawn::read_exec_status(pipe.as_fd(), &plan) {
-            ExecStatus::Failed(failure) => {
+        match child.outcome(status) {
+            Err(failure) => {
                 self.probe_ended(service, id, false, format!("cannot be started: {failure}"))
             }
-            _ => self.probe_ended(
+            Ok(status) => self.probe_ended(
                 service,
                 id,
                 status == ExitStatus::Exited(0),
@@ -240,6 +227,6 @@ fn register(registry: &Registry, service: ServiceId, check: &mut Check) -> io::R
     match check {
         Check::Tcp(stream) => registry.register(stream, token, Interest::WRITABLE),
         Check::Unix(stream) => registry.register(stream, token, Interest::WRITABLE),
-        Check::Process { .. } => Ok(()),
+        Check::Process(_) => Ok(()),
     }
 }

@@ -8,23 +8,16 @@
 //! and the shutdown, when most of them run, has let the spawner go.
 
 use std::collections::HashMap;
-use std::os::fd::{AsFd, OwnedFd};
 use std::time::Instant;
 
-use crate::spawn::{self, ExecStatus, SpawnPlan};
+use super::helper_process::HelperChild;
 use crate::supervisor::{Event, ExitStatus, ServiceId};
 
-/// The stop commands forked and not yet reaped, by pid.
+/// The stop commands forked and not yet reaped, by pid, with their
+/// service.
 #[derive(Default)]
 pub(super) struct StopCommands {
-    running: HashMap<i32, RunningStopCommand>,
-}
-
-struct RunningStopCommand {
-    service: ServiceId,
-    /// Its exec-status pipe: a failed exec is known when it is reaped.
-    status: OwnedFd,
-    plan: SpawnPlan,
+    running: HashMap<i32, (ServiceId, HelperChild)>,
 }
 
 impl super::Runtime {
@@ -38,22 +31,14 @@ impl super::Runtime {
         let main_pid = main_pid.to_string();
         let forked = self.fork_as_service(service, &command, &[("MAINPID", &main_pid)]);
         let event = match forked {
-            Ok((child, plan)) => {
+            Ok(child) => {
+                let pid = child.pid;
                 crate::debug!(
                     &self.supervisor.running_config(service).name,
-                    "stop command started (pid {})",
-                    child.pid
+                    "stop command started (pid {pid})"
                 );
-                let running = RunningStopCommand {
-                    service,
-                    status: child.status,
-                    plan,
-                };
-                self.stop_commands.running.insert(child.pid, running);
-                Event::StopCommandSpawned {
-                    service,
-                    pid: child.pid,
-                }
+                self.stop_commands.running.insert(pid, (service, child));
+                Event::StopCommandSpawned { service, pid }
             }
             Err(failure) => Event::StopCommandFailed {
                 service,
@@ -66,17 +51,16 @@ impl super::Runtime {
 
     /// `true` when `pid` was a stop command (and has been reported).
     pub(super) fn stop_command_reaped(&mut self, pid: i32, status: ExitStatus) -> bool {
-        let Some(command) = self.stop_commands.running.remove(&pid) else {
+        let Some((service, child)) = self.stop_commands.running.remove(&pid) else {
             return false;
         };
-        let service = command.service;
-        let event = match spawn::read_exec_status(command.status.as_fd(), &command.plan) {
-            ExecStatus::Failed(failure) => Event::StopCommandFailed {
+        let event = match child.outcome(status) {
+            Err(failure) => Event::StopCommandFailed {
                 service,
                 pid: Some(pid),
                 failure,
             },
-            _ => Event::StopCommandExited {
+            Ok(status) => Event::StopCommandExited {
                 service,
                 pid,
                 status,
