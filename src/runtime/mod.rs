@@ -565,9 +565,9 @@ impl Runtime {
         self.reap_all();
     }
 
-    /// Reaps every child that has exited. A child still being watched for
-    /// its exec outcome has that outcome reported first.
-    /// Reaps every child that has exited; true when none is left at all.
+    /// Reaps every child that has exited (a child still being watched for
+    /// its exec outcome has that outcome reported first); true when none is
+    /// left at all.
     fn reap_all(&mut self) -> bool {
         loop {
             match reaper::reap_one() {

@@ -209,19 +209,6 @@ impl Runtime {
         Ok(ids)
     }
 
-    /// `resolve` for `svctl start`: a name that is no service but an
-    /// instance of a template is made (SPEC §3 *Templates*); none is made
-    /// when any name is refused.
-    fn resolve_or_make(
-        &mut self,
-        names: &[String],
-        now: Instant,
-    ) -> Result<Vec<ServiceId>, ProtocolError> {
-        self.supervisor
-            .services_to_start(now, names)
-            .map_err(|(name, refusal)| refused(&name, refusal))
-    }
-
     fn status_entries(&self, ids: &[ServiceId], clock: &WallClock) -> Vec<ServiceStatusJson> {
         ids.iter()
             .map(|&id| {
@@ -270,7 +257,10 @@ impl Runtime {
                 .filter(|&id| change == Change::Stop || self.in_all(id))
                 .collect()
         } else if change == Change::Start {
-            self.resolve_or_make(names, now)?
+            // Instances of templates are made (SPEC §3 *Templates*).
+            self.supervisor
+                .services_to_start(now, names)
+                .map_err(|(name, refusal)| refused(&name, refusal))?
         } else {
             self.resolve(names)?
         };
