@@ -137,7 +137,7 @@ impl SpawnPlan {
         &self.env
     }
 
-    #[cfg(test)]
+    /// The value of `name` in its environment, if set.
     pub(crate) fn env_var(&self, name: &str) -> Option<&[u8]> {
         self.env.iter().find_map(|line| {
             line.as_bytes()
@@ -274,11 +274,7 @@ impl SpawnPlan {
     /// environment, read once at the start; `command` in its place, and no
     /// terminal.
     pub(crate) fn for_helper(&self, command: &Command) -> Result<SpawnPlan, SpawnFailure> {
-        let path = self
-            .env
-            .iter()
-            .find_map(|line| line.to_bytes().strip_prefix(b"PATH="))
-            .unwrap_or(DEFAULT_PATH.as_bytes());
+        let path = self.env_var("PATH").unwrap_or(DEFAULT_PATH.as_bytes());
         let (program, argv) = command_line(command, path)?;
         Ok(SpawnPlan {
             program,
