@@ -262,13 +262,12 @@ fn check_readiness_against_defaults(
             draft.inherited.contains(second),
         );
         let from_defaults = first_inherited != second_inherited;
-        let known = !draft.refused.contains(first) && !draft.refused.contains(second);
+        // A refused key has no value: `given` is false for it.
         if let (Some(first_at), Some(second_at)) =
             (draft.location_of(first), draft.location_of(second))
             && given(first)
             && given(second)
             && from_defaults
-            && known
         {
             let (a, b) = (first.name(), second.name());
             problems.push(

@@ -41,4 +41,3 @@ pub use load::{has_config, load_path, load_sources};
 pub use model::*;
 pub use run::{ConfigToRun, RunConfigError, config_to_run};
 pub(crate) use template::{InstanceProblem, MAX_INSTANCES, add_instance};
-pub use template::{instance_name_refusal, is_template_name, split_instance};

@@ -451,11 +451,11 @@ fn owned_string(entry: &KdlEntry) -> ValueResult<String> {
     values::string(entry.value()).map(str::to_owned)
 }
 
-fn os_string(entry: &KdlEntry) -> ValueResult<String> {
+pub(super) fn os_string(entry: &KdlEntry) -> ValueResult<String> {
     values::os_string(entry.value()).map(str::to_owned)
 }
 
-fn nonzero_duration(
+pub(super) fn nonzero_duration(
     key: &'static str,
     help: &'static str,
 ) -> impl Fn(&KdlEntry) -> ValueResult<Duration> {

@@ -15,6 +15,7 @@ use super::model::{
     Command, ConnectTarget, DEFAULT_HEALTH_INTERVAL, DEFAULT_HEALTH_RETRIES,
     DEFAULT_PROBE_INTERVAL, DEFAULT_PROBE_TIMEOUT, Health, HealthAction, Probe, ProbeCheck,
 };
+use super::parse::{nonzero_duration, os_string};
 use super::shape::{Checker, Shape};
 use super::values::{self, ValueError, ValueResult};
 
@@ -219,16 +220,9 @@ fn retries(entry: &KdlEntry) -> ValueResult<u32> {
         })
 }
 
-fn os_string(entry: &KdlEntry) -> ValueResult<String> {
-    values::os_string(entry.value()).map(str::to_owned)
-}
-
+/// A probe's `interval` or `timeout`.
 fn nonzero(key: &'static str) -> impl Fn(&KdlEntry) -> ValueResult<Duration> {
-    move |entry| match values::duration(entry.value())? {
-        zero if zero.is_zero() => Err(ValueError::new(format!("`{key}` cannot be zero"), "zero")
-            .with_help("give a duration such as \"250ms\" or \"2s\"")),
-        nonzero => Ok(nonzero),
-    }
+    nonzero_duration(key, "give a duration such as \"250ms\" or \"2s\"")
 }
 
 /// `IP:PORT`, `[IPv6]:PORT` or an absolute path: nothing to look up.

@@ -68,7 +68,7 @@ pub(crate) fn instance_name_error(instance: &str) -> Option<ValueError> {
 
 /// `%i` → `instance`, `%%` → `%`; any other `%` is kept (a template with
 /// one is refused at load).
-pub(crate) fn substitute(text: &str, instance: &str) -> String {
+fn substitute(text: &str, instance: &str) -> String {
     let mut out = String::with_capacity(text.len() + instance.len());
     let mut chars = text.chars();
     while let Some(c) = chars.next() {
@@ -375,8 +375,6 @@ pub(crate) fn expand_templates(
             break;
         }
         let mut draft = template.entry.draft.clone();
-        draft.config = config.clone();
-        draft.instances.clear();
         for dependency in &mut draft.dependencies {
             dependency.name = substitute(&dependency.name, &instance);
         }

@@ -2,6 +2,7 @@
 //! the names other services give, `%i` and `%%` in every string value,
 //! and a snapshot of each diagnostic (see `tests.rs` for snapshots).
 
+use super::template::{instance_name_refusal, is_template_name, split_instance};
 use super::tests::{assert_snapshot, load, render_errors, snapshot, sources};
 use super::*;
 
